@@ -1,0 +1,81 @@
+// Compiles our contracts with the pinned solc-js through --standard-json and writes one
+// artifact per contract to artifacts/. With --check, compiles and exits 1 if any committed
+// artifact differs (solc-js output is byte-identical across runs).
+import { readFileSync, writeFileSync, readdirSync, mkdirSync, existsSync, rmSync } from "node:fs";
+import { join, relative, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const solc = require("solc");
+const root = dirname(fileURLToPath(import.meta.url));
+const check = process.argv.includes("--check");
+const outDir = join(root, "artifacts");
+
+function solFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? solFiles(join(dir, e.name)) : e.name.endsWith(".sol") ? [join(dir, e.name)] : [],
+  );
+}
+
+const sources = {};
+for (const file of [...solFiles(join(root, "src")), ...solFiles(join(root, "fixtures"))].sort()) {
+  sources[relative(root, file)] = { content: readFileSync(file, "utf8") };
+}
+
+const input = {
+  language: "Solidity",
+  sources,
+  settings: {
+    viaIR: true,
+    optimizer: { enabled: true, runs: 200 },
+    evmVersion: "cancun",
+    metadata: { bytecodeHash: "none", appendCBOR: false },
+    outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] } },
+  },
+};
+
+const output = JSON.parse(solc.compile(JSON.stringify(input)));
+const errors = (output.errors ?? []).filter((e) => e.severity === "error");
+for (const e of output.errors ?? []) console.error(e.formattedMessage);
+if (errors.length) process.exit(2);
+
+const artifacts = {};
+for (const [sourceName, contracts] of Object.entries(output.contracts)) {
+  if (sourceName.includes("/interfaces/") || sourceName.includes("/lib/") || sourceName.endsWith("SessionTypes.sol")) continue;
+  for (const [contractName, c] of Object.entries(contracts)) {
+    if (!c.evm.bytecode.object) continue; // interfaces and abstract contracts
+    artifacts[contractName] = JSON.stringify(
+      {
+        contractName,
+        sourceName,
+        compiler: `solc-js ${solc.version()}`,
+        abi: c.abi,
+        bytecode: "0x" + c.evm.bytecode.object,
+        deployedBytecode: "0x" + c.evm.deployedBytecode.object,
+      },
+      null,
+      2,
+    ) + "\n";
+  }
+}
+
+if (check) {
+  let stale = [];
+  const committed = existsSync(outDir) ? readdirSync(outDir).filter((f) => f.endsWith(".json")) : [];
+  for (const [name, text] of Object.entries(artifacts)) {
+    const path = join(outDir, `${name}.json`);
+    if (!existsSync(path) || readFileSync(path, "utf8") !== text) stale.push(name);
+  }
+  for (const f of committed) if (!(f.replace(/\.json$/, "") in artifacts)) stale.push(f);
+  if (stale.length) {
+    console.error(`artifacts are stale: ${stale.join(", ")}; run 'npm run build' in contracts/ and commit`);
+    process.exit(1);
+  }
+  console.log(`artifacts fresh (${Object.keys(artifacts).length} contracts, ${solc.version()})`);
+} else {
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir);
+  for (const [name, text] of Object.entries(artifacts)) writeFileSync(join(outDir, `${name}.json`), text);
+  console.log(`wrote ${Object.keys(artifacts).length} artifacts to ${relative(process.cwd(), outDir) || "."}`);
+}

@@ -1,0 +1,5 @@
+//! test
+#![allow(missing_docs)]
+pub mod t {
+    alloy::sol!("../../contracts/src/SessionTypes.sol");
+}
