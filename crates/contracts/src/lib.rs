@@ -1,5 +1,48 @@
-//! test
-#![allow(missing_docs)]
-pub mod t {
-    alloy::sol!("../../contracts/src/SessionTypes.sol");
+#![doc = include_str!("../README.md")]
+
+pub mod artifacts;
+
+/// Session types, the validator's interface, its errors and events, generated from
+/// `contracts/src/SessionTypes.sol` (the single source of the ABI shared with Solidity).
+#[allow(missing_docs, clippy::too_many_arguments)]
+pub mod session {
+    alloy::sol!(
+        #[sol(all_derives)]
+        "../../contracts/src/SessionTypes.sol"
+    );
+}
+
+/// Bindings of our other contracts and fixtures, generated from the committed ABI artifacts.
+#[allow(missing_docs, clippy::too_many_arguments)]
+pub mod abi {
+    alloy::sol!(
+        #[sol(all_derives)]
+        SessionAccount,
+        "../../contracts/artifacts/SessionAccount.json"
+    );
+    alloy::sol!(
+        #[sol(all_derives)]
+        SessionAccountFactory,
+        "../../contracts/artifacts/SessionAccountFactory.json"
+    );
+    alloy::sol!(
+        #[sol(all_derives)]
+        PolicyRegistry,
+        "../../contracts/artifacts/PolicyRegistry.json"
+    );
+    alloy::sol!(
+        #[sol(all_derives)]
+        TestToken,
+        "../../contracts/artifacts/TestToken.json"
+    );
+    alloy::sol!(
+        #[sol(all_derives)]
+        Game,
+        "../../contracts/artifacts/Game.json"
+    );
+    alloy::sol!(
+        #[sol(all_derives)]
+        SponsorPaymaster,
+        "../../contracts/artifacts/SponsorPaymaster.json"
+    );
 }

@@ -1,0 +1,329 @@
+//! The embedded devnet: both EntryPoints at their canonical addresses, the sessionkeys contracts
+//! and the test fixtures, all deployed with CREATE2 (salt 0) through the deterministic deployer,
+//! so every address below is fixed and the same on every run.
+
+use crate::embedded::{EmbeddedChain, TxOutcome};
+use crate::entrypoint::{EntryPointVersion, abi::IEntryPoint};
+use crate::{ChainError, UserOperation};
+use alloy::primitives::{Address, B256, Bytes, U256, address};
+use alloy::sol_types::{SolCall, SolValue};
+use sessionkeys_contracts::{abi, artifacts};
+
+/// Chain id of the embedded devnet (as anvil's default).
+pub const DEVNET_CHAIN_ID: u64 = 31337;
+/// Start time of the embedded devnet: 2026-11-24T00:00:00Z.
+pub const DEVNET_GENESIS_TIME: u64 = 1_795_478_400;
+/// Pays for deployments and owns the registry on the devnet.
+pub const DEVNET_ADMIN: Address = address!("0x5e55104000000000000000000000000000000a11");
+/// The bundler's EOA: sends `handleOps` and is the beneficiary.
+pub const DEVNET_BUNDLER: Address = address!("0x5e55104000000000000000000000000000000b0b");
+
+/// Addresses of everything the devnet deploys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DevnetAddresses {
+    /// SessionKeyValidator without a registry.
+    pub validator: Address,
+    /// PolicyRegistry administered by [`DEVNET_ADMIN`].
+    pub registry: Address,
+    /// SessionKeyValidator in registry mode.
+    pub registry_validator: Address,
+    /// SessionAccountFactory for EntryPoint v0.7.
+    pub factory_v07: Address,
+    /// SessionAccountFactory for EntryPoint v0.8.
+    pub factory_v08: Address,
+    /// A USDC-like test token (6 decimals).
+    pub usdc: Address,
+    /// An 18-decimal test token.
+    pub token18: Address,
+    /// The game fixture.
+    pub game: Address,
+    /// Sponsoring paymaster for v0.7.
+    pub paymaster_v07: Address,
+    /// Sponsoring paymaster for v0.8.
+    pub paymaster_v08: Address,
+    /// A validator that breaks ERC-7562 (negative fixture).
+    pub timestamp_validator: Address,
+}
+
+impl DevnetAddresses {
+    /// The factory for an EntryPoint version.
+    pub fn factory(&self, version: EntryPointVersion) -> Address {
+        match version {
+            EntryPointVersion::V07 => self.factory_v07,
+            EntryPointVersion::V08 => self.factory_v08,
+        }
+    }
+
+    /// The sponsoring paymaster for an EntryPoint version.
+    pub fn paymaster(&self, version: EntryPointVersion) -> Address {
+        match version {
+            EntryPointVersion::V07 => self.paymaster_v07,
+            EntryPointVersion::V08 => self.paymaster_v08,
+        }
+    }
+}
+
+/// What a userOp did inside a bundle (from the EntryPoint's events).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpResult {
+    /// The userOp hash.
+    pub user_op_hash: B256,
+    /// Whether its execution succeeded (validation always did, or the bundle would revert).
+    pub success: bool,
+    /// What the account or paymaster paid.
+    pub actual_gas_cost: U256,
+    /// Gas the EntryPoint accounted for the op.
+    pub actual_gas_used: U256,
+    /// The execution's revert data, if it reverted.
+    pub revert_reason: Option<Bytes>,
+}
+
+/// A mined bundle.
+#[derive(Debug, Clone)]
+pub struct BundleReceipt {
+    /// Receipt gas of the `handleOps` transaction.
+    pub gas_used: u64,
+    /// One result per op.
+    pub ops: Vec<OpResult>,
+    /// Every log of the transaction.
+    pub logs: Vec<alloy::primitives::Log>,
+}
+
+/// Why a bundle did not land.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BundleError {
+    /// The EntryPoint refused an op in validation (`FailedOp` / `FailedOpWithRevert`).
+    #[error("userOp {op_index} refused: {reason}{}", if inner.is_empty() { String::new() } else { format!(" (0x{inner:x})") })]
+    FailedOp {
+        /// Index of the op in the bundle.
+        op_index: usize,
+        /// The EntryPoint's `AAxx` reason.
+        reason: String,
+        /// The account's or validator's revert data, for `FailedOpWithRevert`.
+        inner: Bytes,
+    },
+    /// `handleOps` reverted in another way.
+    #[error("handleOps reverted: 0x{0:x}")]
+    Reverted(Bytes),
+}
+
+/// The embedded chain with everything deployed, and an in-process bundler.
+#[derive(Clone, Debug)]
+pub struct Devnet {
+    /// The chain itself.
+    pub chain: EmbeddedChain,
+    /// Where everything is.
+    pub addresses: DevnetAddresses,
+}
+
+impl Devnet {
+    /// Deploys the EntryPoints (read from npm), our contracts and fixtures on a fresh chain.
+    pub fn new() -> Result<Self, ChainError> {
+        let mut chain = EmbeddedChain::new(DEVNET_CHAIN_ID, DEVNET_GENESIS_TIME);
+        let ether = U256::from(10u64).pow(U256::from(18));
+        chain.set_balance(DEVNET_ADMIN, ether * U256::from(1_000_000u64));
+        chain.set_balance(DEVNET_BUNDLER, ether * U256::from(1_000u64));
+        for version in EntryPointVersion::ALL {
+            let code = version.load_creation_code()?;
+            let deployed = chain.deploy_create2(DEVNET_ADMIN, version.salt(), &code)?;
+            debug_assert_eq!(deployed, version.address());
+        }
+        let mut deploy = |init: &[u8], args: Vec<u8>| -> Result<Address, ChainError> {
+            chain.deploy_create2(DEVNET_ADMIN, B256::ZERO, &[init, &args].concat())
+        };
+        let (ep07, ep08) = (
+            EntryPointVersion::V07.address(),
+            EntryPointVersion::V08.address(),
+        );
+        let validator = deploy(
+            &artifacts::session_key_validator().bytecode,
+            (ep07, ep08, Address::ZERO).abi_encode_params(),
+        )?;
+        let registry = deploy(
+            &artifacts::policy_registry().bytecode,
+            DEVNET_ADMIN.abi_encode(),
+        )?;
+        let registry_validator = deploy(
+            &artifacts::session_key_validator().bytecode,
+            (ep07, ep08, registry).abi_encode_params(),
+        )?;
+        let factory_v07 = deploy(
+            &artifacts::session_account_factory().bytecode,
+            ep07.abi_encode(),
+        )?;
+        let factory_v08 = deploy(
+            &artifacts::session_account_factory().bytecode,
+            ep08.abi_encode(),
+        )?;
+        let usdc = deploy(
+            &artifacts::test_token().bytecode,
+            ("USD Coin (test)", "USDC", U256::from(6)).abi_encode_params(),
+        )?;
+        let token18 = deploy(
+            &artifacts::test_token().bytecode,
+            ("Game Gold (test)", "GOLD", U256::from(18)).abi_encode_params(),
+        )?;
+        let game = deploy(&artifacts::game().bytecode, vec![])?;
+        let paymaster_v07 = deploy(&artifacts::sponsor_paymaster().bytecode, ep07.abi_encode())?;
+        let paymaster_v08 = deploy(&artifacts::sponsor_paymaster().bytecode, ep08.abi_encode())?;
+        let timestamp_validator = deploy(&artifacts::timestamp_validator().bytecode, vec![])?;
+        let addresses = DevnetAddresses {
+            validator,
+            registry,
+            registry_validator,
+            factory_v07,
+            factory_v08,
+            usdc,
+            token18,
+            game,
+            paymaster_v07,
+            paymaster_v08,
+            timestamp_validator,
+        };
+        let mut devnet = Self { chain, addresses };
+        for version in EntryPointVersion::ALL {
+            devnet.send(
+                DEVNET_ADMIN,
+                addresses.paymaster(version),
+                ether * U256::from(100u64),
+                &abi::SponsorPaymaster::depositCall {},
+            )?;
+        }
+        Ok(devnet)
+    }
+
+    /// Sends a typed call from `from` and commits it; a revert is an error carrying its data.
+    pub fn send<C: SolCall>(
+        &mut self,
+        from: Address,
+        to: Address,
+        value: U256,
+        call: &C,
+    ) -> Result<TxOutcome, ChainError> {
+        let outcome = self
+            .chain
+            .transact(from, to, value, call.abi_encode().into())?;
+        if outcome.success {
+            Ok(outcome)
+        } else {
+            Err(ChainError::CallReverted {
+                to,
+                data: outcome.output,
+            })
+        }
+    }
+
+    /// The EntryPoint's hash of `op` (computed by the EntryPoint itself).
+    pub fn user_op_hash(
+        &mut self,
+        version: EntryPointVersion,
+        op: &UserOperation,
+    ) -> Result<B256, ChainError> {
+        self.chain.call_typed(
+            version.address(),
+            &IEntryPoint::getUserOpHashCall { userOp: op.pack() },
+        )
+    }
+
+    /// The next nonce of `sender` for a nonce key.
+    pub fn nonce(
+        &mut self,
+        version: EntryPointVersion,
+        sender: Address,
+        key: alloy::primitives::aliases::U192,
+    ) -> Result<U256, ChainError> {
+        self.chain.call_typed(
+            version.address(),
+            &IEntryPoint::getNonceCall { sender, key },
+        )
+    }
+
+    /// Submits `ops` as one `handleOps` bundle from the bundler's EOA.
+    pub fn handle_ops(
+        &mut self,
+        version: EntryPointVersion,
+        ops: &[UserOperation],
+    ) -> Result<BundleReceipt, ChainError> {
+        self.handle_ops_inspect(version, ops, crate::embedded::NoInspector)?
+            .0
+            .map_err(ChainError::Bundle)
+    }
+
+    /// Like [`handle_ops`](Self::handle_ops) with an inspector, handed back with its findings;
+    /// the bundle's own failure is the inner result so the findings come back either way.
+    pub fn handle_ops_inspect<I>(
+        &mut self,
+        version: EntryPointVersion,
+        ops: &[UserOperation],
+        inspector: I,
+    ) -> Result<(Result<BundleReceipt, BundleError>, I), ChainError>
+    where
+        I: revm::Inspector<
+                revm::handler::MainnetContext<revm::database::CacheDB<revm::database::EmptyDB>>,
+            >,
+    {
+        let call = IEntryPoint::handleOpsCall {
+            ops: ops.iter().map(UserOperation::pack).collect(),
+            beneficiary: DEVNET_BUNDLER,
+        };
+        let (outcome, inspector) = self.chain.transact_inspect(
+            DEVNET_BUNDLER,
+            version.address(),
+            U256::ZERO,
+            call.abi_encode().into(),
+            inspector,
+        )?;
+        Ok((bundle_result(version, outcome), inspector))
+    }
+}
+
+fn bundle_result(
+    version: EntryPointVersion,
+    outcome: TxOutcome,
+) -> Result<BundleReceipt, BundleError> {
+    use alloy::sol_types::{SolError, SolEvent};
+    if !outcome.success {
+        if let Ok(e) = IEntryPoint::FailedOp::abi_decode(&outcome.output) {
+            return Err(BundleError::FailedOp {
+                op_index: e.opIndex.to(),
+                reason: e.reason,
+                inner: Bytes::new(),
+            });
+        }
+        if let Ok(e) = IEntryPoint::FailedOpWithRevert::abi_decode(&outcome.output) {
+            return Err(BundleError::FailedOp {
+                op_index: e.opIndex.to(),
+                reason: e.reason,
+                inner: e.inner,
+            });
+        }
+        return Err(BundleError::Reverted(outcome.output));
+    }
+    let mut ops: Vec<OpResult> = Vec::new();
+    let mut reasons = std::collections::HashMap::new();
+    for log in &outcome.logs {
+        if log.address != version.address() {
+            continue;
+        }
+        if let Ok(e) = IEntryPoint::UserOperationRevertReason::decode_log(log) {
+            reasons.insert(e.userOpHash, e.revertReason.clone());
+        }
+        if let Ok(e) = IEntryPoint::UserOperationEvent::decode_log(log) {
+            ops.push(OpResult {
+                user_op_hash: e.userOpHash,
+                success: e.success,
+                actual_gas_cost: e.actualGasCost,
+                actual_gas_used: e.actualGasUsed,
+                revert_reason: None,
+            });
+        }
+    }
+    for op in &mut ops {
+        op.revert_reason = reasons.remove(&op.user_op_hash);
+    }
+    Ok(BundleReceipt {
+        gas_used: outcome.gas_used,
+        ops,
+        logs: outcome.logs,
+    })
+}

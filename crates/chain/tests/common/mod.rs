@@ -1,0 +1,497 @@
+//! Test harness: a deployed devnet snapshot, an account with an owner key, sessions signed by a
+//! session key, and bundles checked by the ERC-7562 inspector.
+#![allow(dead_code)]
+
+use alloy::primitives::{Address, B256, Bytes, U256, aliases::U48};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::{SolCall, SolError, SolInterface};
+use sessionkeys_chain::devnet::{DEVNET_ADMIN, Devnet};
+use sessionkeys_chain::erc7562::Erc7562Inspector;
+use sessionkeys_chain::execution::{Call, encode_calls};
+use sessionkeys_chain::signing::{self, EnableApproval};
+use sessionkeys_chain::userop::{nonce_key, session_lane};
+use sessionkeys_chain::{BundleError, BundleReceipt, ChainError, EntryPointVersion, UserOperation};
+use sessionkeys_contracts::abi::{SessionAccountFactory, TestToken};
+use sessionkeys_contracts::session::{
+    CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSpec, TransferPolicy,
+    UsageLimit,
+};
+use std::sync::OnceLock;
+
+pub use sessionkeys_contracts::session::ISessionKeyValidator::ISessionKeyValidatorErrors as VErr;
+
+pub const ETHER: u64 = 1_000_000_000_000_000_000;
+/// 1 USDC in base units.
+pub const USDC: u64 = 1_000_000;
+
+/// Well-known recipients in tests.
+pub const ALICE: Address =
+    alloy::primitives::address!("0xA11CE00000000000000000000000000000000001");
+pub const BOB: Address = alloy::primitives::address!("0xB0B0000000000000000000000000000000000002");
+pub const CAROL: Address =
+    alloy::primitives::address!("0xCA401000000000000000000000000000000000C3");
+
+fn base() -> &'static Devnet {
+    static BASE: OnceLock<Devnet> = OnceLock::new();
+    BASE.get_or_init(|| {
+        Devnet::new().expect("devnet deploys (run `npm ci --prefix contracts` first)")
+    })
+}
+
+/// A fresh copy of the deployed devnet.
+pub fn devnet() -> Devnet {
+    base().clone()
+}
+
+pub fn key(seed: u8) -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&B256::repeat_byte(seed)).expect("non-zero key")
+}
+
+/// What a bundle of one op ended as.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Validation passed and execution succeeded.
+    Ok(BundleReceipt),
+    /// Validation passed, execution reverted (data of the revert).
+    ExecutionReverted(Bytes),
+    /// The validator (through the account) reverted with one of its named errors.
+    Refused(VErr),
+    /// The EntryPoint refused for another reason (e.g. "AA24 signature error").
+    EntryPoint(String, Bytes),
+}
+
+impl Verdict {
+    pub fn unwrap_ok(self) -> BundleReceipt {
+        match self {
+            Verdict::Ok(r) => r,
+            other => panic!("expected the op to pass, got {other:?}"),
+        }
+    }
+    pub fn unwrap_refused(self) -> VErr {
+        match self {
+            Verdict::Refused(e) => e,
+            other => panic!("expected a named refusal, got {other:?}"),
+        }
+    }
+    pub fn unwrap_entrypoint(self) -> String {
+        match self {
+            Verdict::EntryPoint(reason, _) => reason,
+            other => panic!("expected an EntryPoint refusal, got {other:?}"),
+        }
+    }
+}
+
+pub struct Harness {
+    pub devnet: Devnet,
+    pub version: EntryPointVersion,
+    pub owner: PrivateKeySigner,
+    pub account: Address,
+    pub session_key: PrivateKeySigner,
+    pub validator: Address,
+}
+
+impl Harness {
+    /// A deployed account (owner key 1) with the session validator installed, 10 ETH and
+    /// 1,000 USDC.
+    pub fn new(version: EntryPointVersion) -> Self {
+        Self::with_validator(version, base().addresses.validator)
+    }
+
+    pub fn with_validator(version: EntryPointVersion, validator: Address) -> Self {
+        let mut devnet = devnet();
+        let owner = key(1);
+        let factory = devnet.addresses.factory(version);
+        let create = SessionAccountFactory::createAccountCall {
+            owner: owner.address(),
+            validators: vec![validator],
+            salt: U256::ZERO,
+        };
+        let account = devnet
+            .chain
+            .call_typed(
+                factory,
+                &SessionAccountFactory::getAddressCall {
+                    owner: owner.address(),
+                    validators: vec![validator],
+                    salt: U256::ZERO,
+                },
+            )
+            .unwrap();
+        devnet
+            .send(DEVNET_ADMIN, factory, U256::ZERO, &create)
+            .unwrap();
+        devnet
+            .chain
+            .set_balance(account, U256::from(10u64) * U256::from(ETHER));
+        let usdc = devnet.addresses.usdc;
+        devnet
+            .send(
+                DEVNET_ADMIN,
+                usdc,
+                U256::ZERO,
+                &TestToken::mintCall {
+                    to: account,
+                    amount: U256::from(1000 * USDC),
+                },
+            )
+            .unwrap();
+        // A non-zero recipient balance, as in the pinned S1 scenario.
+        for r in [ALICE, BOB, CAROL] {
+            devnet
+                .send(
+                    DEVNET_ADMIN,
+                    usdc,
+                    U256::ZERO,
+                    &TestToken::mintCall {
+                        to: r,
+                        amount: U256::from(1u64),
+                    },
+                )
+                .unwrap();
+        }
+        Self {
+            devnet,
+            version,
+            owner,
+            account,
+            session_key: key(2),
+            validator,
+        }
+    }
+
+    pub fn now(&self) -> u64 {
+        self.devnet.chain.time()
+    }
+
+    pub fn usdc(&self) -> Address {
+        self.devnet.addresses.usdc
+    }
+
+    pub fn usdc_balance(&mut self, who: Address) -> U256 {
+        let usdc = self.usdc();
+        self.devnet
+            .chain
+            .call_typed(usdc, &TestToken::balanceOfCall::new((who,)))
+            .unwrap()
+    }
+
+    /// An owner-signed op (nonce key 0).
+    pub fn owner_op(&mut self, calls: &[Call]) -> UserOperation {
+        let nonce = self
+            .devnet
+            .nonce(self.version, self.account, Default::default())
+            .unwrap();
+        let mut op = UserOperation::new(self.account, nonce, encode_calls(calls));
+        let hash = self.devnet.user_op_hash(self.version, &op).unwrap();
+        op.signature = signing::sign_digest(&self.owner, hash);
+        op
+    }
+
+    /// Runs the owner's calls; panics if they do not succeed.
+    pub fn owner_exec(&mut self, calls: &[Call]) -> BundleReceipt {
+        let op = self.owner_op(calls);
+        match self.submit(op) {
+            Verdict::Ok(r) => r,
+            other => panic!("owner op failed: {other:?}"),
+        }
+    }
+
+    /// A spec skeleton: signer = the session key, valid from now for an hour, nothing allowed.
+    pub fn spec(&self) -> SessionSpec {
+        SessionSpec {
+            signer: self.session_key.address(),
+            validAfter: U48::from(self.now() - 60),
+            validUntil: U48::from(self.now() + 3600),
+            feeLimit: unlimited(),
+            paymasterMode: 0,
+            paymaster: Address::ZERO,
+            opLimit: unlimited(),
+            callPolicies: vec![],
+            transferPolicies: vec![],
+            salt: B256::ZERO,
+        }
+    }
+
+    /// Enables the session on-chain through an owner op calling `enableSession`.
+    pub fn enable(&mut self, spec: &SessionSpec) -> B256 {
+        let call = Call::typed(
+            self.validator,
+            &ISessionKeyValidator::enableSessionCall { spec: spec.clone() },
+        );
+        self.owner_exec(&[call]);
+        signing::session_hash(spec)
+    }
+
+    /// A session op in use mode, signed by the session key, with the hint = now.
+    pub fn session_op(&mut self, spec: &SessionSpec, calls: &[Call]) -> UserOperation {
+        let hint = self.now();
+        self.session_op_with(spec, encode_calls(calls), hint, None, |_| {})
+    }
+
+    /// A session op with every part chosen: raw callData, hint, enable approval, and a hook to
+    /// change the op before it is signed.
+    pub fn session_op_with(
+        &mut self,
+        spec: &SessionSpec,
+        call_data: Bytes,
+        hint: u64,
+        enable: Option<&EnableApproval>,
+        adjust: impl FnOnce(&mut UserOperation),
+    ) -> UserOperation {
+        let hash = signing::session_hash(spec);
+        let key = nonce_key(self.validator, session_lane(hash));
+        let sequence = self.devnet.nonce(self.version, self.account, key).unwrap();
+        let mut op = UserOperation::new(self.account, sequence, call_data);
+        adjust(&mut op);
+        // the hash excludes the signature; sign with a placeholder in place
+        op.signature = signing::encode_session_signature(spec, hint, Bytes::new(), enable);
+        let user_op_hash = self.devnet.user_op_hash(self.version, &op).unwrap();
+        let mode = if enable.is_some() {
+            signing::MODE_ENABLE
+        } else {
+            signing::MODE_USE
+        };
+        let sig = signing::sign_digest(
+            &self.session_key,
+            signing::session_digest(user_op_hash, hash, hint, mode),
+        );
+        op.signature = signing::encode_session_signature(spec, hint, sig, enable);
+        op
+    }
+
+    /// The owner's approval of `spec` for this account on `chains`.
+    pub fn approval(&self, spec: &SessionSpec, chains: Vec<ChainEpoch>) -> EnableApproval {
+        let digest = signing::enable_digest(self.validator, self.account, spec, &chains);
+        EnableApproval {
+            chains,
+            owner_signature: signing::sign_digest(&self.owner, digest),
+        }
+    }
+
+    /// This chain at the account's current epoch.
+    pub fn this_chain(&mut self) -> ChainEpoch {
+        let epoch = self.epoch();
+        ChainEpoch {
+            chainId: self.devnet.chain.chain_id(),
+            epoch,
+        }
+    }
+
+    pub fn epoch(&mut self) -> u64 {
+        let (validator, account) = (self.validator, self.account);
+        self.devnet
+            .chain
+            .call_typed(validator, &ISessionKeyValidator::epochOfCall { account })
+            .unwrap()
+    }
+
+    /// Submits one op as a bundle under the ERC-7562 inspector; a successful validation must
+    /// show no violation.
+    pub fn submit(&mut self, op: UserOperation) -> Verdict {
+        let inspector = Erc7562Inspector::new(self.version.address());
+        let (result, inspector) = self
+            .devnet
+            .handle_ops_inspect(self.version, &[op], inspector)
+            .unwrap();
+        match result {
+            Ok(receipt) => {
+                assert!(
+                    inspector.validations_seen >= 1,
+                    "the inspector saw the validation"
+                );
+                assert!(
+                    inspector.violations.is_empty(),
+                    "ERC-7562 violations on an accepted op: {:#?}",
+                    inspector.violations
+                );
+                let op = &receipt.ops[0];
+                if op.success {
+                    Verdict::Ok(receipt)
+                } else {
+                    Verdict::ExecutionReverted(op.revert_reason.clone().unwrap_or_default())
+                }
+            }
+            Err(BundleError::FailedOp { reason, inner, .. }) => match VErr::abi_decode(&inner) {
+                Ok(e) => Verdict::Refused(e),
+                Err(_) => Verdict::EntryPoint(reason, inner),
+            },
+            Err(BundleError::Reverted(data)) => {
+                panic!("handleOps reverted without FailedOp: {data}")
+            }
+        }
+    }
+
+    pub fn session_usage(
+        &mut self,
+        spec: &SessionSpec,
+        hint: u64,
+    ) -> Vec<sessionkeys_contracts::session::CounterUsage> {
+        let (validator, account) = (self.validator, self.account);
+        self.devnet
+            .chain
+            .call_typed(
+                validator,
+                &ISessionKeyValidator::sessionUsageCall {
+                    account,
+                    spec: spec.clone(),
+                    timeHint: U48::from(hint),
+                },
+            )
+            .unwrap()
+    }
+}
+
+pub fn unlimited() -> UsageLimit {
+    UsageLimit {
+        limitType: 0,
+        limit: U256::ZERO,
+        period: U48::ZERO,
+    }
+}
+pub fn lifetime(limit: u64) -> UsageLimit {
+    UsageLimit {
+        limitType: 1,
+        limit: U256::from(limit),
+        period: U48::ZERO,
+    }
+}
+pub fn allowance(limit: u64, period: u64) -> UsageLimit {
+    UsageLimit {
+        limitType: 2,
+        limit: U256::from(limit),
+        period: U48::from(period),
+    }
+}
+
+pub fn word(address: Address) -> B256 {
+    address.into_word()
+}
+
+pub fn constraint(condition: u8, index: u32, reference: B256, limit: UsageLimit) -> Constraint {
+    Constraint {
+        condition,
+        index,
+        bits: 256,
+        refValue: reference,
+        oneOf: vec![],
+        limit,
+    }
+}
+
+pub fn one_of(index: u32, values: Vec<B256>) -> Constraint {
+    Constraint {
+        condition: 7,
+        index,
+        bits: 256,
+        refValue: B256::ZERO,
+        oneOf: values,
+        limit: unlimited(),
+    }
+}
+
+/// A call policy with no value and no limits.
+pub fn call_policy(target: Address, selector: [u8; 4], constraints: Vec<Constraint>) -> CallPolicy {
+    CallPolicy {
+        target,
+        selector: selector.into(),
+        maxValuePerUse: U256::ZERO,
+        valueLimit: unlimited(),
+        callLimit: unlimited(),
+        constraints,
+    }
+}
+
+pub fn transfer_policy(target: Address, max_per_use: u64, limit: UsageLimit) -> TransferPolicy {
+    TransferPolicy {
+        target,
+        maxValuePerUse: U256::from(max_per_use),
+        valueLimit: limit,
+    }
+}
+
+/// USDC transfer policy: recipient one of `recipients`, at most `total` in all (word 1 sum).
+pub fn usdc_policy(usdc: Address, recipients: &[Address], total: UsageLimit) -> CallPolicy {
+    let recipient = if recipients.len() == 1 {
+        constraint(1, 0, word(recipients[0]), unlimited())
+    } else {
+        one_of(0, recipients.iter().map(|r| word(*r)).collect())
+    };
+    let mut amount = constraint(0, 1, B256::ZERO, total);
+    amount.bits = 256;
+    call_policy(
+        usdc,
+        TestToken::transferCall::SELECTOR,
+        vec![recipient, amount],
+    )
+}
+
+pub fn usdc_transfer(usdc: Address, to: Address, amount: u64) -> Call {
+    Call::typed(
+        usdc,
+        &TestToken::transferCall {
+            to,
+            amount: U256::from(amount),
+        },
+    )
+}
+
+/// Runs `f` on both EntryPoint versions.
+pub fn each_version(mut f: impl FnMut(EntryPointVersion)) {
+    for version in EntryPointVersion::ALL {
+        f(version);
+    }
+}
+
+/// The name of a validator error, for readable assertions.
+pub fn error_name(e: &VErr) -> &'static str {
+    macro_rules! names { ($($v:ident),*) => { match e { $(VErr::$v(_) => stringify!($v),)* } } }
+    names!(
+        SenderMismatch,
+        MalformedSignature,
+        UnknownSignatureMode,
+        InvalidSigner,
+        InvalidWindow,
+        InvalidUsageLimit,
+        InvalidPaymasterPolicy,
+        CallPoliciesNotSorted,
+        TransferPoliciesNotSorted,
+        InvalidConstraint,
+        WrongNonceLane,
+        SessionNotEnabled,
+        SessionRevoked,
+        SessionEpochStale,
+        SessionAlreadyExists,
+        ChainNotApproved,
+        EnableEpochMismatch,
+        RegistryRequiresOnchainEnable,
+        TimeHintOutsideSession,
+        TimeHintBeforeStoredPeriod,
+        BannedTarget,
+        PolicyTargetsBanned,
+        NoCallPolicy,
+        NoTransferPolicy,
+        CalldataTooShortForSelector,
+        ValuePerUseExceeded,
+        CalldataTooShortForConstraint,
+        WordTooWide,
+        ConstraintViolated,
+        LimitExceeded,
+        PaymasterNotAllowed,
+        MalformedPaymasterAndData,
+        RegistryCallNotAllowed,
+        RegistryTransferNotAllowed,
+        RegistryApprovalNotAllowed,
+        RegistryApprovalUnconstrained
+    )
+}
+
+pub fn chain_error_data(e: ChainError) -> Bytes {
+    match e {
+        ChainError::CallReverted { data, .. } => data,
+        other => panic!("expected a revert, got {other}"),
+    }
+}
+
+pub fn decode_execution_error<E: SolError>(data: &Bytes) -> E {
+    E::abi_decode(data).unwrap_or_else(|_| panic!("expected {} in 0x{data:x}", E::SIGNATURE))
+}
