@@ -11,8 +11,8 @@ use sessionkeys_contracts::{abi, artifacts};
 
 /// Chain id of the embedded devnet (as anvil's default).
 pub const DEVNET_CHAIN_ID: u64 = 31337;
-/// Start time of the embedded devnet: 2026-11-24T00:00:00Z.
-pub const DEVNET_GENESIS_TIME: u64 = 1_795_478_400;
+/// Start time of the embedded devnet: 2026-11-24T03:25:45Z (off every period boundary).
+pub const DEVNET_GENESIS_TIME: u64 = 1_795_478_400 + 12_345;
 /// Pays for deployments and owns the registry on the devnet.
 pub const DEVNET_ADMIN: Address = address!("0x5e55104000000000000000000000000000000a11");
 /// The bundler's EOA: sends `handleOps` and is the beneficiary.
