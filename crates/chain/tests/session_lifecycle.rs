@@ -1,0 +1,760 @@
+//! Enabling, expiry, revocation, replay, registry mode, fees and ERC-7562 compliance.
+mod common;
+
+use alloy::primitives::{Address, U256, aliases::U48};
+use alloy::sol_types::{SolCall, SolInterface};
+use common::*;
+use sessionkeys_chain::devnet::DEVNET_ADMIN;
+use sessionkeys_chain::erc7562::{Erc7562Inspector, Erc7562Violation};
+use sessionkeys_chain::execution::{Call, encode_calls};
+use sessionkeys_chain::signing;
+use sessionkeys_chain::userop::Paymaster;
+use sessionkeys_contracts::abi::{
+    PolicyRegistry, SessionAccount, SessionAccountFactory, TestToken,
+};
+use sessionkeys_contracts::session::{ChainEpoch, ISessionKeyValidator as V, SessionSpec};
+
+fn spending_session(h: &Harness) -> SessionSpec {
+    let mut spec = h.spec();
+    spec.callPolicies = vec![usdc_policy(h.usdc(), &[ALICE], lifetime(100 * USDC))];
+    spec
+}
+
+fn pay_alice(h: &Harness) -> Vec<Call> {
+    vec![usdc_transfer(h.usdc(), ALICE, USDC)]
+}
+
+#[test]
+fn an_expired_session_is_refused_by_the_entrypoint() {
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let spec = spending_session(&h);
+        h.enable(&spec);
+        let until = spec.validUntil.to::<u64>();
+        h.devnet.chain.set_time(until + 1);
+        // Signing with the last valid hint: the window ends before the block time.
+        let data = encode_calls(&pay_alice(&h));
+        let op = h.session_op_with(&spec, data, until, None, |_| {});
+        assert_eq!(h.submit(op).unwrap_entrypoint(), "AA22 expired or not due");
+    });
+}
+
+#[test]
+fn a_session_not_yet_valid_is_refused_by_the_entrypoint() {
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let mut spec = spending_session(&h);
+        spec.validAfter = U48::from(h.now() + 600);
+        h.enable(&spec);
+        let data = encode_calls(&pay_alice(&h));
+        let op = h.session_op_with(&spec, data, h.now() + 600, None, |_| {});
+        assert_eq!(h.submit(op).unwrap_entrypoint(), "AA22 expired or not due");
+    });
+}
+
+#[test]
+fn a_session_never_enabled_is_refused() {
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let spec = spending_session(&h);
+        let op = h.session_op(&spec, &pay_alice(&h));
+        assert!(matches!(
+            h.submit(op).unwrap_refused(),
+            VErr::SessionNotEnabled(_)
+        ));
+    });
+}
+
+#[test]
+fn a_revoked_session_is_refused_and_cannot_be_enabled_again() {
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let spec = spending_session(&h);
+        let hash = h.enable(&spec);
+        let validator = h.validator;
+        h.owner_exec(&[Call::typed(
+            validator,
+            &V::revokeSessionCall { sessionHash: hash },
+        )]);
+        let op = h.session_op(&spec, &pay_alice(&h));
+        assert!(
+            matches!(h.submit(op).unwrap_refused(), VErr::SessionRevoked(e) if e.sessionHash == hash)
+        );
+        let op = h.owner_op(&[Call::typed(
+            validator,
+            &V::enableSessionCall { spec: spec.clone() },
+        )]);
+        let Verdict::ExecutionReverted(data) = h.submit(op) else {
+            panic!("re-enable must revert")
+        };
+        assert!(
+            matches!(VErr::abi_decode(&data), Ok(VErr::SessionAlreadyExists(e)) if e.status == 2)
+        );
+    });
+}
+
+#[test]
+fn revoke_sessions_revokes_several_and_a_hash_can_be_revoked_before_it_exists() {
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let first = spending_session(&h);
+        let mut second = spending_session(&h);
+        second.salt = alloy::primitives::B256::repeat_byte(1);
+        let first_hash = h.enable(&first);
+        let second_hash = signing::session_hash(&second);
+        let validator = h.validator;
+        h.owner_exec(&[Call::typed(
+            validator,
+            &V::revokeSessionsCall {
+                sessionHashes: vec![first_hash, second_hash],
+            },
+        )]);
+        let op = h.session_op(&first, &pay_alice(&h));
+        assert!(matches!(
+            h.submit(op).unwrap_refused(),
+            VErr::SessionRevoked(_)
+        ));
+        let op = h.owner_op(&[Call::typed(
+            validator,
+            &V::enableSessionCall { spec: second },
+        )]);
+        assert!(
+            matches!(h.submit(op), Verdict::ExecutionReverted(_)),
+            "a pre-revoked hash stays revoked"
+        );
+    });
+}
+
+#[test]
+fn revoke_all_logs_out_every_session_at_once() {
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let spec = spending_session(&h);
+        let hash = h.enable(&spec);
+        let validator = h.validator;
+        h.owner_exec(&[Call::typed(validator, &V::revokeAllCall {})]);
+        let op = h.session_op(&spec, &pay_alice(&h));
+        match h.submit(op).unwrap_refused() {
+            VErr::SessionEpochStale(e) => assert_eq!(
+                (e.sessionHash, e.sessionEpoch, e.accountEpoch),
+                (hash, 0, 1)
+            ),
+            other => panic!("expected SessionEpochStale, got {}", error_name(&other)),
+        }
+    });
+}
+
+#[test]
+fn the_session_key_may_revoke_its_own_session_and_nothing_else() {
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let spec = spending_session(&h);
+        let hash = h.enable(&spec);
+        let validator = h.validator;
+        let op = h.session_op(&spec, &[Call::typed(validator, &V::revokeAllCall {})]);
+        assert!(matches!(
+            h.submit(op).unwrap_refused(),
+            VErr::BannedTarget(_)
+        ));
+        let other = alloy::primitives::B256::repeat_byte(7);
+        let op = h.session_op(
+            &spec,
+            &[Call::typed(
+                validator,
+                &V::revokeSessionCall { sessionHash: other },
+            )],
+        );
+        assert!(matches!(
+            h.submit(op).unwrap_refused(),
+            VErr::BannedTarget(_)
+        ));
+        let op = h.session_op(
+            &spec,
+            &[Call::typed(
+                validator,
+                &V::revokeSessionCall { sessionHash: hash },
+            )],
+        );
+        h.submit(op).unwrap_ok();
+        let op = h.session_op(&spec, &pay_alice(&h));
+        assert!(matches!(
+            h.submit(op).unwrap_refused(),
+            VErr::SessionRevoked(_)
+        ));
+    });
+}
+
+#[test]
+fn a_wrong_session_signature_fails_validation_without_reverting() {
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let spec = spending_session(&h);
+        h.enable(&spec);
+        h.session_key = key(3); // signs with a key that is not the spec's signer
+        let op = h.session_op(&spec, &pay_alice(&h));
+        assert_eq!(h.submit(op).unwrap_entrypoint(), "AA24 signature error");
+    });
+}
+
+#[test]
+fn a_signature_for_another_hint_fails() {
+    // Rule 10: the hint is signed; a relayer cannot swap it.
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let spec = spending_session(&h);
+        h.enable(&spec);
+        let mut op = h.session_op(&spec, &pay_alice(&h));
+        let now = h.now();
+        let decoded = <sessionkeys_contracts::session::SessionSignature as alloy::sol_types::SolValue>::abi_decode(&op.signature).unwrap();
+        op.signature =
+            signing::encode_session_signature(&spec, now - 1, decoded.sessionSignature, None);
+        assert_eq!(h.submit(op).unwrap_entrypoint(), "AA24 signature error");
+    });
+}
+
+#[test]
+fn enable_in_first_use_enables_and_runs_in_one_op_and_is_idempotent() {
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let spec = spending_session(&h);
+        let chain = h.this_chain();
+        let approval = h.approval(
+            &spec,
+            vec![
+                ChainEpoch {
+                    chainId: 1,
+                    epoch: 0,
+                },
+                chain,
+            ],
+        );
+        let data = encode_calls(&pay_alice(&h));
+        let op = h.session_op_with(&spec, data.clone(), h.now(), Some(&approval), |_| {});
+        h.submit(op).unwrap_ok();
+        assert_eq!(h.usdc_balance(ALICE), U256::from(USDC + 1));
+        // The same enable op again proceeds (charged once more, not enabled twice).
+        let op = h.session_op_with(&spec, data, h.now(), Some(&approval), |_| {});
+        h.submit(op).unwrap_ok();
+        let usage = h.session_usage(&spec, h.now());
+        assert_eq!(usage[0].used, U256::from(2 * USDC));
+        // And plain use works too.
+        let op = h.session_op(&spec, &pay_alice(&h));
+        h.submit(op).unwrap_ok();
+    });
+}
+
+#[test]
+fn the_rust_enable_digest_equals_the_contracts() {
+    let mut h = Harness::new(sessionkeys_chain::EntryPointVersion::V07);
+    let spec = spending_session(&h);
+    let chains = vec![
+        h.this_chain(),
+        ChainEpoch {
+            chainId: 10,
+            epoch: 3,
+        },
+    ];
+    let (validator, account) = (h.validator, h.account);
+    let on_chain = h
+        .devnet
+        .chain
+        .call_typed(
+            validator,
+            &V::enableDigestCall {
+                account,
+                spec: spec.clone(),
+                chains: chains.clone(),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        on_chain,
+        signing::enable_digest(validator, account, &spec, &chains)
+    );
+    let hash = h
+        .devnet
+        .chain
+        .call_typed(validator, &V::sessionHashOfCall { spec: spec.clone() })
+        .unwrap();
+    assert_eq!(hash, signing::session_hash(&spec));
+}
+
+#[test]
+fn an_enable_approval_for_other_chains_only_is_refused() {
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let spec = spending_session(&h);
+        let approval = h.approval(
+            &spec,
+            vec![
+                ChainEpoch {
+                    chainId: 1,
+                    epoch: 0,
+                },
+                ChainEpoch {
+                    chainId: 0,
+                    epoch: 0,
+                },
+            ],
+        );
+        let op = h.session_op_with(
+            &spec,
+            encode_calls(&pay_alice(&h)),
+            h.now(),
+            Some(&approval),
+            |_| {},
+        );
+        assert!(
+            matches!(h.submit(op).unwrap_refused(), VErr::ChainNotApproved(e) if e.chainId == U256::from(31337))
+        );
+    });
+}
+
+#[test]
+fn an_enable_approval_of_an_old_epoch_is_refused() {
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let spec = spending_session(&h);
+        let chain = h.this_chain();
+        let approval = h.approval(&spec, vec![chain]);
+        let validator = h.validator;
+        h.owner_exec(&[Call::typed(validator, &V::revokeAllCall {})]);
+        let op = h.session_op_with(
+            &spec,
+            encode_calls(&pay_alice(&h)),
+            h.now(),
+            Some(&approval),
+            |_| {},
+        );
+        assert!(
+            matches!(h.submit(op).unwrap_refused(), VErr::EnableEpochMismatch(e) if e.signedEpoch == 0 && e.accountEpoch == 1)
+        );
+    });
+}
+
+#[test]
+fn an_enable_approval_replayed_on_another_account_fails_its_signature() {
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let spec = spending_session(&h);
+        let chain = h.this_chain();
+        let approval = h.approval(&spec, vec![chain]);
+        // A second account of another owner, with the same validator.
+        let other_owner = key(5);
+        let factory = h.devnet.addresses.factory(version);
+        let validators = vec![h.validator];
+        let other = h
+            .devnet
+            .chain
+            .call_typed(
+                factory,
+                &SessionAccountFactory::getAddressCall {
+                    owner: other_owner.address(),
+                    validators: validators.clone(),
+                    salt: U256::ZERO,
+                },
+            )
+            .unwrap();
+        h.devnet
+            .send(
+                DEVNET_ADMIN,
+                factory,
+                U256::ZERO,
+                &SessionAccountFactory::createAccountCall {
+                    owner: other_owner.address(),
+                    validators,
+                    salt: U256::ZERO,
+                },
+            )
+            .unwrap();
+        h.devnet.chain.set_balance(other, U256::from(ETHER));
+        h.account = other;
+        let op = h.session_op_with(
+            &spec,
+            encode_calls(&pay_alice(&h)),
+            h.now(),
+            Some(&approval),
+            |_| {},
+        );
+        assert_eq!(h.submit(op).unwrap_entrypoint(), "AA24 signature error");
+    });
+}
+
+#[test]
+fn a_session_of_account_a_cannot_be_used_on_account_b() {
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let spec = spending_session(&h);
+        h.enable(&spec);
+        let other_owner = key(6);
+        let factory = h.devnet.addresses.factory(version);
+        let validators = vec![h.validator];
+        let other = h
+            .devnet
+            .chain
+            .call_typed(
+                factory,
+                &SessionAccountFactory::getAddressCall {
+                    owner: other_owner.address(),
+                    validators: validators.clone(),
+                    salt: U256::ZERO,
+                },
+            )
+            .unwrap();
+        h.devnet
+            .send(
+                DEVNET_ADMIN,
+                factory,
+                U256::ZERO,
+                &SessionAccountFactory::createAccountCall {
+                    owner: other_owner.address(),
+                    validators,
+                    salt: U256::ZERO,
+                },
+            )
+            .unwrap();
+        h.devnet.chain.set_balance(other, U256::from(ETHER));
+        h.account = other;
+        let op = h.session_op(&spec, &pay_alice(&h));
+        assert!(matches!(
+            h.submit(op).unwrap_refused(),
+            VErr::SessionNotEnabled(_)
+        ));
+    });
+}
+
+#[test]
+fn nobody_but_the_sender_can_run_validation() {
+    // Rule 7: replaying a victim's op against the validator directly is refused.
+    let mut h = Harness::new(sessionkeys_chain::EntryPointVersion::V07);
+    let spec = spending_session(&h);
+    h.enable(&spec);
+    let op = h.session_op(&spec, &pay_alice(&h));
+    let mut data = alloy::primitives::keccak256(
+        "validateUserOp((address,uint256,bytes,bytes,bytes32,uint256,bytes32,bytes,bytes),bytes32)",
+    )[..4]
+        .to_vec();
+    data.extend(alloy::sol_types::SolValue::abi_encode_params(&(
+        op.pack(),
+        alloy::primitives::B256::ZERO,
+    )));
+    let validator = h.validator;
+    let outcome = h
+        .devnet
+        .chain
+        .transact(DEVNET_ADMIN, validator, U256::ZERO, data.into())
+        .unwrap();
+    assert!(!outcome.success);
+    assert!(
+        matches!(VErr::abi_decode(&outcome.output), Ok(VErr::SenderMismatch(e)) if e.caller == DEVNET_ADMIN && e.sender == h.account)
+    );
+}
+
+#[test]
+fn the_fee_limit_is_charged_at_the_full_prefund_unless_a_paymaster_pays() {
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let mut spec = spending_session(&h);
+        let paymaster = h.devnet.addresses.paymaster(version);
+        let prefund =
+            sessionkeys_chain::UserOperation::new(Address::ZERO, U256::ZERO, Default::default())
+                .max_prefund();
+        spec.feeLimit = UsageLimitExt::lifetime_u256(prefund * U256::from(2));
+        spec.paymasterMode = 2;
+        spec.paymaster = paymaster;
+        h.enable(&spec);
+        for _ in 0..2 {
+            let op = h.session_op(&spec, &pay_alice(&h));
+            h.submit(op).unwrap_ok();
+        }
+        let op = h.session_op(&spec, &pay_alice(&h));
+        match h.submit(op).unwrap_refused() {
+            VErr::LimitExceeded(e) => assert_eq!(
+                (e.kind, e.used, e.requested),
+                (1, prefund * U256::from(2), prefund)
+            ),
+            other => panic!("expected the fee limit, got {}", error_name(&other)),
+        }
+        // With the named paymaster the fee budget is not charged.
+        let sponsored = |op: &mut sessionkeys_chain::UserOperation| {
+            op.paymaster = Some(Paymaster {
+                address: paymaster,
+                verification_gas_limit: 100_000,
+                post_op_gas_limit: 50_000,
+                data: Default::default(),
+            })
+        };
+        let op = h.session_op_with(
+            &spec,
+            encode_calls(&pay_alice(&h)),
+            h.now(),
+            None,
+            sponsored,
+        );
+        h.submit(op).unwrap_ok();
+        // Another paymaster is refused.
+        let other_pm =
+            h.devnet
+                .addresses
+                .paymaster(if version == sessionkeys_chain::EntryPointVersion::V07 {
+                    sessionkeys_chain::EntryPointVersion::V08
+                } else {
+                    sessionkeys_chain::EntryPointVersion::V07
+                });
+        let op = h.session_op_with(&spec, encode_calls(&pay_alice(&h)), h.now(), None, |op| {
+            op.paymaster = Some(Paymaster {
+                address: other_pm,
+                verification_gas_limit: 100_000,
+                post_op_gas_limit: 50_000,
+                data: Default::default(),
+            })
+        });
+        assert!(
+            matches!(h.submit(op).unwrap_refused(), VErr::PaymasterNotAllowed(e) if e.paymaster == other_pm)
+        );
+    });
+}
+
+#[test]
+fn a_wrong_signature_masks_the_fee_limit_so_stub_estimation_matches() {
+    // Rule 12.
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let mut spec = spending_session(&h);
+        spec.feeLimit = lifetime(1);
+        h.enable(&spec);
+        let op = h.session_op(&spec, &pay_alice(&h));
+        assert!(matches!(h.submit(op).unwrap_refused(), VErr::LimitExceeded(e) if e.kind == 1));
+        h.session_key = key(3);
+        let op = h.session_op(&spec, &pay_alice(&h));
+        assert_eq!(h.submit(op).unwrap_entrypoint(), "AA24 signature error");
+    });
+}
+
+#[test]
+fn registry_mode_refuses_unreviewed_policies_and_first_use_enable() {
+    each_version(|version| {
+        let mut h = Harness::with_validator(version, devnet().addresses.registry_validator);
+        let spec = spending_session(&h);
+        let validator = h.validator;
+        let op = h.owner_op(&[Call::typed(
+            validator,
+            &V::enableSessionCall { spec: spec.clone() },
+        )]);
+        let Verdict::ExecutionReverted(data) = h.submit(op) else {
+            panic!("unreviewed policy must not enable")
+        };
+        assert!(
+            matches!(VErr::abi_decode(&data), Ok(VErr::RegistryCallNotAllowed(e)) if e.status == 0)
+        );
+        // Blocked is refused as well.
+        let (registry, usdc) = (h.devnet.addresses.registry, h.usdc());
+        let set = |status| PolicyRegistry::setCallStatusCall {
+            target: usdc,
+            selector: TestToken::transferCall::SELECTOR.into(),
+            status,
+        };
+        h.devnet
+            .send(DEVNET_ADMIN, registry, U256::ZERO, &set(2))
+            .unwrap();
+        let op = h.owner_op(&[Call::typed(
+            validator,
+            &V::enableSessionCall { spec: spec.clone() },
+        )]);
+        let Verdict::ExecutionReverted(data) = h.submit(op) else {
+            panic!("blocked policy must not enable")
+        };
+        assert!(
+            matches!(VErr::abi_decode(&data), Ok(VErr::RegistryCallNotAllowed(e)) if e.status == 2)
+        );
+        // First-use enable is never possible under a registry (rule 18).
+        h.devnet
+            .send(DEVNET_ADMIN, registry, U256::ZERO, &set(1))
+            .unwrap();
+        let chain = h.this_chain();
+        let approval = h.approval(&spec, vec![chain]);
+        let op = h.session_op_with(
+            &spec,
+            encode_calls(&pay_alice(&h)),
+            h.now(),
+            Some(&approval),
+            |_| {},
+        );
+        assert!(matches!(
+            h.submit(op).unwrap_refused(),
+            VErr::RegistryRequiresOnchainEnable(_)
+        ));
+        // Reviewed: enables and runs.
+        h.enable(&spec);
+        let op = h.session_op(&spec, &pay_alice(&h));
+        h.submit(op).unwrap_ok();
+    });
+}
+
+#[test]
+fn registry_mode_requires_reviewed_approval_spenders() {
+    let mut h = Harness::with_validator(
+        sessionkeys_chain::EntryPointVersion::V07,
+        devnet().addresses.registry_validator,
+    );
+    let mut spec = h.spec();
+    let usdc = h.usdc();
+    spec.callPolicies = vec![call_policy(usdc, TestToken::approveCall::SELECTOR, vec![])];
+    let registry = h.devnet.addresses.registry;
+    h.devnet
+        .send(
+            DEVNET_ADMIN,
+            registry,
+            U256::ZERO,
+            &PolicyRegistry::setCallStatusCall {
+                target: usdc,
+                selector: TestToken::approveCall::SELECTOR.into(),
+                status: 1,
+            },
+        )
+        .unwrap();
+    let validator = h.validator;
+    let op = h.owner_op(&[Call::typed(
+        validator,
+        &V::enableSessionCall { spec: spec.clone() },
+    )]);
+    let Verdict::ExecutionReverted(data) = h.submit(op) else {
+        panic!("unpinned spender must not enable")
+    };
+    assert!(matches!(
+        VErr::abi_decode(&data),
+        Ok(VErr::RegistryApprovalUnconstrained(_))
+    ));
+    spec.callPolicies[0].constraints = vec![constraint(1, 0, word(BOB), unlimited())];
+    let op = h.owner_op(&[Call::typed(
+        validator,
+        &V::enableSessionCall { spec: spec.clone() },
+    )]);
+    let Verdict::ExecutionReverted(data) = h.submit(op) else {
+        panic!("unreviewed spender must not enable")
+    };
+    assert!(
+        matches!(VErr::abi_decode(&data), Ok(VErr::RegistryApprovalNotAllowed(e)) if e.spender == BOB)
+    );
+    h.devnet
+        .send(
+            DEVNET_ADMIN,
+            registry,
+            U256::ZERO,
+            &PolicyRegistry::setApprovalStatusCall {
+                token: usdc,
+                spender: BOB,
+                status: 1,
+            },
+        )
+        .unwrap();
+    h.enable(&spec);
+}
+
+#[test]
+fn degenerate_specs_are_refused_at_enable() {
+    let mut h = Harness::new(sessionkeys_chain::EntryPointVersion::V08);
+    let good = spending_session(&h);
+    let mut cases: Vec<(SessionSpec, &str)> = Vec::new();
+    let mut s = good.clone();
+    s.signer = Address::ZERO;
+    cases.push((s, "InvalidSigner"));
+    let mut s = good.clone();
+    s.validUntil = U48::ZERO;
+    cases.push((s, "InvalidWindow"));
+    let mut s = good.clone();
+    s.validAfter = s.validUntil;
+    cases.push((s, "InvalidWindow"));
+    let mut s = good.clone();
+    s.opLimit = allowance(1, 59);
+    cases.push((s, "InvalidUsageLimit"));
+    let mut s = good.clone();
+    s.opLimit = allowance(1, 0);
+    cases.push((s, "InvalidUsageLimit"));
+    let mut s = good.clone();
+    s.callPolicies.push(s.callPolicies[0].clone());
+    cases.push((s, "CallPoliciesNotSorted"));
+    let mut s = good.clone();
+    s.callPolicies[0].constraints[0].condition = 8;
+    cases.push((s, "InvalidConstraint"));
+    let mut s = good.clone();
+    s.callPolicies[0].constraints[0] = one_of(
+        0,
+        (0..17)
+            .map(|i| alloy::primitives::B256::repeat_byte(i))
+            .collect(),
+    );
+    cases.push((s, "InvalidConstraint"));
+    let mut s = good.clone();
+    s.paymasterMode = 2;
+    cases.push((s, "InvalidPaymasterPolicy"));
+    let validator = h.validator;
+    for (spec, expected) in cases {
+        let op = h.owner_op(&[Call::typed(validator, &V::enableSessionCall { spec })]);
+        let Verdict::ExecutionReverted(data) = h.submit(op) else {
+            panic!("{expected}: enable must revert")
+        };
+        let error = VErr::abi_decode(&data).unwrap();
+        assert_eq!(error_name(&error), expected);
+    }
+}
+
+#[test]
+fn uninstalling_the_validator_revokes_every_session() {
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let spec = spending_session(&h);
+        h.enable(&spec);
+        let (account, validator) = (h.account, h.validator);
+        let uninstall = SessionAccount::uninstallModuleCall {
+            moduleTypeId: U256::from(1),
+            module: validator,
+            deInitData: Default::default(),
+        };
+        h.owner_exec(&[Call::typed(account, &uninstall)]);
+        assert_eq!(h.epoch(), 1);
+    });
+}
+
+#[test]
+fn the_inspector_flags_a_validator_that_reads_timestamp_and_foreign_storage() {
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let bad = h.devnet.addresses.timestamp_validator;
+        let account = h.account;
+        let install = SessionAccount::installModuleCall {
+            moduleTypeId: U256::from(1),
+            module: bad,
+            initData: Default::default(),
+        };
+        h.owner_exec(&[Call::typed(account, &install)]);
+        let key = sessionkeys_chain::userop::nonce_key(bad, 0);
+        let nonce = h.devnet.nonce(version, account, key).unwrap();
+        let op =
+            sessionkeys_chain::UserOperation::new(account, nonce, encode_calls(&pay_alice(&h)));
+        let (result, inspector) = h
+            .devnet
+            .handle_ops_inspect(version, &[op], Erc7562Inspector::new(version.address()))
+            .unwrap();
+        assert!(
+            result.is_ok(),
+            "the EntryPoint itself accepts it: {:?}",
+            result.as_ref().err()
+        );
+        assert!(inspector.violations.iter().any(|v| matches!(v, Erc7562Violation::BannedOpcode { opcode: "TIMESTAMP", contract, .. } if *contract == bad)), "{:?}", inspector.violations);
+        assert!(inspector.violations.iter().any(|v| matches!(v, Erc7562Violation::UnassociatedStorage { access: "SSTORE", contract, .. } if *contract == bad)));
+    });
+}
+
+trait UsageLimitExt {
+    fn lifetime_u256(limit: U256) -> Self;
+}
+impl UsageLimitExt for sessionkeys_contracts::session::UsageLimit {
+    fn lifetime_u256(limit: U256) -> Self {
+        Self {
+            limitType: 1,
+            limit,
+            period: U48::ZERO,
+        }
+    }
+}
