@@ -681,7 +681,7 @@ fn degenerate_specs_are_refused_at_enable() {
     s.callPolicies[0].constraints[0] = one_of(
         0,
         (0..17)
-            .map(|i| alloy::primitives::B256::repeat_byte(i))
+            .map(alloy::primitives::B256::repeat_byte)
             .collect(),
     );
     cases.push((s, "InvalidConstraint"));

@@ -1,0 +1,316 @@
+//! Gas per scenario (DESIGN.md, "Measuring"): `handleOps` receipt gas of a bundle of one on the
+//! embedded chain, EntryPoint v0.7 and v0.8. Prints the markdown table recorded in
+//! docs/benchmarks.md; `--check FILE` exits 1 if FILE does not hold exactly this table.
+//!
+//! Every transfer figure: TestToken (an OpenZeppelin-shaped ERC-20), recipient balance slot cold
+//! and non-zero, steady state (a warm-up op ran first, so nonces and counters are non-zero), the
+//! account paying its prefund, no paymaster, beneficiary = the bundler's EOA.
+
+use alloy::primitives::{Address, B256, U256, address, aliases::U48};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
+use sessionkeys_chain::devnet::{DEVNET_ADMIN, Devnet};
+use sessionkeys_chain::execution::{Call, encode_calls};
+use sessionkeys_chain::signing::{self, EnableApproval};
+use sessionkeys_chain::userop::{nonce_key, session_lane};
+use sessionkeys_chain::{ChainError, EntryPointVersion, UserOperation};
+use sessionkeys_contracts::abi::{SessionAccountFactory, TestToken};
+use sessionkeys_contracts::session::{
+    CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSpec, UsageLimit,
+};
+
+const WARMUP_RECIPIENT: Address = address!("0x00000000000000000000000000000000000c0de1");
+const RECIPIENT: Address = address!("0x00000000000000000000000000000000000c0de2");
+const TABLE_START: &str = "<!-- gas-table:start -->";
+const TABLE_END: &str = "<!-- gas-table:end -->";
+
+struct Bench {
+    devnet: Devnet,
+    version: EntryPointVersion,
+    owner: PrivateKeySigner,
+    session_key: PrivateKeySigner,
+    account: Address,
+}
+
+impl Bench {
+    fn new(base: &Devnet, version: EntryPointVersion) -> Result<Self, ChainError> {
+        let mut devnet = base.clone();
+        let owner = PrivateKeySigner::from_bytes(&B256::repeat_byte(1)).expect("valid key");
+        let validators = vec![devnet.addresses.validator];
+        let factory = devnet.addresses.factory(version);
+        let (o, v) = (owner.address(), validators.clone());
+        let account = devnet.chain.call_typed(
+            factory,
+            &SessionAccountFactory::getAddressCall {
+                owner: o,
+                validators: v.clone(),
+                salt: U256::ZERO,
+            },
+        )?;
+        devnet.send(
+            DEVNET_ADMIN,
+            factory,
+            U256::ZERO,
+            &SessionAccountFactory::createAccountCall {
+                owner: o,
+                validators: v,
+                salt: U256::ZERO,
+            },
+        )?;
+        devnet
+            .chain
+            .set_balance(account, U256::from(10u64).pow(U256::from(19)));
+        let usdc = devnet.addresses.usdc;
+        for (to, amount) in [
+            (account, 1_000_000_000u64),
+            (RECIPIENT, 1),
+            (WARMUP_RECIPIENT, 1),
+        ] {
+            devnet.send(
+                DEVNET_ADMIN,
+                usdc,
+                U256::ZERO,
+                &TestToken::mintCall {
+                    to,
+                    amount: U256::from(amount),
+                },
+            )?;
+        }
+        Ok(Self {
+            devnet,
+            version,
+            owner,
+            session_key: PrivateKeySigner::from_bytes(&B256::repeat_byte(2)).expect("valid key"),
+            account,
+        })
+    }
+
+    fn transfer(&self, to: Address) -> Call {
+        Call::typed(
+            self.devnet.addresses.usdc,
+            &TestToken::transferCall {
+                to,
+                amount: U256::from(1_000_000u64),
+            },
+        )
+    }
+
+    fn spec(&self) -> SessionSpec {
+        let unlimited = UsageLimit {
+            limitType: 0,
+            limit: U256::ZERO,
+            period: U48::ZERO,
+        };
+        let now = self.devnet.chain.time();
+        let recipients = vec![RECIPIENT.into_word(), WARMUP_RECIPIENT.into_word()];
+        SessionSpec {
+            signer: self.session_key.address(),
+            validAfter: U48::from(now - 60),
+            validUntil: U48::from(now + 86_400),
+            feeLimit: unlimited.clone(),
+            paymasterMode: 0,
+            paymaster: Address::ZERO,
+            opLimit: unlimited.clone(),
+            callPolicies: vec![CallPolicy {
+                target: self.devnet.addresses.usdc,
+                selector: TestToken::transferCall::SELECTOR.into(),
+                maxValuePerUse: U256::ZERO,
+                valueLimit: unlimited.clone(),
+                callLimit: unlimited.clone(),
+                constraints: vec![
+                    Constraint {
+                        condition: 7,
+                        index: 0,
+                        bits: 160,
+                        refValue: B256::ZERO,
+                        oneOf: recipients,
+                        limit: unlimited.clone(),
+                    },
+                    Constraint {
+                        condition: 0,
+                        index: 1,
+                        bits: 256,
+                        refValue: B256::ZERO,
+                        oneOf: vec![],
+                        limit: UsageLimit {
+                            limitType: 1,
+                            limit: U256::from(100_000_000u64),
+                            period: U48::ZERO,
+                        },
+                    },
+                ],
+            }],
+            transferPolicies: vec![],
+            salt: B256::ZERO,
+        }
+    }
+
+    fn run(&mut self, op: UserOperation) -> Result<u64, ChainError> {
+        let receipt = self.devnet.handle_ops(self.version, &[op])?;
+        if !receipt.ops.iter().all(|o| o.success) {
+            return Err(ChainError::Evm(format!(
+                "benchmark op failed in execution: {:?}",
+                receipt.ops
+            )));
+        }
+        Ok(receipt.gas_used)
+    }
+
+    fn owner_op(&mut self, calls: &[Call]) -> Result<UserOperation, ChainError> {
+        let nonce = self
+            .devnet
+            .nonce(self.version, self.account, Default::default())?;
+        let mut op = UserOperation::new(self.account, nonce, encode_calls(calls));
+        op.signature =
+            signing::sign_digest(&self.owner, self.devnet.user_op_hash(self.version, &op)?);
+        Ok(op)
+    }
+
+    fn session_op(
+        &mut self,
+        spec: &SessionSpec,
+        calls: &[Call],
+        enable: Option<&EnableApproval>,
+    ) -> Result<UserOperation, ChainError> {
+        let hash = signing::session_hash(spec);
+        let key = nonce_key(self.devnet.addresses.validator, session_lane(hash));
+        let nonce = self.devnet.nonce(self.version, self.account, key)?;
+        let hint = self.devnet.chain.time();
+        let mut op = UserOperation::new(self.account, nonce, encode_calls(calls));
+        op.signature = signing::encode_session_signature(spec, hint, Default::default(), enable);
+        let user_op_hash = self.devnet.user_op_hash(self.version, &op)?;
+        let mode = if enable.is_some() {
+            signing::MODE_ENABLE
+        } else {
+            signing::MODE_USE
+        };
+        let sig = signing::sign_digest(
+            &self.session_key,
+            signing::session_digest(user_op_hash, hash, hint, mode),
+        );
+        op.signature = signing::encode_session_signature(spec, hint, sig, enable);
+        Ok(op)
+    }
+
+    fn enable_call(&self, spec: &SessionSpec) -> Call {
+        Call::typed(
+            self.devnet.addresses.validator,
+            &ISessionKeyValidator::enableSessionCall { spec: spec.clone() },
+        )
+    }
+}
+
+/// Gas of S0..S5 on one EntryPoint version.
+fn measure(base: &Devnet, version: EntryPointVersion) -> Result<[u64; 6], ChainError> {
+    // S0: owner transfer, after one warm-up owner op.
+    let mut b = Bench::new(base, version)?;
+    let warm = b.owner_op(&[b.transfer(WARMUP_RECIPIENT)])?;
+    b.run(warm)?;
+    let op = b.owner_op(&[b.transfer(RECIPIENT)])?;
+    let s0 = b.run(op)?;
+
+    // S4: on-chain enable (owner op), then S1 after a warm-up session op, S2, S5.
+    let spec = b.spec();
+    let op = b.owner_op(&[b.enable_call(&spec)])?;
+    let s4 = b.run(op)?;
+    let op = b.session_op(&spec, &[b.transfer(WARMUP_RECIPIENT)], None)?;
+    b.run(op)?;
+    let op = b.session_op(&spec, &[b.transfer(RECIPIENT)], None)?;
+    let s1 = b.run(op)?;
+    let five: Vec<Call> = (0..5).map(|_| b.transfer(RECIPIENT)).collect();
+    let op = b.session_op(&spec, &five, None)?;
+    let s2 = b.run(op)?;
+    let revoke = Call::typed(
+        b.devnet.addresses.validator,
+        &ISessionKeyValidator::revokeSessionCall {
+            sessionHash: signing::session_hash(&spec),
+        },
+    );
+    let op = b.owner_op(&[revoke])?;
+    let s5 = b.run(op)?;
+
+    // S3: enable in first use + the S1 transfer, on an account that already did an owner op.
+    let mut b = Bench::new(base, version)?;
+    let warm = b.owner_op(&[b.transfer(WARMUP_RECIPIENT)])?;
+    b.run(warm)?;
+    let spec = b.spec();
+    let chains = vec![ChainEpoch {
+        chainId: b.devnet.chain.chain_id(),
+        epoch: 0,
+    }];
+    let digest = signing::enable_digest(b.devnet.addresses.validator, b.account, &spec, &chains);
+    let approval = EnableApproval {
+        chains,
+        owner_signature: signing::sign_digest(&b.owner, digest),
+    };
+    let op = b.session_op(&spec, &[b.transfer(RECIPIENT)], Some(&approval))?;
+    let s3 = b.run(op)?;
+    Ok([s0, s1, s2, s3, s4, s5])
+}
+
+fn table(base: &Devnet) -> Result<String, ChainError> {
+    let v07 = measure(base, EntryPointVersion::V07)?;
+    let v08 = measure(base, EntryPointVersion::V08)?;
+    let names = [
+        "S0 owner-signed ERC-20 transfer (baseline)",
+        "S1 session ERC-20 transfer, spending limit + recipient constraint",
+        "S2 session batch of 5 such transfers",
+        "S3 enable-in-first-use + S1",
+        "S4 on-chain enableSession (owner op)",
+        "S5 revokeSession (owner op)",
+    ];
+    let mut out = String::from("| scenario | v0.7 gas | v0.8 gas |\n|---|---:|---:|\n");
+    for (i, name) in names.iter().enumerate() {
+        out += &format!("| {name} | {} | {} |\n", v07[i], v08[i]);
+    }
+    out += &format!(
+        "| **S1 − S0: session overhead** | **{}** | **{}** |\n",
+        v07[1] as i64 - v07[0] as i64,
+        v08[1] as i64 - v08[0] as i64
+    );
+    Ok(out)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let base = match Devnet::new() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let table = match table(&base) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    match args.as_slice() {
+        [] => print!("{table}"),
+        [flag, file] if flag == "--check" => {
+            let text = std::fs::read_to_string(file).unwrap_or_else(|e| {
+                eprintln!("error: cannot read {file}: {e}");
+                std::process::exit(2);
+            });
+            let recorded = text
+                .split(TABLE_START)
+                .nth(1)
+                .and_then(|rest| rest.split(TABLE_END).next())
+                .map(str::trim);
+            if recorded == Some(table.trim()) {
+                println!("gas table in {file} is current");
+            } else {
+                eprintln!(
+                    "gas table in {file} is stale; regenerate with `cargo run -p sessionkeys-chain --bin sessionkeys-gas` and paste between the markers:\n{table}"
+                );
+                std::process::exit(1);
+            }
+        }
+        _ => {
+            eprintln!("usage: sessionkeys-gas [--check docs/benchmarks.md]");
+            std::process::exit(2);
+        }
+    }
+}
