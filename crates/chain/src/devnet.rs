@@ -4,9 +4,14 @@
 
 use crate::embedded::{EmbeddedChain, TxOutcome};
 use crate::entrypoint::{EntryPointVersion, abi::IEntryPoint};
+use crate::execution::{Call, encode_calls};
+use crate::signing::{self, EnableApproval};
+use crate::userop::{nonce_key, session_lane};
 use crate::{ChainError, UserOperation};
 use alloy::primitives::{Address, B256, Bytes, U256, address};
+use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolValue};
+use sessionkeys_contracts::session::SessionSpec;
 use sessionkeys_contracts::{abi, artifacts};
 
 /// Chain id of the embedded devnet (as anvil's default).
@@ -236,6 +241,87 @@ impl Devnet {
             version.address(),
             &IEntryPoint::getNonceCall { sender, key },
         )
+    }
+
+    /// Creates a `SessionAccount` for `owner` through the version's factory (paid by the admin)
+    /// and returns its address.
+    pub fn create_account(
+        &mut self,
+        version: EntryPointVersion,
+        owner: Address,
+        validators: Vec<Address>,
+        salt: U256,
+    ) -> Result<Address, ChainError> {
+        let factory = self.addresses.factory(version);
+        let account = self.chain.call_typed(
+            factory,
+            &abi::SessionAccountFactory::getAddressCall {
+                owner,
+                validators: validators.clone(),
+                salt,
+            },
+        )?;
+        self.send(
+            DEVNET_ADMIN,
+            factory,
+            U256::ZERO,
+            &abi::SessionAccountFactory::createAccountCall {
+                owner,
+                validators,
+                salt,
+            },
+        )?;
+        Ok(account)
+    }
+
+    /// An op of `account` signed by its owner (nonce key 0).
+    pub fn owner_op(
+        &mut self,
+        version: EntryPointVersion,
+        account: Address,
+        owner: &PrivateKeySigner,
+        calls: &[Call],
+    ) -> Result<UserOperation, ChainError> {
+        let nonce = self.nonce(version, account, Default::default())?;
+        let mut op = UserOperation::new(account, nonce, encode_calls(calls));
+        op.signature = signing::sign_digest(owner, self.user_op_hash(version, &op)?);
+        Ok(op)
+    }
+
+    /// An op of `account` under `spec`, signed by `session_key` with `time_hint`, on the
+    /// session's nonce lane of `validator`; `enable` makes it an enable-in-first-use op and
+    /// `adjust` may change gas or paymaster fields before signing.
+    #[allow(clippy::too_many_arguments)]
+    pub fn session_op(
+        &mut self,
+        version: EntryPointVersion,
+        validator: Address,
+        account: Address,
+        spec: &SessionSpec,
+        session_key: &PrivateKeySigner,
+        call_data: Bytes,
+        time_hint: u64,
+        enable: Option<&EnableApproval>,
+        adjust: impl FnOnce(&mut UserOperation),
+    ) -> Result<UserOperation, ChainError> {
+        let hash = signing::session_hash(spec);
+        let nonce = self.nonce(version, account, nonce_key(validator, session_lane(hash)))?;
+        let mut op = UserOperation::new(account, nonce, call_data);
+        adjust(&mut op);
+        // The userOp hash excludes the signature: hash with an unsigned placeholder.
+        op.signature = signing::encode_session_signature(spec, time_hint, Bytes::new(), enable);
+        let user_op_hash = self.user_op_hash(version, &op)?;
+        let mode = if enable.is_some() {
+            signing::MODE_ENABLE
+        } else {
+            signing::MODE_USE
+        };
+        let signature = signing::sign_digest(
+            session_key,
+            signing::session_digest(user_op_hash, hash, time_hint, mode),
+        );
+        op.signature = signing::encode_session_signature(spec, time_hint, signature, enable);
+        Ok(op)
     }
 
     /// Submits `ops` as one `handleOps` bundle from the bundler's EOA.

@@ -9,9 +9,7 @@ use sessionkeys_chain::erc7562::{Erc7562Inspector, Erc7562Violation};
 use sessionkeys_chain::execution::{Call, encode_calls};
 use sessionkeys_chain::signing;
 use sessionkeys_chain::userop::Paymaster;
-use sessionkeys_contracts::abi::{
-    PolicyRegistry, SessionAccount, SessionAccountFactory, TestToken,
-};
+use sessionkeys_contracts::abi::{PolicyRegistry, SessionAccount, TestToken};
 use sessionkeys_contracts::session::{ChainEpoch, ISessionKeyValidator as V, SessionSpec};
 
 fn spending_session(h: &Harness) -> SessionSpec {
@@ -340,34 +338,7 @@ fn an_enable_approval_replayed_on_another_account_fails_its_signature() {
         let chain = h.this_chain();
         let approval = h.approval(&spec, vec![chain]);
         // A second account of another owner, with the same validator.
-        let other_owner = key(5);
-        let factory = h.devnet.addresses.factory(version);
-        let validators = vec![h.validator];
-        let other = h
-            .devnet
-            .chain
-            .call_typed(
-                factory,
-                &SessionAccountFactory::getAddressCall {
-                    owner: other_owner.address(),
-                    validators: validators.clone(),
-                    salt: U256::ZERO,
-                },
-            )
-            .unwrap();
-        h.devnet
-            .send(
-                DEVNET_ADMIN,
-                factory,
-                U256::ZERO,
-                &SessionAccountFactory::createAccountCall {
-                    owner: other_owner.address(),
-                    validators,
-                    salt: U256::ZERO,
-                },
-            )
-            .unwrap();
-        h.devnet.chain.set_balance(other, U256::from(ETHER));
+        let other = h.other_account(5);
         h.account = other;
         let op = h.session_op_with(
             &spec,
@@ -386,34 +357,7 @@ fn a_session_of_account_a_cannot_be_used_on_account_b() {
         let mut h = Harness::new(version);
         let spec = spending_session(&h);
         h.enable(&spec);
-        let other_owner = key(6);
-        let factory = h.devnet.addresses.factory(version);
-        let validators = vec![h.validator];
-        let other = h
-            .devnet
-            .chain
-            .call_typed(
-                factory,
-                &SessionAccountFactory::getAddressCall {
-                    owner: other_owner.address(),
-                    validators: validators.clone(),
-                    salt: U256::ZERO,
-                },
-            )
-            .unwrap();
-        h.devnet
-            .send(
-                DEVNET_ADMIN,
-                factory,
-                U256::ZERO,
-                &SessionAccountFactory::createAccountCall {
-                    owner: other_owner.address(),
-                    validators,
-                    salt: U256::ZERO,
-                },
-            )
-            .unwrap();
-        h.devnet.chain.set_balance(other, U256::from(ETHER));
+        let other = h.other_account(6);
         h.account = other;
         let op = h.session_op(&spec, &pay_alice(&h));
         assert!(matches!(
@@ -680,9 +624,7 @@ fn degenerate_specs_are_refused_at_enable() {
     let mut s = good.clone();
     s.callPolicies[0].constraints[0] = one_of(
         0,
-        (0..17)
-            .map(alloy::primitives::B256::repeat_byte)
-            .collect(),
+        (0..17).map(alloy::primitives::B256::repeat_byte).collect(),
     );
     cases.push((s, "InvalidConstraint"));
     let mut s = good.clone();

@@ -12,9 +12,8 @@ use alloy::sol_types::SolCall;
 use sessionkeys_chain::devnet::{DEVNET_ADMIN, Devnet};
 use sessionkeys_chain::execution::{Call, encode_calls};
 use sessionkeys_chain::signing::{self, EnableApproval};
-use sessionkeys_chain::userop::{nonce_key, session_lane};
 use sessionkeys_chain::{ChainError, EntryPointVersion, UserOperation};
-use sessionkeys_contracts::abi::{SessionAccountFactory, TestToken};
+use sessionkeys_contracts::abi::TestToken;
 use sessionkeys_contracts::session::{
     CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSpec, UsageLimit,
 };
@@ -37,26 +36,7 @@ impl Bench {
         let mut devnet = base.clone();
         let owner = PrivateKeySigner::from_bytes(&B256::repeat_byte(1)).expect("valid key");
         let validators = vec![devnet.addresses.validator];
-        let factory = devnet.addresses.factory(version);
-        let (o, v) = (owner.address(), validators.clone());
-        let account = devnet.chain.call_typed(
-            factory,
-            &SessionAccountFactory::getAddressCall {
-                owner: o,
-                validators: v.clone(),
-                salt: U256::ZERO,
-            },
-        )?;
-        devnet.send(
-            DEVNET_ADMIN,
-            factory,
-            U256::ZERO,
-            &SessionAccountFactory::createAccountCall {
-                owner: o,
-                validators: v,
-                salt: U256::ZERO,
-            },
-        )?;
+        let account = devnet.create_account(version, owner.address(), validators, U256::ZERO)?;
         devnet
             .chain
             .set_balance(account, U256::from(10u64).pow(U256::from(19)));
@@ -157,13 +137,8 @@ impl Bench {
     }
 
     fn owner_op(&mut self, calls: &[Call]) -> Result<UserOperation, ChainError> {
-        let nonce = self
-            .devnet
-            .nonce(self.version, self.account, Default::default())?;
-        let mut op = UserOperation::new(self.account, nonce, encode_calls(calls));
-        op.signature =
-            signing::sign_digest(&self.owner, self.devnet.user_op_hash(self.version, &op)?);
-        Ok(op)
+        self.devnet
+            .owner_op(self.version, self.account, &self.owner, calls)
     }
 
     fn session_op(
@@ -172,24 +147,19 @@ impl Bench {
         calls: &[Call],
         enable: Option<&EnableApproval>,
     ) -> Result<UserOperation, ChainError> {
-        let hash = signing::session_hash(spec);
-        let key = nonce_key(self.devnet.addresses.validator, session_lane(hash));
-        let nonce = self.devnet.nonce(self.version, self.account, key)?;
         let hint = self.devnet.chain.time();
-        let mut op = UserOperation::new(self.account, nonce, encode_calls(calls));
-        op.signature = signing::encode_session_signature(spec, hint, Default::default(), enable);
-        let user_op_hash = self.devnet.user_op_hash(self.version, &op)?;
-        let mode = if enable.is_some() {
-            signing::MODE_ENABLE
-        } else {
-            signing::MODE_USE
-        };
-        let sig = signing::sign_digest(
+        let validator = self.devnet.addresses.validator;
+        self.devnet.session_op(
+            self.version,
+            validator,
+            self.account,
+            spec,
             &self.session_key,
-            signing::session_digest(user_op_hash, hash, hint, mode),
-        );
-        op.signature = signing::encode_session_signature(spec, hint, sig, enable);
-        Ok(op)
+            encode_calls(calls),
+            hint,
+            enable,
+            |_| {},
+        )
     }
 
     fn enable_call(&self, spec: &SessionSpec) -> Call {

@@ -9,9 +9,8 @@ use sessionkeys_chain::devnet::{DEVNET_ADMIN, Devnet};
 use sessionkeys_chain::erc7562::Erc7562Inspector;
 use sessionkeys_chain::execution::{Call, encode_calls};
 use sessionkeys_chain::signing::{self, EnableApproval};
-use sessionkeys_chain::userop::{nonce_key, session_lane};
 use sessionkeys_chain::{BundleError, BundleReceipt, ChainError, EntryPointVersion, UserOperation};
-use sessionkeys_contracts::abi::{SessionAccountFactory, TestToken};
+use sessionkeys_contracts::abi::TestToken;
 use sessionkeys_contracts::session::{
     CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSpec, TransferPolicy,
     UsageLimit,
@@ -100,25 +99,8 @@ impl Harness {
     pub fn with_validator(version: EntryPointVersion, validator: Address) -> Self {
         let mut devnet = devnet();
         let owner = key(1);
-        let factory = devnet.addresses.factory(version);
-        let create = SessionAccountFactory::createAccountCall {
-            owner: owner.address(),
-            validators: vec![validator],
-            salt: U256::ZERO,
-        };
         let account = devnet
-            .chain
-            .call_typed(
-                factory,
-                &SessionAccountFactory::getAddressCall {
-                    owner: owner.address(),
-                    validators: vec![validator],
-                    salt: U256::ZERO,
-                },
-            )
-            .unwrap();
-        devnet
-            .send(DEVNET_ADMIN, factory, U256::ZERO, &create)
+            .create_account(version, owner.address(), vec![validator], U256::ZERO)
             .unwrap();
         devnet
             .chain
@@ -177,14 +159,9 @@ impl Harness {
 
     /// An owner-signed op (nonce key 0).
     pub fn owner_op(&mut self, calls: &[Call]) -> UserOperation {
-        let nonce = self
-            .devnet
-            .nonce(self.version, self.account, Default::default())
-            .unwrap();
-        let mut op = UserOperation::new(self.account, nonce, encode_calls(calls));
-        let hash = self.devnet.user_op_hash(self.version, &op).unwrap();
-        op.signature = signing::sign_digest(&self.owner, hash);
-        op
+        self.devnet
+            .owner_op(self.version, self.account, &self.owner, calls)
+            .unwrap()
     }
 
     /// Runs the owner's calls; panics if they do not succeed.
@@ -238,25 +215,31 @@ impl Harness {
         enable: Option<&EnableApproval>,
         adjust: impl FnOnce(&mut UserOperation),
     ) -> UserOperation {
-        let hash = signing::session_hash(spec);
-        let key = nonce_key(self.validator, session_lane(hash));
-        let sequence = self.devnet.nonce(self.version, self.account, key).unwrap();
-        let mut op = UserOperation::new(self.account, sequence, call_data);
-        adjust(&mut op);
-        // the hash excludes the signature; sign with a placeholder in place
-        op.signature = signing::encode_session_signature(spec, hint, Bytes::new(), enable);
-        let user_op_hash = self.devnet.user_op_hash(self.version, &op).unwrap();
-        let mode = if enable.is_some() {
-            signing::MODE_ENABLE
-        } else {
-            signing::MODE_USE
-        };
-        let sig = signing::sign_digest(
-            &self.session_key,
-            signing::session_digest(user_op_hash, hash, hint, mode),
-        );
-        op.signature = signing::encode_session_signature(spec, hint, sig, enable);
-        op
+        let (version, validator, account) = (self.version, self.validator, self.account);
+        self.devnet
+            .session_op(
+                version,
+                validator,
+                account,
+                spec,
+                &self.session_key,
+                call_data,
+                hint,
+                enable,
+                adjust,
+            )
+            .unwrap()
+    }
+
+    /// A second account owned by `key(seed)` with this harness's validator and 1 ETH.
+    pub fn other_account(&mut self, seed: u8) -> Address {
+        let (version, validator) = (self.version, self.validator);
+        let account = self
+            .devnet
+            .create_account(version, key(seed).address(), vec![validator], U256::ZERO)
+            .unwrap();
+        self.devnet.chain.set_balance(account, U256::from(ETHER));
+        account
     }
 
     /// The owner's approval of `spec` for this account on `chains`.
