@@ -98,13 +98,31 @@ contract SessionAccount is IOwnerValidation {
             validationData = ECDSALib.recover(userOpHash, userOp.signature) == owner() ? 0 : SIG_VALIDATION_FAILED;
         } else {
             if (!_storage().validators[validator]) revert ValidatorNotInstalled(validator);
-            validationData = IERC7579Validator(validator).validateUserOp(userOp, userOpHash);
+            validationData = _forwardValidation(validator, userOpHash);
         }
         if (missingAccountFunds != 0) {
             // The EntryPoint checks the deposit itself; a failed transfer shows up there.
             (bool ok,) = payable(msg.sender).call{value: missingAccountFunds}("");
             (ok);
         }
+    }
+
+    /// @dev Calls validator.validateUserOp(userOp, userOpHash) with the userOp bytes copied as
+    ///      they came: the tuple's inner offsets are relative to its own start, so the EntryPoint's
+    ///      encoding after a new head (selector, 0x40, hash) is a valid encoding, and copying it is
+    ///      far cheaper than re-encoding the struct. Reverts bubble up unchanged.
+    function _forwardValidation(address validator, bytes32 userOpHash) internal returns (uint256) {
+        uint256 userOpStart = 4 + uint256(bytes32(msg.data[4:36]));
+        (bool ok, bytes memory result) = validator.call(
+            abi.encodePacked(IERC7579Validator.validateUserOp.selector, uint256(0x40), userOpHash, msg.data[userOpStart:])
+        );
+        if (!ok || result.length != 32) {
+            // Bubble the validator's revert data unchanged so the EntryPoint reports its error.
+            assembly ("memory-safe") {
+                revert(add(result, 0x20), mload(result))
+            }
+        }
+        return abi.decode(result, (uint256));
     }
 
     // ---------------------------------------------------------------- ERC-7579 execution

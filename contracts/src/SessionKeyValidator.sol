@@ -106,9 +106,10 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     function validateUserOp(PackedUserOperation calldata userOp, bytes32 userOpHash) external returns (uint256) {
         if (msg.sender != userOp.sender) revert SenderMismatch(msg.sender, userOp.sender);
         SessionSignature calldata sig = _decodeSignature(userOp.signature);
-        SessionSpec calldata spec = sig.spec;
-        _validateSpec(spec);
-        Context memory ctx = Context(msg.sender, keccak256(abi.encode(spec)), sig.timeHint, spec.validAfter, spec.validUntil);
+        SessionSpec calldata spec = _decodeSpec(sig.spec);
+        // The hash of the carried bytes: only canonical encodings are ever enabled (enableSession
+        // re-encodes; first-use enable checks), so any other encoding finds no session.
+        Context memory ctx = Context(msg.sender, keccak256(sig.spec), sig.timeHint, spec.validAfter, spec.validUntil);
 
         bytes4 lane = bytes4(uint32(userOp.nonce >> 64));
         if (lane != bytes4(ctx.sessionHash)) revert WrongNonceLane(bytes4(ctx.sessionHash), lane);
@@ -121,7 +122,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         uint256 header = _headers[ctx.sessionHash][ctx.account];
         bool ownerApproved = true;
         if (sig.mode == MODE_ENABLE) {
-            (header, ownerApproved) = _enableInFirstUse(ctx, sig, header);
+            (header, ownerApproved) = _enableInFirstUse(ctx, sig, spec, header);
         } else if (sig.mode == MODE_USE) {
             _requireActive(ctx, header);
         } else {
@@ -167,11 +168,23 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         }
     }
 
-    function _enableInFirstUse(Context memory ctx, SessionSignature calldata sig, uint256 header)
+    /// @dev Points at the spec inside its canonical encoding (first word 0x20).
+    function _decodeSpec(bytes calldata encoded) internal pure returns (SessionSpec calldata spec) {
+        if (encoded.length < 32 || uint256(bytes32(encoded[:32])) != 0x20) revert MalformedSignature();
+        // Assembly for the same reason as in _decodeSignature; covered by every session test.
+        assembly ("memory-safe") {
+            spec := add(encoded.offset, 0x20)
+        }
+    }
+
+    function _enableInFirstUse(Context memory ctx, SessionSignature calldata sig, SessionSpec calldata spec, uint256 header)
         internal
         returns (uint256, bool ownerApproved)
     {
         if (address(REGISTRY) != address(0)) revert RegistryRequiresOnchainEnable();
+        _validateSpec(spec);
+        bytes32 canonical = keccak256(abi.encode(spec));
+        if (canonical != ctx.sessionHash) revert NonCanonicalSpec(ctx.sessionHash, canonical);
         if (uint8(header) != STATUS_NONE) {
             // Rule 15: already enabled (by an earlier first use, say) — proceed, charged once.
             _requireActive(ctx, header);
@@ -183,9 +196,9 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         if (i == sig.chains.length) revert ChainNotApproved(block.chainid);
         if (sig.chains[i].epoch != epoch) revert EnableEpochMismatch(sig.chains[i].epoch, epoch);
 
-        bytes32 digest = SessionHashLib.enableDigest(address(this), ctx.account, sig.spec, sig.chains);
+        bytes32 digest = SessionHashLib.enableDigest(address(this), ctx.account, spec, sig.chains);
         ownerApproved = _isOwnerSignature(ctx.account, digest, sig.ownerSignature);
-        emit SessionEnabled(ctx.account, ctx.sessionHash, sig.spec);
+        emit SessionEnabled(ctx.account, ctx.sessionHash, spec);
         return (STATUS_ACTIVE | (uint256(epoch) << 8), ownerApproved);
     }
 

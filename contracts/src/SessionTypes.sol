@@ -108,10 +108,12 @@ struct ChainEpoch {
 }
 
 /// @notice What `userOp.signature` holds for the session validator: abi.encode(SessionSignature).
-///         In use mode `chains` and `ownerSignature` are empty.
+///         `spec` is abi.encode(SessionSpec), canonical: its keccak256 is the session hash, so
+///         the validator hashes these bytes instead of re-encoding the spec. In use mode `chains`
+///         and `ownerSignature` are empty.
 struct SessionSignature {
     uint8 mode;
-    SessionSpec spec;
+    bytes spec;
     uint48 timeHint;
     bytes sessionSignature;
     ChainEpoch[] chains;
@@ -158,6 +160,9 @@ interface ISessionKeyValidator {
     error SenderMismatch(address caller, address sender);
     /// @notice userOp.signature is not abi.encode(SessionSignature).
     error MalformedSignature();
+    /// @notice Enable mode: SessionSignature.spec is not the canonical abi.encode of the spec
+    ///         it decodes to (a second encoding must not enable a second budget).
+    error NonCanonicalSpec(bytes32 sessionHash, bytes32 canonicalHash);
     /// @notice SessionSignature.mode is neither use (0) nor enable (1).
     error UnknownSignatureMode(uint8 mode);
     /// @notice Rule 17: the signer is the zero address.

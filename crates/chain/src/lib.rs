@@ -5,6 +5,7 @@ pub mod embedded;
 pub mod entrypoint;
 pub mod erc7562;
 pub mod execution;
+pub mod profile;
 pub mod signing;
 pub mod userop;
 

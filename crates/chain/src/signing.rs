@@ -66,7 +66,8 @@ pub struct EnableApproval {
     pub owner_signature: Bytes,
 }
 
-/// Encodes `userOp.signature` for the session validator: `abi.encode(SessionSignature)`.
+/// Encodes `userOp.signature` for the session validator: `abi.encode(SessionSignature)` with the
+/// spec carried as its canonical `abi.encode(spec)` bytes.
 pub fn encode_session_signature(
     spec: &SessionSpec,
     time_hint: u64,
@@ -79,7 +80,7 @@ pub fn encode_session_signature(
         } else {
             MODE_USE
         },
-        spec: spec.clone(),
+        spec: spec.abi_encode().into(),
         timeHint: alloy::primitives::aliases::U48::from(time_hint),
         sessionSignature: session_signature,
         chains: enable.map(|e| e.chains.clone()).unwrap_or_default(),

@@ -700,3 +700,63 @@ impl UsageLimitExt for sessionkeys_contracts::session::UsageLimit {
         }
     }
 }
+
+#[test]
+fn a_non_canonical_spec_encoding_is_not_a_second_session() {
+    // The same spec with trailing bytes decodes to the same values but hashes differently: it
+    // must neither find the enabled session nor enable a second budget with the owner's approval.
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let spec = spending_session(&h);
+        let chain = h.this_chain();
+        let approval = h.approval(&spec, vec![chain]);
+        let reencode = |h: &mut Harness, enable: Option<&signing::EnableApproval>| {
+            let mut op =
+                h.session_op_with(&spec, encode_calls(&pay_alice(h)), h.now(), enable, |_| {});
+            let mut sig = <sessionkeys_contracts::session::SessionSignature as alloy::sol_types::SolValue>::abi_decode(&op.signature).unwrap();
+            let mut padded = sig.spec.to_vec();
+            padded.extend_from_slice(&[0u8; 32]);
+            // Put the op on the lane of the hash the validator will compute from these bytes.
+            let lane =
+                sessionkeys_chain::userop::session_lane(alloy::primitives::keccak256(&padded));
+            let key = sessionkeys_chain::userop::nonce_key(h.validator, lane);
+            op.nonce = h.devnet.nonce(h.version, h.account, key).unwrap();
+            sig.spec = padded.into();
+            op.signature = alloy::sol_types::SolValue::abi_encode(&sig).into();
+            op
+        };
+        let op = reencode(&mut h, Some(&approval));
+        match h.submit(op).unwrap_refused() {
+            VErr::NonCanonicalSpec(e) => assert_eq!(e.canonicalHash, signing::session_hash(&spec)),
+            other => panic!("expected NonCanonicalSpec, got {}", error_name(&other)),
+        }
+        h.enable(&spec);
+        let op = reencode(&mut h, None);
+        assert!(matches!(
+            h.submit(op).unwrap_refused(),
+            VErr::SessionNotEnabled(_)
+        ));
+    });
+}
+
+#[test]
+fn a_nonce_lane_other_than_the_sessions_is_refused() {
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let spec = spending_session(&h);
+        h.enable(&spec);
+        let validator = h.validator;
+        let key = sessionkeys_chain::userop::nonce_key(validator, 0x01020304);
+        let nonce = h.devnet.nonce(version, h.account, key).unwrap();
+        let op = h.session_op_with(&spec, encode_calls(&pay_alice(&h)), h.now(), None, |op| {
+            op.nonce = nonce
+        });
+        match h.submit(op).unwrap_refused() {
+            VErr::WrongNonceLane(e) => {
+                assert_eq!(e.expected.0, signing::session_hash(&spec)[..4]);
+                assert_eq!(e.actual.0, [1, 2, 3, 4]);
+            }
+            other => panic!("expected WrongNonceLane, got {}", error_name(&other)),
+        }
+    });
+}

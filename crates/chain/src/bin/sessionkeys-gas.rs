@@ -259,6 +259,14 @@ fn main() {
     };
     match args.as_slice() {
         [] => print!("{table}"),
+        [flag] if flag == "--profile" => {
+            for version in EntryPointVersion::ALL {
+                if let Err(e) = profile_s1(&base, version) {
+                    eprintln!("error: {e}");
+                    std::process::exit(2);
+                }
+            }
+        }
         [flag, file] if flag == "--check" => {
             let text = std::fs::read_to_string(file).unwrap_or_else(|e| {
                 eprintln!("error: cannot read {file}: {e}");
@@ -279,8 +287,76 @@ fn main() {
             }
         }
         _ => {
-            eprintln!("usage: sessionkeys-gas [--check docs/benchmarks.md]");
+            eprintln!("usage: sessionkeys-gas [--check docs/benchmarks.md | --profile]");
             std::process::exit(2);
         }
     }
+}
+
+/// Prints the call tree of S1 with the gas of each frame.
+fn profile_s1(base: &Devnet, version: EntryPointVersion) -> Result<(), ChainError> {
+    let mut b = Bench::new(base, version)?;
+    let spec = b.spec();
+    let op = b.owner_op(&[b.enable_call(&spec)])?;
+    b.run(op)?;
+    let op = b.session_op(&spec, &[b.transfer(WARMUP_RECIPIENT)], None)?;
+    b.run(op)?;
+    let op = b.session_op(&spec, &[b.transfer(RECIPIENT)], None)?;
+    println!(
+        "S1 on EntryPoint {version}: signature {} bytes, callData {} bytes",
+        op.signature.len(),
+        op.call_data.len()
+    );
+    let (result, profiler) = b.devnet.handle_ops_inspect(
+        version,
+        &[op],
+        sessionkeys_chain::profile::CallProfiler::default(),
+    )?;
+    let receipt = result.map_err(ChainError::Bundle)?;
+    println!("handleOps receipt gas: {}", receipt.gas_used);
+    for frame in &profiler.frames {
+        let selector = frame
+            .selector
+            .map(|s| format!("0x{}", alloy::primitives::hex::encode(s)))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:indent$}{} {} ({} bytes in): {} gas",
+            "",
+            frame.target,
+            selector,
+            frame.input_len,
+            frame.gas_spent,
+            indent = 2 * frame.depth
+        );
+    }
+    let mut by_code: std::collections::BTreeMap<Address, Vec<(u8, u64, u64)>> = Default::default();
+    for ((code, opcode), (gas, count)) in &profiler.opcode_gas {
+        // Call-family costs include forwarded gas; the frames above show those.
+        if !matches!(opcode, 0xf1 | 0xf2 | 0xf4 | 0xfa) {
+            by_code
+                .entry(*code)
+                .or_default()
+                .push((*opcode, *gas, *count));
+        }
+    }
+    for (code, mut ops) in by_code {
+        let total: u64 = ops.iter().map(|o| o.1).sum();
+        ops.sort_by_key(|o| std::cmp::Reverse(o.1));
+        let top: Vec<String> = ops
+            .iter()
+            .take(10)
+            .map(|(op, gas, n)| format!("{}:{gas}/{n}", opcode_name(*op)))
+            .collect();
+        println!(
+            "  {code}: {total} gas in own opcodes (no calls): {}",
+            top.join(" ")
+        );
+    }
+    Ok(())
+}
+
+fn opcode_name(op: u8) -> String {
+    revm::bytecode::opcode::OpCode::new(op)
+        .map(|o| o.as_str().to_string())
+        .unwrap_or_else(|| format!("0x{op:02x}"))
 }

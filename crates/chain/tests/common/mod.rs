@@ -430,6 +430,7 @@ pub fn error_name(e: &VErr) -> &'static str {
     macro_rules! names { ($($v:ident),*) => { match e { $(VErr::$v(_) => stringify!($v),)* } } }
     names!(
         SenderMismatch,
+        NonCanonicalSpec,
         MalformedSignature,
         UnknownSignatureMode,
         InvalidSigner,
