@@ -1,0 +1,145 @@
+//! SessionAccount as an EIP-7702 delegation target: the EOA is its own owner (rule 20).
+mod common;
+
+use alloy::primitives::{Address, U256};
+use alloy::sol_types::{SolCall, SolInterface};
+use common::*;
+use sessionkeys_chain::devnet::DEVNET_ADMIN;
+use sessionkeys_chain::execution::{Call, encode_calls};
+use sessionkeys_contracts::abi::{SessionAccount, SessionAccountFactory, TestToken};
+use sessionkeys_contracts::session::ISessionKeyValidator as V;
+
+/// A harness whose account is the owner's EOA, delegated to the SessionAccount implementation
+/// of the version's factory, funded, holding USDC, with no module installed yet.
+fn delegated_eoa(version: sessionkeys_chain::EntryPointVersion) -> Harness {
+    let mut h = Harness::new(version);
+    let factory = h.devnet.addresses.factory(version);
+    let implementation = h
+        .devnet
+        .chain
+        .call_typed(factory, &SessionAccountFactory::IMPLEMENTATIONCall {})
+        .unwrap();
+    let eoa = h.owner.address();
+    h.devnet.chain.set_delegation(eoa, implementation);
+    h.devnet
+        .chain
+        .set_balance(eoa, U256::from(10u64) * U256::from(ETHER));
+    let usdc = h.usdc();
+    h.devnet
+        .send(
+            DEVNET_ADMIN,
+            usdc,
+            U256::ZERO,
+            &TestToken::mintCall {
+                to: eoa,
+                amount: U256::from(1000 * USDC),
+            },
+        )
+        .unwrap();
+    h.account = eoa;
+    h
+}
+
+fn install_validator(h: &mut Harness) {
+    let (account, validator) = (h.account, h.validator);
+    let install = SessionAccount::installModuleCall {
+        moduleTypeId: U256::from(1),
+        module: validator,
+        initData: Default::default(),
+    };
+    h.owner_exec(&[Call::typed(account, &install)]);
+}
+
+#[test]
+fn a_delegated_eoa_is_its_own_owner_and_runs_a_session() {
+    each_version(|version| {
+        let mut h = delegated_eoa(version);
+        let account = h.account;
+        let owner = h
+            .devnet
+            .chain
+            .call_typed(account, &SessionAccount::ownerCall {})
+            .unwrap();
+        assert_eq!(owner, account, "the EOA owns itself");
+        install_validator(&mut h);
+        let mut spec = h.spec();
+        let usdc = h.usdc();
+        spec.callPolicies = vec![usdc_policy(usdc, &[ALICE], lifetime(100 * USDC))];
+        h.enable(&spec);
+        let op = h.session_op(&spec, &[usdc_transfer(usdc, ALICE, 7 * USDC)]);
+        h.submit(op).unwrap_ok();
+        assert_eq!(h.usdc_balance(ALICE), U256::from(7 * USDC + 1));
+        let op = h.session_op(&spec, &[usdc_transfer(usdc, ALICE, 94 * USDC)]);
+        assert!(matches!(
+            h.submit(op).unwrap_refused(),
+            VErr::LimitExceeded(_)
+        ));
+    });
+}
+
+#[test]
+fn nobody_can_initialise_a_delegated_eoa_with_their_own_owner() {
+    each_version(|version| {
+        let mut h = delegated_eoa(version);
+        let attacker = key(9).address();
+        h.devnet.chain.set_balance(attacker, U256::from(ETHER));
+        let init = SessionAccount::initializeCall {
+            owner_: attacker,
+            validators: vec![],
+        };
+        let account = h.account;
+        let outcome = h
+            .devnet
+            .chain
+            .transact(attacker, account, U256::ZERO, init.abi_encode().into())
+            .unwrap();
+        assert!(!outcome.success);
+        let error = SessionAccount::SessionAccountErrors::abi_decode(&outcome.output).unwrap();
+        assert!(
+            matches!(error, SessionAccount::SessionAccountErrors::InitializationRefused(e) if e.caller == attacker)
+        );
+        let owner = h
+            .devnet
+            .chain
+            .call_typed(account, &SessionAccount::ownerCall {})
+            .unwrap();
+        assert_eq!(owner, account);
+    });
+}
+
+#[test]
+fn the_eoa_revokes_with_a_plain_transaction_outside_the_mempool() {
+    // Rule 19: even with the mempool full of a hostile session's ops, the EOA sends a plain
+    // transaction to itself.
+    each_version(|version| {
+        let mut h = delegated_eoa(version);
+        install_validator(&mut h);
+        let mut spec = h.spec();
+        let usdc = h.usdc();
+        spec.callPolicies = vec![usdc_policy(usdc, &[ALICE], lifetime(100 * USDC))];
+        let hash = h.enable(&spec);
+        let (account, validator) = (h.account, h.validator);
+        let revoke = Call::typed(validator, &V::revokeSessionCall { sessionHash: hash });
+        let tx = h
+            .devnet
+            .chain
+            .transact(account, account, U256::ZERO, encode_calls(&[revoke]))
+            .unwrap();
+        assert!(tx.success, "a self-call from the EOA may execute");
+        let op = h.session_op(&spec, &[usdc_transfer(usdc, ALICE, USDC)]);
+        assert!(matches!(
+            h.submit(op).unwrap_refused(),
+            VErr::SessionRevoked(_)
+        ));
+        // A stranger's plain transaction is refused.
+        let stranger: Address = key(8).address();
+        h.devnet.chain.set_balance(stranger, U256::from(ETHER));
+        let call = encode_calls(&[usdc_transfer(usdc, stranger, USDC)]);
+        let tx = h
+            .devnet
+            .chain
+            .transact(stranger, account, U256::ZERO, call)
+            .unwrap();
+        assert!(!tx.success);
+    });
+}
