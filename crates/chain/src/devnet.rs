@@ -83,6 +83,25 @@ pub struct OpResult {
     pub revert_reason: Option<Bytes>,
 }
 
+impl OpResult {
+    /// The execution's revert reason, decoded.
+    pub fn decoded_revert(&self) -> Option<crate::RevertReason> {
+        self.revert_reason
+            .as_ref()
+            .map(|data| crate::decode_revert(data))
+    }
+}
+
+impl BundleError {
+    /// The validator's or account's revert, decoded (for `FailedOpWithRevert`).
+    pub fn decoded_inner(&self) -> Option<crate::RevertReason> {
+        match self {
+            Self::FailedOp { inner, .. } if !inner.is_empty() => Some(crate::decode_revert(inner)),
+            _ => None,
+        }
+    }
+}
+
 /// A mined bundle.
 #[derive(Debug, Clone)]
 pub struct BundleReceipt {
@@ -98,7 +117,7 @@ pub struct BundleReceipt {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BundleError {
     /// The EntryPoint refused an op in validation (`FailedOp` / `FailedOpWithRevert`).
-    #[error("userOp {op_index} refused: {reason}{}", if inner.is_empty() { String::new() } else { format!(" (0x{inner:x})") })]
+    #[error("userOp {op_index} refused: {reason}{}", if inner.is_empty() { String::new() } else { format!(": {}", crate::decode_revert(inner)) })]
     FailedOp {
         /// Index of the op in the bundle.
         op_index: usize,

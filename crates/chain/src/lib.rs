@@ -6,12 +6,14 @@ pub mod entrypoint;
 pub mod erc7562;
 pub mod execution;
 pub mod profile;
+pub mod revert;
 pub mod signing;
 pub mod userop;
 
 pub use devnet::{BundleError, BundleReceipt, Devnet, DevnetAddresses, OpResult};
 pub use embedded::EmbeddedChain;
 pub use entrypoint::EntryPointVersion;
+pub use revert::{RevertReason, decode_revert};
 pub use userop::UserOperation;
 
 use alloy::primitives::{Address, Bytes};

@@ -58,7 +58,7 @@ fn an_op_signed_by_another_key_fails_owner_validation() {
 }
 
 #[test]
-fn the_owner_can_call_the_account_itself_to_install_nothing_twice() {
+fn installing_a_module_twice_reverts_in_execution_with_a_decoded_reason() {
     each_version(|version| {
         let mut h = Harness::new(version);
         let validator = h.validator;
