@@ -125,6 +125,16 @@ impl EmbeddedChain {
             .unwrap_or_default()
     }
 
+    /// A storage slot's value (zero if never written).
+    pub fn storage(&self, at: Address, slot: U256) -> U256 {
+        self.db
+            .cache
+            .accounts
+            .get(&at)
+            .and_then(|a| a.storage.get(&slot).copied())
+            .unwrap_or_default()
+    }
+
     /// Sets an address's balance.
     pub fn set_balance(&mut self, at: Address, wei: U256) {
         let mut info = self.account_info(at);

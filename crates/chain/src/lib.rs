@@ -9,6 +9,7 @@ pub mod profile;
 pub mod revert;
 pub mod signing;
 pub mod userop;
+pub mod validator_state;
 
 pub use devnet::{BundleError, BundleReceipt, Devnet, DevnetAddresses, OpResult};
 pub use embedded::EmbeddedChain;

@@ -3,20 +3,17 @@
 //! # Security
 //! Keys are used in memory only; nothing here stores, prints or logs a key.
 
-use alloy::primitives::{Address, B256, Bytes, keccak256};
+use alloy::primitives::{B256, Bytes, keccak256};
 use alloy::signers::{SignerSync, local::PrivateKeySigner};
-use alloy::sol_types::{Eip712Domain, SolStruct, SolValue, eip712_domain};
-use sessionkeys_contracts::session::{ChainEpoch, EnableSession, SessionSignature, SessionSpec};
+use alloy::sol_types::SolValue;
+use sessionkeys_contracts::session::{ChainEpoch, SessionSignature, SessionSpec};
 
 /// `SessionSignature.mode` of an op that uses an enabled session.
 pub const MODE_USE: u8 = 0;
 /// `SessionSignature.mode` of an op that enables the session in its first use.
 pub const MODE_ENABLE: u8 = 1;
 
-/// The session's identity: `keccak256(abi.encode(spec))`.
-pub fn session_hash(spec: &SessionSpec) -> B256 {
-    keccak256(spec.abi_encode())
-}
+pub use sessionkeys_engine::session_hash;
 
 /// What the session key signs (hardening rule 10):
 /// `keccak256(abi.encode(userOpHash, sessionHash, uint48 timeHint, uint8 mode))`.
@@ -29,25 +26,7 @@ pub fn session_digest(user_op_hash: B256, session_hash: B256, time_hint: u64, mo
     keccak256((user_op_hash, session_hash, hint, mode).abi_encode_params())
 }
 
-/// The EIP-712 domain of the owner's approval: no chainId (the chains are listed inside).
-pub fn enable_domain(validator: Address) -> Eip712Domain {
-    eip712_domain! { name: "SessionKeyValidator", version: "1", verifying_contract: validator, }
-}
-
-/// The digest the owner signs to approve `spec` for `account` on `chains`.
-pub fn enable_digest(
-    validator: Address,
-    account: Address,
-    spec: &SessionSpec,
-    chains: &[ChainEpoch],
-) -> B256 {
-    let message = EnableSession {
-        account,
-        session: spec.clone(),
-        chains: chains.to_vec(),
-    };
-    message.eip712_signing_hash(&enable_domain(validator))
-}
+pub use sessionkeys_engine::spec::{enable_digest, enable_domain};
 
 /// A 65-byte r ‖ s ‖ v (v = 27/28, low s) signature of a raw digest.
 pub fn sign_digest(key: &PrivateKeySigner, digest: B256) -> Bytes {

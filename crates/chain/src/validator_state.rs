@@ -1,0 +1,147 @@
+//! Reads a session's validator state straight from storage, at the slots docs/storage.md
+//! documents, into the engine's [`EvalContext`].
+
+use crate::EmbeddedChain;
+use alloy::primitives::{Address, B256, U256, keccak256};
+use alloy::sol_types::SolValue;
+use sessionkeys_contracts::session::SessionSpec;
+use sessionkeys_engine::{Counter, CounterKey, CounterKind, EvalContext, SessionHeader, Status};
+use std::collections::BTreeMap;
+
+const HEADERS_SLOT: u64 = 0;
+const EPOCHS_SLOT: u64 = 1;
+const COUNTERS_SLOT: u64 = 2;
+
+fn mapping_slot(key: B256, slot: U256) -> U256 {
+    U256::from_be_bytes(keccak256((key, slot).abi_encode_params()).0)
+}
+
+fn account_key(account: Address) -> B256 {
+    account.into_word()
+}
+
+/// `_headers[sessionHash][account]`.
+pub fn header_slot(session_hash: B256, account: Address) -> U256 {
+    let inner = mapping_slot(session_hash, U256::from(HEADERS_SLOT));
+    mapping_slot(account_key(account), inner)
+}
+
+/// `_epochs[account]`.
+pub fn epoch_slot(account: Address) -> U256 {
+    mapping_slot(account_key(account), U256::from(EPOCHS_SLOT))
+}
+
+/// `_counters[counterKey][account]`.
+pub fn counter_slot(session_hash: B256, key: CounterKey, account: Address) -> U256 {
+    let id = (U256::from(key.kind as u8) << 32)
+        | (U256::from(key.policy) << 16)
+        | U256::from(key.constraint);
+    let counter_key = keccak256((session_hash, id).abi_encode_params());
+    let inner = mapping_slot(counter_key, U256::from(COUNTERS_SLOT));
+    mapping_slot(account_key(account), inner)
+}
+
+/// Unpacks a header word.
+pub fn decode_header(word: U256) -> SessionHeader {
+    let bits = |from: usize, width: usize| -> u64 {
+        ((word >> from) & ((U256::from(1) << width) - U256::from(1))).to()
+    };
+    let status = match bits(0, 8) {
+        1 => Status::Active,
+        2 => Status::Revoked,
+        _ => Status::None,
+    };
+    SessionHeader {
+        status,
+        epoch: bits(8, 64),
+        ops_period: bits(72, 48),
+        ops_used: bits(120, 64),
+    }
+}
+
+/// Unpacks a counter word.
+pub fn decode_counter(word: U256) -> Counter {
+    Counter {
+        period: (word >> 208usize).to::<u64>(),
+        used: word & ((U256::from(1) << 208) - U256::from(1)),
+    }
+}
+
+/// Every counter key a spec can charge (limited budgets only), in the view's order.
+pub fn counter_keys(spec: &SessionSpec) -> Vec<CounterKey> {
+    let key = |kind, policy: usize, constraint: usize| CounterKey {
+        kind,
+        policy: policy as u16,
+        constraint: constraint as u16,
+    };
+    let mut keys = Vec::new();
+    if spec.feeLimit.limitType != 0 {
+        keys.push(key(CounterKind::Fee, 0, 0));
+    }
+    for (p, policy) in spec.callPolicies.iter().enumerate() {
+        if policy.valueLimit.limitType != 0 {
+            keys.push(key(CounterKind::CallValue, p, 0));
+        }
+        if policy.callLimit.limitType != 0 {
+            keys.push(key(CounterKind::CallCount, p, 0));
+        }
+        for (c, constraint) in policy.constraints.iter().enumerate() {
+            if constraint.limit.limitType != 0 {
+                keys.push(key(CounterKind::ConstraintSum, p, c));
+            }
+        }
+    }
+    for (p, policy) in spec.transferPolicies.iter().enumerate() {
+        if policy.valueLimit.limitType != 0 {
+            keys.push(key(CounterKind::TransferValue, p, 0));
+        }
+    }
+    keys
+}
+
+/// Where the validator is and what surrounds it, for building contexts.
+#[derive(Debug, Clone)]
+pub struct ValidatorSetting {
+    /// The validator.
+    pub validator: Address,
+    /// The EntryPoints it bans.
+    pub entry_points: [Address; 2],
+    /// Its registry, if any.
+    pub registry: Option<Address>,
+}
+
+/// The engine's context for `spec` on `account`, read from the chain's storage. `session_hash`
+/// is the hash the op will carry (the spec's own for canonical encodings).
+pub fn eval_context(
+    chain: &EmbeddedChain,
+    setting: &ValidatorSetting,
+    account: Address,
+    owner: Option<Address>,
+    installed_modules: Vec<Address>,
+    spec: &SessionSpec,
+    session_hash: B256,
+) -> EvalContext {
+    let v = setting.validator;
+    let counters: BTreeMap<CounterKey, Counter> = counter_keys(spec)
+        .into_iter()
+        .map(|key| {
+            (
+                key,
+                decode_counter(chain.storage(v, counter_slot(session_hash, key, account))),
+            )
+        })
+        .filter(|(_, c)| *c != Counter::default())
+        .collect();
+    EvalContext {
+        chain_id: chain.chain_id(),
+        validator: v,
+        account,
+        entry_points: setting.entry_points,
+        registry: setting.registry,
+        installed_modules,
+        account_epoch: chain.storage(v, epoch_slot(account)).to(),
+        header: decode_header(chain.storage(v, header_slot(session_hash, account))),
+        counters,
+        owner,
+    }
+}

@@ -1,0 +1,125 @@
+//! The explicit inputs of an evaluation: a snapshot of what the validator would read.
+
+use alloy::primitives::{Address, B256, Bytes, U256};
+use std::collections::BTreeMap;
+
+/// Stored session status (docs/decisions.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Status {
+    /// Never enabled nor revoked.
+    #[default]
+    None,
+    /// Enabled.
+    Active,
+    /// Revoked for good.
+    Revoked,
+}
+
+impl Status {
+    /// The stored number.
+    pub fn code(self) -> u8 {
+        match self {
+            Status::None => 0,
+            Status::Active => 1,
+            Status::Revoked => 2,
+        }
+    }
+}
+
+/// The session's header slot: status, the epoch it was recorded under, and the op count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SessionHeader {
+    /// Stored status.
+    pub status: Status,
+    /// The account epoch at enable (or revoke).
+    pub epoch: u64,
+    /// Period id of the last op-count charge.
+    pub ops_period: u64,
+    /// Ops counted in that period.
+    pub ops_used: u64,
+}
+
+/// Which budget a counter tracks (numbers as in the contract's errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CounterKind {
+    /// The op count (kept in the header).
+    Ops = 0,
+    /// Gas fees the account pays.
+    Fee = 1,
+    /// Value sent by calls of one call policy.
+    CallValue = 2,
+    /// Calls of one call policy.
+    CallCount = 3,
+    /// Sum of one constrained word.
+    ConstraintSum = 4,
+    /// Value sent by plain transfers of one transfer policy.
+    TransferValue = 5,
+}
+
+/// One counter's identity within a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CounterKey {
+    /// The budget.
+    pub kind: CounterKind,
+    /// Call or transfer policy index (0 for session-wide budgets).
+    pub policy: u16,
+    /// Constraint index (0 unless a constraint sum).
+    pub constraint: u16,
+}
+
+/// A counter's stored value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counter {
+    /// Period id of the last charge (0 for lifetime budgets).
+    pub period: u64,
+    /// Used in that period.
+    pub used: U256,
+}
+
+/// Everything the validator would read for one account and one session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvalContext {
+    /// `block.chainid`.
+    pub chain_id: u64,
+    /// The validator's own address.
+    pub validator: Address,
+    /// The account (the validator's caller).
+    pub account: Address,
+    /// The EntryPoints the validator bans as targets.
+    pub entry_points: [Address; 2],
+    /// The registry, if the validator runs in registry mode.
+    pub registry: Option<Address>,
+    /// Modules the account reports as installed (types 1, 2, 4).
+    pub installed_modules: Vec<Address>,
+    /// The account's revocation epoch.
+    pub account_epoch: u64,
+    /// The session's header.
+    pub header: SessionHeader,
+    /// The session's counters (absent = zero).
+    pub counters: BTreeMap<CounterKey, Counter>,
+    /// The owner whose signature `isOwnerSignature` accepts, if the account is a SessionAccount.
+    pub owner: Option<Address>,
+}
+
+/// The parts of a userOp the validator reads, and its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserOpInput {
+    /// `userOp.sender`.
+    pub sender: Address,
+    /// `userOp.nonce`.
+    pub nonce: U256,
+    /// `userOp.callData`.
+    pub call_data: Bytes,
+    /// `userOp.accountGasLimits`.
+    pub account_gas_limits: B256,
+    /// `userOp.preVerificationGas`.
+    pub pre_verification_gas: U256,
+    /// `userOp.gasFees`.
+    pub gas_fees: B256,
+    /// `userOp.paymasterAndData`.
+    pub paymaster_and_data: Bytes,
+    /// `userOp.signature`.
+    pub signature: Bytes,
+    /// The EntryPoint's hash of the op.
+    pub user_op_hash: B256,
+}

@@ -1,0 +1,522 @@
+//! `evaluate`: the SessionKeyValidator's `validateUserOp`, in Rust, in the same order.
+
+use crate::context::{
+    Counter, CounterKey, CounterKind, EvalContext, SessionHeader, Status, UserOpInput,
+};
+use crate::execute::{CallRef, decode_execute};
+use crate::spec::{enable_digest, validate_spec};
+use crate::{Violation, v};
+use alloy::primitives::{Address, B256, U256, keccak256};
+use alloy::sol_types::{SolCall, SolValue};
+use sessionkeys_contracts::session::{
+    ISessionKeyValidator, SessionSignature, SessionSpec, UsageLimit,
+};
+use std::collections::BTreeMap;
+
+const MODE_USE: u8 = 0;
+const MODE_ENABLE: u8 = 1;
+
+/// What passing validation yields: the validation data the validator returns and the state it
+/// writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validation {
+    /// The session hash (keccak of the carried spec bytes).
+    pub session_hash: B256,
+    /// True if a signature (session key or owner approval) is wrong: the EntryPoint will
+    /// refuse with AA24.
+    pub signature_failed: bool,
+    /// Returned window start (the EntryPoint compares it with the block time).
+    pub valid_after: u64,
+    /// Returned window end, inclusive.
+    pub valid_until: u64,
+    /// The header after the op.
+    pub header: SessionHeader,
+    /// Every counter the op charged, with its value after the op.
+    pub counters: BTreeMap<CounterKey, Counter>,
+}
+
+impl Validation {
+    /// The packed `validationData` word.
+    pub fn validation_data(&self) -> U256 {
+        U256::from(self.signature_failed as u8)
+            | (U256::from(self.valid_until) << 160)
+            | (U256::from(self.valid_after) << 208)
+    }
+}
+
+struct State<'a> {
+    ctx: &'a EvalContext,
+    hash: B256,
+    hint: u64,
+    valid_after: u64,
+    valid_until: u64,
+    counters: BTreeMap<CounterKey, Counter>,
+}
+
+/// Evaluates a session userOp against a snapshot, exactly as the validator would.
+pub fn evaluate(ctx: &EvalContext, op: &UserOpInput) -> Result<Validation, Violation> {
+    // decode
+    if op.sender != ctx.account {
+        return Err(v::sender_mismatch(ctx.account, op.sender));
+    }
+    let sig = decode_signature(&op.signature)?;
+    let spec = decode_spec(&sig.spec)?;
+    let hash = keccak256(&sig.spec);
+    let hint: u64 = sig.timeHint.to();
+    let (after, until): (u64, u64) = (spec.validAfter.to(), spec.validUntil.to());
+    let lane: [u8; 4] = op.nonce.to_be_bytes::<32>()[20..24]
+        .try_into()
+        .expect("4 bytes");
+    if lane != hash[..4] {
+        return Err(v::wrong_lane(hash, lane));
+    }
+    let calls = decode_execute(&op.call_data)?;
+    if hint < after || hint > until {
+        return Err(v::hint_outside(hint, after, until));
+    }
+
+    // status
+    let mut header = ctx.header;
+    let mut owner_approved = true;
+    match sig.mode {
+        MODE_ENABLE => {
+            (header, owner_approved) = enable_in_first_use(ctx, &sig, &spec, hash, header)?
+        }
+        MODE_USE => require_active(ctx, hash, header)?,
+        mode => return Err(v::unknown_mode(mode)),
+    }
+
+    // calls and their constraints
+    let mut state = State {
+        ctx,
+        hash,
+        hint,
+        valid_after: after,
+        valid_until: until,
+        counters: BTreeMap::new(),
+    };
+    for (index, call) in calls.iter().enumerate() {
+        check_call(&mut state, &spec, index, call)?;
+    }
+
+    // op count
+    header = charge_ops(&mut state, &spec.opLimit, header)?;
+
+    // signatures (rule 10)
+    let digest = keccak256(
+        (
+            op.user_op_hash,
+            hash,
+            U256::from(hint),
+            U256::from(sig.mode),
+        )
+            .abi_encode_params(),
+    );
+    let signature_valid =
+        owner_approved && recover(digest, &sig.sessionSignature) == Some(spec.signer);
+
+    // fee
+    check_fee(&mut state, &spec, op, signature_valid)?;
+
+    Ok(Validation {
+        session_hash: hash,
+        signature_failed: !signature_valid,
+        valid_after: state.valid_after,
+        valid_until: state.valid_until,
+        header,
+        counters: state.counters,
+    })
+}
+
+fn decode_signature(signature: &[u8]) -> Result<SessionSignature, Violation> {
+    if signature.len() < 32 {
+        return Err(v::malformed());
+    }
+    let offset = U256::from_be_slice(&signature[..32]);
+    if offset > U256::from(signature.len() - 32) {
+        return Err(v::malformed());
+    }
+    SessionSignature::abi_decode(signature).map_err(|_| v::malformed())
+}
+
+fn decode_spec(encoded: &[u8]) -> Result<SessionSpec, Violation> {
+    if encoded.len() < 32 || U256::from_be_slice(&encoded[..32]) != U256::from(0x20) {
+        return Err(v::malformed());
+    }
+    SessionSpec::abi_decode(encoded).map_err(|_| v::malformed())
+}
+
+fn enable_in_first_use(
+    ctx: &EvalContext,
+    sig: &SessionSignature,
+    spec: &SessionSpec,
+    hash: B256,
+    header: SessionHeader,
+) -> Result<(SessionHeader, bool), Violation> {
+    if ctx.registry.is_some() {
+        return Err(v::registry_requires_onchain());
+    }
+    validate_spec(spec)?;
+    let canonical = keccak256(spec.abi_encode());
+    if canonical != hash {
+        return Err(v::non_canonical(hash, canonical));
+    }
+    if header.status != Status::None {
+        require_active(ctx, hash, header)?;
+        return Ok((header, true));
+    }
+    let entry = sig
+        .chains
+        .iter()
+        .find(|c| c.chainId == ctx.chain_id)
+        .ok_or_else(|| v::chain_not_approved(ctx.chain_id))?;
+    if entry.epoch != ctx.account_epoch {
+        return Err(v::epoch_mismatch(entry.epoch, ctx.account_epoch));
+    }
+    let digest = enable_digest(ctx.validator, ctx.account, spec, &sig.chains);
+    let approved = ctx.owner.is_some() && recover(digest, &sig.ownerSignature) == ctx.owner;
+    Ok((
+        SessionHeader {
+            status: Status::Active,
+            epoch: ctx.account_epoch,
+            ..header
+        },
+        approved,
+    ))
+}
+
+fn require_active(ctx: &EvalContext, hash: B256, header: SessionHeader) -> Result<(), Violation> {
+    match header.status {
+        Status::None => Err(v::not_enabled(hash)),
+        Status::Revoked => Err(v::revoked(hash)),
+        Status::Active if header.epoch != ctx.account_epoch => {
+            Err(v::epoch_stale(hash, header.epoch, ctx.account_epoch))
+        }
+        Status::Active => Ok(()),
+    }
+}
+
+fn is_always_banned(ctx: &EvalContext, target: Address) -> bool {
+    target == ctx.account
+        || target == ctx.validator
+        || ctx.entry_points.contains(&target)
+        || ctx
+            .registry
+            .is_some_and(|r| r == target && r != Address::ZERO)
+}
+
+fn check_call(
+    state: &mut State<'_>,
+    spec: &SessionSpec,
+    index: usize,
+    call: &CallRef<'_>,
+) -> Result<(), Violation> {
+    let ctx = state.ctx;
+    if is_always_banned(ctx, call.target) {
+        let self_revoke = call.target == ctx.validator
+            && call.value.is_zero()
+            && call.data.len() == 36
+            && call.data[..4] == ISessionKeyValidator::revokeSessionCall::SELECTOR
+            && call.data[4..36] == state.hash[..];
+        if self_revoke {
+            return Ok(());
+        }
+        return Err(v::banned(index, call.target));
+    }
+    if ctx.installed_modules.contains(&call.target) {
+        return Err(v::banned(index, call.target));
+    }
+    if call.data.is_empty() {
+        let (p, policy) = spec
+            .transferPolicies
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.target == call.target)
+            .ok_or_else(|| v::no_transfer_policy(index, call.target))?;
+        if call.value > policy.maxValuePerUse {
+            return Err(v::value_per_use(
+                index,
+                p,
+                call.value,
+                policy.maxValuePerUse,
+            ));
+        }
+        return charge(
+            state,
+            &policy.valueLimit,
+            CounterKind::TransferValue,
+            p,
+            0,
+            call.value,
+        );
+    }
+    if call.data.len() < 4 {
+        return Err(v::too_short_for_selector(index, call.data.len()));
+    }
+    let selector: [u8; 4] = call.data[..4].try_into().expect("4 bytes");
+    let (p, policy) = spec
+        .callPolicies
+        .iter()
+        .enumerate()
+        .find(|(_, p)| p.target == call.target && p.selector.0 == selector)
+        .ok_or_else(|| v::no_call_policy(index, call.target, selector))?;
+    if call.value > policy.maxValuePerUse {
+        return Err(v::value_per_use(
+            index,
+            p,
+            call.value,
+            policy.maxValuePerUse,
+        ));
+    }
+    charge(
+        state,
+        &policy.valueLimit,
+        CounterKind::CallValue,
+        p,
+        0,
+        call.value,
+    )?;
+    charge(
+        state,
+        &policy.callLimit,
+        CounterKind::CallCount,
+        p,
+        0,
+        U256::from(1),
+    )?;
+    for (c, constraint) in policy.constraints.iter().enumerate() {
+        let required = 4 + 32 * (constraint.index as usize + 1);
+        if call.data.len() < required {
+            return Err(v::too_short_for_constraint(
+                index,
+                p,
+                c,
+                required,
+                call.data.len(),
+            ));
+        }
+        let word = B256::from_slice(&call.data[required - 32..required]);
+        let value = U256::from_be_bytes(word.0);
+        if constraint.bits < 256 && value >> constraint.bits as usize != U256::ZERO {
+            return Err(v::word_too_wide(index, p, c, constraint.bits, word));
+        }
+        if !condition_holds(
+            constraint.condition,
+            value,
+            U256::from_be_bytes(constraint.refValue.0),
+            &constraint.oneOf,
+            word,
+        ) {
+            return Err(v::constraint_violated(
+                index,
+                p,
+                c,
+                constraint.condition,
+                word,
+            ));
+        }
+        charge(
+            state,
+            &constraint.limit,
+            CounterKind::ConstraintSum,
+            p,
+            c,
+            value,
+        )?;
+    }
+    Ok(())
+}
+
+fn condition_holds(condition: u8, word: U256, reference: U256, one_of: &[B256], raw: B256) -> bool {
+    match condition {
+        0 => true,
+        1 => word == reference,
+        2 => word > reference,
+        3 => word < reference,
+        4 => word >= reference,
+        5 => word <= reference,
+        6 => word != reference,
+        _ => one_of.contains(&raw),
+    }
+}
+
+/// The period id and the usage that counts for this op; narrows the window (rule 8).
+fn period_and_used(
+    state: &mut State<'_>,
+    limit: &UsageLimit,
+    key: CounterKey,
+    stored: Counter,
+) -> Result<(u64, U256), Violation> {
+    if limit.limitType != 2 {
+        return Ok((0, stored.used));
+    }
+    let period: u64 = limit.period.to();
+    let id = state.hint / period;
+    if stored.period > id {
+        return Err(v::hint_before_stored(key, stored.period, id));
+    }
+    let start = id as u128 * period as u128;
+    let end = start + period as u128 - 1;
+    if start > state.valid_after as u128 {
+        state.valid_after = start as u64;
+    }
+    if end < state.valid_until as u128 {
+        state.valid_until = end as u64;
+    }
+    Ok((
+        id,
+        if stored.period < id {
+            U256::ZERO
+        } else {
+            stored.used
+        },
+    ))
+}
+
+fn stored_counter(state: &State<'_>, key: CounterKey) -> Counter {
+    state
+        .counters
+        .get(&key)
+        .or_else(|| state.ctx.counters.get(&key))
+        .copied()
+        .unwrap_or_default()
+}
+
+fn charge(
+    state: &mut State<'_>,
+    limit: &UsageLimit,
+    kind: CounterKind,
+    policy: usize,
+    constraint: usize,
+    amount: U256,
+) -> Result<(), Violation> {
+    if limit.limitType == 0 {
+        return Ok(());
+    }
+    let key = CounterKey {
+        kind,
+        policy: policy as u16,
+        constraint: constraint as u16,
+    };
+    let stored = stored_counter(state, key);
+    let (period, used) = period_and_used(state, limit, key, stored)?;
+    if amount > limit.limit - used {
+        return Err(v::limit_exceeded(key, limit.limit, used, amount));
+    }
+    state.counters.insert(
+        key,
+        Counter {
+            period,
+            used: used + amount,
+        },
+    );
+    Ok(())
+}
+
+fn charge_ops(
+    state: &mut State<'_>,
+    limit: &UsageLimit,
+    header: SessionHeader,
+) -> Result<SessionHeader, Violation> {
+    if limit.limitType == 0 {
+        return Ok(header);
+    }
+    let key = CounterKey {
+        kind: CounterKind::Ops,
+        policy: 0,
+        constraint: 0,
+    };
+    let stored = Counter {
+        period: header.ops_period,
+        used: U256::from(header.ops_used),
+    };
+    let (period, used) = period_and_used(state, limit, key, stored)?;
+    if U256::from(1) > limit.limit - used {
+        return Err(v::limit_exceeded(key, limit.limit, used, U256::from(1)));
+    }
+    Ok(SessionHeader {
+        ops_period: period,
+        ops_used: used.to::<u64>() + 1,
+        ..header
+    })
+}
+
+fn check_fee(
+    state: &mut State<'_>,
+    spec: &SessionSpec,
+    op: &UserOpInput,
+    signature_valid: bool,
+) -> Result<(), Violation> {
+    let pm = &op.paymaster_and_data;
+    let mut paymaster_gas = U256::ZERO;
+    if !pm.is_empty() {
+        if pm.len() < 52 {
+            return Err(v::malformed_paymaster(pm.len()));
+        }
+        let paymaster = Address::from_slice(&pm[..20]);
+        if paymaster != Address::ZERO {
+            let allowed = match spec.paymasterMode {
+                0 => false,
+                2 => paymaster == spec.paymaster,
+                _ => true,
+            };
+            return if allowed {
+                Ok(())
+            } else {
+                Err(v::paymaster_not_allowed(paymaster))
+            };
+        }
+        paymaster_gas = U256::from_be_slice(&pm[20..36]) + U256::from_be_slice(&pm[36..52]);
+    }
+    let limit = &spec.feeLimit;
+    if limit.limitType == 0 {
+        return Ok(());
+    }
+    let gas_limits = U256::from_be_bytes(op.account_gas_limits.0);
+    let max_fee = U256::from_be_slice(&op.gas_fees[16..]);
+    let prefund = max_fee
+        * (op.pre_verification_gas
+            + (gas_limits >> 128)
+            + (gas_limits & U256::from(u128::MAX))
+            + paymaster_gas);
+    let key = CounterKey {
+        kind: CounterKind::Fee,
+        policy: 0,
+        constraint: 0,
+    };
+    let stored = stored_counter(state, key);
+    let (period, used) = period_and_used(state, limit, key, stored)?;
+    if prefund > limit.limit - used {
+        if signature_valid {
+            return Err(v::limit_exceeded(key, limit.limit, used, prefund));
+        }
+        return Ok(());
+    }
+    state.counters.insert(
+        key,
+        Counter {
+            period,
+            used: used + prefund,
+        },
+    );
+    Ok(())
+}
+
+/// Raw-digest ECDSA recovery with the contract's rules: 65 bytes, v ∈ {27, 28}, low s.
+pub fn recover(digest: B256, signature: &[u8]) -> Option<Address> {
+    if signature.len() != 65 {
+        return None;
+    }
+    let s = U256::from_be_slice(&signature[32..64]);
+    let half_n = U256::from_str_radix(
+        "7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0",
+        16,
+    )
+    .expect("constant");
+    let v = signature[64];
+    if s > half_n || (v != 27 && v != 28) {
+        return None;
+    }
+    let parsed = alloy::primitives::Signature::from_raw(signature).ok()?;
+    parsed.recover_address_from_prehash(&digest).ok()
+}

@@ -1,0 +1,17 @@
+#![doc = include_str!("../README.md")]
+
+pub mod advisory;
+pub mod context;
+pub mod evaluate;
+pub mod execute;
+pub mod spec;
+#[allow(non_snake_case)]
+mod v;
+pub mod violation;
+
+pub use context::{
+    Counter, CounterKey, CounterKind, EvalContext, SessionHeader, Status, UserOpInput,
+};
+pub use evaluate::{Validation, evaluate};
+pub use spec::{enable_digest, session_hash, validate_spec};
+pub use violation::{Violation, violation_from_revert};

@@ -1,0 +1,345 @@
+//! Why an op is refused: exactly the contract's error, and a sentence a person can read.
+
+use alloy::primitives::{B256, Bytes, U256};
+use alloy::sol_types::{SolError, SolInterface};
+use sessionkeys_contracts::session::{self, ISessionKeyValidator::ISessionKeyValidatorErrors as E};
+
+/// A refusal, identical to what the contract reverts with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Violation {
+    /// One of the validator's named errors (boxed: some carry several words).
+    Validator(Box<E>),
+    /// callData is not `execute` (rule 1).
+    ExecuteSelectorRequired([u8; 4]),
+    /// The mode is not single or batch with default exec type (rule 1).
+    UnsupportedExecutionMode(B256),
+    /// The `execute` encoding is not canonical at this byte (rule 1).
+    NonCanonicalExecution(usize),
+    /// A batch with no calls.
+    EmptyBatch,
+}
+
+impl Violation {
+    /// Wraps a validator error.
+    pub fn validator(error: E) -> Self {
+        Violation::Validator(Box::new(error))
+    }
+
+    /// The validator error, if this is one.
+    pub fn as_validator(&self) -> Option<&E> {
+        match self {
+            Violation::Validator(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The revert data the contract produces for this refusal.
+    pub fn revert_data(&self) -> Bytes {
+        match self {
+            Violation::Validator(e) => e.abi_encode().into(),
+            Violation::ExecuteSelectorRequired(s) => session::ExecuteSelectorRequired {
+                selector: (*s).into(),
+            }
+            .abi_encode()
+            .into(),
+            Violation::UnsupportedExecutionMode(mode) => {
+                session::UnsupportedExecutionMode { mode: *mode }
+                    .abi_encode()
+                    .into()
+            }
+            Violation::NonCanonicalExecution(at) => session::NonCanonicalExecution {
+                position: U256::from(*at),
+            }
+            .abi_encode()
+            .into(),
+            Violation::EmptyBatch => session::EmptyBatch {}.abi_encode().into(),
+        }
+    }
+
+    /// The error's Solidity name, e.g. `LimitExceeded`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Violation::Validator(e) => validator_error_name(e),
+            Violation::ExecuteSelectorRequired(_) => "ExecuteSelectorRequired",
+            Violation::UnsupportedExecutionMode(_) => "UnsupportedExecutionMode",
+            Violation::NonCanonicalExecution(_) => "NonCanonicalExecution",
+            Violation::EmptyBatch => "EmptyBatch",
+        }
+    }
+}
+
+fn counter_name(kind: u8) -> &'static str {
+    match kind {
+        0 => "op count",
+        1 => "fee budget",
+        2 => "value budget",
+        3 => "call count",
+        4 => "sum of the constrained argument",
+        5 => "transfer value budget",
+        _ => "budget",
+    }
+}
+
+fn condition_name(condition: u8) -> &'static str {
+    match condition {
+        0 => "unconstrained",
+        1 => "equal to",
+        2 => "greater than",
+        3 => "less than",
+        4 => "at least",
+        5 => "at most",
+        6 => "different from",
+        7 => "one of",
+        _ => "an unknown condition",
+    }
+}
+
+macro_rules! names {
+    ($e:expr; $($v:ident),* $(,)?) => { match $e { $(E::$v(_) => stringify!($v),)* } };
+}
+
+fn validator_error_name(e: &E) -> &'static str {
+    names!(e; SenderMismatch, MalformedSignature, NonCanonicalSpec, UnknownSignatureMode, InvalidSigner,
+        InvalidWindow, InvalidUsageLimit, InvalidPaymasterPolicy, CallPoliciesNotSorted, TransferPoliciesNotSorted,
+        InvalidConstraint, WrongNonceLane, SessionNotEnabled, SessionRevoked, SessionEpochStale, SessionAlreadyExists,
+        ChainNotApproved, EnableEpochMismatch, RegistryRequiresOnchainEnable, TimeHintOutsideSession,
+        TimeHintBeforeStoredPeriod, BannedTarget, PolicyTargetsBanned, NoCallPolicy, NoTransferPolicy,
+        CalldataTooShortForSelector, ValuePerUseExceeded, CalldataTooShortForConstraint, WordTooWide,
+        ConstraintViolated, LimitExceeded, PaymasterNotAllowed, MalformedPaymasterAndData, RegistryCallNotAllowed,
+        RegistryTransferNotAllowed, RegistryApprovalNotAllowed, RegistryApprovalUnconstrained)
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Violation::ExecuteSelectorRequired(s) => write!(
+                f,
+                "the op must call the account's execute(bytes32,bytes), not selector 0x{}",
+                alloy::primitives::hex::encode(s)
+            ),
+            Violation::UnsupportedExecutionMode(mode) => write!(
+                f,
+                "execution mode {mode} is refused: only a single call or a batch with the default exec type (no delegatecall, no try mode)"
+            ),
+            Violation::NonCanonicalExecution(at) => {
+                write!(
+                    f,
+                    "the execute encoding is not canonical at byte {at}; encode it with abi.encodeCall"
+                )
+            }
+            Violation::EmptyBatch => f.write_str("a batch must hold at least one call"),
+            Violation::Validator(e) => match e.as_ref() {
+                E::SenderMismatch(x) => write!(
+                    f,
+                    "validation was called by {} for the op of {}",
+                    x.caller, x.sender
+                ),
+                E::MalformedSignature(_) => {
+                    f.write_str("the userOp signature is not an encoded SessionSignature")
+                }
+                E::NonCanonicalSpec(x) => write!(
+                    f,
+                    "the session spec bytes are not the canonical abi.encode of the spec (hash {}, canonical {})",
+                    x.sessionHash, x.canonicalHash
+                ),
+                E::UnknownSignatureMode(x) => write!(
+                    f,
+                    "signature mode {} is neither use (0) nor enable (1)",
+                    x.mode
+                ),
+                E::InvalidSigner(_) => f.write_str("the session signer is the zero address"),
+                E::InvalidWindow(x) => write!(
+                    f,
+                    "the session window is empty: validAfter {} must be before validUntil {} (and validUntil non-zero)",
+                    x.validAfter, x.validUntil
+                ),
+                E::InvalidUsageLimit(x) => write!(
+                    f,
+                    "the {} limit of policy {} (constraint {}) is malformed: unknown type, a limit too large, or a period under 60 s",
+                    counter_name(x.kind),
+                    x.policyIndex,
+                    x.constraintIndex
+                ),
+                E::InvalidPaymasterPolicy(x) => write!(
+                    f,
+                    "paymaster mode {} with paymaster {} is invalid: mode 2 names exactly one paymaster, modes 0 and 1 none",
+                    x.mode, x.paymaster
+                ),
+                E::CallPoliciesNotSorted(x) => write!(
+                    f,
+                    "call policy {} is out of order or a duplicate: sort by (target, selector), each pair once",
+                    x.index
+                ),
+                E::TransferPoliciesNotSorted(x) => {
+                    write!(
+                        f,
+                        "transfer policy {} is out of order or a duplicate: sort by target, each once",
+                        x.index
+                    )
+                }
+                E::InvalidConstraint(x) => write!(
+                    f,
+                    "constraint {} of call policy {} is malformed (condition, OneOf list of 1 to 16 values, or width 1..256)",
+                    x.constraintIndex, x.policyIndex
+                ),
+                E::WrongNonceLane(x) => write!(
+                    f,
+                    "the nonce lane {} is not this session's lane {} (the first 4 bytes of its hash)",
+                    x.actual, x.expected
+                ),
+                E::SessionNotEnabled(x) => write!(
+                    f,
+                    "session {} is not enabled on this account",
+                    x.sessionHash
+                ),
+                E::SessionRevoked(x) => write!(f, "session {} was revoked", x.sessionHash),
+                E::SessionEpochStale(x) => write!(
+                    f,
+                    "session {} was enabled in epoch {} but the account revoked all sessions (now epoch {})",
+                    x.sessionHash, x.sessionEpoch, x.accountEpoch
+                ),
+                E::SessionAlreadyExists(x) => write!(
+                    f,
+                    "session {} already has a record (status {}); grant it again with a new salt",
+                    x.sessionHash, x.status
+                ),
+                E::ChainNotApproved(x) => {
+                    write!(f, "the owner's approval does not list chain {}", x.chainId)
+                }
+                E::EnableEpochMismatch(x) => write!(
+                    f,
+                    "the owner approved epoch {} but the account is at epoch {}",
+                    x.signedEpoch, x.accountEpoch
+                ),
+                E::RegistryRequiresOnchainEnable(_) => f.write_str(
+                    "under a policy registry, sessions are enabled on-chain only, not in first use",
+                ),
+                E::TimeHintOutsideSession(x) => write!(
+                    f,
+                    "time hint {} is outside the session window [{}, {}]",
+                    x.timeHint, x.validAfter, x.validUntil
+                ),
+                E::TimeHintBeforeStoredPeriod(x) => write!(
+                    f,
+                    "time hint is in period {} but the {} of policy {} was already charged in period {}",
+                    x.hintPeriod,
+                    counter_name(x.kind),
+                    x.policyIndex,
+                    x.storedPeriod
+                ),
+                E::BannedTarget(x) => write!(
+                    f,
+                    "call {} targets {}, which sessions may never call (the account, the validator, an EntryPoint, the registry or an installed module)",
+                    x.callIndex, x.target
+                ),
+                E::PolicyTargetsBanned(x) => {
+                    write!(
+                        f,
+                        "policy {} names {}, a target sessions may never call",
+                        x.policyIndex, x.target
+                    )
+                }
+                E::NoCallPolicy(x) => write!(
+                    f,
+                    "call {}: no policy allows selector {} on {}",
+                    x.callIndex, x.selector, x.target
+                ),
+                E::NoTransferPolicy(x) => {
+                    write!(
+                        f,
+                        "call {}: no policy allows sending value to {}",
+                        x.callIndex, x.target
+                    )
+                }
+                E::CalldataTooShortForSelector(x) => write!(
+                    f,
+                    "call {} has {} bytes of calldata: 1 to 3 bytes hold no selector",
+                    x.callIndex, x.length
+                ),
+                E::ValuePerUseExceeded(x) => write!(
+                    f,
+                    "call {} sends {} wei but policy {} allows at most {} per call",
+                    x.callIndex, x.value, x.policyIndex, x.maxValuePerUse
+                ),
+                E::CalldataTooShortForConstraint(x) => write!(
+                    f,
+                    "call {} has {} bytes of calldata but constraint {} of policy {} needs {}",
+                    x.callIndex, x.length, x.constraintIndex, x.policyIndex, x.required
+                ),
+                E::WordTooWide(x) => write!(
+                    f,
+                    "call {}: argument {} does not fit in {} bits (constraint {} of policy {})",
+                    x.callIndex, x.word, x.bits, x.constraintIndex, x.policyIndex
+                ),
+                E::ConstraintViolated(x) => write!(
+                    f,
+                    "call {}: argument {} is not {} what constraint {} of policy {} allows",
+                    x.callIndex,
+                    x.word,
+                    condition_name(x.condition),
+                    x.constraintIndex,
+                    x.policyIndex
+                ),
+                E::LimitExceeded(x) => write!(
+                    f,
+                    "the {} of policy {} (constraint {}) would be exceeded: {} of {} used, {} more asked",
+                    counter_name(x.kind),
+                    x.policyIndex,
+                    x.constraintIndex,
+                    x.used,
+                    x.limit,
+                    x.requested
+                ),
+                E::PaymasterNotAllowed(x) => {
+                    write!(f, "the session does not allow paymaster {}", x.paymaster)
+                }
+                E::MalformedPaymasterAndData(x) => write!(
+                    f,
+                    "paymasterAndData has {} bytes; it needs at least 52 (address and two gas limits)",
+                    x.length
+                ),
+                E::RegistryCallNotAllowed(x) => write!(
+                    f,
+                    "policy {} ({} on {}) is not allowed by the registry (status {})",
+                    x.policyIndex, x.selector, x.target, x.status
+                ),
+                E::RegistryTransferNotAllowed(x) => write!(
+                    f,
+                    "transfer policy {} to {} is not allowed by the registry (status {})",
+                    x.policyIndex, x.target, x.status
+                ),
+                E::RegistryApprovalNotAllowed(x) => write!(
+                    f,
+                    "policy {} approves {} on {}, which the registry does not allow (status {})",
+                    x.policyIndex, x.spender, x.token, x.status
+                ),
+                E::RegistryApprovalUnconstrained(x) => write!(
+                    f,
+                    "approval policy {} must pin its spender with an Equal or OneOf constraint on argument 0",
+                    x.policyIndex
+                ),
+            },
+        }
+    }
+}
+
+impl std::error::Error for Violation {}
+
+/// Decodes contract revert data into a violation, if it is one.
+pub fn violation_from_revert(data: &[u8]) -> Option<Violation> {
+    if let Ok(e) = E::abi_decode(data) {
+        return Some(Violation::validator(e));
+    }
+    if let Ok(e) = session::ExecuteSelectorRequired::abi_decode(data) {
+        return Some(Violation::ExecuteSelectorRequired(e.selector.0));
+    }
+    if let Ok(e) = session::UnsupportedExecutionMode::abi_decode(data) {
+        return Some(Violation::UnsupportedExecutionMode(e.mode));
+    }
+    if let Ok(e) = session::NonCanonicalExecution::abi_decode(data) {
+        return Some(Violation::NonCanonicalExecution(e.position.saturating_to()));
+    }
+    session::EmptyBatch::abi_decode(data)
+        .ok()
+        .map(|_| Violation::EmptyBatch)
+}
