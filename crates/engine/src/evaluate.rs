@@ -9,7 +9,7 @@ use crate::{Violation, v};
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::sol_types::{SolCall, SolValue};
 use sessionkeys_contracts::session::{
-    ISessionKeyValidator, SessionSignature, SessionSpec, UsageLimit,
+    ChainEpoch, ISessionKeyValidator, SessionSignature, SessionSpec, UsageLimit,
 };
 use std::collections::BTreeMap;
 
@@ -53,16 +53,87 @@ struct State<'a> {
     counters: BTreeMap<CounterKey, Counter>,
 }
 
-/// Evaluates a session userOp against a snapshot, exactly as the validator would.
+/// Signatures of a session op, when they exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signatures<'a> {
+    /// The EntryPoint's hash of the op.
+    pub user_op_hash: B256,
+    /// The session key's signature (rule 10).
+    pub session_signature: &'a [u8],
+    /// The owner's approval signature (enable mode).
+    pub owner_signature: &'a [u8],
+}
+
+/// A session op with its signature already decoded: what an app has before it signs.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionOp<'a> {
+    /// `userOp.sender`.
+    pub sender: Address,
+    /// The session.
+    pub spec: &'a SessionSpec,
+    /// keccak256 of the spec bytes the op carries (the spec's own hash when canonical).
+    pub session_hash: B256,
+    /// 0 use, 1 enable in first use.
+    pub mode: u8,
+    /// The signed time hint.
+    pub time_hint: u64,
+    /// `userOp.nonce`.
+    pub nonce: U256,
+    /// `userOp.callData`.
+    pub call_data: &'a [u8],
+    /// `userOp.accountGasLimits`.
+    pub account_gas_limits: B256,
+    /// `userOp.preVerificationGas`.
+    pub pre_verification_gas: U256,
+    /// `userOp.gasFees`.
+    pub gas_fees: B256,
+    /// `userOp.paymasterAndData`.
+    pub paymaster_and_data: &'a [u8],
+    /// The chains of the owner's approval (enable mode).
+    pub chains: &'a [ChainEpoch],
+    /// The signatures; `None` evaluates as if they will be valid (a pre-check before signing).
+    pub signatures: Option<Signatures<'a>>,
+}
+
+/// Evaluates a signed session userOp against a snapshot, exactly as the validator would.
 pub fn evaluate(ctx: &EvalContext, op: &UserOpInput) -> Result<Validation, Violation> {
-    // decode
     if op.sender != ctx.account {
         return Err(v::sender_mismatch(ctx.account, op.sender));
     }
     let sig = decode_signature(&op.signature)?;
     let spec = decode_spec(&sig.spec)?;
-    let hash = keccak256(&sig.spec);
-    let hint: u64 = sig.timeHint.to();
+    evaluate_session_op(
+        ctx,
+        &SessionOp {
+            sender: op.sender,
+            spec: &spec,
+            session_hash: keccak256(&sig.spec),
+            mode: sig.mode,
+            time_hint: sig.timeHint.to(),
+            nonce: op.nonce,
+            call_data: &op.call_data,
+            account_gas_limits: op.account_gas_limits,
+            pre_verification_gas: op.pre_verification_gas,
+            gas_fees: op.gas_fees,
+            paymaster_and_data: &op.paymaster_and_data,
+            chains: &sig.chains,
+            signatures: Some(Signatures {
+                user_op_hash: op.user_op_hash,
+                session_signature: &sig.sessionSignature,
+                owner_signature: &sig.ownerSignature,
+            }),
+        },
+    )
+}
+
+/// Evaluates a decoded session op, in the validator's order: decode → status → calls and
+/// constraints → op count → signatures → fee.
+pub fn evaluate_session_op(ctx: &EvalContext, op: &SessionOp<'_>) -> Result<Validation, Violation> {
+    // decode
+    if op.sender != ctx.account {
+        return Err(v::sender_mismatch(ctx.account, op.sender));
+    }
+    let (spec, hash, hint) = (op.spec, op.session_hash, op.time_hint);
     let (after, until): (u64, u64) = (spec.validAfter.to(), spec.validUntil.to());
     let lane: [u8; 4] = op.nonce.to_be_bytes::<32>()[20..24]
         .try_into()
@@ -70,7 +141,7 @@ pub fn evaluate(ctx: &EvalContext, op: &UserOpInput) -> Result<Validation, Viola
     if lane != hash[..4] {
         return Err(v::wrong_lane(hash, lane));
     }
-    let calls = decode_execute(&op.call_data)?;
+    let calls = decode_execute(op.call_data)?;
     if hint < after || hint > until {
         return Err(v::hint_outside(hint, after, until));
     }
@@ -78,10 +149,8 @@ pub fn evaluate(ctx: &EvalContext, op: &UserOpInput) -> Result<Validation, Viola
     // status
     let mut header = ctx.header;
     let mut owner_approved = true;
-    match sig.mode {
-        MODE_ENABLE => {
-            (header, owner_approved) = enable_in_first_use(ctx, &sig, &spec, hash, header)?
-        }
+    match op.mode {
+        MODE_ENABLE => (header, owner_approved) = enable_in_first_use(ctx, op, header)?,
         MODE_USE => require_active(ctx, hash, header)?,
         mode => return Err(v::unknown_mode(mode)),
     }
@@ -96,27 +165,32 @@ pub fn evaluate(ctx: &EvalContext, op: &UserOpInput) -> Result<Validation, Viola
         counters: BTreeMap::new(),
     };
     for (index, call) in calls.iter().enumerate() {
-        check_call(&mut state, &spec, index, call)?;
+        check_call(&mut state, spec, index, call)?;
     }
 
     // op count
     header = charge_ops(&mut state, &spec.opLimit, header)?;
 
     // signatures (rule 10)
-    let digest = keccak256(
-        (
-            op.user_op_hash,
-            hash,
-            U256::from(hint),
-            U256::from(sig.mode),
-        )
-            .abi_encode_params(),
-    );
-    let signature_valid =
-        owner_approved && recover(digest, &sig.sessionSignature) == Some(spec.signer);
+    let signature_valid = owner_approved
+        && match &op.signatures {
+            None => true,
+            Some(signatures) => {
+                let digest = keccak256(
+                    (
+                        signatures.user_op_hash,
+                        hash,
+                        U256::from(hint),
+                        U256::from(op.mode),
+                    )
+                        .abi_encode_params(),
+                );
+                recover(digest, signatures.session_signature) == Some(spec.signer)
+            }
+        };
 
     // fee
-    check_fee(&mut state, &spec, op, signature_valid)?;
+    check_fee(&mut state, spec, op, signature_valid)?;
 
     Ok(Validation {
         session_hash: hash,
@@ -148,11 +222,10 @@ fn decode_spec(encoded: &[u8]) -> Result<SessionSpec, Violation> {
 
 fn enable_in_first_use(
     ctx: &EvalContext,
-    sig: &SessionSignature,
-    spec: &SessionSpec,
-    hash: B256,
+    op: &SessionOp<'_>,
     header: SessionHeader,
 ) -> Result<(SessionHeader, bool), Violation> {
+    let (spec, hash) = (op.spec, op.session_hash);
     if ctx.registry.is_some() {
         return Err(v::registry_requires_onchain());
     }
@@ -165,7 +238,7 @@ fn enable_in_first_use(
         require_active(ctx, hash, header)?;
         return Ok((header, true));
     }
-    let entry = sig
+    let entry = op
         .chains
         .iter()
         .find(|c| c.chainId == ctx.chain_id)
@@ -173,8 +246,13 @@ fn enable_in_first_use(
     if entry.epoch != ctx.account_epoch {
         return Err(v::epoch_mismatch(entry.epoch, ctx.account_epoch));
     }
-    let digest = enable_digest(ctx.validator, ctx.account, spec, &sig.chains);
-    let approved = ctx.owner.is_some() && recover(digest, &sig.ownerSignature) == ctx.owner;
+    let approved = match &op.signatures {
+        None => true,
+        Some(signatures) => {
+            let digest = enable_digest(ctx.validator, ctx.account, spec, op.chains);
+            ctx.owner.is_some() && recover(digest, signatures.owner_signature) == ctx.owner
+        }
+    };
     Ok((
         SessionHeader {
             status: Status::Active,
@@ -444,10 +522,10 @@ fn charge_ops(
 fn check_fee(
     state: &mut State<'_>,
     spec: &SessionSpec,
-    op: &UserOpInput,
+    op: &SessionOp<'_>,
     signature_valid: bool,
 ) -> Result<(), Violation> {
-    let pm = &op.paymaster_and_data;
+    let pm = op.paymaster_and_data;
     let mut paymaster_gas = U256::ZERO;
     if !pm.is_empty() {
         if pm.len() < 52 {
