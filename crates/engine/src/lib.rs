@@ -4,6 +4,7 @@ pub mod advisory;
 pub mod context;
 pub mod evaluate;
 pub mod execute;
+pub mod format;
 pub mod spec;
 #[allow(non_snake_case)]
 mod v;
