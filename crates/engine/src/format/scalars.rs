@@ -169,7 +169,7 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
 /// The shortest readable spelling of a duration.
 pub fn format_duration(seconds: u64) -> String {
     for (unit, size) in [("w", 604_800), ("d", 86_400), ("h", 3600), ("m", 60)] {
-        if seconds >= size && seconds % size == 0 {
+        if seconds >= size && seconds.is_multiple_of(size) {
             return format!("{}{unit}", seconds / size);
         }
     }
