@@ -6,6 +6,7 @@ pub mod evaluate;
 pub mod execute;
 pub mod format;
 pub mod spec;
+pub mod typed_data;
 #[allow(non_snake_case)]
 mod v;
 pub mod violation;

@@ -145,3 +145,48 @@ fn bad_values_are_reported_with_their_path_and_a_fix() {
         );
     }
 }
+
+#[test]
+fn the_typed_data_json_hashes_to_the_contracts_enable_digest() {
+    use alloy::dyn_abi::TypedData;
+    use sessionkeys_contracts::session::ChainEpoch;
+    let validator = address!("0x00000000000000000000000000000000000ba11d");
+    let account = address!("0x00000000000000000000000000000000000acc01");
+    for name in [
+        "usdc-spending-limit.json",
+        "game.json",
+        "agent-daily-allowance.json",
+    ] {
+        let spec = parse_session_json(&example(name))
+            .unwrap()
+            .to_spec(None)
+            .unwrap();
+        let chains = vec![
+            ChainEpoch {
+                chainId: 8453,
+                epoch: 0,
+            },
+            ChainEpoch {
+                chainId: 10,
+                epoch: 2,
+            },
+        ];
+        let json =
+            sessionkeys_engine::typed_data::enable_typed_data(validator, account, &spec, &chains);
+        // What a wallet does with the JSON: parse it as EIP-712 typed data and hash it.
+        let typed: TypedData =
+            serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let digest = typed
+            .eip712_signing_hash()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            digest,
+            sessionkeys_engine::enable_digest(validator, account, &spec, &chains),
+            "{name}"
+        );
+        assert!(
+            json["domain"].get("chainId").is_none(),
+            "no chainId in the domain: the chains are inside"
+        );
+    }
+}
