@@ -5,6 +5,7 @@ pub mod context;
 pub mod evaluate;
 pub mod execute;
 pub mod format;
+pub mod lint;
 pub mod spec;
 pub mod typed_data;
 #[allow(non_snake_case)]

@@ -1,0 +1,382 @@
+//! `lint(spec)`: common mistakes and dangerous scopes, each with a stable code, a severity, the
+//! location in the spec (as a path of the JSON form, policies in on-chain order) and a fix.
+
+use alloy::primitives::{Address, U256, address};
+use sessionkeys_contracts::session::{CallPolicy, SessionSpec, UsageLimit};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// Worth knowing.
+    Warning,
+    /// The session can do something its owner almost surely does not mean.
+    Error,
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Stable code, e.g. `SK001`.
+    pub code: &'static str,
+    /// Error or warning.
+    pub severity: Severity,
+    /// Where, e.g. `callPolicies[0]`.
+    pub location: String,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(
+            f,
+            "{level}[{}] {}: {} (fix: {})",
+            self.code, self.location, self.message, self.hint
+        )
+    }
+}
+
+/// Selectors whose destination, spender or operator word must be pinned, with that word.
+const DESTINATION_WORDS: &[([u8; 4], &str, u32)] = &[
+    ([0x09, 0x5e, 0xa7, 0xb3], "approve(address,uint256)", 0),
+    ([0xa9, 0x05, 0x9c, 0xbb], "transfer(address,uint256)", 0),
+    (
+        [0x23, 0xb8, 0x72, 0xdd],
+        "transferFrom(address,address,uint256)",
+        1,
+    ),
+    (
+        [0xa2, 0x2c, 0xb4, 0x65],
+        "setApprovalForAll(address,bool)",
+        0,
+    ),
+    (
+        [0x39, 0x50, 0x93, 0x51],
+        "increaseAllowance(address,uint256)",
+        0,
+    ),
+    (
+        [0x42, 0x84, 0x2e, 0x0e],
+        "safeTransferFrom(address,address,uint256)",
+        1,
+    ),
+    (
+        [0xb8, 0x8d, 0x4f, 0xde],
+        "safeTransferFrom(address,address,uint256,bytes)",
+        1,
+    ),
+    (
+        [0xf2, 0x42, 0x43, 0x2a],
+        "safeTransferFrom(address,address,uint256,uint256,bytes)",
+        1,
+    ),
+];
+
+/// The exact message of rule SK001 (DESIGN.md, "Lint").
+pub const UNCONSTRAINED_DESTINATION: &str =
+    "Unconstrained token approval/transfer destination in call policy";
+
+/// Routers and multicalls: one policy there allows everything behind them.
+const ROUTERS: &[([u8; 4], &str)] = &[
+    ([0xac, 0x96, 0x50, 0xd8], "multicall(bytes[])"),
+    ([0x5a, 0xe4, 0x01, 0xdc], "multicall(uint256,bytes[])"),
+    ([0x25, 0x2d, 0xba, 0x42], "aggregate((address,bytes)[])"),
+    (
+        [0x82, 0xad, 0x56, 0xcb],
+        "aggregate3((address,bool,bytes)[])",
+    ),
+    (
+        [0x17, 0x4d, 0xea, 0x71],
+        "aggregate3Value((address,bool,uint256,bytes)[])",
+    ),
+    (
+        [0xbc, 0xe3, 0x8b, 0xd7],
+        "tryAggregate(bool,(address,bytes)[])",
+    ),
+    ([0x35, 0x93, 0x56, 0x4c], "execute(bytes,bytes[],uint256)"),
+    ([0x24, 0x85, 0x6b, 0xc3], "execute(bytes,bytes[])"),
+];
+
+/// Token functions that call out to an arbitrary receiver or hand over control.
+const CALLBACK_FUNCTIONS: &[([u8; 4], &str)] = &[
+    (
+        [0xca, 0xe9, 0xca, 0x51],
+        "approveAndCall(address,uint256,bytes)",
+    ),
+    (
+        [0x40, 0x00, 0xae, 0xa0],
+        "transferAndCall(address,uint256,bytes)",
+    ),
+    ([0x95, 0x9b, 0x8c, 0x3f], "authorizeOperator(address)"),
+];
+
+const PERMIT2: Address = address!("0x000000000022D473030F116dDEE9F6B43aC78BA3");
+/// Permit2 `approve(address token, address spender, uint160 amount, uint48 expiration)`.
+const PERMIT2_APPROVE: [u8; 4] = [0x87, 0x51, 0x7c, 0x45];
+const APPROVE: [u8; 4] = [0x09, 0x5e, 0xa7, 0xb3];
+const INCREASE_ALLOWANCE: [u8; 4] = [0x39, 0x50, 0x93, 0x51];
+const TRANSFER: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
+const TRANSFER_FROM: [u8; 4] = [0x23, 0xb8, 0x72, 0xdd];
+const THIRTY_DAYS: u64 = 30 * 86_400;
+
+/// Static head size in words of well-known functions (rule 3: only head words can be constrained).
+const HEAD_WORDS: &[([u8; 4], u32)] = &[
+    (APPROVE, 2),
+    (TRANSFER, 2),
+    (TRANSFER_FROM, 3),
+    (INCREASE_ALLOWANCE, 2),
+    ([0xa2, 0x2c, 0xb4, 0x65], 2),
+    ([0x42, 0x84, 0x2e, 0x0e], 3),
+    (PERMIT2_APPROVE, 4),
+];
+
+fn pins_word(policy: &CallPolicy, index: u32) -> bool {
+    policy
+        .constraints
+        .iter()
+        .any(|c| c.index == index && (c.condition == 1 || c.condition == 7))
+}
+
+fn caps_word(policy: &CallPolicy, index: u32) -> bool {
+    policy.constraints.iter().any(|c| {
+        c.index == index && (c.limit.limitType != 0 || matches!(c.condition, 1 | 3 | 5 | 7))
+    })
+}
+
+fn unlimited(limit: &UsageLimit) -> bool {
+    limit.limitType == 0
+}
+
+/// Lints a session.
+pub fn lint(spec: &SessionSpec) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut push = |code, severity, location: String, message: String, hint: &str| {
+        out.push(Finding {
+            code,
+            severity,
+            location,
+            message,
+            hint: hint.to_string(),
+        })
+    };
+    use Severity::{Error, Warning};
+
+    if spec.callPolicies.is_empty() && spec.transferPolicies.is_empty() {
+        push(
+            "SK015",
+            Warning,
+            ".".into(),
+            "the session has no policies and allows nothing".into(),
+            "add the call or transfer policies the app needs",
+        );
+    }
+    let (after, until): (u64, u64) = (spec.validAfter.to(), spec.validUntil.to());
+    if until.saturating_sub(after) > THIRTY_DAYS {
+        push(
+            "SK010",
+            Warning,
+            "validUntil".into(),
+            format!("the session lasts {} days", (until - after) / 86_400),
+            "keep sessions short (hours or days) and grant a new one when needed",
+        );
+    }
+    if unlimited(&spec.feeLimit) && spec.paymasterMode != 2 {
+        push(
+            "SK011",
+            Warning,
+            "feeLimit".into(),
+            "gas fees the account pays are not limited".into(),
+            "set feeLimit, e.g. {\"limit\": \"1000000000000000\"}",
+        );
+    }
+    if spec.paymasterMode == 1 {
+        push(
+            "SK016",
+            Warning,
+            "paymaster".into(),
+            "any paymaster may sponsor: a token paymaster takes its fee in the account's tokens, outside every limit".into(),
+            "name the one paymaster the app uses",
+        );
+    }
+
+    for (p, policy) in spec.callPolicies.iter().enumerate() {
+        let at = format!("callPolicies[{p}]");
+        let selector = policy.selector.0;
+        if let Some((_, name, word)) = DESTINATION_WORDS.iter().find(|(s, _, _)| *s == selector) {
+            if !pins_word(policy, *word) {
+                push(
+                    "SK001",
+                    Error,
+                    at.clone(),
+                    format!(
+                        "{UNCONSTRAINED_DESTINATION} ({name} on {}: argument {word} is free)",
+                        policy.target
+                    ),
+                    "add an equal or oneOf constraint on the recipient, spender or operator argument",
+                );
+            }
+        }
+        if selector == TRANSFER_FROM && !pins_word(policy, 0) {
+            push(
+                "SK002",
+                Error,
+                at.clone(),
+                "transferFrom without a constrained from: the session can pull tokens from anyone who approved the account".into(),
+                "add an equal constraint on argument 0 (from)",
+            );
+        }
+        if let Some((_, name)) = ROUTERS.iter().find(|(s, _)| *s == selector) {
+            push(
+                "SK003",
+                Error,
+                at.clone(),
+                format!(
+                    "{name} is a router or multicall: one policy there allows every call behind it"
+                ),
+                "allow the final contracts and functions instead",
+            );
+        }
+        if policy.target == PERMIT2 && selector == PERMIT2_APPROVE && !pins_word(policy, 1) {
+            push(
+                "SK004",
+                Error,
+                at.clone(),
+                "Permit2 approve with a free spender (argument 1): the session can let anyone spend the account's tokens".into(),
+                "pin argument 1 (spender) with equal or oneOf",
+            );
+        }
+        if let Some((_, name)) = CALLBACK_FUNCTIONS.iter().find(|(s, _)| *s == selector) {
+            push(
+                "SK005",
+                Error,
+                at.clone(),
+                format!("{name} calls or empowers an arbitrary receiver after moving tokens"),
+                "allow approve or transfer with pinned arguments instead",
+            );
+        }
+        if (selector == APPROVE || selector == INCREASE_ALLOWANCE) && !caps_word(policy, 1) {
+            push(
+                "SK013",
+                Warning,
+                at.clone(),
+                "approve without an amount limit: the session can grant an unlimited allowance, which outlives the session".into(),
+                "add lessOrEqual or a limit on argument 1 (amount)",
+            );
+        }
+        if (selector == TRANSFER || selector == TRANSFER_FROM)
+            && !caps_word(policy, if selector == TRANSFER { 1 } else { 2 })
+        {
+            push(
+                "SK014",
+                Warning,
+                at.clone(),
+                "token transfers without an amount limit".into(),
+                "add a limit on the amount argument",
+            );
+        }
+        if policy.maxValuePerUse > U256::ZERO && unlimited(&policy.valueLimit) {
+            push(
+                "SK012",
+                Warning,
+                format!("{at}.valueLimit"),
+                "the policy sends value without a total cap".into(),
+                "set valueLimit",
+            );
+        }
+        if let Some((_, head)) = HEAD_WORDS.iter().find(|(s, _)| *s == selector) {
+            for (c, constraint) in policy.constraints.iter().enumerate() {
+                if constraint.index >= *head {
+                    push(
+                        "SK018",
+                        Error,
+                        format!("{at}.constraints[{c}]"),
+                        format!(
+                            "argument word {} is past the function's {head} static words",
+                            constraint.index
+                        ),
+                        "constrain only the function's fixed-position arguments",
+                    );
+                }
+            }
+        }
+    }
+    for (p, policy) in spec.transferPolicies.iter().enumerate() {
+        if unlimited(&policy.valueLimit) {
+            push(
+                "SK012",
+                Warning,
+                format!("transferPolicies[{p}].valueLimit"),
+                "plain transfers without a total cap".into(),
+                "set valueLimit",
+            );
+        }
+    }
+    for (p, approve) in spec
+        .callPolicies
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.selector.0 == APPROVE)
+    {
+        if spec
+            .callPolicies
+            .iter()
+            .any(|t| t.target == approve.target && t.selector.0 == TRANSFER)
+        {
+            push(
+                "SK017",
+                Warning,
+                format!("callPolicies[{p}]"),
+                format!(
+                    "approve and transfer are both allowed on {}: their budgets add up, the session can move the sum",
+                    approve.target
+                ),
+                "keep one of them, or lower each budget so their sum is what you mean",
+            );
+        }
+    }
+    for window in spec.callPolicies.windows(2) {
+        if (window[0].target, window[0].selector) == (window[1].target, window[1].selector) {
+            push(
+                "SK019",
+                Error,
+                "callPolicies".into(),
+                format!(
+                    "two policies for {} on {}: the contract refuses this session",
+                    window[0].selector, window[0].target
+                ),
+                "merge them, with oneOf for several allowed values",
+            );
+        }
+    }
+    out.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.location.cmp(&b.location))
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::scalars::parse_selector;
+
+    #[test]
+    fn every_selector_in_the_tables_is_the_keccak_of_its_signature() {
+        let named = DESTINATION_WORDS
+            .iter()
+            .map(|(s, n, _)| (*s, *n))
+            .chain(ROUTERS.iter().copied())
+            .chain(CALLBACK_FUNCTIONS.iter().copied())
+            .chain([(PERMIT2_APPROVE, "approve(address,address,uint160,uint48)")]);
+        for (selector, signature) in named {
+            assert_eq!(parse_selector(signature).unwrap(), selector, "{signature}");
+        }
+    }
+}

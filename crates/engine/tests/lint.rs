@@ -1,0 +1,240 @@
+//! Each lint rule fires on the mistake it names and stays quiet on the fixed session.
+
+use sessionkeys_engine::format::parse_session_json;
+use sessionkeys_engine::lint::{Severity, UNCONSTRAINED_DESTINATION, lint};
+
+fn codes(json: &str) -> Vec<(&'static str, Severity, String)> {
+    let spec = parse_session_json(json).unwrap().to_spec(None).unwrap();
+    lint(&spec)
+        .into_iter()
+        .map(|f| (f.code, f.severity, f.location))
+        .collect()
+}
+
+fn session(policies: &str, extra: &str) -> String {
+    format!(
+        r#"{{"signer":"0x7e5f4552091a69125d5dfcb7b8c2659029395bdf","validAfter":1000,"validUntil":87400,
+        "feeLimit":{{"limit":"1000000000000000"}}{extra},"callPolicies":[{policies}]}}"#
+    )
+}
+
+const USDC: &str = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
+const ALICE: &str = "0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045";
+
+fn policy(selector: &str, constraints: &str) -> String {
+    format!(r#"{{"target":"{USDC}","selector":"{selector}","constraints":[{constraints}]}}"#)
+}
+
+fn has(json: &str, code: &str) -> bool {
+    codes(json).iter().any(|(c, _, _)| *c == code)
+}
+
+#[test]
+fn a_well_scoped_spending_session_has_no_findings() {
+    let pinned = format!(
+        r#"{{"index":0,"condition":"equal","value":"{ALICE}"}},{{"index":1,"condition":"unconstrained","limit":{{"limit":"100"}}}}"#
+    );
+    assert_eq!(
+        codes(&session(&policy("transfer(address,uint256)", &pinned), "")),
+        vec![]
+    );
+}
+
+#[test]
+fn sk001_an_unconstrained_recipient_is_an_error_with_the_exact_message() {
+    let json = session(
+        &policy(
+            "transfer(address,uint256)",
+            r#"{"index":1,"condition":"unconstrained","limit":{"limit":"100"}}"#,
+        ),
+        "",
+    );
+    let spec = parse_session_json(&json).unwrap().to_spec(None).unwrap();
+    let finding = lint(&spec)
+        .into_iter()
+        .find(|f| f.code == "SK001")
+        .expect("SK001");
+    assert_eq!(finding.severity, Severity::Error);
+    assert_eq!(finding.location, "callPolicies[0]");
+    assert!(finding.message.starts_with(UNCONSTRAINED_DESTINATION));
+    assert_eq!(
+        UNCONSTRAINED_DESTINATION,
+        "Unconstrained token approval/transfer destination in call policy"
+    );
+    for selector in [
+        "approve(address,uint256)",
+        "setApprovalForAll(address,bool)",
+        "increaseAllowance(address,uint256)",
+        "safeTransferFrom(address,address,uint256)",
+    ] {
+        assert!(
+            has(&session(&policy(selector, ""), ""), "SK001"),
+            "{selector}"
+        );
+    }
+    // pinned with oneOf: fine
+    let pinned = format!(
+        r#"{{"index":0,"condition":"oneOf","oneOf":["{ALICE}"]}},{{"index":1,"condition":"lessOrEqual","value":5}}"#
+    );
+    assert!(!has(
+        &session(&policy("approve(address,uint256)", &pinned), ""),
+        "SK001"
+    ));
+}
+
+#[test]
+fn sk002_transfer_from_without_a_pinned_from() {
+    let to = format!(r#"{{"index":1,"condition":"equal","value":"{ALICE}"}}"#);
+    assert!(has(
+        &session(&policy("transferFrom(address,address,uint256)", &to), ""),
+        "SK002"
+    ));
+    let both = format!(r#"{{"index":0,"condition":"equal","value":"{ALICE}"}},{to}"#);
+    assert!(!has(
+        &session(&policy("transferFrom(address,address,uint256)", &both), ""),
+        "SK002"
+    ));
+}
+
+#[test]
+fn sk003_routers_and_multicalls() {
+    for selector in [
+        "multicall(bytes[])",
+        "aggregate3((address,bool,bytes)[])",
+        "execute(bytes,bytes[],uint256)",
+    ] {
+        assert!(
+            has(&session(&policy(selector, ""), ""), "SK003"),
+            "{selector}"
+        );
+    }
+}
+
+#[test]
+fn sk004_permit2_approve_with_a_free_spender() {
+    let permit2 = r#"{"target":"0x000000000022D473030F116dDEE9F6B43aC78BA3","selector":"approve(address,address,uint160,uint48)"}"#;
+    assert!(has(&session(permit2, ""), "SK004"));
+    let pinned = format!(
+        r#"{{"target":"0x000000000022D473030F116dDEE9F6B43aC78BA3","selector":"approve(address,address,uint160,uint48)","constraints":[{{"index":1,"condition":"equal","value":"{ALICE}"}}]}}"#
+    );
+    assert!(!has(&session(&pinned, ""), "SK004"));
+}
+
+#[test]
+fn sk005_callback_functions() {
+    assert!(has(
+        &session(&policy("transferAndCall(address,uint256,bytes)", ""), ""),
+        "SK005"
+    ));
+    assert!(has(
+        &session(&policy("authorizeOperator(address)", ""), ""),
+        "SK005"
+    ));
+}
+
+#[test]
+fn sk010_to_sk016_session_wide_warnings() {
+    let long = r#"{"signer":"0x7e5f4552091a69125d5dfcb7b8c2659029395bdf","validAfter":0,"validUntil":"2027-01-01T00:00:00Z","paymaster":"any"}"#;
+    let found = codes(long);
+    for code in ["SK010", "SK011", "SK015", "SK016"] {
+        assert!(
+            found
+                .iter()
+                .any(|(c, s, _)| *c == code && *s == Severity::Warning),
+            "{code} in {found:?}"
+        );
+    }
+}
+
+#[test]
+fn sk012_value_without_a_cap() {
+    let game = r#"{"target":"0x1111111111111111111111111111111111111111","selector":"buyItem(uint256)","maxValuePerUse":"1000"}"#;
+    assert!(codes(&session(game, "")).contains(&(
+        "SK012",
+        Severity::Warning,
+        "callPolicies[0].valueLimit".into()
+    )));
+    let transfers = r#","transferPolicies":[{"target":"0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045","maxValuePerUse":"5"}]"#;
+    assert!(codes(&session("", transfers)).contains(&(
+        "SK012",
+        Severity::Warning,
+        "transferPolicies[0].valueLimit".into()
+    )));
+}
+
+#[test]
+fn sk013_sk014_amounts_without_limits() {
+    let spender = format!(r#"{{"index":0,"condition":"equal","value":"{ALICE}"}}"#);
+    assert!(has(
+        &session(&policy("approve(address,uint256)", &spender), ""),
+        "SK013"
+    ));
+    assert!(has(
+        &session(&policy("transfer(address,uint256)", &spender), ""),
+        "SK014"
+    ));
+}
+
+#[test]
+fn sk017_approve_and_transfer_on_one_token() {
+    let pin = format!(
+        r#"{{"index":0,"condition":"equal","value":"{ALICE}"}},{{"index":1,"condition":"lessOrEqual","value":5}}"#
+    );
+    let both = format!(
+        "{},{}",
+        policy("approve(address,uint256)", &pin),
+        policy("transfer(address,uint256)", &pin)
+    );
+    assert!(has(&session(&both, ""), "SK017"));
+}
+
+#[test]
+fn sk018_a_constraint_past_the_static_head() {
+    let past = format!(
+        r#"{{"index":0,"condition":"equal","value":"{ALICE}"}},{{"index":2,"condition":"equal","value":1}}"#
+    );
+    let found = codes(&session(&policy("transfer(address,uint256)", &past), ""));
+    assert!(
+        found.contains(&(
+            "SK018",
+            Severity::Error,
+            "callPolicies[0].constraints[1]".into()
+        )),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn errors_come_before_warnings() {
+    let json = session(
+        &policy("approve(address,uint256)", ""),
+        r#","paymaster":"any""#,
+    );
+    let found = codes(&json);
+    let first_warning = found
+        .iter()
+        .position(|(_, s, _)| *s == Severity::Warning)
+        .unwrap();
+    assert!(
+        found[..first_warning]
+            .iter()
+            .all(|(_, s, _)| *s == Severity::Error)
+    );
+    assert!(
+        found[first_warning..]
+            .iter()
+            .all(|(_, s, _)| *s == Severity::Warning)
+    );
+}
+
+#[test]
+fn sk019_duplicate_policies_built_outside_the_json_loader() {
+    let json = session(&policy("move(uint8)", ""), "");
+    let mut spec = parse_session_json(&json).unwrap().to_spec(None).unwrap();
+    spec.callPolicies.push(spec.callPolicies[0].clone());
+    assert!(
+        lint(&spec)
+            .iter()
+            .any(|f| f.code == "SK019" && f.severity == Severity::Error)
+    );
+}
