@@ -208,19 +208,19 @@ pub fn lint(spec: &SessionSpec) -> Vec<Finding> {
     for (p, policy) in spec.callPolicies.iter().enumerate() {
         let at = format!("callPolicies[{p}]");
         let selector = policy.selector.0;
-        if let Some((_, name, word)) = DESTINATION_WORDS.iter().find(|(s, _, _)| *s == selector) {
-            if !pins_word(policy, *word) {
-                push(
-                    "SK001",
-                    Error,
-                    at.clone(),
-                    format!(
-                        "{UNCONSTRAINED_DESTINATION} ({name} on {}: argument {word} is free)",
-                        policy.target
-                    ),
-                    "add an equal or oneOf constraint on the recipient, spender or operator argument",
-                );
-            }
+        if let Some((_, name, word)) = DESTINATION_WORDS.iter().find(|(s, _, _)| *s == selector)
+            && !pins_word(policy, *word)
+        {
+            push(
+                "SK001",
+                Error,
+                at.clone(),
+                format!(
+                    "{UNCONSTRAINED_DESTINATION} ({name} on {}: argument {word} is free)",
+                    policy.target
+                ),
+                "add an equal or oneOf constraint on the recipient, spender or operator argument",
+            );
         }
         if selector == TRANSFER_FROM && !pins_word(policy, 0) {
             push(
