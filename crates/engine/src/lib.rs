@@ -4,6 +4,7 @@ pub mod advisory;
 pub mod context;
 pub mod evaluate;
 pub mod execute;
+pub mod explain;
 pub mod format;
 pub mod lint;
 pub mod spec;

@@ -1,0 +1,122 @@
+//! Explanations read as a person would need them: riskiest first, tokens named, unknowns said.
+
+use alloy::primitives::U256;
+use sessionkeys_engine::explain::{Labels, explain, format_units, human_time, short};
+use sessionkeys_engine::format::parse_session_json;
+
+fn explained(json: &str, labels: &Labels) -> sessionkeys_engine::explain::Explanation {
+    explain(
+        &parse_session_json(json).unwrap().to_spec(None).unwrap(),
+        labels,
+    )
+}
+
+fn example(name: &str) -> String {
+    let path = format!(
+        "{}/../../examples/sessions/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(path).unwrap()
+}
+
+fn game_labels() -> Labels {
+    Labels::well_known()
+        .with_function("move(uint8)")
+        .with_function("attack(uint256,uint256)")
+        .with_function("buyItem(uint256)")
+}
+
+#[test]
+fn the_usdc_spending_limit_reads_as_the_design_example() {
+    let text = explained(&example("usdc-spending-limit.json"), &Labels::well_known()).to_string();
+    assert_eq!(
+        text,
+        "From 24 Nov 2026 00:00 UTC until 24 Nov 2026 18:00 UTC this app may:\n  \
+         - send USDC (0x8335…2913), only to 0xd8dA…6045, at most 100 USDC in total\n  \
+         - spend at most 0.001 ETH in total on gas\n"
+    );
+}
+
+#[test]
+fn value_that_can_leave_comes_first_and_limits_last() {
+    let e = explained(&example("game.json"), &game_labels());
+    let risks: Vec<u8> = e.lines.iter().map(|l| l.risk).collect();
+    assert!(risks.windows(2).all(|w| w[0] >= w[1]), "{risks:?}");
+    assert!(
+        e.lines[0]
+            .text
+            .starts_with("call buyItem on 0x1111…1111 where argument 0 is at most 3, sending at most 0.003 ETH each time"),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("call move on 0x1111…1111 where argument 0 is less than 4"),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("act at most 10 times a minute"),
+        "{e}"
+    );
+    assert!(
+        e.notes.iter().any(|n| n.contains("twice a limit")),
+        "fixed windows are explained"
+    );
+    assert!(
+        e.notes.iter().any(|n| n.contains("token paymaster")),
+        "paymaster any is explained"
+    );
+}
+
+#[test]
+fn an_unknown_token_is_called_unknown_not_guessed() {
+    let json = r#"{"signer":"0x7e5f4552091a69125d5dfcb7b8c2659029395bdf","validUntil":100000,
+      "callPolicies":[{"target":"0x1234567890123456789012345678901234567890","selector":"transfer(address,uint256)",
+      "constraints":[{"index":0,"condition":"equal","value":"0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045"},
+                     {"index":1,"condition":"unconstrained","limit":{"limit":"500"}}]}]}"#;
+    let text = explained(json, &Labels::well_known()).to_string();
+    assert!(text.contains("send an unknown token or contract at 0x1234…7890, only to 0xd8dA…6045, at most 500 base units in total"), "{text}");
+    let named = Labels::well_known().with_token(
+        "0x1234567890123456789012345678901234567890"
+            .parse()
+            .unwrap(),
+        "GOLD",
+        2,
+    );
+    assert!(
+        explained(json, &named)
+            .to_string()
+            .contains("at most 5 GOLD in total")
+    );
+}
+
+#[test]
+fn approvals_warn_that_they_outlive_the_session() {
+    let json = r#"{"signer":"0x7e5f4552091a69125d5dfcb7b8c2659029395bdf","validUntil":100000,
+      "callPolicies":[{"target":"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913","selector":"approve(address,uint256)"}]}"#;
+    let e = explained(json, &Labels::well_known());
+    assert_eq!(e.lines[0].risk, 3);
+    assert!(
+        e.lines[0]
+            .text
+            .contains("let others spend USDC (0x8335…2913), for anyone, any amount"),
+        "{e}"
+    );
+    assert!(e.notes.iter().any(|n| n.contains("outlive it")));
+    assert!(e.to_string().contains("no fee limit"));
+}
+
+#[test]
+fn units_times_and_addresses_are_formatted_for_people() {
+    assert_eq!(format_units(U256::from(100_000_000u64), 6), "100");
+    assert_eq!(format_units(U256::from(1_500_000u64), 6), "1.5");
+    assert_eq!(format_units(U256::from(1u64), 18), "0.000000000000000001");
+    assert_eq!(human_time(1_795_543_200), "24 Nov 2026 18:00 UTC");
+    assert_eq!(
+        short(
+            "0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045"
+                .parse()
+                .unwrap()
+        ),
+        "0xd8dA…6045"
+    );
+}
