@@ -99,3 +99,30 @@ fn violations_round_trip_through_revert_data_and_read_as_sentences() {
     assert!(mode.to_string().contains("no delegatecall"));
     assert_eq!(mode.name(), "UnsupportedExecutionMode");
 }
+
+#[test]
+fn every_validator_error_renders_a_sentence_and_round_trips() {
+    use alloy::sol_types::SolInterface;
+    use sessionkeys_contracts::session::ISessionKeyValidator::ISessionKeyValidatorErrors as E;
+    let mut seen = 0;
+    for selector in E::SELECTORS {
+        // Zero words are a valid encoding of every argument list here (no dynamic types).
+        let error = E::abi_decode_raw(*selector, &[0u8; 32 * 8])
+            .unwrap_or_else(|e| panic!("{selector:?}: {e}"));
+        let violation = Violation::validator(error);
+        let sentence = violation.to_string();
+        assert!(
+            sentence.len() > 20 && !sentence.contains("{"),
+            "{}: {sentence:?}",
+            violation.name()
+        );
+        assert_eq!(
+            violation_from_revert(&violation.revert_data()),
+            Some(violation.clone()),
+            "{}",
+            violation.name()
+        );
+        seen += 1;
+    }
+    assert_eq!(seen, 37, "one sentence per contract error");
+}
