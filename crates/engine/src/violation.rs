@@ -80,6 +80,30 @@ fn counter_name(kind: u8) -> &'static str {
     }
 }
 
+/// A word as a person reads it: an address, a number, or hex.
+fn word_text(word: &B256) -> String {
+    let value = U256::from_be_bytes(word.0);
+    if word[..12].iter().all(|b| *b == 0) && word[12..16].iter().any(|b| *b != 0) {
+        return crate::explain::short(alloy::primitives::Address::from_word(*word));
+    }
+    if value < U256::from(1u128 << 100) {
+        value.to_string()
+    } else {
+        word.to_string()
+    }
+}
+
+fn budget_owner(kind: u8, policy: &U256, constraint: &U256) -> String {
+    match kind {
+        0 | 1 => format!("the session's {}", counter_name(kind)),
+        4 => format!(
+            "the {} of policy {policy} (constraint {constraint})",
+            counter_name(kind)
+        ),
+        _ => format!("the {} of policy {policy}", counter_name(kind)),
+    }
+}
+
 fn condition_name(condition: u8) -> &'static str {
     match condition {
         0 => "unconstrained",
@@ -216,8 +240,10 @@ impl std::fmt::Display for Violation {
                 ),
                 E::TimeHintOutsideSession(x) => write!(
                     f,
-                    "time hint {} is outside the session window [{}, {}]",
-                    x.timeHint, x.validAfter, x.validUntil
+                    "the time {} is outside the session, valid from {} to {}",
+                    crate::explain::human_time(x.timeHint.to()),
+                    crate::explain::human_time(x.validAfter.to()),
+                    crate::explain::human_time(x.validUntil.to())
                 ),
                 E::TimeHintBeforeStoredPeriod(x) => write!(
                     f,
@@ -268,24 +294,27 @@ impl std::fmt::Display for Violation {
                 ),
                 E::WordTooWide(x) => write!(
                     f,
-                    "call {}: argument {} does not fit in {} bits (constraint {} of policy {})",
+                    "call {}: the value {} does not fit in {} bits (constraint {} of policy {})",
                     x.callIndex, x.word, x.bits, x.constraintIndex, x.policyIndex
                 ),
-                E::ConstraintViolated(x) => write!(
-                    f,
-                    "call {}: argument {} is not {} what constraint {} of policy {} allows",
-                    x.callIndex,
-                    x.word,
-                    condition_name(x.condition),
-                    x.constraintIndex,
-                    x.policyIndex
-                ),
+                E::ConstraintViolated(x) => {
+                    let relation = match x.condition {
+                        7 => "not one of the values".to_string(),
+                        c => format!("not {} the value", condition_name(c)),
+                    };
+                    write!(
+                        f,
+                        "call {}: {} is {relation} that constraint {} of policy {} allows",
+                        x.callIndex,
+                        word_text(&x.word),
+                        x.constraintIndex,
+                        x.policyIndex
+                    )
+                }
                 E::LimitExceeded(x) => write!(
                     f,
-                    "the {} of policy {} (constraint {}) would be exceeded: {} of {} used, {} more asked",
-                    counter_name(x.kind),
-                    x.policyIndex,
-                    x.constraintIndex,
+                    "{} would be exceeded: {} of {} used, {} more asked",
+                    budget_owner(x.kind, &x.policyIndex, &x.constraintIndex),
                     x.used,
                     x.limit,
                     x.requested

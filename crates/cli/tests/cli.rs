@@ -1,0 +1,166 @@
+//! Every command: its happy path and a bad input, through the built `sessionkeys` binary.
+
+use std::process::{Command, Output};
+
+fn sessionkeys(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sessionkeys"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn example(name: &str) -> String {
+    format!(
+        "{}/../../examples/sessions/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn write_temp(name: &str, content: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("sessionkeys-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn demo_tells_the_story_and_ends_with_the_allowed_amount_moved() {
+    let out = sessionkeys(&["demo"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let story = text(&out);
+    for expected in [
+        "refused by the chain: call 0: 0xcA40…00C3 is not one of the values",
+        "the sum of the constrained argument of policy 1 (constraint 1) would be exceeded: 80000000 of 100000000 used, 25000000 more asked",
+        "the session's op count would be exceeded: 10 of 10 used",
+        "is outside the session",
+        "was revoked",
+        "still holds 900 USDC",
+        "Gas of each action",
+    ] {
+        assert!(
+            story.contains(expected),
+            "missing {expected:?} in:\n{story}"
+        );
+    }
+}
+
+#[test]
+fn demo_json_is_one_document_for_scripts() {
+    let out = sessionkeys(&["--json", "demo"]);
+    assert_eq!(out.status.code(), Some(0));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    assert_eq!(value["usdcLeft"], "900");
+    assert!(value["actions"].as_array().unwrap().len() > 10);
+}
+
+#[test]
+fn an_unknown_command_is_a_usage_error() {
+    let out = sessionkeys(&["dance"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn lint_passes_a_scoped_session_and_fails_an_unconstrained_approval() {
+    let out = sessionkeys(&["session", "lint", &example("usdc-spending-limit.json")]);
+    assert_eq!(
+        (out.status.code(), text(&out).trim()),
+        (Some(0), "no findings")
+    );
+    let risky = write_temp(
+        "risky.json",
+        r#"{"signer":"0x7e5f4552091a69125d5dfcb7b8c2659029395bdf","validUntil":"2026-11-24T18:00:00Z",
+            "callPolicies":[{"target":"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913","selector":"approve(address,uint256)"}]}"#,
+    );
+    let out = sessionkeys(&["session", "lint", &risky]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("error[SK001] callPolicies[0]: Unconstrained token approval/transfer destination in call policy"), "{}", text(&out));
+    let out = sessionkeys(&["--json", "session", "lint", &risky]);
+    let findings: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(findings[0]["code"], "SK001");
+}
+
+#[test]
+fn a_missing_or_malformed_session_file_is_an_input_error_with_the_path() {
+    let out = sessionkeys(&["session", "explain", "/nonexistent/session.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("cannot read /nonexistent/session.json"));
+    let bad = write_temp("bad.json", r#"{"validUntil":"soon"}"#);
+    let out = sessionkeys(&["session", "lint", &bad]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("validUntil: expected RFC 3339 time"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn explain_prints_plain_english() {
+    let out = sessionkeys(&["session", "explain", &example("usdc-spending-limit.json")]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out)
+            .contains("send USDC (0x8335…2913), only to 0xd8dA…6045, at most 100 USDC in total")
+    );
+    let out = sessionkeys(&["--json", "session", "explain", &example("game.json")]);
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(value["lines"].as_array().unwrap().len() >= 4);
+}
+
+#[test]
+fn hash_prints_the_session_identity() {
+    let out = sessionkeys(&["session", "hash", &example("game.json")]);
+    assert_eq!(out.status.code(), Some(0));
+    let hash = text(&out).trim().to_string();
+    assert!(hash.starts_with("0x") && hash.len() == 66, "{hash}");
+    let out = sessionkeys(&["--json", "session", "hash", &example("game.json")]);
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["sessionHash"], hash);
+    assert_eq!(value["session"]["opLimit"]["per"], "1m");
+}
+
+#[test]
+fn typed_data_prints_what_a_wallet_signs_and_refuses_a_bad_chain() {
+    let args = [
+        "session",
+        "typed-data",
+        &example("usdc-spending-limit.json"),
+        "--validator",
+        "0x00000000000000000000000000000000000ba11d",
+        "--account",
+        "0x00000000000000000000000000000000000acc01",
+        "--chain",
+        "8453",
+        "--chain",
+        "10:2",
+    ];
+    let out = sessionkeys(
+        &args
+            .map(String::from)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["primaryType"], "EnableSession");
+    assert_eq!(value["message"]["chains"][1]["epoch"], "2");
+    let mut bad = args.to_vec();
+    bad[8] = "base";
+    let out = sessionkeys(&bad);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("the chain id must be a number"),
+        "{}",
+        text(&out)
+    );
+}
