@@ -223,6 +223,40 @@ fn random_call(rng: &mut Rng, h: &Harness) -> Call {
     }
 }
 
+/// Sometimes breaks the signature: an unknown mode, a non-canonical spec encoding (on that
+/// encoding's own lane, or on the original lane), or a truncated signature.
+fn tamper_signature(rng: &mut Rng, h: &mut Harness, op: &mut UserOperation) {
+    use alloy::sol_types::SolValue;
+    use sessionkeys_contracts::session::SessionSignature;
+    let Ok(mut sig) = SessionSignature::abi_decode(&op.signature) else {
+        return;
+    };
+    match rng.below(100) {
+        0 | 1 => sig.mode = 2,
+        2 | 3 => {
+            let mut padded = sig.spec.to_vec();
+            padded.extend_from_slice(&[0u8; 32]);
+            let lane =
+                sessionkeys_chain::userop::session_lane(alloy::primitives::keccak256(&padded));
+            let key = sessionkeys_chain::userop::nonce_key(h.validator, lane);
+            op.nonce = h.devnet.nonce(h.version, h.account, key).unwrap();
+            sig.spec = padded.into();
+        }
+        4 => {
+            op.signature = op.signature.slice(..31);
+            return;
+        }
+        5 => {
+            // a second encoding left on the first one's lane
+            let mut padded = sig.spec.to_vec();
+            padded.extend_from_slice(&[0u8; 32]);
+            sig.spec = padded.into();
+        }
+        _ => return,
+    }
+    op.signature = sig.abi_encode().into();
+}
+
 #[derive(Debug)]
 enum Outcome {
     Accepted,
@@ -276,7 +310,13 @@ fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
         } else {
             EntryPointRules::V08
         };
-        let mut h = Harness::new(version);
+        // One session in ten runs under the registry-mode validator.
+        let registry_mode = rng.chance(10);
+        let mut h = if registry_mode {
+            Harness::with_validator(version, devnet().addresses.registry_validator)
+        } else {
+            Harness::new(version)
+        };
         let token18 = h.devnet.addresses.token18;
         let account = h.account;
         h.devnet
@@ -307,7 +347,7 @@ fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
                 EntryPointVersion::V07.address(),
                 EntryPointVersion::V08.address(),
             ],
-            registry: None,
+            registry: registry_mode.then_some(h.devnet.addresses.registry),
         };
         for op_index in 0..20 {
             if ops_run >= total_ops {
@@ -397,6 +437,12 @@ fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
                 }
             });
             h.session_key = real_key;
+            let mut op = op;
+            tamper_signature(&mut rng, &mut h, &mut op);
+            let carried_hash =
+                <sessionkeys_contracts::session::SessionSignature as alloy::sol_types::SolValue>::abi_decode(&op.signature)
+                    .map(|s| alloy::primitives::keccak256(&s.spec))
+                    .unwrap_or(hash);
 
             let user_op_hash = h.devnet.user_op_hash(version, &op).unwrap();
             let context = eval_context(
@@ -406,7 +452,7 @@ fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
                 Some(h.owner.address()),
                 vec![h.validator],
                 &spec,
-                hash,
+                carried_hash,
             );
             let packed = op.pack();
             let input = UserOpInput {
@@ -519,6 +565,11 @@ fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
         "SessionRevoked",
         "SessionEpochStale",
         "CallPoliciesNotSorted",
+        "UnknownSignatureMode",
+        "NonCanonicalSpec",
+        "WrongNonceLane",
+        "MalformedSignature",
+        "RegistryRequiresOnchainEnable",
     ] {
         assert!(
             histogram.contains_key(expected),
