@@ -140,6 +140,28 @@ fn random_spec(rng: &mut Rng, h: &Harness) -> SessionSpec {
         )];
     }
     spec.salt = B256::from(U256::from(rng.next()));
+    // Now and then a spec the contract must refuse when first-use enable checks it.
+    match rng.below(40) {
+        0 => spec.opLimit = allowance(1, 30),
+        1 => {
+            // "only this paymaster" naming no paymaster
+            spec.paymasterMode = 2;
+            spec.paymaster = Address::ZERO;
+        }
+        2 => {
+            if let Some(p) = spec.callPolicies.first_mut() {
+                p.constraints
+                    .push(constraint(9, 0, B256::ZERO, unlimited()));
+            }
+        }
+        3 => {
+            spec.transferPolicies = vec![
+                transfer_policy(BOB, 1, unlimited()),
+                transfer_policy(ALICE, 1, unlimited()),
+            ];
+        }
+        _ => {}
+    }
     spec
 }
 
@@ -568,6 +590,10 @@ fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
         "UnknownSignatureMode",
         "NonCanonicalSpec",
         "WrongNonceLane",
+        "InvalidUsageLimit",
+        "InvalidPaymasterPolicy",
+        "InvalidConstraint",
+        "TransferPoliciesNotSorted",
         "MalformedSignature",
         "RegistryRequiresOnchainEnable",
     ] {
