@@ -307,7 +307,25 @@ pub fn explain(spec: &SessionSpec, labels: &Labels) -> Explanation {
     let eth = |v: U256| format!("{} ETH", format_units(v, 18));
     let mut lines = Vec::new();
     let mut notes = Vec::new();
-    let mut has_allowance = false;
+    let mut periods: Vec<u64> = Vec::new();
+    let mut note_period = |limit: &UsageLimit| {
+        if limit.limitType == 2 && !periods.contains(&limit.period.to()) {
+            periods.push(limit.period.to());
+        }
+    };
+    note_period(&spec.feeLimit);
+    note_period(&spec.opLimit);
+    for policy in &spec.callPolicies {
+        note_period(&policy.valueLimit);
+        note_period(&policy.callLimit);
+        policy
+            .constraints
+            .iter()
+            .for_each(|c| note_period(&c.limit));
+    }
+    spec.transferPolicies
+        .iter()
+        .for_each(|p| note_period(&p.valueLimit));
 
     for policy in &spec.callPolicies {
         let selector = policy.selector.0;
@@ -320,9 +338,6 @@ pub fn explain(spec: &SessionSpec, labels: &Labels) -> Explanation {
             Some(t) => format!("{} {}", format_units(v, t.decimals), t.symbol),
             None => format!("{v} base units"),
         };
-        has_allowance |= policy.constraints.iter().any(|c| c.limit.limitType == 2)
-            || policy.valueLimit.limitType == 2
-            || policy.callLimit.limitType == 2;
         let (text, risk) = if selector == selector_of("transfer(address,uint256)") {
             let (amount, capped) = amount_clause(policy, 1, &units);
             let to = destination(
@@ -389,7 +404,6 @@ pub fn explain(spec: &SessionSpec, labels: &Labels) -> Explanation {
         lines.push(Line { risk, text });
     }
     for policy in &spec.transferPolicies {
-        has_allowance |= policy.valueLimit.limitType == 2;
         let total =
             budget(&policy.valueLimit, eth, "").unwrap_or_else(|| "with no total cap".into());
         lines.push(Line {
@@ -416,13 +430,11 @@ pub fn explain(spec: &SessionSpec, labels: &Labels) -> Explanation {
             risk: 0,
             text: format!("act {b}"),
         });
-        has_allowance |= spec.opLimit.limitType == 2;
     }
     let fee = match budget(&spec.feeLimit, eth, "") {
         Some(b) => format!("spend {b} on gas"),
         None => "spend any amount of ETH on gas (no fee limit)".into(),
     };
-    has_allowance |= spec.feeLimit.limitType == 2;
     lines.push(Line {
         risk: if spec.feeLimit.limitType == 0 { 2 } else { 0 },
         text: fee,
@@ -432,8 +444,34 @@ pub fn explain(spec: &SessionSpec, labels: &Labels) -> Explanation {
         2 => lines.push(Line { risk: 0, text: format!("have its gas paid by the paymaster {}", short(spec.paymaster)) }),
         _ => {}
     }
-    if has_allowance {
-        notes.push("allowances reset at fixed times (whole minutes, hours, days in UTC): around a reset up to twice a limit can be spent".into());
+    periods.sort_unstable();
+    for period in periods {
+        // Windows are floor(t / period): they reset at multiples of the period, not a period
+        // after first use.
+        let when = match period {
+            60 => "at the start of every minute".to_string(),
+            3600 => "at the start of every hour".to_string(),
+            86_400 => "every day at 00:00 UTC".to_string(),
+            p => format!(
+                "every {} (counted from 1 Jan 1970 00:00 UTC)",
+                crate::format::scalars::format_duration(p)
+            ),
+        };
+        let first = if after == 0 {
+            String::new()
+        } else {
+            format!(", first on {}", human_time((after / period + 1) * period))
+        };
+        let kind = match period {
+            60 => "per-minute".to_string(),
+            3600 => "hourly".to_string(),
+            86_400 => "daily".to_string(),
+            604_800 => "weekly".to_string(),
+            p => format!("per-{}", crate::format::scalars::format_duration(p)),
+        };
+        notes.push(format!(
+            "{kind} limits reset {when}{first}, not a full period after use: around a reset up to twice such a limit can be spent"
+        ));
     }
     lines.sort_by_key(|line| std::cmp::Reverse(line.risk));
     notes.dedup();

@@ -58,8 +58,11 @@ fn value_that_can_leave_comes_first_and_limits_last() {
         "{e}"
     );
     assert!(
-        e.notes.iter().any(|n| n.contains("twice a limit")),
-        "fixed windows are explained"
+        e.notes.iter().any(|n| n
+            .starts_with("per-minute limits reset at the start of every minute")
+            && n.contains("twice such a limit")),
+        "fixed windows are explained: {:?}",
+        e.notes
     );
     assert!(
         e.notes.iter().any(|n| n.contains("token paymaster")),
@@ -118,5 +121,20 @@ fn units_times_and_addresses_are_formatted_for_people() {
                 .unwrap()
         ),
         "0xd8dA…6045"
+    );
+}
+
+#[test]
+fn daily_limits_print_when_they_first_reset() {
+    let e = explained(
+        &example("agent-daily-allowance.json"),
+        &Labels::well_known(),
+    );
+    assert!(
+        e.notes.iter().any(|n| n.starts_with(
+            "daily limits reset every day at 00:00 UTC, first on 25 Nov 2026 00:00 UTC"
+        )),
+        "{:?}",
+        e.notes
     );
 }
