@@ -5,6 +5,7 @@ pub mod embedded;
 pub mod entrypoint;
 pub mod erc7562;
 pub mod execution;
+pub mod judge;
 pub mod profile;
 pub mod revert;
 pub mod signing;

@@ -4,6 +4,7 @@
 
 mod demo;
 mod session;
+mod simulate;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -23,6 +24,21 @@ struct Cli {
 enum Command {
     /// Run the whole story on an embedded chain: grant a session, act, get refused, revoke.
     Demo,
+    /// Run a session and a sequence of userOps on a fresh embedded chain: the contract's and
+    /// the engine's verdict on each (exit 0 all passed, 1 some refused, 3 they disagree).
+    Simulate {
+        /// Session JSON file, without "signer" (simulate makes the key).
+        #[arg(long, env = "SESSIONKEYS_SESSION")]
+        session: std::path::PathBuf,
+        /// Ops JSON file (docs/simulate-format.md).
+        #[arg(long, env = "SESSIONKEYS_CALLS")]
+        calls: std::path::PathBuf,
+        /// EntryPoint version.
+        #[arg(long, env = "SESSIONKEYS_ENTRYPOINT", default_value = "v0.7", value_parser = parse_version)]
+        entrypoint: sessionkeys_chain::EntryPointVersion,
+    },
+    /// Print the embedded devnet's fixed addresses (for session and ops files).
+    Devnet,
     /// Offline tools for session JSON files (docs/session-format.md).
     #[command(subcommand)]
     Session(session::SessionCommand),
@@ -38,11 +54,67 @@ impl<E: std::fmt::Display> From<E> for InputError {
     }
 }
 
+fn parse_version(s: &str) -> Result<sessionkeys_chain::EntryPointVersion, String> {
+    match s {
+        "v0.7" | "0.7" => Ok(sessionkeys_chain::EntryPointVersion::V07),
+        "v0.8" | "0.8" => Ok(sessionkeys_chain::EntryPointVersion::V08),
+        other => Err(format!("expected v0.7 or v0.8, got {other:?}")),
+    }
+}
+
+fn devnet_addresses(json: bool) -> Result<ExitCode, InputError> {
+    let devnet = sessionkeys_chain::Devnet::new()?;
+    let a = devnet.addresses;
+    let rows = [
+        (
+            "entryPointV07",
+            sessionkeys_chain::EntryPointVersion::V07.address(),
+        ),
+        (
+            "entryPointV08",
+            sessionkeys_chain::EntryPointVersion::V08.address(),
+        ),
+        ("validator", a.validator),
+        ("registry", a.registry),
+        ("registryValidator", a.registry_validator),
+        ("factoryV07", a.factory_v07),
+        ("factoryV08", a.factory_v08),
+        ("usdc", a.usdc),
+        ("gold", a.token18),
+        ("game", a.game),
+        ("paymasterV07", a.paymaster_v07),
+        ("paymasterV08", a.paymaster_v08),
+    ];
+    if json {
+        let map: serde_json::Map<String, serde_json::Value> = rows
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    serde_json::Value::String(v.to_checksum(None)),
+                )
+            })
+            .collect();
+        println!("{}", serde_json::Value::Object(map));
+    } else {
+        for (name, address) in rows {
+            println!("{name:<18} {}", address.to_checksum(None));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo => demo::run(cli.json),
         Command::Session(command) => session::run(command, cli.json),
+        Command::Devnet => devnet_addresses(cli.json),
+        Command::Simulate {
+            session,
+            calls,
+            entrypoint,
+        } => simulate::run(session, calls, entrypoint, cli.json),
     };
     match result {
         Ok(code) => code,

@@ -58,12 +58,20 @@ fn parse_chain(s: &str) -> Result<ChainEpoch, String> {
 
 /// Reads and checks a session file.
 pub fn load(file: &PathBuf) -> Result<SessionSpec, InputError> {
+    load_with_signer(file, None)
+}
+
+/// Reads and checks a session file; `signer` fills in a left-out signer.
+pub fn load_with_signer(
+    file: &PathBuf,
+    signer: Option<Address>,
+) -> Result<SessionSpec, InputError> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| InputError(format!("cannot read {}: {e}", file.display())))?;
     let session =
         parse_session_json(&text).map_err(|e| InputError(format!("{}: {e}", file.display())))?;
     session
-        .to_spec(None)
+        .to_spec(signer)
         .map_err(|e| InputError(format!("{}: {e}", file.display())))
 }
 

@@ -164,3 +164,141 @@ fn typed_data_prints_what_a_wallet_signs_and_refuses_a_bad_chain() {
         text(&out)
     );
 }
+
+#[test]
+fn simulate_prints_both_verdicts_and_exits_1_when_an_op_is_refused() {
+    let session = example("../simulate/session.json");
+    let calls = example("../simulate/ops.json");
+    let out = sessionkeys(&["simulate", "--session", &session, "--calls", &calls]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = text(&out);
+    assert!(report.contains("contract: refused: LimitExceeded(kind: 4, policyIndex: 1, constraintIndex: 1, limit: 100000000, used: 60000000, requested: 40000001)"), "{report}");
+    assert!(
+        report.contains("engine:   refused: LimitExceeded(kind: 4"),
+        "{report}"
+    );
+    assert!(!report.contains("DISAGREEMENT"), "{report}");
+    let out = sessionkeys(&[
+        "--json",
+        "simulate",
+        "--session",
+        &session,
+        "--calls",
+        &calls,
+        "--entrypoint",
+        "v0.8",
+    ]);
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        value["ops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|op| op["agree"] == true)
+    );
+}
+
+#[test]
+fn simulate_exits_0_when_every_op_passes() {
+    let calls = write_temp(
+        "allowed.json",
+        r#"{"ops":[{"calls":[{"to":"usdc","function":"transfer(address,uint256)","args":["0xB0B0000000000000000000000000000000000002",5]}]},
+                   {"at":"+61s","calls":[{"to":"game","function":"move(uint8)","args":["3"]}]}]}"#,
+    );
+    let out = sessionkeys(&[
+        "simulate",
+        "--session",
+        &example("../simulate/session.json"),
+        "--calls",
+        &calls,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn simulate_refuses_bad_input_with_the_field() {
+    let session = example("../simulate/session.json");
+    let unknown = write_temp(
+        "unknown.json",
+        r#"{"ops":[{"calls":[{"to":"bank","data":"0x"}]}]}"#,
+    );
+    let out = sessionkeys(&["simulate", "--session", &session, "--calls", &unknown]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("ops[0].calls[0].to: expected an address or one of usdc"),
+        "{}",
+        text(&out)
+    );
+    let bad_arg = write_temp(
+        "bad-arg.json",
+        r#"{"ops":[{"calls":[{"to":"usdc","function":"transfer(address,uint256)","args":["0xB0B0000000000000000000000000000000000002","lots"]}]}]}"#,
+    );
+    let out = sessionkeys(&["simulate", "--session", &session, "--calls", &bad_arg]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("ops[0].calls[0].args[1]: not a uint256"),
+        "{}",
+        text(&out)
+    );
+    // a session that names its own signer cannot be signed by simulate
+    let out = sessionkeys(&[
+        "simulate",
+        "--session",
+        &example("usdc-spending-limit.json"),
+        "--calls",
+        &bad_arg,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("leave \"signer\" out"),
+        "{}",
+        text(&out)
+    );
+    let out = sessionkeys(&[
+        "simulate",
+        "--session",
+        &session,
+        "--calls",
+        &bad_arg,
+        "--entrypoint",
+        "v0.6",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn devnet_prints_the_documented_addresses() {
+    let out = sessionkeys(&["--json", "devnet"]);
+    assert_eq!(out.status.code(), Some(0));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = std::fs::read_to_string(format!(
+        "{}/../../docs/simulate-format.md",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let table = doc
+        .split("<!-- devnet-addresses:start -->")
+        .nth(1)
+        .unwrap()
+        .split("<!-- devnet-addresses:end -->")
+        .next()
+        .unwrap();
+    let documented: Vec<(String, String)> = table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter(|l| !l.starts_with("name") && !l.starts_with("---"))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_end_matches(" |").split(" | ").collect();
+            (cells[0].to_string(), cells[1].to_string())
+        })
+        .collect();
+    let printed = value.as_object().unwrap();
+    assert_eq!(documented.len(), printed.len(), "{table}");
+    for (name, address) in documented {
+        assert_eq!(
+            printed[&name], address,
+            "docs/simulate-format.md is stale for {name}; paste `sessionkeys devnet`"
+        );
+    }
+    assert_eq!(sessionkeys(&["devnet", "--colour"]).status.code(), Some(2));
+}

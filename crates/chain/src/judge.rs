@@ -1,0 +1,226 @@
+//! Both verdicts on one session op — the contract's through `handleOps` and the engine's
+//! against the same state — in one vocabulary (DESIGN.md, "Simulation from files").
+
+use crate::devnet::Devnet;
+use crate::validator_state::{ValidatorSetting, eval_context};
+use crate::{
+    BundleError, BundleReceipt, ChainError, EntryPointVersion, UserOperation, decode_revert,
+};
+use alloy::primitives::{Address, B256, keccak256};
+use alloy::sol_types::SolValue;
+use sessionkeys_contracts::session::{SessionSignature, SessionSpec};
+use sessionkeys_engine::advisory::{EntryPointRules, EntryPointVerdict, entry_point_verdict};
+use sessionkeys_engine::{UserOpInput, Violation, evaluate};
+
+/// One side's verdict on an op.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Validation passed and the op ran.
+    Ok,
+    /// The validator refused: `ErrorName(args)`.
+    Refused(String),
+    /// A session-key or owner signature is wrong (AA24).
+    SignatureFailed,
+    /// The EntryPoint refused for its own reason (`AA22 …`, `AA3x …`).
+    EntryPoint(String),
+    /// Validation passed but the calls reverted (the engine cannot see execution).
+    ExecutionReverted(String),
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::Ok => f.write_str("ok"),
+            Verdict::Refused(e) => write!(f, "refused: {e}"),
+            Verdict::SignatureFailed => f.write_str("signature failed"),
+            Verdict::EntryPoint(reason) => write!(f, "entrypoint: {reason}"),
+            Verdict::ExecutionReverted(reason) => write!(f, "execution reverted: {reason}"),
+        }
+    }
+}
+
+impl Verdict {
+    /// Whether the op went through validation.
+    pub fn passed(&self) -> bool {
+        matches!(self, Verdict::Ok | Verdict::ExecutionReverted(_))
+    }
+}
+
+/// `Name { a: 1, b: 2 }` → `Name(a: 1, b: 2)`.
+fn call_form(debug: String) -> String {
+    match debug.split_once(" { ") {
+        Some((name, rest)) => format!("{name}({})", rest.trim_end_matches(" }")),
+        None => format!("{}()", debug.trim_end_matches(" {}").trim_end_matches("()")),
+    }
+}
+
+/// `ErrorName(args)` of a violation.
+pub fn violation_call_form(violation: &Violation) -> String {
+    match violation.as_validator() {
+        Some(e) => {
+            // `LimitExceeded(LimitExceeded { … })` → `LimitExceeded(…)`
+            let debug = format!("{e:?}");
+            let inner = debug
+                .split_once('(')
+                .map(|(_, r)| r.trim_end_matches(')').to_string())
+                .unwrap_or(debug);
+            call_form(inner)
+        }
+        None => match violation {
+            Violation::ExecuteSelectorRequired(s) => format!(
+                "ExecuteSelectorRequired(selector: 0x{})",
+                alloy::primitives::hex::encode(s)
+            ),
+            Violation::UnsupportedExecutionMode(m) => {
+                format!("UnsupportedExecutionMode(mode: {m})")
+            }
+            Violation::NonCanonicalExecution(at) => {
+                format!("NonCanonicalExecution(position: {at})")
+            }
+            _ => "EmptyBatch()".to_string(),
+        },
+    }
+}
+
+/// Both verdicts on one op, and the receipt when it ran.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    /// What `handleOps` did.
+    pub contract: Verdict,
+    /// What the engine predicted against the same state.
+    pub engine: Verdict,
+    /// The engine's sentence for a refusal.
+    pub explanation: Option<String>,
+    /// The bundle's receipt, if it landed.
+    pub receipt: Option<BundleReceipt>,
+}
+
+impl Judgement {
+    /// Whether the two sides agree (execution is invisible to the engine).
+    pub fn agrees(&self) -> bool {
+        match (&self.contract, &self.engine) {
+            (Verdict::ExecutionReverted(_), Verdict::Ok) => true,
+            (Verdict::EntryPoint(reason), engine) if reason.starts_with("AA3") => engine.passed(),
+            (contract, engine) => contract == engine,
+        }
+    }
+}
+
+/// The devnet's validator setting for `validator`.
+pub fn devnet_setting(devnet: &Devnet, validator: Address) -> ValidatorSetting {
+    ValidatorSetting {
+        validator,
+        entry_points: [
+            EntryPointVersion::V07.address(),
+            EntryPointVersion::V08.address(),
+        ],
+        registry: (validator == devnet.addresses.registry_validator)
+            .then_some(devnet.addresses.registry),
+    }
+}
+
+/// Evaluates `op` with the engine against the chain's state, then submits it.
+pub fn judge(
+    devnet: &mut Devnet,
+    version: EntryPointVersion,
+    validator: Address,
+    owner: Option<Address>,
+    spec: &SessionSpec,
+    op: UserOperation,
+) -> Result<Judgement, ChainError> {
+    let setting = devnet_setting(devnet, validator);
+    let carried: B256 = SessionSignature::abi_decode(&op.signature)
+        .map(|s| keccak256(&s.spec))
+        .unwrap_or_else(|_| sessionkeys_engine::session_hash(spec));
+    let context = eval_context(
+        &devnet.chain,
+        &setting,
+        op.sender,
+        owner,
+        vec![validator],
+        spec,
+        carried,
+    );
+    let packed = op.pack();
+    let input = UserOpInput {
+        sender: packed.sender,
+        nonce: packed.nonce,
+        call_data: packed.callData.clone(),
+        account_gas_limits: packed.accountGasLimits,
+        pre_verification_gas: packed.preVerificationGas,
+        gas_fees: packed.gasFees,
+        paymaster_and_data: packed.paymasterAndData.clone(),
+        signature: packed.signature.clone(),
+        user_op_hash: devnet.user_op_hash(version, &op)?,
+    };
+    let rules = match version {
+        EntryPointVersion::V07 => EntryPointRules::V07,
+        EntryPointVersion::V08 => EntryPointRules::V08,
+    };
+    let block_time = devnet.chain.time();
+    let (engine, explanation) = match evaluate(&context, &input) {
+        Err(violation) => (
+            Verdict::Refused(violation_call_form(&violation)),
+            Some(violation.to_string()),
+        ),
+        Ok(validation) => match entry_point_verdict(rules, &validation, block_time) {
+            EntryPointVerdict::Accepted => (Verdict::Ok, None),
+            EntryPointVerdict::SignatureError => (Verdict::SignatureFailed, None),
+            EntryPointVerdict::OutOfTimeRange => {
+                (Verdict::EntryPoint("AA22 expired or not due".into()), None)
+            }
+        },
+    };
+    let (contract, receipt) = match devnet.handle_ops(version, &[op]) {
+        Ok(receipt) => {
+            let op = &receipt.ops[0];
+            let verdict = if op.success {
+                Verdict::Ok
+            } else {
+                Verdict::ExecutionReverted(
+                    op.decoded_revert()
+                        .map(|r| r.to_string())
+                        .unwrap_or_default(),
+                )
+            };
+            (verdict, Some(receipt))
+        }
+        Err(ChainError::Bundle(BundleError::FailedOp { reason, inner, .. })) => {
+            let verdict = if reason.starts_with("AA24") {
+                Verdict::SignatureFailed
+            } else if reason.starts_with("AA23") {
+                match sessionkeys_engine::violation_from_revert(&inner) {
+                    Some(v) => Verdict::Refused(violation_call_form(&v)),
+                    None => Verdict::Refused(decode_revert(&inner).to_string()),
+                }
+            } else {
+                Verdict::EntryPoint(reason)
+            };
+            (verdict, None)
+        }
+        Err(other) => return Err(other),
+    };
+    Ok(Judgement {
+        contract,
+        engine,
+        explanation,
+        receipt,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_print_in_call_form() {
+        assert_eq!(
+            call_form("LimitExceeded { kind: 4, used: 1 }".into()),
+            "LimitExceeded(kind: 4, used: 1)"
+        );
+        assert_eq!(
+            violation_call_form(&Violation::NonCanonicalExecution(68)),
+            "NonCanonicalExecution(position: 68)"
+        );
+    }
+}
