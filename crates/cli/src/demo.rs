@@ -4,18 +4,17 @@ use crate::InputError;
 use alloy::primitives::{Address, B256, U256, address, aliases::U48};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
+use sessionkeys_chain::EntryPointVersion;
 use sessionkeys_chain::devnet::{DEVNET_ADMIN, Devnet};
 use sessionkeys_chain::execution::{Call, encode_calls};
+use sessionkeys_chain::judge::{Verdict, judge};
 use sessionkeys_chain::signing::{self, EnableApproval};
-use sessionkeys_chain::validator_state::{ValidatorSetting, eval_context};
-use sessionkeys_chain::{BundleError, ChainError, EntryPointVersion, UserOperation};
 use sessionkeys_contracts::abi::{Game, TestToken};
 use sessionkeys_contracts::session::{
     CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSpec, UsageLimit,
 };
 use sessionkeys_engine::explain::{Labels, explain, format_units, short};
 use sessionkeys_engine::lint::lint;
-use sessionkeys_engine::{UserOpInput, evaluate, violation_from_revert};
 use std::process::ExitCode;
 
 const ALICE: Address = address!("0xA11CE00000000000000000000000000000000001");
@@ -61,7 +60,8 @@ impl Story {
         )
     }
 
-    /// Pre-checks with the engine, submits, and tells both verdicts. Returns true if it ran.
+    /// Judges an op (the engine's prediction, then the chain) and tells what happened.
+    /// Returns true if it ran.
     fn act(
         &mut self,
         what: &str,
@@ -83,84 +83,41 @@ impl Story {
             enable,
             |_| {},
         )?;
-        let engine = self.precheck(spec, &op)?;
-        let (verdict, ran) = match self.devnet.handle_ops(VERSION, &[op]) {
-            Ok(receipt) => {
-                self.gas.push((what.to_string(), receipt.gas_used));
-                ("done".to_string(), true)
+        let judgement = judge(
+            &mut self.devnet,
+            VERSION,
+            validator,
+            Some(self.owner.address()),
+            spec,
+            op,
+        )?;
+        let ran = judgement.contract.passed();
+        if let Some(receipt) = &judgement.receipt {
+            self.gas.push((what.to_string(), receipt.gas_used));
+        }
+        let verdict = match (&judgement.contract, &judgement.explanation) {
+            (Verdict::Ok, _) => "done".to_string(),
+            (Verdict::Refused(_), Some(sentence)) if judgement.agrees() => {
+                format!("refused by the chain: {sentence}")
             }
-            Err(ChainError::Bundle(BundleError::FailedOp { reason, inner, .. })) => {
-                let why = match violation_from_revert(&inner) {
-                    Some(violation) => format!("refused by the chain: {violation}"),
-                    None if reason.starts_with("AA22") => {
-                        "refused by the EntryPoint: the session is expired or not yet valid"
-                            .to_string()
-                    }
-                    None if reason.starts_with("AA24") => {
-                        "refused by the EntryPoint: wrong signature".to_string()
-                    }
-                    None => format!("refused by the EntryPoint: {reason}"),
-                };
-                (why, false)
+            (Verdict::EntryPoint(reason), _) if reason.starts_with("AA22") => {
+                "refused by the EntryPoint: the session is expired or not yet valid".to_string()
             }
-            Err(e) => return Err(e.into()),
+            (other, _) => other.to_string(),
         };
         self.say(format!("  {what:<44} {verdict}"));
-        match &engine {
-            Some(predicted) if !ran && verdict.ends_with(predicted.as_str()) => {
-                self.say(format!(
-                    "  {:<44} (the app's engine predicted this before sending)",
-                    ""
-                ));
-            }
-            Some(predicted) => {
-                self.say(format!("  {:<44} (the app's engine said: {predicted})", ""))
-            }
-            None => {}
+        if !ran {
+            let note = if judgement.agrees() {
+                "(the app's engine predicted this before sending)".to_string()
+            } else {
+                format!("(the app's engine said: {})", judgement.engine)
+            };
+            self.say(format!("  {:<44} {note}", ""));
         }
-        self.events
-            .push(serde_json::json!({"action": what, "outcome": verdict, "engine": engine}));
+        self.events.push(serde_json::json!({
+            "action": what, "outcome": verdict, "engine": judgement.engine.to_string(), "agree": judgement.agrees(),
+        }));
         Ok(ran)
-    }
-
-    /// The engine's verdict on a signed op against the chain's current state.
-    fn precheck(
-        &mut self,
-        spec: &SessionSpec,
-        op: &UserOperation,
-    ) -> Result<Option<String>, InputError> {
-        let setting = ValidatorSetting {
-            validator: self.devnet.addresses.validator,
-            entry_points: [
-                EntryPointVersion::V07.address(),
-                EntryPointVersion::V08.address(),
-            ],
-            registry: None,
-        };
-        let hash = signing::session_hash(spec);
-        let modules = vec![setting.validator];
-        let context = eval_context(
-            &self.devnet.chain,
-            &setting,
-            self.account,
-            Some(self.owner.address()),
-            modules,
-            spec,
-            hash,
-        );
-        let packed = op.pack();
-        let input = UserOpInput {
-            sender: packed.sender,
-            nonce: packed.nonce,
-            call_data: packed.callData,
-            account_gas_limits: packed.accountGasLimits,
-            pre_verification_gas: packed.preVerificationGas,
-            gas_fees: packed.gasFees,
-            paymaster_and_data: packed.paymasterAndData,
-            signature: packed.signature,
-            user_op_hash: self.devnet.user_op_hash(VERSION, op)?,
-        };
-        Ok(evaluate(&context, &input).err().map(|v| v.to_string()))
     }
 }
 
