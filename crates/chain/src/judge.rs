@@ -119,6 +119,22 @@ pub fn devnet_setting(devnet: &Devnet, validator: Address) -> ValidatorSetting {
     }
 }
 
+/// The engine's view of a userOp.
+pub fn engine_input(op: &UserOperation, user_op_hash: B256) -> UserOpInput {
+    let packed = op.pack();
+    UserOpInput {
+        sender: packed.sender,
+        nonce: packed.nonce,
+        call_data: packed.callData,
+        account_gas_limits: packed.accountGasLimits,
+        pre_verification_gas: packed.preVerificationGas,
+        gas_fees: packed.gasFees,
+        paymaster_and_data: packed.paymasterAndData,
+        signature: packed.signature,
+        user_op_hash,
+    }
+}
+
 /// Evaluates `op` with the engine against the chain's state, then submits it.
 pub fn judge(
     devnet: &mut Devnet,
@@ -141,18 +157,7 @@ pub fn judge(
         spec,
         carried,
     );
-    let packed = op.pack();
-    let input = UserOpInput {
-        sender: packed.sender,
-        nonce: packed.nonce,
-        call_data: packed.callData.clone(),
-        account_gas_limits: packed.accountGasLimits,
-        pre_verification_gas: packed.preVerificationGas,
-        gas_fees: packed.gasFees,
-        paymaster_and_data: packed.paymasterAndData.clone(),
-        signature: packed.signature.clone(),
-        user_op_hash: devnet.user_op_hash(version, &op)?,
-    };
+    let input = engine_input(&op, devnet.user_op_hash(version, &op)?);
     let rules = match version {
         EntryPointVersion::V07 => EntryPointRules::V07,
         EntryPointVersion::V08 => EntryPointRules::V08,

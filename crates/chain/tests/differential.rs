@@ -21,7 +21,7 @@ use sessionkeys_contracts::session::{
     ChainEpoch, ISessionKeyValidator as V, SessionSpec, UsageLimit,
 };
 use sessionkeys_engine::advisory::{EntryPointRules, EntryPointVerdict, entry_point_verdict};
-use sessionkeys_engine::{UserOpInput, evaluate};
+use sessionkeys_engine::evaluate;
 use std::collections::BTreeMap;
 
 /// splitmix64: small, seedable, dependency-free.
@@ -476,18 +476,7 @@ fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
                 &spec,
                 carried_hash,
             );
-            let packed = op.pack();
-            let input = UserOpInput {
-                sender: packed.sender,
-                nonce: packed.nonce,
-                call_data: packed.callData.clone(),
-                account_gas_limits: packed.accountGasLimits,
-                pre_verification_gas: packed.preVerificationGas,
-                gas_fees: packed.gasFees,
-                paymaster_and_data: packed.paymasterAndData.clone(),
-                signature: packed.signature.clone(),
-                user_op_hash,
-            };
+            let input = sessionkeys_chain::judge::engine_input(&op, user_op_hash);
             let engine = evaluate(&context, &input);
             let block_time = h.now();
             let contract = contract_outcome(&mut h, op);
