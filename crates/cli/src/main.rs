@@ -3,6 +3,7 @@
 //! Exit codes: 0 allowed / done, 1 refused (or lint errors), 2 usage or input error.
 
 mod demo;
+mod ops_file;
 mod session;
 mod simulate;
 

@@ -3,71 +3,20 @@
 //! Exit code 0 if every op passed, 1 if any was refused, 3 if the two sides disagree (a bug).
 
 use crate::InputError;
+use crate::ops_file;
 use crate::session::load_with_signer;
-use alloy::dyn_abi::{DynSolType, DynSolValue, JsonAbiExt};
-use alloy::json_abi::Function;
 use alloy::primitives::{Address, Bytes, U256, aliases::U192};
 use alloy::signers::local::PrivateKeySigner;
-use serde::Deserialize;
 use sessionkeys_chain::devnet::{DEVNET_ADMIN, Devnet};
-use sessionkeys_chain::execution::{Call, encode_calls};
+use sessionkeys_chain::execution::Call;
 use sessionkeys_chain::judge::judge;
 use sessionkeys_chain::signing;
 use sessionkeys_chain::userop::{nonce_key, nonce_with_key, session_lane};
 use sessionkeys_chain::{EntryPointVersion, UserOperation};
 use sessionkeys_contracts::abi::TestToken;
 use sessionkeys_contracts::session::{ISessionKeyValidator, SessionSpec};
-use sessionkeys_engine::format::scalars::{parse_duration, parse_rfc3339, parse_uint};
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-/// The ops file.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct OpsFile {
-    ops: Vec<OpJson>,
-}
-
-/// One userOp.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct OpJson {
-    /// Block time: RFC 3339, Unix seconds, or "+90s" after the previous op.
-    #[serde(default)]
-    at: Option<String>,
-    /// The calls, as a batch (one call is sent as a single call).
-    #[serde(default)]
-    calls: Vec<CallJson>,
-    /// Raw callData instead of `calls` (for malformed-input probes).
-    #[serde(default)]
-    call_data: Option<String>,
-    /// Raw paymasterAndData, or "sponsor" for the devnet's sponsoring paymaster.
-    #[serde(default)]
-    paymaster_and_data: Option<String>,
-    /// The signed time hint (default: the block time).
-    #[serde(default)]
-    time_hint: Option<u64>,
-    /// A nonce key as hex (default: the session's lane of the validator).
-    #[serde(default)]
-    nonce_key: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CallJson {
-    /// An address or a fixture name: usdc, gold, game, account, validator, registry, entryPoint.
-    to: String,
-    #[serde(default)]
-    value: Option<String>,
-    /// Hex calldata.
-    #[serde(default)]
-    data: Option<String>,
-    /// A signature like "transfer(address,uint256)", with `args`.
-    #[serde(default)]
-    function: Option<String>,
-    #[serde(default)]
-    args: Vec<serde_json::Value>,
-}
 
 fn resolve(
     devnet: &Devnet,
@@ -91,58 +40,6 @@ fn resolve(
     })
 }
 
-fn hex_bytes(s: &str, path: &str) -> Result<Bytes, InputError> {
-    s.parse::<Bytes>()
-        .map_err(|_| InputError(format!("{path}: expected 0x-hex bytes, got {s:?}")))
-}
-
-fn encode_function(
-    signature: &str,
-    args: &[serde_json::Value],
-    path: &str,
-) -> Result<Bytes, InputError> {
-    let function =
-        Function::parse(signature).map_err(|e| InputError(format!("{path}.function: {e}")))?;
-    if function.inputs.len() != args.len() {
-        return Err(InputError(format!(
-            "{path}.args: {signature} takes {} arguments, got {}",
-            function.inputs.len(),
-            args.len()
-        )));
-    }
-    let values = function
-        .inputs
-        .iter()
-        .zip(args)
-        .enumerate()
-        .map(|(i, (param, arg))| {
-            let ty = DynSolType::parse(&param.selector_type())
-                .map_err(|e| InputError(format!("{path}.args[{i}]: {e}")))?;
-            let text = match arg {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            ty.coerce_str(&text)
-                .map_err(|e| InputError(format!("{path}.args[{i}]: not a {}: {e}", param.ty)))
-        })
-        .collect::<Result<Vec<DynSolValue>, _>>()?;
-    function
-        .abi_encode_input(&values)
-        .map(Bytes::from)
-        .map_err(|e| InputError(format!("{path}: {e}")))
-}
-
-fn parse_time(at: &str, previous: u64, path: &str) -> Result<u64, InputError> {
-    let result = if let Some(relative) = at.strip_prefix('+') {
-        parse_duration(relative).map(|d| previous + d)
-    } else if at.bytes().all(|b| b.is_ascii_digit()) {
-        at.parse::<u64>().map_err(|e| e.to_string())
-    } else {
-        parse_rfc3339(at)
-    };
-    result.map_err(|e| InputError(format!("{path}: {e}")))
-}
-
 pub fn run(
     session: PathBuf,
     ops: PathBuf,
@@ -157,11 +54,7 @@ pub fn run(
             session.display()
         )));
     }
-    let text = std::fs::read_to_string(&ops)
-        .map_err(|e| InputError(format!("cannot read {}: {e}", ops.display())))?;
-    let deserializer = &mut serde_json::Deserializer::from_str(&text);
-    let file: OpsFile = serde_path_to_error::deserialize(deserializer)
-        .map_err(|e| InputError(format!("{}: {}: {}", ops.display(), e.path(), e.inner())))?;
+    let file = ops_file::load(&ops)?;
 
     let mut devnet = Devnet::new()?;
     let owner = PrivateKeySigner::random();
@@ -207,43 +100,15 @@ pub fn run(
     for (i, op_json) in file.ops.iter().enumerate() {
         let path = format!("ops[{i}]");
         if let Some(at) = &op_json.at {
-            time = parse_time(at, time, &format!("{path}.at"))?;
+            time = ops_file::parse_time(at, time, &format!("{path}.at"))?;
             if time < devnet.chain.time() {
                 return Err(InputError(format!("{path}.at: time cannot go backwards")));
             }
             devnet.chain.set_time(time);
         }
-        let call_data = match &op_json.call_data {
-            Some(raw) => hex_bytes(raw, &format!("{path}.callData"))?,
-            None => {
-                let mut calls = Vec::new();
-                for (j, c) in op_json.calls.iter().enumerate() {
-                    let cpath = format!("{path}.calls[{j}]");
-                    let to = resolve(&devnet, account, version, &c.to, &format!("{cpath}.to"))?;
-                    let value = match &c.value {
-                        Some(v) => {
-                            parse_uint(v).map_err(|e| InputError(format!("{cpath}.value: {e}")))?
-                        }
-                        None => U256::ZERO,
-                    };
-                    let data = match (&c.data, &c.function) {
-                        (Some(hex), None) => hex_bytes(hex, &format!("{cpath}.data"))?,
-                        (None, Some(signature)) => encode_function(signature, &c.args, &cpath)?,
-                        (None, None) => Bytes::new(),
-                        (Some(_), Some(_)) => {
-                            return Err(InputError(format!(
-                                "{cpath}: give either data or function, not both"
-                            )));
-                        }
-                    };
-                    calls.push(Call { to, value, data });
-                }
-                if calls.is_empty() {
-                    return Err(InputError(format!("{path}: give calls or callData")));
-                }
-                encode_calls(&calls)
-            }
-        };
+        let call_data = ops_file::call_data(op_json, &path, &mut |name, at| {
+            resolve(&devnet, account, version, name, at)
+        })?;
         let hint = op_json.time_hint.unwrap_or(time);
         let nonce = match &op_json.nonce_key {
             Some(k) => {
@@ -264,7 +129,10 @@ pub fn run(
                 raw.extend_from_slice(&50_000u128.to_be_bytes());
                 Some(Bytes::from(raw))
             }
-            Some(raw) => Some(hex_bytes(raw, &format!("{path}.paymasterAndData"))?),
+            Some(raw) => Some(ops_file::hex_bytes(
+                raw,
+                &format!("{path}.paymasterAndData"),
+            )?),
         };
         let op: UserOperation = devnet.session_op(
             version,
