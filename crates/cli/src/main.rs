@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 allowed / done, 1 refused (or lint errors), 2 usage or input error.
 
+mod check;
 mod demo;
 mod ops_file;
 mod session;
@@ -37,6 +38,49 @@ enum Command {
         /// EntryPoint version.
         #[arg(long, env = "SESSIONKEYS_ENTRYPOINT", default_value = "v0.7", value_parser = parse_version)]
         entrypoint: sessionkeys_chain::EntryPointVersion,
+    },
+    /// The engine's verdict on a sequence of ops, offline: no chain, no keys (exit 0 all
+    /// allowed, 1 some refused).
+    Check {
+        /// Session JSON file.
+        #[arg(long, env = "SESSIONKEYS_SESSION")]
+        session: std::path::PathBuf,
+        /// Ops JSON file (docs/simulate-format.md).
+        #[arg(long, env = "SESSIONKEYS_CALLS")]
+        calls: std::path::PathBuf,
+        /// What the session already used (docs/simulate-format.md, "Usage").
+        #[arg(long, env = "SESSIONKEYS_USAGE")]
+        usage: Option<std::path::PathBuf>,
+        /// The time of the first op: RFC 3339 or Unix seconds (default: now).
+        #[arg(long, env = "SESSIONKEYS_AT")]
+        at: Option<String>,
+        /// The account (for the banned-target checks).
+        #[arg(
+            long,
+            env = "SESSIONKEYS_ACCOUNT",
+            default_value = "0x00000000000000000000000000000000000acc01"
+        )]
+        account: alloy::primitives::Address,
+        /// The validator (for the banned-target checks and the nonce lane).
+        #[arg(
+            long,
+            env = "SESSIONKEYS_VALIDATOR",
+            default_value = "0x000000000000000000000000000000000000ba11"
+        )]
+        validator: alloy::primitives::Address,
+        /// The chain id.
+        #[arg(long, env = "SESSIONKEYS_CHAIN_ID", default_value_t = 31337)]
+        chain_id: u64,
+        /// EntryPoint version.
+        #[arg(long, env = "SESSIONKEYS_ENTRYPOINT", default_value = "v0.7", value_parser = parse_version)]
+        entrypoint: sessionkeys_chain::EntryPointVersion,
+        /// maxFeePerGas in wei of each op (gas limits: 200k verification, 200k call, 60k overhead).
+        #[arg(
+            long,
+            env = "SESSIONKEYS_MAX_FEE_PER_GAS",
+            default_value_t = 1_000_000_000
+        )]
+        max_fee_per_gas: u128,
     },
     /// Print the embedded devnet's fixed addresses (for session and ops files).
     Devnet,
@@ -111,6 +155,30 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(cli.json),
         Command::Session(command) => session::run(command, cli.json),
         Command::Devnet => devnet_addresses(cli.json),
+        Command::Check {
+            session,
+            calls,
+            usage,
+            at,
+            account,
+            validator,
+            chain_id,
+            entrypoint,
+            max_fee_per_gas,
+        } => check::run(
+            check::CheckArgs {
+                session,
+                calls,
+                usage,
+                at,
+                account,
+                validator,
+                chain_id,
+                entrypoint,
+                max_fee_per_gas,
+            },
+            cli.json,
+        ),
         Command::Simulate {
             session,
             calls,

@@ -302,3 +302,100 @@ fn devnet_prints_the_documented_addresses() {
     }
     assert_eq!(sessionkeys(&["devnet", "--colour"]).status.code(), Some(2));
 }
+
+fn check_example(extra: &[&str]) -> Output {
+    let session = example("usdc-spending-limit.json");
+    let calls = example("../check/ops.json");
+    let usage = example("../check/usage.json");
+    let mut args = vec![
+        "check",
+        "--session",
+        &session,
+        "--calls",
+        &calls,
+        "--usage",
+        &usage,
+        "--at",
+        "2026-11-24T12:00:00Z",
+    ];
+    args.extend_from_slice(extra);
+    sessionkeys(&args)
+}
+
+#[test]
+fn check_carries_usage_from_op_to_op_and_refuses_one_unit_over() {
+    let out = check_example(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = text(&out);
+    assert!(
+        report.contains("op 0 at 24 Nov 2026 12:00 UTC: ok"),
+        "{report}"
+    );
+    assert!(report.contains("refused: LimitExceeded(kind: 4, policyIndex: 0, constraintIndex: 1, limit: 100000000, used: 70000000, requested: 30000001)"), "{report}");
+    assert!(report.contains("refused: NoCallPolicy("), "{report}");
+    assert!(report.contains("is outside the session"), "{report}");
+    let out = check_example(&["--max-fee-per-gas", "10000000000"]);
+    assert!(
+        text(&out).contains("op 0 at 24 Nov 2026 12:00 UTC: refused: LimitExceeded(kind: 1"),
+        "a 10 gwei op exceeds the 0.001 ETH fee budget: {}",
+        text(&out)
+    );
+}
+
+#[test]
+fn check_exits_0_when_every_op_would_pass() {
+    let calls = write_temp(
+        "check-allowed.json",
+        r#"{"ops":[{"calls":[{"to":"0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913","function":"transfer(address,uint256)","args":["0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045","1"]}]}]}"#,
+    );
+    let out = sessionkeys(&[
+        "--json",
+        "check",
+        "--session",
+        &example("usdc-spending-limit.json"),
+        "--calls",
+        &calls,
+        "--at",
+        "1795500000",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["ops"][0]["verdict"], "ok");
+}
+
+#[test]
+fn check_refuses_bad_usage_and_devnet_names() {
+    let usage = write_temp(
+        "bad-usage.json",
+        r#"{"counters":[{"kind":"spent","used":"1"}]}"#,
+    );
+    let out = sessionkeys(&[
+        "check",
+        "--session",
+        &example("usdc-spending-limit.json"),
+        "--calls",
+        &example("../check/ops.json"),
+        "--usage",
+        &usage,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("counters[0].kind: unknown variant `spent`"),
+        "{}",
+        text(&out)
+    );
+    let out = sessionkeys(&[
+        "check",
+        "--session",
+        &example("usdc-spending-limit.json"),
+        "--calls",
+        &example("../simulate/ops.json"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out)
+            .contains("devnet names other than account, validator, entryPoint are for simulate"),
+        "{}",
+        text(&out)
+    );
+}

@@ -1,0 +1,238 @@
+//! `sessionkeys check`: the engine's verdict on a sequence of ops, offline — no chain, no keys.
+//! Each allowed op's charges carry over to the next, as on-chain. Exit 0 if every op would pass,
+//! 1 if one would be refused.
+
+use crate::InputError;
+use crate::ops_file;
+use crate::session::load_with_signer;
+use alloy::primitives::{Address, U256, address};
+use serde::Deserialize;
+use sessionkeys_chain::judge::violation_call_form;
+use sessionkeys_chain::userop::{nonce_key, nonce_with_key, session_lane};
+use sessionkeys_chain::{EntryPointVersion, UserOperation};
+use sessionkeys_engine::advisory::{EntryPointRules, EntryPointVerdict, entry_point_verdict};
+use sessionkeys_engine::evaluate::{SessionOp, evaluate_session_op};
+use sessionkeys_engine::format::scalars::Amount;
+use sessionkeys_engine::{Counter, CounterKey, CounterKind, EvalContext, SessionHeader, Status};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Stands in for a signer the session file leaves out (the pre-check verifies no signature).
+const PLACEHOLDER_SIGNER: Address = address!("0x000000000000000000000000000000000000dEaD");
+
+/// What the session already used (`--usage`).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UsageFile {
+    #[serde(default)]
+    ops_used: u64,
+    #[serde(default)]
+    ops_period: u64,
+    #[serde(default)]
+    counters: Vec<CounterJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CounterJson {
+    kind: KindJson,
+    #[serde(default)]
+    policy: u16,
+    #[serde(default)]
+    constraint: u16,
+    used: Amount,
+    #[serde(default)]
+    period: u64,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+enum KindJson {
+    Fee,
+    CallValue,
+    CallCount,
+    ConstraintSum,
+    TransferValue,
+}
+
+/// The options of `check`.
+pub struct CheckArgs {
+    pub session: PathBuf,
+    pub calls: PathBuf,
+    pub usage: Option<PathBuf>,
+    pub at: Option<String>,
+    pub account: Address,
+    pub validator: Address,
+    pub chain_id: u64,
+    pub entrypoint: EntryPointVersion,
+    pub max_fee_per_gas: u128,
+}
+
+pub fn run(args: CheckArgs, json: bool) -> Result<ExitCode, InputError> {
+    let spec = load_with_signer(&args.session, Some(PLACEHOLDER_SIGNER))?;
+    let ops = ops_file::load(&args.calls)?;
+    let usage: UsageFile = match &args.usage {
+        None => UsageFile::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| InputError(format!("cannot read {}: {e}", path.display())))?;
+            let deserializer = &mut serde_json::Deserializer::from_str(&text);
+            serde_path_to_error::deserialize(deserializer).map_err(|e| {
+                InputError(format!("{}: {}: {}", path.display(), e.path(), e.inner()))
+            })?
+        }
+    };
+    let mut ctx = EvalContext {
+        chain_id: args.chain_id,
+        validator: args.validator,
+        account: args.account,
+        entry_points: [
+            EntryPointVersion::V07.address(),
+            EntryPointVersion::V08.address(),
+        ],
+        registry: None,
+        installed_modules: vec![args.validator],
+        account_epoch: 0,
+        header: SessionHeader {
+            status: Status::Active,
+            epoch: 0,
+            ops_period: usage.ops_period,
+            ops_used: usage.ops_used,
+        },
+        counters: usage
+            .counters
+            .iter()
+            .map(|c| {
+                let kind = match c.kind {
+                    KindJson::Fee => CounterKind::Fee,
+                    KindJson::CallValue => CounterKind::CallValue,
+                    KindJson::CallCount => CounterKind::CallCount,
+                    KindJson::ConstraintSum => CounterKind::ConstraintSum,
+                    KindJson::TransferValue => CounterKind::TransferValue,
+                };
+                (
+                    CounterKey {
+                        kind,
+                        policy: c.policy,
+                        constraint: c.constraint,
+                    },
+                    Counter {
+                        period: c.period,
+                        used: c.used.0,
+                    },
+                )
+            })
+            .collect(),
+        owner: None,
+    };
+    let rules = match args.entrypoint {
+        EntryPointVersion::V07 => EntryPointRules::V07,
+        EntryPointVersion::V08 => EntryPointRules::V08,
+    };
+    let hash = sessionkeys_engine::session_hash(&spec);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut time = match &args.at {
+        Some(at) => ops_file::parse_time(at, now, "--at")?,
+        None => now,
+    };
+    // Gas of a typical session op (validation ~100k, a token call, bundler overhead): the fee
+    // budget is charged at maxFeePerGas × all of it (rule 11).
+    let mut defaults = UserOperation::new(args.account, U256::ZERO, Default::default());
+    defaults.verification_gas_limit = 200_000;
+    defaults.call_gas_limit = 200_000;
+    defaults.pre_verification_gas = U256::from(60_000);
+    defaults.max_fee_per_gas = args.max_fee_per_gas;
+    defaults.max_priority_fee_per_gas = args.max_fee_per_gas.min(1_000_000_000);
+    let defaults = defaults.pack();
+    let (mut refused, mut out) = (false, Vec::new());
+    for (i, op) in ops.ops.iter().enumerate() {
+        let path = format!("ops[{i}]");
+        if let Some(at) = &op.at {
+            time = ops_file::parse_time(at, time, &format!("{path}.at"))?;
+        }
+        let (account, validator) = (args.account, args.validator);
+        let call_data = ops_file::call_data(op, &path, &mut |name, at| {
+            match name {
+            "account" => Ok(account),
+            "validator" => Ok(validator),
+            "entryPoint" => Ok(args.entrypoint.address()),
+            other => other.parse().map_err(|_| {
+                InputError(format!("{at}: expected an address (devnet names other than account, validator, entryPoint are for simulate), got {other:?}"))
+            }),
+        }
+        })?;
+        let nonce = match &op.nonce_key {
+            Some(k) => nonce_with_key(
+                k.parse().map_err(|_| {
+                    InputError(format!(
+                        "{path}.nonceKey: expected 0x-hex of at most 24 bytes"
+                    ))
+                })?,
+                0,
+            ),
+            None => nonce_with_key(nonce_key(args.validator, session_lane(hash)), 0),
+        };
+        let paymaster_and_data = match op.paymaster_and_data.as_deref() {
+            None => Default::default(),
+            Some(raw) => ops_file::hex_bytes(raw, &format!("{path}.paymasterAndData"))?,
+        };
+        let session_op = SessionOp {
+            sender: args.account,
+            spec: &spec,
+            session_hash: hash,
+            mode: 0,
+            time_hint: op.time_hint.unwrap_or(time),
+            nonce,
+            call_data: &call_data,
+            account_gas_limits: defaults.accountGasLimits,
+            pre_verification_gas: defaults.preVerificationGas,
+            gas_fees: defaults.gasFees,
+            paymaster_and_data: &paymaster_and_data,
+            chains: &[],
+            signatures: None,
+        };
+        let (verdict, why) = match evaluate_session_op(&ctx, &session_op) {
+            Err(violation) => (
+                format!("refused: {}", violation_call_form(&violation)),
+                Some(violation.to_string()),
+            ),
+            Ok(validation) => match entry_point_verdict(rules, &validation, time) {
+                EntryPointVerdict::Accepted => {
+                    ctx.header = validation.header;
+                    ctx.counters.extend(validation.counters);
+                    ("ok".to_string(), None)
+                }
+                EntryPointVerdict::OutOfTimeRange => {
+                    ("entrypoint: AA22 expired or not due".to_string(), None)
+                }
+                EntryPointVerdict::SignatureError => ("signature failed".to_string(), None),
+            },
+        };
+        refused |= verdict != "ok";
+        if json {
+            out.push(serde_json::json!({"op": i, "time": time, "verdict": verdict, "reason": why}));
+        } else {
+            println!(
+                "op {i} at {}: {verdict}",
+                sessionkeys_engine::explain::human_time(time)
+            );
+            if let Some(why) = why {
+                println!("  why: {why}");
+            }
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"sessionHash": hash.to_string(), "ops": out})
+        );
+    }
+    Ok(if refused {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
