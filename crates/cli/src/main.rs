@@ -82,11 +82,42 @@ enum Command {
         )]
         max_fee_per_gas: u128,
     },
+    /// Session keys, stored only as keystore v3 (scrypt) files.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Print the embedded devnet's fixed addresses (for session and ops files).
     Devnet,
     /// Offline tools for session JSON files (docs/session-format.md).
     #[command(subcommand)]
     Session(session::SessionCommand),
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Make a fresh session key and store it encrypted (mode 0600); prints its address and file.
+    New {
+        /// Directory of the keystore files (created with mode 0700).
+        #[arg(long, env = "SESSIONKEYS_KEY_DIR", default_value = ".sessionkeys/keys")]
+        dir: std::path::PathBuf,
+        /// File name (default: the key's address).
+        #[arg(long)]
+        name: Option<String>,
+        /// A file holding the password (its first line).
+        #[arg(long, env = "SESSIONKEYS_KEY_PASSWORD_FILE")]
+        password_file: Option<std::path::PathBuf>,
+    },
+}
+
+/// The keystore password: the first line of `--password-file`, else `SESSIONKEYS_KEY_PASSWORD`.
+fn key_password(file: Option<&std::path::Path>) -> Result<String, InputError> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| InputError(format!("cannot read {}: {e}", path.display())))?;
+        return Ok(text.lines().next().unwrap_or_default().to_string());
+    }
+    std::env::var("SESSIONKEYS_KEY_PASSWORD").map_err(|_| {
+        InputError("no password: give --password-file or set SESSIONKEYS_KEY_PASSWORD".into())
+    })
 }
 
 /// A failure the user can fix: printed as one line, exit code 2.
@@ -155,6 +186,23 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(cli.json),
         Command::Session(command) => session::run(command, cli.json),
         Command::Devnet => devnet_addresses(cli.json),
+        Command::Key(KeyCommand::New {
+            dir,
+            name,
+            password_file,
+        }) => key_password(password_file.as_deref()).and_then(|password| {
+            let (key, path) =
+                sessionkeys_keystore::create(&dir, password.as_bytes(), name.as_deref())?;
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"address": key.address().to_checksum(None), "file": path})
+                );
+            } else {
+                println!("{} {}", key.address().to_checksum(None), path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
         Command::Check {
             session,
             calls,

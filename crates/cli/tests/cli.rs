@@ -399,3 +399,46 @@ fn check_refuses_bad_usage_and_devnet_names() {
         text(&out)
     );
 }
+
+#[test]
+fn key_new_stores_a_fresh_key_that_opens_with_the_password() {
+    let dir = std::env::temp_dir().join(format!("sessionkeys-cli-keys-{}", std::process::id()));
+    let password = write_temp("password.txt", "s3cret pass\n");
+    let out = sessionkeys(&[
+        "--json",
+        "key",
+        "new",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--password-file",
+        &password,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let file = std::path::PathBuf::from(value["file"].as_str().unwrap());
+    let key = sessionkeys_keystore::open(&file, b"s3cret pass").unwrap();
+    assert_eq!(
+        key.address().to_checksum(None),
+        value["address"].as_str().unwrap()
+    );
+    assert!(
+        !text(&out).contains("s3cret"),
+        "the password is never printed"
+    );
+}
+
+#[test]
+fn key_new_without_a_password_is_an_input_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sessionkeys"))
+        .args(["key", "new", "--dir", "/tmp/sessionkeys-never"])
+        .env_remove("SESSIONKEYS_KEY_PASSWORD")
+        .env_remove("SESSIONKEYS_KEY_PASSWORD_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("no password: give --password-file or set SESSIONKEYS_KEY_PASSWORD"),
+        "{}",
+        text(&out)
+    );
+}
