@@ -56,21 +56,45 @@ enum KindJson {
 }
 
 /// The options of `check`.
+#[derive(clap::Args)]
 pub struct CheckArgs {
-    pub session: PathBuf,
-    pub calls: PathBuf,
+    #[command(flatten)]
+    pub run: ops_file::OpsRun,
+    /// What the session already used (docs/simulate-format.md).
+    #[arg(long, env = "SESSIONKEYS_USAGE")]
     pub usage: Option<PathBuf>,
+    /// The time of the first op: RFC 3339 or Unix seconds (default: now).
+    #[arg(long, env = "SESSIONKEYS_AT")]
     pub at: Option<String>,
+    /// The account (for the banned-target checks).
+    #[arg(
+        long,
+        env = "SESSIONKEYS_ACCOUNT",
+        default_value = "0x00000000000000000000000000000000000acc01"
+    )]
     pub account: Address,
+    /// The validator (for the banned-target checks and the nonce lane).
+    #[arg(
+        long,
+        env = "SESSIONKEYS_VALIDATOR",
+        default_value = "0x000000000000000000000000000000000000ba11"
+    )]
     pub validator: Address,
+    /// The chain id.
+    #[arg(long, env = "SESSIONKEYS_CHAIN_ID", default_value_t = 31337)]
     pub chain_id: u64,
-    pub entrypoint: EntryPointVersion,
+    /// maxFeePerGas in wei of each op (gas limits: 200k verification, 200k call, 60k overhead).
+    #[arg(
+        long,
+        env = "SESSIONKEYS_MAX_FEE_PER_GAS",
+        default_value_t = 1_000_000_000
+    )]
     pub max_fee_per_gas: u128,
 }
 
 pub fn run(args: CheckArgs, json: bool) -> Result<ExitCode, InputError> {
-    let spec = load_with_signer(&args.session, Some(PLACEHOLDER_SIGNER))?;
-    let ops = ops_file::load(&args.calls)?;
+    let spec = load_with_signer(&args.run.session, Some(PLACEHOLDER_SIGNER))?;
+    let ops = ops_file::load(&args.run.calls)?;
     let usage: UsageFile = match &args.usage {
         None => UsageFile::default(),
         Some(path) => {
@@ -125,7 +149,7 @@ pub fn run(args: CheckArgs, json: bool) -> Result<ExitCode, InputError> {
             .collect(),
         owner: None,
     };
-    let rules = match args.entrypoint {
+    let rules = match args.run.entrypoint {
         EntryPointVersion::V07 => EntryPointRules::V07,
         EntryPointVersion::V08 => EntryPointRules::V08,
     };
@@ -158,7 +182,7 @@ pub fn run(args: CheckArgs, json: bool) -> Result<ExitCode, InputError> {
             match name {
             "account" => Ok(account),
             "validator" => Ok(validator),
-            "entryPoint" => Ok(args.entrypoint.address()),
+            "entryPoint" => Ok(args.run.entrypoint.address()),
             other => other.parse().map_err(|_| {
                 InputError(format!("{at}: expected an address (devnet names other than account, validator, entryPoint are for simulate), got {other:?}"))
             }),

@@ -28,60 +28,10 @@ enum Command {
     Demo,
     /// Run a session and a sequence of userOps on a fresh embedded chain: the contract's and
     /// the engine's verdict on each (exit 0 all passed, 1 some refused, 3 they disagree).
-    Simulate {
-        /// Session JSON file, without "signer" (simulate makes the key).
-        #[arg(long, env = "SESSIONKEYS_SESSION")]
-        session: std::path::PathBuf,
-        /// Ops JSON file (docs/simulate-format.md).
-        #[arg(long, env = "SESSIONKEYS_CALLS")]
-        calls: std::path::PathBuf,
-        /// EntryPoint version.
-        #[arg(long, env = "SESSIONKEYS_ENTRYPOINT", default_value = "v0.7", value_parser = parse_version)]
-        entrypoint: sessionkeys_chain::EntryPointVersion,
-    },
+    Simulate(ops_file::OpsRun),
     /// The engine's verdict on a sequence of ops, offline: no chain, no keys (exit 0 all
     /// allowed, 1 some refused).
-    Check {
-        /// Session JSON file.
-        #[arg(long, env = "SESSIONKEYS_SESSION")]
-        session: std::path::PathBuf,
-        /// Ops JSON file (docs/simulate-format.md).
-        #[arg(long, env = "SESSIONKEYS_CALLS")]
-        calls: std::path::PathBuf,
-        /// What the session already used (docs/simulate-format.md, "Usage").
-        #[arg(long, env = "SESSIONKEYS_USAGE")]
-        usage: Option<std::path::PathBuf>,
-        /// The time of the first op: RFC 3339 or Unix seconds (default: now).
-        #[arg(long, env = "SESSIONKEYS_AT")]
-        at: Option<String>,
-        /// The account (for the banned-target checks).
-        #[arg(
-            long,
-            env = "SESSIONKEYS_ACCOUNT",
-            default_value = "0x00000000000000000000000000000000000acc01"
-        )]
-        account: alloy::primitives::Address,
-        /// The validator (for the banned-target checks and the nonce lane).
-        #[arg(
-            long,
-            env = "SESSIONKEYS_VALIDATOR",
-            default_value = "0x000000000000000000000000000000000000ba11"
-        )]
-        validator: alloy::primitives::Address,
-        /// The chain id.
-        #[arg(long, env = "SESSIONKEYS_CHAIN_ID", default_value_t = 31337)]
-        chain_id: u64,
-        /// EntryPoint version.
-        #[arg(long, env = "SESSIONKEYS_ENTRYPOINT", default_value = "v0.7", value_parser = parse_version)]
-        entrypoint: sessionkeys_chain::EntryPointVersion,
-        /// maxFeePerGas in wei of each op (gas limits: 200k verification, 200k call, 60k overhead).
-        #[arg(
-            long,
-            env = "SESSIONKEYS_MAX_FEE_PER_GAS",
-            default_value_t = 1_000_000_000
-        )]
-        max_fee_per_gas: u128,
-    },
+    Check(check::CheckArgs),
     /// Session keys, stored only as keystore v3 (scrypt) files.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -130,7 +80,7 @@ impl<E: std::fmt::Display> From<E> for InputError {
     }
 }
 
-fn parse_version(s: &str) -> Result<sessionkeys_chain::EntryPointVersion, String> {
+pub(crate) fn parse_version(s: &str) -> Result<sessionkeys_chain::EntryPointVersion, String> {
     match s {
         "v0.7" | "0.7" => Ok(sessionkeys_chain::EntryPointVersion::V07),
         "v0.8" | "0.8" => Ok(sessionkeys_chain::EntryPointVersion::V08),
@@ -203,35 +153,8 @@ fn main() -> ExitCode {
             }
             Ok(ExitCode::SUCCESS)
         }),
-        Command::Check {
-            session,
-            calls,
-            usage,
-            at,
-            account,
-            validator,
-            chain_id,
-            entrypoint,
-            max_fee_per_gas,
-        } => check::run(
-            check::CheckArgs {
-                session,
-                calls,
-                usage,
-                at,
-                account,
-                validator,
-                chain_id,
-                entrypoint,
-                max_fee_per_gas,
-            },
-            cli.json,
-        ),
-        Command::Simulate {
-            session,
-            calls,
-            entrypoint,
-        } => simulate::run(session, calls, entrypoint, cli.json),
+        Command::Check(args) => check::run(args, cli.json),
+        Command::Simulate(run) => simulate::run(run, cli.json),
     };
     match result {
         Ok(code) => code,

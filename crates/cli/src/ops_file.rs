@@ -6,6 +6,21 @@ use alloy::dyn_abi::{DynSolType, DynSolValue, JsonAbiExt};
 use alloy::json_abi::Function;
 use alloy::primitives::{Address, Bytes, U256};
 use serde::Deserialize;
+use std::path::PathBuf;
+
+/// The files and EntryPoint of a run over an ops file (`simulate`, `check`).
+#[derive(clap::Args)]
+pub struct OpsRun {
+    /// Session JSON file (for simulate, without "signer": it makes the key).
+    #[arg(long, env = "SESSIONKEYS_SESSION")]
+    pub session: PathBuf,
+    /// Ops JSON file (docs/simulate-format.md).
+    #[arg(long, env = "SESSIONKEYS_CALLS")]
+    pub calls: PathBuf,
+    /// EntryPoint version.
+    #[arg(long, env = "SESSIONKEYS_ENTRYPOINT", default_value = "v0.7", value_parser = crate::parse_version)]
+    pub entrypoint: sessionkeys_chain::EntryPointVersion,
+}
 use sessionkeys_chain::execution::{Call, encode_calls};
 use sessionkeys_engine::format::scalars::{parse_duration, parse_rfc3339, parse_uint};
 

@@ -15,7 +15,6 @@ use sessionkeys_chain::userop::{nonce_key, nonce_with_key, session_lane};
 use sessionkeys_chain::{EntryPointVersion, UserOperation};
 use sessionkeys_contracts::abi::TestToken;
 use sessionkeys_contracts::session::{ISessionKeyValidator, SessionSpec};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn resolve(
@@ -40,12 +39,12 @@ fn resolve(
     })
 }
 
-pub fn run(
-    session: PathBuf,
-    ops: PathBuf,
-    version: EntryPointVersion,
-    json: bool,
-) -> Result<ExitCode, InputError> {
+pub fn run(run: ops_file::OpsRun, json: bool) -> Result<ExitCode, InputError> {
+    let ops_file::OpsRun {
+        session,
+        calls: ops,
+        entrypoint: version,
+    } = run;
     let key = PrivateKeySigner::random();
     let spec: SessionSpec = load_with_signer(&session, Some(key.address()))?;
     if spec.signer != key.address() {
