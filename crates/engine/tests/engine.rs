@@ -126,3 +126,117 @@ fn every_validator_error_renders_a_sentence_and_round_trips() {
     }
     assert_eq!(seen, 37, "one sentence per contract error");
 }
+
+mod refusals_the_entrypoint_never_lets_through {
+    //! Rules 7 and 11 refuse inputs that never get past the EntryPoint, so the differential test
+    //! cannot reach them; the engine must still refuse them as the contract does.
+    use alloy::primitives::{Address, B256, U256, address, aliases::U48};
+    use sessionkeys_contracts::session::ISessionKeyValidator::ISessionKeyValidatorErrors as E;
+    use sessionkeys_contracts::session::{SessionSpec, TransferPolicy, UsageLimit};
+    use sessionkeys_engine::evaluate::{SessionOp, evaluate_session_op};
+    use sessionkeys_engine::{EvalContext, SessionHeader, Status, session_hash};
+
+    const ACCOUNT: Address = address!("0x00000000000000000000000000000000000acc01");
+    const ALICE: Address = address!("0xA11CE00000000000000000000000000000000001");
+
+    fn spec() -> SessionSpec {
+        let none = UsageLimit {
+            limitType: 0,
+            limit: U256::ZERO,
+            period: U48::ZERO,
+        };
+        SessionSpec {
+            signer: address!("0x0000000000000000000000000000000000005e55"),
+            validAfter: U48::from(100),
+            validUntil: U48::from(10_000),
+            feeLimit: none.clone(),
+            paymasterMode: 1,
+            paymaster: Address::ZERO,
+            opLimit: none.clone(),
+            callPolicies: vec![],
+            transferPolicies: vec![TransferPolicy {
+                target: ALICE,
+                maxValuePerUse: U256::ZERO,
+                valueLimit: none,
+            }],
+            salt: B256::ZERO,
+        }
+    }
+
+    fn context() -> EvalContext {
+        EvalContext {
+            chain_id: 1,
+            validator: address!("0x000000000000000000000000000000000000ba11"),
+            account: ACCOUNT,
+            entry_points: [Address::ZERO; 2],
+            registry: None,
+            installed_modules: vec![],
+            account_epoch: 0,
+            header: SessionHeader {
+                status: Status::Active,
+                ..Default::default()
+            },
+            counters: Default::default(),
+            owner: None,
+        }
+    }
+
+    /// The validator error the op is refused with, or None if it passes.
+    fn check(sender: Address, paymaster_and_data: &[u8]) -> Option<E> {
+        let spec = spec();
+        let hash = session_hash(&spec);
+        let mut nonce = [0u8; 32];
+        nonce[20..24].copy_from_slice(&hash[..4]);
+        // execute(single, ALICE ‖ 0 ‖ ""): a plain transfer the session's policy allows.
+        let mut inner = ALICE.to_vec();
+        inner.extend_from_slice(&[0u8; 32]);
+        let mut call_data = vec![0xe9, 0xae, 0x5c, 0x53];
+        call_data.extend_from_slice(&[0u8; 32]);
+        call_data.extend_from_slice(&U256::from(0x40).to_be_bytes::<32>());
+        call_data.extend_from_slice(&U256::from(inner.len()).to_be_bytes::<32>());
+        inner.resize(64, 0);
+        call_data.extend_from_slice(&inner);
+        let op = SessionOp {
+            sender,
+            spec: &spec,
+            session_hash: hash,
+            mode: 0,
+            time_hint: 500,
+            nonce: U256::from_be_bytes(nonce),
+            call_data: &call_data,
+            account_gas_limits: B256::ZERO,
+            pre_verification_gas: U256::ZERO,
+            gas_fees: B256::ZERO,
+            paymaster_and_data,
+            chains: &[],
+            signatures: None,
+        };
+        evaluate_session_op(&context(), &op)
+            .err()
+            .map(|v| v.as_validator().cloned().expect("a validator error"))
+    }
+
+    #[test]
+    fn rule_7_an_op_of_another_sender_is_refused() {
+        let stranger = address!("0x000000000000000000000000000000000000bad1");
+        match check(stranger, &[]) {
+            Some(E::SenderMismatch(e)) => assert_eq!((e.caller, e.sender), (ACCOUNT, stranger)),
+            other => panic!("expected SenderMismatch, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rule_11_paymaster_and_data_shorter_than_52_bytes_is_refused() {
+        assert_eq!(
+            check(ACCOUNT, &[]),
+            None,
+            "the same op without paymaster data passes"
+        );
+        match check(ACCOUNT, &[0x11u8; 51]) {
+            Some(E::MalformedPaymasterAndData(e)) => assert_eq!(e.length, U256::from(51)),
+            other => panic!("expected MalformedPaymasterAndData, got {other:?}"),
+        }
+        // 52 bytes naming a paymaster: allowed, since the session lets any paymaster sponsor.
+        assert_eq!(check(ACCOUNT, &[0x11u8; 52]), None);
+    }
+}
