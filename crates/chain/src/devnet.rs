@@ -2,6 +2,7 @@
 //! and the test fixtures, all deployed with CREATE2 (salt 0) through the deterministic deployer,
 //! so every address below is fixed and the same on every run.
 
+use crate::deployment::{self, fixtures};
 use crate::embedded::{EmbeddedChain, TxOutcome};
 use crate::entrypoint::{EntryPointVersion, abi::IEntryPoint};
 use crate::execution::{Call, encode_calls};
@@ -10,9 +11,9 @@ use crate::userop::{nonce_key, session_lane};
 use crate::{ChainError, UserOperation};
 use alloy::primitives::{Address, B256, Bytes, U256, address};
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::{SolCall, SolValue};
+use alloy::sol_types::SolCall;
+use sessionkeys_contracts::abi;
 use sessionkeys_contracts::session::SessionSpec;
-use sessionkeys_contracts::{abi, artifacts};
 
 /// Chain id of the embedded devnet (as anvil's default).
 pub const DEVNET_CHAIN_ID: u64 = 31337;
@@ -148,49 +149,25 @@ impl Devnet {
         chain.set_balance(DEVNET_ADMIN, ether * U256::from(1_000_000u64));
         chain.set_balance(DEVNET_BUNDLER, ether * U256::from(1_000u64));
         for version in EntryPointVersion::ALL {
-            let code = version.load_creation_code()?;
-            let deployed = chain.deploy_create2(DEVNET_ADMIN, version.salt(), &code)?;
+            let entry_point = deployment::entry_point(version)?;
+            let deployed =
+                chain.deploy_create2(DEVNET_ADMIN, entry_point.salt, &entry_point.init_code)?;
             debug_assert_eq!(deployed, version.address());
         }
-        let mut deploy = |init: &[u8], args: Vec<u8>| -> Result<Address, ChainError> {
-            chain.deploy_create2(DEVNET_ADMIN, B256::ZERO, &[init, &args].concat())
+        let mut planned = |contract: deployment::PlannedContract| {
+            chain.deploy_create2(DEVNET_ADMIN, contract.salt, &contract.init_code)
         };
-        let (ep07, ep08) = (
-            EntryPointVersion::V07.address(),
-            EntryPointVersion::V08.address(),
-        );
-        let validator = deploy(
-            &artifacts::session_key_validator().bytecode,
-            (ep07, ep08, Address::ZERO).abi_encode_params(),
-        )?;
-        let registry = deploy(
-            &artifacts::policy_registry().bytecode,
-            DEVNET_ADMIN.abi_encode(),
-        )?;
-        let registry_validator = deploy(
-            &artifacts::session_key_validator().bytecode,
-            (ep07, ep08, registry).abi_encode_params(),
-        )?;
-        let factory_v07 = deploy(
-            &artifacts::session_account_factory().bytecode,
-            ep07.abi_encode(),
-        )?;
-        let factory_v08 = deploy(
-            &artifacts::session_account_factory().bytecode,
-            ep08.abi_encode(),
-        )?;
-        let usdc = deploy(
-            &artifacts::test_token().bytecode,
-            ("USD Coin (test)", "USDC", U256::from(6)).abi_encode_params(),
-        )?;
-        let token18 = deploy(
-            &artifacts::test_token().bytecode,
-            ("Game Gold (test)", "GOLD", U256::from(18)).abi_encode_params(),
-        )?;
-        let game = deploy(&artifacts::game().bytecode, vec![])?;
-        let paymaster_v07 = deploy(&artifacts::sponsor_paymaster().bytecode, ep07.abi_encode())?;
-        let paymaster_v08 = deploy(&artifacts::sponsor_paymaster().bytecode, ep08.abi_encode())?;
-        let timestamp_validator = deploy(&artifacts::timestamp_validator().bytecode, vec![])?;
+        let validator = planned(deployment::session_key_validator(Address::ZERO))?;
+        let registry = planned(deployment::policy_registry(DEVNET_ADMIN))?;
+        let registry_validator = planned(deployment::session_key_validator(registry))?;
+        let factory_v07 = planned(deployment::session_account_factory(EntryPointVersion::V07))?;
+        let factory_v08 = planned(deployment::session_account_factory(EntryPointVersion::V08))?;
+        let usdc = planned(fixtures::usdc())?;
+        let token18 = planned(fixtures::gold())?;
+        let game = planned(fixtures::game())?;
+        let paymaster_v07 = planned(fixtures::sponsor_paymaster(EntryPointVersion::V07))?;
+        let paymaster_v08 = planned(fixtures::sponsor_paymaster(EntryPointVersion::V08))?;
+        let timestamp_validator = planned(fixtures::timestamp_validator())?;
         let addresses = DevnetAddresses {
             validator,
             registry,

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod deployment;
 pub mod devnet;
 pub mod embedded;
 pub mod entrypoint;
@@ -16,7 +17,7 @@ pub use devnet::{BundleError, BundleReceipt, Devnet, DevnetAddresses, OpResult};
 pub use embedded::EmbeddedChain;
 pub use entrypoint::EntryPointVersion;
 pub use revert::{RevertReason, decode_revert};
-pub use userop::UserOperation;
+pub use userop::{Paymaster, UserOperation};
 
 use alloy::primitives::{Address, Bytes};
 use std::path::PathBuf;

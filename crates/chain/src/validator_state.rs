@@ -121,27 +121,60 @@ pub fn eval_context(
     spec: &SessionSpec,
     session_hash: B256,
 ) -> EvalContext {
-    let v = setting.validator;
+    let slots = context_slots(account, spec, session_hash);
+    let words = slots
+        .iter()
+        .map(|slot| chain.storage(setting.validator, *slot))
+        .collect::<Vec<_>>();
+    EvalContext {
+        owner,
+        installed_modules,
+        ..eval_context_from_words(chain.chain_id(), setting, account, spec, &words)
+    }
+}
+
+/// The validator storage slots an [`EvalContext`] is read from, in the order
+/// [`eval_context_from_words`] takes their values: the account's epoch, the session's header,
+/// then one slot per key of [`counter_keys`]. For backends that read storage remotely.
+pub fn context_slots(account: Address, spec: &SessionSpec, session_hash: B256) -> Vec<U256> {
+    let mut slots = vec![epoch_slot(account), header_slot(session_hash, account)];
+    slots.extend(
+        counter_keys(spec)
+            .into_iter()
+            .map(|key| counter_slot(session_hash, key, account)),
+    );
+    slots
+}
+
+/// Builds the context from the words at [`context_slots`] (same order). The owner and the
+/// installed modules are left empty for the caller to fill.
+///
+/// # Panics
+/// Never: missing words read as zero.
+pub fn eval_context_from_words(
+    chain_id: u64,
+    setting: &ValidatorSetting,
+    account: Address,
+    spec: &SessionSpec,
+    words: &[U256],
+) -> EvalContext {
+    let word = |i: usize| words.get(i).copied().unwrap_or_default();
     let counters: BTreeMap<CounterKey, Counter> = counter_keys(spec)
         .into_iter()
-        .map(|key| {
-            (
-                key,
-                decode_counter(chain.storage(v, counter_slot(session_hash, key, account))),
-            )
-        })
+        .enumerate()
+        .map(|(i, key)| (key, decode_counter(word(2 + i))))
         .filter(|(_, c)| *c != Counter::default())
         .collect();
     EvalContext {
-        chain_id: chain.chain_id(),
-        validator: v,
+        chain_id,
+        validator: setting.validator,
         account,
         entry_points: setting.entry_points,
         registry: setting.registry,
-        installed_modules,
-        account_epoch: chain.storage(v, epoch_slot(account)).to(),
-        header: decode_header(chain.storage(v, header_slot(session_hash, account))),
+        installed_modules: Vec::new(),
+        account_epoch: word(0).to(),
+        header: decode_header(word(1)),
         counters,
-        owner,
+        owner: None,
     }
 }

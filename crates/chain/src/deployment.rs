@@ -1,0 +1,152 @@
+//! What sessionkeys deploys, as CREATE2 init codes through the deterministic deployer with salt
+//! 0, so each contract has the same address on every chain (the devnet, anvil, any EVM chain
+//! with the deployer at its standard address).
+
+use crate::embedded::DETERMINISTIC_DEPLOYER;
+use crate::entrypoint::EntryPointVersion;
+use alloy::primitives::{Address, B256, Bytes};
+use alloy::sol_types::SolValue;
+use sessionkeys_contracts::artifacts;
+
+/// The CREATE2 salt of every sessionkeys contract.
+pub const SALT: B256 = B256::ZERO;
+
+/// One contract to deploy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedContract {
+    /// What it is, for people.
+    pub name: String,
+    /// The CREATE2 salt ([`SALT`] for ours, the canonical ones for the EntryPoints).
+    pub salt: B256,
+    /// Creation code with its constructor arguments.
+    pub init_code: Bytes,
+}
+
+impl PlannedContract {
+    fn new(name: impl Into<String>, code: &[u8], args: Vec<u8>) -> Self {
+        Self {
+            name: name.into(),
+            salt: SALT,
+            init_code: [code, &args].concat().into(),
+        }
+    }
+
+    /// Where the deterministic deployer puts it.
+    pub fn address(&self) -> Address {
+        DETERMINISTIC_DEPLOYER.create2_from_code(self.salt, &self.init_code)
+    }
+
+    /// The deployer's calldata: salt ‖ init code.
+    pub fn deployer_calldata(&self) -> Bytes {
+        [self.salt.as_slice(), &self.init_code].concat().into()
+    }
+}
+
+/// A `SessionKeyValidator` for both EntryPoints, in registry mode when `registry` is not zero.
+pub fn session_key_validator(registry: Address) -> PlannedContract {
+    let name = if registry.is_zero() {
+        "SessionKeyValidator".to_string()
+    } else {
+        format!("SessionKeyValidator (registry {registry})")
+    };
+    PlannedContract::new(
+        name,
+        &artifacts::session_key_validator().bytecode,
+        (
+            EntryPointVersion::V07.address(),
+            EntryPointVersion::V08.address(),
+            registry,
+        )
+            .abi_encode_params(),
+    )
+}
+
+/// The `SessionAccountFactory` of one EntryPoint version.
+pub fn session_account_factory(version: EntryPointVersion) -> PlannedContract {
+    PlannedContract::new(
+        format!("SessionAccountFactory ({version})"),
+        &artifacts::session_account_factory().bytecode,
+        version.address().abi_encode(),
+    )
+}
+
+/// A `PolicyRegistry` administered by `admin`.
+pub fn policy_registry(admin: Address) -> PlannedContract {
+    PlannedContract::new(
+        "PolicyRegistry",
+        &artifacts::policy_registry().bytecode,
+        admin.abi_encode(),
+    )
+}
+
+/// An EntryPoint with its canonical salt, its creation code read from the npm package at run
+/// time (never embedded: it is GPL-3.0). For dev chains that lack it.
+pub fn entry_point(version: EntryPointVersion) -> Result<PlannedContract, crate::ChainError> {
+    Ok(PlannedContract {
+        name: format!("EntryPoint {version}"),
+        salt: version.salt(),
+        init_code: version.load_creation_code()?,
+    })
+}
+
+/// The contracts every chain needs: the validator (no registry) and both factories.
+pub fn core_contracts() -> Vec<PlannedContract> {
+    vec![
+        session_key_validator(Address::ZERO),
+        session_account_factory(EntryPointVersion::V07),
+        session_account_factory(EntryPointVersion::V08),
+    ]
+}
+
+/// The test fixtures (kept apart from production contracts: deploy them on dev chains only).
+pub mod fixtures {
+    use super::*;
+    use alloy::primitives::U256;
+
+    /// An ERC-20 test token anyone can mint.
+    pub fn test_token(name: &str, symbol: &str, decimals: u8) -> PlannedContract {
+        PlannedContract::new(
+            format!("TestToken {symbol}"),
+            &artifacts::test_token().bytecode,
+            (name, symbol, U256::from(decimals)).abi_encode_params(),
+        )
+    }
+
+    /// The USDC-like token of the devnet (6 decimals).
+    pub fn usdc() -> PlannedContract {
+        test_token("USD Coin (test)", "USDC", 6)
+    }
+
+    /// The 18-decimal token of the devnet.
+    pub fn gold() -> PlannedContract {
+        test_token("Game Gold (test)", "GOLD", 18)
+    }
+
+    /// The game fixture.
+    pub fn game() -> PlannedContract {
+        PlannedContract::new("Game", &artifacts::game().bytecode, vec![])
+    }
+
+    /// A paymaster that sponsors every op of one EntryPoint version.
+    pub fn sponsor_paymaster(version: EntryPointVersion) -> PlannedContract {
+        PlannedContract::new(
+            format!("SponsorPaymaster ({version})"),
+            &artifacts::sponsor_paymaster().bytecode,
+            version.address().abi_encode(),
+        )
+    }
+
+    /// A validator that breaks ERC-7562 (reads TIMESTAMP): a negative fixture.
+    pub fn timestamp_validator() -> PlannedContract {
+        PlannedContract::new(
+            "TimestampValidator",
+            &artifacts::timestamp_validator().bytecode,
+            vec![],
+        )
+    }
+
+    /// The tokens and the game: what a session file on a dev chain names.
+    pub fn all() -> Vec<PlannedContract> {
+        vec![usdc(), gold(), game()]
+    }
+}

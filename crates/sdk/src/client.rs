@@ -1,0 +1,374 @@
+//! `SessionClient`: acts for an account with a session key. Every op is pre-checked by the
+//! engine (and refused locally with the validator's reason), routed on the session's nonce lane,
+//! priced from the bundler's estimate, signed, sent and waited for.
+
+use crate::account::{STUB_ECDSA_SIGNATURE, SmartAccount};
+use crate::backend::Backend;
+use crate::error::SdkError;
+use crate::operation::{self, Executed, WaitPolicy};
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
+use sessionkeys_chain::execution::{Call, encode_calls};
+use sessionkeys_chain::signing::{self, EnableApproval, MODE_ENABLE, MODE_USE};
+use sessionkeys_chain::userop::{nonce_key, session_lane};
+use sessionkeys_chain::validator_state::{self, ValidatorSetting};
+use sessionkeys_chain::{EntryPointVersion, UserOperation};
+use sessionkeys_contracts::abi::{SessionAccount, SessionAccountFactory};
+use sessionkeys_contracts::session::{CounterUsage, ISessionKeyValidator, SessionSpec};
+use sessionkeys_engine::advisory::{EntryPointRules, EntryPointVerdict, entry_point_verdict};
+use sessionkeys_engine::evaluate::{SessionOp, evaluate_session_op};
+use sessionkeys_engine::{EvalContext, Status, Validation};
+use std::sync::Arc;
+
+/// Module types the validator bans as call targets (ERC-7579 validator, executor, hook).
+const BANNED_MODULE_TYPES: [u64; 3] = [1, 2, 4];
+
+/// What the engine says of an op before it is signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Precheck {
+    /// The validator's result: window, and the counters after the op.
+    pub validation: Validation,
+    /// Use (0) or enable-in-first-use (1).
+    pub mode: u8,
+    /// The time hint the op will carry.
+    pub time_hint: u64,
+}
+
+/// Sends calls for an account as one session's key.
+///
+/// # Security
+/// The session key signs in memory and is never logged or sent; the client refuses to sign an
+/// op the engine says the validator would refuse.
+#[derive(Clone)]
+pub struct SessionClient {
+    backend: Arc<dyn Backend>,
+    account: SmartAccount,
+    spec: SessionSpec,
+    hash: B256,
+    key: PrivateKeySigner,
+    setting: ValidatorSetting,
+    approval: Option<EnableApproval>,
+    wait: WaitPolicy,
+}
+
+impl std::fmt::Debug for SessionClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionClient")
+            .field("backend", &self.backend.describe())
+            .field("account", &self.account.address)
+            .field("session", &self.hash)
+            .field("signer", &self.key.address())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionClient {
+    /// A client for `account` under `spec`, enforced by `validator`, signing with `key`.
+    ///
+    /// # Errors
+    /// [`SdkError::Account`] when `key` is not the session's signer.
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        account: SmartAccount,
+        spec: SessionSpec,
+        key: PrivateKeySigner,
+        validator: Address,
+    ) -> Result<Self, SdkError> {
+        if key.address() != spec.signer {
+            return Err(SdkError::Account(format!(
+                "the session key given is {}, but the session's signer is {}",
+                key.address(),
+                spec.signer
+            )));
+        }
+        Ok(Self {
+            backend,
+            account,
+            hash: sessionkeys_engine::session_hash(&spec),
+            spec,
+            key,
+            setting: ValidatorSetting {
+                validator,
+                entry_points: [
+                    EntryPointVersion::V07.address(),
+                    EntryPointVersion::V08.address(),
+                ],
+                registry: None,
+            },
+            approval: None,
+            wait: WaitPolicy::default(),
+        })
+    }
+
+    /// Carries the owner's approval: until the session is enabled, ops enable it in their
+    /// first use.
+    pub fn with_enable_approval(mut self, approval: EnableApproval) -> Self {
+        self.approval = Some(approval);
+        self
+    }
+
+    /// The validator runs in registry mode with `registry`.
+    pub fn with_registry(mut self, registry: Address) -> Self {
+        self.setting.registry = Some(registry);
+        self
+    }
+
+    /// How long to wait for receipts.
+    pub fn with_wait(mut self, wait: WaitPolicy) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// The session hash.
+    pub fn session_hash(&self) -> B256 {
+        self.hash
+    }
+
+    /// The account.
+    pub fn account(&self) -> &SmartAccount {
+        &self.account
+    }
+
+    /// The engine's context: what the validator will read for this account, session and calls.
+    pub async fn context(&self, calls: &[Call]) -> Result<EvalContext, SdkError> {
+        let backend = self.backend.as_ref();
+        let account = self.account.address;
+        let slots = validator_state::context_slots(account, &self.spec, self.hash);
+        let mut words = Vec::with_capacity(slots.len());
+        for slot in slots {
+            words.push(backend.storage(self.setting.validator, slot).await?);
+        }
+        let chain_id = backend.chain_id().await?;
+        let mut ctx = validator_state::eval_context_from_words(
+            chain_id,
+            &self.setting,
+            account,
+            &self.spec,
+            &words,
+        );
+        ctx.owner = Some(self.account.owner);
+        ctx.installed_modules = self.installed_modules(calls).await?;
+        Ok(ctx)
+    }
+
+    /// Which call targets the account reports as installed modules (the validator bans them).
+    async fn installed_modules(&self, calls: &[Call]) -> Result<Vec<Address>, SdkError> {
+        let backend = self.backend.as_ref();
+        if !self.account.is_deployed(backend).await? {
+            // Deployed by this op: the modules are those the factory installs.
+            return Ok(match &self.account.factory {
+                Some((_, data)) => SessionAccountFactory::createAccountCall::abi_decode(data)
+                    .map(|c| c.validators)
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            });
+        }
+        let mut installed = Vec::new();
+        let mut targets: Vec<Address> = calls.iter().map(|c| c.to).collect();
+        targets.sort();
+        targets.dedup();
+        for target in targets {
+            for module_type in BANNED_MODULE_TYPES {
+                let query = SessionAccount::isModuleInstalledCall {
+                    moduleTypeId: U256::from(module_type),
+                    module: target,
+                    _2: Bytes::new(),
+                };
+                let answer = backend
+                    .call(self.account.address, query.abi_encode().into())
+                    .await
+                    .ok()
+                    .and_then(|out| {
+                        SessionAccount::isModuleInstalledCall::abi_decode_returns(&out).ok()
+                    })
+                    .unwrap_or(false);
+                if answer {
+                    installed.push(target);
+                    break;
+                }
+            }
+        }
+        Ok(installed)
+    }
+
+    fn mode(&self, ctx: &EvalContext) -> u8 {
+        let enabled = ctx.header.status == Status::Active && ctx.header.epoch == ctx.account_epoch;
+        if !enabled && self.approval.is_some() {
+            MODE_ENABLE
+        } else {
+            MODE_USE
+        }
+    }
+
+    fn evaluate(
+        &self,
+        ctx: &EvalContext,
+        op: &UserOperation,
+        mode: u8,
+        time_hint: u64,
+    ) -> Result<Validation, SdkError> {
+        let packed = op.pack();
+        let chains = match (&self.approval, mode) {
+            (Some(approval), MODE_ENABLE) => approval.chains.as_slice(),
+            _ => &[],
+        };
+        evaluate_session_op(
+            ctx,
+            &SessionOp {
+                sender: op.sender,
+                spec: &self.spec,
+                session_hash: self.hash,
+                mode,
+                time_hint,
+                nonce: op.nonce,
+                call_data: &op.call_data,
+                account_gas_limits: packed.accountGasLimits,
+                pre_verification_gas: packed.preVerificationGas,
+                gas_fees: packed.gasFees,
+                paymaster_and_data: &packed.paymasterAndData,
+                chains,
+                signatures: None,
+            },
+        )
+        .map_err(|violation| SdkError::Refused { violation })
+    }
+
+    fn rules(&self) -> EntryPointRules {
+        match self.account.version {
+            EntryPointVersion::V07 => EntryPointRules::V07,
+            EntryPointVersion::V08 => EntryPointRules::V08,
+        }
+    }
+
+    fn check_window(&self, validation: &Validation, now: u64) -> Result<(), SdkError> {
+        // The bundler simulates at the latest block (`now`) and the op lands in a later one:
+        // both must be inside the window.
+        for time in [now, now + 1] {
+            if entry_point_verdict(self.rules(), validation, time)
+                == EntryPointVerdict::OutOfTimeRange
+            {
+                return Err(SdkError::OutOfTimeRange {
+                    valid_after: validation.valid_after,
+                    valid_until: validation.valid_until,
+                    now,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The engine's verdict on `calls` now, without fees (those are checked again after the
+    /// bundler's estimate, in [`send`](Self::send)).
+    pub async fn precheck(&self, calls: &[Call]) -> Result<Precheck, SdkError> {
+        let (ctx, op, mode, time_hint) = self.prepare(calls).await?;
+        let validation = self.evaluate(&ctx, &op, mode, time_hint)?;
+        self.check_window(&validation, time_hint)?;
+        Ok(Precheck {
+            validation,
+            mode,
+            time_hint,
+        })
+    }
+
+    async fn prepare(
+        &self,
+        calls: &[Call],
+    ) -> Result<(EvalContext, UserOperation, u8, u64), SdkError> {
+        let backend = self.backend.as_ref();
+        let ctx = self.context(calls).await?;
+        let mode = self.mode(&ctx);
+        let time_hint = backend.latest_timestamp().await?;
+        let key = nonce_key(self.setting.validator, session_lane(self.hash));
+        let nonce =
+            operation::next_nonce(backend, self.account.version, self.account.address, key).await?;
+        let mut op = UserOperation::new(self.account.address, nonce, encode_calls(calls));
+        op.factory = self.account.init_code(backend).await?;
+        // Fees are judged after the estimate; zero here keeps the first check to the policies.
+        op.max_fee_per_gas = 0;
+        op.max_priority_fee_per_gas = 0;
+        Ok((ctx, op, mode, time_hint))
+    }
+
+    /// Sends `calls` (one call as a single execution, several as a batch) as the session key,
+    /// and waits for the receipt.
+    ///
+    /// # Errors
+    /// [`SdkError::Refused`] (nothing sent) when the engine says the validator would refuse,
+    /// [`SdkError::BundlerRefused`] with the validator's reason when the bundler refuses,
+    /// [`SdkError::ExecutionReverted`] when the calls themselves revert.
+    pub async fn send(&self, calls: &[Call]) -> Result<Executed, SdkError> {
+        self.send_checked(calls, true).await
+    }
+
+    /// Like [`send`](Self::send) but without the engine's pre-checks: the bundler and the chain
+    /// judge alone. For diagnostics and for tests that the on-chain refusal matches the engine's.
+    pub async fn send_without_precheck(&self, calls: &[Call]) -> Result<Executed, SdkError> {
+        self.send_checked(calls, false).await
+    }
+
+    async fn send_checked(&self, calls: &[Call], precheck: bool) -> Result<Executed, SdkError> {
+        let (ctx, op, mode, time_hint) = self.prepare(calls).await?;
+        if precheck {
+            let validation = self.evaluate(&ctx, &op, mode, time_hint)?;
+            self.check_window(&validation, time_hint)?;
+        }
+        let enable = (mode == MODE_ENABLE)
+            .then_some(())
+            .and(self.approval.as_ref());
+        let stub = signing::encode_session_signature(
+            &self.spec,
+            time_hint,
+            Bytes::from_static(&STUB_ECDSA_SIGNATURE),
+            enable,
+        );
+        let priced =
+            operation::price(self.backend.as_ref(), self.account.version, op, stub).await?;
+        if precheck {
+            // The fee budget (rule 11) is charged at the op's maximum prefund: judge it now.
+            self.evaluate(&ctx, &priced, mode, time_hint)?;
+        }
+        let (spec, hash, key) = (&self.spec, self.hash, &self.key);
+        operation::sign_and_send(
+            self.backend.as_ref(),
+            self.account.version,
+            priced,
+            |user_op_hash| {
+                let digest = signing::session_digest(user_op_hash, hash, time_hint, mode);
+                let signature = signing::sign_digest(key, digest);
+                signing::encode_session_signature(spec, time_hint, signature, enable)
+            },
+            self.wait,
+        )
+        .await
+    }
+
+    /// Remaining budgets in the current period (the validator's `sessionUsage` view).
+    pub async fn usage(&self) -> Result<Vec<CounterUsage>, SdkError> {
+        session_usage(
+            self.backend.as_ref(),
+            self.setting.validator,
+            self.account.address,
+            &self.spec,
+        )
+        .await
+    }
+}
+
+/// The validator's `sessionUsage` rows for `spec` on `account`, at the latest block's time.
+pub async fn session_usage(
+    backend: &dyn Backend,
+    validator: Address,
+    account: Address,
+    spec: &SessionSpec,
+) -> Result<Vec<CounterUsage>, SdkError> {
+    let now = backend.latest_timestamp().await?;
+    let call = ISessionKeyValidator::sessionUsageCall {
+        account,
+        spec: spec.clone(),
+        timeHint: alloy::primitives::aliases::U48::from(now),
+    };
+    let output = backend.call(validator, call.abi_encode().into()).await?;
+    ISessionKeyValidator::sessionUsageCall::abi_decode_returns(&output)
+        .map_err(|e| SdkError::Decode(format!("sessionUsage: {e}")))
+}

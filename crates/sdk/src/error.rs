@@ -1,0 +1,85 @@
+//! The SDK's one error type.
+
+use crate::backend::BackendError;
+use alloy::primitives::{B256, U256};
+use sessionkeys_engine::Violation;
+
+/// Why an SDK operation did not complete. Messages never contain keys or passwords.
+#[derive(Debug, thiserror::Error)]
+pub enum SdkError {
+    /// The node or the bundler failed or refused.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// The engine refused the op before anything was sent (the contract would refuse it too).
+    #[error("refused before sending: {violation}")]
+    Refused {
+        /// The validator's reason.
+        violation: Violation,
+    },
+    /// The op would pass the validator but the EntryPoint would refuse its time range
+    /// (ERC-4337 AA22): the session is not valid yet or any more at this block time.
+    #[error(
+        "refused before sending: the session's window for this op is {valid_after}..={valid_until} \
+         but the chain's time is {now} (the EntryPoint would refuse with AA22)"
+    )]
+    OutOfTimeRange {
+        /// Window start.
+        valid_after: u64,
+        /// Window end.
+        valid_until: u64,
+        /// The latest block's time.
+        now: u64,
+    },
+    /// The bundler refused the op; `reason` is the validator's named error when the refusal
+    /// carried one.
+    #[error("the bundler refused the userOp: {message}{}", reason.as_ref().map(|r| format!(" — {r}")).unwrap_or_default())]
+    BundlerRefused {
+        /// The JSON-RPC error code (ERC-7769).
+        code: i64,
+        /// The bundler's message.
+        message: String,
+        /// The decoded revert, if the message or data carried one.
+        reason: Option<String>,
+    },
+    /// The op was mined but its execution reverted (its fee was still paid).
+    #[error(
+        "userOp {user_op_hash} was mined but its execution reverted: {reason} (paid {actual_gas_cost} wei)"
+    )]
+    ExecutionReverted {
+        /// The userOp hash.
+        user_op_hash: B256,
+        /// The decoded revert.
+        reason: String,
+        /// What the account or paymaster paid.
+        actual_gas_cost: U256,
+    },
+    /// The bundler did not report a receipt in time.
+    #[error(
+        "no receipt for userOp {user_op_hash} after {waited_seconds} s; it may still be mined: look it up with eth_getUserOperationReceipt"
+    )]
+    Timeout {
+        /// The userOp hash.
+        user_op_hash: B256,
+        /// How long we waited.
+        waited_seconds: u64,
+    },
+    /// The session spec itself is malformed or degenerate (the validator would refuse to enable
+    /// it).
+    #[error("invalid session: {0}")]
+    InvalidSpec(Violation),
+    /// The account has no code and no factory to deploy it.
+    #[error("{0}")]
+    Account(String),
+    /// A keystore could not be created or opened.
+    #[error(transparent)]
+    Keystore(#[from] sessionkeys_keystore::KeystoreError),
+    /// The local session store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The contracts are not deployed where expected.
+    #[error("{0}")]
+    NotDeployed(String),
+    /// An answer did not decode.
+    #[error("{0}")]
+    Decode(String),
+}

@@ -1,0 +1,26 @@
+#![doc = include_str!("../README.md")]
+
+pub mod account;
+pub mod backend;
+pub mod client;
+pub mod delegation;
+pub mod deploy;
+pub mod erc7769;
+pub mod error;
+pub mod grant;
+pub mod operation;
+pub mod password;
+pub mod rpc;
+pub mod store;
+
+pub use account::SmartAccount;
+pub use backend::{Backend, BackendError};
+pub use client::SessionClient;
+pub use error::SdkError;
+pub use grant::SessionGrant;
+pub use operation::{Executed, WaitPolicy};
+pub use rpc::RpcBackend;
+pub use sessionkeys_chain::EntryPointVersion;
+pub use sessionkeys_chain::deployment;
+pub use sessionkeys_chain::execution::Call;
+pub use sessionkeys_contracts::session::SessionSpec;

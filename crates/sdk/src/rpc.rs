@@ -1,0 +1,254 @@
+//! A real chain: any Ethereum node over HTTP JSON-RPC, and any ERC-4337 bundler (ERC-7769).
+
+use crate::backend::{Backend, BackendError, Fees, LogQuery, PlainTransaction, TransactionOutcome};
+use crate::erc7769::{GasEstimate, RpcUserOperation, UserOperationReceipt};
+use alloy::network::{EthereumWallet, TransactionBuilder, TransactionBuilder7702};
+use alloy::primitives::{Address, B256, Bytes, Log, U256};
+use alloy::providers::{Provider, ProviderBuilder, RootProvider};
+use alloy::rpc::client::RpcClient;
+use alloy::rpc::types::{BlockNumberOrTag, Filter, TransactionRequest};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::transports::{RpcError, TransportErrorKind};
+use std::borrow::Cow;
+
+/// A node and a bundler reached over HTTP.
+#[derive(Debug, Clone)]
+pub struct RpcBackend {
+    node_url: reqwest_url::Url,
+    bundler_url: reqwest_url::Url,
+    node: RootProvider,
+    bundler: RpcClient,
+}
+
+mod reqwest_url {
+    pub use alloy::transports::http::reqwest::Url;
+}
+
+impl RpcBackend {
+    /// A backend for the node at `node_url` and the bundler at `bundler_url`. Nothing is
+    /// contacted until the first request.
+    pub fn new(node_url: &str, bundler_url: &str) -> Result<Self, BackendError> {
+        let parse = |url: &str| {
+            url.parse::<reqwest_url::Url>()
+                .map_err(|e| BackendError::Unreachable {
+                    url: url.to_string(),
+                    method: "(none: the URL does not parse)".into(),
+                    reason: e.to_string(),
+                })
+        };
+        let (node_url, bundler_url) = (parse(node_url)?, parse(bundler_url)?);
+        Ok(Self {
+            node: RootProvider::new_http(node_url.clone()),
+            bundler: RpcClient::new_http(bundler_url.clone()),
+            node_url,
+            bundler_url,
+        })
+    }
+
+    fn node_error(&self, method: &str, error: RpcError<TransportErrorKind>) -> BackendError {
+        map_error(self.node_url.as_str(), method, error)
+    }
+
+    async fn bundler_request<P, R>(
+        &self,
+        method: &'static str,
+        params: P,
+    ) -> Result<R, BackendError>
+    where
+        P: alloy::rpc::json_rpc::RpcSend,
+        R: alloy::rpc::json_rpc::RpcRecv,
+    {
+        self.bundler
+            .request::<P, R>(Cow::Borrowed(method), params)
+            .await
+            .map_err(|e| map_error(self.bundler_url.as_str(), method, e))
+    }
+}
+
+/// Maps a transport error to what the user can act on: unreachable, or refused with a code.
+fn map_error(url: &str, method: &str, error: RpcError<TransportErrorKind>) -> BackendError {
+    match error {
+        RpcError::ErrorResp(payload) => BackendError::Rpc {
+            url: url.to_string(),
+            method: method.to_string(),
+            code: payload.code,
+            message: payload.message.to_string(),
+            data: payload.as_revert_data(),
+        },
+        RpcError::Transport(kind) => BackendError::Unreachable {
+            url: url.to_string(),
+            method: method.to_string(),
+            reason: kind.to_string(),
+        },
+        other => BackendError::Decode {
+            method: method.to_string(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for RpcBackend {
+    fn describe(&self) -> String {
+        format!("node {} + bundler {}", self.node_url, self.bundler_url)
+    }
+
+    async fn chain_id(&self) -> Result<u64, BackendError> {
+        self.node
+            .get_chain_id()
+            .await
+            .map_err(|e| self.node_error("eth_chainId", e))
+    }
+
+    async fn call(&self, to: Address, data: Bytes) -> Result<Bytes, BackendError> {
+        let tx = TransactionRequest::default().with_to(to).with_input(data);
+        match self.node.call(tx).await {
+            Ok(output) => Ok(output),
+            Err(RpcError::ErrorResp(payload)) if payload.as_revert_data().is_some() => {
+                Err(BackendError::Reverted {
+                    to,
+                    data: payload.as_revert_data().unwrap_or_default(),
+                })
+            }
+            Err(e) => Err(self.node_error("eth_call", e)),
+        }
+    }
+
+    async fn code(&self, at: Address) -> Result<Bytes, BackendError> {
+        self.node
+            .get_code_at(at)
+            .await
+            .map_err(|e| self.node_error("eth_getCode", e))
+    }
+
+    async fn storage(&self, at: Address, slot: U256) -> Result<U256, BackendError> {
+        self.node
+            .get_storage_at(at, slot)
+            .await
+            .map_err(|e| self.node_error("eth_getStorageAt", e))
+    }
+
+    async fn balance(&self, of: Address) -> Result<U256, BackendError> {
+        self.node
+            .get_balance(of)
+            .await
+            .map_err(|e| self.node_error("eth_getBalance", e))
+    }
+
+    async fn transaction_count(&self, of: Address) -> Result<u64, BackendError> {
+        self.node
+            .get_transaction_count(of)
+            .await
+            .map_err(|e| self.node_error("eth_getTransactionCount", e))
+    }
+
+    async fn latest_timestamp(&self) -> Result<u64, BackendError> {
+        let block = self
+            .node
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| self.node_error("eth_getBlockByNumber", e))?;
+        block
+            .map(|b| b.header.timestamp)
+            .ok_or_else(|| BackendError::Decode {
+                method: "eth_getBlockByNumber".into(),
+                reason: "the node has no latest block".into(),
+            })
+    }
+
+    async fn fees(&self) -> Result<Fees, BackendError> {
+        let estimate = self
+            .node
+            .estimate_eip1559_fees()
+            .await
+            .map_err(|e| self.node_error("eth_feeHistory", e))?;
+        Ok(Fees {
+            max_fee_per_gas: estimate.max_fee_per_gas,
+            max_priority_fee_per_gas: estimate.max_priority_fee_per_gas,
+        })
+    }
+
+    async fn logs(&self, query: LogQuery) -> Result<Vec<Log>, BackendError> {
+        let mut filter = Filter::new()
+            .address(query.address)
+            .event_signature(query.topic0)
+            .from_block(0);
+        if let Some(topic1) = query.topic1 {
+            filter = filter.topic1(topic1);
+        }
+        let logs = self
+            .node
+            .get_logs(&filter)
+            .await
+            .map_err(|e| self.node_error("eth_getLogs", e))?;
+        Ok(logs.into_iter().map(|l| l.inner).collect())
+    }
+
+    async fn send_transaction(
+        &self,
+        from: &PrivateKeySigner,
+        tx: PlainTransaction,
+    ) -> Result<TransactionOutcome, BackendError> {
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(from.clone()))
+            .connect_http(self.node_url.clone());
+        let mut request = TransactionRequest::default()
+            .with_to(tx.to)
+            .with_value(tx.value)
+            .with_input(tx.data);
+        if !tx.authorizations.is_empty() {
+            request = request.with_authorization_list(tx.authorizations);
+        }
+        let pending = provider
+            .send_transaction(request)
+            .await
+            .map_err(|e| self.node_error("eth_sendRawTransaction", e))?;
+        let receipt = pending
+            .get_receipt()
+            .await
+            .map_err(|e| BackendError::Decode {
+                method: "eth_getTransactionReceipt".into(),
+                reason: e.to_string(),
+            })?;
+        if !receipt.status() {
+            return Err(BackendError::TransactionFailed {
+                hash: receipt.transaction_hash,
+                to: Some(tx.to),
+            });
+        }
+        Ok(TransactionOutcome {
+            hash: receipt.transaction_hash,
+            gas_used: receipt.gas_used,
+        })
+    }
+
+    async fn supported_entry_points(&self) -> Result<Vec<Address>, BackendError> {
+        self.bundler_request("eth_supportedEntryPoints", ()).await
+    }
+
+    async fn estimate_user_operation_gas(
+        &self,
+        op: &RpcUserOperation,
+        entry_point: Address,
+    ) -> Result<GasEstimate, BackendError> {
+        self.bundler_request("eth_estimateUserOperationGas", (op.clone(), entry_point))
+            .await
+    }
+
+    async fn send_user_operation(
+        &self,
+        op: &RpcUserOperation,
+        entry_point: Address,
+    ) -> Result<B256, BackendError> {
+        self.bundler_request("eth_sendUserOperation", (op.clone(), entry_point))
+            .await
+    }
+
+    async fn user_operation_receipt(
+        &self,
+        user_op_hash: B256,
+    ) -> Result<Option<UserOperationReceipt>, BackendError> {
+        self.bundler_request("eth_getUserOperationReceipt", (user_op_hash,))
+            .await
+    }
+}

@@ -1,0 +1,329 @@
+//! The local session store: the sessions this machine holds, their specs, statuses and key
+//! files, so a caller can say "the latest session" or name one by (a prefix of) its hash.
+//!
+//! Layout (all created 0700, files 0600):
+//! ```text
+//! <dir>/keys/<address>.json      session keys, Ethereum keystore v3 (scrypt), never plaintext
+//! <dir>/sessions/<hash>.json     one StoredSession each
+//! ```
+//! Writes go to a temporary file renamed into place, so a crash never leaves a half-written
+//! record, and an unreadable record is reported, never overwritten.
+
+use alloy::primitives::{Address, B256, Bytes};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolValue;
+use serde::{Deserialize, Serialize};
+use sessionkeys_contracts::session::{ChainEpoch, SessionSpec};
+use std::path::{Path, PathBuf};
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file or directory could not be read or written.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// What the operating system said.
+        reason: String,
+    },
+    /// A stored record does not parse; it is left untouched.
+    #[error("{path}: unreadable session record ({reason}); it was left as it is")]
+    Corrupt {
+        /// The record.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No stored session matches.
+    #[error("no stored session matches {query:?} in {dir}; `sessionkeys sessions list` shows them")]
+    NotFound {
+        /// What was asked.
+        query: String,
+        /// The store.
+        dir: PathBuf,
+    },
+    /// A hash prefix matches several sessions.
+    #[error("{query:?} matches {count} stored sessions; give more of the hash")]
+    Ambiguous {
+        /// What was asked.
+        query: String,
+        /// How many matched.
+        count: usize,
+    },
+    /// A key file could not be created or opened.
+    #[error(transparent)]
+    Keystore(#[from] sessionkeys_keystore::KeystoreError),
+}
+
+/// Where a stored session stands, as far as this machine knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StoredStatus {
+    /// Made and approved by the owner, to be enabled by its first op.
+    Approved,
+    /// Enabled on-chain.
+    Granted,
+    /// Revoked.
+    Revoked,
+}
+
+/// The owner's approval kept for enable-in-first-use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredApproval {
+    /// `(chainId, epoch)` pairs the owner signed.
+    pub chains: Vec<(u64, u64)>,
+    /// The owner's signature.
+    pub owner_signature: Bytes,
+}
+
+impl StoredApproval {
+    /// The approval as the signing code takes it.
+    pub fn to_approval(&self) -> sessionkeys_chain::signing::EnableApproval {
+        sessionkeys_chain::signing::EnableApproval {
+            chains: self
+                .chains
+                .iter()
+                .map(|&(chain_id, epoch)| ChainEpoch {
+                    chainId: chain_id,
+                    epoch,
+                })
+                .collect(),
+            owner_signature: self.owner_signature.clone(),
+        }
+    }
+
+    /// From the signing code's form.
+    pub fn from_approval(approval: &sessionkeys_chain::signing::EnableApproval) -> Self {
+        Self {
+            chains: approval
+                .chains
+                .iter()
+                .map(|c| (c.chainId, c.epoch))
+                .collect(),
+            owner_signature: approval.owner_signature.clone(),
+        }
+    }
+}
+
+/// One session this machine holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredSession {
+    /// `keccak256(abi.encode(spec))`.
+    pub hash: B256,
+    /// The chain it was granted on.
+    pub chain_id: u64,
+    /// `v0.7` or `v0.8`.
+    pub entry_point: String,
+    /// The account.
+    pub account: Address,
+    /// The account's owner.
+    pub owner: Address,
+    /// The validator.
+    pub validator: Address,
+    /// The spec, as its canonical `abi.encode` bytes.
+    pub spec: Bytes,
+    /// The key file's name inside `keys/`.
+    pub key_file: String,
+    /// Where it stands.
+    pub status: StoredStatus,
+    /// The owner's approval, for enable-in-first-use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<StoredApproval>,
+    /// When it was stored (unix seconds).
+    pub created_at: u64,
+}
+
+impl StoredSession {
+    /// The decoded spec.
+    pub fn spec(&self) -> Result<SessionSpec, StoreError> {
+        SessionSpec::abi_decode(&self.spec).map_err(|e| StoreError::Corrupt {
+            path: PathBuf::from(format!("session {}", self.hash)),
+            reason: format!("spec does not decode: {e}"),
+        })
+    }
+}
+
+/// A listing: every readable session, and the files that could not be read.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Readable sessions, oldest first.
+    pub sessions: Vec<StoredSession>,
+    /// Unreadable records and why (left untouched).
+    pub unreadable: Vec<StoreError>,
+}
+
+/// The store in one directory.
+#[derive(Debug, Clone)]
+pub struct SessionStore {
+    dir: PathBuf,
+}
+
+fn io(path: &Path, error: impl std::fmt::Display) -> StoreError {
+    StoreError::Io {
+        path: path.to_path_buf(),
+        reason: error.to_string(),
+    }
+}
+
+#[cfg(unix)]
+fn private_dir(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(path).map_err(|e| io(path, e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(|e| io(path, e))
+}
+
+#[cfg(not(unix))]
+fn private_dir(path: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(path).map_err(|e| io(path, e))
+}
+
+impl SessionStore {
+    /// The default place: `$SESSIONKEYS_HOME`, else `~/.sessionkeys`.
+    pub fn default_dir() -> PathBuf {
+        if let Some(dir) = std::env::var_os("SESSIONKEYS_HOME") {
+            return PathBuf::from(dir);
+        }
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        home.join(".sessionkeys")
+    }
+
+    /// Opens (creating if needed) the store in `dir`.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let dir = dir.into();
+        private_dir(&dir)?;
+        private_dir(&dir.join("sessions"))?;
+        Ok(Self { dir })
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where keys are kept.
+    pub fn keys_dir(&self) -> PathBuf {
+        self.dir.join("keys")
+    }
+
+    /// Makes a fresh session key, stored only encrypted under `password`.
+    ///
+    /// # Security
+    /// The key is random, and written only as a keystore v3 (scrypt) file of mode 0600.
+    pub fn new_key(&self, password: &[u8]) -> Result<(PrivateKeySigner, String), StoreError> {
+        let (key, path) = sessionkeys_keystore::create(&self.keys_dir(), password, None)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok((key, name))
+    }
+
+    /// Opens a stored session's key.
+    pub fn open_key(
+        &self,
+        session: &StoredSession,
+        password: &[u8],
+    ) -> Result<PrivateKeySigner, StoreError> {
+        Ok(sessionkeys_keystore::open(
+            &self.keys_dir().join(&session.key_file),
+            password,
+        )?)
+    }
+
+    fn record_path(&self, hash: B256) -> PathBuf {
+        self.dir.join("sessions").join(format!("{hash:x}.json"))
+    }
+
+    /// Saves (or updates) a session record, atomically.
+    pub fn save(&self, session: &StoredSession) -> Result<(), StoreError> {
+        let path = self.record_path(session.hash);
+        if path.exists() {
+            // Refuse to replace a record we cannot read: it may be the only copy of something.
+            self.read(&path)?;
+        }
+        let text = serde_json::to_string_pretty(session).map_err(|e| io(&path, e))?;
+        let tmp = path.with_extension("json.tmp");
+        write_private(&tmp, text.as_bytes())?;
+        std::fs::rename(&tmp, &path).map_err(|e| io(&path, e))
+    }
+
+    fn read(&self, path: &Path) -> Result<StoredSession, StoreError> {
+        let text = std::fs::read_to_string(path).map_err(|e| io(path, e))?;
+        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Every stored session, oldest first, and the records that could not be read.
+    pub fn list(&self) -> Result<Listing, StoreError> {
+        let dir = self.dir.join("sessions");
+        let mut listing = Listing::default();
+        let entries = std::fs::read_dir(&dir).map_err(|e| io(&dir, e))?;
+        for entry in entries {
+            let path = entry.map_err(|e| io(&dir, e))?.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                match self.read(&path) {
+                    Ok(session) => listing.sessions.push(session),
+                    Err(error) => listing.unreadable.push(error),
+                }
+            }
+        }
+        listing.sessions.sort_by_key(|s| (s.created_at, s.hash));
+        Ok(listing)
+    }
+
+    /// A session by `latest` or by (a prefix of) its hash, with or without `0x`.
+    pub fn find(&self, query: &str) -> Result<StoredSession, StoreError> {
+        let sessions = self.list()?.sessions;
+        let not_found = || StoreError::NotFound {
+            query: query.to_string(),
+            dir: self.dir.clone(),
+        };
+        if query == "latest" {
+            return sessions.into_iter().last().ok_or_else(not_found);
+        }
+        let prefix = query.trim_start_matches("0x").to_ascii_lowercase();
+        if prefix.is_empty() {
+            return Err(not_found());
+        }
+        let mut matches: Vec<StoredSession> = sessions
+            .into_iter()
+            .filter(|s| format!("{:x}", s.hash).starts_with(&prefix))
+            .collect();
+        match matches.len() {
+            0 => Err(not_found()),
+            1 => Ok(matches.remove(0)),
+            count => Err(StoreError::Ambiguous {
+                query: query.to_string(),
+                count,
+            }),
+        }
+    }
+
+    /// Records a new status for a stored session.
+    pub fn set_status(&self, hash: B256, status: StoredStatus) -> Result<(), StoreError> {
+        let mut session = self.read(&self.record_path(hash))?;
+        session.status = status;
+        self.save(&session)
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| io(path, e))?;
+    file.write_all(bytes).map_err(|e| io(path, e))?;
+    file.sync_all().map_err(|e| io(path, e))
+}

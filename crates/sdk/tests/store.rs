@@ -1,0 +1,142 @@
+//! The local session store: records found by hash prefix or as the latest, never lost or
+//! overwritten when unreadable, keys only encrypted.
+
+use alloy::primitives::{Address, B256, Bytes};
+use sessionkeys::store::{SessionStore, StoreError, StoredApproval, StoredSession, StoredStatus};
+use std::path::PathBuf;
+
+fn temp_store(name: &str) -> (SessionStore, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("sk-store-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    (SessionStore::open(&dir).unwrap(), dir)
+}
+
+fn record(hash_byte: u8, created_at: u64) -> StoredSession {
+    let mut hash = B256::repeat_byte(hash_byte);
+    hash.0[0] = 0xab;
+    StoredSession {
+        hash,
+        chain_id: 31337,
+        entry_point: "v0.7".into(),
+        account: Address::repeat_byte(1),
+        owner: Address::repeat_byte(2),
+        validator: Address::repeat_byte(3),
+        spec: Bytes::from_static(&[0; 32]),
+        key_file: "key.json".into(),
+        status: StoredStatus::Granted,
+        approval: Some(StoredApproval {
+            chains: vec![(31337, 0)],
+            owner_signature: Bytes::from_static(&[7; 65]),
+        }),
+        created_at,
+    }
+}
+
+#[test]
+fn sessions_are_found_by_hash_prefix_and_the_latest_by_time() {
+    let (store, _) = temp_store("find");
+    let (first, second) = (record(0x11, 100), record(0x22, 200));
+    store.save(&second).unwrap();
+    store.save(&first).unwrap();
+    assert_eq!(store.find("latest").unwrap(), second);
+    assert_eq!(store.find("0xab1111").unwrap(), first);
+    assert_eq!(store.find("AB2222").unwrap(), second);
+    assert_eq!(store.list().unwrap().sessions, vec![first, second]);
+}
+
+#[test]
+fn an_ambiguous_prefix_and_an_unknown_hash_are_refused_with_what_to_do() {
+    let (store, dir) = temp_store("ambiguous");
+    store.save(&record(0x11, 1)).unwrap();
+    store.save(&record(0x22, 2)).unwrap();
+    assert!(matches!(
+        store.find("ab"),
+        Err(StoreError::Ambiguous { count: 2, .. })
+    ));
+    let error = store.find("0xdead").unwrap_err();
+    assert!(matches!(error, StoreError::NotFound { .. }));
+    let message = error.to_string();
+    assert!(message.contains(&dir.display().to_string()), "{message}");
+    assert!(message.contains("sessions list"), "{message}");
+    let (empty, _) = temp_store("empty");
+    assert!(matches!(
+        empty.find("latest"),
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn a_corrupt_record_is_reported_and_never_overwritten() {
+    let (store, dir) = temp_store("corrupt");
+    let session = record(0x33, 5);
+    store.save(&session).unwrap();
+    let path = dir
+        .join("sessions")
+        .join(format!("{:x}.json", session.hash));
+    std::fs::write(&path, b"{ not json").unwrap();
+    let listing = store.list().unwrap();
+    assert!(listing.sessions.is_empty());
+    assert_eq!(listing.unreadable.len(), 1);
+    assert!(matches!(listing.unreadable[0], StoreError::Corrupt { .. }));
+    assert!(matches!(
+        store.save(&session),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert!(matches!(
+        store.set_status(session.hash, StoredStatus::Revoked),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert_eq!(std::fs::read(&path).unwrap(), b"{ not json");
+}
+
+#[test]
+fn status_updates_keep_the_rest_of_the_record() {
+    let (store, _) = temp_store("status");
+    let session = record(0x44, 9);
+    store.save(&session).unwrap();
+    store
+        .set_status(session.hash, StoredStatus::Revoked)
+        .unwrap();
+    let updated = store.find("latest").unwrap();
+    assert_eq!(updated.status, StoredStatus::Revoked);
+    assert_eq!(
+        StoredSession {
+            status: StoredStatus::Granted,
+            ..updated
+        },
+        session
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn records_and_keys_are_private_and_keys_only_encrypted() {
+    use std::os::unix::fs::PermissionsExt;
+    let (store, dir) = temp_store("private");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    let session = record(0x55, 1);
+    store.save(&session).unwrap();
+    let path = dir
+        .join("sessions")
+        .join(format!("{:x}.json", session.hash));
+    assert_eq!(mode(&path), 0o600);
+    let (key, name) = store.new_key(b"pw for tests").unwrap();
+    let key_path = store.keys_dir().join(&name);
+    assert_eq!(mode(&key_path), 0o600);
+    let text = std::fs::read_to_string(&key_path).unwrap();
+    let secret = alloy::primitives::hex::encode(key.to_bytes());
+    assert!(
+        !text.contains(&secret),
+        "the key file holds the key in plaintext"
+    );
+    let stored = StoredSession {
+        key_file: name,
+        ..session
+    };
+    assert_eq!(
+        store.open_key(&stored, b"pw for tests").unwrap().address(),
+        key.address()
+    );
+    assert!(store.open_key(&stored, b"wrong").is_err());
+}
