@@ -147,6 +147,11 @@ impl EmbeddedChain {
         self.account_info(at).balance
     }
 
+    /// An address's nonce.
+    pub fn nonce(&self, at: Address) -> u64 {
+        self.account_info(at).nonce
+    }
+
     fn account_info(&self, at: Address) -> AccountInfo {
         self.db
             .cache
@@ -164,6 +169,9 @@ impl EmbeddedChain {
             .modify_cfg_chained(|cfg: &mut CfgEnv| {
                 cfg.chain_id = chain_id;
                 cfg.disable_nonce_check = true;
+                // Any address may send (EIP-3607 off): the in-process bundler estimates gas by
+                // running an op's parts as the EntryPoint, on a copy of the chain.
+                cfg.disable_eip3607 = true;
                 cfg.disable_balance_check = free;
                 cfg.disable_base_fee = free;
             })

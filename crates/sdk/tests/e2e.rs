@@ -5,147 +5,19 @@
 
 mod support;
 
-use alloy::primitives::{Address, U256, address};
+use alloy::primitives::{Address, U256};
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::SolCall;
-use sessionkeys::backend::{Backend, PlainTransaction};
+use sessionkeys::backend::Backend;
 use sessionkeys::client::session_usage;
 use sessionkeys::deploy::deploy;
-use sessionkeys::{
-    Call, EntryPointVersion, SdkError, SessionClient, SessionGrant, SmartAccount, WaitPolicy,
-};
+use sessionkeys::{Call, EntryPointVersion, SdkError, SessionClient, SessionGrant, SmartAccount};
 use sessionkeys_chain::Devnet;
-use sessionkeys_chain::deployment::{self, fixtures};
-use sessionkeys_contracts::abi::{SessionAccount, TestToken};
-use sessionkeys_contracts::session::{ISessionKeyValidator, SessionSpec};
-use sessionkeys_engine::format::parse_session_json;
+use sessionkeys_chain::deployment;
+use sessionkeys_contracts::abi::SessionAccount;
+use sessionkeys_contracts::session::ISessionKeyValidator;
 use std::sync::Arc;
-use support::stack::{Stack, admin, foundry_binary};
-
-const ALICE: Address = address!("0x00000000000000000000000000000000000a11ce");
-const BOB: Address = address!("0x0000000000000000000000000000000000000b0b");
-const CAROL: Address = address!("0x00000000000000000000000000000000000ca401");
-const USDC: u64 = 1_000_000;
-
-fn validator() -> Address {
-    deployment::session_key_validator(Address::ZERO).address()
-}
-
-fn usdc() -> Address {
-    fixtures::usdc().address()
-}
-
-/// At most 100 USDC in all, only to Alice or Bob, 10 ops a minute, 0.05 ETH of fees, for an
-/// hour.
-fn usdc_session(signer: Address, now: u64) -> SessionSpec {
-    let json = format!(
-        r#"{{
-          "validAfter": {after},
-          "validUntil": {until},
-          "feeLimit": {{ "limit": "50000000000000000" }},
-          "opLimit": {{ "limit": 10, "per": "1m" }},
-          "callPolicies": [{{
-            "target": "{usdc}",
-            "selector": "transfer(address,uint256)",
-            "constraints": [
-              {{ "index": 0, "condition": "oneOf", "oneOf": ["{ALICE}", "{BOB}"], "bits": 160 }},
-              {{ "index": 1, "condition": "unconstrained", "limit": {{ "limit": "{limit}" }} }}
-            ]
-          }}]
-        }}"#,
-        after = now - 60,
-        until = now + 3600,
-        usdc = usdc(),
-        limit = 100 * USDC,
-    );
-    parse_session_json(&json)
-        .unwrap()
-        .to_spec(Some(signer))
-        .unwrap()
-}
-
-fn transfer(to: Address, amount: u64) -> Call {
-    Call::typed(
-        usdc(),
-        &TestToken::transferCall {
-            to,
-            amount: U256::from(amount),
-        },
-    )
-}
-
-async fn usdc_balance(backend: &dyn Backend, who: Address) -> U256 {
-    let out = backend
-        .call(
-            usdc(),
-            TestToken::balanceOfCall::new((who,)).abi_encode().into(),
-        )
-        .await
-        .unwrap();
-    TestToken::balanceOfCall::abi_decode_returns(&out).unwrap()
-}
-
-async fn send_plain(backend: &dyn Backend, to: Address, value: U256, data: Vec<u8>) {
-    backend
-        .send_transaction(
-            &admin(),
-            PlainTransaction {
-                to,
-                value,
-                data: data.into(),
-                authorizations: Vec::new(),
-            },
-        )
-        .await
-        .unwrap();
-}
-
-/// Gives `account` 1 ETH for fees and 1,000 USDC.
-async fn fund(backend: &dyn Backend, account: Address) {
-    send_plain(
-        backend,
-        account,
-        U256::from(10u64).pow(U256::from(18)),
-        vec![],
-    )
-    .await;
-    let mint = TestToken::mintCall {
-        to: account,
-        amount: U256::from(1000 * USDC),
-    };
-    send_plain(backend, usdc(), U256::ZERO, mint.abi_encode()).await;
-}
-
-async fn new_account(
-    backend: &dyn Backend,
-    version: EntryPointVersion,
-) -> (SmartAccount, PrivateKeySigner) {
-    let owner = PrivateKeySigner::random();
-    let factory = deployment::session_account_factory(version).address();
-    let account = SmartAccount::counterfactual(
-        backend,
-        version,
-        factory,
-        owner.address(),
-        vec![validator()],
-        U256::ZERO,
-    )
-    .await
-    .unwrap();
-    fund(backend, account.address).await;
-    (account, owner)
-}
-
-fn wait() -> WaitPolicy {
-    WaitPolicy::default()
-}
-
-fn refused_name(result: Result<sessionkeys::Executed, SdkError>) -> &'static str {
-    match result {
-        Err(SdkError::Refused { violation }) => violation.name(),
-        other => panic!("expected a local refusal, got {other:?}"),
-    }
-}
+use support::scenario::*;
+use support::stack::{Stack, foundry_binary};
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "end-to-end tier: needs anvil and Alto in a private network namespace; run scripts/e2e"]
@@ -175,7 +47,7 @@ async fn deploy_lands_every_contract_at_its_devnet_address_and_twice_is_a_no_op(
     assert_eq!(at("Game"), devnet.addresses.game);
     assert!(stack.deployed.iter().all(|c| c.newly_deployed));
     let plan: Vec<_> = deployment::core_contracts();
-    let again = deploy(&stack.backend, &admin(), &plan).await.unwrap();
+    let again = deploy(&stack.backend, &funder(), &plan).await.unwrap();
     assert!(again.iter().all(|c| !c.newly_deployed), "{again:?}");
     let entry_points = stack.backend.supported_entry_points().await.unwrap();
     assert_eq!(
@@ -370,7 +242,7 @@ async fn an_eoa_delegated_with_eip7702_uses_a_session() {
     let implementation = sessionkeys::delegation::implementation(backend.as_ref(), version)
         .await
         .unwrap();
-    sessionkeys::delegation::delegate(backend.as_ref(), &admin(), &eoa, implementation)
+    sessionkeys::delegation::delegate(backend.as_ref(), &funder(), &eoa, implementation)
         .await
         .unwrap();
     let code = backend.code(eoa.address()).await.unwrap();

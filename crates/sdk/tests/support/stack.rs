@@ -1,7 +1,6 @@
 //! anvil + the Alto bundler, started for one test on loopback ports of a private network
 //! namespace (Alto listens on 0.0.0.0 and has no flag to change it), and killed when dropped.
 
-use alloy::signers::local::PrivateKeySigner;
 use sessionkeys::backend::Backend;
 use sessionkeys::deploy::{DeployedContract, deploy};
 use sessionkeys::{EntryPointVersion, RpcBackend};
@@ -10,17 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// anvil's published development keys (from its default mnemonic; not secrets): the deployer
-/// and funder, Alto's executor, and Alto's utility account.
-pub const ANVIL_KEYS: [&str; 3] = [
-    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
-];
-
-pub fn admin() -> PrivateKeySigner {
-    ANVIL_KEYS[0].parse().unwrap()
-}
+use super::scenario::{ANVIL_KEYS, funder};
 
 fn node_modules() -> PathBuf {
     std::env::var_os("SESSIONKEYS_E2E_NODE_MODULES")
@@ -163,7 +152,7 @@ impl Stack {
         ];
         plan.extend(deployment::core_contracts());
         plan.extend(fixtures::all());
-        stack.deployed = deploy(&stack.backend, &admin(), &plan)
+        stack.deployed = deploy(&stack.backend, &funder(), &plan)
             .await
             .expect("deploy");
         let alto_log = std::fs::File::create(stack.logs.join("alto.log")).unwrap();

@@ -1,0 +1,260 @@
+//! The SDK on the embedded devnet and its in-process bundler: the same code path as against a
+//! real node and bundler (tests/e2e.rs), in the default test run.
+
+#[path = "support/scenario.rs"]
+mod scenario;
+
+use alloy::primitives::U256;
+use alloy::signers::local::PrivateKeySigner;
+use scenario::*;
+use sessionkeys::backend::Backend;
+use sessionkeys::{
+    Call, EmbeddedBackend, EntryPointVersion, SdkError, SessionClient, SessionGrant,
+};
+use sessionkeys_contracts::session::ISessionKeyValidator;
+use std::sync::Arc;
+
+fn backend() -> Arc<EmbeddedBackend> {
+    let backend = EmbeddedBackend::new().expect("the devnet (run `npm ci --prefix contracts`)");
+    backend.with_devnet(|d| {
+        d.chain
+            .set_balance(funder().address(), U256::from(10u64).pow(U256::from(24)))
+    });
+    Arc::new(backend)
+}
+
+async fn granted(
+    backend: &Arc<EmbeddedBackend>,
+    version: EntryPointVersion,
+) -> (
+    SessionClient,
+    SessionGrant,
+    sessionkeys::SmartAccount,
+    PrivateKeySigner,
+) {
+    let (account, owner) = new_account(backend.as_ref(), version).await;
+    let key = PrivateKeySigner::random();
+    let now = backend.latest_timestamp().await.unwrap();
+    let grant = SessionGrant::new(usdc_session(key.address(), now), validator()).unwrap();
+    grant
+        .grant_on_chain(backend.as_ref(), &account, &owner, wait())
+        .await
+        .unwrap();
+    let client = SessionClient::new(
+        backend.clone(),
+        account.clone(),
+        grant.spec.clone(),
+        key,
+        validator(),
+    )
+    .unwrap();
+    (client, grant, account, owner)
+}
+
+#[tokio::test]
+async fn a_granted_session_spends_to_its_limit_and_the_bundler_names_the_refusal() {
+    for version in EntryPointVersion::ALL {
+        let backend = backend();
+        let (client, _, account, _) = granted(&backend, version).await;
+        assert!(account.is_deployed(backend.as_ref()).await.unwrap());
+        client.send(&[transfer(ALICE, 60 * USDC)]).await.unwrap();
+        let over = [transfer(BOB, 40 * USDC + 1)];
+        assert_eq!(refused_name(client.send(&over).await), "LimitExceeded");
+        match client.send_without_precheck(&over).await {
+            Err(SdkError::BundlerRefused { code, reason, .. }) => {
+                assert_eq!(code, -32500);
+                assert!(reason.unwrap().contains("LimitExceeded"));
+            }
+            other => panic!("expected the bundler to refuse, got {other:?}"),
+        }
+        client.send(&[transfer(BOB, 40 * USDC)]).await.unwrap();
+        assert_eq!(
+            usdc_balance(backend.as_ref(), BOB).await,
+            U256::from(40 * USDC)
+        );
+        let rows = client.usage().await.unwrap();
+        let spent = rows.iter().find(|r| r.kind == 4).unwrap();
+        assert_eq!(
+            (spent.used, spent.remaining),
+            (U256::from(100 * USDC), U256::ZERO)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_batch_with_one_call_out_of_scope_is_refused_whole() {
+    let backend = backend();
+    let (client, ..) = granted(&backend, EntryPointVersion::V07).await;
+    let batch = [
+        transfer(ALICE, USDC),
+        transfer(BOB, USDC),
+        transfer(CAROL, USDC),
+        transfer(ALICE, USDC),
+        transfer(BOB, USDC),
+    ];
+    assert_eq!(
+        refused_name(client.send(&batch).await),
+        "ConstraintViolated"
+    );
+    assert_eq!(usdc_balance(backend.as_ref(), ALICE).await, U256::ZERO);
+    client.send(&batch[..2]).await.unwrap();
+    assert_eq!(usdc_balance(backend.as_ref(), BOB).await, U256::from(USDC));
+}
+
+#[tokio::test]
+async fn the_eleventh_op_in_a_minute_is_refused_by_the_rate_limit() {
+    let backend = backend();
+    let (client, ..) = granted(&backend, EntryPointVersion::V08).await;
+    // Start at the beginning of a minute so all ten fit in one period.
+    backend.with_devnet(|d| {
+        let now = d.chain.time();
+        d.chain.set_time(now - now % 60 + 60 + 1);
+    });
+    for _ in 0..10 {
+        client.send(&[transfer(ALICE, USDC)]).await.unwrap();
+    }
+    assert_eq!(
+        refused_name(client.send(&[transfer(ALICE, USDC)]).await),
+        "LimitExceeded"
+    );
+    backend.with_devnet(|d| d.chain.advance(60));
+    client.send(&[transfer(ALICE, USDC)]).await.unwrap();
+}
+
+#[tokio::test]
+async fn enable_in_first_use_switches_to_plain_use_and_dies_with_revoke_all() {
+    let backend = backend();
+    let (account, owner) = new_account(backend.as_ref(), EntryPointVersion::V07).await;
+    let key = PrivateKeySigner::random();
+    let now = backend.latest_timestamp().await.unwrap();
+    let grant = SessionGrant::new(usdc_session(key.address(), now), validator()).unwrap();
+    let chain = grant
+        .current_chain(backend.as_ref(), account.address)
+        .await
+        .unwrap();
+    assert_eq!((chain.chainId, chain.epoch), (31337, 0));
+    let approval = grant.approve(&owner, account.address, vec![chain]);
+    let client = SessionClient::new(
+        backend.clone(),
+        account.clone(),
+        grant.spec.clone(),
+        key,
+        validator(),
+    )
+    .unwrap()
+    .with_enable_approval(approval);
+    // The account is not deployed yet: the first op deploys it and enables the session.
+    assert!(!account.is_deployed(backend.as_ref()).await.unwrap());
+    assert_eq!(
+        client.precheck(&[transfer(ALICE, 1)]).await.unwrap().mode,
+        1
+    );
+    client.send(&[transfer(ALICE, USDC)]).await.unwrap();
+    assert_eq!(
+        client.precheck(&[transfer(ALICE, 1)]).await.unwrap().mode,
+        0
+    );
+    account
+        .execute_as_owner(
+            backend.as_ref(),
+            &owner,
+            &[Call::typed(
+                validator(),
+                &ISessionKeyValidator::revokeAllCall {},
+            )],
+            wait(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        refused_name(client.send(&[transfer(ALICE, 1)]).await),
+        "SessionEpochStale"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_session_is_refused_before_anything_is_sent() {
+    let backend = backend();
+    let (client, grant, ..) = granted(&backend, EntryPointVersion::V07).await;
+    let until: u64 = grant.spec.validUntil.to();
+    backend.with_devnet(|d| d.chain.set_time(until + 1));
+    assert_eq!(
+        refused_name(client.send(&[transfer(ALICE, 1)]).await),
+        "TimeHintOutsideSession"
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_session_is_refused_locally_and_by_the_bundler() {
+    let backend = backend();
+    let (client, grant, account, owner) = granted(&backend, EntryPointVersion::V08).await;
+    let revoke = ISessionKeyValidator::revokeSessionCall {
+        sessionHash: grant.hash(),
+    };
+    account
+        .execute_as_owner(
+            backend.as_ref(),
+            &owner,
+            &[Call::typed(validator(), &revoke)],
+            wait(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        refused_name(client.send(&[transfer(ALICE, 1)]).await),
+        "SessionRevoked"
+    );
+    match client.send_without_precheck(&[transfer(ALICE, 1)]).await {
+        Err(SdkError::BundlerRefused { reason, .. }) => {
+            assert!(reason.unwrap().contains("SessionRevoked"))
+        }
+        other => panic!("expected the bundler to refuse, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn calls_that_would_revert_are_refused_at_estimation_with_the_reason_and_nothing_paid() {
+    let backend = backend();
+    let (client, _, account, _) = granted(&backend, EntryPointVersion::V07).await;
+    // Inside the session (≤ 100 USDC) but more than the account holds after spending 950.
+    let burn = sessionkeys_contracts::abi::TestToken::transferCall {
+        to: ALICE,
+        amount: U256::from(950 * USDC),
+    };
+    backend.with_devnet(|d| {
+        d.send(account.address, usdc(), U256::ZERO, &burn).unwrap();
+    });
+    let ether_before = backend.balance(account.address).await.unwrap();
+    match client.send(&[transfer(BOB, 60 * USDC)]).await {
+        Err(SdkError::BundlerRefused { code, reason, .. }) => {
+            assert_eq!(code, sessionkeys::embedded::EXECUTION_REVERTED);
+            assert!(reason.unwrap().contains("InsufficientBalance"));
+        }
+        other => panic!("expected the estimate to refuse, got {other:?}"),
+    }
+    assert_eq!(
+        backend.balance(account.address).await.unwrap(),
+        ether_before
+    );
+}
+
+#[tokio::test]
+async fn a_key_that_is_not_the_sessions_signer_or_the_owner_is_refused() {
+    let backend = backend();
+    let (client, grant, account, _) = granted(&backend, EntryPointVersion::V07).await;
+    let stranger = PrivateKeySigner::random();
+    let error = SessionClient::new(
+        backend.clone(),
+        client.account().clone(),
+        grant.spec.clone(),
+        stranger.clone(),
+        validator(),
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("signer"), "{error}");
+    let error = account
+        .execute_as_owner(backend.as_ref(), &stranger, &[], wait())
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("owner"), "{error}");
+}
