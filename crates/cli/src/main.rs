@@ -4,6 +4,7 @@
 
 mod check;
 mod demo;
+mod onchain;
 mod ops_file;
 mod session;
 mod simulate;
@@ -37,9 +38,33 @@ enum Command {
     Key(KeyCommand),
     /// Print the embedded devnet's fixed addresses (for session and ops files).
     Devnet,
-    /// Offline tools for session JSON files (docs/session-format.md).
+    /// Session JSON files (docs/session-format.md): offline tools, and `grant` on a real chain.
     #[command(subcommand)]
     Session(session::SessionCommand),
+    /// Deploy the sessionkeys contracts with CREATE2: the same addresses on every chain.
+    Deploy(onchain::DeployArgs),
+    /// Smart accounts on a real chain.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Send calls as a stored session's key (exit 1 if refused, with the validator's reason).
+    Exec(onchain::ExecArgs),
+    /// The sessions this machine holds.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// Revoke stored sessions (or, with --all, every session of the account).
+    Revoke(onchain::RevokeArgs),
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// The counterfactual SessionAccount of an owner (deployed by its first userOp).
+    Create(onchain::AccountCreateArgs),
+}
+
+#[derive(Subcommand)]
+enum SessionsCommand {
+    /// Stored sessions, with on-chain status and remaining limits when --rpc is given.
+    List(onchain::ListArgs),
 }
 
 #[derive(Subcommand)]
@@ -135,6 +160,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo => demo::run(cli.json),
         Command::Session(command) => session::run(command, cli.json),
+        Command::Deploy(args) => onchain::deploy(args, cli.json),
+        Command::Account(AccountCommand::Create(args)) => onchain::account_create(args, cli.json),
+        Command::Exec(args) => onchain::exec(args, cli.json),
+        Command::Sessions(SessionsCommand::List(args)) => onchain::list(args, cli.json),
+        Command::Revoke(args) => onchain::revoke(args, cli.json),
         Command::Devnet => devnet_addresses(cli.json),
         Command::Key(KeyCommand::New {
             dir,

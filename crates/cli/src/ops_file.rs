@@ -124,6 +124,20 @@ pub fn parse_time(at: &str, previous: u64, path: &str) -> Result<u64, InputError
     result.map_err(|e| InputError(format!("{path}: {e}")))
 }
 
+impl OpJson {
+    /// An op of just these calls.
+    pub fn from_calls(calls: Vec<CallJson>) -> Self {
+        Self {
+            at: None,
+            calls,
+            call_data: None,
+            paymaster_and_data: None,
+            time_hint: None,
+            nonce_key: None,
+        }
+    }
+}
+
 /// The op's callData: its raw `callData`, or its calls encoded as `execute` (single or batch).
 /// `resolve` turns a call's `to` (an address or a fixture name) into an address.
 pub fn call_data(
@@ -134,6 +148,15 @@ pub fn call_data(
     if let Some(raw) = &op.call_data {
         return hex_bytes(raw, &format!("{path}.callData"));
     }
+    Ok(encode_calls(&calls(op, path, resolve)?))
+}
+
+/// The op's calls, decoded from the file (an op with raw `callData` has none).
+pub fn calls(
+    op: &OpJson,
+    path: &str,
+    resolve: &mut dyn FnMut(&str, &str) -> Result<Address, InputError>,
+) -> Result<Vec<Call>, InputError> {
     let mut calls = Vec::new();
     for (j, c) in op.calls.iter().enumerate() {
         let cpath = format!("{path}.calls[{j}]");
@@ -157,7 +180,7 @@ pub fn call_data(
     if calls.is_empty() {
         return Err(InputError(format!("{path}: give calls or callData")));
     }
-    Ok(encode_calls(&calls))
+    Ok(calls)
 }
 
 /// Reads an ops file, reporting the path of a bad field.

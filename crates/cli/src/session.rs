@@ -13,6 +13,9 @@ use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum SessionCommand {
+    /// Grant a session on a real chain: a fresh key, the owner's approval, and enableSession
+    /// on-chain (or, with --first-use, in the session's first op). Stored locally.
+    Grant(Box<crate::onchain::GrantArgs>),
     /// Report mistakes and dangerous scopes; exit 1 if any is an error.
     Lint {
         /// Session JSON file.
@@ -77,6 +80,7 @@ pub fn load_with_signer(
 
 pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> {
     match command {
+        SessionCommand::Grant(args) => crate::onchain::grant(*args, json),
         SessionCommand::Lint { file } => {
             let findings = lint(&load(&file)?);
             let errors = findings

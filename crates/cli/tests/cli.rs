@@ -442,3 +442,91 @@ fn key_new_without_a_password_is_an_input_error() {
         text(&out)
     );
 }
+
+#[test]
+fn an_unreachable_node_is_named_with_what_was_tried() {
+    let owner_key = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+    let out = Command::new(env!("CARGO_BIN_EXE_sessionkeys"))
+        .args([
+            "account",
+            "create",
+            "--rpc",
+            "http://127.0.0.1:9",
+            "--owner-key-env",
+            "SK_TEST_OWNER",
+        ])
+        .env("SK_TEST_OWNER", owner_key)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let message = text(&out);
+    assert!(message.contains("http://127.0.0.1:9"), "{message}");
+    assert!(
+        message.contains("eth_getCode") || message.contains("eth_call"),
+        "{message}"
+    );
+    assert!(
+        !message.contains(&owner_key[2..]),
+        "the key leaked into an error"
+    );
+}
+
+#[test]
+fn a_grant_refuses_a_session_file_that_names_its_own_signer() {
+    let out = sessionkeys(&[
+        "session",
+        "grant",
+        &example("usdc-spending-limit.json"),
+        "--rpc",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("remove \"signer\""), "{}", text(&out));
+}
+
+#[test]
+fn exec_without_a_stored_session_says_where_it_looked() {
+    let home =
+        std::env::temp_dir().join(format!("sessionkeys-cli-empty-home-{}", std::process::id()));
+    let out = sessionkeys(&[
+        "exec",
+        "--rpc",
+        "http://127.0.0.1:9",
+        "--home",
+        &home.to_string_lossy(),
+        "--to",
+        "usdc",
+        "--data",
+        "0x",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let message = text(&out);
+    assert!(
+        message.contains("no stored session matches \"latest\""),
+        "{message}"
+    );
+    assert!(message.contains(&*home.to_string_lossy()), "{message}");
+}
+
+#[test]
+fn sessions_list_of_an_empty_store_says_so() {
+    let home =
+        std::env::temp_dir().join(format!("sessionkeys-cli-list-home-{}", std::process::id()));
+    let out = sessionkeys(&["sessions", "list", "--home", &home.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("no stored sessions"), "{}", text(&out));
+}
+
+#[test]
+fn deploy_without_a_key_asks_for_one() {
+    let out = sessionkeys(&["deploy", "--rpc", "http://127.0.0.1:9"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--owner-keystore"), "{}", text(&out));
+}
+
+#[test]
+fn revoke_needs_a_session_or_all() {
+    let out = sessionkeys(&["revoke", "--rpc", "http://127.0.0.1:9"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--session"), "{}", text(&out));
+}

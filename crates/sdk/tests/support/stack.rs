@@ -74,6 +74,8 @@ fn free_port() -> u16 {
 pub struct Stack {
     children: Vec<Child>,
     pub node_url: String,
+    #[allow(dead_code)] // read by the CLI's end-to-end tests
+    pub bundler_url: String,
     pub backend: RpcBackend,
     pub deployed: Vec<DeployedContract>,
     logs: PathBuf,
@@ -137,6 +139,7 @@ impl Stack {
             children: vec![anvil],
             backend: RpcBackend::new(&node_url, &bundler_url).unwrap(),
             node_url,
+            bundler_url,
             deployed: Vec::new(),
             logs,
         };

@@ -1,0 +1,242 @@
+//! The CLI's real-chain commands against anvil and Alto (the end-to-end tier): deploy, account
+//! create, session grant (both ways), exec, sessions list, revoke, revoke --all. Ignored by a
+//! plain `cargo test`; `scripts/e2e` runs them in a private network namespace.
+
+#[path = "../../sdk/tests/support/mod.rs"]
+mod support;
+
+use alloy::primitives::{Address, U256};
+use serde_json::Value;
+use sessionkeys::backend::Backend;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use support::scenario::*;
+use support::stack::Stack;
+
+const FUNDER_ENV: &str = "SESSIONKEYS_E2E_FUNDER_KEY";
+
+struct Cli {
+    dir: PathBuf,
+    stack_rpc: String,
+    stack_bundler: String,
+}
+
+impl Cli {
+    fn new(stack: &Stack, name: &str) -> Cli {
+        let dir = std::env::temp_dir().join(format!("sk-cli-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("password"), "e2e password\n").unwrap();
+        Cli {
+            dir,
+            stack_rpc: stack.node_url.clone(),
+            stack_bundler: stack.bundler_url.clone(),
+        }
+    }
+
+    /// Runs `sessionkeys --json ARGS` with the chain, the store and its password from the
+    /// environment (as a script would).
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_sessionkeys"))
+            .arg("--json")
+            .args(args)
+            .env("SESSIONKEYS_RPC_URL", &self.stack_rpc)
+            .env("SESSIONKEYS_BUNDLER_URL", &self.stack_bundler)
+            .env("SESSIONKEYS_HOME", self.dir.join("home"))
+            .env("SESSIONKEYS_PASSWORD_FILE", self.dir.join("password"))
+            .env("SESSIONKEYS_OWNER_PASSWORD_FILE", self.dir.join("password"))
+            .env(FUNDER_ENV, ANVIL_KEYS[0])
+            .output()
+            .expect("the binary runs")
+    }
+
+    fn ok(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", text(&out)))
+    }
+
+    fn refused(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).to_string_lossy().into_owned()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn session_file(dir: &Path, name: &str, now: u64) -> String {
+    let json = format!(
+        r#"{{
+          "validAfter": {after},
+          "validUntil": {until},
+          "feeLimit": {{ "limit": "50000000000000000" }},
+          "opLimit": {{ "limit": 10, "per": "1m" }},
+          "callPolicies": [{{
+            "target": "{usdc}",
+            "selector": "transfer(address,uint256)",
+            "constraints": [
+              {{ "index": 0, "condition": "oneOf", "oneOf": ["{ALICE}", "{BOB}"], "bits": 160 }},
+              {{ "index": 1, "condition": "unconstrained", "limit": {{ "limit": "100000000" }} }}
+            ]
+          }}]
+        }}"#,
+        after = now - 60,
+        until = now + 3600,
+        usdc = usdc(),
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, json).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn pay(to: Address, amount: u64) -> Vec<String> {
+    [
+        "--to",
+        "usdc",
+        "--function",
+        "transfer(address,uint256)",
+        "--arg",
+        &to.to_string(),
+        "--arg",
+        &amount.to_string(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn args<'a>(fixed: &[&'a str], extra: &'a [String]) -> Vec<&'a str> {
+    fixed
+        .iter()
+        .copied()
+        .chain(extra.iter().map(String::as_str))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "end-to-end tier: needs anvil and Alto in a private network namespace; run scripts/e2e"]
+async fn the_cli_runs_the_whole_lifecycle_on_anvil_and_alto() {
+    let stack = Stack::start("cli").await;
+    let cli = Cli::new(&stack, "lifecycle");
+
+    // Deploying again changes nothing: every contract is already at its CREATE2 address.
+    let deployed = cli.ok(&["deploy", "--owner-key-env", FUNDER_ENV, "--fixtures"]);
+    assert!(
+        deployed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["newlyDeployed"] == false)
+    );
+
+    // The owner's key is a keystore file made by `key new`.
+    let owner = cli.ok(&[
+        "key",
+        "new",
+        "--dir",
+        &cli.path("owner"),
+        "--password-file",
+        &cli.path("password"),
+    ]);
+    let owner_file = owner["file"].as_str().unwrap().to_string();
+    let account = cli.ok(&["account", "create", "--owner-keystore", &owner_file]);
+    assert_eq!(account["deployed"], false);
+    let account: Address = account["account"].as_str().unwrap().parse().unwrap();
+    fund(&stack.backend, account).await;
+
+    let now = stack.backend.latest_timestamp().await.unwrap();
+    let file = session_file(&cli.dir, "usdc.json", now);
+    let granted = cli.ok(&["session", "grant", &file, "--owner-keystore", &owner_file]);
+    assert_eq!(granted["status"], "granted");
+    assert_eq!(
+        granted["account"]
+            .as_str()
+            .unwrap()
+            .parse::<Address>()
+            .unwrap(),
+        account
+    );
+    let hash = granted["sessionHash"].as_str().unwrap().to_string();
+
+    let sixty = pay(ALICE, 60 * USDC);
+    let sent = cli.ok(&args(&["exec"], &sixty));
+    assert_eq!(sent[0]["verdict"], "ok");
+    assert_eq!(
+        usdc_balance(&stack.backend, ALICE).await,
+        U256::from(60 * USDC)
+    );
+
+    let over = pay(BOB, 40 * USDC + 1);
+    let refused = cli.refused(&args(&["exec"], &over));
+    assert_eq!(refused[0]["error"], "LimitExceeded");
+    let refused = cli.refused(&args(&["exec", "--no-precheck"], &over));
+    assert!(
+        refused[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("LimitExceeded"),
+        "{refused}"
+    );
+
+    let listed = cli.ok(&["sessions", "list"]);
+    let row = &listed[0];
+    assert_eq!(row["sessionHash"], hash.as_str());
+    assert_eq!(
+        (row["onchain"].as_str(), row["usable"].as_bool()),
+        (Some("active"), Some(true))
+    );
+    assert!(
+        row["limits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["remaining"] == "40000000"),
+        "{row}"
+    );
+
+    let revoked = cli.ok(&[
+        "revoke",
+        "--session",
+        &hash[..10],
+        "--owner-keystore",
+        &owner_file,
+    ]);
+    assert_eq!(revoked["revoked"][0], hash.as_str());
+    let refused = cli.refused(&args(&["exec", "--session", &hash], &pay(ALICE, 1)));
+    assert_eq!(refused[0]["error"], "SessionRevoked");
+    let listed = cli.ok(&["sessions", "list"]);
+    assert_eq!(
+        (listed[0]["stored"].as_str(), listed[0]["onchain"].as_str()),
+        (Some("revoked"), Some("revoked"))
+    );
+
+    // A second session, enabled by its first op; then revoke --all ends it.
+    let file = session_file(&cli.dir, "usdc2.json", now);
+    let approved = cli.ok(&[
+        "session",
+        "grant",
+        &file,
+        "--first-use",
+        "--owner-keystore",
+        &owner_file,
+    ]);
+    assert_eq!(approved["status"], "approved");
+    cli.ok(&args(&["exec"], &pay(BOB, USDC)));
+    assert_eq!(usdc_balance(&stack.backend, BOB).await, U256::from(USDC));
+    let listed = cli.ok(&["sessions", "list", "--account", &account.to_string()]);
+    assert_eq!(listed[1]["stored"], "granted");
+    cli.ok(&["revoke", "--all", "--owner-keystore", &owner_file]);
+    let refused = cli.refused(&args(&["exec"], &pay(BOB, 1)));
+    assert_eq!(refused[0]["error"], "SessionEpochStale");
+}
