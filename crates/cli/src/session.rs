@@ -16,6 +16,9 @@ pub enum SessionCommand {
     /// Grant a session on a real chain: a fresh key, the owner's approval, and enableSession
     /// on-chain (or, with --first-use, in the session's first op). Stored locally.
     Grant(Box<crate::onchain::GrantArgs>),
+    /// Start a session file from flags (without "signer": `grant` makes the key); prints it, or
+    /// writes --out. Refine it by hand, then lint and explain it.
+    New(NewArgs),
     /// Report mistakes and dangerous scopes; exit 1 if any is an error.
     Lint {
         /// Session JSON file.
@@ -47,6 +50,94 @@ pub enum SessionCommand {
     },
 }
 
+/// Flags of `session new`.
+#[derive(clap::Args)]
+pub struct NewArgs {
+    /// A call the session may make, as TARGET:FUNCTION, e.g.
+    /// 0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913:transfer(address,uint256). Repeat for several.
+    #[arg(long = "call", value_name = "TARGET:FUNCTION")]
+    calls: Vec<String>,
+    /// A plain ETH transfer the session may make, as RECIPIENT:MAX_WEI_PER_TRANSFER.
+    #[arg(long = "transfer", value_name = "RECIPIENT:MAX_WEI")]
+    transfers: Vec<String>,
+    /// How long the session lasts from now (e.g. 1h, 30m, 2d).
+    #[arg(long, default_value = "1h")]
+    valid_for: String,
+    /// Most userOps, as N/PERIOD (e.g. 10/1m) or N for the whole session.
+    #[arg(long)]
+    ops: Option<String>,
+    /// Most wei of gas fees the account pays over the session.
+    #[arg(long, default_value = "1000000000000000")]
+    fee_limit: String,
+    /// Write the file here instead of printing it (never overwrites).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn parse_pair<'a>(
+    value: &'a str,
+    flag: &str,
+    shape: &str,
+) -> Result<(&'a str, &'a str), InputError> {
+    value
+        .split_once(':')
+        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+        .ok_or_else(|| InputError(format!("{flag} {value:?}: expected {shape}")))
+}
+
+fn new_session(args: &NewArgs) -> Result<serde_json::Value, InputError> {
+    use sessionkeys_engine::format::scalars::{format_rfc3339, parse_duration};
+    if args.calls.is_empty() && args.transfers.is_empty() {
+        return Err(InputError(
+            "give at least one --call TARGET:FUNCTION or --transfer RECIPIENT:MAX_WEI".into(),
+        ));
+    }
+    let duration = parse_duration(&args.valid_for)
+        .map_err(|e| InputError(format!("--valid-for {:?}: {e}", args.valid_for)))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let mut session = serde_json::json!({
+        "validAfter": format_rfc3339(now),
+        "validUntil": format_rfc3339(now + duration),
+        "feeLimit": { "limit": args.fee_limit },
+    });
+    if let Some(ops) = &args.ops {
+        session["opLimit"] = match ops.split_once('/') {
+            Some((n, per)) => serde_json::json!({ "limit": n, "per": per }),
+            None => serde_json::json!({ "limit": ops }),
+        };
+    }
+    let calls: Vec<_> = args
+        .calls
+        .iter()
+        .map(|c| {
+            let (target, function) = parse_pair(c, "--call", "TARGET:FUNCTION")?;
+            Ok(serde_json::json!({ "target": target, "selector": function }))
+        })
+        .collect::<Result<_, InputError>>()?;
+    let transfers: Vec<_> = args
+        .transfers
+        .iter()
+        .map(|t| {
+            let (target, max) = parse_pair(t, "--transfer", "RECIPIENT:MAX_WEI")?;
+            Ok(serde_json::json!({ "target": target, "maxValuePerUse": max }))
+        })
+        .collect::<Result<_, InputError>>()?;
+    if !calls.is_empty() {
+        session["callPolicies"] = serde_json::Value::Array(calls);
+    }
+    if !transfers.is_empty() {
+        session["transferPolicies"] = serde_json::Value::Array(transfers);
+    }
+    // The file must be one that lint, explain and grant accept.
+    parse_session_json(&session.to_string())
+        .and_then(|s| s.to_spec(Some(Address::repeat_byte(1))))
+        .map_err(|e| InputError(format!("the flags make an invalid session: {e}")))?;
+    Ok(session)
+}
+
 fn parse_chain(s: &str) -> Result<ChainEpoch, String> {
     let (id, epoch) = s.split_once(':').unwrap_or((s, "0"));
     let parse = |v: &str, what: &str| {
@@ -62,6 +153,12 @@ fn parse_chain(s: &str) -> Result<ChainEpoch, String> {
 /// Reads and checks a session file.
 pub fn load(file: &PathBuf) -> Result<SessionSpec, InputError> {
     load_with_signer(file, None)
+}
+
+/// Reads a session file for review (lint, explain): a left-out signer, which `grant` makes,
+/// does not matter to either, so a placeholder stands in.
+pub fn load_for_review(file: &PathBuf) -> Result<SessionSpec, InputError> {
+    load_with_signer(file, Some(Address::repeat_byte(1)))
 }
 
 /// Reads and checks a session file; `signer` fills in a left-out signer.
@@ -81,8 +178,36 @@ pub fn load_with_signer(
 pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> {
     match command {
         SessionCommand::Grant(args) => crate::onchain::grant(*args, json),
+        SessionCommand::New(args) => {
+            let session = new_session(&args)?;
+            let text = serde_json::to_string_pretty(&session)? + "\n";
+            let placeholder = parse_session_json(&text)?.to_spec(Some(Address::repeat_byte(1)))?;
+            for finding in lint(&placeholder) {
+                eprintln!("{finding}");
+            }
+            match &args.out {
+                Some(path) => {
+                    let mut file = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(path)
+                        .map_err(|e| {
+                            InputError(format!("cannot create {}: {e}", path.display()))
+                        })?;
+                    std::io::Write::write_all(&mut file, text.as_bytes())
+                        .map_err(|e| InputError(format!("cannot write {}: {e}", path.display())))?;
+                    if json {
+                        println!("{}", serde_json::json!({ "file": path }));
+                    } else {
+                        println!("wrote {}", path.display());
+                    }
+                }
+                None => print!("{text}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         SessionCommand::Lint { file } => {
-            let findings = lint(&load(&file)?);
+            let findings = lint(&load_for_review(&file)?);
             let errors = findings
                 .iter()
                 .filter(|f| f.severity == Severity::Error)
@@ -113,7 +238,7 @@ pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> 
             })
         }
         SessionCommand::Explain { file } => {
-            let explanation = explain(&load(&file)?, &Labels::well_known());
+            let explanation = explain(&load_for_review(&file)?, &Labels::well_known());
             if json {
                 let lines: Vec<_> = explanation
                     .lines

@@ -530,3 +530,61 @@ fn revoke_needs_a_session_or_all() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--session"), "{}", text(&out));
 }
+
+#[test]
+fn session_new_writes_a_file_that_lint_and_explain_read() {
+    let dir = std::env::temp_dir().join(format!("sessionkeys-cli-new-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_file = dir.join("new-session.json");
+    let _ = std::fs::remove_file(&out_file);
+    let out_path = out_file.to_string_lossy().into_owned();
+    let out = sessionkeys(&[
+        "session",
+        "new",
+        "--call",
+        "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913:transfer(address,uint256)",
+        "--ops",
+        "10/1m",
+        "--valid-for",
+        "2h",
+        "--out",
+        &out_path,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The starter is deliberately loose: lint points at what to constrain next.
+    assert!(text(&out).contains("SK001"), "{}", text(&out));
+    let lint = sessionkeys(&["session", "lint", &out_path]);
+    assert_eq!(lint.status.code(), Some(1), "{}", text(&lint));
+    let explain = sessionkeys(&["session", "explain", &out_path]);
+    assert_eq!(explain.status.code(), Some(0), "{}", text(&explain));
+    assert!(text(&explain).contains("10"), "{}", text(&explain));
+    // Never overwrites.
+    let again = sessionkeys(&[
+        "session",
+        "new",
+        "--call",
+        "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913:transfer(address,uint256)",
+        "--out",
+        &out_path,
+    ]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(text(&again).contains("cannot create"), "{}", text(&again));
+}
+
+#[test]
+fn session_new_refuses_flags_that_make_no_session() {
+    let out = sessionkeys(&["session", "new"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("--call"), "{}", text(&out));
+    let out = sessionkeys(&[
+        "session",
+        "new",
+        "--call",
+        "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("TARGET:FUNCTION"), "{}", text(&out));
+    let out = sessionkeys(&["session", "new", "--call", "0x12:transfer(address,uint256)"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("invalid session"), "{}", text(&out));
+}
