@@ -260,6 +260,11 @@ fn runtime() -> Result<tokio::runtime::Runtime, InputError> {
         .map_err(|e| InputError(format!("cannot start the async runtime: {e}")))
 }
 
+/// Runs one future to completion on a fresh runtime.
+pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, InputError> {
+    Ok(runtime()?.block_on(future))
+}
+
 fn progress(json: bool, message: &str) {
     if !json {
         eprintln!("… {message}");

@@ -19,15 +19,26 @@ pub enum SessionCommand {
     /// Start a session file from flags (without "signer": `grant` makes the key); prints it, or
     /// writes --out. Refine it by hand, then lint and explain it.
     New(NewArgs),
-    /// Report mistakes and dangerous scopes; exit 1 if any is an error.
+    /// Report mistakes and dangerous scopes; exit 1 if any is an error. With --registry, also
+    /// each policy's status in that PolicyRegistry (read through --rpc).
     Lint {
         /// Session JSON file.
         file: PathBuf,
+        /// A node, to read the registry through.
+        #[arg(long, env = "SESSIONKEYS_RPC_URL", requires = "registry")]
+        rpc: Option<String>,
+        /// A PolicyRegistry: report each policy's review status (not allowed = error SK020).
+        #[arg(long, env = "SESSIONKEYS_REGISTRY", requires = "rpc")]
+        registry: Option<Address>,
     },
-    /// Say in plain English what the session allows.
+    /// Say in plain English what the session allows; with --rpc, token symbols and decimals
+    /// are read from the token contracts the built-in list does not know.
     Explain {
         /// Session JSON file.
         file: PathBuf,
+        /// A node, to read token symbols and decimals through.
+        #[arg(long, env = "SESSIONKEYS_RPC_URL")]
+        rpc: Option<String>,
     },
     /// Print the session hash (its on-chain identity) and its canonical JSON.
     Hash {
@@ -206,8 +217,21 @@ pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> 
             }
             Ok(ExitCode::SUCCESS)
         }
-        SessionCommand::Lint { file } => {
-            let findings = lint(&load_for_review(&file)?);
+        SessionCommand::Lint {
+            file,
+            rpc,
+            registry,
+        } => {
+            let spec = load_for_review(&file)?;
+            let mut findings = lint(&spec);
+            let mut reviewed = Vec::new();
+            if let (Some(rpc), Some(registry)) = (rpc, registry) {
+                let backend = sessionkeys::RpcBackend::new(&rpc, &rpc)?;
+                reviewed = crate::onchain::block_on(sessionkeys::review::registry_review(
+                    &backend, registry, &spec,
+                ))??;
+                findings.extend(reviewed.iter().filter_map(|e| e.finding()));
+            }
             let errors = findings
                 .iter()
                 .filter(|f| f.severity == Severity::Error)
@@ -223,10 +247,30 @@ pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> 
                         })
                     })
                     .collect();
-                println!("{}", serde_json::Value::Array(list));
-            } else if findings.is_empty() {
-                println!("no findings");
+                if reviewed.is_empty() {
+                    println!("{}", serde_json::Value::Array(list));
+                } else {
+                    let registry: Vec<_> = reviewed
+                        .iter()
+                        .map(|e| serde_json::json!({"location": e.location, "subject": e.subject, "status": e.status, "statusName": e.status_name()}))
+                        .collect();
+                    println!(
+                        "{}",
+                        serde_json::json!({"findings": list, "registry": registry})
+                    );
+                }
             } else {
+                for entry in &reviewed {
+                    println!(
+                        "registry: {}: {}: {}",
+                        entry.location,
+                        entry.subject,
+                        entry.status_name()
+                    );
+                }
+                if findings.is_empty() {
+                    println!("no findings");
+                }
                 for finding in &findings {
                     println!("{finding}");
                 }
@@ -237,8 +281,27 @@ pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> 
                 ExitCode::SUCCESS
             })
         }
-        SessionCommand::Explain { file } => {
-            let explanation = explain(&load_for_review(&file)?, &Labels::well_known());
+        SessionCommand::Explain { file, rpc } => {
+            let spec = load_for_review(&file)?;
+            let labels = match rpc {
+                Some(rpc) => {
+                    let backend = sessionkeys::RpcBackend::new(&rpc, &rpc)?;
+                    crate::onchain::block_on(async {
+                        // An unreachable node is an error, not a quietly poorer explanation.
+                        sessionkeys::Backend::chain_id(&backend).await?;
+                        Ok::<_, sessionkeys::BackendError>(
+                            sessionkeys::review::with_chain_tokens(
+                                &backend,
+                                &spec,
+                                Labels::well_known(),
+                            )
+                            .await,
+                        )
+                    })??
+                }
+                None => Labels::well_known(),
+            };
+            let explanation = explain(&spec, &labels);
             if json {
                 let lines: Vec<_> = explanation
                     .lines

@@ -588,3 +588,29 @@ fn session_new_refuses_flags_that_make_no_session() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("invalid session"), "{}", text(&out));
 }
+
+#[test]
+fn explain_with_an_unreachable_node_fails_instead_of_guessing() {
+    let out = sessionkeys(&[
+        "session",
+        "explain",
+        &example("usdc-spending-limit.json"),
+        "--rpc",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("http://127.0.0.1:9"), "{}", text(&out));
+}
+
+#[test]
+fn lint_against_a_registry_needs_a_node() {
+    let out = sessionkeys(&[
+        "session",
+        "lint",
+        &example("game.json"),
+        "--registry",
+        "0x38A0339b6308D026427D204617f66FF3832e095e",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--rpc"), "{}", text(&out));
+}

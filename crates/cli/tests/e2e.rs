@@ -6,8 +6,12 @@
 mod support;
 
 use alloy::primitives::{Address, U256};
+use alloy::sol_types::SolCall;
 use serde_json::Value;
 use sessionkeys::backend::Backend;
+use sessionkeys::deploy::deploy;
+use sessionkeys::deployment;
+use sessionkeys_contracts::abi::PolicyRegistry;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use support::scenario::*;
@@ -157,6 +161,50 @@ async fn the_cli_runs_the_whole_lifecycle_on_anvil_and_alto() {
 
     let now = stack.backend.latest_timestamp().await.unwrap();
     let file = session_file(&cli.dir, "usdc.json", now);
+
+    // Review against the chain: the token's symbol from the token, statuses from a registry.
+    let offline = cli.ok(&["session", "explain", &file, "--rpc", "http://127.0.0.1:9"]);
+    assert!(
+        !offline.to_string().contains("USDC"),
+        "an unreachable node names no token"
+    );
+    let explained = cli.ok(&["session", "explain", &file, "--rpc", &cli.stack_rpc]);
+    assert!(explained.to_string().contains("100 USDC"), "{explained}");
+    let registry = deployment::policy_registry(funder().address());
+    deploy(&stack.backend, &funder(), std::slice::from_ref(&registry))
+        .await
+        .unwrap();
+    let lint = |cli: &Cli| {
+        cli.run(&[
+            "session",
+            "lint",
+            &file,
+            "--rpc",
+            &cli.stack_rpc,
+            "--registry",
+            &registry.address().to_string(),
+        ])
+    };
+    let unreviewed = lint(&cli);
+    assert_eq!(unreviewed.status.code(), Some(1), "{}", text(&unreviewed));
+    assert!(text(&unreviewed).contains("SK020"), "{}", text(&unreviewed));
+    let allow = PolicyRegistry::setCallStatusCall {
+        target: usdc(),
+        selector: [0xa9, 0x05, 0x9c, 0xbb].into(),
+        status: 1,
+    };
+    send_plain(
+        &stack.backend,
+        registry.address(),
+        U256::ZERO,
+        allow.abi_encode(),
+    )
+    .await;
+    let reviewed = lint(&cli);
+    assert_eq!(reviewed.status.code(), Some(0), "{}", text(&reviewed));
+    let report: Value = serde_json::from_slice(&reviewed.stdout).unwrap();
+    assert_eq!(report["registry"][0]["statusName"], "allowed", "{report}");
+
     let granted = cli.ok(&["session", "grant", &file, "--owner-keystore", &owner_file]);
     assert_eq!(granted["status"], "granted");
     assert_eq!(
