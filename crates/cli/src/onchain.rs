@@ -683,6 +683,15 @@ pub fn exec(args: ExecArgs, json: bool) -> Result<ExitCode, InputError> {
     })
 }
 
+fn usage_rows(usage: &[sessionkeys_contracts::session::CounterUsage]) -> serde_json::Value {
+    serde_json::Value::Array(
+        usage
+            .iter()
+            .map(|u| serde_json::json!({"kind": u.kind, "policy": u.policyIndex, "constraint": u.constraintIndex, "limit": u.limit.to_string(), "used": u.used.to_string(), "remaining": u.remaining.to_string()}))
+            .collect(),
+    )
+}
+
 fn status_name(status: u8) -> &'static str {
     match status {
         1 => "active",
@@ -735,22 +744,39 @@ pub fn list(args: ListArgs, json: bool) -> Result<ExitCode, InputError> {
                 Ok((status, usage)) => {
                     row["onchain"] = serde_json::json!(status_name(status.status));
                     row["usable"] = serde_json::json!(status.usable);
-                    row["limits"] = serde_json::Value::Array(
-                        usage
-                            .iter()
-                            .map(|u| serde_json::json!({"kind": u.kind, "policy": u.policyIndex, "constraint": u.constraintIndex, "limit": u.limit.to_string(), "used": u.used.to_string(), "remaining": u.remaining.to_string()}))
-                            .collect(),
-                    );
+                    row["limits"] = usage_rows(&usage);
                 }
                 Err(error) => return Err(InputError(error.to_string())),
             }
         }
         rows.push(row);
     }
+    // With a node and an account, also the sessions granted from elsewhere (SessionEnabled).
+    if let (Some(backend), Some(account)) = (&backend, args.account) {
+        // The same runtime as above: the backend's pooled connections belong to it.
+        let onchain = rt.block_on(sessionkeys::sessions::account_sessions(
+            backend.as_ref(),
+            validator(),
+            account,
+        ))?;
+        for session in onchain {
+            if listing.sessions.iter().any(|s| s.hash == session.hash) {
+                continue;
+            }
+            rows.push(serde_json::json!({
+                "sessionHash": session.hash.to_string(),
+                "account": account.to_checksum(None),
+                "stored": "not on this machine",
+                "onchain": status_name(session.status),
+                "usable": session.usable,
+                "limits": usage_rows(&session.usage),
+            }));
+        }
+    }
     if json {
         println!("{}", serde_json::Value::Array(rows));
     } else if rows.is_empty() {
-        println!("no stored sessions in {}", store.dir().display());
+        println!("no sessions in {}", store.dir().display());
     } else {
         for row in &rows {
             let mut line = format!(

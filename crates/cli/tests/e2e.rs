@@ -12,12 +12,50 @@ use sessionkeys::backend::Backend;
 use sessionkeys::deploy::deploy;
 use sessionkeys::deployment;
 use sessionkeys_contracts::abi::PolicyRegistry;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 use support::scenario::*;
 use support::stack::Stack;
 
 const FUNDER_ENV: &str = "SESSIONKEYS_E2E_FUNDER_KEY";
+
+/// Every command here finishes in seconds; a hung one fails the test instead of stalling CI.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs `command` to completion, or kills it and fails the test after `timeout`.
+fn output_within(mut command: Command, args: &[&str], timeout: Duration) -> Output {
+    let mut child = command.spawn().expect("the binary runs");
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    // Drained on their own threads so a chatty command cannot block on a full pipe.
+    let out = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        stdout.read_to_end(&mut bytes).map(|_| bytes)
+    });
+    let err = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        stderr.read_to_end(&mut bytes).map(|_| bytes)
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting on the binary") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("sessionkeys {args:?} did not finish within {timeout:?}; it was killed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().expect("stdout reader").expect("stdout read"),
+        stderr: err.join().expect("stderr reader").expect("stderr read"),
+    }
+}
 
 struct Cli {
     dir: PathBuf,
@@ -41,7 +79,8 @@ impl Cli {
     /// Runs `sessionkeys --json ARGS` with the chain, the store and its password from the
     /// environment (as a script would).
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_sessionkeys"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sessionkeys"));
+        command
             .arg("--json")
             .args(args)
             .env("SESSIONKEYS_RPC_URL", &self.stack_rpc)
@@ -50,8 +89,10 @@ impl Cli {
             .env("SESSIONKEYS_PASSWORD_FILE", self.dir.join("password"))
             .env("SESSIONKEYS_OWNER_PASSWORD_FILE", self.dir.join("password"))
             .env(FUNDER_ENV, ANVIL_KEYS[0])
-            .output()
-            .expect("the binary runs")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        output_within(command, args, COMMAND_TIMEOUT)
     }
 
     fn ok(&self, args: &[&str]) -> Value {
@@ -282,4 +323,15 @@ async fn the_cli_runs_the_whole_lifecycle_on_anvil_and_alto() {
     cli.ok(&["revoke", "--all", "--owner-keystore", &owner_file]);
     let refused = cli.refused(&args(&["exec"], &pay(BOB, 1)));
     assert_eq!(refused[0]["error"], "SessionEpochStale");
+
+    // Another machine, with an empty store, sees both sessions from the chain's events.
+    let elsewhere = Cli::new(&stack, "elsewhere");
+    let seen = elsewhere.ok(&["sessions", "list", "--account", &account.to_string()]);
+    let seen = seen.as_array().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen.iter()
+            .all(|r| r["stored"] == "not on this machine" && r["usable"] == false)
+    );
+    assert_eq!(seen[0]["onchain"], "revoked");
 }

@@ -13,6 +13,7 @@ pub mod operation;
 pub mod password;
 pub mod review;
 pub mod rpc;
+pub mod sessions;
 pub mod store;
 
 pub use account::SmartAccount;

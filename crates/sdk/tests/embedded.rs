@@ -258,3 +258,65 @@ async fn a_key_that_is_not_the_sessions_signer_or_the_owner_is_refused() {
         .unwrap_err();
     assert!(error.to_string().contains("owner"), "{error}");
 }
+
+#[tokio::test]
+async fn an_accounts_sessions_are_listed_from_the_chain_with_status_and_budgets() {
+    let backend = backend();
+    let (client, grant, account, owner) = granted(&backend, EntryPointVersion::V07).await;
+    client.send(&[transfer(ALICE, 30 * USDC)]).await.unwrap();
+    // A second session, enabled in its first use (its SessionEnabled comes from that op).
+    let key = PrivateKeySigner::random();
+    let now = backend.latest_timestamp().await.unwrap();
+    let mut spec = usdc_session(key.address(), now);
+    spec.salt = alloy::primitives::B256::repeat_byte(2);
+    let second = SessionGrant::new(spec, validator()).unwrap();
+    let chain = second
+        .current_chain(backend.as_ref(), account.address)
+        .await
+        .unwrap();
+    let approval = second.approve(&owner, account.address, vec![chain]);
+    SessionClient::new(
+        backend.clone(),
+        account.clone(),
+        second.spec.clone(),
+        key,
+        validator(),
+    )
+    .unwrap()
+    .with_enable_approval(approval)
+    .send(&[transfer(BOB, USDC)])
+    .await
+    .unwrap();
+    let revoke = ISessionKeyValidator::revokeSessionCall {
+        sessionHash: grant.hash(),
+    };
+    account
+        .execute_as_owner(
+            backend.as_ref(),
+            &owner,
+            &[Call::typed(validator(), &revoke)],
+            wait(),
+        )
+        .await
+        .unwrap();
+
+    let sessions =
+        sessionkeys::sessions::account_sessions(backend.as_ref(), validator(), account.address)
+            .await
+            .unwrap();
+    let hashes: Vec<_> = sessions.iter().map(|s| s.hash).collect();
+    assert_eq!(hashes, vec![grant.hash(), second.hash()]);
+    assert_eq!((sessions[0].status, sessions[0].usable), (2, false));
+    assert_eq!((sessions[1].status, sessions[1].usable), (1, true));
+    assert_eq!(sessions[1].spec, second.spec);
+    let spent = sessions[0].usage.iter().find(|r| r.kind == 4).unwrap();
+    assert_eq!(spent.used, U256::from(30 * USDC));
+    // Another account's sessions are not listed.
+    let (other, _) = new_account(backend.as_ref(), EntryPointVersion::V07).await;
+    assert!(
+        sessionkeys::sessions::account_sessions(backend.as_ref(), validator(), other.address)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -1,0 +1,80 @@
+//! An account's sessions as the chain knows them: every `SessionEnabled` event of the account,
+//! with its stored status and its remaining budgets from the validator's views. It finds the
+//! sessions granted from any machine, not only those in the local store.
+
+use crate::backend::{Backend, LogQuery};
+use crate::client::session_usage;
+use crate::error::SdkError;
+use alloy::primitives::{Address, B256};
+use alloy::sol_types::{SolCall, SolEvent};
+use sessionkeys_contracts::session::{CounterUsage, ISessionKeyValidator, SessionSpec};
+
+/// One session of an account, read from the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSession {
+    /// The session hash.
+    pub hash: B256,
+    /// The spec, from its `SessionEnabled` event.
+    pub spec: SessionSpec,
+    /// Stored status: 0 none, 1 active, 2 revoked.
+    pub status: u8,
+    /// Active and of the account's current epoch.
+    pub usable: bool,
+    /// Budgets in the current period (`sessionUsage`).
+    pub usage: Vec<CounterUsage>,
+}
+
+/// The stored status of a session: `(status, usable)`.
+pub async fn session_status(
+    backend: &dyn Backend,
+    validator: Address,
+    account: Address,
+    hash: B256,
+) -> Result<(u8, bool), SdkError> {
+    let call = ISessionKeyValidator::sessionStatusCall {
+        account,
+        sessionHash: hash,
+    };
+    let out = backend.call(validator, call.abi_encode().into()).await?;
+    let status = ISessionKeyValidator::sessionStatusCall::abi_decode_returns(&out)
+        .map_err(|e| SdkError::Decode(format!("sessionStatus: {e}")))?;
+    Ok((status.status, status.usable))
+}
+
+/// Every session ever enabled for `account` under `validator` (oldest first), with its status
+/// and remaining budgets.
+///
+/// The logs are asked from block 0: nodes that cap `eth_getLogs` ranges need an archive or
+/// indexer in front.
+pub async fn account_sessions(
+    backend: &dyn Backend,
+    validator: Address,
+    account: Address,
+) -> Result<Vec<AccountSession>, SdkError> {
+    let logs = backend
+        .logs(LogQuery {
+            address: validator,
+            topic0: ISessionKeyValidator::SessionEnabled::SIGNATURE_HASH,
+            topic1: Some(account.into_word()),
+        })
+        .await?;
+    let mut sessions: Vec<AccountSession> = Vec::new();
+    for log in logs {
+        let event = ISessionKeyValidator::SessionEnabled::decode_log(&log)
+            .map_err(|e| SdkError::Decode(format!("SessionEnabled: {e}")))?;
+        if sessions.iter().any(|s| s.hash == event.sessionHash) {
+            continue;
+        }
+        let (status, usable) =
+            session_status(backend, validator, account, event.sessionHash).await?;
+        let usage = session_usage(backend, validator, account, &event.spec).await?;
+        sessions.push(AccountSession {
+            hash: event.sessionHash,
+            spec: event.data.spec.clone(),
+            status,
+            usable,
+            usage,
+        });
+    }
+    Ok(sessions)
+}
