@@ -37,6 +37,77 @@ pub struct Precheck {
 
 /// Sends calls for an account as one session's key.
 ///
+/// A whole session on the embedded devnet (this example runs as a doc test; against a node and
+/// a bundler only the backend changes, see [`crate::RpcBackend`]):
+///
+/// ```rust
+/// use alloy::primitives::{Address, U256};
+/// use alloy::signers::local::PrivateKeySigner;
+/// use alloy::sol_types::SolCall;
+/// use sessionkeys::backend::{Backend, PlainTransaction};
+/// use sessionkeys::{Call, EmbeddedBackend, EntryPointVersion, SdkError, SessionClient,
+///     SessionGrant, SmartAccount, WaitPolicy, deployment};
+/// use sessionkeys_contracts::abi::TestToken;
+/// use sessionkeys_engine::format::parse_session_json;
+/// use std::sync::Arc;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // The devnet (EntryPoints read from `npm ci --prefix contracts`) and its in-process bundler.
+/// let backend = Arc::new(EmbeddedBackend::new()?);
+/// let validator = deployment::session_key_validator(Address::ZERO).address();
+/// let usdc = deployment::fixtures::usdc().address();
+/// let alice = Address::repeat_byte(0xa1);
+///
+/// // The owner's account (deployed by its first op), given ETH for fees and 50 USDC.
+/// let owner = PrivateKeySigner::random();
+/// let version = EntryPointVersion::V08;
+/// let factory = deployment::session_account_factory(version).address();
+/// let account = SmartAccount::counterfactual(backend.as_ref(), version, factory,
+///     owner.address(), vec![validator], U256::ZERO).await?;
+/// let payer = PrivateKeySigner::random();
+/// backend.with_devnet(|d| d.chain.set_balance(payer.address(), U256::from(10u128.pow(19))));
+/// let mint = TestToken::mintCall { to: account.address, amount: U256::from(50_000_000) };
+/// for (to, value, data) in [
+///     (account.address, U256::from(10u128.pow(18)), Vec::new()),
+///     (usdc, U256::ZERO, mint.abi_encode()),
+/// ] {
+///     let tx = PlainTransaction { to, value, data: data.into(), authorizations: Vec::new() };
+///     backend.send_transaction(&payer, tx).await?;
+/// }
+///
+/// // The session: at most 10 USDC in all, only to Alice, for an hour.
+/// let key = PrivateKeySigner::random();
+/// let now = backend.latest_timestamp().await?;
+/// let spec = parse_session_json(&format!(r#"{{
+///     "validAfter": {after}, "validUntil": {until},
+///     "callPolicies": [{{ "target": "{usdc}", "selector": "transfer(address,uint256)",
+///       "constraints": [
+///         {{ "index": 0, "condition": "equal", "value": "{alice}", "bits": 160 }},
+///         {{ "index": 1, "condition": "unconstrained", "limit": {{ "limit": "10000000" }} }}
+///       ] }}]
+/// }}"#, after = now - 60, until = now + 3600))?.to_spec(Some(key.address()))?;
+///
+/// // The owner approves once, on-chain (this first owner op also deploys the account).
+/// let grant = SessionGrant::new(spec, validator)?;
+/// grant.grant_on_chain(backend.as_ref(), &account, &owner, WaitPolicy::default()).await?;
+///
+/// // The app acts with the session key.
+/// let client = SessionClient::new(backend.clone(), account, grant.spec.clone(), key, validator)?;
+/// let pay = |amount: u64| Call::typed(usdc, &TestToken::transferCall { to: alice, amount: U256::from(amount) });
+/// client.send(&[pay(7_000_000)]).await?;
+///
+/// // One unit over what is left is refused here, with the validator's own reason: nothing is
+/// // signed, sent or paid.
+/// match client.send(&[pay(3_000_001)]).await {
+///     Err(SdkError::Refused { violation }) => assert_eq!(violation.name(), "LimitExceeded"),
+///     other => panic!("expected a refusal, got {other:?}"),
+/// }
+/// let left = client.usage().await?;
+/// assert_eq!(left[0].remaining, U256::from(3_000_000));
+/// # Ok(()) }
+/// ```
+///
 /// # Security
 /// The session key signs in memory and is never logged or sent; the client refuses to sign an
 /// op the engine says the validator would refuse.

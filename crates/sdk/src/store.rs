@@ -8,6 +8,48 @@
 //! ```
 //! Writes go to a temporary file renamed into place, so a crash never leaves a half-written
 //! record, and an unreadable record is reported, never overwritten.
+//!
+//! ```rust
+//! use alloy::primitives::Address;
+//! use alloy::sol_types::SolValue;
+//! use sessionkeys::SessionGrant;
+//! use sessionkeys::store::{SessionStore, StoredSession, StoredStatus};
+//! use sessionkeys_engine::format::parse_session_json;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = std::env::temp_dir().join(format!("sessionkeys-doc-{}", std::process::id()));
+//! let store = SessionStore::open(&dir)?;
+//!
+//! // A fresh key for the session, written only encrypted.
+//! let (key, key_file) = store.new_key(b"correct horse")?;
+//! let spec = parse_session_json(r#"{ "validAfter": 1, "validUntil": 4000000000,
+//!     "transferPolicies": [{ "target": "0x000000000000000000000000000000000000b0b0",
+//!       "maxValuePerUse": "1000" }] }"#)?
+//!     .to_spec(Some(key.address()))?;
+//! let grant = SessionGrant::new(spec, Address::repeat_byte(0x55))?;
+//! store.save(&StoredSession {
+//!     hash: grant.hash(),
+//!     chain_id: 31337,
+//!     entry_point: "v0.8".into(),
+//!     account: Address::repeat_byte(0xac),
+//!     owner: Address::repeat_byte(0x0e),
+//!     validator: grant.validator,
+//!     spec: grant.spec.abi_encode().into(),
+//!     key_file,
+//!     status: StoredStatus::Granted,
+//!     approval: None,
+//!     created_at: 1_700_000_000,
+//! })?;
+//!
+//! // Later, maybe in another process: the latest session, or one by a prefix of its hash.
+//! let latest = store.find("latest")?;
+//! assert_eq!(latest.hash, grant.hash());
+//! assert_eq!(store.find(&format!("{:x}", grant.hash())[..10])?.hash, grant.hash());
+//! assert_eq!(store.open_key(&latest, b"correct horse")?.address(), key.address());
+//! assert!(store.open_key(&latest, b"wrong").is_err());
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok(()) }
+//! ```
 
 use alloy::primitives::{Address, B256, Bytes};
 use alloy::signers::local::PrivateKeySigner;
