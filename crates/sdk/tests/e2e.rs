@@ -122,18 +122,7 @@ async fn a_session_granted_on_chain_spends_to_its_limit_and_stops_when_revoked()
     assert_eq!(spent.used, U256::from(100 * USDC));
     assert_eq!(spent.remaining, U256::ZERO);
 
-    let revoke = ISessionKeyValidator::revokeSessionCall {
-        sessionHash: grant.hash(),
-    };
-    account
-        .execute_as_owner(
-            backend.as_ref(),
-            &owner,
-            &[Call::typed(validator(), &revoke)],
-            wait(),
-        )
-        .await
-        .unwrap();
+    revoke_session(backend.as_ref(), &account, &owner, grant.hash()).await;
     assert_eq!(
         refused_name(client.send(&[transfer(ALICE, 1)]).await),
         "SessionRevoked"

@@ -188,18 +188,7 @@ async fn an_expired_session_is_refused_before_anything_is_sent() {
 async fn a_revoked_session_is_refused_locally_and_by_the_bundler() {
     let backend = backend();
     let (client, grant, account, owner) = granted(&backend, EntryPointVersion::V08).await;
-    let revoke = ISessionKeyValidator::revokeSessionCall {
-        sessionHash: grant.hash(),
-    };
-    account
-        .execute_as_owner(
-            backend.as_ref(),
-            &owner,
-            &[Call::typed(validator(), &revoke)],
-            wait(),
-        )
-        .await
-        .unwrap();
+    revoke_session(backend.as_ref(), &account, &owner, grant.hash()).await;
     assert_eq!(
         refused_name(client.send(&[transfer(ALICE, 1)]).await),
         "SessionRevoked"
@@ -287,18 +276,7 @@ async fn an_accounts_sessions_are_listed_from_the_chain_with_status_and_budgets(
     .send(&[transfer(BOB, USDC)])
     .await
     .unwrap();
-    let revoke = ISessionKeyValidator::revokeSessionCall {
-        sessionHash: grant.hash(),
-    };
-    account
-        .execute_as_owner(
-            backend.as_ref(),
-            &owner,
-            &[Call::typed(validator(), &revoke)],
-            wait(),
-        )
-        .await
-        .unwrap();
+    revoke_session(backend.as_ref(), &account, &owner, grant.hash()).await;
 
     let sessions =
         sessionkeys::sessions::account_sessions(backend.as_ref(), validator(), account.address)

@@ -2,14 +2,14 @@
 //! the embedded devnet: a USDC spending session, funded accounts, and refusal helpers.
 #![allow(dead_code)] // each test binary uses its own subset
 
-use alloy::primitives::{Address, U256, address};
+use alloy::primitives::{Address, B256, U256, address};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use sessionkeys::backend::{Backend, PlainTransaction};
 use sessionkeys::{Call, EntryPointVersion, SdkError, SmartAccount, WaitPolicy};
 use sessionkeys_chain::deployment::{self, fixtures};
 use sessionkeys_contracts::abi::TestToken;
-use sessionkeys_contracts::session::SessionSpec;
+use sessionkeys_contracts::session::{ISessionKeyValidator, SessionSpec};
 use sessionkeys_engine::format::parse_session_json;
 
 /// anvil's published development keys (from its default mnemonic; not secrets): the deployer
@@ -137,6 +137,20 @@ pub async fn new_account(
     .unwrap();
     fund(backend, account.address).await;
     (account, owner)
+}
+
+/// The owner revokes one session with an owner op calling `revokeSession`.
+pub async fn revoke_session(
+    backend: &dyn Backend,
+    account: &SmartAccount,
+    owner: &PrivateKeySigner,
+    hash: B256,
+) {
+    let revoke = ISessionKeyValidator::revokeSessionCall { sessionHash: hash };
+    account
+        .execute_as_owner(backend, owner, &[Call::typed(validator(), &revoke)], wait())
+        .await
+        .unwrap();
 }
 
 pub fn wait() -> WaitPolicy {
