@@ -61,6 +61,19 @@ pub enum BackendError {
         /// What was wrong.
         reason: String,
     },
+    /// The node made no block with a timestamp at or after `wanted` in time.
+    #[error(
+        "{url} made no block at or after time {wanted} (its latest is at {latest}); a dev node \
+         must mine on a timer (anvil --block-time 1) for ops that wait for a new period"
+    )]
+    NoNewBlock {
+        /// The node.
+        url: String,
+        /// The block time waited for.
+        wanted: u64,
+        /// The latest block's time when waiting stopped.
+        latest: u64,
+    },
     /// The embedded chain refused a request.
     #[error("embedded chain: {0}")]
     Embedded(String),
@@ -138,6 +151,19 @@ pub trait Backend: Send + Sync {
     async fn transaction_count(&self, of: Address) -> Result<u64, BackendError>;
     /// The latest block's timestamp.
     async fn latest_timestamp(&self) -> Result<u64, BackendError>;
+    /// The clock a bundler checks an op's `validUntil` against: the later of the latest
+    /// block's time and this machine's clock for a node (a dev node's latest block may be
+    /// old), the devnet's own time for the devnet.
+    async fn clock(&self) -> Result<u64, BackendError> {
+        self.latest_timestamp().await
+    }
+    /// Returns once the latest block's time has reached `timestamp` (a bundler simulates at
+    /// the latest block): a node waits for its blocks, the devnet moves its time.
+    ///
+    /// # Errors
+    /// [`BackendError::NoNewBlock`] when a node makes no block that late within a minute of
+    /// the clock reaching `timestamp` (a dev node that mines only on demand).
+    async fn wait_for_block_time(&self, timestamp: u64) -> Result<(), BackendError>;
     /// Fees a userOp should offer now.
     async fn fees(&self) -> Result<Fees, BackendError>;
     /// `eth_getLogs` over the whole chain.

@@ -260,6 +260,15 @@ impl Backend for EmbeddedBackend {
         Ok(lock(&self.devnet).chain.time())
     }
 
+    /// The devnet has no clock of its own: waiting moves its time forward (never back).
+    async fn wait_for_block_time(&self, timestamp: u64) -> Result<(), BackendError> {
+        let mut devnet = lock(&self.devnet);
+        if devnet.chain.time() < timestamp {
+            devnet.chain.set_time(timestamp);
+        }
+        Ok(())
+    }
+
     async fn fees(&self) -> Result<Fees, BackendError> {
         // The devnet's base fee never moves: offer twice it, as a node's estimate would.
         Ok(Fees {

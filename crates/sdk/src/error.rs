@@ -30,6 +30,22 @@ pub enum SdkError {
         /// The latest block's time.
         now: u64,
     },
+    /// The session ends too soon after now for a bundler to accept an op under it: bundlers
+    /// refuse ops whose `validUntil` is less than a margin ahead of their clock (ERC-7769
+    /// `-32503`; 30 s in the ERC-4337 reference bundler).
+    #[error(
+        "refused before sending: the session ends at {valid_until}, within {margin} s of now \
+         ({now}), and bundlers refuse ops that expire that soon (ERC-7769 -32503); grant a new \
+         session to go on"
+    )]
+    ExpiresTooSoon {
+        /// The session's end.
+        valid_until: u64,
+        /// The time the op would be judged at.
+        now: u64,
+        /// The margin a bundler needs (seconds).
+        margin: u64,
+    },
     /// The bundler refused the op; `reason` is the validator's named error when the refusal
     /// carried one.
     #[error("the bundler refused the userOp: {message}{}", reason.as_ref().map(|r| format!(" — {r}")).unwrap_or_default())]

@@ -156,6 +156,31 @@ impl Backend for RpcBackend {
             })
     }
 
+    /// A node's latest block may be seconds old (anvil mines only on demand) while bundlers
+    /// go by the clock: the later of the two.
+    async fn clock(&self) -> Result<u64, BackendError> {
+        let latest = self.latest_timestamp().await?;
+        Ok(latest.max(system_time()))
+    }
+
+    async fn wait_for_block_time(&self, timestamp: u64) -> Result<(), BackendError> {
+        let give_up = system_time().max(timestamp) + BLOCK_WAIT_SECONDS;
+        loop {
+            let latest = self.latest_timestamp().await?;
+            if latest >= timestamp {
+                return Ok(());
+            }
+            if system_time() > give_up {
+                return Err(BackendError::NoNewBlock {
+                    url: self.node_url.to_string(),
+                    wanted: timestamp,
+                    latest,
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+
     async fn fees(&self) -> Result<Fees, BackendError> {
         let estimate = self
             .node
@@ -251,4 +276,15 @@ impl Backend for RpcBackend {
         self.bundler_request("eth_getUserOperationReceipt", (user_op_hash,))
             .await
     }
+}
+
+/// How long after the clock reaches a wanted time a node may take to make a block that late.
+const BLOCK_WAIT_SECONDS: u64 = 60;
+
+/// This machine's clock, in unix seconds (0 if it is set before 1970).
+fn system_time() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

@@ -310,3 +310,47 @@ fn cast_wallet_reads_a_session_key_file_from_the_store() {
         .unwrap();
     assert_eq!(printed, key.address());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "end-to-end tier: needs anvil and Alto in a private network namespace; run scripts/e2e"]
+async fn an_op_sent_in_the_last_seconds_of_its_rate_limit_minute_lands_in_the_next_minute() {
+    let stack = Stack::start("boundary").await;
+    let backend: Arc<dyn Backend> = Arc::new(stack.backend.clone());
+    let (account, owner) = new_account(backend.as_ref(), EntryPointVersion::V08).await;
+    let key = PrivateKeySigner::random();
+    let now = backend.latest_timestamp().await.unwrap();
+    let grant = SessionGrant::new(usdc_session(key.address(), now), validator()).unwrap();
+    grant
+        .grant_on_chain(backend.as_ref(), &account, &owner, wait())
+        .await
+        .unwrap();
+    let client = SessionClient::new(
+        backend.clone(),
+        account.clone(),
+        grant.spec.clone(),
+        key,
+        validator(),
+    )
+    .unwrap();
+
+    // Four seconds before a minute ends, an op under the 10-a-minute limit would be valid for
+    // less than Alto's 5 s: Alto refuses it ("expires too soon"). The client waits for a block
+    // of the next minute and sends it there.
+    let clock = backend.clock().await.unwrap();
+    let mut boundary = clock - clock % 60 + 60;
+    if boundary - clock < 6 {
+        boundary += 60;
+    }
+    while backend.clock().await.unwrap() < boundary - 4 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    client.send(&[transfer(ALICE, USDC)]).await.unwrap();
+    let landed = backend.latest_timestamp().await.unwrap();
+    assert!(
+        landed > boundary,
+        "landed at {landed}, the minute ends at {boundary}"
+    );
+    let usage = client.usage().await.unwrap();
+    let ops = usage.iter().find(|row| row.kind == 0).unwrap();
+    assert_eq!(ops.used, U256::from(1), "charged in the new minute");
+}

@@ -298,3 +298,62 @@ async fn an_accounts_sessions_are_listed_from_the_chain_with_status_and_budgets(
             .is_empty()
     );
 }
+
+/// The start of the minute after `now`.
+fn next_minute(now: u64) -> u64 {
+    now - now % 60 + 60
+}
+
+#[tokio::test]
+async fn an_op_at_the_end_of_its_rate_limit_period_waits_for_the_next_period() {
+    let backend = backend();
+    let (client, ..) = granted(&backend, EntryPointVersion::V08).await;
+    // 3 s before a minute ends: an op under the 10-a-minute limit would be valid for 3 s only,
+    // which bundlers refuse (they want 30 s); the client waits for the next minute.
+    let boundary = backend.with_devnet(|d| {
+        let boundary = next_minute(d.chain.time()) + 60;
+        d.chain.set_time(boundary - 3);
+        boundary
+    });
+    client.send(&[transfer(ALICE, USDC)]).await.unwrap();
+    assert!(backend.with_devnet(|d| d.chain.time()) >= boundary);
+    let ops = client.usage().await.unwrap();
+    let ops = ops.iter().find(|r| r.kind == 0).unwrap();
+    assert_eq!(ops.used, U256::from(1), "charged in the new minute");
+
+    // 40 s before the end is enough: no wait.
+    let boundary = boundary + 60;
+    backend.with_devnet(|d| d.chain.set_time(boundary - 40));
+    client.send(&[transfer(ALICE, USDC)]).await.unwrap();
+    assert!(backend.with_devnet(|d| d.chain.time()) < boundary);
+}
+
+#[tokio::test]
+async fn an_op_under_a_session_that_ends_within_the_margin_is_refused_before_sending() {
+    let backend = backend();
+    let (client, grant, account, _) = granted(&backend, EntryPointVersion::V07).await;
+    let session_ends = grant.spec.validUntil.to::<u64>();
+    backend.with_devnet(|d| d.chain.set_time(session_ends - 10));
+    match client.send(&[transfer(ALICE, USDC)]).await {
+        Err(SdkError::ExpiresTooSoon {
+            valid_until,
+            now,
+            margin,
+        }) => assert_eq!(
+            (valid_until, now, margin),
+            (session_ends, session_ends - 10, 30)
+        ),
+        other => panic!("expected ExpiresTooSoon, got {other:?}"),
+    }
+    assert_eq!(usdc_balance(backend.as_ref(), ALICE).await, U256::ZERO);
+    assert_eq!(backend.with_devnet(|d| d.chain.time()), session_ends - 10);
+
+    // A caller whose bundler asks less (Alto: 5 s) can say so.
+    let client = client.with_expiry_margin(5);
+    client.send(&[transfer(ALICE, USDC)]).await.unwrap();
+    assert_eq!(
+        usdc_balance(backend.as_ref(), ALICE).await,
+        U256::from(USDC)
+    );
+    assert!(account.is_deployed(backend.as_ref()).await.unwrap());
+}

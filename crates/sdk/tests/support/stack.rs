@@ -130,7 +130,9 @@ impl Stack {
         let bundler_url = format!("http://127.0.0.1:{bundler_port}");
         let anvil = Command::new(foundry_binary("anvil"))
             .args(["--host", "127.0.0.1", "--port", &node_port.to_string()])
-            .args(["--hardfork", "prague", "--silent"])
+            // Blocks on a timer, as on a real chain: a client that waits for the next
+            // rate-limit period waits for a block in it.
+            .args(["--hardfork", "prague", "--block-time", "1", "--silent"])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(logs.join("anvil.log")).unwrap())
             .spawn()
