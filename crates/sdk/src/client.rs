@@ -418,23 +418,35 @@ impl SessionClient {
         Ok(Some(ends + 2))
     }
 
-    async fn send_checked(&self, calls: &[Call], precheck: bool) -> Result<Executed, SdkError> {
-        let (mut ctx, mut op, mut mode, mut time_hint) = self.prepare(calls).await?;
-        if precheck {
-            let mut validation = self.evaluate(&ctx, &op, mode, time_hint)?;
+    /// Prepares the op and judges it with the engine; when its window ends within the expiry
+    /// margin because a period ends, waits once for a block of the next period and prepares it
+    /// again there (the next period is a whole period long).
+    async fn prepare_judged(
+        &self,
+        calls: &[Call],
+    ) -> Result<(EvalContext, UserOperation, u8, u64), SdkError> {
+        let mut waited = false;
+        loop {
+            let (ctx, op, mode, time_hint) = self.prepare(calls).await?;
+            let validation = self.evaluate(&ctx, &op, mode, time_hint)?;
             self.check_window(&validation, time_hint)?;
-            // At most once: the next period is a whole period long, longer than the margin
-            // whenever waiting made sense.
             let clock = self.backend.clock().await?;
-            if let Some(next) = self.next_period_if_expiring(&validation, clock)? {
-                self.backend.wait_for_block_time(next).await?;
-                (ctx, op, mode, time_hint) = self.prepare(calls).await?;
-                validation = self.evaluate(&ctx, &op, mode, time_hint)?;
-                self.check_window(&validation, time_hint)?;
-                let clock = self.backend.clock().await?;
-                self.next_period_if_expiring(&validation, clock)?;
+            match self.next_period_if_expiring(&validation, clock)? {
+                Some(next) if !waited => {
+                    self.backend.wait_for_block_time(next).await?;
+                    waited = true;
+                }
+                _ => return Ok((ctx, op, mode, time_hint)),
             }
         }
+    }
+
+    async fn send_checked(&self, calls: &[Call], precheck: bool) -> Result<Executed, SdkError> {
+        let (ctx, op, mode, time_hint) = if precheck {
+            self.prepare_judged(calls).await?
+        } else {
+            self.prepare(calls).await?
+        };
         let enable = (mode == MODE_ENABLE)
             .then_some(())
             .and(self.approval.as_ref());

@@ -316,22 +316,7 @@ fn cast_wallet_reads_a_session_key_file_from_the_store() {
 async fn an_op_sent_in_the_last_seconds_of_its_rate_limit_minute_lands_in_the_next_minute() {
     let stack = Stack::start("boundary").await;
     let backend: Arc<dyn Backend> = Arc::new(stack.backend.clone());
-    let (account, owner) = new_account(backend.as_ref(), EntryPointVersion::V08).await;
-    let key = PrivateKeySigner::random();
-    let now = backend.latest_timestamp().await.unwrap();
-    let grant = SessionGrant::new(usdc_session(key.address(), now), validator()).unwrap();
-    grant
-        .grant_on_chain(backend.as_ref(), &account, &owner, wait())
-        .await
-        .unwrap();
-    let client = SessionClient::new(
-        backend.clone(),
-        account.clone(),
-        grant.spec.clone(),
-        key,
-        validator(),
-    )
-    .unwrap();
+    let (client, ..) = granted(backend.clone(), EntryPointVersion::V08).await;
 
     // Four seconds before a minute ends, an op under the 10-a-minute limit would be valid for
     // less than Alto's 5 s: Alto refuses it ("expires too soon"). The client waits for a block

@@ -23,39 +23,11 @@ fn backend() -> Arc<EmbeddedBackend> {
     Arc::new(backend)
 }
 
-async fn granted(
-    backend: &Arc<EmbeddedBackend>,
-    version: EntryPointVersion,
-) -> (
-    SessionClient,
-    SessionGrant,
-    sessionkeys::SmartAccount,
-    PrivateKeySigner,
-) {
-    let (account, owner) = new_account(backend.as_ref(), version).await;
-    let key = PrivateKeySigner::random();
-    let now = backend.latest_timestamp().await.unwrap();
-    let grant = SessionGrant::new(usdc_session(key.address(), now), validator()).unwrap();
-    grant
-        .grant_on_chain(backend.as_ref(), &account, &owner, wait())
-        .await
-        .unwrap();
-    let client = SessionClient::new(
-        backend.clone(),
-        account.clone(),
-        grant.spec.clone(),
-        key,
-        validator(),
-    )
-    .unwrap();
-    (client, grant, account, owner)
-}
-
 #[tokio::test]
 async fn a_granted_session_spends_to_its_limit_and_the_bundler_names_the_refusal() {
     for version in EntryPointVersion::ALL {
         let backend = backend();
-        let (client, _, account, _) = granted(&backend, version).await;
+        let (client, _, account, _) = granted(backend.clone(), version).await;
         assert!(account.is_deployed(backend.as_ref()).await.unwrap());
         client.send(&[transfer(ALICE, 60 * USDC)]).await.unwrap();
         let over = [transfer(BOB, 40 * USDC + 1)];
@@ -84,7 +56,7 @@ async fn a_granted_session_spends_to_its_limit_and_the_bundler_names_the_refusal
 #[tokio::test]
 async fn a_batch_with_one_call_out_of_scope_is_refused_whole() {
     let backend = backend();
-    let (client, ..) = granted(&backend, EntryPointVersion::V07).await;
+    let (client, ..) = granted(backend.clone(), EntryPointVersion::V07).await;
     let batch = [
         transfer(ALICE, USDC),
         transfer(BOB, USDC),
@@ -104,7 +76,7 @@ async fn a_batch_with_one_call_out_of_scope_is_refused_whole() {
 #[tokio::test]
 async fn the_eleventh_op_in_a_minute_is_refused_by_the_rate_limit() {
     let backend = backend();
-    let (client, ..) = granted(&backend, EntryPointVersion::V08).await;
+    let (client, ..) = granted(backend.clone(), EntryPointVersion::V08).await;
     // Start at the beginning of a minute so all ten fit in one period.
     backend.with_devnet(|d| {
         let now = d.chain.time();
@@ -175,7 +147,7 @@ async fn enable_in_first_use_switches_to_plain_use_and_dies_with_revoke_all() {
 #[tokio::test]
 async fn an_expired_session_is_refused_before_anything_is_sent() {
     let backend = backend();
-    let (client, grant, ..) = granted(&backend, EntryPointVersion::V07).await;
+    let (client, grant, ..) = granted(backend.clone(), EntryPointVersion::V07).await;
     let until: u64 = grant.spec.validUntil.to();
     backend.with_devnet(|d| d.chain.set_time(until + 1));
     assert_eq!(
@@ -187,7 +159,7 @@ async fn an_expired_session_is_refused_before_anything_is_sent() {
 #[tokio::test]
 async fn a_revoked_session_is_refused_locally_and_by_the_bundler() {
     let backend = backend();
-    let (client, grant, account, owner) = granted(&backend, EntryPointVersion::V08).await;
+    let (client, grant, account, owner) = granted(backend.clone(), EntryPointVersion::V08).await;
     revoke_session(backend.as_ref(), &account, &owner, grant.hash()).await;
     assert_eq!(
         refused_name(client.send(&[transfer(ALICE, 1)]).await),
@@ -204,7 +176,7 @@ async fn a_revoked_session_is_refused_locally_and_by_the_bundler() {
 #[tokio::test]
 async fn calls_that_would_revert_are_refused_at_estimation_with_the_reason_and_nothing_paid() {
     let backend = backend();
-    let (client, _, account, _) = granted(&backend, EntryPointVersion::V07).await;
+    let (client, _, account, _) = granted(backend.clone(), EntryPointVersion::V07).await;
     // Inside the session (≤ 100 USDC) but more than the account holds after spending 950.
     let burn = sessionkeys_contracts::abi::TestToken::transferCall {
         to: ALICE,
@@ -230,7 +202,7 @@ async fn calls_that_would_revert_are_refused_at_estimation_with_the_reason_and_n
 #[tokio::test]
 async fn a_key_that_is_not_the_sessions_signer_or_the_owner_is_refused() {
     let backend = backend();
-    let (client, grant, account, _) = granted(&backend, EntryPointVersion::V07).await;
+    let (client, grant, account, _) = granted(backend.clone(), EntryPointVersion::V07).await;
     let stranger = PrivateKeySigner::random();
     let error = SessionClient::new(
         backend.clone(),
@@ -251,7 +223,7 @@ async fn a_key_that_is_not_the_sessions_signer_or_the_owner_is_refused() {
 #[tokio::test]
 async fn an_accounts_sessions_are_listed_from_the_chain_with_status_and_budgets() {
     let backend = backend();
-    let (client, grant, account, owner) = granted(&backend, EntryPointVersion::V07).await;
+    let (client, grant, account, owner) = granted(backend.clone(), EntryPointVersion::V07).await;
     client.send(&[transfer(ALICE, 30 * USDC)]).await.unwrap();
     // A second session, enabled in its first use (its SessionEnabled comes from that op).
     let key = PrivateKeySigner::random();
@@ -307,7 +279,7 @@ fn next_minute(now: u64) -> u64 {
 #[tokio::test]
 async fn an_op_at_the_end_of_its_rate_limit_period_waits_for_the_next_period() {
     let backend = backend();
-    let (client, ..) = granted(&backend, EntryPointVersion::V08).await;
+    let (client, ..) = granted(backend.clone(), EntryPointVersion::V08).await;
     // 3 s before a minute ends: an op under the 10-a-minute limit would be valid for 3 s only,
     // which bundlers refuse (they want 30 s); the client waits for the next minute.
     let boundary = backend.with_devnet(|d| {
@@ -331,7 +303,7 @@ async fn an_op_at_the_end_of_its_rate_limit_period_waits_for_the_next_period() {
 #[tokio::test]
 async fn an_op_under_a_session_that_ends_within_the_margin_is_refused_before_sending() {
     let backend = backend();
-    let (client, grant, account, _) = granted(&backend, EntryPointVersion::V07).await;
+    let (client, grant, account, _) = granted(backend.clone(), EntryPointVersion::V07).await;
     let session_ends = grant.spec.validUntil.to::<u64>();
     backend.with_devnet(|d| d.chain.set_time(session_ends - 10));
     match client.send(&[transfer(ALICE, USDC)]).await {

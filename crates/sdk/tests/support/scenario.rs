@@ -6,11 +6,14 @@ use alloy::primitives::{Address, B256, U256, address};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use sessionkeys::backend::{Backend, PlainTransaction};
-use sessionkeys::{Call, EntryPointVersion, SdkError, SmartAccount, WaitPolicy};
+use sessionkeys::{
+    Call, EntryPointVersion, SdkError, SessionClient, SessionGrant, SmartAccount, WaitPolicy,
+};
 use sessionkeys_chain::deployment::{self, fixtures};
 use sessionkeys_contracts::abi::TestToken;
 use sessionkeys_contracts::session::{ISessionKeyValidator, SessionSpec};
 use sessionkeys_engine::format::parse_session_json;
+use std::sync::Arc;
 
 /// anvil's published development keys (from its default mnemonic; not secrets): the deployer
 /// and funder, Alto's executor, and Alto's utility account.
@@ -137,6 +140,31 @@ pub async fn new_account(
     .unwrap();
     fund(backend, account.address).await;
     (account, owner)
+}
+
+/// A new funded account whose owner granted the USDC session on-chain (its first op, which
+/// deploys it), and the session key's client.
+pub async fn granted(
+    backend: Arc<dyn Backend>,
+    version: EntryPointVersion,
+) -> (SessionClient, SessionGrant, SmartAccount, PrivateKeySigner) {
+    let (account, owner) = new_account(backend.as_ref(), version).await;
+    let key = PrivateKeySigner::random();
+    let now = backend.latest_timestamp().await.unwrap();
+    let grant = SessionGrant::new(usdc_session(key.address(), now), validator()).unwrap();
+    grant
+        .grant_on_chain(backend.as_ref(), &account, &owner, wait())
+        .await
+        .unwrap();
+    let client = SessionClient::new(
+        backend,
+        account.clone(),
+        grant.spec.clone(),
+        key,
+        validator(),
+    )
+    .unwrap();
+    (client, grant, account, owner)
 }
 
 /// The owner revokes one session with an owner op calling `revokeSession`.
