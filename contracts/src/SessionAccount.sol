@@ -6,6 +6,7 @@ import {IEntryPoint} from "./interfaces/IEntryPoint.sol";
 import {IERC7579Validator, IOwnerValidation, MODULE_TYPE_VALIDATOR} from "./interfaces/IERC7579.sol";
 import {ExecutionLib} from "./lib/ExecutionLib.sol";
 import {ECDSALib} from "./lib/ECDSALib.sol";
+import {ERC7739Lib} from "./lib/ERC7739Lib.sol";
 
 /// @title SessionAccount
 /// @notice A minimal ERC-4337 (EntryPoint v0.7 / v0.8) and ERC-7579 account: an ECDSA owner,
@@ -27,6 +28,13 @@ contract SessionAccount is IOwnerValidation {
     uint256 internal constant SIG_VALIDATION_FAILED = 1;
     bytes4 internal constant ERC1271_MAGIC = 0x1626ba7e;
     bytes4 internal constant ERC1271_INVALID = 0xffffffff;
+    /// @dev The account's EIP-712 domain (ERC-5267): name and version.
+    string internal constant DOMAIN_NAME = "SessionAccount";
+    string internal constant DOMAIN_VERSION = "1";
+    /// @dev Token receiver answers and ERC-165 interface ids.
+    bytes4 internal constant ERC165_ID = 0x01ffc9a7;
+    bytes4 internal constant ERC721_RECEIVER_ID = 0x150b7a02;
+    bytes4 internal constant ERC1155_RECEIVER_ID = 0x4e2312e0;
 
     /// @notice The EntryPoint this account trusts (v0.7 or v0.8).
     IEntryPoint public immutable ENTRY_POINT;
@@ -214,9 +222,66 @@ contract SessionAccount is IOwnerValidation {
         return ECDSALib.recover(digest, signature) == owner();
     }
 
-    /// @notice ERC-1271 with the owner's key only; session keys never sign messages (v1).
-    function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
-        return ECDSALib.recover(hash, signature) == owner() ? ERC1271_MAGIC : ERC1271_INVALID;
+    /// @notice ERC-1271, replay-safe across accounts (ERC-7739): the owner signs the app's
+    ///         typed data nested in this account's EIP-712 domain (TypedDataSign), or a
+    ///         personal-sign hash wrapped the same way (PersonalSign), so a signature made for
+    ///         another account, or for the owner's own EOA, is refused here. Under EIP-7702
+    ///         (the EOA is its own owner) the EOA's raw signature over `hash` is also valid: no
+    ///         other account can present it. Session keys never sign messages (v1).
+    /// @return magic 0x1626ba7e if valid, 0x77390001 for the ERC-7739 detection hash,
+    ///         0xffffffff otherwise.
+    function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4 magic) {
+        if (hash == ERC7739Lib.DETECTION_HASH) return ERC7739Lib.SUPPORTED;
+        address owner_ = owner();
+        if (owner_ == address(this) && ECDSALib.recover(hash, signature) == owner_) return ERC1271_MAGIC;
+        (bytes32 digest, bytes calldata ownerSignature) = ERC7739Lib.wrappedDigest(
+            hash, signature, keccak256(bytes(DOMAIN_NAME)), keccak256(bytes(DOMAIN_VERSION)), address(this)
+        );
+        return digest != bytes32(0) && ECDSALib.recover(digest, ownerSignature) == owner_ ? ERC1271_MAGIC : ERC1271_INVALID;
+    }
+
+    /// @notice ERC-5267: the account's EIP-712 domain (name, version, chain id, this address),
+    ///         which ERC-7739 signatures nest the app's typed data in.
+    function eip712Domain()
+        external
+        view
+        returns (
+            bytes1 fields,
+            string memory name,
+            string memory version,
+            uint256 chainId,
+            address verifyingContract,
+            bytes32 salt,
+            uint256[] memory extensions
+        )
+    {
+        return (hex"0f", DOMAIN_NAME, DOMAIN_VERSION, block.chainid, address(this), bytes32(0), new uint256[](0));
+    }
+
+    // ---------------------------------------------------------------- token receivers
+
+    /// @notice Accepts ERC-721 safe transfers.
+    function onERC721Received(address, address, uint256, bytes calldata) external pure returns (bytes4) {
+        return this.onERC721Received.selector;
+    }
+
+    /// @notice Accepts ERC-1155 safe transfers.
+    function onERC1155Received(address, address, uint256, uint256, bytes calldata) external pure returns (bytes4) {
+        return this.onERC1155Received.selector;
+    }
+
+    /// @notice Accepts ERC-1155 safe batch transfers.
+    function onERC1155BatchReceived(address, address, uint256[] calldata, uint256[] calldata, bytes calldata)
+        external
+        pure
+        returns (bytes4)
+    {
+        return this.onERC1155BatchReceived.selector;
+    }
+
+    /// @notice ERC-165: ERC-165 itself and the ERC-721 and ERC-1155 receiver interfaces.
+    function supportsInterface(bytes4 interfaceId) external pure returns (bool) {
+        return interfaceId == ERC165_ID || interfaceId == ERC721_RECEIVER_ID || interfaceId == ERC1155_RECEIVER_ID;
     }
 
     function _storage() private pure returns (AccountStorage storage s) {

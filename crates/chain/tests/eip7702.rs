@@ -143,3 +143,34 @@ fn the_eoa_revokes_with_a_plain_transaction_outside_the_mempool() {
         assert!(!tx.success);
     });
 }
+
+#[test]
+fn a_delegated_eoa_accepts_its_own_raw_signature_and_erc7739_wrapping() {
+    // Under EIP-7702 the account is the EOA: no other account can present its raw signature,
+    // so ERC-1271 accepts it as the EOA itself would be checked (ecrecover).
+    use alloy::primitives::{B256, Bytes};
+    use alloy::signers::SignerSync;
+    each_version(|version| {
+        let mut h = delegated_eoa(version);
+        let eoa = h.account;
+        let hash = B256::repeat_byte(0x42);
+        let raw = h.owner.sign_hash_sync(&hash).unwrap().as_bytes().to_vec();
+        let mut check = |signature: Vec<u8>| {
+            h.devnet
+                .chain
+                .call_typed(
+                    eoa,
+                    &SessionAccount::isValidSignatureCall {
+                        hash,
+                        signature: Bytes::from(signature),
+                    },
+                )
+                .unwrap()
+                .0
+        };
+        assert_eq!(check(raw.clone()), [0x16, 0x26, 0xba, 0x7e]);
+        // Another key's raw signature is refused.
+        let stranger = key(9).sign_hash_sync(&hash).unwrap().as_bytes().to_vec();
+        assert_eq!(check(stranger), [0xff, 0xff, 0xff, 0xff]);
+    });
+}

@@ -39,6 +39,8 @@ artifacts! {
     game => "Game",
     sponsor_paymaster => "SponsorPaymaster",
     timestamp_validator => "TimestampValidator",
+    test_nft => "TestNFT",
+    test_multi_token => "TestMultiToken",
 }
 
 fn parse(name: &'static str, json: &str) -> Artifact {

@@ -45,4 +45,14 @@ pub mod abi {
         SponsorPaymaster,
         "../../contracts/artifacts/SponsorPaymaster.json"
     );
+    alloy::sol!(
+        #[sol(all_derives)]
+        TestNFT,
+        "../../contracts/artifacts/TestNFT.json"
+    );
+    alloy::sol!(
+        #[sol(all_derives)]
+        TestMultiToken,
+        "../../contracts/artifacts/TestMultiToken.json"
+    );
 }
