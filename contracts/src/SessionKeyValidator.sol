@@ -191,15 +191,22 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
             return (header, true);
         }
         uint64 epoch = _epochs[ctx.account];
-        uint256 i;
-        while (i < sig.chains.length && sig.chains[i].chainId != block.chainid) ++i;
-        if (i == sig.chains.length) revert ChainNotApproved(block.chainid);
-        if (sig.chains[i].epoch != epoch) revert EnableEpochMismatch(sig.chains[i].epoch, epoch);
+        uint64 signedEpoch = _signedEpoch(sig.chains);
+        if (signedEpoch != epoch) revert EnableEpochMismatch(signedEpoch, epoch);
 
         bytes32 digest = SessionHashLib.enableDigest(address(this), ctx.account, spec, sig.chains);
         ownerApproved = _isOwnerSignature(ctx.account, digest, sig.ownerSignature);
         emit SessionEnabled(ctx.account, ctx.sessionHash, spec);
         return (STATUS_ACTIVE | (uint256(epoch) << 8), ownerApproved);
+    }
+
+    /// @dev Rule 13: the epoch the owner approved for this chain; a chain not listed is refused
+    ///      (chain id 0 is not a wildcard).
+    function _signedEpoch(ChainEpoch[] calldata chains) internal view returns (uint64) {
+        uint256 i;
+        while (i < chains.length && chains[i].chainId != block.chainid) ++i;
+        if (i == chains.length) revert ChainNotApproved(block.chainid);
+        return chains[i].epoch;
     }
 
     /// @dev Rule 13: only the account's own owner validation may approve; a revert or a
@@ -412,7 +419,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
 
     // ---------------------------------------------------------------- spec checks
 
-    /// @dev Rules 4, 9 and 17: refuse degenerate specs, at enable and at every use.
+    /// @dev Rules 4, 9, 17 and 21: refuse degenerate specs, at every enable (on-chain and first use).
     function _validateSpec(SessionSpec calldata spec) internal pure {
         if (spec.signer == address(0)) revert InvalidSigner();
         if (spec.validUntil == 0 || spec.validAfter >= spec.validUntil) {
@@ -424,6 +431,9 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         if (
             pmMode > PAYMASTER_ONE || (pmMode == PAYMASTER_ONE) != (spec.paymaster != address(0))
         ) revert InvalidPaymasterPolicy(pmMode, spec.paymaster);
+        // Rule 21: naming a paymaster does not stop self-paid ops (the key holder can bundle its
+        // own at any gas price), so such a session needs a finite fee budget.
+        if (pmMode != PAYMASTER_NONE && spec.feeLimit.limitType == LIMIT_UNLIMITED) revert FeeLimitRequired(pmMode);
 
         CallPolicy[] calldata calls = spec.callPolicies;
         uint256 previous;
@@ -473,38 +483,119 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     ///         the account's execute). Under a registry every policy must be Allowed.
     /// @return sessionHash keccak256(abi.encode(spec)).
     function enableSession(SessionSpec calldata spec) external returns (bytes32 sessionHash) {
+        return _enable(msg.sender, spec);
+    }
+
+    /// @notice Enables `spec` for `account` with the owner's EIP-712 EnableSession approval (the
+    ///         one first-use enable carries), so a wallet that only signs typed data can approve
+    ///         on-chain, and registry sessions can be approved at all (rule 18). Anyone may
+    ///         submit it; it runs in the execution phase. The approval is public once relayed, so
+    ///         a session already active is a no-op, not a revert (as rule 15).
+    /// @param account The account, which must be deployed (create it first through the factory).
+    /// @param chains The signed {chainId, epoch} list: this chain at the current epoch must be in it.
+    /// @param ownerSignature The owner's signature of the EIP-712 digest (`enableDigest`).
+    /// @return sessionHash keccak256(abi.encode(spec)).
+    function enableSessionWithApproval(
+        address account,
+        SessionSpec calldata spec,
+        ChainEpoch[] calldata chains,
+        bytes calldata ownerSignature
+    ) external returns (bytes32 sessionHash) {
+        if (account.code.length == 0) revert AccountNotDeployed(account);
+        uint64 epoch = _epochs[account];
+        uint64 signedEpoch = _signedEpoch(chains);
+        if (signedEpoch != epoch) revert EnableEpochMismatch(signedEpoch, epoch);
+        bytes32 digest = SessionHashLib.enableDigest(address(this), account, spec, chains);
+        if (!_isOwnerSignature(account, digest, ownerSignature)) revert OwnerApprovalInvalid(account);
+        sessionHash = keccak256(abi.encode(spec));
+        uint256 header = _headers[sessionHash][account];
+        if (uint8(header) == STATUS_ACTIVE && uint64(header >> 8) == epoch) return sessionHash;
+        return _enable(account, spec);
+    }
+
+    /// @dev Rules 4, 6, 9, 14, 17, 18, 21 at enable; writes the record and emits the full spec.
+    function _enable(address account, SessionSpec calldata spec) internal returns (bytes32 sessionHash) {
         _validateSpec(spec);
-        _validateTargets(msg.sender, spec);
+        _validateTargets(account, spec);
         if (address(REGISTRY) != address(0)) _checkRegistry(spec);
         sessionHash = keccak256(abi.encode(spec));
-        uint256 header = _headers[sessionHash][msg.sender];
+        uint256 header = _headers[sessionHash][account];
         if (header != 0) revert SessionAlreadyExists(sessionHash, uint8(header));
-        _headers[sessionHash][msg.sender] = STATUS_ACTIVE | (uint256(_epochs[msg.sender]) << 8);
-        emit SessionEnabled(msg.sender, sessionHash, spec);
+        _headers[sessionHash][account] = STATUS_ACTIVE | (uint256(_epochs[account]) << 8);
+        emit SessionEnabled(account, sessionHash, spec);
     }
 
     /// @notice Revokes one session of the calling account, for good. A hash may be revoked
     ///         before it was ever enabled (rule 14). The session key may call this for its own
     ///         session (rule 16).
-    function revokeSession(bytes32 sessionHash) public {
-        uint256 header = _headers[sessionHash][msg.sender];
-        if (uint8(header) == STATUS_REVOKED) return;
-        uint256 epoch = uint8(header) == STATUS_NONE ? _epochs[msg.sender] : uint64(header >> 8);
-        _headers[sessionHash][msg.sender] = (header & ~uint256(0xff) & ~(uint256(type(uint64).max) << 8))
-            | STATUS_REVOKED | (epoch << 8);
-        emit SessionRevokedEvent(msg.sender, sessionHash);
+    function revokeSession(bytes32 sessionHash) external {
+        _revoke(msg.sender, sessionHash);
     }
 
     /// @notice Revokes several sessions of the calling account.
     function revokeSessions(bytes32[] calldata sessionHashes) external {
         for (uint256 i; i < sessionHashes.length; ++i) {
-            revokeSession(sessionHashes[i]);
+            _revoke(msg.sender, sessionHashes[i]);
         }
     }
 
     /// @notice Revokes every session of the calling account at once by bumping its epoch.
     function revokeAll() external {
         _bumpEpoch(msg.sender);
+    }
+
+    /// @notice Revokes `sessionHashes` of `account` with the owner's EIP-712 RevokeSessions
+    ///         approval; anyone may submit it (a wallet signs typed data, a relayer pays the gas).
+    /// @param chains The signed {chainId, epoch} list: this chain at the current epoch must be in
+    ///        it, so the approval dies with the next revokeAll.
+    function revokeSessionsWithApproval(
+        address account,
+        bytes32[] calldata sessionHashes,
+        ChainEpoch[] calldata chains,
+        bytes calldata ownerSignature
+    ) external {
+        _requireRevokeApproval(
+            account,
+            chains,
+            SessionHashLib.revokeSessionsDigest(address(this), account, sessionHashes, chains),
+            ownerSignature
+        );
+        for (uint256 i; i < sessionHashes.length; ++i) {
+            _revoke(account, sessionHashes[i]);
+        }
+    }
+
+    /// @notice Revokes every session of `account` (bumps its epoch) with the owner's EIP-712
+    ///         RevokeAllSessions approval; anyone may submit it. The bump retires the approval.
+    function revokeAllWithApproval(address account, ChainEpoch[] calldata chains, bytes calldata ownerSignature)
+        external
+    {
+        _requireRevokeApproval(
+            account, chains, SessionHashLib.revokeAllDigest(address(this), account, chains), ownerSignature
+        );
+        _bumpEpoch(account);
+    }
+
+    function _requireRevokeApproval(
+        address account,
+        ChainEpoch[] calldata chains,
+        bytes32 digest,
+        bytes calldata ownerSignature
+    ) internal view {
+        if (account.code.length == 0) revert AccountNotDeployed(account);
+        uint64 epoch = _epochs[account];
+        uint64 signedEpoch = _signedEpoch(chains);
+        if (signedEpoch != epoch) revert RevokeEpochMismatch(signedEpoch, epoch);
+        if (!_isOwnerSignature(account, digest, ownerSignature)) revert OwnerApprovalInvalid(account);
+    }
+
+    function _revoke(address account, bytes32 sessionHash) internal {
+        uint256 header = _headers[sessionHash][account];
+        if (uint8(header) == STATUS_REVOKED) return;
+        uint256 epoch = uint8(header) == STATUS_NONE ? _epochs[account] : uint64(header >> 8);
+        _headers[sessionHash][account] = (header & ~uint256(0xff) & ~(uint256(type(uint64).max) << 8))
+            | STATUS_REVOKED | (epoch << 8);
+        emit SessionRevokedEvent(account, sessionHash);
     }
 
     function _bumpEpoch(address account) internal {

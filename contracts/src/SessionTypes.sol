@@ -22,7 +22,9 @@ uint8 constant COND_NOT_EQUAL = 6;
 uint8 constant COND_ONE_OF = 7;
 
 /// @dev SessionSpec.paymasterMode: which paymasters may sponsor the session's ops.
-///      Self-paid ops are always possible and bounded by feeLimit.
+///      Self-paid ops are always possible and bounded by feeLimit; with Any or One the feeLimit
+///      must be finite (rule 21, FeeLimitRequired), with None an unlimited one is allowed (lint
+///      SK011 is then an error).
 uint8 constant PAYMASTER_NONE = 0;
 uint8 constant PAYMASTER_ANY = 1;
 uint8 constant PAYMASTER_ONE = 2;
@@ -143,6 +145,21 @@ struct EnableSession {
     ChainEpoch[] chains;
 }
 
+/// @notice The owner's consent to revoke sessions of `account`, relayable by anyone
+///         (EIP-712, the EnableSession domain). Valid only at the listed epoch of this chain.
+struct RevokeSessions {
+    address account;
+    bytes32[] sessionHashes;
+    ChainEpoch[] chains;
+}
+
+/// @notice The owner's consent to revoke every session of `account` (bump its epoch), relayable
+///         by anyone (EIP-712, the EnableSession domain). Valid only at the listed epoch.
+struct RevokeAllSessions {
+    address account;
+    ChainEpoch[] chains;
+}
+
 /// @notice callData does not start with the execute selector (rule 1).
 error ExecuteSelectorRequired(bytes4 selector);
 /// @notice The mode is not exactly single or batch with default exec type (rule 1): this refuses
@@ -174,6 +191,10 @@ interface ISessionKeyValidator {
     error InvalidUsageLimit(uint8 kind, uint256 policyIndex, uint256 constraintIndex);
     /// @notice The paymaster mode is unknown, or names no paymaster / a paymaster it does not use.
     error InvalidPaymasterPolicy(uint8 mode, address paymaster);
+    /// @notice Rule 21: a session that names a paymaster (mode Any or One) must limit the fees
+    ///         the account pays itself (feeLimit Lifetime or Allowance; zero is allowed): the
+    ///         session key holder can always send self-paid ops, at any gas price.
+    error FeeLimitRequired(uint8 paymasterMode);
     /// @notice Rule 4: call policies are not strictly sorted by (target, selector) at `index`.
     error CallPoliciesNotSorted(uint256 index);
     /// @notice Rule 4: transfer policies are not strictly sorted by target at `index`.
@@ -195,6 +216,14 @@ interface ISessionKeyValidator {
     error ChainNotApproved(uint256 chainId);
     /// @notice Rule 14: the approval was signed for another revocation epoch.
     error EnableEpochMismatch(uint64 signedEpoch, uint64 accountEpoch);
+    /// @notice A relayed revoke names an epoch other than the account's current one on this
+    ///         chain (a revokeAll since, or an approval made for another epoch).
+    error RevokeEpochMismatch(uint64 signedEpoch, uint64 accountEpoch);
+    /// @notice A relayed enable or revoke names an account with no code (create it first, e.g.
+    ///         through the factory's open createAccount).
+    error AccountNotDeployed(address account);
+    /// @notice A relayed enable or revoke carries no valid signature of the account's owner.
+    error OwnerApprovalInvalid(address account);
     /// @notice Rule 18: under a registry, sessions are enabled on-chain only.
     error RegistryRequiresOnchainEnable();
     /// @notice Rule 8: the time hint lies outside the session window.
@@ -244,6 +273,26 @@ interface ISessionKeyValidator {
 
     /// @notice Enables `spec` for the calling account.
     function enableSession(SessionSpec calldata spec) external returns (bytes32 sessionHash);
+    /// @notice Enables `spec` for `account` with the owner's EnableSession approval; anyone may
+    ///         submit it. A session already active is a no-op (a front-run is not an error).
+    function enableSessionWithApproval(
+        address account,
+        SessionSpec calldata spec,
+        ChainEpoch[] calldata chains,
+        bytes calldata ownerSignature
+    ) external returns (bytes32 sessionHash);
+    /// @notice Revokes sessions of `account` with the owner's RevokeSessions approval; anyone may
+    ///         submit it.
+    function revokeSessionsWithApproval(
+        address account,
+        bytes32[] calldata sessionHashes,
+        ChainEpoch[] calldata chains,
+        bytes calldata ownerSignature
+    ) external;
+    /// @notice Revokes every session of `account` with the owner's RevokeAllSessions approval;
+    ///         anyone may submit it.
+    function revokeAllWithApproval(address account, ChainEpoch[] calldata chains, bytes calldata ownerSignature)
+        external;
     /// @notice Revokes one session of the calling account, for good.
     function revokeSession(bytes32 sessionHash) external;
     /// @notice Revokes several sessions of the calling account.

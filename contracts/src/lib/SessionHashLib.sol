@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 import "../SessionTypes.sol";
 
-/// @title EIP-712 hashing of the owner's session approval.
+/// @title EIP-712 hashing of the owner's approvals: enable a session, revoke some, revoke all.
 /// @notice The full spec is hashed as nested structs so a wallet can show every policy.
 ///         Only enabling hashes this; every use identifies the session by keccak256(abi.encode(spec)).
 library SessionHashLib {
@@ -41,6 +41,11 @@ library SessionHashLib {
             USAGE_LIMIT_TYPE
         )
     );
+    bytes internal constant REVOKE_SESSIONS_TYPE =
+        "RevokeSessions(address account,bytes32[] sessionHashes,ChainEpoch[] chains)";
+    bytes internal constant REVOKE_ALL_TYPE = "RevokeAllSessions(address account,ChainEpoch[] chains)";
+    bytes32 internal constant REVOKE_SESSIONS_TYPEHASH = keccak256(abi.encodePacked(REVOKE_SESSIONS_TYPE, CHAIN_EPOCH_TYPE));
+    bytes32 internal constant REVOKE_ALL_TYPEHASH = keccak256(abi.encodePacked(REVOKE_ALL_TYPE, CHAIN_EPOCH_TYPE));
     bytes32 internal constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,address verifyingContract)");
     bytes32 internal constant NAME_HASH = keccak256("SessionKeyValidator");
@@ -52,9 +57,35 @@ library SessionHashLib {
         pure
         returns (bytes32)
     {
-        bytes32 domain = keccak256(abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, validator));
         bytes32 message =
             keccak256(abi.encode(ENABLE_SESSION_TYPEHASH, account, hashSpec(spec), hashChains(chains)));
+        return _digest(validator, message);
+    }
+
+    /// @return The EIP-712 digest the owner signs to revoke `sessionHashes` of `account`.
+    function revokeSessionsDigest(
+        address validator,
+        address account,
+        bytes32[] calldata sessionHashes,
+        ChainEpoch[] calldata chains
+    ) internal pure returns (bytes32) {
+        bytes32 message = keccak256(
+            abi.encode(REVOKE_SESSIONS_TYPEHASH, account, keccak256(abi.encodePacked(sessionHashes)), hashChains(chains))
+        );
+        return _digest(validator, message);
+    }
+
+    /// @return The EIP-712 digest the owner signs to revoke every session of `account`.
+    function revokeAllDigest(address validator, address account, ChainEpoch[] calldata chains)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return _digest(validator, keccak256(abi.encode(REVOKE_ALL_TYPEHASH, account, hashChains(chains))));
+    }
+
+    function _digest(address validator, bytes32 message) private pure returns (bytes32) {
+        bytes32 domain = keccak256(abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, validator));
         return keccak256(abi.encodePacked("\x19\x01", domain, message));
     }
 

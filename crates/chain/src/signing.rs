@@ -26,7 +26,9 @@ pub fn session_digest(user_op_hash: B256, session_hash: B256, time_hint: u64, mo
     keccak256((user_op_hash, session_hash, hint, mode).abi_encode_params())
 }
 
-pub use sessionkeys_engine::spec::{enable_digest, enable_domain};
+pub use sessionkeys_engine::spec::{
+    enable_digest, enable_domain, revoke_all_digest, revoke_sessions_digest,
+};
 
 /// A 65-byte r ‖ s ‖ v (v = 27/28, low s) signature of a raw digest.
 pub fn sign_digest(key: &PrivateKeySigner, digest: B256) -> Bytes {

@@ -78,6 +78,10 @@ fn random_spec(rng: &mut Rng, h: &Harness) -> SessionSpec {
     if spec.paymasterMode == 2 {
         spec.paymaster = h.devnet.addresses.paymaster(h.version);
     }
+    if spec.paymasterMode != 0 && spec.feeLimit.limitType == 0 {
+        // Rule 21: a named paymaster needs a finite fee budget (the refusal comes below).
+        spec.feeLimit = lifetime(prefund * 3);
+    }
     let mut policies = Vec::new();
     if rng.chance(80) {
         let recipient = match rng.below(3) {
@@ -153,6 +157,12 @@ fn random_spec(rng: &mut Rng, h: &Harness) -> SessionSpec {
                 p.constraints
                     .push(constraint(9, 0, B256::ZERO, unlimited()));
             }
+        }
+        4 => {
+            // rule 21: a named paymaster with an unlimited fee budget
+            spec.paymasterMode = 1;
+            spec.paymaster = Address::ZERO;
+            spec.feeLimit = unlimited();
         }
         3 => {
             spec.transferPolicies = vec![
@@ -581,6 +591,7 @@ fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
         "WrongNonceLane",
         "InvalidUsageLimit",
         "InvalidPaymasterPolicy",
+        "FeeLimitRequired",
         "InvalidConstraint",
         "TransferPoliciesNotSorted",
         "MalformedSignature",

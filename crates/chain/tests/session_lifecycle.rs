@@ -460,6 +460,57 @@ fn the_fee_limit_is_charged_at_the_full_prefund_unless_a_paymaster_pays() {
 }
 
 #[test]
+fn a_session_naming_a_paymaster_needs_a_fee_budget_so_the_key_cannot_drain_the_account() {
+    // Rule 21, in first use (on-chain enable: degenerate_specs_are_refused_at_enable). The
+    // drain it closes: the key holder sends self-paid ops at a huge gas price and bundles them
+    // itself, collecting the fees.
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let paymaster = h.devnet.addresses.paymaster(version);
+        let sponsored = |op: &mut sessionkeys_chain::UserOperation| {
+            op.paymaster = Some(Paymaster {
+                address: paymaster,
+                verification_gas_limit: 100_000,
+                post_op_gas_limit: 50_000,
+                data: Default::default(),
+            })
+        };
+        let mut spec = spending_session(&h);
+        spec.paymasterMode = 1;
+        spec.feeLimit = unlimited();
+        let chain = h.this_chain();
+        let approval = h.approval(&spec, vec![chain.clone()]);
+        let op = h.session_op_with(
+            &spec,
+            encode_calls(&pay_alice(&h)),
+            h.now(),
+            Some(&approval),
+            sponsored,
+        );
+        match h.submit(op).unwrap_refused() {
+            VErr::FeeLimitRequired(e) => assert_eq!(e.paymasterMode, 1),
+            other => panic!("expected FeeLimitRequired, got {}", error_name(&other)),
+        }
+        // A zero budget is finite: sponsored ops run, a self-paid one is refused.
+        spec.feeLimit = lifetime(0);
+        let approval = h.approval(&spec, vec![chain]);
+        let op = h.session_op_with(
+            &spec,
+            encode_calls(&pay_alice(&h)),
+            h.now(),
+            Some(&approval),
+            sponsored,
+        );
+        h.submit(op).unwrap_ok();
+        let op = h.session_op(&spec, &pay_alice(&h));
+        match h.submit(op).unwrap_refused() {
+            VErr::LimitExceeded(e) => assert_eq!((e.kind, e.limit), (1, U256::ZERO)),
+            other => panic!("expected the fee limit, got {}", error_name(&other)),
+        }
+    });
+}
+
+#[test]
 fn a_wrong_signature_masks_the_fee_limit_so_stub_estimation_matches() {
     // Rule 12.
     each_version(|version| {
@@ -532,6 +583,54 @@ fn registry_mode_refuses_unreviewed_policies_and_first_use_enable() {
         h.enable(&spec);
         let op = h.session_op(&spec, &pay_alice(&h));
         h.submit(op).unwrap_ok();
+    });
+}
+
+#[test]
+fn blocking_a_policy_stops_new_enables_but_not_enabled_sessions() {
+    // The decision in docs/decisions.md ("Registry mode"): validation may not read the registry
+    // (ERC-7562), so a Block reaches new enables only; the owner revokes what is enabled.
+    each_version(|version| {
+        let mut h = Harness::with_validator(version, devnet().addresses.registry_validator);
+        let (registry, usdc, validator) = (h.devnet.addresses.registry, h.usdc(), h.validator);
+        let set = |status| PolicyRegistry::setCallStatusCall {
+            target: usdc,
+            selector: TestToken::transferCall::SELECTOR.into(),
+            status,
+        };
+        h.devnet
+            .send(DEVNET_ADMIN, registry, U256::ZERO, &set(1))
+            .unwrap();
+        let spec = spending_session(&h);
+        h.enable(&spec);
+        h.devnet
+            .send(DEVNET_ADMIN, registry, U256::ZERO, &set(2))
+            .unwrap();
+        let op = h.session_op(&spec, &pay_alice(&h));
+        h.submit(op).unwrap_ok();
+        let mut other = spec.clone();
+        other.salt = alloy::primitives::B256::repeat_byte(9);
+        let op = h.owner_op(&[Call::typed(
+            validator,
+            &V::enableSessionCall { spec: other },
+        )]);
+        let Verdict::ExecutionReverted(data) = h.submit(op) else {
+            panic!("a blocked policy must not enable")
+        };
+        assert!(
+            matches!(VErr::abi_decode(&data), Ok(VErr::RegistryCallNotAllowed(e)) if e.status == 2)
+        );
+        // The owner's revoke ends the enabled one.
+        let hash = signing::session_hash(&spec);
+        h.owner_exec(&[Call::typed(
+            validator,
+            &V::revokeSessionCall { sessionHash: hash },
+        )]);
+        let op = h.session_op(&spec, &pay_alice(&h));
+        assert!(matches!(
+            h.submit(op).unwrap_refused(),
+            VErr::SessionRevoked(_)
+        ));
     });
 }
 
@@ -630,6 +729,16 @@ fn degenerate_specs_are_refused_at_enable() {
     let mut s = good.clone();
     s.paymasterMode = 2;
     cases.push((s, "InvalidPaymasterPolicy"));
+    // Rule 21: a named paymaster (any, or one) with an unlimited fee budget.
+    let mut s = good.clone();
+    s.paymasterMode = 1;
+    s.feeLimit = unlimited();
+    cases.push((s, "FeeLimitRequired"));
+    let mut s = good.clone();
+    s.paymasterMode = 2;
+    s.paymaster = h.devnet.addresses.paymaster(h.version);
+    s.feeLimit = unlimited();
+    cases.push((s, "FeeLimitRequired"));
     let validator = h.validator;
     for (spec, expected) in cases {
         let op = h.owner_op(&[Call::typed(validator, &V::enableSessionCall { spec })]);

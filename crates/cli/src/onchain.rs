@@ -5,14 +5,16 @@ use crate::InputError;
 use crate::ops_file;
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
 use sessionkeys::backend::Backend;
 use sessionkeys::password::PasswordSource;
+use sessionkeys::relay::{self, RevokeApproval, RevokeTarget};
 use sessionkeys::store::{SessionStore, StoredApproval, StoredSession, StoredStatus};
 use sessionkeys::{
     Call, EntryPointVersion, RpcBackend, SdkError, SessionClient, SessionGrant, SmartAccount,
     WaitPolicy, deployment,
 };
-use sessionkeys_contracts::session::ISessionKeyValidator;
+use sessionkeys_contracts::session::{ChainEpoch, ISessionKeyValidator};
 use sessionkeys_engine::explain::Labels;
 use sessionkeys_engine::lint::Severity;
 use std::path::PathBuf;
@@ -89,6 +91,37 @@ impl OwnerKeyArgs {
         };
         let password = source.read(&format!("password of {}: ", file.display()))?;
         Ok(sessionkeys_keystore::open(file, &password)?)
+    }
+}
+
+/// A funded key that pays for relaying the owner's signed approval to the validator (any key:
+/// it gains no power over the account).
+#[derive(clap::Args, Clone)]
+pub struct RelayerKeyArgs {
+    /// Relay the owner's EIP-712 approval in a plain transaction paid by the key in this
+    /// environment variable (hex private key), instead of an owner userOp: what a wallet that
+    /// only signs typed data, and registry sessions, need.
+    #[arg(long, env = "SESSIONKEYS_RELAYER_KEY_ENV")]
+    pub relayer_key_env: Option<String>,
+}
+
+impl RelayerKeyArgs {
+    /// # Security
+    /// The key is read in memory only; errors never quote it.
+    fn signer(&self) -> Result<Option<PrivateKeySigner>, InputError> {
+        let Some(var) = &self.relayer_key_env else {
+            return Ok(None);
+        };
+        let text = std::env::var(var)
+            .map_err(|_| InputError(format!("the environment variable {var} is not set")))?;
+        text.trim()
+            .parse::<PrivateKeySigner>()
+            .map(Some)
+            .map_err(|_| {
+                InputError(format!(
+                    "the environment variable {var} does not hold a 32-byte hex private key"
+                ))
+            })
     }
 }
 
@@ -181,6 +214,8 @@ pub struct GrantArgs {
     /// Grant even if lint reports errors.
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    relayer: RelayerKeyArgs,
 }
 
 /// The calls of `exec`: a file of ops, or one call on the command line.
@@ -251,6 +286,8 @@ pub struct RevokeArgs {
     owner: OwnerKeyArgs,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    relayer: RelayerKeyArgs,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, InputError> {
@@ -441,6 +478,14 @@ pub fn grant(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
         eprintln!("refused: lint reports {errors} error(s); fix the session or pass --force");
         return Ok(ExitCode::from(1));
     }
+    if args.first_use && args.relayer.relayer_key_env.is_some() {
+        return Err(InputError(
+            "--first-use and --relayer-key-env exclude each other: the first op enables the \
+             session, or a relayer does now"
+                .into(),
+        ));
+    }
+    let relayer = args.relayer.signer()?;
     let backend = args.chain.backend(true)?;
     let owner = args.owner.signer()?;
     let store = args.store.store()?;
@@ -468,6 +513,31 @@ pub fn grant(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
                     Some(StoredApproval::from_approval(&approval)),
                     chain_id,
                 ))
+            } else if let Some(relayer) = &relayer {
+                let chain = grant
+                    .current_chain(backend.as_ref(), account.address)
+                    .await?;
+                let approval = grant.approve(&owner, account.address, vec![chain]);
+                if relay::relay_deploy_account(backend.as_ref(), &account, relayer)
+                    .await?
+                    .is_some()
+                {
+                    progress(json, "the relayer deployed the account");
+                }
+                progress(
+                    json,
+                    "relaying the owner's signed approval to the validator",
+                );
+                relay::relay_enable(
+                    backend.as_ref(),
+                    grant.validator,
+                    account.address,
+                    &grant.spec,
+                    &approval,
+                    relayer,
+                )
+                .await?;
+                Ok((grant, account, None, chain_id))
             } else {
                 progress(json, "sending the owner's userOp that enables the session");
                 grant
@@ -849,31 +919,39 @@ pub fn revoke(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
         factory: None,
     };
     let hashes: Vec<B256> = targets.iter().map(|s| s.hash).collect();
-    let call = if args.all {
-        Call::typed(validator(), &ISessionKeyValidator::revokeAllCall {})
-    } else if let [hash] = hashes.as_slice() {
-        Call::typed(
-            validator(),
-            &ISessionKeyValidator::revokeSessionCall { sessionHash: *hash },
-        )
-    } else {
-        Call::typed(
-            validator(),
-            &ISessionKeyValidator::revokeSessionsCall {
-                sessionHashes: hashes.clone(),
-            },
-        )
-    };
-    progress(json, "sending the owner's revoking userOp");
-    let result = runtime()?.block_on(account.execute_as_owner(
-        backend.as_ref(),
-        &owner,
-        &[call],
-        WaitPolicy::default(),
-    ));
-    let done = match result {
-        Ok(done) => done,
-        Err(error) => return outcome(error),
+    let relayer = args.relayer.signer()?;
+    let done = match relayer {
+        Some(relayer) => {
+            let target = if args.all {
+                RevokeTarget::All
+            } else {
+                RevokeTarget::Sessions(hashes.clone())
+            };
+            progress(
+                json,
+                "relaying the owner's signed revocation to the validator",
+            );
+            let result = runtime()?.block_on(async {
+                let chain_id = backend.chain_id().await?;
+                let epoch = validator_epoch(backend.as_ref(), account_address).await?;
+                let chains = vec![ChainEpoch {
+                    chainId: chain_id,
+                    epoch,
+                }];
+                let approval =
+                    RevokeApproval::sign(&owner, validator(), account_address, target, chains);
+                relay::relay_revoke(backend.as_ref(), validator(), &approval, &relayer).await
+            });
+            match result {
+                Ok(outcome) => format!("transaction {}", outcome.hash),
+                Err(error) => return outcome(error),
+            }
+        }
+        None => match revoke_by_owner_op(&args, &account, &owner, &hashes, backend.as_ref(), json)?
+        {
+            Ok(hash) => format!("userOp {hash}"),
+            Err(error) => return outcome(error),
+        },
     };
     let revoked: Vec<B256> = if args.all {
         store
@@ -892,17 +970,62 @@ pub fn revoke(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
     if json {
         println!(
             "{}",
-            serde_json::json!({"userOpHash": done.user_op_hash.to_string(), "revoked": revoked.iter().map(|h| h.to_string()).collect::<Vec<_>>(), "all": args.all})
+            serde_json::json!({"sentAs": done, "revoked": revoked.iter().map(|h| h.to_string()).collect::<Vec<_>>(), "all": args.all})
         );
     } else if args.all {
-        println!(
-            "revoked every session of {account_address} (userOp {})",
-            done.user_op_hash
-        );
+        println!("revoked every session of {account_address} ({done})");
     } else {
         for hash in &revoked {
             println!("revoked {hash}");
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The account's revocation epoch, which a relayed approval must name.
+async fn validator_epoch(backend: &dyn Backend, account: Address) -> Result<u64, SdkError> {
+    let output = backend
+        .call(
+            validator(),
+            ISessionKeyValidator::epochOfCall { account }
+                .abi_encode()
+                .into(),
+        )
+        .await?;
+    ISessionKeyValidator::epochOfCall::abi_decode_returns(&output)
+        .map_err(|e| SdkError::Decode(format!("epochOf: {e}")))
+}
+
+/// The owner's own userOp calling revokeSession / revokeSessions / revokeAll.
+fn revoke_by_owner_op(
+    args: &RevokeArgs,
+    account: &SmartAccount,
+    owner: &PrivateKeySigner,
+    hashes: &[B256],
+    backend: &dyn Backend,
+    json: bool,
+) -> Result<Result<B256, SdkError>, InputError> {
+    let call = if args.all {
+        Call::typed(validator(), &ISessionKeyValidator::revokeAllCall {})
+    } else if let [hash] = hashes {
+        Call::typed(
+            validator(),
+            &ISessionKeyValidator::revokeSessionCall { sessionHash: *hash },
+        )
+    } else {
+        Call::typed(
+            validator(),
+            &ISessionKeyValidator::revokeSessionsCall {
+                sessionHashes: hashes.to_vec(),
+            },
+        )
+    };
+    progress(json, "sending the owner's revoking userOp");
+    let result = runtime()?.block_on(account.execute_as_owner(
+        backend,
+        owner,
+        &[call],
+        WaitPolicy::default(),
+    ));
+    Ok(result.map(|done| done.user_op_hash))
 }

@@ -297,7 +297,7 @@ fn devnet_prints_the_documented_addresses() {
     for (name, address) in documented {
         assert_eq!(
             printed[&name], address,
-            "docs/simulate-format.md is stale for {name}; paste `sessionkeys devnet`"
+            "docs/simulate-format.md is stale for {name}; run scripts/devnet-addresses"
         );
     }
     assert_eq!(sessionkeys(&["devnet", "--colour"]).status.code(), Some(2));

@@ -335,3 +335,68 @@ async fn the_cli_runs_the_whole_lifecycle_on_anvil_and_alto() {
     );
     assert_eq!(seen[0]["onchain"], "revoked");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "end-to-end tier: needs anvil and Alto in a private network namespace; run scripts/e2e"]
+async fn the_owner_grants_and_revokes_through_a_relayer_on_anvil() {
+    // The owner's key only signs EIP-712 typed data (what any wallet does); a funded relayer key
+    // deploys the account and sends the approvals in plain transactions.
+    let stack = Stack::start("cli-relayed").await;
+    let cli = Cli::new(&stack, "relayed");
+    let owner = cli.ok(&[
+        "key",
+        "new",
+        "--dir",
+        &cli.path("owner"),
+        "--password-file",
+        &cli.path("password"),
+    ]);
+    let owner_file = owner["file"].as_str().unwrap().to_string();
+    let account = cli.ok(&["account", "create", "--owner-keystore", &owner_file]);
+    let account: Address = account["account"].as_str().unwrap().parse().unwrap();
+    fund(&stack.backend, account).await;
+    let now = stack.backend.latest_timestamp().await.unwrap();
+    let relayed = [
+        "--owner-keystore",
+        owner_file.as_str(),
+        "--relayer-key-env",
+        FUNDER_ENV,
+    ];
+
+    let file = session_file(&cli.dir, "usdc.json", now);
+    let granted = cli.ok(&args(
+        &["session", "grant", &file],
+        &relayed.map(String::from),
+    ));
+    assert_eq!(granted["status"], "granted");
+    assert!(
+        !stack.backend.code(account).await.unwrap().is_empty(),
+        "the relayer deployed it"
+    );
+    let hash = granted["sessionHash"].as_str().unwrap().to_string();
+    cli.ok(&args(&["exec"], &pay(ALICE, USDC)));
+    let revoked = cli.ok(&args(
+        &["revoke", "--session", &hash],
+        &relayed.map(String::from),
+    ));
+    assert_eq!(revoked["revoked"][0], hash.as_str());
+    assert!(
+        revoked["sentAs"]
+            .as_str()
+            .unwrap()
+            .starts_with("transaction"),
+        "{revoked}"
+    );
+    let refused = cli.refused(&args(&["exec", "--session", &hash], &pay(ALICE, 1)));
+    assert_eq!(refused[0]["error"], "SessionRevoked");
+
+    let file = session_file(&cli.dir, "usdc2.json", now);
+    cli.ok(&args(
+        &["session", "grant", &file],
+        &relayed.map(String::from),
+    ));
+    cli.ok(&args(&["exec"], &pay(BOB, USDC)));
+    cli.ok(&args(&["revoke", "--all"], &relayed.map(String::from)));
+    let refused = cli.refused(&args(&["exec"], &pay(BOB, 1)));
+    assert_eq!(refused[0]["error"], "SessionEpochStale");
+}

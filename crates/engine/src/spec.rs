@@ -1,10 +1,12 @@
 //! Spec identity, the owner's EIP-712 approval, and the checks every enabled spec passed
-//! (rules 4, 9, 17), mirroring `_validateSpec`.
+//! (rules 4, 9, 17, 21), mirroring `_validateSpec`.
 
 use crate::{Violation, v};
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::sol_types::{Eip712Domain, SolStruct, SolValue, eip712_domain};
-use sessionkeys_contracts::session::{ChainEpoch, EnableSession, SessionSpec, UsageLimit};
+use sessionkeys_contracts::session::{
+    ChainEpoch, EnableSession, RevokeAllSessions, RevokeSessions, SessionSpec, UsageLimit,
+};
 
 /// The session's identity: `keccak256(abi.encode(spec))`.
 pub fn session_hash(spec: &SessionSpec) -> B256 {
@@ -31,6 +33,32 @@ pub fn enable_digest(
     message.eip712_signing_hash(&enable_domain(validator))
 }
 
+/// The digest the owner signs to let anyone relay the revocation of `session_hashes` of
+/// `account` (`revokeSessionsWithApproval`), valid at the listed epoch of each chain.
+pub fn revoke_sessions_digest(
+    validator: Address,
+    account: Address,
+    session_hashes: &[B256],
+    chains: &[ChainEpoch],
+) -> B256 {
+    let message = RevokeSessions {
+        account,
+        sessionHashes: session_hashes.to_vec(),
+        chains: chains.to_vec(),
+    };
+    message.eip712_signing_hash(&enable_domain(validator))
+}
+
+/// The digest the owner signs to let anyone relay "revoke every session" of `account`
+/// (`revokeAllWithApproval`), valid at the listed epoch of each chain.
+pub fn revoke_all_digest(validator: Address, account: Address, chains: &[ChainEpoch]) -> B256 {
+    let message = RevokeAllSessions {
+        account,
+        chains: chains.to_vec(),
+    };
+    message.eip712_signing_hash(&enable_domain(validator))
+}
+
 const MIN_PERIOD: u64 = 60;
 
 fn max_limit() -> U256 {
@@ -51,6 +79,10 @@ pub fn validate_spec(spec: &SessionSpec) -> Result<(), Violation> {
     let mode = spec.paymasterMode;
     if mode > 2 || (mode == 2) != (spec.paymaster != Address::ZERO) {
         return Err(v::invalid_paymaster_policy(mode, spec.paymaster));
+    }
+    // Rule 21: a named paymaster does not stop self-paid ops.
+    if mode != 0 && spec.feeLimit.limitType == 0 {
+        return Err(v::fee_limit_required(mode));
     }
     let mut previous = U256::ZERO;
     for (p, policy) in spec.callPolicies.iter().enumerate() {

@@ -1,8 +1,9 @@
-//! The owner's approval as EIP-712 typed data JSON, as `eth_signTypedData_v4` and viem's
-//! `signTypedData` take it: the full spec as nested structs, so a wallet shows every policy.
+//! The owner's approvals (enable, revoke some, revoke all) as EIP-712 typed data JSON, as
+//! `eth_signTypedData_v4` and viem's `signTypedData` take it: the full spec as nested structs, so
+//! a wallet shows every policy.
 //! Unsigned integers are decimal strings, bytes are 0x-hex, addresses checksummed.
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, B256};
 use serde_json::{Value, json};
 use sessionkeys_contracts::session::{ChainEpoch, SessionSpec, UsageLimit};
 
@@ -112,5 +113,54 @@ pub fn enable_typed_data(
             },
             "chains": chains.iter().map(|c| json!({ "chainId": c.chainId.to_string(), "epoch": c.epoch.to_string() })).collect::<Vec<_>>(),
         },
+    })
+}
+
+fn chains_json(chains: &[ChainEpoch]) -> Value {
+    chains
+        .iter()
+        .map(|c| json!({ "chainId": c.chainId.to_string(), "epoch": c.epoch.to_string() }))
+        .collect()
+}
+
+fn validator_domain(validator: Address) -> Value {
+    json!({ "name": "SessionKeyValidator", "version": "1", "verifyingContract": validator.to_checksum(None) })
+}
+
+/// The typed data of revoking `session_hashes` of `account` (`revokeSessionsWithApproval`):
+/// the owner signs it in any wallet, anyone relays it.
+pub fn revoke_sessions_typed_data(
+    validator: Address,
+    account: Address,
+    session_hashes: &[B256],
+    chains: &[ChainEpoch],
+) -> Value {
+    json!({
+        "types": {
+            "EIP712Domain": fields(&[("name", "string"), ("version", "string"), ("verifyingContract", "address")]),
+            "RevokeSessions": fields(&[("account", "address"), ("sessionHashes", "bytes32[]"), ("chains", "ChainEpoch[]")]),
+            "ChainEpoch": fields(&[("chainId", "uint64"), ("epoch", "uint64")]),
+        },
+        "primaryType": "RevokeSessions",
+        "domain": validator_domain(validator),
+        "message": {
+            "account": account.to_checksum(None),
+            "sessionHashes": session_hashes.iter().map(|h| h.to_string()).collect::<Vec<_>>(),
+            "chains": chains_json(chains),
+        },
+    })
+}
+
+/// The typed data of revoking every session of `account` (`revokeAllWithApproval`).
+pub fn revoke_all_typed_data(validator: Address, account: Address, chains: &[ChainEpoch]) -> Value {
+    json!({
+        "types": {
+            "EIP712Domain": fields(&[("name", "string"), ("version", "string"), ("verifyingContract", "address")]),
+            "RevokeAllSessions": fields(&[("account", "address"), ("chains", "ChainEpoch[]")]),
+            "ChainEpoch": fields(&[("chainId", "uint64"), ("epoch", "uint64")]),
+        },
+        "primaryType": "RevokeAllSessions",
+        "domain": validator_domain(validator),
+        "message": { "account": account.to_checksum(None), "chains": chains_json(chains) },
     })
 }

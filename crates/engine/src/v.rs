@@ -49,6 +49,9 @@ pub(crate) fn invalid_paymaster_policy(mode: u8, paymaster: Address) -> Violatio
         paymaster,
     }))
 }
+pub(crate) fn fee_limit_required(paymasterMode: u8) -> Violation {
+    Violation::validator(E::FeeLimitRequired(I::FeeLimitRequired { paymasterMode }))
+}
 pub(crate) fn call_policies_not_sorted(index: usize) -> Violation {
     Violation::validator(E::CallPoliciesNotSorted(I::CallPoliciesNotSorted {
         index: u(index),

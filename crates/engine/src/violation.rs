@@ -124,9 +124,9 @@ macro_rules! names {
 
 fn validator_error_name(e: &E) -> &'static str {
     names!(e; SenderMismatch, MalformedSignature, NonCanonicalSpec, UnknownSignatureMode, InvalidSigner,
-        InvalidWindow, InvalidUsageLimit, InvalidPaymasterPolicy, CallPoliciesNotSorted, TransferPoliciesNotSorted,
+        InvalidWindow, InvalidUsageLimit, InvalidPaymasterPolicy, FeeLimitRequired, CallPoliciesNotSorted, TransferPoliciesNotSorted,
         InvalidConstraint, WrongNonceLane, SessionNotEnabled, SessionRevoked, SessionEpochStale, SessionAlreadyExists,
-        ChainNotApproved, EnableEpochMismatch, RegistryRequiresOnchainEnable, TimeHintOutsideSession,
+        ChainNotApproved, EnableEpochMismatch, RevokeEpochMismatch, AccountNotDeployed, OwnerApprovalInvalid, RegistryRequiresOnchainEnable, TimeHintOutsideSession,
         TimeHintBeforeStoredPeriod, BannedTarget, PolicyTargetsBanned, NoCallPolicy, NoTransferPolicy,
         CalldataTooShortForSelector, ValuePerUseExceeded, CalldataTooShortForConstraint, WordTooWide,
         ConstraintViolated, LimitExceeded, PaymasterNotAllowed, MalformedPaymasterAndData, RegistryCallNotAllowed,
@@ -189,6 +189,15 @@ impl std::fmt::Display for Violation {
                     "paymaster mode {} with paymaster {} is invalid: mode 2 names exactly one paymaster, modes 0 and 1 none",
                     x.mode, x.paymaster
                 ),
+                E::FeeLimitRequired(x) => write!(
+                    f,
+                    "the session lets {} sponsor its ops but leaves the fees the account pays unlimited: the session key can still send self-paid ops at any gas price and collect the fees as its own bundler; set a finite feeLimit, 0 for sponsored ops only (rule 21)",
+                    if x.paymasterMode == 2 {
+                        "one paymaster"
+                    } else {
+                        "any paymaster"
+                    }
+                ),
                 E::CallPoliciesNotSorted(x) => write!(
                     f,
                     "call policy {} is out of order or a duplicate: sort by (target, selector), each pair once",
@@ -234,6 +243,21 @@ impl std::fmt::Display for Violation {
                     f,
                     "the owner approved epoch {} but the account is at epoch {}",
                     x.signedEpoch, x.accountEpoch
+                ),
+                E::RevokeEpochMismatch(x) => write!(
+                    f,
+                    "the owner signed this revocation for epoch {} but the account is at epoch {}: every session was already revoked since; sign a new one if needed",
+                    x.signedEpoch, x.accountEpoch
+                ),
+                E::AccountNotDeployed(x) => write!(
+                    f,
+                    "account {} has no code yet: create it first (the factory's createAccount is open to anyone)",
+                    x.account
+                ),
+                E::OwnerApprovalInvalid(x) => write!(
+                    f,
+                    "the approval is not signed by the owner of account {} (or was signed for another account, validator or message)",
+                    x.account
                 ),
                 E::RegistryRequiresOnchainEnable(_) => f.write_str(
                     "under a policy registry, sessions are enabled on-chain only, not in first use",

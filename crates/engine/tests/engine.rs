@@ -239,4 +239,37 @@ mod refusals_the_entrypoint_never_lets_through {
         // 52 bytes naming a paymaster: allowed, since the session lets any paymaster sponsor.
         assert_eq!(check(ACCOUNT, &[0x11u8; 52]), None);
     }
+
+    #[test]
+    fn rule_21_a_named_paymaster_needs_a_finite_fee_limit() {
+        use sessionkeys_engine::validate_spec;
+        let mut s = spec();
+        // Any paymaster, unlimited fees: refused.
+        match validate_spec(&s)
+            .err()
+            .and_then(|v| v.as_validator().cloned())
+        {
+            Some(E::FeeLimitRequired(e)) => assert_eq!(e.paymasterMode, 1),
+            other => panic!("expected FeeLimitRequired, got {other:?}"),
+        }
+        // One named paymaster, unlimited fees: refused too.
+        s.paymasterMode = 2;
+        s.paymaster = address!("0x000000000000000000000000000000000000beef");
+        assert!(matches!(
+            validate_spec(&s).err().and_then(|v| v.as_validator().cloned()),
+            Some(E::FeeLimitRequired(e)) if e.paymasterMode == 2
+        ));
+        // A zero lifetime budget is finite: accepted.
+        s.feeLimit = UsageLimit {
+            limitType: 1,
+            limit: U256::ZERO,
+            period: U48::ZERO,
+        };
+        assert_eq!(validate_spec(&s), Ok(()));
+        // No paymaster: unlimited fees stay valid on-chain (lint SK011 flags them).
+        s.paymasterMode = 0;
+        s.paymaster = Address::ZERO;
+        s.feeLimit.limitType = 0;
+        assert_eq!(validate_spec(&s), Ok(()));
+    }
 }

@@ -190,3 +190,50 @@ fn the_typed_data_json_hashes_to_the_contracts_enable_digest() {
         );
     }
 }
+
+#[test]
+fn revoke_typed_data_hashes_to_the_digests_the_validator_checks() {
+    use alloy::dyn_abi::TypedData;
+    use alloy::primitives::{B256, address};
+    use sessionkeys_contracts::session::ChainEpoch;
+    use sessionkeys_engine::spec::{revoke_all_digest, revoke_sessions_digest};
+    use sessionkeys_engine::typed_data::{revoke_all_typed_data, revoke_sessions_typed_data};
+    let validator = address!("0x1111111111111111111111111111111111111111");
+    let account = address!("0x2222222222222222222222222222222222222222");
+    let chains = vec![
+        ChainEpoch {
+            chainId: 8453,
+            epoch: 3,
+        },
+        ChainEpoch {
+            chainId: 10,
+            epoch: 0,
+        },
+    ];
+    let hashes = vec![B256::repeat_byte(0xaa), B256::repeat_byte(0xbb)];
+    let wallet_hash = |json: serde_json::Value| {
+        serde_json::from_value::<TypedData>(json)
+            .unwrap()
+            .eip712_signing_hash()
+            .unwrap()
+    };
+    assert_eq!(
+        wallet_hash(revoke_sessions_typed_data(
+            validator, account, &hashes, &chains
+        )),
+        revoke_sessions_digest(validator, account, &hashes, &chains)
+    );
+    assert_eq!(
+        wallet_hash(revoke_all_typed_data(validator, account, &chains)),
+        revoke_all_digest(validator, account, &chains)
+    );
+    // The digests differ by account and by chain list: a revocation is not portable.
+    assert_ne!(
+        revoke_all_digest(validator, account, &chains),
+        revoke_all_digest(validator, validator, &chains)
+    );
+    assert_ne!(
+        revoke_all_digest(validator, account, &chains),
+        revoke_all_digest(validator, account, &chains[..1])
+    );
+}

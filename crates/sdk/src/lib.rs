@@ -11,6 +11,7 @@ pub mod error;
 pub mod grant;
 pub mod operation;
 pub mod password;
+pub mod relay;
 pub mod review;
 pub mod rpc;
 pub mod sessions;

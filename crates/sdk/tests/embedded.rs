@@ -329,3 +329,94 @@ async fn an_op_under_a_session_that_ends_within_the_margin_is_refused_before_sen
     );
     assert!(account.is_deployed(backend.as_ref()).await.unwrap());
 }
+
+#[tokio::test]
+async fn the_owner_approves_and_revokes_with_typed_data_that_a_relayer_sends() {
+    use sessionkeys::relay::{
+        RevokeApproval, RevokeTarget, relay_deploy_account, relay_enable, relay_revoke,
+    };
+    for version in EntryPointVersion::ALL {
+        let backend = backend();
+        let relayer = funder();
+        let (account, owner) = new_account(backend.as_ref(), version).await;
+        let key = PrivateKeySigner::random();
+        let now = backend.latest_timestamp().await.unwrap();
+        let grant = SessionGrant::new(usdc_session(key.address(), now), validator()).unwrap();
+        let chain = grant
+            .current_chain(backend.as_ref(), account.address)
+            .await
+            .unwrap();
+        let approval = grant.approve(&owner, account.address, vec![chain.clone()]);
+        let relay = || {
+            relay_enable(
+                backend.as_ref(),
+                validator(),
+                account.address,
+                &grant.spec,
+                &approval,
+                &relayer,
+            )
+        };
+
+        // The account does not exist yet: refused by name before anything is sent.
+        let sent_before = backend.transaction_count(relayer.address()).await.unwrap();
+        match relay().await {
+            Err(SdkError::Refused { violation }) => {
+                assert_eq!(violation.name(), "AccountNotDeployed")
+            }
+            other => panic!("expected AccountNotDeployed, got {other:?}"),
+        }
+        assert_eq!(
+            backend.transaction_count(relayer.address()).await.unwrap(),
+            sent_before,
+            "a refused relay sends nothing"
+        );
+        relay_deploy_account(backend.as_ref(), &account, &relayer)
+            .await
+            .unwrap()
+            .expect("deployed now");
+        relay().await.unwrap();
+        relay().await.unwrap(); // a repeat (a front-run, a retry) is a no-op
+        let client = SessionClient::new(
+            backend.clone(),
+            account.clone(),
+            grant.spec.clone(),
+            key,
+            validator(),
+        )
+        .unwrap();
+        client.send(&[transfer(ALICE, USDC)]).await.unwrap();
+
+        let revoke = RevokeApproval::sign(
+            &owner,
+            validator(),
+            account.address,
+            RevokeTarget::Sessions(vec![grant.hash()]),
+            vec![chain.clone()],
+        );
+        relay_revoke(backend.as_ref(), validator(), &revoke, &relayer)
+            .await
+            .unwrap();
+        assert_eq!(
+            refused_name(client.send(&[transfer(ALICE, 1)]).await),
+            "SessionRevoked"
+        );
+
+        let all = RevokeApproval::sign(
+            &owner,
+            validator(),
+            account.address,
+            RevokeTarget::All,
+            vec![chain],
+        );
+        relay_revoke(backend.as_ref(), validator(), &all, &relayer)
+            .await
+            .unwrap();
+        match relay_revoke(backend.as_ref(), validator(), &all, &relayer).await {
+            Err(SdkError::Refused { violation }) => {
+                assert_eq!(violation.name(), "RevokeEpochMismatch")
+            }
+            other => panic!("a replayed revokeAll must be refused, got {other:?}"),
+        }
+    }
+}
