@@ -138,6 +138,20 @@ pub const DESTINATION_FUNCTIONS: &[DestinationFunction] = &[
     ),
 ];
 
+impl DestinationFunction {
+    /// The number of words in the function's static head: one per parameter, since every
+    /// parameter here is a single word or the offset of a dynamic one (no tuples in the table).
+    pub fn head_words(&self) -> u32 {
+        let params = &self.signature[self.signature.find('(').map_or(0, |i| i + 1)..];
+        let params = params.trim_end_matches(')');
+        if params.is_empty() {
+            0
+        } else {
+            params.split(',').count() as u32
+        }
+    }
+}
+
 /// The table's entry for `selector`, if any.
 pub fn destination_function(selector: [u8; 4]) -> Option<&'static DestinationFunction> {
     DESTINATION_FUNCTIONS
@@ -166,6 +180,27 @@ mod tests {
                 f.signature
             );
         }
+    }
+
+    #[test]
+    fn head_words_count_one_word_per_parameter() {
+        let head = |s: &str| {
+            destination_function(parse_selector(s).unwrap())
+                .unwrap()
+                .head_words()
+        };
+        assert_eq!(head("transfer(address,uint256)"), 2);
+        assert_eq!(head("send(address,uint256,bytes)"), 3);
+        assert_eq!(
+            head("safeBatchTransferFrom(address,address,uint256[],uint256[],bytes)"),
+            5
+        );
+        assert!(
+            DESTINATION_FUNCTIONS
+                .iter()
+                .all(|f| f.signature.matches('(').count() == 1),
+            "no tuple parameters"
+        );
     }
 
     #[test]

@@ -90,16 +90,9 @@ const TRANSFER: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
 const TRANSFER_FROM: [u8; 4] = [0x23, 0xb8, 0x72, 0xdd];
 const THIRTY_DAYS: u64 = 30 * 86_400;
 
-/// Static head size in words of well-known functions (rule 3: only head words can be constrained).
-const HEAD_WORDS: &[([u8; 4], u32)] = &[
-    (APPROVE, 2),
-    (TRANSFER, 2),
-    (TRANSFER_FROM, 3),
-    ([0x39, 0x50, 0x93, 0x51], 2),
-    ([0xa2, 0x2c, 0xb4, 0x65], 2),
-    ([0x42, 0x84, 0x2e, 0x0e], 3),
-    (PERMIT2_APPROVE, 4),
-];
+/// Static head size in words of well-known functions outside the destination table, whose own
+/// head sizes come from their signatures (rule 3: only head words can be constrained).
+const HEAD_WORDS: &[([u8; 4], u32)] = &[(PERMIT2_APPROVE, 4)];
 
 fn pins_word(policy: &CallPolicy, index: u32) -> bool {
     policy
@@ -280,9 +273,15 @@ pub fn lint(spec: &SessionSpec, now: u64) -> Vec<Finding> {
                 "set valueLimit",
             );
         }
-        if let Some((_, head)) = HEAD_WORDS.iter().find(|(s, _)| *s == selector) {
+        let head = function.map(|f| f.head_words()).or_else(|| {
+            HEAD_WORDS
+                .iter()
+                .find(|(s, _)| *s == selector)
+                .map(|(_, h)| *h)
+        });
+        if let Some(head) = head {
             for (c, constraint) in policy.constraints.iter().enumerate() {
-                if constraint.index >= *head {
+                if constraint.index >= head {
                     push(
                         "SK018",
                         Error,

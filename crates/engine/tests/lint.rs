@@ -358,6 +358,27 @@ fn sk018_a_constraint_past_the_static_head() {
 }
 
 #[test]
+fn sk018_covers_the_new_table_functions_by_their_parameter_count() {
+    let to = format!(r#"{{"index":0,"condition":"equal","value":"{ALICE}"}}"#);
+    // send(address,uint256,bytes): words 0..=2 are the head (2 is the bytes offset).
+    let offset = format!(r#"{to},{{"index":2,"condition":"equal","value":96}}"#);
+    assert!(!has(
+        &session(&policy("send(address,uint256,bytes)", &offset), ""),
+        "SK018"
+    ));
+    let past = format!(r#"{to},{{"index":3,"condition":"equal","value":1}}"#);
+    let found = codes(&session(&policy("send(address,uint256,bytes)", &past), ""));
+    assert!(
+        found.contains(&(
+            "SK018",
+            Severity::Error,
+            "callPolicies[0].constraints[1]".into()
+        )),
+        "{found:?}"
+    );
+}
+
+#[test]
 fn errors_come_before_warnings() {
     let json = session(
         &policy("approve(address,uint256)", ""),
