@@ -222,7 +222,7 @@ pub fn run(json: bool) -> Result<ExitCode, InputError> {
     for line in explain(&spec, &labels).to_string().lines() {
         story.say(format!("   {line}"));
     }
-    let findings = lint(&spec);
+    let findings = lint(&spec, now);
     story.say(format!(
         "\n   The linter checked it: {}",
         if findings.is_empty() {

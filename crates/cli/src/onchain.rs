@@ -438,7 +438,8 @@ pub fn account_create(args: AccountCreateArgs, json: bool) -> Result<ExitCode, I
     Ok(ExitCode::SUCCESS)
 }
 
-fn unix_now() -> u64 {
+/// The clock, in unix seconds.
+pub(crate) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -460,7 +461,7 @@ pub fn grant(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
     let placeholder = session
         .to_spec(Some(Address::repeat_byte(1)))
         .map_err(|e| InputError(format!("{}: {e}", args.file.display())))?;
-    let findings = sessionkeys_engine::lint::lint(&placeholder);
+    let findings = sessionkeys_engine::lint::lint(&placeholder, unix_now());
     let errors = findings
         .iter()
         .filter(|f| f.severity == Severity::Error)

@@ -1,6 +1,7 @@
 //! `sessionkeys session …`: offline commands on session JSON files.
 
 use crate::InputError;
+use crate::onchain::unix_now;
 use alloy::primitives::Address;
 use clap::Subcommand;
 use sessionkeys_contracts::session::{ChainEpoch, SessionSpec};
@@ -105,10 +106,7 @@ fn new_session(args: &NewArgs) -> Result<serde_json::Value, InputError> {
     }
     let duration = parse_duration(&args.valid_for)
         .map_err(|e| InputError(format!("--valid-for {:?}: {e}", args.valid_for)))?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+    let now = unix_now();
     let mut session = serde_json::json!({
         "validAfter": format_rfc3339(now),
         "validUntil": format_rfc3339(now + duration),
@@ -193,7 +191,7 @@ pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> 
             let session = new_session(&args)?;
             let text = serde_json::to_string_pretty(&session)? + "\n";
             let placeholder = parse_session_json(&text)?.to_spec(Some(Address::repeat_byte(1)))?;
-            for finding in lint(&placeholder) {
+            for finding in lint(&placeholder, unix_now()) {
                 eprintln!("{finding}");
             }
             match &args.out {
@@ -223,7 +221,7 @@ pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> 
             registry,
         } => {
             let spec = load_for_review(&file)?;
-            let mut findings = lint(&spec);
+            let mut findings = lint(&spec, unix_now());
             let mut reviewed = Vec::new();
             if let (Some(rpc), Some(registry)) = (rpc, registry) {
                 let backend = sessionkeys::RpcBackend::new(&rpc, &rpc)?;

@@ -614,3 +614,72 @@ fn lint_against_a_registry_needs_a_node() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--rpc"), "{}", text(&out));
 }
+
+fn clock() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn valid_from_zero_until(name: &str, until: u64) -> String {
+    write_temp(
+        name,
+        &format!(
+            r#"{{"signer":"0x7e5f4552091a69125d5dfcb7b8c2659029395bdf","validAfter":0,"validUntil":{until},
+            "feeLimit":{{"limit":"1000000000000000"}},
+            "transferPolicies":[{{"target":"0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045","maxValuePerUse":"5","valueLimit":{{"limit":"5"}}}}]}}"#
+        ),
+    )
+}
+
+#[test]
+fn lint_measures_a_session_valid_from_zero_from_the_clock() {
+    let day = valid_from_zero_until("one-day.json", clock() + 86_400);
+    let out = sessionkeys(&["session", "lint", &day]);
+    assert_eq!(
+        (out.status.code(), text(&out).trim()),
+        (Some(0), "no findings")
+    );
+    let long = valid_from_zero_until("long.json", clock() + 400 * 86_400);
+    let out = sessionkeys(&["session", "lint", &long]);
+    assert!(
+        text(&out).contains("warning[SK010] validUntil: the session runs for 399 more days")
+            || text(&out).contains("the session runs for 400 more days"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_grant_refuses_unlimited_fees_unless_forced() {
+    let session = write_temp(
+        "unlimited-fees.json",
+        r#"{"validUntil":"2999-01-01T00:00:00Z",
+            "transferPolicies":[{"target":"0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045","maxValuePerUse":"5","valueLimit":{"limit":"5"}}]}"#,
+    );
+    let out = sessionkeys(&["session", "grant", &session, "--rpc", "http://127.0.0.1:9"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("error[SK011] feeLimit")
+            && text(&out).contains("spend ALL the account's ETH on gas")
+            && text(&out).contains("refused: lint reports 1 error(s)"),
+        "{}",
+        text(&out)
+    );
+    // --force passes the lint gate; the unreachable node then stops it as bad input.
+    let out = sessionkeys(&[
+        "session",
+        "grant",
+        &session,
+        "--rpc",
+        "http://127.0.0.1:9",
+        "--force",
+    ]);
+    assert!(
+        !text(&out).contains("refused: lint reports"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}

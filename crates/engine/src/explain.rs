@@ -2,6 +2,7 @@
 //! that can leave the account first. Token symbols and decimals come from [`Labels`]; an unknown
 //! token is called that, never guessed.
 
+use crate::destinations::{DESTINATION_FUNCTIONS, approval_function};
 use crate::format::scalars::format_rfc3339;
 use alloy::primitives::{Address, B256, U256, address, keccak256};
 use sessionkeys_contracts::session::{CallPolicy, Constraint, SessionSpec, UsageLimit};
@@ -65,17 +66,8 @@ const WELL_KNOWN_TOKENS: &[(Address, &str, u8)] = &[
     ), // Base, OP Mainnet
 ];
 
-const WELL_KNOWN_FUNCTIONS: &[&str] = &[
-    "transfer(address,uint256)",
-    "approve(address,uint256)",
-    "transferFrom(address,address,uint256)",
-    "increaseAllowance(address,uint256)",
-    "setApprovalForAll(address,bool)",
-    "safeTransferFrom(address,address,uint256)",
-    "mint(address,uint256)",
-    "deposit()",
-    "withdraw(uint256)",
-];
+/// Besides the token functions of [`DESTINATION_FUNCTIONS`].
+const WELL_KNOWN_FUNCTIONS: &[&str] = &["mint(address,uint256)", "deposit()", "withdraw(uint256)"];
 
 fn selector_of(signature: &str) -> [u8; 4] {
     keccak256(signature.as_bytes())[..4]
@@ -90,7 +82,8 @@ impl Labels {
         for (address, symbol, decimals) in WELL_KNOWN_TOKENS {
             labels = labels.with_token(*address, symbol, *decimals);
         }
-        for signature in WELL_KNOWN_FUNCTIONS {
+        let tokens = DESTINATION_FUNCTIONS.iter().map(|f| f.signature);
+        for signature in tokens.chain(WELL_KNOWN_FUNCTIONS.iter().copied()) {
             labels = labels.with_function(signature);
         }
         labels
@@ -292,6 +285,59 @@ fn condition_words(c: &Constraint) -> Option<String> {
     Some(format!("argument {} {relation}", c.index))
 }
 
+/// What the session lets the app spend on gas, and who may pay it. Fees the account pays are
+/// value that can leave it: the key holder sets the gas price and can bundle its own ops with
+/// itself as beneficiary, so the whole fee budget can end up with it, paymaster or not.
+fn gas(spec: &SessionSpec) -> (Vec<Line>, Vec<String>) {
+    let eth = |v: U256| format!("{} ETH", format_units(v, 18));
+    let limit = &spec.feeLimit;
+    let mut lines = Vec::new();
+    let mut notes = Vec::new();
+    let unlimited = limit.limitType == 0;
+    let nothing = !unlimited && limit.limit.is_zero();
+    lines.push(match budget(limit, eth, "") {
+        _ if nothing => Line {
+            risk: 0,
+            text: "spend none of the account's ETH on gas".into(),
+        },
+        Some(b) => Line {
+            risk: 2,
+            text: format!(
+                "spend {b} on gas, paid from the account; the key holder can take the whole budget, since it sets the gas price and can be its own bundler"
+            ),
+        },
+        None => Line {
+            risk: 3,
+            text: "spend ALL the account's ETH on gas: there is no fee limit, and the key holder sets the gas price and can be its own bundler, collecting the fees".into(),
+        },
+    });
+    let sponsor = match spec.paymasterMode {
+        1 => Some("any paymaster".to_string()),
+        2 => Some(format!("the paymaster {}", short(spec.paymaster))),
+        _ => None,
+    };
+    if let Some(sponsor) = sponsor {
+        let rest = if nothing {
+            "every op must be sponsored, since the account pays no gas"
+        } else if unlimited {
+            "that is optional: ops the account pays for itself stay possible, with no fee limit"
+        } else {
+            "that is optional: ops the account pays for itself stay possible, up to the gas budget above"
+        };
+        lines.push(Line {
+            risk: 0,
+            text: format!("have its gas sponsored by {sponsor}, but {rest}"),
+        });
+        if unlimited {
+            notes.push("the validator refuses to enable this session: a paymaster is named, so gas fees must be limited (rule 21, FeeLimitRequired)".into());
+        }
+    }
+    if spec.paymasterMode == 1 {
+        notes.push("any paymaster may sponsor its actions; a token paymaster takes its fee in the account's tokens, outside these limits".into());
+    }
+    (lines, notes)
+}
+
 /// Explains a session with the given labels.
 pub fn explain(spec: &SessionSpec, labels: &Labels) -> Explanation {
     let (after, until): (u64, u64) = (spec.validAfter.to(), spec.validUntil.to());
@@ -351,9 +397,7 @@ pub fn explain(spec: &SessionSpec, labels: &Labels) -> Explanation {
                 format!("send {token_name}, {to}, {amount}"),
                 if capped { 2 } else { 3 },
             )
-        } else if selector == selector_of("approve(address,uint256)")
-            || selector == selector_of("increaseAllowance(address,uint256)")
-        {
+        } else if approval_function(selector).is_some_and(|f| f.word == 0 && f.amount == Some(1)) {
             let (amount, capped) = amount_clause(policy, 1, &units);
             let spender = destination(
                 policy
@@ -431,19 +475,9 @@ pub fn explain(spec: &SessionSpec, labels: &Labels) -> Explanation {
             text: format!("act {b}"),
         });
     }
-    let fee = match budget(&spec.feeLimit, eth, "") {
-        Some(b) => format!("spend {b} on gas"),
-        None => "spend any amount of ETH on gas (no fee limit)".into(),
-    };
-    lines.push(Line {
-        risk: if spec.feeLimit.limitType == 0 { 2 } else { 0 },
-        text: fee,
-    });
-    match spec.paymasterMode {
-        1 => notes.push("any paymaster may sponsor its actions; a token paymaster takes its fee in the account's tokens, outside these limits".into()),
-        2 => lines.push(Line { risk: 0, text: format!("have its gas paid by the paymaster {}", short(spec.paymaster)) }),
-        _ => {}
-    }
+    let (fee_lines, fee_notes) = gas(spec);
+    lines.extend(fee_lines);
+    notes.extend(fee_notes);
     periods.sort_unstable();
     for period in periods {
         // Windows are floor(t / period): they reset at multiples of the period, not a period

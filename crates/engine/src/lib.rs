@@ -2,6 +2,7 @@
 
 pub mod advisory;
 pub mod context;
+pub mod destinations;
 pub mod evaluate;
 pub mod execute;
 pub mod explain;

@@ -1,6 +1,8 @@
-//! `lint(spec)`: common mistakes and dangerous scopes, each with a stable code, a severity, the
-//! location in the spec (as a path of the JSON form, policies in on-chain order) and a fix.
+//! `lint(spec, now)`: common mistakes and dangerous scopes, each with a stable code, a severity,
+//! the location in the spec (as a path of the JSON form, policies in on-chain order) and a fix.
+//! `now` comes from the caller, so the engine stays a pure function of its inputs.
 
+use crate::destinations::{DestinationKind, destination_function};
 use alloy::primitives::{Address, U256, address};
 use sessionkeys_contracts::session::{CallPolicy, SessionSpec, UsageLimit};
 
@@ -41,42 +43,6 @@ impl std::fmt::Display for Finding {
         )
     }
 }
-
-/// Selectors whose destination, spender or operator word must be pinned, with that word.
-const DESTINATION_WORDS: &[([u8; 4], &str, u32)] = &[
-    ([0x09, 0x5e, 0xa7, 0xb3], "approve(address,uint256)", 0),
-    ([0xa9, 0x05, 0x9c, 0xbb], "transfer(address,uint256)", 0),
-    (
-        [0x23, 0xb8, 0x72, 0xdd],
-        "transferFrom(address,address,uint256)",
-        1,
-    ),
-    (
-        [0xa2, 0x2c, 0xb4, 0x65],
-        "setApprovalForAll(address,bool)",
-        0,
-    ),
-    (
-        [0x39, 0x50, 0x93, 0x51],
-        "increaseAllowance(address,uint256)",
-        0,
-    ),
-    (
-        [0x42, 0x84, 0x2e, 0x0e],
-        "safeTransferFrom(address,address,uint256)",
-        1,
-    ),
-    (
-        [0xb8, 0x8d, 0x4f, 0xde],
-        "safeTransferFrom(address,address,uint256,bytes)",
-        1,
-    ),
-    (
-        [0xf2, 0x42, 0x43, 0x2a],
-        "safeTransferFrom(address,address,uint256,uint256,bytes)",
-        1,
-    ),
-];
 
 /// The exact message of rule SK001 (DESIGN.md, "Lint").
 pub const UNCONSTRAINED_DESTINATION: &str =
@@ -120,21 +86,13 @@ const PERMIT2: Address = address!("0x000000000022D473030F116dDEE9F6B43aC78BA3");
 /// Permit2 `approve(address token, address spender, uint160 amount, uint48 expiration)`.
 const PERMIT2_APPROVE: [u8; 4] = [0x87, 0x51, 0x7c, 0x45];
 const APPROVE: [u8; 4] = [0x09, 0x5e, 0xa7, 0xb3];
-const INCREASE_ALLOWANCE: [u8; 4] = [0x39, 0x50, 0x93, 0x51];
 const TRANSFER: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
 const TRANSFER_FROM: [u8; 4] = [0x23, 0xb8, 0x72, 0xdd];
 const THIRTY_DAYS: u64 = 30 * 86_400;
 
-/// Static head size in words of well-known functions (rule 3: only head words can be constrained).
-const HEAD_WORDS: &[([u8; 4], u32)] = &[
-    (APPROVE, 2),
-    (TRANSFER, 2),
-    (TRANSFER_FROM, 3),
-    (INCREASE_ALLOWANCE, 2),
-    ([0xa2, 0x2c, 0xb4, 0x65], 2),
-    ([0x42, 0x84, 0x2e, 0x0e], 3),
-    (PERMIT2_APPROVE, 4),
-];
+/// Static head size in words of well-known functions outside the destination table, whose own
+/// head sizes come from their signatures (rule 3: only head words can be constrained).
+const HEAD_WORDS: &[([u8; 4], u32)] = &[(PERMIT2_APPROVE, 4)];
 
 fn pins_word(policy: &CallPolicy, index: u32) -> bool {
     policy
@@ -153,9 +111,49 @@ fn unlimited(limit: &UsageLimit) -> bool {
     limit.limitType == 0
 }
 
-/// Lints a session.
-pub fn lint(spec: &SessionSpec) -> Vec<Finding> {
-    let mut out = Vec::new();
+/// SK010: the session runs on for more than 30 days, counted from `now` or from its start if
+/// that is later (a session valid from 0 has not lasted since 1970).
+fn too_long(spec: &SessionSpec, now: u64) -> Option<Finding> {
+    let (after, until): (u64, u64) = (spec.validAfter.to(), spec.validUntil.to());
+    let from = after.max(now);
+    let days = until.saturating_sub(from) / 86_400;
+    (until.saturating_sub(from) > THIRTY_DAYS).then(|| Finding {
+        code: "SK010",
+        severity: Severity::Warning,
+        location: "validUntil".into(),
+        message: if after >= now {
+            format!("the session lasts {days} days")
+        } else {
+            format!("the session runs for {days} more days")
+        },
+        hint: "keep sessions short (hours or days) and grant a new one when needed".into(),
+    })
+}
+
+/// SK011: an unlimited `feeLimit`. The key holder sets the gas price and can bundle its own ops
+/// with itself as beneficiary, so whatever the account pays in fees can go to it; a named
+/// paymaster does not stop self-paid ops, hence rule 21.
+fn unlimited_fees(paymaster_mode: u8) -> Finding {
+    let message = if paymaster_mode == 0 {
+        "gas fees the account pays are not limited: the key holder can spend all the account's ETH on gas (it can bundle its own ops at any gas price, with itself as the beneficiary)".to_string()
+    } else {
+        "a paymaster is named but gas fees the account pays are not limited: the validator refuses to enable this session (rule 21, FeeLimitRequired), because the key holder can still send ops the account pays for itself".to_string()
+    };
+    Finding {
+        code: "SK011",
+        severity: Severity::Error,
+        location: "feeLimit".into(),
+        message,
+        hint: "set feeLimit, e.g. {\"limit\": \"1000000000000000\"} (0.001 ETH); {\"limit\": \"0\"} if a paymaster sponsors every op".into(),
+    }
+}
+
+/// Lints a session at time `now` (unix seconds).
+pub fn lint(spec: &SessionSpec, now: u64) -> Vec<Finding> {
+    let mut out: Vec<Finding> = too_long(spec, now).into_iter().collect();
+    if unlimited(&spec.feeLimit) {
+        out.push(unlimited_fees(spec.paymasterMode));
+    }
     let mut push = |code, severity, location: String, message: String, hint: &str| {
         out.push(Finding {
             code,
@@ -176,25 +174,6 @@ pub fn lint(spec: &SessionSpec) -> Vec<Finding> {
             "add the call or transfer policies the app needs",
         );
     }
-    let (after, until): (u64, u64) = (spec.validAfter.to(), spec.validUntil.to());
-    if until.saturating_sub(after) > THIRTY_DAYS {
-        push(
-            "SK010",
-            Warning,
-            "validUntil".into(),
-            format!("the session lasts {} days", (until - after) / 86_400),
-            "keep sessions short (hours or days) and grant a new one when needed",
-        );
-    }
-    if unlimited(&spec.feeLimit) && spec.paymasterMode != 2 {
-        push(
-            "SK011",
-            Warning,
-            "feeLimit".into(),
-            "gas fees the account pays are not limited".into(),
-            "set feeLimit, e.g. {\"limit\": \"1000000000000000\"}",
-        );
-    }
     if spec.paymasterMode == 1 {
         push(
             "SK016",
@@ -208,16 +187,17 @@ pub fn lint(spec: &SessionSpec) -> Vec<Finding> {
     for (p, policy) in spec.callPolicies.iter().enumerate() {
         let at = format!("callPolicies[{p}]");
         let selector = policy.selector.0;
-        if let Some((_, name, word)) = DESTINATION_WORDS.iter().find(|(s, _, _)| *s == selector)
-            && !pins_word(policy, *word)
+        let function = destination_function(selector);
+        if let Some(f) = function
+            && !pins_word(policy, f.word)
         {
             push(
                 "SK001",
                 Error,
                 at.clone(),
                 format!(
-                    "{UNCONSTRAINED_DESTINATION} ({name} on {}: argument {word} is free)",
-                    policy.target
+                    "{UNCONSTRAINED_DESTINATION} ({} on {}: argument {} is free)",
+                    f.signature, policy.target, f.word
                 ),
                 "add an equal or oneOf constraint on the recipient, spender or operator argument",
             );
@@ -260,25 +240,29 @@ pub fn lint(spec: &SessionSpec) -> Vec<Finding> {
                 "allow approve or transfer with pinned arguments instead",
             );
         }
-        if (selector == APPROVE || selector == INCREASE_ALLOWANCE) && !caps_word(policy, 1) {
-            push(
-                "SK013",
-                Warning,
-                at.clone(),
-                "approve without an amount limit: the session can grant an unlimited allowance, which outlives the session".into(),
-                "add lessOrEqual or a limit on argument 1 (amount)",
-            );
-        }
-        if (selector == TRANSFER || selector == TRANSFER_FROM)
-            && !caps_word(policy, if selector == TRANSFER { 1 } else { 2 })
+        if let Some(f) = function
+            && let Some(amount) = f.amount
+            && !caps_word(policy, amount)
         {
-            push(
-                "SK014",
-                Warning,
-                at.clone(),
-                "token transfers without an amount limit".into(),
-                "add a limit on the amount argument",
-            );
+            match f.kind {
+                DestinationKind::Approval => push(
+                    "SK013",
+                    Warning,
+                    at.clone(),
+                    format!(
+                        "{} without an amount limit: the session can grant an unlimited allowance, which outlives the session",
+                        f.signature
+                    ),
+                    &format!("add lessOrEqual or a limit on argument {amount} (amount)"),
+                ),
+                DestinationKind::Transfer => push(
+                    "SK014",
+                    Warning,
+                    at.clone(),
+                    format!("token transfers ({}) without an amount limit", f.signature),
+                    &format!("add a limit on argument {amount} (amount)"),
+                ),
+            }
         }
         if policy.maxValuePerUse > U256::ZERO && unlimited(&policy.valueLimit) {
             push(
@@ -289,9 +273,15 @@ pub fn lint(spec: &SessionSpec) -> Vec<Finding> {
                 "set valueLimit",
             );
         }
-        if let Some((_, head)) = HEAD_WORDS.iter().find(|(s, _)| *s == selector) {
+        let head = function.map(|f| f.head_words()).or_else(|| {
+            HEAD_WORDS
+                .iter()
+                .find(|(s, _)| *s == selector)
+                .map(|(_, h)| *h)
+        });
+        if let Some(head) = head {
             for (c, constraint) in policy.constraints.iter().enumerate() {
-                if constraint.index >= *head {
+                if constraint.index >= head {
                     push(
                         "SK018",
                         Error,
@@ -369,10 +359,9 @@ mod tests {
 
     #[test]
     fn every_selector_in_the_tables_is_the_keccak_of_its_signature() {
-        let named = DESTINATION_WORDS
+        let named = ROUTERS
             .iter()
-            .map(|(s, n, _)| (*s, *n))
-            .chain(ROUTERS.iter().copied())
+            .copied()
             .chain(CALLBACK_FUNCTIONS.iter().copied())
             .chain([(PERMIT2_APPROVE, "approve(address,address,uint160,uint48)")]);
         for (selector, signature) in named {

@@ -33,7 +33,7 @@ fn the_usdc_spending_limit_reads_as_the_design_example() {
         text,
         "From 24 Nov 2026 00:00 UTC until 24 Nov 2026 18:00 UTC this app may:\n  \
          - send USDC (0x8335…2913), only to 0xd8dA…6045, at most 100 USDC in total\n  \
-         - spend at most 0.001 ETH in total on gas\n"
+         - spend at most 0.001 ETH in total on gas, paid from the account; the key holder can take the whole budget, since it sets the gas price and can be its own bundler\n"
     );
 }
 
@@ -105,7 +105,11 @@ fn approvals_warn_that_they_outlive_the_session() {
         "{e}"
     );
     assert!(e.notes.iter().any(|n| n.contains("outlive it")));
-    assert!(e.to_string().contains("no fee limit"));
+    assert!(
+        e.to_string()
+            .contains("spend ALL the account's ETH on gas: there is no fee limit"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -136,5 +140,115 @@ fn daily_limits_print_when_they_first_reset() {
         )),
         "{:?}",
         e.notes
+    );
+}
+
+fn gas_lines(json: &str, unlimited: bool) -> sessionkeys_engine::explain::Explanation {
+    let mut spec = parse_session_json(json).unwrap().to_spec(None).unwrap();
+    if unlimited {
+        // Made unlimited after loading: the loader refuses a named paymaster without a fee
+        // limit (rule 21), but explain must still describe such a spec honestly.
+        spec.feeLimit.limitType = 0;
+        spec.feeLimit.limit = U256::ZERO;
+    }
+    explain(&spec, &Labels::well_known())
+}
+
+fn paymaster_session(paymaster: &str, fee: &str) -> String {
+    format!(
+        r#"{{"signer":"0x7e5f4552091a69125d5dfcb7b8c2659029395bdf","validUntil":100000,"feeLimit":{fee},
+        "paymaster":{paymaster},"callPolicies":[{{"target":"0x1111111111111111111111111111111111111111","selector":"move(uint8)"}}]}}"#
+    )
+}
+
+const PAYMASTER: &str = r#""0x0c88A8b7BFC80b6052037672128835d45603164c""#;
+
+#[test]
+fn the_gas_budget_says_how_much_eth_and_that_the_key_holder_can_take_it_all() {
+    let e = gas_lines(
+        &paymaster_session(r#""none""#, r#"{"limit":"5000000000000000","per":"1d"}"#),
+        false,
+    );
+    let gas = e
+        .lines
+        .iter()
+        .find(|l| l.text.contains("on gas"))
+        .expect("a gas line");
+    assert_eq!(
+        gas.text,
+        "spend at most 0.005 ETH a day on gas, paid from the account; the key holder can take the whole budget, since it sets the gas price and can be its own bundler"
+    );
+    assert_eq!(gas.risk, 2, "ETH that can leave the account, within a cap");
+}
+
+#[test]
+fn unlimited_fees_say_all_the_accounts_eth_can_go_and_rank_with_uncapped_value() {
+    let e = gas_lines(&paymaster_session(r#""none""#, r#"{"limit":"1"}"#), true);
+    assert_eq!(e.lines[0].risk, 3, "{e}");
+    assert!(
+        e.lines[0]
+            .text
+            .starts_with("spend ALL the account's ETH on gas")
+            && e.lines[0].text.contains("its own bundler"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_named_paymaster_does_not_read_as_if_it_always_pays() {
+    for paymaster in [PAYMASTER, r#""any""#] {
+        let text = gas_lines(
+            &paymaster_session(paymaster, r#"{"limit":"1000000000000000"}"#),
+            false,
+        )
+        .to_string();
+        assert!(!text.contains("paid by the paymaster"), "{text}");
+        assert!(
+            text.contains("spend at most 0.001 ETH in total on gas, paid from the account; the key holder can take the whole budget"),
+            "{text}"
+        );
+        assert!(
+            text.contains("but that is optional: ops the account pays for itself stay possible, up to the gas budget above"),
+            "{text}"
+        );
+    }
+    let named = gas_lines(&paymaster_session(PAYMASTER, r#"{"limit":"1"}"#), false).to_string();
+    assert!(
+        named.contains("have its gas sponsored by the paymaster 0x0c88…164c"),
+        "{named}"
+    );
+}
+
+#[test]
+fn a_zero_fee_limit_with_a_paymaster_means_every_op_is_sponsored() {
+    let text = gas_lines(&paymaster_session(PAYMASTER, r#"{"limit":"0"}"#), false).to_string();
+    assert!(
+        text.contains("spend none of the account's ETH on gas"),
+        "{text}"
+    );
+    assert!(
+        text.contains("every op must be sponsored, since the account pays no gas"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_paymaster_with_unlimited_fees_is_explained_as_refused_by_rule_21() {
+    let e = gas_lines(&paymaster_session(PAYMASTER, r#"{"limit":"1"}"#), true);
+    assert!(
+        e.notes.iter().any(
+            |n| n.contains("the validator refuses to enable this session") && n.contains("rule 21")
+        ),
+        "{:?}",
+        e.notes
+    );
+    assert!(
+        e.to_string().contains("spend ALL the account's ETH on gas"),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("ops the account pays for itself stay possible, with no fee limit"),
+        "{e}"
     );
 }

@@ -1,11 +1,19 @@
 //! Each lint rule fires on the mistake it names and stays quiet on the fixed session.
 
+use sessionkeys_contracts::session::{SessionSpec, UsageLimit};
 use sessionkeys_engine::format::parse_session_json;
-use sessionkeys_engine::lint::{Severity, UNCONSTRAINED_DESTINATION, lint};
+use sessionkeys_engine::lint::{Finding, Severity, UNCONSTRAINED_DESTINATION, lint};
+
+/// The time the sessions below are linted at: the start of `session`'s window.
+const NOW: u64 = 1000;
+const DAY: u64 = 86_400;
+
+fn spec_of(json: &str) -> SessionSpec {
+    parse_session_json(json).unwrap().to_spec(None).unwrap()
+}
 
 fn codes(json: &str) -> Vec<(&'static str, Severity, String)> {
-    let spec = parse_session_json(json).unwrap().to_spec(None).unwrap();
-    lint(&spec)
+    lint(&spec_of(json), NOW)
         .into_iter()
         .map(|f| (f.code, f.severity, f.location))
         .collect()
@@ -49,8 +57,7 @@ fn sk001_an_unconstrained_recipient_is_an_error_with_the_exact_message() {
         ),
         "",
     );
-    let spec = parse_session_json(&json).unwrap().to_spec(None).unwrap();
-    let finding = lint(&spec)
+    let finding = lint(&spec_of(&json), NOW)
         .into_iter()
         .find(|f| f.code == "SK001")
         .expect("SK001");
@@ -79,6 +86,63 @@ fn sk001_an_unconstrained_recipient_is_an_error_with_the_exact_message() {
     assert!(!has(
         &session(&policy("approve(address,uint256)", &pinned), ""),
         "SK001"
+    ));
+}
+
+#[test]
+fn sk001_erc1155_batch_erc777_and_increase_approval_need_a_pinned_destination() {
+    // (function, its destination word, another word that pinning does not help)
+    let cases = [
+        (
+            "safeBatchTransferFrom(address,address,uint256[],uint256[],bytes)",
+            1,
+            0,
+        ),
+        ("increaseApproval(address,uint256)", 0, 1),
+        ("send(address,uint256,bytes)", 0, 1),
+        ("operatorSend(address,address,uint256,bytes,bytes)", 1, 0),
+    ];
+    let equal = |word: u32| format!(r#"{{"index":{word},"condition":"equal","value":"{ALICE}"}}"#);
+    let one_of =
+        |word: u32| format!(r#"{{"index":{word},"condition":"oneOf","oneOf":["{ALICE}"]}}"#);
+    for (function, word, other) in cases {
+        let free = session(&policy(function, ""), "");
+        assert!(has(&free, "SK001"), "{function} without constraints");
+        let wrong = session(&policy(function, &equal(other)), "");
+        assert!(has(&wrong, "SK001"), "{function} pinned on word {other}");
+        for pin in [equal(word), one_of(word)] {
+            let pinned = session(&policy(function, &pin), "");
+            assert!(!has(&pinned, "SK001"), "{function} with {pin}");
+        }
+    }
+}
+
+#[test]
+fn sk013_an_increase_approval_without_an_amount_limit() {
+    let spender = format!(r#"{{"index":0,"condition":"equal","value":"{ALICE}"}}"#);
+    assert!(has(
+        &session(&policy("increaseApproval(address,uint256)", &spender), ""),
+        "SK013"
+    ));
+    let capped = format!(r#"{spender},{{"index":1,"condition":"lessOrEqual","value":5}}"#);
+    assert!(!has(
+        &session(&policy("increaseApproval(address,uint256)", &capped), ""),
+        "SK013"
+    ));
+}
+
+#[test]
+fn sk014_an_erc777_send_without_an_amount_limit() {
+    let to = format!(r#"{{"index":0,"condition":"equal","value":"{ALICE}"}}"#);
+    assert!(has(
+        &session(&policy("send(address,uint256,bytes)", &to), ""),
+        "SK014"
+    ));
+    let capped =
+        format!(r#"{to},{{"index":1,"condition":"unconstrained","limit":{{"limit":"100"}}}}"#);
+    assert!(!has(
+        &session(&policy("send(address,uint256,bytes)", &capped), ""),
+        "SK014"
     ));
 }
 
@@ -133,16 +197,105 @@ fn sk005_callback_functions() {
 }
 
 #[test]
-fn sk010_to_sk016_session_wide_warnings() {
-    let long = r#"{"signer":"0x7e5f4552091a69125d5dfcb7b8c2659029395bdf","validAfter":0,"validUntil":"2027-01-01T00:00:00Z","paymaster":"any"}"#;
+fn sk010_sk015_sk016_session_wide_warnings() {
+    let long = r#"{"signer":"0x7e5f4552091a69125d5dfcb7b8c2659029395bdf","validAfter":0,"validUntil":"2027-01-01T00:00:00Z",
+        "feeLimit":{"limit":"1000000000000000"},"paymaster":"any"}"#;
     let found = codes(long);
-    for code in ["SK010", "SK011", "SK015", "SK016"] {
+    for code in ["SK010", "SK015", "SK016"] {
         assert!(
             found
                 .iter()
                 .any(|(c, s, _)| *c == code && *s == Severity::Warning),
             "{code} in {found:?}"
         );
+    }
+}
+
+fn window(valid_after: u64, valid_until: u64) -> String {
+    format!(
+        r#"{{"signer":"0x7e5f4552091a69125d5dfcb7b8c2659029395bdf","validAfter":{valid_after},"validUntil":{valid_until},
+        "feeLimit":{{"limit":"1000000000000000"}},"transferPolicies":[{{"target":"{ALICE}","maxValuePerUse":"5","valueLimit":{{"limit":"5"}}}}]}}"#
+    )
+}
+
+fn sk010(json: &str, now: u64) -> Option<Finding> {
+    lint(&spec_of(json), now)
+        .into_iter()
+        .find(|f| f.code == "SK010")
+}
+
+#[test]
+fn sk010_a_session_valid_from_zero_is_measured_from_now() {
+    let now = 1_796_083_200; // 1 Dec 2026
+    assert_eq!(sk010(&window(0, now + DAY), now), None);
+    let long = sk010(&window(0, now + 400 * DAY), now).expect("SK010");
+    assert_eq!(long.severity, Severity::Warning);
+    assert_eq!(long.message, "the session runs for 400 more days");
+}
+
+#[test]
+fn sk010_a_session_starting_later_is_measured_from_its_start() {
+    let now = 1_796_083_200;
+    let start = now + 100 * DAY;
+    assert_eq!(sk010(&window(start, start + 20 * DAY), now), None);
+    let long = sk010(&window(start, start + 31 * DAY), now).expect("SK010");
+    assert_eq!(long.message, "the session lasts 31 days");
+}
+
+fn sk011(spec: &SessionSpec) -> Option<Finding> {
+    lint(spec, NOW).into_iter().find(|f| f.code == "SK011")
+}
+
+fn with_unlimited_fees(extra: &str) -> SessionSpec {
+    // Built with a fee limit, then made unlimited: the JSON loader refuses a named paymaster
+    // without a fee limit (rule 21), but lint must still judge such a spec.
+    let mut spec = spec_of(&session(&policy("move(uint8)", ""), extra));
+    spec.feeLimit = UsageLimit {
+        limitType: 0,
+        limit: Default::default(),
+        period: Default::default(),
+    };
+    spec
+}
+
+#[test]
+fn sk011_unlimited_fees_without_a_paymaster_are_an_error_that_says_all_eth_can_go() {
+    let finding = sk011(&with_unlimited_fees("")).expect("SK011");
+    assert_eq!(finding.severity, Severity::Error);
+    assert_eq!(finding.location, "feeLimit");
+    assert!(
+        finding.message.contains("all the account's ETH on gas")
+            && finding.message.contains("itself as the beneficiary"),
+        "{finding}"
+    );
+    assert!(finding.hint.starts_with("set feeLimit"), "{finding}");
+}
+
+#[test]
+fn sk011_unlimited_fees_with_a_named_paymaster_are_refused_by_rule_21() {
+    for paymaster in [
+        r#","paymaster":"any""#,
+        r#","paymaster":"0x0c88A8b7BFC80b6052037672128835d45603164c""#,
+    ] {
+        let finding = sk011(&with_unlimited_fees(paymaster)).expect("SK011");
+        assert_eq!(finding.severity, Severity::Error, "{paymaster}");
+        assert!(
+            finding.message.contains("rule 21, FeeLimitRequired")
+                && finding.message.contains("pays for itself"),
+            "{finding}"
+        );
+    }
+}
+
+#[test]
+fn sk011_a_finite_fee_limit_even_zero_is_clean() {
+    for fee in [r#"{"limit":"0"}"#, r#"{"limit":"1000","per":"1d"}"#] {
+        let json = format!(
+            r#"{{"signer":"0x7e5f4552091a69125d5dfcb7b8c2659029395bdf","validAfter":1000,"validUntil":87400,
+            "feeLimit":{fee},"paymaster":"0x0c88A8b7BFC80b6052037672128835d45603164c","callPolicies":[{}]}}"#,
+            policy("move(uint8)", "")
+        );
+        assert!(!has(&json, "SK011"), "{fee}");
     }
 }
 
@@ -205,6 +358,27 @@ fn sk018_a_constraint_past_the_static_head() {
 }
 
 #[test]
+fn sk018_covers_the_new_table_functions_by_their_parameter_count() {
+    let to = format!(r#"{{"index":0,"condition":"equal","value":"{ALICE}"}}"#);
+    // send(address,uint256,bytes): words 0..=2 are the head (2 is the bytes offset).
+    let offset = format!(r#"{to},{{"index":2,"condition":"equal","value":96}}"#);
+    assert!(!has(
+        &session(&policy("send(address,uint256,bytes)", &offset), ""),
+        "SK018"
+    ));
+    let past = format!(r#"{to},{{"index":3,"condition":"equal","value":1}}"#);
+    let found = codes(&session(&policy("send(address,uint256,bytes)", &past), ""));
+    assert!(
+        found.contains(&(
+            "SK018",
+            Severity::Error,
+            "callPolicies[0].constraints[1]".into()
+        )),
+        "{found:?}"
+    );
+}
+
+#[test]
 fn errors_come_before_warnings() {
     let json = session(
         &policy("approve(address,uint256)", ""),
@@ -230,10 +404,10 @@ fn errors_come_before_warnings() {
 #[test]
 fn sk019_duplicate_policies_built_outside_the_json_loader() {
     let json = session(&policy("move(uint8)", ""), "");
-    let mut spec = parse_session_json(&json).unwrap().to_spec(None).unwrap();
+    let mut spec = spec_of(&json);
     spec.callPolicies.push(spec.callPolicies[0].clone());
     assert!(
-        lint(&spec)
+        lint(&spec, NOW)
             .iter()
             .any(|f| f.code == "SK019" && f.severity == Severity::Error)
     );

@@ -37,9 +37,10 @@ impl SessionGrant {
         sessionkeys_engine::session_hash(&self.spec)
     }
 
-    /// Lint findings (docs/lint.md).
-    pub fn lint(&self) -> Vec<Finding> {
-        sessionkeys_engine::lint::lint(&self.spec)
+    /// Lint findings (docs/lint.md) at `now` (unix seconds, e.g. the latest block's time): a
+    /// session's length counts from `now` or its start, whichever is later.
+    pub fn lint(&self, now: u64) -> Vec<Finding> {
+        sessionkeys_engine::lint::lint(&self.spec, now)
     }
 
     /// The plain-English explanation a person approves.

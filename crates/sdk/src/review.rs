@@ -8,15 +8,10 @@ use alloy::primitives::{Address, B256, FixedBytes};
 use alloy::sol_types::SolCall;
 use sessionkeys_contracts::abi::PolicyRegistry;
 use sessionkeys_contracts::session::SessionSpec;
+use sessionkeys_engine::destinations::approval_function;
 use sessionkeys_engine::explain::Labels;
 use sessionkeys_engine::lint::{Finding, Severity};
 
-/// The selectors whose spender the registry reviews too (as the validator's `_checkRegistry`).
-const APPROVAL_SELECTORS: [[u8; 4]; 3] = [
-    [0x09, 0x5e, 0xa7, 0xb3], // approve(address,uint256)
-    [0x39, 0x50, 0x93, 0x51], // increaseAllowance(address,uint256)
-    [0xa2, 0x2c, 0xb4, 0x65], // setApprovalForAll(address,bool)
-];
 const COND_EQUAL: u8 = 1;
 const COND_ONE_OF: u8 = 7;
 /// `PolicyRegistry`'s status of a reviewed policy.
@@ -58,7 +53,7 @@ impl RegistryEntry {
                 self.status_name()
             ),
             hint: if self.status.is_none() {
-                "pin the spender with an equal or oneOf constraint on argument 0".into()
+                "pin the spender with an equal or oneOf constraint on its argument".into()
             } else {
                 "ask the registry's admin to review it, or drop the policy".into()
             },
@@ -94,11 +89,16 @@ pub async fn registry_review(
             subject: format!("selector {selector} on {}", policy.target),
             status: Some(status(backend, registry, call).await?),
         });
-        if !APPROVAL_SELECTORS.contains(&selector.0) {
+        // The approvals of lint's destination table, as the validator's `_checkRegistry`.
+        let Some(approval) = approval_function(selector.0) else {
             continue;
-        }
+        };
         let mut spenders: Vec<B256> = Vec::new();
-        for constraint in policy.constraints.iter().filter(|c| c.index == 0) {
+        for constraint in policy
+            .constraints
+            .iter()
+            .filter(|c| c.index == approval.word)
+        {
             match constraint.condition {
                 COND_EQUAL => spenders.push(constraint.refValue),
                 COND_ONE_OF => spenders.extend(constraint.oneOf.iter().copied()),
@@ -108,7 +108,10 @@ pub async fn registry_review(
         if spenders.is_empty() {
             entries.push(RegistryEntry {
                 location: location.clone(),
-                subject: format!("the spender of selector {selector} on {}", policy.target),
+                subject: format!(
+                    "the spender (argument {}) of {} on {}",
+                    approval.word, approval.signature, policy.target
+                ),
                 status: None,
             });
         }

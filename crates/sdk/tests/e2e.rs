@@ -70,7 +70,7 @@ async fn a_session_granted_on_chain_spends_to_its_limit_and_stops_when_revoked()
     let key = PrivateKeySigner::random();
     let now = backend.latest_timestamp().await.unwrap();
     let grant = SessionGrant::new(usdc_session(key.address(), now), validator()).unwrap();
-    assert!(grant.lint().is_empty(), "{:?}", grant.lint());
+    assert!(grant.lint(now).is_empty(), "{:?}", grant.lint(now));
     // The grant is the account's first op: it deploys the account and enables the session.
     grant
         .grant_on_chain(backend.as_ref(), &account, &owner, wait())

@@ -104,6 +104,50 @@ async fn an_approval_without_a_pinned_spender_cannot_be_reviewed() {
 }
 
 #[tokio::test]
+async fn an_increase_approval_spender_is_reviewed_like_an_approve_spender() {
+    let backend = EmbeddedBackend::new().unwrap();
+    let (registry, usdc) = backend.with_devnet(|d| (d.addresses.registry, d.addresses.usdc));
+    backend.with_devnet(|d| {
+        let blocked = PolicyRegistry::setApprovalStatusCall {
+            token: usdc,
+            spender: SPENDER,
+            status: 2,
+        };
+        d.send(DEVNET_ADMIN, registry, U256::ZERO, &blocked)
+            .unwrap();
+    });
+    let pinned = spec(&format!(
+        r#"{{ "validUntil": 1900000000,
+             "callPolicies": [{{ "target": "{usdc}", "selector": "increaseApproval(address,uint256)",
+               "constraints": [{{ "index": 0, "condition": "equal", "value": "{SPENDER}", "bits": 160 }}] }}] }}"#
+    ));
+    let entries = registry_review(&backend, registry, &pinned).await.unwrap();
+    let spender = entries
+        .iter()
+        .find(|e| e.subject.contains(&format!("spender {SPENDER}")))
+        .unwrap_or_else(|| panic!("the spender is not reviewed: {entries:?}"));
+    assert_eq!(spender.status, Some(2));
+    assert!(spender.finding().unwrap().message.contains("blocked"));
+
+    let free = spec(&format!(
+        r#"{{ "validUntil": 1900000000,
+             "callPolicies": [{{ "target": "{usdc}", "selector": "increaseApproval(address,uint256)" }}] }}"#
+    ));
+    let entries = registry_review(&backend, registry, &free).await.unwrap();
+    let unpinned = entries
+        .iter()
+        .find(|e| e.status.is_none())
+        .unwrap_or_else(|| panic!("an unpinned spender is not flagged: {entries:?}"));
+    assert!(
+        unpinned
+            .subject
+            .contains("the spender (argument 0) of increaseApproval(address,uint256)"),
+        "{}",
+        unpinned.subject
+    );
+}
+
+#[tokio::test]
 async fn explain_reads_symbols_and_decimals_from_the_chain_and_admits_unknown_targets() {
     let backend = EmbeddedBackend::new().unwrap();
     let (usdc, game) = backend.with_devnet(|d| (d.addresses.usdc, d.addresses.game));
