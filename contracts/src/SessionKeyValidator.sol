@@ -32,6 +32,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     bytes4 internal constant ERC1271_INVALID = 0xffffffff;
     bytes4 internal constant APPROVE = 0x095ea7b3; // approve(address,uint256)
     bytes4 internal constant INCREASE_ALLOWANCE = 0x39509351; // increaseAllowance(address,uint256)
+    bytes4 internal constant INCREASE_APPROVAL = 0xd73dd623; // increaseApproval(address,uint256)
     bytes4 internal constant SET_APPROVAL_FOR_ALL = 0xa22cb465; // setApprovalForAll(address,bool)
 
     /// @notice The EntryPoints whose `withdrawTo` would drain the deposit (rule 6).
@@ -621,7 +622,12 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
             CallPolicy calldata policy = spec.callPolicies[p];
             uint8 status = REGISTRY.callStatus(policy.target, policy.selector);
             if (status != REVIEW_ALLOWED) revert RegistryCallNotAllowed(p, policy.target, policy.selector, status);
-            if (policy.selector == APPROVE || policy.selector == INCREASE_ALLOWANCE || policy.selector == SET_APPROVAL_FOR_ALL) {
+            // The approvals of the engine's destination table (crates/engine/src/destinations.rs).
+            bytes4 selector = policy.selector;
+            if (
+                selector == APPROVE || selector == INCREASE_ALLOWANCE || selector == INCREASE_APPROVAL
+                    || selector == SET_APPROVAL_FOR_ALL
+            ) {
                 _checkApprovalSpenders(p, policy);
             }
         }

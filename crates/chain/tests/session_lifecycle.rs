@@ -635,6 +635,58 @@ fn blocking_a_policy_stops_new_enables_but_not_enabled_sessions() {
 }
 
 #[test]
+fn registry_mode_reviews_the_spender_of_every_approval_in_the_destination_table() {
+    // The registry's spender review covers the approvals lint knows (engine destinations):
+    // approve, increaseAllowance, increaseApproval, setApprovalForAll.
+    let mut h = Harness::with_validator(
+        sessionkeys_chain::EntryPointVersion::V08,
+        devnet().addresses.registry_validator,
+    );
+    let (registry, usdc, validator) = (h.devnet.addresses.registry, h.usdc(), h.validator);
+    let approvals = sessionkeys_engine::destinations::DESTINATION_FUNCTIONS
+        .iter()
+        .filter(|d| d.kind == sessionkeys_engine::destinations::DestinationKind::Approval);
+    let mut seen = 0;
+    for approval in approvals {
+        seen += 1;
+        let selector = approval.selector;
+        h.devnet
+            .send(
+                DEVNET_ADMIN,
+                registry,
+                U256::ZERO,
+                &PolicyRegistry::setCallStatusCall {
+                    target: usdc,
+                    selector: selector.into(),
+                    status: 1,
+                },
+            )
+            .unwrap();
+        let mut spec = h.spec();
+        spec.callPolicies = vec![call_policy(usdc, selector, vec![])];
+        let op = h.owner_op(&[Call::typed(validator, &V::enableSessionCall { spec })]);
+        let Verdict::ExecutionReverted(data) = h.submit(op) else {
+            panic!(
+                "{}: an unpinned spender must not enable",
+                approval.signature
+            )
+        };
+        assert!(
+            matches!(
+                VErr::abi_decode(&data),
+                Ok(VErr::RegistryApprovalUnconstrained(_))
+            ),
+            "{}",
+            approval.signature
+        );
+    }
+    assert_eq!(
+        seen, 4,
+        "approve, increaseAllowance, increaseApproval, setApprovalForAll"
+    );
+}
+
+#[test]
 fn registry_mode_requires_reviewed_approval_spenders() {
     let mut h = Harness::with_validator(
         sessionkeys_chain::EntryPointVersion::V07,

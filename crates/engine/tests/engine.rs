@@ -124,7 +124,7 @@ fn every_validator_error_renders_a_sentence_and_round_trips() {
         );
         seen += 1;
     }
-    assert_eq!(seen, 37, "one sentence per contract error");
+    assert_eq!(seen, 41, "one sentence per contract error");
 }
 
 mod refusals_the_entrypoint_never_lets_through {
