@@ -7,6 +7,7 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use sessionkeys::backend::Backend;
+use sessionkeys::lanes;
 use sessionkeys::password::PasswordSource;
 use sessionkeys::relay::{self, RevokeApproval, RevokeTarget};
 use sessionkeys::store::{SessionStore, StoredApproval, StoredSession, StoredStatus};
@@ -312,6 +313,7 @@ fn progress(json: bool, message: &str) {
 fn outcome(error: SdkError) -> Result<ExitCode, InputError> {
     match error {
         SdkError::Refused { .. }
+        | SdkError::LaneTaken { .. }
         | SdkError::OutOfTimeRange { .. }
         | SdkError::BundlerRefused { .. }
         | SdkError::ExecutionReverted { .. } => {
@@ -492,16 +494,31 @@ pub fn grant(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
     let store = args.store.store()?;
     let password = args.store.password()?;
     let (key, key_file) = store.new_key(&password)?;
-    let spec = session
+    let mut spec = session
         .to_spec(Some(key.address()))
         .map_err(|e| InputError(format!("{}: {e}", args.file.display())))?;
     let version = args.entrypoint;
+    let stored_sessions = store.list()?.sessions;
     let rt = runtime()?;
     let result: Result<(SessionGrant, SmartAccount, Option<StoredApproval>, u64), SdkError> = rt
         .block_on(async {
             let account =
                 counterfactual(backend.as_ref(), version, owner.address(), args.salt).await?;
+            // Rule 19: the new session's nonce lane must be free among the account's live
+            // sessions and the ones approved here but not used yet. At request: re-salt.
+            let pending: Vec<B256> = stored_sessions
+                .iter()
+                .filter(|s| s.account == account.address && s.status == StoredStatus::Approved)
+                .map(|s| s.hash)
+                .collect();
+            let taken = taken_lanes(backend.as_ref(), &account, &pending).await?;
+            if lanes::resalt_for_free_lane(&mut spec, &taken) > 0 {
+                progress(json, "re-salted the session: its nonce lane was taken");
+            }
             let grant = SessionGrant::new(spec, validator())?;
+            // At approval: read again and refuse rather than sign a colliding session.
+            let taken = taken_lanes(backend.as_ref(), &account, &pending).await?;
+            lanes::ensure_free_lane(grant.hash(), &taken)?;
             let chain_id = backend.chain_id().await?;
             if args.first_use {
                 let chain = grant
@@ -981,6 +998,20 @@ pub fn revoke(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The hashes whose nonce lanes are taken on `account`: its live sessions (none while it has
+/// no code) and `pending` ones.
+async fn taken_lanes(
+    backend: &dyn Backend,
+    account: &SmartAccount,
+    pending: &[B256],
+) -> Result<Vec<B256>, SdkError> {
+    let mut taken = pending.to_vec();
+    if account.is_deployed(backend).await? {
+        taken.extend(lanes::live_sessions(backend, validator(), account.address).await?);
+    }
+    Ok(taken)
 }
 
 /// The account's revocation epoch, which a relayed approval must name.

@@ -83,6 +83,19 @@ pub enum SdkError {
     /// it).
     #[error("invalid session: {0}")]
     InvalidSpec(Violation),
+    /// Another live or pending session of the account uses this session's nonce lane (DESIGN
+    /// rule 19): the two would invalidate each other's ops (AA25).
+    #[error(
+        "the session's nonce lane {lane} is already used by session {session} of this account: \
+         two sessions on one lane invalidate each other's ops (AA25); request the session again \
+         (a new salt gives a new lane)"
+    )]
+    LaneTaken {
+        /// The lane: the first 4 bytes of the session hash.
+        lane: alloy::primitives::FixedBytes<4>,
+        /// The session that holds it.
+        session: B256,
+    },
     /// The account has no code and no factory to deploy it.
     #[error("{0}")]
     Account(String),

@@ -16,6 +16,10 @@ use sessionkeys_engine::explain::{Explanation, Labels};
 use sessionkeys_engine::lint::Finding;
 
 /// A session to be approved by an account's owner.
+///
+/// Before approving, check that its nonce lane is free on the account
+/// ([`crate::lanes::ensure_free_lane`] against [`crate::lanes::live_sessions`] and the sessions
+/// approved but not used yet): two sessions on one lane invalidate each other's ops.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionGrant {
     /// The session.

@@ -9,6 +9,7 @@ pub mod embedded;
 pub mod erc7769;
 pub mod error;
 pub mod grant;
+pub mod lanes;
 pub mod operation;
 pub mod password;
 pub mod relay;

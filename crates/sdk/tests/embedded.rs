@@ -420,3 +420,75 @@ async fn the_owner_approves_and_revokes_with_typed_data_that_a_relayer_sends() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_session_on_the_lane_of_a_live_one_is_resalted_at_request_and_refused_at_approval() {
+    use sessionkeys::lanes::{ensure_free_lane, lane, live_sessions, resalt_for_free_lane};
+    use std::collections::HashMap;
+    let backend = backend();
+    let (client, first, account, owner) = granted(backend.clone(), EntryPointVersion::V07).await;
+    client.send(&[transfer(ALICE, 1)]).await.unwrap();
+
+    // What a hostile or unlucky app can do: search salts until a spec shares a lane with
+    // another (a birthday search over 32 bits). Two such specs, the first enabled.
+    let key = PrivateKeySigner::random();
+    let now = backend.latest_timestamp().await.unwrap();
+    let template = usdc_session(key.address(), now);
+    let mut seen: HashMap<[u8; 4], alloy::primitives::B256> = HashMap::new();
+    let (a, b) = (0u64..)
+        .find_map(|i| {
+            let mut spec = template.clone();
+            spec.salt = alloy::primitives::B256::from(U256::from(i));
+            let hash = sessionkeys_engine::session_hash(&spec);
+            match seen.insert(lane(hash).0, spec.salt) {
+                Some(previous) => {
+                    let mut other = template.clone();
+                    other.salt = previous;
+                    Some((other, spec))
+                }
+                None => None,
+            }
+        })
+        .unwrap();
+    let (hash_a, hash_b) = (
+        sessionkeys_engine::session_hash(&a),
+        sessionkeys_engine::session_hash(&b),
+    );
+    assert_eq!(lane(hash_a), lane(hash_b));
+    SessionGrant::new(a, validator())
+        .unwrap()
+        .grant_on_chain(backend.as_ref(), &account, &owner, wait())
+        .await
+        .unwrap();
+
+    let live = live_sessions(backend.as_ref(), validator(), account.address)
+        .await
+        .unwrap();
+    assert_eq!(live, vec![first.hash(), hash_a]);
+    // At approval: refused, naming the session that holds the lane.
+    match ensure_free_lane(hash_b, &live) {
+        Err(SdkError::LaneTaken {
+            lane: taken,
+            session,
+        }) => {
+            assert_eq!((taken, session), (lane(hash_b), hash_a))
+        }
+        other => panic!("expected LaneTaken, got {other:?}"),
+    }
+    // A pending (approved, not yet enabled) session holds its lane too.
+    assert!(ensure_free_lane(hash_b, &[hash_a]).is_err());
+    // The same session is not a collision with itself.
+    assert!(ensure_free_lane(hash_a, &live).is_ok());
+    // At request: moved to a free lane by a new salt.
+    let mut moved = b.clone();
+    assert!(resalt_for_free_lane(&mut moved, &live) >= 1);
+    let moved_hash = sessionkeys_engine::session_hash(&moved);
+    assert_ne!(lane(moved_hash), lane(hash_a));
+    assert!(ensure_free_lane(moved_hash, &live).is_ok());
+    // A revoked session frees its lane.
+    revoke_session(backend.as_ref(), &account, &owner, hash_a).await;
+    let live = live_sessions(backend.as_ref(), validator(), account.address)
+        .await
+        .unwrap();
+    assert!(ensure_free_lane(hash_b, &live).is_ok());
+}
