@@ -7,17 +7,52 @@ import {IEntryPoint} from "./interfaces/IEntryPoint.sol";
 /// @title SessionAccountFactory
 /// @notice Deploys SessionAccount clones (ERC-1167) at CREATE2 addresses that depend on the
 ///         owner, the initial validators and a salt, so the address is known before deployment
-///         and nobody can take it with other init data.
+///         and nobody can take it with other init data. Stakeable in its EntryPoint, so the
+///         first op of a new account (initCode + validator storage of the new sender) passes
+///         ERC-7562 STO-022 at bundlers that enforce it; only STAKE_OWNER manages the stake.
 contract SessionAccountFactory {
     /// @notice The implementation every clone delegates to.
     SessionAccount public immutable IMPLEMENTATION;
+    /// @notice The EntryPoint the accounts trust, where the factory's stake lives.
+    IEntryPoint public immutable ENTRY_POINT;
+    /// @notice Who may add, unlock and withdraw the factory's stake (fixed at deployment: it is
+    ///         part of the factory's CREATE2 address, see docs/decisions.md "Deployment").
+    address public immutable STAKE_OWNER;
+
+    /// @notice Only STAKE_OWNER manages the stake.
+    error NotStakeOwner(address caller);
 
     /// @notice An account was created.
     event AccountCreated(address indexed account, address indexed owner, uint256 salt);
 
     /// @param entryPoint The EntryPoint the accounts trust.
-    constructor(IEntryPoint entryPoint) {
+    /// @param stakeOwner Who manages the factory's stake in `entryPoint`.
+    constructor(IEntryPoint entryPoint, address stakeOwner) {
+        ENTRY_POINT = entryPoint;
+        STAKE_OWNER = stakeOwner;
         IMPLEMENTATION = new SessionAccount(entryPoint, address(this));
+    }
+
+    modifier onlyStakeOwner() {
+        if (msg.sender != STAKE_OWNER) revert NotStakeOwner(msg.sender);
+        _;
+    }
+
+    /// @notice Stakes msg.value in the EntryPoint (adds to an existing stake). Only the stake
+    ///         owner: anyone else could raise the unstake delay and lock the stake longer.
+    /// @param unstakeDelaySec At least the current delay; bundlers require 86,400 s (ERC-7562).
+    function addStake(uint32 unstakeDelaySec) external payable onlyStakeOwner {
+        ENTRY_POINT.addStake{value: msg.value}(unstakeDelaySec);
+    }
+
+    /// @notice Starts the unstake delay; bundlers treat the factory as unstaked from now on.
+    function unlockStake() external onlyStakeOwner {
+        ENTRY_POINT.unlockStake();
+    }
+
+    /// @notice Withdraws the stake after the delay to `to`.
+    function withdrawStake(address payable to) external onlyStakeOwner {
+        ENTRY_POINT.withdrawStake(to);
     }
 
     /// @notice Creates the account, or returns it if it exists (as ERC-4337 initCode requires).

@@ -9,6 +9,9 @@ interface IEntryPoint {
     function balanceOf(address account) external view returns (uint256);
     function getNonce(address sender, uint192 key) external view returns (uint256);
     function getUserOpHash(PackedUserOperation calldata userOp) external view returns (bytes32);
+    function addStake(uint32 unstakeDelaySec) external payable;
+    function unlockStake() external;
+    function withdrawStake(address payable withdrawAddress) external;
 }
 
 /// @notice ERC-4337 paymaster callbacks (identical in v0.7 and v0.8).

@@ -61,12 +61,28 @@ pub fn session_key_validator(registry: Address) -> PlannedContract {
     )
 }
 
-/// The `SessionAccountFactory` of one EntryPoint version.
-pub fn session_account_factory(version: EntryPointVersion) -> PlannedContract {
+/// The stake owner of the default factories: the devnet's admin, an address whose key nobody
+/// holds. With it the factories have the same address on every chain (the devnet, anvil, any
+/// EVM chain), but only the devnet (which needs no key) can stake them. A factory that
+/// bundlers enforcing ERC-7562 accept for new accounts is deployed with your own stake owner
+/// (`sessionkeys deploy --factory-owner`), at another address. docs/decisions.md, "Deployment".
+pub const DEFAULT_FACTORY_OWNER: Address =
+    alloy::primitives::address!("0x5e55104000000000000000000000000000000a11");
+
+/// The `SessionAccountFactory` of one EntryPoint version whose stake `stake_owner` manages.
+pub fn session_account_factory(
+    version: EntryPointVersion,
+    stake_owner: Address,
+) -> PlannedContract {
+    let name = if stake_owner == DEFAULT_FACTORY_OWNER {
+        format!("SessionAccountFactory ({version})")
+    } else {
+        format!("SessionAccountFactory ({version}, stake owner {stake_owner})")
+    };
     PlannedContract::new(
-        format!("SessionAccountFactory ({version})"),
+        name,
         &artifacts::session_account_factory().bytecode,
-        version.address().abi_encode(),
+        (version.address(), stake_owner).abi_encode_params(),
     )
 }
 
@@ -89,12 +105,13 @@ pub fn entry_point(version: EntryPointVersion) -> Result<PlannedContract, crate:
     })
 }
 
-/// The contracts every chain needs: the validator (no registry) and both factories.
-pub fn core_contracts() -> Vec<PlannedContract> {
+/// The contracts every chain needs: the validator (no registry) and both factories, whose
+/// stake `factory_owner` manages ([`DEFAULT_FACTORY_OWNER`] for the same addresses everywhere).
+pub fn core_contracts(factory_owner: Address) -> Vec<PlannedContract> {
     vec![
         session_key_validator(Address::ZERO),
-        session_account_factory(EntryPointVersion::V07),
-        session_account_factory(EntryPointVersion::V08),
+        session_account_factory(EntryPointVersion::V07, factory_owner),
+        session_account_factory(EntryPointVersion::V08, factory_owner),
     ]
 }
 

@@ -20,7 +20,7 @@ pub const DEVNET_CHAIN_ID: u64 = 31337;
 /// Start time of the embedded devnet: 2026-11-24T03:25:45Z (off every period boundary).
 pub const DEVNET_GENESIS_TIME: u64 = 1_795_478_400 + 12_345;
 /// Pays for deployments and owns the registry on the devnet.
-pub const DEVNET_ADMIN: Address = address!("0x5e55104000000000000000000000000000000a11");
+pub const DEVNET_ADMIN: Address = deployment::DEFAULT_FACTORY_OWNER;
 /// The bundler's EOA: sends `handleOps` and is the beneficiary.
 pub const DEVNET_BUNDLER: Address = address!("0x5e55104000000000000000000000000000000b0b");
 
@@ -160,8 +160,14 @@ impl Devnet {
         let validator = planned(deployment::session_key_validator(Address::ZERO))?;
         let registry = planned(deployment::policy_registry(DEVNET_ADMIN))?;
         let registry_validator = planned(deployment::session_key_validator(registry))?;
-        let factory_v07 = planned(deployment::session_account_factory(EntryPointVersion::V07))?;
-        let factory_v08 = planned(deployment::session_account_factory(EntryPointVersion::V08))?;
+        let factory_v07 = planned(deployment::session_account_factory(
+            EntryPointVersion::V07,
+            DEVNET_ADMIN,
+        ))?;
+        let factory_v08 = planned(deployment::session_account_factory(
+            EntryPointVersion::V08,
+            DEVNET_ADMIN,
+        ))?;
         let usdc = planned(fixtures::usdc())?;
         let token18 = planned(fixtures::gold())?;
         let game = planned(fixtures::game())?;
@@ -188,6 +194,16 @@ impl Devnet {
                 addresses.paymaster(version),
                 ether * U256::from(100u64),
                 &abi::SponsorPaymaster::depositCall {},
+            )?;
+            // Staked as ERC-7562 bundlers require, so a new account's first op (initCode) may
+            // touch the validator's storage of the new sender (STO-022).
+            devnet.send(
+                DEVNET_ADMIN,
+                addresses.factory(version),
+                U256::from(crate::erc7562::MIN_STAKE_WEI),
+                &abi::SessionAccountFactory::addStakeCall {
+                    unstakeDelaySec: crate::erc7562::MIN_UNSTAKE_DELAY,
+                },
             )?;
         }
         Ok(devnet)
@@ -237,6 +253,24 @@ impl Devnet {
             version.address(),
             &IEntryPoint::getNonceCall { sender, key },
         )
+    }
+
+    /// Whether `entity` (a factory, say) is staked in the version's EntryPoint as ERC-7562
+    /// bundlers require: staked, at least `MIN_STAKE_WEI`, an unstake delay of at least
+    /// `MIN_UNSTAKE_DELAY`, and not unlocking.
+    pub fn is_staked(
+        &mut self,
+        version: EntryPointVersion,
+        entity: Address,
+    ) -> Result<bool, ChainError> {
+        let info = self.chain.call_typed(
+            version.address(),
+            &crate::entrypoint::abi::IEntryPoint::getDepositInfoCall { account: entity },
+        )?;
+        Ok(info.staked
+            && info.stake.to::<u128>() >= crate::erc7562::MIN_STAKE_WEI
+            && info.unstakeDelaySec >= crate::erc7562::MIN_UNSTAKE_DELAY
+            && info.withdrawTime.is_zero())
     }
 
     /// Creates a `SessionAccount` for `owner` through the version's factory (paid by the admin)

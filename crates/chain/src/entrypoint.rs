@@ -135,6 +135,14 @@ pub mod abi {
             bytes signature;
         }
 
+        struct DepositInfo {
+            uint256 deposit;
+            bool staked;
+            uint112 stake;
+            uint32 unstakeDelaySec;
+            uint48 withdrawTime;
+        }
+
         interface IEntryPoint {
             error FailedOp(uint256 opIndex, string reason);
             error FailedOpWithRevert(uint256 opIndex, string reason, bytes inner);
@@ -149,6 +157,7 @@ pub mod abi {
             function depositTo(address account) external payable;
             function balanceOf(address account) external view returns (uint256);
             function senderCreator() external view returns (address);
+            function getDepositInfo(address account) external view returns (DepositInfo memory info);
         }
     }
 }

@@ -1,10 +1,19 @@
 //! An ERC-7562 checker: an revm inspector that watches the validation phase of every userOp in
-//! a bundle (the EntryPoint's call of `validateUserOp` on the account and everything under it)
-//! and records each use of a banned opcode (OP-011, OP-012) and each storage access outside the
-//! account's own storage or its associated slots (STO-010, STO-021).
+//! a bundle — the deployment of a new sender (the EntryPoint's `createSender` call into its
+//! SenderCreator, the factory and the new account under it) and the EntryPoint's call of
+//! `validateUserOp` on the account with everything under it — and records each use of a banned
+//! opcode (OP-011, OP-012, OP-031) and each storage access the rules do not allow: outside the
+//! account's own storage and its associated slots (STO-010, STO-021), or associated storage of
+//! a sender that had no code before the op while the factory is not staked (STO-022).
 //!
 //! Associated slots of account A are `A` itself and `keccak256(A ‖ x) + n` for n ≤ 128; the
 //! inspector learns them by watching KECCAK256 inputs that start with A padded to 32 bytes.
+//! During deployment the sender's address is known only when `createSender` returns, so its
+//! accesses and hashes are kept and judged then.
+//!
+//! Whether the factory is staked is read from the EntryPoint by the caller
+//! ([`Erc7562Inspector::with_staked_factory`], e.g. from `Devnet::factory_staked`), against
+//! [`MIN_STAKE_WEI`] and [`MIN_UNSTAKE_DELAY`].
 
 use alloy::primitives::{Address, U256};
 use revm::Inspector;
@@ -14,6 +23,14 @@ use revm::interpreter::{CallInputs, CallOutcome, Interpreter, interpreter::EthIn
 
 /// `validateUserOp(PackedUserOperation,bytes32,uint256)` on the account.
 const VALIDATE_USER_OP: [u8; 4] = [0x19, 0x82, 0x2f, 0x7c];
+/// `createSender(bytes)` on the EntryPoint's SenderCreator (v0.7 and v0.8).
+const CREATE_SENDER: [u8; 4] = [0x57, 0x0e, 0x1a, 0x36];
+
+/// The stake a factory, paymaster or aggregator needs to be treated as staked (ERC-7562
+/// `MIN_STAKE_VALUE`: chain-specific; 1 ETH is the reference bundler's and Alto's default).
+pub const MIN_STAKE_WEI: u128 = 1_000_000_000_000_000_000;
+/// The unstake delay a staked entity needs (ERC-7562 `MIN_UNSTAKE_DELAY`: one day).
+pub const MIN_UNSTAKE_DELAY: u32 = 86_400;
 
 /// One breach of ERC-7562 during validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +43,16 @@ pub enum Erc7562Violation {
         opcode: &'static str,
         /// The contract whose code ran it.
         contract: Address,
+    },
+    /// Storage associated with a sender that had no code before the op (it is deployed by the
+    /// op's initCode), while the factory is not staked (STO-022).
+    UnstakedFactoryStorage {
+        /// `SLOAD` or `SSTORE`.
+        access: &'static str,
+        /// The contract whose storage it is.
+        contract: Address,
+        /// The slot.
+        slot: U256,
     },
     /// A storage slot outside the account's storage and its associated slots (STO-021).
     UnassociatedStorage {
@@ -46,6 +73,14 @@ impl std::fmt::Display for Erc7562Violation {
                 opcode,
                 contract,
             } => write!(f, "ERC-7562 {rule}: {opcode} in {contract}"),
+            Self::UnstakedFactoryStorage {
+                access,
+                contract,
+                slot,
+            } => write!(
+                f,
+                "ERC-7562 STO-022: {access} of slot {slot:#x} of {contract}, associated with a sender deployed by this op, but the factory is not staked"
+            ),
             Self::UnassociatedStorage {
                 access,
                 contract,
@@ -73,8 +108,24 @@ pub struct Erc7562Inspector {
     /// KECCAK256 input starting with the sender, whose result is read after the step.
     pending_keccak: bool,
     last_was_gas: bool,
+    /// Whether the factory of ops with initCode is staked (read from the EntryPoint).
+    staked_factory: bool,
+    /// Depth of the `createSender` frame while inside one.
+    deploying: Option<usize>,
+    /// Storage accesses during deployment, judged when the sender is known.
+    deploy_accesses: Vec<(&'static str, Address, U256)>,
+    /// KECCAK256 first input words and results during deployment.
+    deploy_hashes: Vec<([u8; 32], U256)>,
+    /// First word of a KECCAK256 input during deployment, whose result is read after the step.
+    pending_deploy_keccak: Option<[u8; 32]>,
+    /// CREATE2 runs during this deployment (OP-031 allows one, for the sender).
+    deploy_creates: usize,
+    /// The sender the last `createSender` deployed: its validation is STO-022's case.
+    created_sender: Option<Address>,
     /// Validation frames entered (at least one per op, to prove the inspector saw them).
     pub validations_seen: usize,
+    /// Deployment frames entered (one per op with initCode).
+    pub deployments_seen: usize,
     /// Everything found.
     pub violations: Vec<Erc7562Violation>,
 }
@@ -85,6 +136,112 @@ impl Erc7562Inspector {
         Self {
             entry_point,
             ..Self::default()
+        }
+    }
+
+    /// Whether the factory of the bundle's ops with initCode is staked (STO-022). Read it from
+    /// the EntryPoint's `getDepositInfo(factory)`: staked, with at least [`MIN_STAKE_WEI`] and
+    /// [`MIN_UNSTAKE_DELAY`].
+    pub fn with_staked_factory(mut self, staked: bool) -> Self {
+        self.staked_factory = staked;
+        self
+    }
+
+    fn is_associated(&self, sender: Address, slot: U256, bases: &[U256]) -> bool {
+        slot == U256::from_be_slice(sender.as_slice())
+            || bases
+                .iter()
+                .any(|base| slot >= *base && slot - *base <= U256::from(128))
+    }
+
+    /// Judges the deployment's storage accesses once `sender` is known.
+    fn judge_deployment(&mut self, sender: Address) {
+        let padded = sender.into_word().0;
+        let bases: Vec<U256> = self
+            .deploy_hashes
+            .iter()
+            .filter(|(word, _)| *word == padded)
+            .map(|(_, hash)| *hash)
+            .collect();
+        for (access, contract, slot) in std::mem::take(&mut self.deploy_accesses) {
+            if contract == sender {
+                continue; // STO-010: the new account's own storage
+            }
+            if self.is_associated(sender, slot, &bases) {
+                if !self.staked_factory {
+                    self.violations
+                        .push(Erc7562Violation::UnstakedFactoryStorage {
+                            access,
+                            contract,
+                            slot,
+                        });
+                }
+            } else {
+                self.violations.push(Erc7562Violation::UnassociatedStorage {
+                    access,
+                    contract,
+                    slot,
+                });
+            }
+        }
+        self.deploy_hashes.clear();
+        self.created_sender = Some(sender);
+    }
+
+    /// Opcode rules shared by deployment and validation; CREATE2 is judged by the caller.
+    fn check_opcode(&mut self, opcode: u8, contract: Address) {
+        if self.last_was_gas && !is_call(opcode) {
+            self.violations.push(Erc7562Violation::BannedOpcode {
+                rule: "OP-012",
+                opcode: "GAS",
+                contract,
+            });
+        }
+        self.last_was_gas = opcode == 0x5a;
+        if let Some(name) = banned_opcode(opcode) {
+            self.violations.push(Erc7562Violation::BannedOpcode {
+                rule: "OP-011",
+                opcode: name,
+                contract,
+            });
+        }
+    }
+
+    fn step_deployment(&mut self, interp: &mut Interpreter<EthInterpreter>) {
+        let opcode = interp.bytecode.opcode();
+        let contract = interp.input.target_address();
+        if opcode == 0xf5 {
+            // OP-031: one CREATE2, deploying the sender, is allowed in the deployment phase.
+            self.last_was_gas = false;
+            self.deploy_creates += 1;
+            if self.deploy_creates > 1 {
+                self.violations.push(Erc7562Violation::BannedOpcode {
+                    rule: "OP-031",
+                    opcode: "CREATE2",
+                    contract,
+                });
+            }
+            return;
+        }
+        self.check_opcode(opcode, contract);
+        match opcode {
+            0x20 => {
+                let (Ok(offset), Ok(len)) = (interp.stack.peek(0), interp.stack.peek(1)) else {
+                    return;
+                };
+                if len >= U256::from(32) && offset < U256::from(u32::MAX) {
+                    let offset = offset.to::<usize>();
+                    let word = interp.memory.slice(offset..offset + 32);
+                    self.pending_deploy_keccak = word[..].try_into().ok();
+                }
+            }
+            0x54 | 0x55 => {
+                if let Ok(slot) = interp.stack.peek(0) {
+                    let access = if opcode == 0x54 { "SLOAD" } else { "SSTORE" };
+                    self.deploy_accesses.push((access, contract, slot));
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -118,26 +275,16 @@ fn is_call(opcode: u8) -> bool {
 
 impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for Erc7562Inspector {
     fn step(&mut self, interp: &mut Interpreter<EthInterpreter>, _context: &mut CTX) {
+        if self.deploying.is_some() {
+            self.step_deployment(interp);
+            return;
+        }
         let Some((_, sender)) = self.validating else {
             return;
         };
         let opcode = interp.bytecode.opcode();
         let contract = interp.input.target_address();
-        if self.last_was_gas && !is_call(opcode) {
-            self.violations.push(Erc7562Violation::BannedOpcode {
-                rule: "OP-012",
-                opcode: "GAS",
-                contract,
-            });
-        }
-        self.last_was_gas = opcode == 0x5a;
-        if let Some(name) = banned_opcode(opcode) {
-            self.violations.push(Erc7562Violation::BannedOpcode {
-                rule: "OP-011",
-                opcode: name,
-                contract,
-            });
-        }
+        self.check_opcode(opcode, contract);
         match opcode {
             0x20 => {
                 let (Ok(offset), Ok(len)) = (interp.stack.peek(0), interp.stack.peek(1)) else {
@@ -154,19 +301,29 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for Erc7562Inspector {
                 let Ok(slot) = interp.stack.peek(0) else {
                     return;
                 };
-                let associated = contract == sender
-                    || slot == U256::from_be_slice(sender.as_slice())
-                    || self
-                        .associated
-                        .iter()
-                        .any(|base| slot >= *base && slot - *base <= U256::from(128));
-                if !associated {
-                    let access = if opcode == 0x54 { "SLOAD" } else { "SSTORE" };
+                let access = if opcode == 0x54 { "SLOAD" } else { "SSTORE" };
+                if contract == sender {
+                    return; // STO-010
+                }
+                if !self.is_associated(sender, slot, &self.associated) {
                     self.violations.push(Erc7562Violation::UnassociatedStorage {
                         access,
                         contract,
                         slot,
                     });
+                } else if self.created_sender == Some(sender)
+                    && !self.staked_factory
+                    && contract != self.entry_point
+                {
+                    // STO-021 allows it only if the account existed before the op; with
+                    // initCode, STO-022 needs a staked factory. The EntryPoint's own deposit
+                    // of the sender (the prefund) is exempt.
+                    self.violations
+                        .push(Erc7562Violation::UnstakedFactoryStorage {
+                            access,
+                            contract,
+                            slot,
+                        });
                 }
             }
             _ => {}
@@ -174,6 +331,11 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for Erc7562Inspector {
     }
 
     fn step_end(&mut self, interp: &mut Interpreter<EthInterpreter>, _context: &mut CTX) {
+        if let Some(word) = self.pending_deploy_keccak.take()
+            && let Ok(hash) = interp.stack.peek(0)
+        {
+            self.deploy_hashes.push((word, hash));
+        }
         if self.pending_keccak {
             self.pending_keccak = false;
             if let Ok(hash) = interp.stack.peek(0) {
@@ -184,8 +346,19 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for Erc7562Inspector {
 
     fn call(&mut self, context: &mut CTX, inputs: &mut CallInputs) -> Option<CallOutcome> {
         self.depth += 1;
-        if self.validating.is_none() && inputs.caller == self.entry_point {
+        if self.validating.is_none()
+            && self.deploying.is_none()
+            && inputs.caller == self.entry_point
+        {
             let input = inputs.input.bytes(context);
+            if input.len() >= 4 && input[..4] == CREATE_SENDER {
+                self.deploying = Some(self.depth);
+                self.deployments_seen += 1;
+                self.deploy_creates = 0;
+                self.deploy_accesses.clear();
+                self.deploy_hashes.clear();
+                self.last_was_gas = false;
+            }
             if input.len() >= 4 && input[..4] == VALIDATE_USER_OP {
                 self.validating = Some((self.depth, inputs.target_address));
                 self.validations_seen += 1;
@@ -196,9 +369,20 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for Erc7562Inspector {
         None
     }
 
-    fn call_end(&mut self, _context: &mut CTX, _inputs: &CallInputs, _outcome: &mut CallOutcome) {
+    fn call_end(&mut self, _context: &mut CTX, _inputs: &CallInputs, outcome: &mut CallOutcome) {
         if matches!(self.validating, Some((depth, _)) if depth == self.depth) {
             self.validating = None;
+        }
+        if self.deploying == Some(self.depth) {
+            self.deploying = None;
+            // createSender returns the new sender's address (zero if the factory made none).
+            let output = outcome.result.output.as_ref();
+            if output.len() == 32 {
+                let sender = Address::from_slice(&output[12..]);
+                self.judge_deployment(sender);
+            } else {
+                self.deploy_accesses.clear();
+            }
         }
         self.depth -= 1;
     }

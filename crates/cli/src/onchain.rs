@@ -31,9 +31,19 @@ pub struct ChainArgs {
     /// The ERC-4337 bundler's JSON-RPC URL (ERC-7769).
     #[arg(long, env = "SESSIONKEYS_BUNDLER_URL")]
     pub bundler: Option<String>,
+    /// Whose account factories to use: the stake owner they were deployed with (`deploy
+    /// --factory-owner`). Default: the factories every chain shares, 0x5e55…0a11, which no
+    /// one can stake outside the devnet.
+    #[arg(long, env = "SESSIONKEYS_FACTORY_OWNER")]
+    pub factory_owner: Option<Address>,
 }
 
 impl ChainArgs {
+    fn factory_owner(&self) -> Address {
+        self.factory_owner
+            .unwrap_or(deployment::DEFAULT_FACTORY_OWNER)
+    }
+
     fn backend(&self, needs_bundler: bool) -> Result<Arc<dyn Backend>, InputError> {
         let bundler = match (&self.bundler, needs_bundler) {
             (Some(url), _) => url.clone(),
@@ -174,6 +184,14 @@ pub struct DeployArgs {
     /// development chains that lack them.
     #[arg(long)]
     entrypoints: bool,
+    /// Stake both factories in their EntryPoints with this much ETH each, so bundlers that
+    /// enforce ERC-7562 accept a new account's first op (STO-022). The payer must be the stake
+    /// owner (--factory-owner). ERC-7562's reference minimum is 1 ETH.
+    #[arg(long)]
+    stake: Option<String>,
+    /// The unstake delay of --stake, in seconds (ERC-7562's minimum: one day).
+    #[arg(long, default_value_t = sessionkeys_chain::erc7562::MIN_UNSTAKE_DELAY)]
+    unstake_delay: u32,
 }
 
 /// `sessionkeys account create`.
@@ -331,10 +349,11 @@ fn validator() -> Address {
 async fn counterfactual(
     backend: &dyn Backend,
     version: EntryPointVersion,
+    factory_owner: Address,
     owner: Address,
     salt: U256,
 ) -> Result<SmartAccount, SdkError> {
-    let factory = deployment::session_account_factory(version);
+    let factory = deployment::session_account_factory(version, factory_owner);
     sessionkeys::deploy::ensure_deployed(
         backend,
         &[
@@ -363,7 +382,25 @@ pub fn deploy(args: DeployArgs, json: bool) -> Result<ExitCode, InputError> {
             plan.push(deployment::entry_point(version)?);
         }
     }
-    plan.extend(deployment::core_contracts());
+    let factory_owner = args.chain.factory_owner();
+    let stake = match &args.stake {
+        Some(eth) => {
+            if factory_owner != payer.address() {
+                return Err(InputError(format!(
+                    "--stake needs the factories' stake owner to pay: deploy with --factory-owner {} \
+                     (the payer) or pay with the key of {factory_owner}",
+                    payer.address()
+                )));
+            }
+            Some(alloy::primitives::utils::parse_ether(eth).map_err(|_| {
+                InputError(format!(
+                    "--stake {eth:?}: give an amount of ETH, e.g. 1 or 0.5"
+                ))
+            })?)
+        }
+        None => None,
+    };
+    plan.extend(deployment::core_contracts(factory_owner));
     if args.fixtures {
         plan.extend(deployment::fixtures::all());
     }
@@ -379,6 +416,34 @@ pub fn deploy(args: DeployArgs, json: bool) -> Result<ExitCode, InputError> {
             Ok(report) => report,
             Err(error) => return outcome(error),
         };
+    if let Some(wei) = stake {
+        for version in EntryPointVersion::ALL {
+            let factory = deployment::session_account_factory(version, factory_owner).address();
+            progress(
+                json,
+                &format!(
+                    "staking the {version} factory: {} ETH, unstake delay {} s",
+                    args.stake.as_deref().unwrap_or_default(),
+                    args.unstake_delay
+                ),
+            );
+            let call = sessionkeys_contracts::abi::SessionAccountFactory::addStakeCall {
+                unstakeDelaySec: args.unstake_delay,
+            };
+            let sent = runtime()?.block_on(backend.send_transaction(
+                &payer,
+                sessionkeys::backend::PlainTransaction {
+                    to: factory,
+                    value: wei,
+                    data: call.abi_encode().into(),
+                    authorizations: Vec::new(),
+                },
+            ));
+            if let Err(error) = sent {
+                return outcome(error.into());
+            }
+        }
+    }
     if json {
         let rows: Vec<_> = report
             .iter()
@@ -406,6 +471,7 @@ pub fn account_create(args: AccountCreateArgs, json: bool) -> Result<ExitCode, I
     let account = match rt.block_on(counterfactual(
         backend.as_ref(),
         version,
+        args.chain.factory_owner(),
         owner.address(),
         args.salt,
     )) {
@@ -502,8 +568,14 @@ pub fn grant(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
     let rt = runtime()?;
     let result: Result<(SessionGrant, SmartAccount, Option<StoredApproval>, u64), SdkError> = rt
         .block_on(async {
-            let account =
-                counterfactual(backend.as_ref(), version, owner.address(), args.salt).await?;
+            let account = counterfactual(
+                backend.as_ref(),
+                version,
+                args.chain.factory_owner(),
+                owner.address(),
+                args.salt,
+            )
+            .await?;
             // Rule 19: the new session's nonce lane must be free among the account's live
             // sessions and the ones approved here but not used yet. At request: re-salt.
             let pending: Vec<B256> = stored_sessions

@@ -185,6 +185,47 @@ async fn the_cli_runs_the_whole_lifecycle_on_anvil_and_alto() {
             .all(|c| c["newlyDeployed"] == false)
     );
 
+    // An operator's own factories, staked as ERC-7562 bundlers require: `--stake` needs the
+    // payer to be the stake owner.
+    let operator = funder().address().to_string();
+    let refused = cli.run(&["deploy", "--owner-key-env", FUNDER_ENV, "--stake", "1"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("--factory-owner"),
+        "{}",
+        text(&refused)
+    );
+    cli.ok(&[
+        "deploy",
+        "--owner-key-env",
+        FUNDER_ENV,
+        "--factory-owner",
+        &operator,
+        "--stake",
+        "1",
+    ]);
+    for version in sessionkeys::EntryPointVersion::ALL {
+        use sessionkeys_chain::entrypoint::abi::IEntryPoint;
+        let factory = deployment::session_account_factory(version, funder().address()).address();
+        let info = stack
+            .backend
+            .call(
+                version.address(),
+                IEntryPoint::getDepositInfoCall { account: factory }
+                    .abi_encode()
+                    .into(),
+            )
+            .await
+            .unwrap();
+        let info = IEntryPoint::getDepositInfoCall::abi_decode_returns(&info).unwrap();
+        assert!(info.staked, "{version}");
+        assert_eq!(
+            info.stake.to::<u128>(),
+            sessionkeys_chain::erc7562::MIN_STAKE_WEI
+        );
+        assert_eq!(info.unstakeDelaySec, 86_400);
+    }
+
     // The owner's key is a keystore file made by `key new`.
     let owner = cli.ok(&[
         "key",

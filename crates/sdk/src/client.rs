@@ -62,7 +62,7 @@ pub struct Precheck {
 /// // The owner's account (deployed by its first op), given ETH for fees and 50 USDC.
 /// let owner = PrivateKeySigner::random();
 /// let version = EntryPointVersion::V08;
-/// let factory = deployment::session_account_factory(version).address();
+/// let factory = deployment::session_account_factory(version, deployment::DEFAULT_FACTORY_OWNER).address();
 /// let account = SmartAccount::counterfactual(backend.as_ref(), version, factory,
 ///     owner.address(), vec![validator], U256::ZERO).await?;
 /// let payer = PrivateKeySigner::random();

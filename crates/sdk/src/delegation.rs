@@ -11,12 +11,14 @@ use sessionkeys_chain::EntryPointVersion;
 use sessionkeys_chain::deployment;
 use sessionkeys_contracts::abi::SessionAccountFactory;
 
-/// The `SessionAccount` implementation behind the version's factory: the delegation target.
+/// The `SessionAccount` implementation behind the version's factory (of `factory_owner`,
+/// [`deployment::DEFAULT_FACTORY_OWNER`] for the default): the delegation target.
 pub async fn implementation(
     backend: &dyn Backend,
     version: EntryPointVersion,
+    factory_owner: Address,
 ) -> Result<Address, SdkError> {
-    let factory = deployment::session_account_factory(version).address();
+    let factory = deployment::session_account_factory(version, factory_owner).address();
     let output = backend
         .call(
             factory,

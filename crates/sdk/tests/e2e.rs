@@ -46,7 +46,7 @@ async fn deploy_lands_every_contract_at_its_devnet_address_and_twice_is_a_no_op(
     assert_eq!(at("TestToken USDC"), devnet.addresses.usdc);
     assert_eq!(at("Game"), devnet.addresses.game);
     assert!(stack.deployed.iter().all(|c| c.newly_deployed));
-    let plan: Vec<_> = deployment::core_contracts();
+    let plan: Vec<_> = deployment::core_contracts(deployment::DEFAULT_FACTORY_OWNER);
     let again = deploy(&stack.backend, &funder(), &plan).await.unwrap();
     assert!(again.iter().all(|c| !c.newly_deployed), "{again:?}");
     let entry_points = stack.backend.supported_entry_points().await.unwrap();
@@ -228,9 +228,13 @@ async fn an_eoa_delegated_with_eip7702_uses_a_session() {
     let version = EntryPointVersion::V08;
     let eoa = PrivateKeySigner::random();
     fund(backend.as_ref(), eoa.address()).await;
-    let implementation = sessionkeys::delegation::implementation(backend.as_ref(), version)
-        .await
-        .unwrap();
+    let implementation = sessionkeys::delegation::implementation(
+        backend.as_ref(),
+        version,
+        deployment::DEFAULT_FACTORY_OWNER,
+    )
+    .await
+    .unwrap();
     sessionkeys::delegation::delegate(backend.as_ref(), &funder(), &eoa, implementation)
         .await
         .unwrap();

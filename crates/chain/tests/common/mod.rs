@@ -271,7 +271,12 @@ impl Harness {
     /// Submits one op as a bundle under the ERC-7562 inspector; a successful validation must
     /// show no violation.
     pub fn submit(&mut self, op: UserOperation) -> Verdict {
-        let inspector = Erc7562Inspector::new(self.version.address());
+        // STO-022: a deploying op's factory must be staked (read from the EntryPoint).
+        let staked = match &op.factory {
+            Some((factory, _)) => self.devnet.is_staked(self.version, *factory).unwrap(),
+            None => false,
+        };
+        let inspector = Erc7562Inspector::new(self.version.address()).with_staked_factory(staked);
         let (result, inspector) = self
             .devnet
             .handle_ops_inspect(self.version, &[op], inspector)

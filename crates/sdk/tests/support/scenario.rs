@@ -127,7 +127,8 @@ pub async fn new_account(
     version: EntryPointVersion,
 ) -> (SmartAccount, PrivateKeySigner) {
     let owner = PrivateKeySigner::random();
-    let factory = deployment::session_account_factory(version).address();
+    let factory =
+        deployment::session_account_factory(version, deployment::DEFAULT_FACTORY_OWNER).address();
     let account = SmartAccount::counterfactual(
         backend,
         version,

@@ -155,11 +155,19 @@ impl Stack {
             deployment::entry_point(EntryPointVersion::V07).unwrap(),
             deployment::entry_point(EntryPointVersion::V08).unwrap(),
         ];
-        plan.extend(deployment::core_contracts());
+        plan.extend(deployment::core_contracts(
+            deployment::DEFAULT_FACTORY_OWNER,
+        ));
         plan.extend(fixtures::all());
         stack.deployed = deploy(&stack.backend, &funder(), &plan)
             .await
             .expect("deploy");
+        stake_default_factories(&stack.node_url).await;
+        // ERC-7562 enforced by Alto itself (its JS tracer runs on anvil) when asked; the
+        // inspector is the evidence either way (docs/real-chain.md).
+        let safe_mode = std::env::var("SESSIONKEYS_E2E_ALTO_SAFE_MODE")
+            .map(|v| v == "true")
+            .unwrap_or(false);
         let alto_log = std::fs::File::create(stack.logs.join("alto.log")).unwrap();
         let alto = Command::new("node")
             .arg(alto_script())
@@ -174,7 +182,14 @@ impl Stack {
             .args(["--rpc-url", &stack.node_url])
             .args(["--executor-private-keys", ANVIL_KEYS[1]])
             .args(["--utility-private-key", ANVIL_KEYS[2]])
-            .args(["--safe-mode", "false", "--port", &bundler_port.to_string()])
+            .args(["--safe-mode", if safe_mode { "true" } else { "false" }])
+            .args([
+                "--min-entity-stake",
+                "1",
+                "--min-entity-unstake-delay",
+                "86400",
+            ])
+            .args(["--port", &bundler_port.to_string()])
             .args(["--log-level", "info"])
             .stdout(alto_log.try_clone().unwrap())
             .stderr(alto_log)
@@ -188,5 +203,47 @@ impl Stack {
         })
         .await;
         stack
+    }
+}
+
+/// Stakes the default factories on anvil as the devnet does (1 ETH, one day), sending as their
+/// stake owner through anvil's impersonation: its key is nobody's (deployment.rs).
+async fn stake_default_factories(node_url: &str) {
+    use alloy::network::TransactionBuilder;
+    use alloy::providers::{Provider, ProviderBuilder};
+    use alloy::rpc::types::TransactionRequest;
+    use alloy::sol_types::SolCall;
+    let provider = ProviderBuilder::new().connect_http(node_url.parse().unwrap());
+    let owner = deployment::DEFAULT_FACTORY_OWNER;
+    let ether = alloy::primitives::U256::from(10u64).pow(alloy::primitives::U256::from(18));
+    let _: serde_json::Value = provider
+        .raw_request("anvil_impersonateAccount".into(), (owner,))
+        .await
+        .unwrap();
+    let _: serde_json::Value = provider
+        .raw_request(
+            "anvil_setBalance".into(),
+            (owner, ether * alloy::primitives::U256::from(10)),
+        )
+        .await
+        .unwrap();
+    for version in EntryPointVersion::ALL {
+        let factory = deployment::session_account_factory(version, owner).address();
+        let stake = sessionkeys_contracts::abi::SessionAccountFactory::addStakeCall {
+            unstakeDelaySec: sessionkeys_chain::erc7562::MIN_UNSTAKE_DELAY,
+        };
+        let tx = TransactionRequest::default()
+            .with_from(owner)
+            .with_to(factory)
+            .with_value(ether)
+            .with_input(stake.abi_encode());
+        let receipt = provider
+            .send_transaction(tx)
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(receipt.status(), "staking the {version} factory");
     }
 }
