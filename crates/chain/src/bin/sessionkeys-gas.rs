@@ -162,6 +162,24 @@ impl Bench {
         )
     }
 
+    /// Receipt gas of a plain transaction to the validator from a relayer (the devnet admin).
+    fn relay<C: SolCall>(&mut self, call: &C) -> Result<u64, ChainError> {
+        let validator = self.devnet.addresses.validator;
+        let outcome = self.devnet.chain.transact(
+            DEVNET_ADMIN,
+            validator,
+            U256::ZERO,
+            call.abi_encode().into(),
+        )?;
+        if !outcome.success {
+            return Err(ChainError::Evm(format!(
+                "relayed benchmark call reverted: {}",
+                outcome.output
+            )));
+        }
+        Ok(outcome.gas_used)
+    }
+
     fn enable_call(&self, spec: &SessionSpec) -> Call {
         Call::typed(
             self.devnet.addresses.validator,
@@ -170,8 +188,8 @@ impl Bench {
     }
 }
 
-/// Gas of S0..S5 on one EntryPoint version.
-fn measure(base: &Devnet, version: EntryPointVersion) -> Result<[u64; 6], ChainError> {
+/// Gas of S0..S7 on one EntryPoint version.
+fn measure(base: &Devnet, version: EntryPointVersion) -> Result<[u64; 8], ChainError> {
     // S0: owner transfer, after one warm-up owner op.
     let mut b = Bench::new(base, version)?;
     let warm = b.owner_op(&[b.transfer(WARMUP_RECIPIENT)])?;
@@ -215,7 +233,32 @@ fn measure(base: &Devnet, version: EntryPointVersion) -> Result<[u64; 6], ChainE
     };
     let op = b.session_op(&spec, &[b.transfer(RECIPIENT)], Some(&approval))?;
     let s3 = b.run(op)?;
-    Ok([s0, s1, s2, s3, s4, s5])
+
+    // S6, S7: the owner's typed approvals relayed in plain transactions (rule 22), on a new
+    // session of the same account.
+    let mut spec = b.spec();
+    spec.salt = B256::repeat_byte(6);
+    let validator = b.devnet.addresses.validator;
+    let chains = vec![ChainEpoch {
+        chainId: b.devnet.chain.chain_id(),
+        epoch: 0,
+    }];
+    let digest = signing::enable_digest(validator, b.account, &spec, &chains);
+    let enable = ISessionKeyValidator::enableSessionWithApprovalCall {
+        account: b.account,
+        spec,
+        chains: chains.clone(),
+        ownerSignature: signing::sign_digest(&b.owner, digest),
+    };
+    let s6 = b.relay(&enable)?;
+    let digest = signing::revoke_all_digest(validator, b.account, &chains);
+    let revoke_all = ISessionKeyValidator::revokeAllWithApprovalCall {
+        account: b.account,
+        chains,
+        ownerSignature: signing::sign_digest(&b.owner, digest),
+    };
+    let s7 = b.relay(&revoke_all)?;
+    Ok([s0, s1, s2, s3, s4, s5, s6, s7])
 }
 
 fn table(base: &Devnet) -> Result<String, ChainError> {
@@ -228,6 +271,8 @@ fn table(base: &Devnet) -> Result<String, ChainError> {
         "S3 enable-in-first-use + S1",
         "S4 on-chain enableSession (owner op)",
         "S5 revokeSession (owner op)",
+        "S6 relayed enableSessionWithApproval (plain transaction)",
+        "S7 relayed revokeAllWithApproval (plain transaction)",
     ];
     let mut out = String::from("| scenario | v0.7 gas | v0.8 gas |\n|---|---:|---:|\n");
     for (i, name) in names.iter().enumerate() {
