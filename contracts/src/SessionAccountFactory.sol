@@ -28,6 +28,8 @@ contract SessionAccountFactory {
     /// @param entryPoint The EntryPoint the accounts trust.
     /// @param stakeOwner Who manages the factory's stake in `entryPoint`.
     constructor(IEntryPoint entryPoint, address stakeOwner) {
+        // A zero owner could never manage the stake.
+        if (stakeOwner == address(0)) revert NotStakeOwner(address(0));
         ENTRY_POINT = entryPoint;
         STAKE_OWNER = stakeOwner;
         IMPLEMENTATION = new SessionAccount(entryPoint, address(this));

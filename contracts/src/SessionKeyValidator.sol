@@ -567,10 +567,15 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     }
 
     /// @notice Revokes every session of `account` (bumps its epoch) with the owner's EIP-712
-    ///         RevokeAllSessions approval; anyone may submit it. The bump retires the approval.
+    ///         RevokeAllSessions approval; anyone may submit it. The bump retires the approval:
+    ///         submitted again it changes nothing and does not revert.
     function revokeAllWithApproval(address account, ChainEpoch[] calldata chains, bytes calldata ownerSignature)
         external
     {
+        // Already done: the epoch moved past the signed one (this approval, relayed by someone
+        // else first, or a later revokeAll). A no-op, so a front-run does not revert the owner.
+        uint64 signedEpoch = _signedEpoch(chains);
+        if (signedEpoch < _epochs[account]) return;
         _requireRevokeApproval(
             account, chains, SessionHashLib.revokeAllDigest(address(this), account, chains), ownerSignature
         );

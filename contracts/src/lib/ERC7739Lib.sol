@@ -26,7 +26,7 @@ library ERC7739Lib {
     ///         inside `signature`. TypedDataSign when `signature` carries an app domain separator
     ///         and contents that hash to `hash`; PersonalSign otherwise (ERC-7739 "workflow
     ///         deduction"). A TypedDataSign wrapper with an unsafe contents name yields digest 0,
-    ///         which no signature recovers to.
+    ///         which ECDSALib.recover refuses (and the account checks for) outright.
     /// @param nameHash keccak256 of the account's EIP-712 name; `versionHash` likewise.
     function wrappedDigest(
         bytes32 hash,

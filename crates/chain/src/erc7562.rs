@@ -11,9 +11,13 @@
 //! During deployment the sender's address is known only when `createSender` returns, so its
 //! accesses and hashes are kept and judged then.
 //!
-//! Whether the factory is staked is read from the EntryPoint by the caller
-//! ([`Erc7562Inspector::with_staked_factory`], e.g. from `Devnet::factory_staked`), against
-//! [`MIN_STAKE_WEI`] and [`MIN_UNSTAKE_DELAY`].
+//! Which factories are staked is read from the EntryPoint by the caller
+//! ([`Erc7562Inspector::with_staked_factories`], e.g. with `Devnet::is_staked`), against
+//! [`MIN_STAKE_WEI`] and [`MIN_UNSTAKE_DELAY`]; the inspector judges each deployment by the
+//! factory the SenderCreator actually called.
+//!
+//! Not covered: paymaster validation (`validatePaymasterUserOp`), calls into the EntryPoint
+//! (OP-051–054), transient storage, and whether the one CREATE2 deploys the sender.
 
 use alloy::primitives::{Address, U256};
 use revm::Inspector;
@@ -108,8 +112,12 @@ pub struct Erc7562Inspector {
     /// KECCAK256 input starting with the sender, whose result is read after the step.
     pending_keccak: bool,
     last_was_gas: bool,
-    /// Whether the factory of ops with initCode is staked (read from the EntryPoint).
-    staked_factory: bool,
+    /// The factories that are staked (read from the EntryPoint).
+    staked_factories: Vec<Address>,
+    /// The factory the SenderCreator called in the current deployment.
+    deploy_factory: Option<Address>,
+    /// Whether the factory of the last deployment is staked.
+    created_by_staked: bool,
     /// Depth of the `createSender` frame while inside one.
     deploying: Option<usize>,
     /// Storage accesses during deployment, judged when the sender is known.
@@ -139,11 +147,11 @@ impl Erc7562Inspector {
         }
     }
 
-    /// Whether the factory of the bundle's ops with initCode is staked (STO-022). Read it from
-    /// the EntryPoint's `getDepositInfo(factory)`: staked, with at least [`MIN_STAKE_WEI`] and
-    /// [`MIN_UNSTAKE_DELAY`].
-    pub fn with_staked_factory(mut self, staked: bool) -> Self {
-        self.staked_factory = staked;
+    /// The factories that are staked (STO-022), as the EntryPoint's `getDepositInfo` reports
+    /// them: staked, with at least [`MIN_STAKE_WEI`] and [`MIN_UNSTAKE_DELAY`]. Any other
+    /// factory a deployment calls is judged unstaked.
+    pub fn with_staked_factories(mut self, staked: Vec<Address>) -> Self {
+        self.staked_factories = staked;
         self
     }
 
@@ -156,6 +164,9 @@ impl Erc7562Inspector {
 
     /// Judges the deployment's storage accesses once `sender` is known.
     fn judge_deployment(&mut self, sender: Address) {
+        let staked = self
+            .deploy_factory
+            .is_some_and(|factory| self.staked_factories.contains(&factory));
         let padded = sender.into_word().0;
         let bases: Vec<U256> = self
             .deploy_hashes
@@ -168,7 +179,7 @@ impl Erc7562Inspector {
                 continue; // STO-010: the new account's own storage
             }
             if self.is_associated(sender, slot, &bases) {
-                if !self.staked_factory {
+                if !staked {
                     self.violations
                         .push(Erc7562Violation::UnstakedFactoryStorage {
                             access,
@@ -186,6 +197,7 @@ impl Erc7562Inspector {
         }
         self.deploy_hashes.clear();
         self.created_sender = Some(sender);
+        self.created_by_staked = staked;
     }
 
     /// Opcode rules shared by deployment and validation; CREATE2 is judged by the caller.
@@ -229,7 +241,11 @@ impl Erc7562Inspector {
                 let (Ok(offset), Ok(len)) = (interp.stack.peek(0), interp.stack.peek(1)) else {
                     return;
                 };
-                if len >= U256::from(32) && offset < U256::from(u32::MAX) {
+                // Memory is expanded by KECCAK256 itself, after this step: read only what exists.
+                if len >= U256::from(32)
+                    && offset < U256::from(u32::MAX)
+                    && offset.to::<usize>() + 32 <= interp.memory.size()
+                {
                     let offset = offset.to::<usize>();
                     let word = interp.memory.slice(offset..offset + 32);
                     self.pending_deploy_keccak = word[..].try_into().ok();
@@ -290,7 +306,11 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for Erc7562Inspector {
                 let (Ok(offset), Ok(len)) = (interp.stack.peek(0), interp.stack.peek(1)) else {
                     return;
                 };
-                if len >= U256::from(32) && offset < U256::from(u32::MAX) {
+                // Memory is expanded by KECCAK256 itself, after this step: read only what exists.
+                if len >= U256::from(32)
+                    && offset < U256::from(u32::MAX)
+                    && offset.to::<usize>() + 32 <= interp.memory.size()
+                {
                     let offset = offset.to::<usize>();
                     let word = interp.memory.slice(offset..offset + 32);
                     self.pending_keccak =
@@ -312,7 +332,7 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for Erc7562Inspector {
                         slot,
                     });
                 } else if self.created_sender == Some(sender)
-                    && !self.staked_factory
+                    && !self.created_by_staked
                     && contract != self.entry_point
                 {
                     // STO-021 allows it only if the account existed before the op; with
@@ -346,6 +366,10 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for Erc7562Inspector {
 
     fn call(&mut self, context: &mut CTX, inputs: &mut CallInputs) -> Option<CallOutcome> {
         self.depth += 1;
+        if self.deploying == Some(self.depth - 1) && self.deploy_factory.is_none() {
+            // The SenderCreator's call: initCode's factory.
+            self.deploy_factory = Some(inputs.target_address);
+        }
         if self.validating.is_none()
             && self.deploying.is_none()
             && inputs.caller == self.entry_point
@@ -353,6 +377,7 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for Erc7562Inspector {
             let input = inputs.input.bytes(context);
             if input.len() >= 4 && input[..4] == CREATE_SENDER {
                 self.deploying = Some(self.depth);
+                self.deploy_factory = None;
                 self.deployments_seen += 1;
                 self.deploy_creates = 0;
                 self.deploy_accesses.clear();

@@ -279,3 +279,101 @@ fn the_account_announces_erc7739_and_its_erc5267_domain() {
         assert!(domain.extensions.is_empty());
     });
 }
+
+/// A signature that recovers to `key`'s address for the digest 0, made without the private key
+/// from the public key alone: R = k·Q, r = R.x, s = r/k.
+fn forge_for_zero_digest(key: &alloy::signers::local::PrivateKeySigner) -> Vec<u8> {
+    use alloy::signers::k256::elliptic_curve::ops::Reduce;
+    use alloy::signers::k256::elliptic_curve::point::AffineCoordinates;
+    use alloy::signers::k256::elliptic_curve::scalar::IsHigh;
+    use alloy::signers::k256::{ProjectivePoint, Scalar, U256 as K256U256};
+    let public = ProjectivePoint::from(*key.credential().verifying_key().as_affine());
+    let k = Scalar::from(0x5eed_u64);
+    let r_point = (public * k).to_affine();
+    let r_bytes = r_point.x();
+    let r = <Scalar as Reduce<K256U256>>::reduce_bytes(&r_bytes);
+    let mut s = r * k.invert().unwrap();
+    let mut odd: bool = r_point.y_is_odd().into();
+    if bool::from(s.is_high()) {
+        s = -s;
+        odd = !odd;
+    }
+    let (r, s): ([u8; 32], [u8; 32]) = (r_bytes.into(), s.to_bytes().into());
+    [&r[..], &s[..], &[27 + odd as u8]].concat()
+}
+
+#[test]
+fn a_signature_forged_for_the_zero_digest_is_refused_everywhere() {
+    // Anyone who knows the owner's public key (any address that ever sent a transaction) can
+    // make a signature that ecrecover maps to the owner for digest 0.
+    let mut h = Harness::new(sessionkeys_chain::EntryPointVersion::V08);
+    let forged = forge_for_zero_digest(&h.owner);
+    let recovered = alloy::primitives::Signature::from_raw(&forged)
+        .unwrap()
+        .recover_address_from_prehash(&B256::ZERO)
+        .unwrap();
+    assert_eq!(
+        recovered,
+        h.owner.address(),
+        "the forgery works on raw ecrecover"
+    );
+    let account = h.account;
+    let owner_check: bool = h
+        .devnet
+        .chain
+        .call_typed(
+            account,
+            &SessionAccount::isOwnerSignatureCall {
+                digest: B256::ZERO,
+                signature: Bytes::from(forged.clone()),
+            },
+        )
+        .unwrap();
+    assert!(!owner_check, "the account's owner check refuses digest 0");
+    assert_eq!(is_valid(&mut h, account, B256::ZERO, &forged), INVALID);
+    assert_eq!(
+        sessionkeys_engine::evaluate::recover(B256::ZERO, &forged),
+        None
+    );
+}
+
+#[test]
+fn an_unsafe_name_in_explicit_mode_or_a_length_past_the_signature_is_refused() {
+    let mut h = Harness::new(sessionkeys_chain::EntryPointVersion::V07);
+    let chain_id = h.devnet.chain.chain_id();
+    let account = h.account;
+    let app = B256::repeat_byte(0xaa);
+    let contents = B256::repeat_byte(0xcc);
+    let hash = keccak256([&[0x19, 0x01], app.as_slice(), contents.as_slice()].concat());
+    // Explicit mode: the description is contentsType ‖ name.
+    for name in ["Ma il", "M)x", "M\0x", "mail"] {
+        let contents_type = "A(uint256 x)";
+        let digest = typed_data_sign_digest(chain_id, account, app, contents, name, contents_type);
+        let signature = wrap(
+            &sign(&h, digest),
+            app,
+            contents,
+            &format!("{contents_type}{name}"),
+        );
+        assert_eq!(
+            is_valid(&mut h, account, hash, &signature),
+            INVALID,
+            "{name:?}"
+        );
+    }
+    let digest = typed_data_sign_digest(chain_id, account, app, contents, "Mail", "A(uint256 x)");
+    let good = wrap(&sign(&h, digest), app, contents, "A(uint256 x)Mail");
+    assert_eq!(
+        is_valid(&mut h, account, hash, &good),
+        MAGIC,
+        "explicit mode with a safe name"
+    );
+    // A declared description length past the signature's start: no slice out of bounds, just
+    // the PersonalSign reading, which this signature does not satisfy.
+    let mut long = good.clone();
+    let n = long.len();
+    long[n - 2..].copy_from_slice(&u16::MAX.to_be_bytes());
+    assert_eq!(is_valid(&mut h, account, hash, &long), INVALID);
+    // Shorter than the fixed parts.
+    assert_eq!(is_valid(&mut h, account, hash, &good[..40]), INVALID);
+}

@@ -59,7 +59,11 @@ fn new_account(h: &mut Harness, factory: Address) -> (Address, (Address, Bytes))
 /// returns the inspector's findings and whether the op passed.
 fn inspect(h: &mut Harness, op: UserOperation, factory: Address) -> (Vec<Erc7562Violation>, bool) {
     let staked = h.devnet.is_staked(h.version, factory).unwrap();
-    let inspector = Erc7562Inspector::new(h.version.address()).with_staked_factory(staked);
+    let inspector = Erc7562Inspector::new(h.version.address()).with_staked_factories(if staked {
+        vec![factory]
+    } else {
+        vec![]
+    });
     let (result, inspector) = h
         .devnet
         .handle_ops_inspect(h.version, &[op], inspector)
@@ -226,6 +230,28 @@ fn only_the_stake_owner_stakes_unlocks_and_withdraws_and_a_staked_factory_passes
         assert!(
             h.devnet.chain.balance(OPERATOR) > before,
             "the stake came back"
+        );
+    });
+}
+
+#[test]
+fn the_inspector_judges_each_deployment_by_the_factory_it_called() {
+    // Being told that some other factory is staked does not excuse an unstaked one.
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let unstaked = factory_of(&mut h, OPERATOR);
+        let staked = h.devnet.addresses.factory(version);
+        let op = owner_op_deploying(&mut h, unstaked);
+        let inspector =
+            Erc7562Inspector::new(version.address()).with_staked_factories(vec![staked]);
+        let (_, inspector) = h
+            .devnet
+            .handle_ops_inspect(version, &[op], inspector)
+            .unwrap();
+        assert!(
+            !sto_022(&inspector.violations).is_empty(),
+            "{:#?}",
+            inspector.violations
         );
     });
 }

@@ -172,5 +172,27 @@ fn a_delegated_eoa_accepts_its_own_raw_signature_and_erc7739_wrapping() {
         // Another key's raw signature is refused.
         let stranger = key(9).sign_hash_sync(&hash).unwrap().as_bytes().to_vec();
         assert_eq!(check(stranger), [0xff, 0xff, 0xff, 0xff]);
+        // ERC-7739 PersonalSign wrapping in the EOA's own domain works too.
+        let separator = alloy::sol_types::eip712_domain! {
+            name: "SessionAccount",
+            version: "1",
+            chain_id: 31337,
+            verifying_contract: eoa,
+        }
+        .separator();
+        let personal = alloy::primitives::keccak256(alloy::sol_types::SolValue::abi_encode(&(
+            alloy::primitives::keccak256("PersonalSign(bytes prefixed)"),
+            hash,
+        )));
+        let digest = alloy::primitives::keccak256(
+            [
+                &[0x19u8, 0x01][..],
+                separator.as_slice(),
+                personal.as_slice(),
+            ]
+            .concat(),
+        );
+        let wrapped = h.owner.sign_hash_sync(&digest).unwrap().as_bytes().to_vec();
+        assert_eq!(check(wrapped), [0x16, 0x26, 0xba, 0x7e]);
     });
 }

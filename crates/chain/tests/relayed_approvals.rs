@@ -6,7 +6,7 @@
 
 mod common;
 
-use alloy::primitives::{Address, B256, Bytes, U256, address};
+use alloy::primitives::{Address, B256, U256, address};
 use alloy::sol_types::{SolCall, SolInterface};
 use common::*;
 use sessionkeys_chain::devnet::DEVNET_ADMIN;
@@ -320,24 +320,59 @@ fn a_relayed_revoke_all_logs_every_app_out_and_its_approvals_die_with_the_epoch(
             VErr::SessionEpochStale(_)
         ));
 
-        // Replays of approvals signed for epoch 0 are refused: the bump cannot be repeated by a
-        // relayer, and an old revoke approval cannot be spent later.
-        assert!(matches!(
-            relay(&mut h, &revoke_all),
-            Err(VErr::RevokeEpochMismatch(e)) if (e.signedEpoch, e.accountEpoch) == (0, 1)
-        ));
+        // The same approval again (a front-run, a retry, a replay) changes nothing and does
+        // not revert: the epoch it revoked is gone.
+        relay(&mut h, &revoke_all).unwrap();
+        assert_eq!(h.epoch(), 1, "a replay does not bump the epoch again");
+        // A revoke approval signed for epoch 0 cannot be spent any more.
         assert!(matches!(
             relay(&mut h, &revoke_one),
-            Err(VErr::RevokeEpochMismatch(_))
+            Err(VErr::RevokeEpochMismatch(e)) if (e.signedEpoch, e.accountEpoch) == (0, 1)
         ));
-        assert_eq!(h.epoch(), 1);
-        // Signed by someone else.
         let chain = h.this_chain();
-        let mut forged = revoke_all_approval(&h, vec![chain]);
-        forged.ownerSignature = Bytes::from(vec![0u8; 65]);
+        // Signed by another key.
+        let mut forged = revoke_all_approval(&h, vec![chain.clone()]);
+        let digest = signing::revoke_all_digest(h.validator, h.account, &forged.chains);
+        forged.ownerSignature = signing::sign_digest(&key(7), digest);
         assert!(matches!(
             relay(&mut h, &forged),
             Err(VErr::OwnerApprovalInvalid(_))
         ));
+        // The owner's approval for this account, on another account of the owner.
+        // (signed for epoch 0, the other account's current epoch, so the signature is judged)
+        let other = second_account(&mut h);
+        let epoch_zero = ChainEpoch {
+            chainId: chain.chainId,
+            epoch: 0,
+        };
+        let mut moved = revoke_all_approval(&h, vec![epoch_zero.clone()]);
+        moved.account = other;
+        assert!(
+            matches!(relay(&mut h, &moved), Err(VErr::OwnerApprovalInvalid(e)) if e.account == other)
+        );
+        // Another approval type in its place: the owner's EnableSession and RevokeSessions
+        // signatures are not a RevokeAllSessions one.
+        let approval = h.approval(&spec, vec![chain.clone()]);
+        let mut confused = revoke_all_approval(&h, vec![chain.clone()]);
+        confused.ownerSignature = approval.owner_signature;
+        assert!(matches!(
+            relay(&mut h, &confused),
+            Err(VErr::OwnerApprovalInvalid(_))
+        ));
+        let sessions = revoke_approval(&h, &[], vec![chain.clone()]);
+        confused.ownerSignature = sessions.ownerSignature;
+        assert!(matches!(
+            relay(&mut h, &confused),
+            Err(VErr::OwnerApprovalInvalid(_))
+        ));
+        // An approval for the plain validator, sent to the registry-mode validator.
+        let valid = revoke_all_approval(&h, vec![epoch_zero]);
+        let registry_validator = h.devnet.addresses.registry_validator;
+        h.validator = registry_validator;
+        assert!(matches!(
+            relay(&mut h, &valid),
+            Err(VErr::OwnerApprovalInvalid(_))
+        ));
+        assert_eq!(h.epoch(), 0, "the registry validator's epoch did not move");
     });
 }

@@ -580,9 +580,10 @@ fn check_fee(
     Ok(())
 }
 
-/// Raw-digest ECDSA recovery with the contract's rules: 65 bytes, v ∈ {27, 28}, low s.
+/// Raw-digest ECDSA recovery with the contract's rules: 65 bytes, v ∈ {27, 28}, low s, and
+/// never for digest 0 (anyone who knows a public key can forge a signature over it).
 pub fn recover(digest: B256, signature: &[u8]) -> Option<Address> {
-    if signature.len() != 65 {
+    if signature.len() != 65 || digest.is_zero() {
         return None;
     }
     let s = U256::from_be_slice(&signature[32..64]);

@@ -412,12 +412,30 @@ async fn the_owner_approves_and_revokes_with_typed_data_that_a_relayer_sends() {
         relay_revoke(backend.as_ref(), validator(), &all, &relayer)
             .await
             .unwrap();
-        match relay_revoke(backend.as_ref(), validator(), &all, &relayer).await {
+        // Relayed again (a retry, a front-run): nothing changes and nothing fails.
+        relay_revoke(backend.as_ref(), validator(), &all, &relayer)
+            .await
+            .unwrap();
+        assert_eq!(
+            grant
+                .current_chain(backend.as_ref(), account.address)
+                .await
+                .unwrap()
+                .epoch,
+            1
+        );
+        // A revocation signed for the old epoch is refused by name, before anything is sent.
+        let sent_before = backend.transaction_count(relayer.address()).await.unwrap();
+        match relay_revoke(backend.as_ref(), validator(), &revoke, &relayer).await {
             Err(SdkError::Refused { violation }) => {
                 assert_eq!(violation.name(), "RevokeEpochMismatch")
             }
-            other => panic!("a replayed revokeAll must be refused, got {other:?}"),
+            other => panic!("a revocation of an old epoch must be refused, got {other:?}"),
         }
+        assert_eq!(
+            backend.transaction_count(relayer.address()).await.unwrap(),
+            sent_before
+        );
     }
 }
 

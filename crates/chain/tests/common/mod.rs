@@ -272,11 +272,13 @@ impl Harness {
     /// show no violation.
     pub fn submit(&mut self, op: UserOperation) -> Verdict {
         // STO-022: a deploying op's factory must be staked (read from the EntryPoint).
-        let staked = match &op.factory {
-            Some((factory, _)) => self.devnet.is_staked(self.version, *factory).unwrap(),
-            None => false,
-        };
-        let inspector = Erc7562Inspector::new(self.version.address()).with_staked_factory(staked);
+        let mut staked = Vec::new();
+        if let Some((factory, _)) = &op.factory
+            && self.devnet.is_staked(self.version, *factory).unwrap()
+        {
+            staked.push(*factory);
+        }
+        let inspector = Erc7562Inspector::new(self.version.address()).with_staked_factories(staked);
         let (result, inspector) = self
             .devnet
             .handle_ops_inspect(self.version, &[op], inspector)
