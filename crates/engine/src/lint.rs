@@ -88,6 +88,19 @@ const PERMIT2_APPROVE: [u8; 4] = [0x87, 0x51, 0x7c, 0x45];
 const APPROVE: [u8; 4] = [0x09, 0x5e, 0xa7, 0xb3];
 const TRANSFER: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
 const TRANSFER_FROM: [u8; 4] = [0x23, 0xb8, 0x72, 0xdd];
+/// Functions that move someone else's tokens when word 0 (`from`) is not the account: the
+/// session can pull from anyone who approved the account or made it an operator (SK002).
+const PULLS_FROM_WORD_0: &[([u8; 4], &str)] = &[
+    (TRANSFER_FROM, "transferFrom"),
+    ([0x42, 0x84, 0x2e, 0x0e], "ERC-721 safeTransferFrom"),
+    (
+        [0xb8, 0x8d, 0x4f, 0xde],
+        "ERC-721 safeTransferFrom (with data)",
+    ),
+    ([0xf2, 0x42, 0x43, 0x2a], "ERC-1155 safeTransferFrom"),
+    ([0x2e, 0xb2, 0xc2, 0xd6], "ERC-1155 safeBatchTransferFrom"),
+    ([0x62, 0xad, 0x1b, 0x83], "ERC-777 operatorSend"),
+];
 const THIRTY_DAYS: u64 = 30 * 86_400;
 
 /// Static head size in words of well-known functions outside the destination table, whose own
@@ -202,13 +215,17 @@ pub fn lint(spec: &SessionSpec, now: u64) -> Vec<Finding> {
                 "add an equal or oneOf constraint on the recipient, spender or operator argument",
             );
         }
-        if selector == TRANSFER_FROM && !pins_word(policy, 0) {
+        if let Some((_, name)) = PULLS_FROM_WORD_0.iter().find(|(s, _)| *s == selector)
+            && !pins_word(policy, 0)
+        {
             push(
                 "SK002",
                 Error,
                 at.clone(),
-                "transferFrom without a constrained from: the session can pull tokens from anyone who approved the account".into(),
-                "add an equal constraint on argument 0 (from)",
+                format!(
+                    "{name} without a constrained from: the session can pull tokens from anyone who approved the account or made it an operator"
+                ),
+                "add an equal constraint on argument 0 (from), usually the account itself",
             );
         }
         if let Some((_, name)) = ROUTERS.iter().find(|(s, _)| *s == selector) {

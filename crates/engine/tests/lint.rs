@@ -161,6 +161,28 @@ fn sk002_transfer_from_without_a_pinned_from() {
 }
 
 #[test]
+fn sk002_nft_and_operator_pulls_without_a_pinned_from() {
+    for signature in [
+        "safeTransferFrom(address,address,uint256)",
+        "safeTransferFrom(address,address,uint256,bytes)",
+        "safeTransferFrom(address,address,uint256,uint256,bytes)",
+        "safeBatchTransferFrom(address,address,uint256[],uint256[],bytes)",
+        "operatorSend(address,address,uint256,bytes,bytes)",
+    ] {
+        let to = format!(r#"{{"index":1,"condition":"equal","value":"{ALICE}"}}"#);
+        assert!(
+            has(&session(&policy(signature, &to), ""), "SK002"),
+            "{signature}"
+        );
+        let both = format!(r#"{{"index":0,"condition":"equal","value":"{ALICE}"}},{to}"#);
+        assert!(
+            !has(&session(&policy(signature, &both), ""), "SK002"),
+            "{signature}"
+        );
+    }
+}
+
+#[test]
 fn sk003_routers_and_multicalls() {
     for selector in [
         "multicall(bytes[])",
