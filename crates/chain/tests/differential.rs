@@ -1025,6 +1025,8 @@ mod found_by_hand {
             let offset = U256::from_be_slice(&signature[32 + 96..32 + 128]).to::<usize>();
             let padding = 32 + offset + 32 + 65;
             signature[padding..padding + 31].fill(0xee);
+            // the offsets of `chains` and `ownerSignature`, which use mode never reads
+            signature[32 + 128..32 + 192].fill(0xff);
             signature.extend_from_slice(&[0xab; 40]);
             let mut op = op;
             op.signature = signature.into();
@@ -1081,16 +1083,14 @@ mod found_by_hand {
     #[test]
     fn a_nonce_key_naming_no_validator_is_the_owners_signature_check() {
         each_version(|version| {
-            let (mut h, spec, mut op) = enabled(version);
+            let (mut h, spec, op) = enabled(version);
             let lane = op.nonce.to_be_bytes::<32>()[20..24].try_into().unwrap();
-            op.nonce = h
-                .devnet
-                .nonce(
-                    version,
-                    h.account,
-                    nonce_key(Address::ZERO, u32::from_be_bytes(lane)),
-                )
-                .unwrap();
+            let key = nonce_key(Address::ZERO, u32::from_be_bytes(lane));
+            let nonce = h.devnet.nonce(version, h.account, key).unwrap();
+            // signed by the session key for this very op: only the owner's signature counts here
+            let (usdc, hint) = (h.usdc(), h.now());
+            let call_data = encode_calls(&[usdc_transfer(usdc, ALICE, USDC)]);
+            let op = h.session_op_with(&spec, call_data, hint, None, |op| op.nonce = nonce);
             let judgement = judged(&mut h, &spec, op);
             assert_eq!(judgement.contract, J::SignatureFailed);
         });
