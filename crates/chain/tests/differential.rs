@@ -1125,3 +1125,99 @@ mod found_by_hand {
         });
     }
 }
+
+mod counterfactual {
+    use super::*;
+    use sessionkeys_chain::judge::{Judgement, judge};
+    use sessionkeys_chain::signing::EnableApproval;
+
+    /// The first op of a counterfactual account, with first-use enable, whose initCode asks
+    /// the factory for the account of salt `init_salt` (the sender is that of salt 77).
+    fn first_op(version: EntryPointVersion, init_salt: u64) -> (Harness, Address, Judgement) {
+        let mut h = Harness::new(version);
+        let usdc = h.usdc();
+        let mut spec = h.spec();
+        spec.callPolicies = vec![usdc_policy(usdc, &[ALICE], unlimited())];
+        let (owner, validator) = (h.owner.address(), h.validator);
+        let factory = h.devnet.addresses.factory(version);
+        let salt = U256::from(77);
+        let account = h
+            .devnet
+            .chain
+            .call_typed(
+                factory,
+                &SessionAccountFactory::getAddressCall {
+                    owner,
+                    validators: vec![validator],
+                    salt,
+                },
+            )
+            .unwrap();
+        h.devnet.chain.set_balance(account, U256::from(ETHER));
+        let chains = vec![ChainEpoch {
+            chainId: h.devnet.chain.chain_id(),
+            epoch: 0,
+        }];
+        let digest = signing::enable_digest(validator, account, &spec, &chains);
+        let approval = EnableApproval {
+            chains,
+            owner_signature: signing::sign_digest(&h.owner, digest),
+        };
+        let init: Bytes = SessionAccountFactory::createAccountCall {
+            owner,
+            validators: vec![validator],
+            salt: U256::from(init_salt),
+        }
+        .abi_encode()
+        .into();
+        let hint = h.now();
+        let session_key = h.session_key.clone();
+        let op = h
+            .devnet
+            .session_op(
+                version,
+                validator,
+                account,
+                &spec,
+                &session_key,
+                encode_calls(&[usdc_transfer(usdc, ALICE, 0)]),
+                hint,
+                Some(&approval),
+                |op| op.factory = Some((factory, init)),
+            )
+            .unwrap();
+        let judgement = judge(&mut h.devnet, version, validator, Some(owner), &spec, op).unwrap();
+        assert!(
+            judgement.agrees(),
+            "engine {} vs contract {}",
+            judgement.engine,
+            judgement.contract
+        );
+        (h, account, judgement)
+    }
+
+    #[test]
+    fn the_first_op_of_a_new_account_deploys_it_and_both_sides_accept_it() {
+        each_version(|version| {
+            let (h, account, judgement) = first_op(version, 77);
+            assert!(judgement.contract.passed(), "{}", judgement.contract);
+            assert!(
+                !h.devnet.chain.code(account).is_empty(),
+                "the op deployed the account"
+            );
+        });
+    }
+
+    #[test]
+    fn an_init_code_for_another_account_is_refused_with_aa14_by_both_sides() {
+        each_version(|version| {
+            let (_, _, judgement) = first_op(version, 78);
+            assert_eq!(
+                judgement.contract,
+                sessionkeys_chain::judge::Verdict::EntryPoint(
+                    "AA14 initCode must return sender".into()
+                )
+            );
+        });
+    }
+}
