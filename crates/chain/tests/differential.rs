@@ -1036,6 +1036,33 @@ mod found_by_hand {
     }
 
     #[test]
+    fn offsets_are_checked_against_the_whole_calldata_as_signed_numbers_on_both_sides() {
+        each_version(|version| {
+            let verdict = |offset: U256| {
+                let (mut h, spec, op) = enabled(version);
+                let mut signature = op.signature.to_vec();
+                // the sessionSignature member's offset (relative to the struct at byte 32)
+                signature[32 + 96..32 + 128].copy_from_slice(&offset.to_be_bytes::<32>());
+                let mut op = op;
+                op.signature = signature.into();
+                judged(&mut h, &spec, op).contract
+            };
+            // past the end of the calldata: no data
+            assert_eq!(
+                verdict(U256::from(1) << 64),
+                J::Refused("EmptyRevert()".into())
+            );
+            // "negative": 32 bytes before the struct, the signature's own first word (0x20),
+            // read as a length: the 32 bytes of the struct's head become the session
+            // signature — accepted as an encoding, a wrong signature
+            assert_eq!(verdict(U256::MAX - U256::from(31)), J::SignatureFailed);
+            // far below zero: the pointer wraps past the end, where the length reads as zero,
+            // so the session signature is empty — a wrong signature, not a revert
+            assert_eq!(verdict(U256::from(1) << 255), J::SignatureFailed);
+        });
+    }
+
+    #[test]
     fn a_bad_batch_encoding_reports_the_contracts_first_error_the_session_status() {
         each_version(|version| {
             let mut h = Harness::new(version);
