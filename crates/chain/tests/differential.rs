@@ -1248,3 +1248,79 @@ mod counterfactual {
         });
     }
 }
+
+mod eip7702_init {
+    //! v0.8: an initCode of the 0x7702 marker runs an init call on the delegated sender before
+    //! validation; the engine takes whether it reverts as an input (`SenderState`).
+    use super::*;
+    use sessionkeys_chain::judge::{Verdict as J, judge};
+    use sessionkeys_contracts::abi::SessionAccount;
+
+    /// The owner's EOA delegated to SessionAccount with the session validator installed, and
+    /// the judged verdict on a session op whose initCode is the marker and `init_call`.
+    fn with_init_call(init_call: Bytes) -> J {
+        let version = EntryPointVersion::V08;
+        let mut h = Harness::new(version);
+        let factory = h.devnet.addresses.factory(version);
+        let implementation = h
+            .devnet
+            .chain
+            .call_typed(factory, &SessionAccountFactory::IMPLEMENTATIONCall {})
+            .unwrap();
+        let eoa = h.owner.address();
+        h.devnet.chain.set_delegation(eoa, implementation);
+        h.devnet.chain.set_balance(eoa, U256::from(ETHER));
+        h.account = eoa;
+        let validator = h.validator;
+        h.owner_exec(&[Call::typed(
+            eoa,
+            &SessionAccount::installModuleCall {
+                moduleTypeId: U256::from(1),
+                module: validator,
+                initData: Default::default(),
+            },
+        )]);
+        let usdc = h.usdc();
+        let mut spec = h.spec();
+        spec.callPolicies = vec![usdc_policy(usdc, &[ALICE], unlimited())];
+        h.enable(&spec);
+        let mut marker = Address::ZERO;
+        marker.0[0] = 0x77;
+        marker.0[1] = 0x02;
+        let hint = h.now();
+        let call_data = encode_calls(&[usdc_transfer(usdc, ALICE, 0)]);
+        let op = h.session_op_with(&spec, call_data, hint, None, |op| {
+            op.factory = Some((marker, init_call))
+        });
+        let owner = Some(eoa);
+        let judgement = judge(&mut h.devnet, version, validator, owner, &spec, op).unwrap();
+        assert!(
+            judgement.agrees(),
+            "engine {} vs contract {}",
+            judgement.engine,
+            judgement.contract
+        );
+        judgement.contract
+    }
+
+    #[test]
+    fn an_init_call_that_succeeds_lets_the_session_op_through_on_both_sides() {
+        let verdict = with_init_call(SessionAccount::ownerCall {}.abi_encode().into());
+        assert!(verdict.passed(), "{verdict}");
+    }
+
+    #[test]
+    fn an_init_call_that_reverts_is_refused_with_aa13_by_both_sides() {
+        // installModule only from the EntryPoint or the account itself: the SenderCreator is
+        // neither
+        let install = SessionAccount::installModuleCall {
+            moduleTypeId: U256::from(1),
+            module: Address::repeat_byte(0x42),
+            initData: Default::default(),
+        };
+        assert_eq!(
+            with_init_call(install.abi_encode().into()),
+            J::EntryPoint("AA13 EIP7702 sender init failed".into())
+        );
+    }
+}
