@@ -2,15 +2,15 @@
 //! against the same state — in one vocabulary (DESIGN.md, "Simulation from files").
 
 use crate::devnet::Devnet;
-use crate::validator_state::{ValidatorSetting, eval_context};
+use crate::validator_state::{ValidatorSetting, eval_context, sender_state};
 use crate::{
     BundleError, BundleReceipt, ChainError, EntryPointVersion, UserOperation, decode_revert,
 };
-use alloy::primitives::{Address, B256, keccak256};
-use alloy::sol_types::SolValue;
-use sessionkeys_contracts::session::{SessionSignature, SessionSpec};
+use alloy::primitives::{Address, B256};
+use sessionkeys_contracts::session::SessionSpec;
 use sessionkeys_engine::advisory::{EntryPointRules, EntryPointVerdict, entry_point_verdict};
-use sessionkeys_engine::{UserOpInput, Violation, evaluate};
+use sessionkeys_engine::evaluate::carried_session_hash;
+use sessionkeys_engine::{EvalContext, UserOpInput, Violation, evaluate};
 
 /// One side's verdict on an op.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,8 +56,8 @@ fn call_form(debug: String) -> String {
 
 /// `ErrorName(args)` of a violation.
 pub fn violation_call_form(violation: &Violation) -> String {
-    match violation.as_validator() {
-        Some(e) => {
+    match violation {
+        Violation::Validator(e) => {
             // `LimitExceeded(LimitExceeded { … })` → `LimitExceeded(…)`
             let debug = format!("{e:?}");
             let inner = debug
@@ -66,19 +66,19 @@ pub fn violation_call_form(violation: &Violation) -> String {
                 .unwrap_or(debug);
             call_form(inner)
         }
-        None => match violation {
-            Violation::ExecuteSelectorRequired(s) => format!(
-                "ExecuteSelectorRequired(selector: 0x{})",
-                alloy::primitives::hex::encode(s)
-            ),
-            Violation::UnsupportedExecutionMode(m) => {
-                format!("UnsupportedExecutionMode(mode: {m})")
-            }
-            Violation::NonCanonicalExecution(at) => {
-                format!("NonCanonicalExecution(position: {at})")
-            }
-            _ => "EmptyBatch()".to_string(),
-        },
+        Violation::ExecuteSelectorRequired(s) => format!(
+            "ExecuteSelectorRequired(selector: 0x{})",
+            alloy::primitives::hex::encode(s)
+        ),
+        Violation::UnsupportedExecutionMode(m) => format!("UnsupportedExecutionMode(mode: {m})"),
+        Violation::NonCanonicalExecution(at) => format!("NonCanonicalExecution(position: {at})"),
+        Violation::ValidatorNotInstalled(validator) => {
+            format!("ValidatorNotInstalled(validator: {validator})")
+        }
+        Violation::OtherValidator(validator) => format!("OtherValidator(validator: {validator})"),
+        Violation::EntryPoint(reason) => format!("EntryPoint({reason})"),
+        Violation::EmptyRevert => "EmptyRevert()".to_string(),
+        Violation::EmptyBatch => "EmptyBatch()".to_string(),
     }
 }
 
@@ -125,6 +125,7 @@ pub fn engine_input(op: &UserOperation, user_op_hash: B256) -> UserOpInput {
     UserOpInput {
         sender: packed.sender,
         nonce: packed.nonce,
+        init_code: packed.initCode,
         call_data: packed.callData,
         account_gas_limits: packed.accountGasLimits,
         pre_verification_gas: packed.preVerificationGas,
@@ -145,25 +146,28 @@ pub fn judge(
     op: UserOperation,
 ) -> Result<Judgement, ChainError> {
     let setting = devnet_setting(devnet, validator);
-    let carried: B256 = SessionSignature::abi_decode(&op.signature)
-        .map(|s| keccak256(&s.spec))
-        .unwrap_or_else(|_| sessionkeys_engine::session_hash(spec));
-    let context = eval_context(
-        &devnet.chain,
-        &setting,
-        op.sender,
-        owner,
-        vec![validator],
-        spec,
-        carried,
-    );
     let input = engine_input(&op, devnet.user_op_hash(version, &op)?);
+    let carried: B256 =
+        carried_session_hash(&input).unwrap_or_else(|| sessionkeys_engine::session_hash(spec));
     let rules = match version {
         EntryPointVersion::V07 => EntryPointRules::V07,
         EntryPointVersion::V08 => EntryPointRules::V08,
     };
+    let context = EvalContext {
+        sender: sender_state(&mut devnet.chain, rules, &input, vec![validator]),
+        ..eval_context(
+            &devnet.chain,
+            &setting,
+            op.sender,
+            owner,
+            vec![validator],
+            spec,
+            carried,
+        )
+    };
     let block_time = devnet.chain.time();
     let (engine, explanation) = match evaluate(&context, &input) {
+        Err(Violation::EntryPoint(reason)) => (Verdict::EntryPoint(reason), None),
         Err(violation) => (
             Verdict::Refused(violation_call_form(&violation)),
             Some(violation.to_string()),
@@ -193,6 +197,9 @@ pub fn judge(
         Err(ChainError::Bundle(BundleError::FailedOp { reason, inner, .. })) => {
             let verdict = if reason.starts_with("AA24") {
                 Verdict::SignatureFailed
+            } else if reason.starts_with("AA23") && inner.is_empty() {
+                // A revert without data: Solidity's own calldata checks (or running out of gas).
+                Verdict::Refused(violation_call_form(&Violation::EmptyRevert))
             } else if reason.starts_with("AA23") {
                 match sessionkeys_engine::violation_from_revert(&inner) {
                     Some(v) => Verdict::Refused(violation_call_form(&v)),

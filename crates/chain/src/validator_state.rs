@@ -5,7 +5,11 @@ use crate::EmbeddedChain;
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::sol_types::SolValue;
 use sessionkeys_contracts::session::SessionSpec;
-use sessionkeys_engine::{Counter, CounterKey, CounterKind, EvalContext, SessionHeader, Status};
+use sessionkeys_engine::advisory::EntryPointRules;
+use sessionkeys_engine::{
+    Counter, CounterKey, CounterKind, EvalContext, FactoryOutcome, SenderState, SessionHeader,
+    Status, UserOpInput,
+};
 use std::collections::BTreeMap;
 
 const HEADERS_SLOT: u64 = 0;
@@ -176,5 +180,57 @@ pub fn eval_context_from_words(
         header: decode_header(word(1)),
         counters,
         owner: None,
+        sender: SenderState::deployed(EntryPointRules::V07, setting.validator),
+    }
+}
+
+/// What the EntryPoint and the account will find before the validator runs, read from the
+/// chain: code at the sender, what the `initCode`'s factory returns (an `eth_call`), whether a
+/// v0.8 EIP-7702 init call reverts, and `installed` plus the nonce key's validator if the
+/// account reports it installed.
+pub fn sender_state(
+    chain: &mut EmbeddedChain,
+    entry_point: EntryPointRules,
+    op: &UserOpInput,
+    installed: Vec<Address>,
+) -> SenderState {
+    use sessionkeys_contracts::abi::SessionAccount;
+    let has_code = !chain.code(op.sender).is_empty();
+    let mut validators = installed;
+    let named = sessionkeys_engine::sender::nonce_validator(op);
+    let reports_installed = has_code
+        && chain
+            .call_typed(
+                op.sender,
+                &SessionAccount::isModuleInstalledCall {
+                    moduleTypeId: U256::from(1),
+                    module: named,
+                    _2: Default::default(),
+                },
+            )
+            .unwrap_or(false);
+    if reports_installed && !validators.contains(&named) {
+        validators.push(named);
+    }
+    let init = &op.init_code;
+    let factory = if init.len() >= 20 && !has_code {
+        let address = Address::from_slice(&init[..20]);
+        match chain.call(address, init.slice(20..)) {
+            Ok(out) if out.len() >= 32 => FactoryOutcome::Returns {
+                address: Address::from_slice(&out[12..32]),
+                deployed: true,
+            },
+            _ => FactoryOutcome::Fails,
+        }
+    } else {
+        FactoryOutcome::Fails
+    };
+    let init_call_reverts = init.len() > 20 && chain.call(op.sender, init.slice(20..)).is_err();
+    SenderState {
+        entry_point,
+        has_code,
+        factory,
+        init_call_reverts,
+        validators,
     }
 }

@@ -148,6 +148,10 @@ pub fn run(args: CheckArgs, json: bool) -> Result<ExitCode, InputError> {
             })
             .collect(),
         owner: None,
+        sender: sessionkeys_engine::SenderState::deployed(
+            sessionkeys_engine::advisory::EntryPointRules::V07,
+            args.validator,
+        ),
     };
     let rules = match args.run.entrypoint {
         EntryPointVersion::V07 => EntryPointRules::V07,

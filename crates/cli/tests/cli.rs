@@ -216,6 +216,33 @@ fn simulate_exits_0_when_every_op_passes() {
 }
 
 #[test]
+fn simulate_agrees_on_the_first_error_of_a_bad_inner_execute_encoding() {
+    // An empty batch (the inner encoding, checked after the status) with a hint outside the
+    // session (checked before it): both sides report the hint, and simulate exits 1, not 3.
+    let ops = write_temp(
+        "empty-batch.json",
+        r#"{"ops":[{"callData":"0xe9ae5c5301000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000040000000000000000000000000000000000000000000000000000000000000004000000000000000000000000000000000000000000000000000000000000000200000000000000000000000000000000000000000000000000000000000000000","timeHint":4000000000}]}"#,
+    );
+    let out = sessionkeys(&[
+        "simulate",
+        "--session",
+        &example("../simulate/session.json"),
+        "--calls",
+        &ops,
+    ]);
+    let report = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("contract: refused: TimeHintOutsideSession"),
+        "{report}"
+    );
+    assert!(
+        report.contains("engine:   refused: TimeHintOutsideSession"),
+        "{report}"
+    );
+}
+
+#[test]
 fn simulate_refuses_bad_input_with_the_field() {
     let session = example("../simulate/session.json");
     let unknown = write_temp(

@@ -162,6 +162,10 @@ fn bench(c: &mut Criterion) {
         },
         counters,
         owner: None,
+        sender: sessionkeys_engine::SenderState::deployed(
+            sessionkeys_engine::advisory::EntryPointRules::V07,
+            address!("0x00000000000000000000000000000000000ba11d"),
+        ),
     };
     let transfer = transferCall {
         to: ALICE,
@@ -217,6 +221,8 @@ fn bench(c: &mut Criterion) {
     signed_spec.signer = key.address();
     let signed_hash = session_hash(&signed_spec);
     let mut signed_nonce = [0u8; 32];
+    // The nonce key is validator ‖ lane: the account routes on the validator.
+    signed_nonce[..20].copy_from_slice(ctx.validator.as_slice());
     signed_nonce[20..24].copy_from_slice(&signed_hash[..4]);
     let user_op_hash = B256::repeat_byte(0x42);
     let digest = alloy::primitives::keccak256(
@@ -241,6 +247,7 @@ fn bench(c: &mut Criterion) {
     let signed = sessionkeys_engine::UserOpInput {
         sender: ACCOUNT,
         nonce: U256::from_be_bytes(signed_nonce),
+        init_code: Default::default(),
         call_data: single.clone().into(),
         account_gas_limits: limits.into(),
         pre_verification_gas: U256::from(50_000),

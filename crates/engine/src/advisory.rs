@@ -36,7 +36,12 @@ pub fn entry_point_verdict(
         EntryPointRules::V07 => block_time < validation.valid_after,
         EntryPointRules::V08 => block_time <= validation.valid_after,
     };
-    if too_early || block_time > validation.valid_until {
+    // validUntil 0 means "no end" to the EntryPoint.
+    let until = match validation.valid_until {
+        0 => u64::MAX,
+        until => until,
+    };
+    if too_early || block_time > until {
         return EntryPointVerdict::OutOfTimeRange;
     }
     EntryPointVerdict::Accepted

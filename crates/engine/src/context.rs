@@ -99,6 +99,55 @@ pub struct EvalContext {
     pub counters: BTreeMap<CounterKey, Counter>,
     /// The owner whose signature `isOwnerSignature` accepts, if the account is a SessionAccount.
     pub owner: Option<Address>,
+    /// What the EntryPoint and the account decide before the validator runs.
+    pub sender: SenderState,
+}
+
+/// What the factory call of a factory `initCode` does (the EntryPoint's `createSender`): an
+/// explicit input, since the engine runs no code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FactoryOutcome {
+    /// It reverts, runs out of gas or returns the zero address (`AA13`).
+    #[default]
+    Fails,
+    /// It returns `address`; `deployed` tells whether code is there afterwards (`AA15`).
+    Returns {
+        /// The address returned (`AA14` unless it is the sender).
+        address: Address,
+        /// Code at that address after the call.
+        deployed: bool,
+    },
+}
+
+/// The sender as the EntryPoint and a SessionAccount see it before the validator runs
+/// (docs/decisions.md, "Validation order"). Read only for full userOps ([`crate::evaluate`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderState {
+    /// The EntryPoint version: v0.8 reads an `initCode` starting with the EIP-7702 marker as an
+    /// init call on the delegated sender, v0.7 as a factory address.
+    pub entry_point: crate::advisory::EntryPointRules,
+    /// Code at the sender before the op (a deployed account or a delegated EOA).
+    pub has_code: bool,
+    /// What the factory of a factory `initCode` returns.
+    pub factory: FactoryOutcome,
+    /// Whether the EIP-7702 init call (v0.8, `initCode` = marker ‖ calldata) reverts.
+    pub init_call_reverts: bool,
+    /// The validators installed on the account after any deployment: the account routes the op
+    /// to the one named by the nonce key's top 160 bits (zero: the owner's own signature).
+    pub validators: Vec<Address>,
+}
+
+impl SenderState {
+    /// A deployed account with `validator` installed, on `entry_point`.
+    pub fn deployed(entry_point: crate::advisory::EntryPointRules, validator: Address) -> Self {
+        Self {
+            entry_point,
+            has_code: true,
+            factory: FactoryOutcome::Fails,
+            init_call_reverts: false,
+            validators: vec![validator],
+        }
+    }
 }
 
 /// The parts of a userOp the validator reads, and its hash.
@@ -108,6 +157,8 @@ pub struct UserOpInput {
     pub sender: Address,
     /// `userOp.nonce`.
     pub nonce: U256,
+    /// `userOp.initCode` (factory address ‖ data, or on v0.8 the EIP-7702 marker ‖ init call).
+    pub init_code: Bytes,
     /// `userOp.callData`.
     pub call_data: Bytes,
     /// `userOp.accountGasLimits`.

@@ -1,16 +1,17 @@
 //! `evaluate`: the SessionKeyValidator's `validateUserOp`, in Rust, in the same order.
 
+use crate::calldata::{Calldata, SignatureView};
 use crate::context::{
     Counter, CounterKey, CounterKind, EvalContext, SessionHeader, Status, UserOpInput,
 };
-use crate::execute::{CallRef, decode_execute};
+use crate::execute::{CallRef, decode_calls, decode_outer};
+use crate::sender::{Route, check_fields, create_sender, route};
 use crate::spec::{enable_digest, validate_spec};
 use crate::{Violation, v};
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::sol_types::{SolCall, SolValue};
-use sessionkeys_contracts::session::{
-    ChainEpoch, ISessionKeyValidator, SessionSignature, SessionSpec, UsageLimit,
-};
+use sessionkeys_contracts::session::{ChainEpoch, ISessionKeyValidator, SessionSpec, UsageLimit};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 const MODE_USE: u8 = 0;
@@ -95,53 +96,195 @@ pub struct SessionOp<'a> {
     pub signatures: Option<Signatures<'a>>,
 }
 
-/// Evaluates a signed session userOp against a snapshot, exactly as the validator would.
+/// Evaluates a signed userOp against a snapshot, exactly as the EntryPoint, the account and
+/// the validator would, in that order: the op's fields, `initCode`, the account's routing on the
+/// nonce key, then
+/// `validateUserOp` reading the signature in place (docs/decisions.md, "Validation order").
 pub fn evaluate(ctx: &EvalContext, op: &UserOpInput) -> Result<Validation, Violation> {
+    check_fields(ctx, op)?;
+    create_sender(ctx, op)?;
+    if route(ctx, op)? == Route::Owner {
+        return Ok(owner_validation(ctx, op));
+    }
     if op.sender != ctx.account {
         return Err(v::sender_mismatch(ctx.account, op.sender));
     }
-    let sig = decode_signature(&op.signature)?;
-    let spec = decode_spec(&sig.spec)?;
-    evaluate_session_op(
+    let calldata = Calldata::of(op);
+    let view = SignatureView::read(&calldata)?;
+    evaluate_core(
         ctx,
-        &SessionOp {
-            sender: op.sender,
-            spec: &spec,
-            session_hash: keccak256(&sig.spec),
-            mode: sig.mode,
-            time_hint: sig.timeHint.to(),
+        &Core {
+            session_hash: keccak256(view.spec_bytes),
+            time_hint: view.time_hint,
+            valid_after: view.valid_after,
+            valid_until: view.valid_until,
             nonce: op.nonce,
             call_data: &op.call_data,
             account_gas_limits: op.account_gas_limits,
             pre_verification_gas: op.pre_verification_gas,
             gas_fees: op.gas_fees,
             paymaster_and_data: &op.paymaster_and_data,
-            chains: &sig.chains,
-            signatures: Some(Signatures {
+            reads: Reads::InPlace {
+                view,
                 user_op_hash: op.user_op_hash,
-                session_signature: &sig.sessionSignature,
-                owner_signature: &sig.ownerSignature,
-            }),
+            },
         },
     )
+}
+
+/// The session hash `op` carries as the validator reads it (None if it refuses the signature
+/// before hashing the spec): which session's storage a snapshot must hold.
+pub fn carried_session_hash(op: &UserOpInput) -> Option<B256> {
+    let calldata = Calldata::of(op);
+    SignatureView::read(&calldata)
+        .ok()
+        .map(|view| keccak256(view.spec_bytes))
+}
+
+/// Nonce key validator zero: `SessionAccount` checks the owner's raw signature over the userOp
+/// hash, with no time range (validUntil 0 is "no end").
+fn owner_validation(ctx: &EvalContext, op: &UserOpInput) -> Validation {
+    let valid = ctx.owner.is_some() && recover(op.user_op_hash, &op.signature) == ctx.owner;
+    Validation {
+        session_hash: B256::ZERO,
+        signature_failed: !valid,
+        valid_after: 0,
+        valid_until: 0,
+        header: ctx.header,
+        counters: BTreeMap::new(),
+    }
 }
 
 /// Evaluates a decoded session op, in the validator's order: decode → status → calls and
 /// constraints → op count → signatures → fee.
 pub fn evaluate_session_op(ctx: &EvalContext, op: &SessionOp<'_>) -> Result<Validation, Violation> {
-    // decode
     if op.sender != ctx.account {
         return Err(v::sender_mismatch(ctx.account, op.sender));
     }
-    let (spec, hash, hint) = (op.spec, op.session_hash, op.time_hint);
-    let (after, until): (u64, u64) = (spec.validAfter.to(), spec.validUntil.to());
+    evaluate_core(
+        ctx,
+        &Core {
+            session_hash: op.session_hash,
+            time_hint: op.time_hint,
+            valid_after: op.spec.validAfter.to(),
+            valid_until: op.spec.validUntil.to(),
+            nonce: op.nonce,
+            call_data: op.call_data,
+            account_gas_limits: op.account_gas_limits,
+            pre_verification_gas: op.pre_verification_gas,
+            gas_fees: op.gas_fees,
+            paymaster_and_data: op.paymaster_and_data,
+            reads: Reads::Decoded(op),
+        },
+    )
+}
+
+/// Where the validator's later reads of the signature come from: a decoded op (they cannot
+/// fail) or the signature read in place, as the contract reads it (they can revert).
+enum Reads<'a> {
+    Decoded(&'a SessionOp<'a>),
+    InPlace {
+        view: SignatureView<'a>,
+        user_op_hash: B256,
+    },
+}
+
+impl<'a> Reads<'a> {
+    fn mode(&self) -> Result<u8, Violation> {
+        match self {
+            Reads::Decoded(op) => Ok(op.mode),
+            Reads::InPlace { view, .. } => view.mode(),
+        }
+    }
+
+    /// `_validateSpec(spec)`, then the spec as `abi.encode(spec)` reads it.
+    fn validated_spec(&self) -> Result<Cow<'a, SessionSpec>, Violation> {
+        match self {
+            Reads::Decoded(op) => {
+                validate_spec(op.spec)?;
+                Ok(Cow::Borrowed(op.spec))
+            }
+            Reads::InPlace { view, .. } => {
+                view.validate_spec()?;
+                Ok(Cow::Owned(view.spec()?))
+            }
+        }
+    }
+
+    /// The spec of an active session (canonical, so in-place reads cannot fail).
+    fn spec(&self) -> Result<Cow<'a, SessionSpec>, Violation> {
+        match self {
+            Reads::Decoded(op) => Ok(Cow::Borrowed(op.spec)),
+            Reads::InPlace { view, .. } => Ok(Cow::Owned(view.spec()?)),
+        }
+    }
+
+    fn signed_epoch(&self, chain_id: u64) -> Result<Option<u64>, Violation> {
+        match self {
+            Reads::Decoded(op) => Ok(op
+                .chains
+                .iter()
+                .find(|c| c.chainId == chain_id)
+                .map(|c| c.epoch)),
+            Reads::InPlace { view, .. } => view.signed_epoch(chain_id),
+        }
+    }
+
+    /// The chains and owner signature of the approval; None before signing.
+    fn owner_approval(&self) -> Result<Option<Approval<'a>>, Violation> {
+        match self {
+            Reads::Decoded(op) => Ok(op
+                .signatures
+                .map(|s| (Cow::Borrowed(op.chains), s.owner_signature))),
+            Reads::InPlace { view, .. } => {
+                let chains = view.chains()?;
+                Ok(Some((Cow::Owned(chains), view.owner_signature()?)))
+            }
+        }
+    }
+
+    /// The userOp hash and the session key's signature; None before signing.
+    fn session_signature(&self) -> Result<Option<(B256, &'a [u8])>, Violation> {
+        match self {
+            Reads::Decoded(op) => Ok(op.signatures.map(|s| (s.user_op_hash, s.session_signature))),
+            Reads::InPlace { view, user_op_hash } => {
+                Ok(Some((*user_op_hash, view.session_signature()?)))
+            }
+        }
+    }
+}
+
+/// The chains an owner approved and the owner's signature over them.
+type Approval<'a> = (Cow<'a, [ChainEpoch]>, &'a [u8]);
+
+/// The fields `validateUserOp` reads up front, and where the rest comes from.
+struct Core<'a> {
+    session_hash: B256,
+    time_hint: u64,
+    valid_after: u64,
+    valid_until: u64,
+    nonce: U256,
+    call_data: &'a [u8],
+    account_gas_limits: B256,
+    pre_verification_gas: U256,
+    gas_fees: B256,
+    paymaster_and_data: &'a [u8],
+    reads: Reads<'a>,
+}
+
+/// `validateUserOp` after the signature's head is read: lane → outer `execute` layer → time
+/// hint → mode and status → the calls inside `execute` → each call → op count → signatures →
+/// fee.
+fn evaluate_core(ctx: &EvalContext, op: &Core<'_>) -> Result<Validation, Violation> {
+    let (hash, hint) = (op.session_hash, op.time_hint);
+    let (after, until) = (op.valid_after, op.valid_until);
     let lane: [u8; 4] = op.nonce.to_be_bytes::<32>()[20..24]
         .try_into()
         .expect("4 bytes");
     if lane != hash[..4] {
         return Err(v::wrong_lane(hash, lane));
     }
-    let calls = decode_execute(op.call_data)?;
+    let execution = decode_outer(op.call_data)?;
     if hint < after || hint > until {
         return Err(v::hint_outside(hint, after, until));
     }
@@ -149,13 +292,23 @@ pub fn evaluate_session_op(ctx: &EvalContext, op: &SessionOp<'_>) -> Result<Vali
     // status
     let mut header = ctx.header;
     let mut owner_approved = true;
-    match op.mode {
-        MODE_ENABLE => (header, owner_approved) = enable_in_first_use(ctx, op, header)?,
-        MODE_USE => require_active(ctx, hash, header)?,
+    let mode = op.reads.mode()?;
+    let spec = match mode {
+        MODE_ENABLE => {
+            let spec;
+            (spec, header, owner_approved) = enable_in_first_use(ctx, op, header)?;
+            spec
+        }
+        MODE_USE => {
+            require_active(ctx, hash, header)?;
+            op.reads.spec()?
+        }
         mode => return Err(v::unknown_mode(mode)),
-    }
+    };
+    let spec: &SessionSpec = &spec;
 
     // calls and their constraints
+    let calls = decode_calls(execution)?;
     let mut state = State {
         ctx,
         hash,
@@ -171,21 +324,15 @@ pub fn evaluate_session_op(ctx: &EvalContext, op: &SessionOp<'_>) -> Result<Vali
     // op count
     header = charge_ops(&mut state, &spec.opLimit, header)?;
 
-    // signatures (rule 10)
+    // signatures (rule 10); the session signature is not read when the owner's failed
     let signature_valid = owner_approved
-        && match &op.signatures {
+        && match op.reads.session_signature()? {
             None => true,
-            Some(signatures) => {
+            Some((user_op_hash, signature)) => {
                 let digest = keccak256(
-                    (
-                        signatures.user_op_hash,
-                        hash,
-                        U256::from(hint),
-                        U256::from(op.mode),
-                    )
-                        .abi_encode_params(),
+                    (user_op_hash, hash, U256::from(hint), U256::from(mode)).abi_encode_params(),
                 );
-                recover(digest, signatures.session_signature) == Some(spec.signer)
+                recover(digest, signature) == Some(spec.signer)
             }
         };
 
@@ -202,58 +349,42 @@ pub fn evaluate_session_op(ctx: &EvalContext, op: &SessionOp<'_>) -> Result<Vali
     })
 }
 
-fn decode_signature(signature: &[u8]) -> Result<SessionSignature, Violation> {
-    if signature.len() < 32 {
-        return Err(v::malformed());
-    }
-    let offset = U256::from_be_slice(&signature[..32]);
-    if offset > U256::from(signature.len() - 32) {
-        return Err(v::malformed());
-    }
-    SessionSignature::abi_decode(signature).map_err(|_| v::malformed())
-}
+type Enabled<'a> = (Cow<'a, SessionSpec>, SessionHeader, bool);
 
-fn decode_spec(encoded: &[u8]) -> Result<SessionSpec, Violation> {
-    if encoded.len() < 32 || U256::from_be_slice(&encoded[..32]) != U256::from(0x20) {
-        return Err(v::malformed());
-    }
-    SessionSpec::abi_decode(encoded).map_err(|_| v::malformed())
-}
-
-fn enable_in_first_use(
+fn enable_in_first_use<'a>(
     ctx: &EvalContext,
-    op: &SessionOp<'_>,
+    op: &Core<'a>,
     header: SessionHeader,
-) -> Result<(SessionHeader, bool), Violation> {
-    let (spec, hash) = (op.spec, op.session_hash);
+) -> Result<Enabled<'a>, Violation> {
+    let hash = op.session_hash;
     if ctx.registry.is_some() {
         return Err(v::registry_requires_onchain());
     }
-    validate_spec(spec)?;
+    let spec = op.reads.validated_spec()?;
     let canonical = keccak256(spec.abi_encode());
     if canonical != hash {
         return Err(v::non_canonical(hash, canonical));
     }
     if header.status != Status::None {
         require_active(ctx, hash, header)?;
-        return Ok((header, true));
+        return Ok((spec, header, true));
     }
-    let entry = op
-        .chains
-        .iter()
-        .find(|c| c.chainId == ctx.chain_id)
+    let epoch = op
+        .reads
+        .signed_epoch(ctx.chain_id)?
         .ok_or_else(|| v::chain_not_approved(ctx.chain_id))?;
-    if entry.epoch != ctx.account_epoch {
-        return Err(v::epoch_mismatch(entry.epoch, ctx.account_epoch));
+    if epoch != ctx.account_epoch {
+        return Err(v::epoch_mismatch(epoch, ctx.account_epoch));
     }
-    let approved = match &op.signatures {
+    let approved = match op.reads.owner_approval()? {
         None => true,
-        Some(signatures) => {
-            let digest = enable_digest(ctx.validator, ctx.account, spec, op.chains);
-            ctx.owner.is_some() && recover(digest, signatures.owner_signature) == ctx.owner
+        Some((chains, signature)) => {
+            let digest = enable_digest(ctx.validator, ctx.account, &spec, &chains);
+            ctx.owner.is_some() && recover(digest, signature) == ctx.owner
         }
     };
     Ok((
+        spec,
         SessionHeader {
             status: Status::Active,
             epoch: ctx.account_epoch,
@@ -522,7 +653,7 @@ fn charge_ops(
 fn check_fee(
     state: &mut State<'_>,
     spec: &SessionSpec,
-    op: &SessionOp<'_>,
+    op: &Core<'_>,
     signature_valid: bool,
 ) -> Result<(), Violation> {
     let pm = op.paymaster_and_data;

@@ -24,8 +24,26 @@ fn ceil32(n: usize) -> usize {
     n.div_ceil(32) * 32
 }
 
-/// Decodes `userOp.callData` into the calls it runs, refusing anything non-canonical.
+/// Decodes `userOp.callData` into the calls it runs, refusing anything non-canonical: the
+/// outer layer, then the calls.
 pub fn decode_execute(call_data: &[u8]) -> Result<Vec<CallRef<'_>>, Violation> {
+    let execution = decode_outer(call_data)?;
+    decode_calls(execution)
+}
+
+/// The execution data of `execute(mode, data)` and its mode, checked at the outer layer only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Execution<'a> {
+    /// Batch mode (else a single call).
+    pub batch: bool,
+    /// The `data` argument.
+    pub data: &'a [u8],
+}
+
+/// `ExecutionLib.decodeExecute`: selector, mode, and the outer `bytes` (the validator checks
+/// this before the time hint; the calls inside come after the session's status, see
+/// [`decode_calls`] and docs/decisions.md, "Validation order").
+pub fn decode_outer(call_data: &[u8]) -> Result<Execution<'_>, Violation> {
     if call_data.len() < 4 {
         return Err(Violation::ExecuteSelectorRequired([0; 4]));
     }
@@ -50,11 +68,18 @@ pub fn decode_execute(call_data: &[u8]) -> Result<Vec<CallRef<'_>>, Violation> {
     if length > U256::from(rest) || 100 + ceil32(length.to::<usize>()) != call_data.len() {
         return Err(Violation::NonCanonicalExecution(68));
     }
-    let data = &call_data[100..100 + length.to::<usize>()];
-    if batch {
-        decode_batch(data)
+    Ok(Execution {
+        batch,
+        data: &call_data[100..100 + length.to::<usize>()],
+    })
+}
+
+/// `ExecutionLib.validateBatch` / `decodeSingle`: the calls inside the execution data.
+pub fn decode_calls(execution: Execution<'_>) -> Result<Vec<CallRef<'_>>, Violation> {
+    if execution.batch {
+        decode_batch(execution.data)
     } else {
-        decode_single(data).map(|c| vec![c])
+        decode_single(execution.data).map(|c| vec![c])
     }
 }
 

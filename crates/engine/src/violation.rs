@@ -1,7 +1,8 @@
 //! Why an op is refused: exactly the contract's error, and a sentence a person can read.
 
-use alloy::primitives::{B256, Bytes, U256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::sol_types::{SolError, SolInterface};
+use sessionkeys_contracts::abi::SessionAccount;
 use sessionkeys_contracts::session::{self, ISessionKeyValidator::ISessionKeyValidatorErrors as E};
 
 /// A refusal, identical to what the contract reverts with.
@@ -17,6 +18,19 @@ pub enum Violation {
     NonCanonicalExecution(usize),
     /// A batch with no calls.
     EmptyBatch,
+    /// The validator reverted with no data: Solidity's calldata access refused a member of
+    /// `userOp.signature` (dirty bits above a value's width, or an offset or length pointing
+    /// outside the calldata). The EntryPoint reports `AA23 reverted` with empty data.
+    EmptyRevert,
+    /// The account has no validator at the address the nonce key names (its top 160 bits):
+    /// `SessionAccount.ValidatorNotInstalled`, before any validator runs.
+    ValidatorNotInstalled(Address),
+    /// The nonce key names another installed validator: its verdict is not this engine's to give
+    /// (the context describes one validator). Never a contract verdict.
+    OtherValidator(Address),
+    /// The EntryPoint refuses before the account validates, with this `FailedOp` reason
+    /// (e.g. `AA10 sender already constructed` for an `initCode` on a deployed sender).
+    EntryPoint(String),
 }
 
 impl Violation {
@@ -53,6 +67,14 @@ impl Violation {
             .abi_encode()
             .into(),
             Violation::EmptyBatch => session::EmptyBatch {}.abi_encode().into(),
+            Violation::EmptyRevert | Violation::EntryPoint(_) | Violation::OtherValidator(_) => {
+                Bytes::new()
+            }
+            Violation::ValidatorNotInstalled(validator) => SessionAccount::ValidatorNotInstalled {
+                validator: *validator,
+            }
+            .abi_encode()
+            .into(),
         }
     }
 
@@ -64,6 +86,10 @@ impl Violation {
             Violation::UnsupportedExecutionMode(_) => "UnsupportedExecutionMode",
             Violation::NonCanonicalExecution(_) => "NonCanonicalExecution",
             Violation::EmptyBatch => "EmptyBatch",
+            Violation::EmptyRevert => "EmptyRevert",
+            Violation::ValidatorNotInstalled(_) => "ValidatorNotInstalled",
+            Violation::EntryPoint(_) => "EntryPoint",
+            Violation::OtherValidator(_) => "OtherValidator",
         }
     }
 }
@@ -152,6 +178,21 @@ impl std::fmt::Display for Violation {
                 )
             }
             Violation::EmptyBatch => f.write_str("a batch must hold at least one call"),
+            Violation::EmptyRevert => f.write_str(
+                "the validator reverts without data reading userOp.signature (a value with bits above its width, or an offset or length outside the calldata); encode the signature with abi.encode(SessionSignature)",
+            ),
+            Violation::ValidatorNotInstalled(validator) => write!(
+                f,
+                "the nonce key names validator {validator}, which the account has not installed; build the nonce key from the session validator's address and the session lane"
+            ),
+            Violation::OtherValidator(validator) => write!(
+                f,
+                "the nonce key routes the op to validator {validator}, not the session validator this check describes; evaluate it against that validator"
+            ),
+            Violation::EntryPoint(reason) => write!(
+                f,
+                "the EntryPoint refuses the op before validation: {reason}"
+            ),
             Violation::Validator(e) => match e.as_ref() {
                 E::SenderMismatch(x) => write!(
                     f,
@@ -380,6 +421,9 @@ impl std::error::Error for Violation {}
 
 /// Decodes contract revert data into a violation, if it is one.
 pub fn violation_from_revert(data: &[u8]) -> Option<Violation> {
+    if let Ok(e) = SessionAccount::ValidatorNotInstalled::abi_decode(data) {
+        return Some(Violation::ValidatorNotInstalled(e.validator));
+    }
     if let Ok(e) = E::abi_decode(data) {
         return Some(Violation::validator(e));
     }

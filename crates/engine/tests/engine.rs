@@ -178,6 +178,10 @@ mod refusals_the_entrypoint_never_lets_through {
             },
             counters: Default::default(),
             owner: None,
+            sender: sessionkeys_engine::SenderState::deployed(
+                sessionkeys_engine::advisory::EntryPointRules::V07,
+                address!("0x000000000000000000000000000000000000ba11"),
+            ),
         }
     }
 
@@ -271,5 +275,183 @@ mod refusals_the_entrypoint_never_lets_through {
         s.paymaster = Address::ZERO;
         s.feeLimit.limitType = 0;
         assert_eq!(validate_spec(&s), Ok(()));
+    }
+}
+
+mod before_the_validator {
+    //! The EntryPoint's field checks and `initCode`, and the account's routing, from explicit
+    //! inputs (the chain tier checks the same refusals against `handleOps`).
+    use alloy::primitives::{Address, B256, Bytes, U256, address};
+    use sessionkeys_engine::advisory::EntryPointRules;
+    use sessionkeys_engine::sender::{check_fields, create_sender, route};
+    use sessionkeys_engine::{
+        EvalContext, FactoryOutcome, SenderState, SessionHeader, UserOpInput, Violation,
+    };
+
+    const ACCOUNT: Address = address!("0x00000000000000000000000000000000000acc01");
+    const VALIDATOR: Address = address!("0x000000000000000000000000000000000000ba11");
+    const FACTORY: Address = address!("0x000000000000000000000000000000000000fac7");
+
+    fn context(sender: SenderState) -> EvalContext {
+        EvalContext {
+            chain_id: 1,
+            validator: VALIDATOR,
+            account: ACCOUNT,
+            entry_points: [Address::ZERO; 2],
+            registry: None,
+            installed_modules: vec![],
+            account_epoch: 0,
+            header: SessionHeader::default(),
+            counters: Default::default(),
+            owner: None,
+            sender,
+        }
+    }
+
+    fn op(init_code: &[u8], validator: Address) -> UserOpInput {
+        let mut nonce = [0u8; 32];
+        nonce[..20].copy_from_slice(validator.as_slice());
+        UserOpInput {
+            sender: ACCOUNT,
+            nonce: U256::from_be_bytes(nonce),
+            init_code: Bytes::copy_from_slice(init_code),
+            call_data: Bytes::new(),
+            account_gas_limits: B256::ZERO,
+            pre_verification_gas: U256::ZERO,
+            gas_fees: B256::ZERO,
+            paymaster_and_data: Bytes::new(),
+            signature: Bytes::new(),
+            user_op_hash: B256::ZERO,
+        }
+    }
+
+    fn counterfactual(rules: EntryPointRules, factory: FactoryOutcome) -> EvalContext {
+        context(SenderState {
+            has_code: false,
+            factory,
+            ..SenderState::deployed(rules, VALIDATOR)
+        })
+    }
+
+    fn refusal(result: Result<(), Violation>) -> String {
+        match result {
+            Err(Violation::EntryPoint(reason)) => reason,
+            other => panic!("an EntryPoint refusal expected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn init_code_refusals_follow_the_entrypoint_order() {
+        let init = [FACTORY.as_slice(), &[1, 2, 3]].concat();
+        let deployed = context(SenderState::deployed(EntryPointRules::V08, VALIDATOR));
+        assert_eq!(
+            refusal(create_sender(&deployed, &op(&init, VALIDATOR))),
+            "AA10 sender already constructed"
+        );
+        let fails = counterfactual(EntryPointRules::V08, FactoryOutcome::Fails);
+        assert_eq!(
+            refusal(create_sender(&fails, &op(&init, VALIDATOR))),
+            "AA13 initCode failed or OOG"
+        );
+        assert_eq!(
+            refusal(create_sender(&fails, &op(&[1, 2, 3], VALIDATOR))),
+            "AA99 initCode too small"
+        );
+        let elsewhere = counterfactual(
+            EntryPointRules::V07,
+            FactoryOutcome::Returns {
+                address: FACTORY,
+                deployed: true,
+            },
+        );
+        assert_eq!(
+            refusal(create_sender(&elsewhere, &op(&init, VALIDATOR))),
+            "AA14 initCode must return sender"
+        );
+        let empty = counterfactual(
+            EntryPointRules::V07,
+            FactoryOutcome::Returns {
+                address: ACCOUNT,
+                deployed: false,
+            },
+        );
+        assert_eq!(
+            refusal(create_sender(&empty, &op(&init, VALIDATOR))),
+            "AA15 initCode must create sender"
+        );
+        let created = counterfactual(
+            EntryPointRules::V07,
+            FactoryOutcome::Returns {
+                address: ACCOUNT,
+                deployed: true,
+            },
+        );
+        assert_eq!(create_sender(&created, &op(&init, VALIDATOR)), Ok(()));
+    }
+
+    #[test]
+    fn a_v08_eip7702_init_call_runs_instead_of_a_factory() {
+        let mut marker = vec![0x77, 0x02];
+        marker.resize(20, 0);
+        let with_call = [marker.as_slice(), &[0xab, 0xcd]].concat();
+        let delegated = SenderState::deployed(EntryPointRules::V08, VALIDATOR);
+        assert_eq!(
+            create_sender(&context(delegated.clone()), &op(&with_call, VALIDATOR)),
+            Ok(())
+        );
+        let reverting = context(SenderState {
+            init_call_reverts: true,
+            ..delegated
+        });
+        assert_eq!(
+            refusal(create_sender(&reverting, &op(&with_call, VALIDATOR))),
+            "AA13 EIP7702 sender init failed"
+        );
+        // v0.7 knows no marker: 0x7702 is a factory address, and the sender exists.
+        let v07 = context(SenderState::deployed(EntryPointRules::V07, VALIDATOR));
+        assert_eq!(
+            refusal(create_sender(&v07, &op(&with_call, VALIDATOR))),
+            "AA10 sender already constructed"
+        );
+    }
+
+    #[test]
+    fn the_account_routes_on_the_nonce_keys_validator() {
+        let ctx = context(SenderState::deployed(EntryPointRules::V07, VALIDATOR));
+        let stranger = address!("0x000000000000000000000000000000000000dead");
+        assert_eq!(
+            route(&ctx, &op(&[], stranger)),
+            Err(Violation::ValidatorNotInstalled(stranger))
+        );
+        let refusal = Violation::ValidatorNotInstalled(stranger);
+        assert_eq!(
+            sessionkeys_engine::violation_from_revert(&refusal.revert_data()),
+            Some(refusal),
+            "the account's revert data reads back as the same refusal"
+        );
+        assert!(route(&ctx, &op(&[], VALIDATOR)).is_ok());
+        assert!(route(&ctx, &op(&[], Address::ZERO)).is_ok());
+    }
+
+    #[test]
+    fn the_entrypoint_refuses_short_paymaster_data_and_gas_values_above_120_bits() {
+        let ctx = context(SenderState::deployed(EntryPointRules::V08, VALIDATOR));
+        let mut short = op(&[], VALIDATOR);
+        short.paymaster_and_data = Bytes::from(vec![0x11; 51]);
+        assert_eq!(
+            refusal(check_fields(&ctx, &short)),
+            "AA93 invalid paymasterAndData"
+        );
+        let mut zero = op(&[], VALIDATOR);
+        zero.paymaster_and_data = Bytes::from(vec![0; 52]);
+        assert_eq!(refusal(check_fields(&ctx, &zero)), "AA98 invalid paymaster");
+        let mut wide = op(&[], VALIDATOR);
+        wide.pre_verification_gas = U256::from(1) << 120;
+        assert_eq!(
+            refusal(check_fields(&ctx, &wide)),
+            "AA94 gas values overflow"
+        );
+        wide.pre_verification_gas -= U256::from(1);
+        assert_eq!(check_fields(&ctx, &wide), Ok(()));
     }
 }
