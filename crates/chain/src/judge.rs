@@ -1,6 +1,7 @@
 //! Both verdicts on one session op — the contract's through `handleOps` and the engine's
 //! against the same state — in one vocabulary (DESIGN.md, "Simulation from files").
 
+use crate::RevertReason;
 use crate::devnet::Devnet;
 use crate::validator_state::{ValidatorSetting, eval_context};
 use crate::{
@@ -9,7 +10,9 @@ use crate::{
 use alloy::primitives::{Address, B256, keccak256};
 use alloy::sol_types::SolValue;
 use sessionkeys_contracts::session::{SessionSignature, SessionSpec};
-use sessionkeys_engine::advisory::{EntryPointRules, EntryPointVerdict, entry_point_verdict};
+use sessionkeys_engine::advisory::{
+    EntryPointRules, EntryPointVerdict, entry_point_precheck, entry_point_verdict,
+};
 use sessionkeys_engine::{UserOpInput, Violation, evaluate};
 
 /// One side's verdict on an op.
@@ -135,6 +138,32 @@ pub fn engine_input(op: &UserOperation, user_op_hash: B256) -> UserOpInput {
     }
 }
 
+/// The engine's verdict: the EntryPoint's checks before it calls the account, the validator's
+/// checks, then the EntryPoint's reading of the validation data at `block_time`.
+fn engine_verdict(
+    rules: EntryPointRules,
+    context: &sessionkeys_engine::EvalContext,
+    input: &UserOpInput,
+    block_time: u64,
+) -> (Verdict, Option<String>) {
+    if let Some(reason) = entry_point_precheck(rules, &input.paymaster_and_data) {
+        return (Verdict::EntryPoint(reason.into()), None);
+    }
+    match evaluate(context, input) {
+        Err(violation) => (
+            Verdict::Refused(violation_call_form(&violation)),
+            Some(violation.to_string()),
+        ),
+        Ok(validation) => match entry_point_verdict(rules, &validation, block_time) {
+            EntryPointVerdict::Accepted => (Verdict::Ok, None),
+            EntryPointVerdict::SignatureError => (Verdict::SignatureFailed, None),
+            EntryPointVerdict::OutOfTimeRange => {
+                (Verdict::EntryPoint("AA22 expired or not due".into()), None)
+            }
+        },
+    }
+}
+
 /// Evaluates `op` with the engine against the chain's state, then submits it.
 pub fn judge(
     devnet: &mut Devnet,
@@ -163,19 +192,7 @@ pub fn judge(
         EntryPointVersion::V08 => EntryPointRules::V08,
     };
     let block_time = devnet.chain.time();
-    let (engine, explanation) = match evaluate(&context, &input) {
-        Err(violation) => (
-            Verdict::Refused(violation_call_form(&violation)),
-            Some(violation.to_string()),
-        ),
-        Ok(validation) => match entry_point_verdict(rules, &validation, block_time) {
-            EntryPointVerdict::Accepted => (Verdict::Ok, None),
-            EntryPointVerdict::SignatureError => (Verdict::SignatureFailed, None),
-            EntryPointVerdict::OutOfTimeRange => {
-                (Verdict::EntryPoint("AA22 expired or not due".into()), None)
-            }
-        },
-    };
+    let (engine, explanation) = engine_verdict(rules, &context, &input, block_time);
     let (contract, receipt) = match devnet.handle_ops(version, &[op]) {
         Ok(receipt) => {
             let op = &receipt.ops[0];
@@ -203,6 +220,14 @@ pub fn judge(
             };
             (verdict, None)
         }
+        // The EntryPoint's `require`s while it copies the op (AA93, AA98 on v0.8) revert the
+        // whole bundle with `Error("AAxx …")`: an EntryPoint verdict, not a failure of the tool.
+        Err(ChainError::Bundle(BundleError::Reverted(data))) => match decode_revert(&data) {
+            RevertReason::Message(reason) if reason.starts_with("AA") => {
+                (Verdict::EntryPoint(reason), None)
+            }
+            _ => return Err(ChainError::Bundle(BundleError::Reverted(data))),
+        },
         Err(other) => return Err(other),
     };
     Ok(Judgement {
