@@ -862,3 +862,29 @@ fn every_command_ends_quietly_with_its_exit_code_when_its_reader_goes_away() {
         assert!(!text(&out).contains("panicked"), "{args:?}: {}", text(&out));
     }
 }
+
+#[test]
+fn a_time_with_a_multibyte_character_is_bad_input_not_a_panic() {
+    // Found by the session_json fuzz target (docs/fuzzing.md).
+    let session = write_temp(
+        "multibyte-time.json",
+        r#"{"signer":"0x7e5f4552091a69125d5dfcb7b8c2659029395bdf","validUntil":"2026-12-24T00:00:0ʥZ","callPolicies":[{"target":"0x39D94E384a8815EC9a9D8c50Acb0E20FB79cC16c","selector":"move(uint8)"}]}"#,
+    );
+    let out = sessionkeys(&["session", "lint", &session]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("validUntil: expected RFC 3339 time"),
+        "{}",
+        text(&out)
+    );
+    let ops = format!(r#"{{"ops":[{{{MOVE},"at":"2026-11-24T05:00:0ʥZ"}}]}}"#);
+    let out = check(&ops, &[]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("ops[0].at: expected RFC 3339"),
+        "{}",
+        text(&out)
+    );
+}

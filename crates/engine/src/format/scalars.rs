@@ -73,7 +73,10 @@ pub fn parse_rfc3339(s: &str) -> Result<u64, String> {
         format!("expected RFC 3339 time like \"2026-11-24T18:00:00Z\" or Unix seconds, got {s:?}")
     };
     let b = s.as_bytes();
-    if b.len() < 20
+    // RFC 3339 is ASCII; checking it first keeps every byte-position slice below on a char
+    // boundary (a multibyte character there once panicked the parser; docs/fuzzing.md).
+    if !s.is_ascii()
+        || b.len() < 20
         || b[4] != b'-'
         || b[7] != b'-'
         || !matches!(b[10], b'T' | b't' | b' ')
@@ -83,7 +86,11 @@ pub fn parse_rfc3339(s: &str) -> Result<u64, String> {
         return Err(bad());
     }
     let num = |range: std::ops::Range<usize>| -> Result<i64, String> {
-        s[range].parse::<i64>().map_err(|_| bad())
+        let digits = &s[range];
+        if !digits.bytes().all(|d| d.is_ascii_digit()) {
+            return Err(bad());
+        }
+        digits.parse::<i64>().map_err(|_| bad())
     };
     let (year, month, day) = (num(0..4)?, num(5..7)? as u32, num(8..10)? as u32);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
@@ -389,6 +396,11 @@ mod tests {
                 .contains("RFC 3339")
         );
         assert!(parse_rfc3339("2026-13-24T18:00:00Z").is_err());
+        // found by fuzzing: a multibyte character where a digit belongs
+        assert!(parse_rfc3339("2026-12-24T00:00:0ʥZ").is_err());
+        assert!(parse_rfc3339("ʥ026-12-24T00:00:00Z").is_err());
+        // signs are not digits
+        assert!(parse_rfc3339("2026-+1-24T18:00:00Z").is_err());
     }
 
     #[test]
