@@ -154,7 +154,11 @@ fuzz_target!(|input: Input| {
             let _ = validation.validation_data();
         }
         Err(violation) => {
-            let _ = (violation.to_string(), violation.revert_data(), violation.name());
+            let _ = (
+                violation.to_string(),
+                violation.revert_data(),
+                violation.name(),
+            );
         }
     }
 });

@@ -27,7 +27,13 @@ fuzz_target!(|data: &[u8]| {
     let calls: Vec<_> = input
         .calls
         .iter()
-        .map(|(t, v, d)| (alloy::primitives::Address::from(*t), alloy::primitives::U256::from(*v), d.clone()))
+        .map(|(t, v, d)| {
+            (
+                alloy::primitives::Address::from(*t),
+                alloy::primitives::U256::from(*v),
+                d.clone(),
+            )
+        })
         .collect();
     let encoded = encode_execute(&calls, input.batch);
     let decoded = decode_execute(&encoded);

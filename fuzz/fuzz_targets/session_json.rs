@@ -27,5 +27,8 @@ fuzz_target!(|data: &[u8]| {
     let canonical = serde_json::to_string(&SessionJson::from_spec(&spec));
     require(canonical.is_ok(), "a session serializes");
     let again = parse_session_json(&canonical.unwrap_or_default()).and_then(|s| s.to_spec(None));
-    require(again.as_ref() == Ok(&spec), "canonical JSON reads back as the same session");
+    require(
+        again.as_ref() == Ok(&spec),
+        "canonical JSON reads back as the same session",
+    );
 });

@@ -48,7 +48,11 @@ impl LimitInput {
         UsageLimit {
             limitType: self.kind % 4,
             // Small limits make budgets run out within a few ops.
-            limit: if self.small { limit % U256::from(1000) } else { limit },
+            limit: if self.small {
+                limit % U256::from(1000)
+            } else {
+                limit
+            },
             period: U48::from(self.period & ((1 << 48) - 1)),
         }
     }
