@@ -888,3 +888,18 @@ fn a_time_with_a_multibyte_character_is_bad_input_not_a_panic() {
         text(&out)
     );
 }
+
+#[test]
+fn session_new_refuses_a_duration_past_the_end_of_time() {
+    let out = sessionkeys(&[
+        "session",
+        "new",
+        "--call",
+        "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913:transfer(address,uint256)",
+        "--valid-for",
+        "18446744073709551615",
+    ]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--valid-for"), "{}", text(&out));
+}
