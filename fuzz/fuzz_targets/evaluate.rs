@@ -20,7 +20,7 @@ enum SpecSource {
     /// One of the examples (valid, so the op gets far).
     Example(u8),
     /// Any spec.
-    Any(SpecInput),
+    Any(Box<SpecInput>),
 }
 
 #[derive(Arbitrary, Debug)]
