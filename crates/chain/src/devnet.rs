@@ -128,7 +128,7 @@ pub enum BundleError {
         inner: Bytes,
     },
     /// `handleOps` reverted in another way.
-    #[error("handleOps reverted: 0x{0:x}")]
+    #[error("handleOps reverted: {}", crate::decode_revert(.0))]
     Reverted(Bytes),
 }
 

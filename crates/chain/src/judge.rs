@@ -1,6 +1,7 @@
 //! Both verdicts on one session op — the contract's through `handleOps` and the engine's
 //! against the same state — in one vocabulary (DESIGN.md, "Simulation from files").
 
+use crate::RevertReason;
 use crate::devnet::Devnet;
 use crate::validator_state::{ValidatorSetting, eval_context, sender_state};
 use crate::{
@@ -8,7 +9,9 @@ use crate::{
 };
 use alloy::primitives::{Address, B256};
 use sessionkeys_contracts::session::SessionSpec;
-use sessionkeys_engine::advisory::{EntryPointRules, EntryPointVerdict, entry_point_verdict};
+use sessionkeys_engine::advisory::{
+    EntryPointRules, EntryPointVerdict, entry_point_precheck, entry_point_verdict,
+};
 use sessionkeys_engine::evaluate::carried_session_hash;
 use sessionkeys_engine::{EvalContext, UserOpInput, Violation, evaluate};
 
@@ -136,6 +139,33 @@ pub fn engine_input(op: &UserOperation, user_op_hash: B256) -> UserOpInput {
     }
 }
 
+/// The engine's verdict: the EntryPoint's checks before it calls the account, the validator's
+/// checks, then the EntryPoint's reading of the validation data at `block_time`.
+fn engine_verdict(
+    rules: EntryPointRules,
+    context: &EvalContext,
+    input: &UserOpInput,
+    block_time: u64,
+) -> (Verdict, Option<String>) {
+    if let Some(reason) = entry_point_precheck(rules, &input.paymaster_and_data) {
+        return (Verdict::EntryPoint(reason.into()), None);
+    }
+    match evaluate(context, input) {
+        Err(Violation::EntryPoint(reason)) => (Verdict::EntryPoint(reason), None),
+        Err(violation) => (
+            Verdict::Refused(violation_call_form(&violation)),
+            Some(violation.to_string()),
+        ),
+        Ok(validation) => match entry_point_verdict(rules, &validation, block_time) {
+            EntryPointVerdict::Accepted => (Verdict::Ok, None),
+            EntryPointVerdict::SignatureError => (Verdict::SignatureFailed, None),
+            EntryPointVerdict::OutOfTimeRange => {
+                (Verdict::EntryPoint("AA22 expired or not due".into()), None)
+            }
+        },
+    }
+}
+
 /// Evaluates `op` with the engine against the chain's state, then submits it.
 pub fn judge(
     devnet: &mut Devnet,
@@ -166,20 +196,7 @@ pub fn judge(
         )
     };
     let block_time = devnet.chain.time();
-    let (engine, explanation) = match evaluate(&context, &input) {
-        Err(Violation::EntryPoint(reason)) => (Verdict::EntryPoint(reason), None),
-        Err(violation) => (
-            Verdict::Refused(violation_call_form(&violation)),
-            Some(violation.to_string()),
-        ),
-        Ok(validation) => match entry_point_verdict(rules, &validation, block_time) {
-            EntryPointVerdict::Accepted => (Verdict::Ok, None),
-            EntryPointVerdict::SignatureError => (Verdict::SignatureFailed, None),
-            EntryPointVerdict::OutOfTimeRange => {
-                (Verdict::EntryPoint("AA22 expired or not due".into()), None)
-            }
-        },
-    };
+    let (engine, explanation) = engine_verdict(rules, &context, &input, block_time);
     let (contract, receipt) = match devnet.handle_ops(version, &[op]) {
         Ok(receipt) => {
             let op = &receipt.ops[0];
@@ -210,6 +227,14 @@ pub fn judge(
             };
             (verdict, None)
         }
+        // The EntryPoint's `require`s while it copies the op (AA93, AA98 on v0.8) revert the
+        // whole bundle with `Error("AAxx …")`: an EntryPoint verdict, not a failure of the tool.
+        Err(ChainError::Bundle(BundleError::Reverted(data))) => match decode_revert(&data) {
+            RevertReason::Message(reason) if reason.starts_with("AA") => {
+                (Verdict::EntryPoint(reason), None)
+            }
+            _ => return Err(ChainError::Bundle(BundleError::Reverted(data))),
+        },
         Err(other) => return Err(other),
     };
     Ok(Judgement {

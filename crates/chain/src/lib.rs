@@ -49,7 +49,7 @@ pub enum ChainError {
     #[error("the EVM refused the transaction: {0}")]
     Evm(String),
     /// An `eth_call` reverted.
-    #[error("call to {to} reverted with 0x{data:x}")]
+    #[error("call to {to} reverted: {}", crate::decode_revert(data))]
     CallReverted {
         /// The callee.
         to: Address,
@@ -63,7 +63,7 @@ pub enum ChainError {
     #[error(transparent)]
     Bundle(#[from] BundleError),
     /// A CREATE2 deployment did not land at the expected address.
-    #[error("deployment to {expected} failed (deployer returned 0x{output:x})")]
+    #[error("deployment to {expected} failed (deployer returned {output})")]
     DeploymentFailed {
         /// The address CREATE2 should give.
         expected: Address,

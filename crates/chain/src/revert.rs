@@ -34,7 +34,8 @@ impl std::fmt::Display for RevertReason {
             Self::Message(m) => write!(f, "Error({m:?})"),
             Self::Panic(code) => write!(f, "Panic(0x{code:x})"),
             Self::Empty => f.write_str("reverted without data"),
-            Self::Unknown(data) => write!(f, "unknown revert 0x{data:x}"),
+            // `Bytes` prints its own 0x.
+            Self::Unknown(data) => write!(f, "unknown revert {data}"),
         }
     }
 }

@@ -6,54 +6,20 @@ use crate::InputError;
 use crate::ops_file;
 use crate::session::load_with_signer;
 use alloy::primitives::{Address, U256, address};
-use serde::Deserialize;
 use sessionkeys_chain::judge::violation_call_form;
 use sessionkeys_chain::userop::{nonce_key, nonce_with_key, session_lane};
 use sessionkeys_chain::{EntryPointVersion, UserOperation};
-use sessionkeys_engine::advisory::{EntryPointRules, EntryPointVerdict, entry_point_verdict};
+use sessionkeys_engine::advisory::{
+    EntryPointRules, EntryPointVerdict, entry_point_precheck, entry_point_verdict,
+};
 use sessionkeys_engine::evaluate::{SessionOp, evaluate_session_op};
-use sessionkeys_engine::format::scalars::Amount;
-use sessionkeys_engine::{Counter, CounterKey, CounterKind, EvalContext, SessionHeader, Status};
+use sessionkeys_engine::format::usage::{UsageFile, parse_usage_json};
+use sessionkeys_engine::{EvalContext, SessionHeader, Status};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Stands in for a signer the session file leaves out (the pre-check verifies no signature).
 const PLACEHOLDER_SIGNER: Address = address!("0x000000000000000000000000000000000000dEaD");
-
-/// What the session already used (`--usage`).
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct UsageFile {
-    #[serde(default)]
-    ops_used: u64,
-    #[serde(default)]
-    ops_period: u64,
-    #[serde(default)]
-    counters: Vec<CounterJson>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CounterJson {
-    kind: KindJson,
-    #[serde(default)]
-    policy: u16,
-    #[serde(default)]
-    constraint: u16,
-    used: Amount,
-    #[serde(default)]
-    period: u64,
-}
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "camelCase")]
-enum KindJson {
-    Fee,
-    CallValue,
-    CallCount,
-    ConstraintSum,
-    TransferValue,
-}
 
 /// The options of `check`.
 #[derive(clap::Args)]
@@ -100,10 +66,7 @@ pub fn run(args: CheckArgs, json: bool) -> Result<ExitCode, InputError> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| InputError(format!("cannot read {}: {e}", path.display())))?;
-            let deserializer = &mut serde_json::Deserializer::from_str(&text);
-            serde_path_to_error::deserialize(deserializer).map_err(|e| {
-                InputError(format!("{}: {}: {}", path.display(), e.path(), e.inner()))
-            })?
+            parse_usage_json(&text).map_err(|e| InputError(format!("{}: {e}", path.display())))?
         }
     };
     let mut ctx = EvalContext {
@@ -123,30 +86,7 @@ pub fn run(args: CheckArgs, json: bool) -> Result<ExitCode, InputError> {
             ops_period: usage.ops_period,
             ops_used: usage.ops_used,
         },
-        counters: usage
-            .counters
-            .iter()
-            .map(|c| {
-                let kind = match c.kind {
-                    KindJson::Fee => CounterKind::Fee,
-                    KindJson::CallValue => CounterKind::CallValue,
-                    KindJson::CallCount => CounterKind::CallCount,
-                    KindJson::ConstraintSum => CounterKind::ConstraintSum,
-                    KindJson::TransferValue => CounterKind::TransferValue,
-                };
-                (
-                    CounterKey {
-                        kind,
-                        policy: c.policy,
-                        constraint: c.constraint,
-                    },
-                    Counter {
-                        period: c.period,
-                        used: c.used.0,
-                    },
-                )
-            })
-            .collect(),
+        counters: usage.counters(),
         owner: None,
         sender: sessionkeys_engine::SenderState::deployed(
             sessionkeys_engine::advisory::EntryPointRules::V07,
@@ -192,17 +132,10 @@ pub fn run(args: CheckArgs, json: bool) -> Result<ExitCode, InputError> {
             }),
         }
         })?;
-        let nonce = match &op.nonce_key {
-            Some(k) => nonce_with_key(
-                k.parse().map_err(|_| {
-                    InputError(format!(
-                        "{path}.nonceKey: expected 0x-hex of at most 24 bytes"
-                    ))
-                })?,
-                0,
-            ),
-            None => nonce_with_key(nonce_key(args.validator, session_lane(hash)), 0),
-        };
+        let key = op
+            .nonce_key(&path)?
+            .unwrap_or_else(|| nonce_key(args.validator, session_lane(hash)));
+        let nonce = nonce_with_key(key, 0);
         let paymaster_and_data = match op.paymaster_and_data.as_deref() {
             None => Default::default(),
             Some(raw) => ops_file::hex_bytes(raw, &format!("{path}.paymasterAndData"))?,
@@ -212,7 +145,7 @@ pub fn run(args: CheckArgs, json: bool) -> Result<ExitCode, InputError> {
             spec: &spec,
             session_hash: hash,
             mode: 0,
-            time_hint: op.time_hint.unwrap_or(time),
+            time_hint: op.time_hint(time, &path)?,
             nonce,
             call_data: &call_data,
             account_gas_limits: defaults.accountGasLimits,
@@ -222,38 +155,41 @@ pub fn run(args: CheckArgs, json: bool) -> Result<ExitCode, InputError> {
             chains: &[],
             signatures: None,
         };
-        let (verdict, why) = match evaluate_session_op(&ctx, &session_op) {
-            Err(violation) => (
-                format!("refused: {}", violation_call_form(&violation)),
-                Some(violation.to_string()),
-            ),
-            Ok(validation) => match entry_point_verdict(rules, &validation, time) {
-                EntryPointVerdict::Accepted => {
-                    ctx.header = validation.header;
-                    ctx.counters.extend(validation.counters);
-                    ("ok".to_string(), None)
-                }
-                EntryPointVerdict::OutOfTimeRange => {
-                    ("entrypoint: AA22 expired or not due".to_string(), None)
-                }
-                EntryPointVerdict::SignatureError => ("signature failed".to_string(), None),
+        let (verdict, why) = match entry_point_precheck(rules, &paymaster_and_data) {
+            Some(reason) => (format!("entrypoint: {reason}"), None),
+            None => match evaluate_session_op(&ctx, &session_op) {
+                Err(violation) => (
+                    format!("refused: {}", violation_call_form(&violation)),
+                    Some(violation.to_string()),
+                ),
+                Ok(validation) => match entry_point_verdict(rules, &validation, time) {
+                    EntryPointVerdict::Accepted => {
+                        ctx.header = validation.header;
+                        ctx.counters.extend(validation.counters);
+                        ("ok".to_string(), None)
+                    }
+                    EntryPointVerdict::OutOfTimeRange => {
+                        ("entrypoint: AA22 expired or not due".to_string(), None)
+                    }
+                    EntryPointVerdict::SignatureError => ("signature failed".to_string(), None),
+                },
             },
         };
         refused |= verdict != "ok";
         if json {
             out.push(serde_json::json!({"op": i, "time": time, "verdict": verdict, "reason": why}));
         } else {
-            println!(
+            outln!(
                 "op {i} at {}: {verdict}",
                 sessionkeys_engine::explain::human_time(time)
             );
             if let Some(why) = why {
-                println!("  why: {why}");
+                outln!("  why: {why}");
             }
         }
     }
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"sessionHash": hash.to_string(), "ops": out})
         );

@@ -42,7 +42,7 @@ fn limit(limit_type: u8, limit: u64, period: u64) -> UsageLimit {
 impl Story {
     fn say(&mut self, text: impl AsRef<str>) {
         if !self.json {
-            println!("{}", text.as_ref());
+            outln!("{}", text.as_ref());
         }
     }
 
@@ -369,7 +369,7 @@ pub fn run(json: bool) -> Result<ExitCode, InputError> {
             .iter()
             .map(|(w, g)| serde_json::json!({"action": w, "gas": g}))
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"account": account, "actions": story.events, "gas": gas, "usdcLeft": format_units(usdc_left, 6)})
         );

@@ -1,6 +1,12 @@
 //! `sessionkeys`: session keys for ERC-4337 / ERC-7579 accounts.
 //!
-//! Exit codes: 0 allowed / done, 1 refused (or lint errors), 2 usage or input error.
+//! Exit codes: 0 allowed / done, 1 refused (or lint errors), 2 usage or input error,
+//! 3 the engine and the contract disagree (simulate). Output cut short by its reader (`| head`)
+//! is not an error: the command keeps its exit code.
+
+// First: its print macros are used by every module below.
+#[macro_use]
+mod out;
 
 mod check;
 mod demo;
@@ -146,10 +152,10 @@ fn devnet_addresses(json: bool) -> Result<ExitCode, InputError> {
                 )
             })
             .collect();
-        println!("{}", serde_json::Value::Object(map));
+        outln!("{}", serde_json::Value::Object(map));
     } else {
         for (name, address) in rows {
-            println!("{name:<18} {}", address.to_checksum(None));
+            outln!("{name:<18} {}", address.to_checksum(None));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -174,23 +180,30 @@ fn main() -> ExitCode {
             let (key, path) =
                 sessionkeys_keystore::create(&dir, password.as_bytes(), name.as_deref())?;
             if cli.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"address": key.address().to_checksum(None), "file": path})
                 );
             } else {
-                println!("{} {}", key.address().to_checksum(None), path.display());
+                outln!("{} {}", key.address().to_checksum(None), path.display());
             }
             Ok(ExitCode::SUCCESS)
         }),
         Command::Check(args) => check::run(args, cli.json),
         Command::Simulate(run) => simulate::run(run, cli.json),
     };
-    match result {
+    let code = match result {
         Ok(code) => code,
         Err(InputError(message)) => {
-            eprintln!("error: {message}");
+            errln!("error: {message}");
             ExitCode::from(2)
         }
+    };
+    match out::stdout_failure() {
+        Some(reason) => {
+            errln!("error: cannot write the output: {reason}");
+            ExitCode::from(2)
+        }
+        None => code,
     }
 }

@@ -323,7 +323,7 @@ pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, InputErr
 
 fn progress(json: bool, message: &str) {
     if !json {
-        eprintln!("… {message}");
+        errln!("… {message}");
     }
 }
 
@@ -335,7 +335,7 @@ fn outcome(error: SdkError) -> Result<ExitCode, InputError> {
         | SdkError::OutOfTimeRange { .. }
         | SdkError::BundlerRefused { .. }
         | SdkError::ExecutionReverted { .. } => {
-            eprintln!("refused: {error}");
+            errln!("refused: {error}");
             Ok(ExitCode::from(1))
         }
         other => Err(InputError(other.to_string())),
@@ -449,7 +449,7 @@ pub fn deploy(args: DeployArgs, json: bool) -> Result<ExitCode, InputError> {
             .iter()
             .map(|c| serde_json::json!({"name": c.name, "address": c.address.to_checksum(None), "newlyDeployed": c.newly_deployed}))
             .collect();
-        println!("{}", serde_json::Value::Array(rows));
+        outln!("{}", serde_json::Value::Array(rows));
     } else {
         for c in &report {
             let state = if c.newly_deployed {
@@ -457,7 +457,7 @@ pub fn deploy(args: DeployArgs, json: bool) -> Result<ExitCode, InputError> {
             } else {
                 "already there"
             };
-            println!("{:<36} {} {state}", c.name, c.address.to_checksum(None));
+            outln!("{:<36} {} {state}", c.name, c.address.to_checksum(None));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -483,7 +483,7 @@ pub fn account_create(args: AccountCreateArgs, json: bool) -> Result<ExitCode, I
         Err(error) => return outcome(error),
     };
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "account": account.address.to_checksum(None),
@@ -494,11 +494,11 @@ pub fn account_create(args: AccountCreateArgs, json: bool) -> Result<ExitCode, I
             })
         );
     } else {
-        println!("account  {}", account.address.to_checksum(None));
-        println!("owner    {}", owner.address().to_checksum(None));
-        println!("deployed {}", if deployed { "yes" } else { "not yet" });
+        outln!("account  {}", account.address.to_checksum(None));
+        outln!("owner    {}", owner.address().to_checksum(None));
+        outln!("deployed {}", if deployed { "yes" } else { "not yet" });
         if !deployed {
-            println!(
+            outln!(
                 "Send it some ETH for fees; its first userOp (`sessionkeys session grant`) deploys it."
             );
         }
@@ -535,16 +535,16 @@ pub fn grant(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
         .filter(|f| f.severity == Severity::Error)
         .count();
     if !json {
-        print!(
+        out!(
             "{}",
             sessionkeys_engine::explain::explain(&placeholder, &Labels::well_known())
         );
         for finding in &findings {
-            println!("{finding}");
+            outln!("{finding}");
         }
     }
     if errors > 0 && !args.force {
-        eprintln!("refused: lint reports {errors} error(s); fix the session or pass --force");
+        errln!("refused: lint reports {errors} error(s); fix the session or pass --force");
         return Ok(ExitCode::from(1));
     }
     if args.first_use && args.relayer.relayer_key_env.is_some() {
@@ -659,7 +659,7 @@ pub fn grant(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
     };
     store.save(&stored)?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "sessionHash": stored.hash.to_string(),
@@ -669,14 +669,14 @@ pub fn grant(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
             })
         );
     } else {
-        println!("session  {}", stored.hash);
-        println!("account  {}", account.address.to_checksum(None));
-        println!(
+        outln!("session  {}", stored.hash);
+        outln!("account  {}", account.address.to_checksum(None));
+        outln!(
             "signer   {} (key stored encrypted in {})",
             key.address().to_checksum(None),
             store.keys_dir().display()
         );
-        println!(
+        outln!(
             "status   {}",
             if args.first_use {
                 "approved: its first op enables it"
@@ -803,7 +803,7 @@ pub fn exec(args: ExecArgs, json: bool) -> Result<ExitCode, InputError> {
                     store.set_status(stored.hash, StoredStatus::Granted)?;
                 }
                 if !json {
-                    println!(
+                    outln!(
                         "op {i}: ok — userOp {} in tx {} (gas {}, paid {} wei)",
                         done.user_op_hash,
                         done.transaction_hash,
@@ -825,7 +825,7 @@ pub fn exec(args: ExecArgs, json: bool) -> Result<ExitCode, InputError> {
                     _ => String::new(),
                 };
                 if !json {
-                    println!("op {i}: refused — {error}");
+                    outln!("op {i}: refused — {error}");
                 }
                 results.push(serde_json::json!({"op": i, "verdict": "refused", "error": name, "reason": error.to_string()}));
                 break;
@@ -834,7 +834,7 @@ pub fn exec(args: ExecArgs, json: bool) -> Result<ExitCode, InputError> {
         }
     }
     if json {
-        println!("{}", serde_json::Value::Array(results));
+        outln!("{}", serde_json::Value::Array(results));
     }
     Ok(if refused {
         ExitCode::from(1)
@@ -865,7 +865,7 @@ pub fn list(args: ListArgs, json: bool) -> Result<ExitCode, InputError> {
     let store = SessionStore::open(dir)?;
     let listing = store.list()?;
     for problem in &listing.unreadable {
-        eprintln!("warning: {problem}");
+        errln!("warning: {problem}");
     }
     let backend: Option<Arc<dyn Backend>> = match &args.rpc {
         Some(rpc) => Some(Arc::new(RpcBackend::new(rpc, rpc)?)),
@@ -934,9 +934,9 @@ pub fn list(args: ListArgs, json: bool) -> Result<ExitCode, InputError> {
         }
     }
     if json {
-        println!("{}", serde_json::Value::Array(rows));
+        outln!("{}", serde_json::Value::Array(rows));
     } else if rows.is_empty() {
-        println!("no sessions in {}", store.dir().display());
+        outln!("no sessions in {}", store.dir().display());
     } else {
         for row in &rows {
             let mut line = format!(
@@ -956,10 +956,10 @@ pub fn list(args: ListArgs, json: bool) -> Result<ExitCode, InputError> {
                     }
                 ));
             }
-            println!("{line}");
+            outln!("{line}");
             if let Some(limits) = row.get("limits").and_then(|l| l.as_array()) {
                 for limit in limits {
-                    println!(
+                    outln!(
                         "    {} used of {}, {} left",
                         limit["used"].as_str().unwrap_or_default(),
                         limit["limit"].as_str().unwrap_or_default(),
@@ -1058,15 +1058,15 @@ pub fn revoke(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
         store.set_status(*hash, StoredStatus::Revoked)?;
     }
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"sentAs": done, "revoked": revoked.iter().map(|h| h.to_string()).collect::<Vec<_>>(), "all": args.all})
         );
     } else if args.all {
-        println!("revoked every session of {account_address} ({done})");
+        outln!("revoked every session of {account_address} ({done})");
     } else {
         for hash in &revoked {
-            println!("revoked {hash}");
+            outln!("revoked {hash}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -98,7 +98,7 @@ fn parse_pair<'a>(
 }
 
 fn new_session(args: &NewArgs) -> Result<serde_json::Value, InputError> {
-    use sessionkeys_engine::format::scalars::{format_rfc3339, parse_duration};
+    use sessionkeys_engine::format::scalars::{Timestamp, parse_duration};
     if args.calls.is_empty() && args.transfers.is_empty() {
         return Err(InputError(
             "give at least one --call TARGET:FUNCTION or --transfer RECIPIENT:MAX_WEI".into(),
@@ -107,9 +107,15 @@ fn new_session(args: &NewArgs) -> Result<serde_json::Value, InputError> {
     let duration = parse_duration(&args.valid_for)
         .map_err(|e| InputError(format!("--valid-for {:?}: {e}", args.valid_for)))?;
     let now = unix_now();
+    let until = now.checked_add(duration).ok_or_else(|| {
+        InputError(format!(
+            "--valid-for {:?}: too long, a session must end before 2^48 seconds",
+            args.valid_for
+        ))
+    })?;
     let mut session = serde_json::json!({
-        "validAfter": format_rfc3339(now),
-        "validUntil": format_rfc3339(now + duration),
+        "validAfter": Timestamp(now),
+        "validUntil": Timestamp(until),
         "feeLimit": { "limit": args.fee_limit },
     });
     if let Some(ops) = &args.ops {
@@ -192,7 +198,7 @@ pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> 
             let text = serde_json::to_string_pretty(&session)? + "\n";
             let placeholder = parse_session_json(&text)?.to_spec(Some(Address::repeat_byte(1)))?;
             for finding in lint(&placeholder, unix_now()) {
-                eprintln!("{finding}");
+                errln!("{finding}");
             }
             match &args.out {
                 Some(path) => {
@@ -206,12 +212,12 @@ pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> 
                     std::io::Write::write_all(&mut file, text.as_bytes())
                         .map_err(|e| InputError(format!("cannot write {}: {e}", path.display())))?;
                     if json {
-                        println!("{}", serde_json::json!({ "file": path }));
+                        outln!("{}", serde_json::json!({ "file": path }));
                     } else {
-                        println!("wrote {}", path.display());
+                        outln!("wrote {}", path.display());
                     }
                 }
-                None => print!("{text}"),
+                None => out!("{text}"),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -246,20 +252,20 @@ pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> 
                     })
                     .collect();
                 if reviewed.is_empty() {
-                    println!("{}", serde_json::Value::Array(list));
+                    outln!("{}", serde_json::Value::Array(list));
                 } else {
                     let registry: Vec<_> = reviewed
                         .iter()
                         .map(|e| serde_json::json!({"location": e.location, "subject": e.subject, "status": e.status, "statusName": e.status_name()}))
                         .collect();
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::json!({"findings": list, "registry": registry})
                     );
                 }
             } else {
                 for entry in &reviewed {
-                    println!(
+                    outln!(
                         "registry: {}: {}: {}",
                         entry.location,
                         entry.subject,
@@ -267,10 +273,10 @@ pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> 
                     );
                 }
                 if findings.is_empty() {
-                    println!("no findings");
+                    outln!("no findings");
                 }
                 for finding in &findings {
-                    println!("{finding}");
+                    outln!("{finding}");
                 }
             }
             Ok(if errors > 0 {
@@ -306,12 +312,12 @@ pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> 
                     .iter()
                     .map(|l| serde_json::json!({"risk": l.risk, "text": l.text}))
                     .collect();
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"heading": explanation.heading, "lines": lines, "notes": explanation.notes})
                 );
             } else {
-                print!("{explanation}");
+                out!("{explanation}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -319,12 +325,12 @@ pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> 
             let spec = load(&file)?;
             let hash = sessionkeys_engine::session_hash(&spec);
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({"sessionHash": hash.to_string(), "session": SessionJson::from_spec(&spec)})
                 );
             } else {
-                println!("{hash}");
+                outln!("{hash}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -336,7 +342,7 @@ pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> 
         } => {
             let spec = load(&file)?;
             let typed = enable_typed_data(validator, account, &spec, &chains);
-            println!("{}", serde_json::to_string_pretty(&typed)?);
+            outln!("{}", serde_json::to_string_pretty(&typed)?);
             let _ = json; // typed data is JSON either way
             Ok(ExitCode::SUCCESS)
         }

@@ -5,13 +5,13 @@
 use crate::InputError;
 use crate::ops_file;
 use crate::session::load_with_signer;
-use alloy::primitives::{Address, Bytes, U256, aliases::U192};
+use alloy::primitives::{Address, Bytes, U256};
 use alloy::signers::local::PrivateKeySigner;
 use sessionkeys_chain::devnet::{DEVNET_ADMIN, Devnet};
 use sessionkeys_chain::execution::Call;
 use sessionkeys_chain::judge::judge;
 use sessionkeys_chain::signing;
-use sessionkeys_chain::userop::{nonce_key, nonce_with_key, session_lane};
+use sessionkeys_chain::userop::{nonce_key, session_lane};
 use sessionkeys_chain::{EntryPointVersion, UserOperation};
 use sessionkeys_contracts::abi::TestToken;
 use sessionkeys_contracts::session::{ISessionKeyValidator, SessionSpec};
@@ -92,7 +92,7 @@ pub fn run(run: ops_file::OpsRun, json: bool) -> Result<ExitCode, InputError> {
     }
     let mut out = Vec::new();
     if !json {
-        println!("session {hash} enabled on account {account} (EntryPoint {version})");
+        outln!("session {hash} enabled on account {account} (EntryPoint {version})");
     }
     let (mut refused, mut disagreed) = (false, false);
     let mut time = devnet.chain.time();
@@ -108,18 +108,12 @@ pub fn run(run: ops_file::OpsRun, json: bool) -> Result<ExitCode, InputError> {
         let call_data = ops_file::call_data(op_json, &path, &mut |name, at| {
             resolve(&devnet, account, version, name, at)
         })?;
-        let hint = op_json.time_hint.unwrap_or(time);
-        let nonce = match &op_json.nonce_key {
-            Some(k) => {
-                let key = k.parse::<U192>().map_err(|_| {
-                    InputError(format!(
-                        "{path}.nonceKey: expected 0x-hex of at most 24 bytes"
-                    ))
-                })?;
-                nonce_with_key(key, devnet.nonce(version, account, key)?.to::<u64>())
-            }
-            None => devnet.nonce(version, account, nonce_key(validator, session_lane(hash)))?,
-        };
+        let hint = op_json.time_hint(time, &path)?;
+        // getNonce returns the whole nonce, key ‖ sequence, for any key.
+        let key_of_nonce = op_json
+            .nonce_key(&path)?
+            .unwrap_or_else(|| nonce_key(validator, session_lane(hash)));
+        let nonce = devnet.nonce(version, account, key_of_nonce)?;
         let paymaster_and_data = match op_json.paymaster_and_data.as_deref() {
             None => None,
             Some("sponsor") => {
@@ -193,12 +187,12 @@ pub fn run(run: ops_file::OpsRun, json: bool) -> Result<ExitCode, InputError> {
                 "gas": judgement.receipt.as_ref().map(|r| r.gas_used),
             }));
         } else {
-            println!(
+            outln!(
                 "op {i} at {}",
                 sessionkeys_engine::explain::human_time(time)
             );
-            println!("  contract: {}", judgement.contract);
-            println!(
+            outln!("  contract: {}", judgement.contract);
+            outln!(
                 "  engine:   {}{}",
                 judgement.engine,
                 if judgement.agrees() {
@@ -208,15 +202,15 @@ pub fn run(run: ops_file::OpsRun, json: bool) -> Result<ExitCode, InputError> {
                 }
             );
             if let Some(reason) = &judgement.explanation {
-                println!("  why:      {reason}");
+                outln!("  why:      {reason}");
             }
             if !remaining.is_empty() {
-                println!("  remaining: {}", remaining.join(", "));
+                outln!("  remaining: {}", remaining.join(", "));
             }
         }
     }
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"sessionHash": hash.to_string(), "account": account, "ops": out})
         );

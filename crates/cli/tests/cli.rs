@@ -710,3 +710,290 @@ fn a_grant_refuses_unlimited_fees_unless_forced() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+// Inputs that once panicked (exit 101): each now gets its exit code, 2 bad input, 1 refused.
+
+fn simulate(ops: &str, extra: &[&str]) -> Output {
+    let calls = write_temp(&format!("ops-{}.json", ops.len()), ops);
+    let session = example("../simulate/session.json");
+    let mut args = vec!["simulate", "--session", &session, "--calls", &calls];
+    args.extend_from_slice(extra);
+    sessionkeys(&args)
+}
+
+fn check(ops: &str, extra: &[&str]) -> Output {
+    let calls = write_temp(&format!("check-ops-{}.json", ops.len()), ops);
+    let session = example("../simulate/session.json");
+    let mut args = vec![
+        "check",
+        "--session",
+        &session,
+        "--calls",
+        &calls,
+        "--at",
+        "2026-11-24T05:00:00Z",
+    ];
+    args.extend_from_slice(extra);
+    sessionkeys(&args)
+}
+
+fn assert_no_panic(out: &Output) {
+    assert_ne!(out.status.code(), Some(101), "{}", text(out));
+    assert!(!text(out).contains("panicked"), "{}", text(out));
+}
+
+const MOVE: &str = r#""calls":[{"to":"0x39D94E384a8815EC9a9D8c50Acb0E20FB79cC16c","function":"move(uint8)","args":[1]}]"#;
+
+#[test]
+fn a_time_hint_beyond_uint48_is_bad_input_for_simulate_and_check() {
+    let ops = format!(r#"{{"ops":[{{{MOVE},"timeHint":281474976710656}}]}}"#);
+    for out in [simulate(&ops, &[]), check(&ops, &[])] {
+        assert_no_panic(&out);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            text(&out)
+                .contains("ops[0].timeHint: 281474976710656 does not fit the signature's uint48"),
+            "{}",
+            text(&out)
+        );
+    }
+    // so is a block time past it, absolute or relative
+    for at in [r#""281474976710656""#, r#""+18446744073709551615s""#] {
+        let ops = format!(r#"{{"ops":[{{{MOVE},"at":{at}}}]}}"#);
+        let out = check(&ops, &[]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains("ops[0].at: "), "{}", text(&out));
+    }
+}
+
+#[test]
+fn a_nonce_key_of_another_lane_is_refused_by_both_sides() {
+    // The validator's address with lane 0xdeadbeef: the account routes the op to the validator,
+    // which refuses a lane that is not the session's.
+    let devnet: serde_json::Value =
+        serde_json::from_slice(&sessionkeys(&["--json", "devnet"]).stdout).unwrap();
+    let validator = devnet["validator"].as_str().unwrap().to_string();
+    let ops = format!(r#"{{"ops":[{{{MOVE},"nonceKey":"{validator}deadbeef"}}]}}"#);
+    let out = simulate(&ops, &[]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("contract: refused: WrongNonceLane"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains("DISAGREEMENT"), "{}", text(&out));
+    let out = check(
+        &ops.replace(&validator, "0x000000000000000000000000000000000000ba11"),
+        &[],
+    );
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("refused: WrongNonceLane"),
+        "{}",
+        text(&out)
+    );
+    // a key that is not hex is bad input
+    let ops = format!(r#"{{"ops":[{{{MOVE},"nonceKey":"lane 7"}}]}}"#);
+    let out = check(&ops, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("ops[0].nonceKey: expected 0x-hex"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn times_after_year_9999_print_as_unix_seconds() {
+    let session = write_temp(
+        "far-future.json",
+        r#"{"validUntil":281474976710655,"callPolicies":[{"target":"0x39D94E384a8815EC9a9D8c50Acb0E20FB79cC16c","selector":"move(uint8)"}]}"#,
+    );
+    let out = sessionkeys(&["session", "explain", &session]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("Unix time 281474976710655 (after year 9999)"),
+        "{}",
+        text(&out)
+    );
+    // the canonical JSON keeps such a time as a number, which reads back
+    let signed = write_temp(
+        "far-future-signed.json",
+        &std::fs::read_to_string(&session).unwrap().replacen(
+            '{',
+            r#"{"signer":"0x7e5f4552091a69125d5dfcb7b8c2659029395bdf","#,
+            1,
+        ),
+    );
+    let out = sessionkeys(&["--json", "session", "hash", &signed]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["session"]["validUntil"], 281474976710655u64);
+    let ops = write_temp(
+        "far-future-ops.json",
+        &format!(r#"{{"ops":[{{{MOVE},"at":"300000000000"}}]}}"#),
+    );
+    let out = sessionkeys(&["simulate", "--session", &session, "--calls", &ops]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("op 0 at Unix time 300000000000 (after year 9999)"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_zero_paymaster_is_the_entrypoints_aa98_on_v08_and_no_paymaster_on_v07() {
+    // 20 zero bytes of address, then the two 16-byte gas limits.
+    let ops = format!(
+        r#"{{"ops":[{{{MOVE},"paymasterAndData":"0x{}{}"}}]}}"#,
+        "00".repeat(20),
+        "00000000000000000000000000030d40".repeat(2)
+    );
+    let out = simulate(&ops, &["--entrypoint", "v0.8"]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    for side in [
+        "contract: entrypoint: AA98 invalid paymaster",
+        "engine:   entrypoint: AA98 invalid paymaster",
+    ] {
+        assert!(text(&out).contains(side), "{side} in {}", text(&out));
+    }
+    assert!(!text(&out).contains("0x0x"), "{}", text(&out));
+    let out = check(&ops, &["--entrypoint", "v0.8"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("entrypoint: AA98 invalid paymaster"),
+        "{}",
+        text(&out)
+    );
+    let out = simulate(&ops, &["--entrypoint", "v0.7"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // shorter than the 52-byte static part: the EntryPoint's AA93 on both versions
+    let ops = format!(
+        r#"{{"ops":[{{{MOVE},"paymasterAndData":"0x{}"}}]}}"#,
+        "11".repeat(51)
+    );
+    for version in ["v0.7", "v0.8"] {
+        let out = simulate(&ops, &["--entrypoint", version]);
+        assert_eq!(out.status.code(), Some(1), "{version}: {}", text(&out));
+        assert!(
+            text(&out).contains("contract: entrypoint: AA93 invalid paymasterAndData"),
+            "{version}: {}",
+            text(&out)
+        );
+        assert!(!text(&out).contains("DISAGREEMENT"), "{}", text(&out));
+    }
+}
+
+#[test]
+fn usage_already_past_a_limit_is_refused_not_a_panic() {
+    // the session allows 3 ops a minute; 29924940 is the minute of --at
+    let usage = write_temp(
+        "usage-past.json",
+        r#"{"opsUsed":18446744073709551615,"opsPeriod":29924940}"#,
+    );
+    let ops = format!(r#"{{"ops":[{{{MOVE}}}]}}"#);
+    let out = check(&ops, &["--usage", &usage]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("refused: LimitExceeded(kind: 0"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Runs `args` with stdout a pipe whose reader is gone before the first write, as with
+/// `sessionkeys … | head -0`.
+fn with_closed_stdout(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sessionkeys"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    drop(child.stdout.take());
+    child.wait_with_output().expect("the binary ends")
+}
+
+#[test]
+fn every_command_ends_quietly_with_its_exit_code_when_its_reader_goes_away() {
+    let session = example("../simulate/session.json");
+    let simulate_ops = example("../simulate/ops.json");
+    let check_ops = example("../check/ops.json");
+    let usdc = example("usdc-spending-limit.json");
+    let cases: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["devnet"], 0),
+        (vec!["--json", "devnet"], 0),
+        (vec!["session", "explain", &usdc], 0),
+        (vec!["session", "lint", &usdc], 0),
+        (vec!["session", "hash", &usdc], 0),
+        (
+            vec![
+                "check",
+                "--session",
+                &usdc,
+                "--calls",
+                &check_ops,
+                "--at",
+                "2026-11-24T12:00:00Z",
+            ],
+            1,
+        ),
+        (
+            vec!["simulate", "--session", &session, "--calls", &simulate_ops],
+            1,
+        ),
+        (vec!["session", "explain", "/nonexistent/session.json"], 2),
+    ];
+    for (args, code) in cases {
+        let out = with_closed_stdout(&args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", text(&out));
+        assert!(!text(&out).contains("panicked"), "{args:?}: {}", text(&out));
+    }
+}
+
+#[test]
+fn a_time_with_a_multibyte_character_is_bad_input_not_a_panic() {
+    // Found by the session_json fuzz target (docs/fuzzing.md).
+    let session = write_temp(
+        "multibyte-time.json",
+        r#"{"signer":"0x7e5f4552091a69125d5dfcb7b8c2659029395bdf","validUntil":"2026-12-24T00:00:0ʥZ","callPolicies":[{"target":"0x39D94E384a8815EC9a9D8c50Acb0E20FB79cC16c","selector":"move(uint8)"}]}"#,
+    );
+    let out = sessionkeys(&["session", "lint", &session]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("validUntil: expected RFC 3339 time"),
+        "{}",
+        text(&out)
+    );
+    let ops = format!(r#"{{"ops":[{{{MOVE},"at":"2026-11-24T05:00:0ʥZ"}}]}}"#);
+    let out = check(&ops, &[]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("ops[0].at: expected RFC 3339"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn session_new_refuses_a_duration_past_the_end_of_time() {
+    let out = sessionkeys(&[
+        "session",
+        "new",
+        "--call",
+        "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913:transfer(address,uint256)",
+        "--valid-for",
+        "18446744073709551615",
+    ]);
+    assert_no_panic(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--valid-for"), "{}", text(&out));
+}

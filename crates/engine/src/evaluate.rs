@@ -161,6 +161,11 @@ pub fn evaluate_session_op(ctx: &EvalContext, op: &SessionOp<'_>) -> Result<Vali
     if op.sender != ctx.account {
         return Err(v::sender_mismatch(ctx.account, op.sender));
     }
+    // The signature carries the hint as a uint48: a larger one cannot be encoded, and the
+    // contract's read of a uint48 word with bits above 48 reverts without data.
+    if op.time_hint >> 48 != 0 {
+        return Err(Violation::EmptyRevert);
+    }
     evaluate_core(
         ctx,
         &Core {
@@ -560,6 +565,15 @@ fn period_and_used(
         return Ok((0, stored.used));
     }
     let period: u64 = limit.period.to();
+    if period == 0 {
+        // Only a spec that skipped enable's checks gets here (the contract would divide by
+        // zero): refuse it as enable does.
+        return Err(v::invalid_usage_limit(
+            key.kind as u8,
+            key.policy as usize,
+            key.constraint as usize,
+        ));
+    }
     let id = state.hint / period;
     if stored.period > id {
         return Err(v::hint_before_stored(key, stored.period, id));
@@ -580,6 +594,12 @@ fn period_and_used(
             stored.used
         },
     ))
+}
+
+/// What is left of a budget; nothing when a stored counter is already past the limit (a state
+/// the contract never writes, but a snapshot such as `check --usage` can describe).
+fn remaining(limit: &UsageLimit, used: U256) -> U256 {
+    limit.limit.saturating_sub(used)
 }
 
 fn stored_counter(state: &State<'_>, key: CounterKey) -> Counter {
@@ -609,7 +629,7 @@ fn charge(
     };
     let stored = stored_counter(state, key);
     let (period, used) = period_and_used(state, limit, key, stored)?;
-    if amount > limit.limit - used {
+    if amount > remaining(limit, used) {
         return Err(v::limit_exceeded(key, limit.limit, used, amount));
     }
     state.counters.insert(
@@ -640,14 +660,16 @@ fn charge_ops(
         used: U256::from(header.ops_used),
     };
     let (period, used) = period_and_used(state, limit, key, stored)?;
-    if U256::from(1) > limit.limit - used {
-        return Err(v::limit_exceeded(key, limit.limit, used, U256::from(1)));
+    // validate_spec caps the op limit at 2^64 - 1, so a count that passes fits in u64.
+    let next = used.to::<u64>().checked_add(1);
+    match next {
+        Some(next) if U256::from(1) <= remaining(limit, used) => Ok(SessionHeader {
+            ops_period: period,
+            ops_used: next,
+            ..header
+        }),
+        _ => Err(v::limit_exceeded(key, limit.limit, used, U256::from(1))),
     }
-    Ok(SessionHeader {
-        ops_period: period,
-        ops_used: used.to::<u64>() + 1,
-        ..header
-    })
 }
 
 fn check_fee(
@@ -683,11 +705,14 @@ fn check_fee(
     }
     let gas_limits = U256::from_be_bytes(op.account_gas_limits.0);
     let max_fee = U256::from_be_slice(&op.gas_fees[16..]);
-    let prefund = max_fee
-        * (op.pre_verification_gas
-            + (gas_limits >> 128)
-            + (gas_limits & U256::from(u128::MAX))
-            + paymaster_gas);
+    // Checked like the contract's 0.8 arithmetic: an overflowing prefund exceeds any budget.
+    let prefund = op
+        .pre_verification_gas
+        .checked_add(gas_limits >> 128)
+        .and_then(|g| g.checked_add(gas_limits & U256::from(u128::MAX)))
+        .and_then(|g| g.checked_add(paymaster_gas))
+        .and_then(|g| g.checked_mul(max_fee))
+        .unwrap_or(U256::MAX);
     let key = CounterKey {
         kind: CounterKind::Fee,
         policy: 0,
@@ -695,7 +720,7 @@ fn check_fee(
     };
     let stored = stored_counter(state, key);
     let (period, used) = period_and_used(state, limit, key, stored)?;
-    if prefund > limit.limit - used {
+    if prefund > remaining(limit, used) {
         if signature_valid {
             return Err(v::limit_exceeded(key, limit.limit, used, prefund));
         }

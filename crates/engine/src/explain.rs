@@ -3,7 +3,7 @@
 //! token is called that, never guessed.
 
 use crate::destinations::{DESTINATION_FUNCTIONS, approval_function};
-use crate::format::scalars::format_rfc3339;
+use crate::format::scalars::{LAST_RFC3339_SECOND, civil_from_unix};
 use alloy::primitives::{Address, B256, U256, address, keccak256};
 use sessionkeys_contracts::session::{CallPolicy, Constraint, SessionSpec, UsageLimit};
 
@@ -143,17 +143,18 @@ pub fn format_units(amount: U256, decimals: u8) -> String {
     format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
-/// `24 Nov 2026 18:00 UTC`.
+/// `24 Nov 2026 18:00 UTC`; after year 9999, `Unix time 253402300800 (after year 9999)`.
 pub fn human_time(seconds: u64) -> String {
-    let iso = format_rfc3339(seconds);
+    if seconds > LAST_RFC3339_SECOND {
+        return format!("Unix time {seconds} (after year 9999)");
+    }
+    let c = civil_from_unix(seconds);
     let month = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ][iso[5..7].parse::<usize>().expect("month") - 1];
+    ][c.month as usize - 1];
     format!(
-        "{} {month} {} {} UTC",
-        iso[8..10].trim_start_matches('0'),
-        &iso[..4],
-        &iso[11..16]
+        "{} {month} {:04} {:02}:{:02} UTC",
+        c.day, c.year, c.hour, c.minute
     )
 }
 

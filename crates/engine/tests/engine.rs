@@ -187,11 +187,11 @@ mod refusals_the_entrypoint_never_lets_through {
 
     /// The validator error the op is refused with, or None if it passes.
     fn check(sender: Address, paymaster_and_data: &[u8]) -> Option<E> {
-        let spec = spec();
-        let hash = session_hash(&spec);
-        let mut nonce = [0u8; 32];
-        nonce[20..24].copy_from_slice(&hash[..4]);
-        // execute(single, ALICE ‖ 0 ‖ ""): a plain transfer the session's policy allows.
+        check_op(&spec(), &context(), sender, paymaster_and_data, 500)
+    }
+
+    /// execute(single, ALICE ‖ 0 ‖ ""): a plain transfer the session's policy allows.
+    fn transfer_to_alice() -> Vec<u8> {
         let mut inner = ALICE.to_vec();
         inner.extend_from_slice(&[0u8; 32]);
         let mut call_data = vec![0xe9, 0xae, 0x5c, 0x53];
@@ -200,13 +200,33 @@ mod refusals_the_entrypoint_never_lets_through {
         call_data.extend_from_slice(&U256::from(inner.len()).to_be_bytes::<32>());
         inner.resize(64, 0);
         call_data.extend_from_slice(&inner);
+        call_data
+    }
+
+    /// The session's lane of the validator, sequence 0.
+    fn lane_nonce(hash: B256) -> U256 {
+        let mut nonce = [0u8; 32];
+        nonce[20..24].copy_from_slice(&hash[..4]);
+        U256::from_be_bytes(nonce)
+    }
+
+    /// [`check`] with the spec, snapshot and time hint given.
+    fn check_op(
+        spec: &SessionSpec,
+        context: &EvalContext,
+        sender: Address,
+        paymaster_and_data: &[u8],
+        time_hint: u64,
+    ) -> Option<E> {
+        let hash = session_hash(spec);
+        let call_data = transfer_to_alice();
         let op = SessionOp {
             sender,
-            spec: &spec,
+            spec,
             session_hash: hash,
             mode: 0,
-            time_hint: 500,
-            nonce: U256::from_be_bytes(nonce),
+            time_hint,
+            nonce: lane_nonce(hash),
             call_data: &call_data,
             account_gas_limits: B256::ZERO,
             pre_verification_gas: U256::ZERO,
@@ -215,7 +235,7 @@ mod refusals_the_entrypoint_never_lets_through {
             chains: &[],
             signatures: None,
         };
-        evaluate_session_op(&context(), &op)
+        evaluate_session_op(context, &op)
             .err()
             .map(|v| v.as_validator().cloned().expect("a validator error"))
     }
@@ -275,6 +295,123 @@ mod refusals_the_entrypoint_never_lets_through {
         s.paymaster = Address::ZERO;
         s.feeLimit.limitType = 0;
         assert_eq!(validate_spec(&s), Ok(()));
+    }
+
+    // Inputs that once panicked the engine (docs/fuzzing.md). Each is refused with a
+    // validator error instead.
+
+    #[test]
+    fn a_time_hint_beyond_uint48_reverts_without_data_as_the_contract_does_not_a_panic() {
+        // A hint wider than uint48 can only come from a word with bits above 48, which the
+        // contract's calldata read refuses with an empty revert.
+        let session = spec();
+        let hash = session_hash(&session);
+        let call_data = transfer_to_alice();
+        for hint in [1u64 << 48, u64::MAX] {
+            let op = SessionOp {
+                sender: ACCOUNT,
+                spec: &session,
+                session_hash: hash,
+                mode: 0,
+                time_hint: hint,
+                nonce: lane_nonce(hash),
+                call_data: &call_data,
+                account_gas_limits: B256::ZERO,
+                pre_verification_gas: U256::ZERO,
+                gas_fees: B256::ZERO,
+                paymaster_and_data: &[],
+                chains: &[],
+                signatures: None,
+            };
+            assert_eq!(
+                evaluate_session_op(&context(), &op).err(),
+                Some(sessionkeys_engine::Violation::EmptyRevert),
+                "hint {hint}"
+            );
+        }
+        // The largest uint48 is a hint like any other: outside this session's window.
+        assert!(matches!(
+            check_op(&spec(), &context(), ACCOUNT, &[], (1 << 48) - 1),
+            Some(E::TimeHintOutsideSession(_))
+        ));
+    }
+
+    #[test]
+    fn a_periodic_limit_of_period_zero_is_refused_as_at_enable_not_divided_by() {
+        // Only a spec that skipped enable's checks can have one: refused as enable would.
+        let mut spec = spec();
+        spec.opLimit = UsageLimit {
+            limitType: 2,
+            limit: U256::from(5),
+            period: U48::ZERO,
+        };
+        assert!(matches!(
+            check_op(&spec, &context(), ACCOUNT, &[], 500),
+            Some(E::InvalidUsageLimit(e)) if e.kind == 0
+        ));
+    }
+
+    #[test]
+    fn a_snapshot_already_past_its_limit_is_refused_not_wrapped() {
+        // `check --usage` can describe counters the contract never writes: more used than the
+        // limit, or the largest op count. Nothing remains of such a budget.
+        let mut spec = spec();
+        spec.opLimit = UsageLimit {
+            limitType: 1,
+            limit: U256::from(3),
+            period: U48::ZERO,
+        };
+        for used in [4, u64::MAX] {
+            let mut context = context();
+            context.header.ops_used = used;
+            assert!(
+                matches!(
+                    check_op(&spec, &context, ACCOUNT, &[], 500),
+                    Some(E::LimitExceeded(e)) if e.kind == 0 && e.used == U256::from(used)
+                ),
+                "ops used {used}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_overflowing_prefund_exceeds_any_fee_budget() {
+        let mut spec = spec();
+        spec.feeLimit = UsageLimit {
+            limitType: 1,
+            limit: (U256::from(1) << 208) - U256::from(1),
+            period: U48::ZERO,
+        };
+        // paymaster gas 2 × (2^128 - 1) with a zero paymaster, at the largest fee per gas:
+        // the prefund overflows 256 bits, which the contract's checked arithmetic refuses.
+        let mut paymaster_and_data = vec![0u8; 20];
+        paymaster_and_data.extend_from_slice(&[0xff; 32]);
+        let refused = {
+            let hash = session_hash(&spec);
+            let call_data = transfer_to_alice();
+            let op = SessionOp {
+                sender: ACCOUNT,
+                spec: &spec,
+                session_hash: hash,
+                mode: 0,
+                time_hint: 500,
+                nonce: lane_nonce(hash),
+                call_data: &call_data,
+                account_gas_limits: B256::repeat_byte(0xff),
+                pre_verification_gas: U256::MAX,
+                gas_fees: B256::repeat_byte(0xff),
+                paymaster_and_data: &paymaster_and_data,
+                chains: &[],
+                signatures: None,
+            };
+            evaluate_session_op(&context(), &op)
+        };
+        match refused.map_err(|v| v.as_validator().cloned()) {
+            Err(Some(E::LimitExceeded(e))) => {
+                assert_eq!((e.kind, e.requested), (1, U256::MAX))
+            }
+            other => panic!("expected LimitExceeded, got {other:?}"),
+        }
     }
 }
 

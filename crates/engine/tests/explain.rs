@@ -118,6 +118,16 @@ fn units_times_and_addresses_are_formatted_for_people() {
     assert_eq!(format_units(U256::from(1_500_000u64), 6), "1.5");
     assert_eq!(format_units(U256::from(1u64), 18), "0.000000000000000001");
     assert_eq!(human_time(1_795_543_200), "24 Nov 2026 18:00 UTC");
+    assert_eq!(human_time(253_402_300_799), "31 Dec 9999 23:59 UTC");
+    // RFC 3339 has four-digit years; later times (sessions may run to 2^48 - 1) are raw.
+    assert_eq!(
+        human_time(253_402_300_800),
+        "Unix time 253402300800 (after year 9999)"
+    );
+    assert_eq!(
+        human_time(u64::MAX),
+        format!("Unix time {} (after year 9999)", u64::MAX)
+    );
     assert_eq!(
         short(
             "0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045"

@@ -3,7 +3,9 @@
 //! amounts as decimal or hex, selectors as hex or signatures, readable times and durations.
 //! Bad input gets the path of the field and what was expected.
 
+pub mod ops;
 pub mod scalars;
+pub mod usage;
 
 use crate::spec::validate_spec;
 use alloy::primitives::{Address, B256, U256, aliases::U48};

@@ -73,7 +73,10 @@ pub fn parse_rfc3339(s: &str) -> Result<u64, String> {
         format!("expected RFC 3339 time like \"2026-11-24T18:00:00Z\" or Unix seconds, got {s:?}")
     };
     let b = s.as_bytes();
-    if b.len() < 20
+    // RFC 3339 is ASCII; checking it first keeps every byte-position slice below on a char
+    // boundary (a multibyte character there once panicked the parser; docs/fuzzing.md).
+    if !s.is_ascii()
+        || b.len() < 20
         || b[4] != b'-'
         || b[7] != b'-'
         || !matches!(b[10], b'T' | b't' | b' ')
@@ -83,7 +86,11 @@ pub fn parse_rfc3339(s: &str) -> Result<u64, String> {
         return Err(bad());
     }
     let num = |range: std::ops::Range<usize>| -> Result<i64, String> {
-        s[range].parse::<i64>().map_err(|_| bad())
+        let digits = &s[range];
+        if !digits.bytes().all(|d| d.is_ascii_digit()) {
+            return Err(bad());
+        }
+        digits.parse::<i64>().map_err(|_| bad())
     };
     let (year, month, day) = (num(0..4)?, num(5..7)? as u32, num(8..10)? as u32);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
@@ -123,11 +130,31 @@ pub fn parse_rfc3339(s: &str) -> Result<u64, String> {
     u64::try_from(seconds).map_err(|_| format!("{s:?} is before 1970"))
 }
 
-/// Formats Unix seconds as RFC 3339 UTC.
-pub fn format_rfc3339(seconds: u64) -> String {
+/// The last second RFC 3339 can spell: 9999-12-31T23:59:59Z (its years have four digits).
+/// Later times still fit a session's 48-bit times, so they are printed as Unix seconds.
+pub const LAST_RFC3339_SECOND: u64 = 253_402_300_799;
+
+/// A UTC calendar date and time of day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Civil {
+    /// Proleptic Gregorian year (more than four digits after 9999).
+    pub year: i64,
+    /// 1–12.
+    pub month: u32,
+    /// 1–31.
+    pub day: u32,
+    /// 0–23.
+    pub hour: u64,
+    /// 0–59.
+    pub minute: u64,
+    /// 0–59.
+    pub second: u64,
+}
+
+/// Unix seconds as a UTC date and time (civil-from-days, the inverse of `days_from_civil`).
+pub fn civil_from_unix(seconds: u64) -> Civil {
     let days = (seconds / 86_400) as i64;
     let rem = seconds % 86_400;
-    // civil-from-days (inverse of days_from_civil)
     let z = days + 719_468;
     let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
     let doe = z - era * 146_097;
@@ -136,13 +163,27 @@ pub fn format_rfc3339(seconds: u64) -> String {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    Civil {
+        year: yoe + era * 400 + if month <= 2 { 1 } else { 0 },
+        month: month as u32,
+        day: day as u32,
+        hour: rem / 3600,
+        minute: rem % 3600 / 60,
+        second: rem % 60,
+    }
+}
+
+/// Formats Unix seconds as RFC 3339 UTC, or `None` after [`LAST_RFC3339_SECOND`], which it
+/// cannot spell.
+pub fn format_rfc3339(seconds: u64) -> Option<String> {
+    if seconds > LAST_RFC3339_SECOND {
+        return None;
+    }
+    let c = civil_from_unix(seconds);
+    Some(format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    ))
 }
 
 /// Parses `90s`, `10m`, `1h`, `1d`, `1w` or plain seconds.
@@ -306,7 +347,11 @@ impl Serialize for Amount {
 }
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&format_rfc3339(self.0))
+        // After year 9999 the number is the one spelling that parses back.
+        match format_rfc3339(self.0) {
+            Some(text) => serializer.serialize_str(&text),
+            None => serializer.serialize_u64(self.0),
+        }
     }
 }
 impl Serialize for Duration {
@@ -341,16 +386,37 @@ mod tests {
     fn rfc3339_round_trips_and_honours_offsets() {
         let t = parse_rfc3339("2026-11-24T18:00:00Z").unwrap();
         assert_eq!(t, 1_795_543_200);
-        assert_eq!(format_rfc3339(t), "2026-11-24T18:00:00Z");
+        assert_eq!(format_rfc3339(t).unwrap(), "2026-11-24T18:00:00Z");
         assert_eq!(parse_rfc3339("2026-11-24T20:00:00+02:00").unwrap(), t);
         assert_eq!(parse_rfc3339("2026-11-24T18:00:00.250Z").unwrap(), t);
-        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_rfc3339(0).unwrap(), "1970-01-01T00:00:00Z");
         assert!(
             parse_rfc3339("24/11/2026")
                 .unwrap_err()
                 .contains("RFC 3339")
         );
         assert!(parse_rfc3339("2026-13-24T18:00:00Z").is_err());
+        // found by fuzzing: a multibyte character where a digit belongs
+        assert!(parse_rfc3339("2026-12-24T00:00:0ʥZ").is_err());
+        assert!(parse_rfc3339("ʥ026-12-24T00:00:00Z").is_err());
+        // signs are not digits
+        assert!(parse_rfc3339("2026-+1-24T18:00:00Z").is_err());
+    }
+
+    #[test]
+    fn times_after_year_9999_are_not_rfc3339_and_serialize_as_unix_seconds() {
+        assert_eq!(
+            format_rfc3339(LAST_RFC3339_SECOND).unwrap(),
+            "9999-12-31T23:59:59Z"
+        );
+        assert_eq!(format_rfc3339(LAST_RFC3339_SECOND + 1), None);
+        assert_eq!(civil_from_unix(LAST_RFC3339_SECOND + 1).year, 10_000);
+        let late = Timestamp((1 << 48) - 1);
+        let json = serde_json::to_string(&late).unwrap();
+        assert_eq!(json, "281474976710655");
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), late);
+        // every u64 formats without a panic
+        assert_eq!(civil_from_unix(u64::MAX).second, u64::MAX % 60);
     }
 
     #[test]
