@@ -22,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(spec) = session.to_spec(Some(signer)) else {
         return;
     };
-    let _ = lint(&spec).iter().map(ToString::to_string).count();
+    // Lint measures from `now`: at, before and far after the session, and at the end of time.
+    let after: u64 = spec.validAfter.to();
+    for now in [0, after, after.saturating_add(1 << 40), u64::MAX] {
+        let _ = lint(&spec, now).iter().map(ToString::to_string).count();
+    }
     let _ = explain(&spec, &Labels::well_known()).to_string();
     let canonical = serde_json::to_string(&SessionJson::from_spec(&spec));
     require(canonical.is_ok(), "a session serializes");
