@@ -237,20 +237,7 @@ impl Erc7562Inspector {
         }
         self.check_opcode(opcode, contract);
         match opcode {
-            0x20 => {
-                let (Ok(offset), Ok(len)) = (interp.stack.peek(0), interp.stack.peek(1)) else {
-                    return;
-                };
-                // Memory is expanded by KECCAK256 itself, after this step: read only what exists.
-                if len >= U256::from(32)
-                    && offset < U256::from(u32::MAX)
-                    && offset.to::<usize>() + 32 <= interp.memory.size()
-                {
-                    let offset = offset.to::<usize>();
-                    let word = interp.memory.slice(offset..offset + 32);
-                    self.pending_deploy_keccak = word[..].try_into().ok();
-                }
-            }
+            0x20 => self.pending_deploy_keccak = keccak_first_word(interp),
             0x54 | 0x55 => {
                 if let Ok(slot) = interp.stack.peek(0) {
                     let access = if opcode == 0x54 { "SLOAD" } else { "SSTORE" };
@@ -285,6 +272,22 @@ fn banned_opcode(opcode: u8) -> Option<&'static str> {
     })
 }
 
+/// The first 32 bytes a KECCAK256 about to run hashes, if it hashes at least 32 bytes that are
+/// already in memory (KECCAK256 expands memory itself, after this step: read only what exists).
+fn keccak_first_word(interp: &Interpreter<EthInterpreter>) -> Option<[u8; 32]> {
+    let (Ok(offset), Ok(len)) = (interp.stack.peek(0), interp.stack.peek(1)) else {
+        return None;
+    };
+    if len < U256::from(32) || offset >= U256::from(u32::MAX) {
+        return None;
+    }
+    let offset = offset.to::<usize>();
+    if offset + 32 > interp.memory.size() {
+        return None;
+    }
+    interp.memory.slice(offset..offset + 32)[..].try_into().ok()
+}
+
 fn is_call(opcode: u8) -> bool {
     matches!(opcode, 0xf1 | 0xf2 | 0xf4 | 0xfa)
 }
@@ -303,19 +306,7 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for Erc7562Inspector {
         self.check_opcode(opcode, contract);
         match opcode {
             0x20 => {
-                let (Ok(offset), Ok(len)) = (interp.stack.peek(0), interp.stack.peek(1)) else {
-                    return;
-                };
-                // Memory is expanded by KECCAK256 itself, after this step: read only what exists.
-                if len >= U256::from(32)
-                    && offset < U256::from(u32::MAX)
-                    && offset.to::<usize>() + 32 <= interp.memory.size()
-                {
-                    let offset = offset.to::<usize>();
-                    let word = interp.memory.slice(offset..offset + 32);
-                    self.pending_keccak =
-                        word[..12].iter().all(|b| *b == 0) && word[12..] == sender[..];
-                }
+                self.pending_keccak = keccak_first_word(interp) == Some(sender.into_word().0);
             }
             0x54 | 0x55 => {
                 let Ok(slot) = interp.stack.peek(0) else {

@@ -1261,14 +1261,7 @@ mod eip7702_init {
     fn with_init_call(init_call: Bytes) -> J {
         let version = EntryPointVersion::V08;
         let mut h = Harness::new(version);
-        let factory = h.devnet.addresses.factory(version);
-        let implementation = h
-            .devnet
-            .chain
-            .call_typed(factory, &SessionAccountFactory::IMPLEMENTATIONCall {})
-            .unwrap();
-        let eoa = h.owner.address();
-        h.devnet.chain.set_delegation(eoa, implementation);
+        let eoa = h.delegate_owner_eoa();
         h.devnet.chain.set_balance(eoa, U256::from(ETHER));
         h.account = eoa;
         let validator = h.validator;

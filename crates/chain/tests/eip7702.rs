@@ -6,21 +6,14 @@ use alloy::sol_types::{SolCall, SolInterface};
 use common::*;
 use sessionkeys_chain::devnet::DEVNET_ADMIN;
 use sessionkeys_chain::execution::{Call, encode_calls};
-use sessionkeys_contracts::abi::{SessionAccount, SessionAccountFactory, TestToken};
+use sessionkeys_contracts::abi::{SessionAccount, TestToken};
 use sessionkeys_contracts::session::ISessionKeyValidator as V;
 
 /// A harness whose account is the owner's EOA, delegated to the SessionAccount implementation
 /// of the version's factory, funded, holding USDC, with no module installed yet.
 fn delegated_eoa(version: sessionkeys_chain::EntryPointVersion) -> Harness {
     let mut h = Harness::new(version);
-    let factory = h.devnet.addresses.factory(version);
-    let implementation = h
-        .devnet
-        .chain
-        .call_typed(factory, &SessionAccountFactory::IMPLEMENTATIONCall {})
-        .unwrap();
-    let eoa = h.owner.address();
-    h.devnet.chain.set_delegation(eoa, implementation);
+    let eoa = h.delegate_owner_eoa();
     h.devnet
         .chain
         .set_balance(eoa, U256::from(10u64) * U256::from(ETHER));

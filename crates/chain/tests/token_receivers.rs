@@ -6,7 +6,7 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::sol_types::SolCall;
 use common::*;
 use sessionkeys_chain::devnet::DEVNET_ADMIN;
-use sessionkeys_contracts::abi::{SessionAccount, SessionAccountFactory, TestMultiToken, TestNFT};
+use sessionkeys_contracts::abi::{SessionAccount, TestMultiToken, TestNFT};
 use sessionkeys_contracts::artifacts;
 
 const HOLDER: Address = alloy::primitives::address!("0x00000000000000000000000000000000000a11ce");
@@ -116,14 +116,7 @@ fn a_clone_receives_erc721_and_erc1155_safe_transfers() {
 fn a_delegated_eoa_receives_erc721_and_erc1155_safe_transfers() {
     each_version(|version| {
         let mut h = Harness::new(version);
-        let factory = h.devnet.addresses.factory(version);
-        let implementation = h
-            .devnet
-            .chain
-            .call_typed(factory, &SessionAccountFactory::IMPLEMENTATIONCall {})
-            .unwrap();
-        let eoa = h.owner.address();
-        h.devnet.chain.set_delegation(eoa, implementation);
+        let eoa = h.delegate_owner_eoa();
         safe_transfers_to(&mut h, eoa);
     });
 }

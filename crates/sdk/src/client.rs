@@ -429,14 +429,18 @@ impl SessionClient {
         loop {
             let (ctx, op, mode, time_hint) = self.prepare(calls).await?;
             let validation = self.evaluate(&ctx, &op, mode, time_hint)?;
-            self.check_window(&validation, time_hint)?;
             let clock = self.backend.clock().await?;
+            // The expiry wait comes first: in a period's last second the window fails for the
+            // next block too, and the answer is the next period, not a refusal.
             match self.next_period_if_expiring(&validation, clock)? {
                 Some(next) if !waited => {
                     self.backend.wait_for_block_time(next).await?;
                     waited = true;
                 }
-                _ => return Ok((ctx, op, mode, time_hint)),
+                _ => {
+                    self.check_window(&validation, time_hint)?;
+                    return Ok((ctx, op, mode, time_hint));
+                }
             }
         }
     }

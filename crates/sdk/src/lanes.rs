@@ -9,12 +9,11 @@
 //! The residual risk (an app that bypasses these tools) and the owner's remedy are in
 //! docs/decisions.md, "Nonce key".
 
-use crate::backend::{Backend, LogQuery};
+use crate::backend::Backend;
 use crate::error::SdkError;
 use crate::sessions::session_status;
 use alloy::primitives::{Address, B256, FixedBytes};
-use alloy::sol_types::SolEvent;
-use sessionkeys_contracts::session::{ISessionKeyValidator, SessionSpec};
+use sessionkeys_contracts::session::SessionSpec;
 
 /// A session's nonce lane: the first 4 bytes of its hash.
 pub fn lane(session_hash: B256) -> FixedBytes<4> {
@@ -28,13 +27,7 @@ pub async fn live_sessions(
     validator: Address,
     account: Address,
 ) -> Result<Vec<B256>, SdkError> {
-    let logs = backend
-        .logs(LogQuery {
-            address: validator,
-            topic0: ISessionKeyValidator::SessionEnabled::SIGNATURE_HASH,
-            topic1: Some(account.into_word()),
-        })
-        .await?;
+    let logs = crate::sessions::enabled_logs(backend, validator, account).await?;
     let mut live = Vec::new();
     for log in logs {
         let Some(hash) = log.topics().get(2).copied() else {

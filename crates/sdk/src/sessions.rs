@@ -51,13 +51,7 @@ pub async fn account_sessions(
     validator: Address,
     account: Address,
 ) -> Result<Vec<AccountSession>, SdkError> {
-    let logs = backend
-        .logs(LogQuery {
-            address: validator,
-            topic0: ISessionKeyValidator::SessionEnabled::SIGNATURE_HASH,
-            topic1: Some(account.into_word()),
-        })
-        .await?;
+    let logs = enabled_logs(backend, validator, account).await?;
     let mut sessions: Vec<AccountSession> = Vec::new();
     for log in logs {
         let event = ISessionKeyValidator::SessionEnabled::decode_log(&log)
@@ -77,4 +71,19 @@ pub async fn account_sessions(
         });
     }
     Ok(sessions)
+}
+
+/// The account's `SessionEnabled` events under `validator` (from block 0).
+pub(crate) async fn enabled_logs(
+    backend: &dyn Backend,
+    validator: Address,
+    account: Address,
+) -> Result<Vec<alloy::primitives::Log>, SdkError> {
+    Ok(backend
+        .logs(LogQuery {
+            address: validator,
+            topic0: ISessionKeyValidator::SessionEnabled::SIGNATURE_HASH,
+            topic1: Some(account.into_word()),
+        })
+        .await?)
 }

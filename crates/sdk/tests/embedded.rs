@@ -293,6 +293,13 @@ async fn an_op_at_the_end_of_its_rate_limit_period_waits_for_the_next_period() {
     let ops = ops.iter().find(|r| r.kind == 0).unwrap();
     assert_eq!(ops.used, U256::from(1), "charged in the new minute");
 
+    // In the minute's very last second the op would be valid for this block only: it too
+    // waits for the next minute instead of being refused (AA22 for the next block).
+    let boundary = boundary + 60;
+    backend.with_devnet(|d| d.chain.set_time(boundary - 1));
+    client.send(&[transfer(ALICE, USDC)]).await.unwrap();
+    assert!(backend.with_devnet(|d| d.chain.time()) >= boundary);
+
     // 40 s before the end is enough: no wait.
     let boundary = boundary + 60;
     backend.with_devnet(|d| d.chain.set_time(boundary - 40));

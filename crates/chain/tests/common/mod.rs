@@ -242,6 +242,23 @@ impl Harness {
         account
     }
 
+    /// Delegates the owner's EOA (EIP-7702) to the `SessionAccount` implementation behind this
+    /// version's factory, and returns the EOA.
+    pub fn delegate_owner_eoa(&mut self) -> Address {
+        let factory = self.devnet.addresses.factory(self.version);
+        let implementation = self
+            .devnet
+            .chain
+            .call_typed(
+                factory,
+                &sessionkeys_contracts::abi::SessionAccountFactory::IMPLEMENTATIONCall {},
+            )
+            .unwrap();
+        let eoa = self.owner.address();
+        self.devnet.chain.set_delegation(eoa, implementation);
+        eoa
+    }
+
     /// The owner's approval of `spec` for this account on `chains`.
     pub fn approval(&self, spec: &SessionSpec, chains: Vec<ChainEpoch>) -> EnableApproval {
         let digest = signing::enable_digest(self.validator, self.account, spec, &chains);
