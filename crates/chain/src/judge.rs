@@ -9,9 +9,7 @@ use crate::{
 };
 use alloy::primitives::{Address, B256};
 use sessionkeys_contracts::session::SessionSpec;
-use sessionkeys_engine::advisory::{
-    EntryPointRules, EntryPointVerdict, entry_point_precheck, entry_point_verdict,
-};
+use sessionkeys_engine::advisory::{EntryPointRules, EntryPointVerdict, entry_point_verdict};
 use sessionkeys_engine::evaluate::carried_session_hash;
 use sessionkeys_engine::{EvalContext, UserOpInput, Violation, evaluate};
 
@@ -147,9 +145,6 @@ fn engine_verdict(
     input: &UserOpInput,
     block_time: u64,
 ) -> (Verdict, Option<String>) {
-    if let Some(reason) = entry_point_precheck(rules, &input.paymaster_and_data) {
-        return (Verdict::EntryPoint(reason.into()), None);
-    }
     match evaluate(context, input) {
         Err(Violation::EntryPoint(reason)) => (Verdict::EntryPoint(reason), None),
         Err(violation) => (

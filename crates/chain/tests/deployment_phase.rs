@@ -87,8 +87,7 @@ fn owner_op_deploying(h: &mut Harness, factory: Address) -> UserOperation {
 fn session_op_deploying(h: &mut Harness, factory: Address) -> UserOperation {
     let (account, init) = new_account(h, factory);
     h.account = account;
-    let mut spec = h.spec();
-    spec.callPolicies = vec![usdc_policy(h.usdc(), &[ALICE], lifetime(100 * USDC))];
+    let spec = spending_session(h);
     let chain = h.this_chain();
     let approval = h.approval(&spec, vec![chain]);
     // The account holds no USDC yet: the op is judged at validation; its call may revert.

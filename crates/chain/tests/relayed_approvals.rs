@@ -13,15 +13,10 @@ use sessionkeys_chain::devnet::DEVNET_ADMIN;
 use sessionkeys_chain::signing;
 use sessionkeys_contracts::abi::PolicyRegistry;
 use sessionkeys_contracts::session::{ChainEpoch, ISessionKeyValidator as V, SessionSpec};
+use sessionkeys_engine::Status;
 
 /// Anyone with ETH for gas: the relayer is not the owner and holds no role.
 const RELAYER: Address = address!("0x000000000000000000000000000000000000feed");
-
-fn spending_session(h: &Harness) -> SessionSpec {
-    let mut spec = h.spec();
-    spec.callPolicies = vec![usdc_policy(h.usdc(), &[ALICE], lifetime(100 * USDC))];
-    spec
-}
 
 /// Builds the call from the harness, then relays it.
 fn relay_new<C: SolCall>(h: &mut Harness, build: impl FnOnce(&Harness) -> C) -> Result<(), VErr> {
@@ -114,7 +109,7 @@ fn a_relayer_enables_a_session_with_the_owners_typed_approval_and_a_repeat_is_a_
         let call = relayed_enable(&h, &spec, &approval);
         relay(&mut h, &call).unwrap();
         let hash = signing::session_hash(&spec);
-        assert_eq!(status(&mut h, hash), 1);
+        assert_eq!(status(&mut h, hash), Status::Active.code());
         let op = h.session_op(&spec, &[usdc_transfer(h.usdc(), ALICE, USDC)]);
         h.submit(op).unwrap_ok();
         // The approval is public once relayed: the same call again (a front-run, a retry) passes
@@ -254,8 +249,8 @@ fn a_relayer_revokes_one_or_several_sessions_with_the_owners_typed_approval() {
             revoke_approval(h, &hashes[..1], vec![chain.clone()])
         })
         .unwrap();
-        assert_eq!(status(&mut h, hashes[0]), 2);
-        assert_eq!(status(&mut h, hashes[1]), 1);
+        assert_eq!(status(&mut h, hashes[0]), Status::Revoked.code());
+        assert_eq!(status(&mut h, hashes[1]), Status::Active.code());
         let op = h.session_op(&first, &[usdc_transfer(h.usdc(), ALICE, USDC)]);
         assert!(matches!(
             h.submit(op).unwrap_refused(),
@@ -268,7 +263,7 @@ fn a_relayer_revokes_one_or_several_sessions_with_the_owners_typed_approval() {
         .unwrap();
         assert_eq!(
             (status(&mut h, hashes[1]), status(&mut h, hashes[2])),
-            (2, 2)
+            (Status::Revoked.code(), Status::Revoked.code())
         );
 
         // A wrong signer, and the owner's approval for this account used on another one.

@@ -1,6 +1,8 @@
 //! Enabling, expiry, revocation, replay, registry mode, fees and ERC-7562 compliance.
 mod common;
 
+use sessionkeys_engine::CounterKind;
+
 use alloy::primitives::{Address, U256, aliases::U48};
 use alloy::sol_types::{SolCall, SolInterface};
 use common::*;
@@ -11,12 +13,6 @@ use sessionkeys_chain::signing;
 use sessionkeys_chain::userop::Paymaster;
 use sessionkeys_contracts::abi::{PolicyRegistry, SessionAccount, TestToken};
 use sessionkeys_contracts::session::{ChainEpoch, ISessionKeyValidator as V, SessionSpec};
-
-fn spending_session(h: &Harness) -> SessionSpec {
-    let mut spec = h.spec();
-    spec.callPolicies = vec![usdc_policy(h.usdc(), &[ALICE], lifetime(100 * USDC))];
-    spec
-}
 
 fn pay_alice(h: &Harness) -> Vec<Call> {
     vec![usdc_transfer(h.usdc(), ALICE, USDC)]
@@ -504,7 +500,9 @@ fn a_session_naming_a_paymaster_needs_a_fee_budget_so_the_key_cannot_drain_the_a
         h.submit(op).unwrap_ok();
         let op = h.session_op(&spec, &pay_alice(&h));
         match h.submit(op).unwrap_refused() {
-            VErr::LimitExceeded(e) => assert_eq!((e.kind, e.limit), (1, U256::ZERO)),
+            VErr::LimitExceeded(e) => {
+                assert_eq!((e.kind, e.limit), (CounterKind::Fee as u8, U256::ZERO))
+            }
             other => panic!("expected the fee limit, got {}", error_name(&other)),
         }
     });

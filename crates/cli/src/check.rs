@@ -9,12 +9,11 @@ use alloy::primitives::{Address, U256, address};
 use sessionkeys_chain::judge::violation_call_form;
 use sessionkeys_chain::userop::{nonce_key, nonce_with_key, session_lane};
 use sessionkeys_chain::{EntryPointVersion, UserOperation};
-use sessionkeys_engine::advisory::{
-    EntryPointRules, EntryPointVerdict, entry_point_precheck, entry_point_verdict,
-};
+use sessionkeys_engine::advisory::{EntryPointRules, EntryPointVerdict, entry_point_verdict};
 use sessionkeys_engine::evaluate::{SessionOp, evaluate_session_op};
 use sessionkeys_engine::format::usage::{UsageFile, parse_usage_json};
-use sessionkeys_engine::{EvalContext, SessionHeader, Status};
+use sessionkeys_engine::sender::check_paymaster_and_data;
+use sessionkeys_engine::{EvalContext, SessionHeader, Status, Violation};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -69,6 +68,10 @@ pub fn run(args: CheckArgs, json: bool) -> Result<ExitCode, InputError> {
             parse_usage_json(&text).map_err(|e| InputError(format!("{}: {e}", path.display())))?
         }
     };
+    let rules = match args.run.entrypoint {
+        EntryPointVersion::V07 => EntryPointRules::V07,
+        EntryPointVersion::V08 => EntryPointRules::V08,
+    };
     let mut ctx = EvalContext {
         chain_id: args.chain_id,
         validator: args.validator,
@@ -88,20 +91,10 @@ pub fn run(args: CheckArgs, json: bool) -> Result<ExitCode, InputError> {
         },
         counters: usage.counters(),
         owner: None,
-        sender: sessionkeys_engine::SenderState::deployed(
-            sessionkeys_engine::advisory::EntryPointRules::V07,
-            args.validator,
-        ),
-    };
-    let rules = match args.run.entrypoint {
-        EntryPointVersion::V07 => EntryPointRules::V07,
-        EntryPointVersion::V08 => EntryPointRules::V08,
+        sender: sessionkeys_engine::SenderState::deployed(rules, args.validator),
     };
     let hash = sessionkeys_engine::session_hash(&spec);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = crate::onchain::unix_now();
     let mut time = match &args.at {
         Some(at) => ops_file::parse_time(at, now, "--at")?,
         None => now,
@@ -155,24 +148,24 @@ pub fn run(args: CheckArgs, json: bool) -> Result<ExitCode, InputError> {
             chains: &[],
             signatures: None,
         };
-        let (verdict, why) = match entry_point_precheck(rules, &paymaster_and_data) {
-            Some(reason) => (format!("entrypoint: {reason}"), None),
-            None => match evaluate_session_op(&ctx, &session_op) {
-                Err(violation) => (
-                    format!("refused: {}", violation_call_form(&violation)),
-                    Some(violation.to_string()),
-                ),
-                Ok(validation) => match entry_point_verdict(rules, &validation, time) {
-                    EntryPointVerdict::Accepted => {
-                        ctx.header = validation.header;
-                        ctx.counters.extend(validation.counters);
-                        ("ok".to_string(), None)
-                    }
-                    EntryPointVerdict::OutOfTimeRange => {
-                        ("entrypoint: AA22 expired or not due".to_string(), None)
-                    }
-                    EntryPointVerdict::SignatureError => ("signature failed".to_string(), None),
-                },
+        let checked = check_paymaster_and_data(rules, &paymaster_and_data)
+            .and_then(|_| evaluate_session_op(&ctx, &session_op));
+        let (verdict, why) = match checked {
+            Err(Violation::EntryPoint(reason)) => (format!("entrypoint: {reason}"), None),
+            Err(violation) => (
+                format!("refused: {}", violation_call_form(&violation)),
+                Some(violation.to_string()),
+            ),
+            Ok(validation) => match entry_point_verdict(rules, &validation, time) {
+                EntryPointVerdict::Accepted => {
+                    ctx.header = validation.header;
+                    ctx.counters.extend(validation.counters);
+                    ("ok".to_string(), None)
+                }
+                EntryPointVerdict::OutOfTimeRange => {
+                    ("entrypoint: AA22 expired or not due".to_string(), None)
+                }
+                EntryPointVerdict::SignatureError => ("signature failed".to_string(), None),
             },
         };
         refused |= verdict != "ok";

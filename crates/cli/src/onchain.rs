@@ -5,7 +5,6 @@ use crate::InputError;
 use crate::ops_file;
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::SolCall;
 use sessionkeys::backend::Backend;
 use sessionkeys::lanes;
 use sessionkeys::password::PasswordSource;
@@ -15,7 +14,7 @@ use sessionkeys::{
     Call, EntryPointVersion, RpcBackend, SdkError, SessionClient, SessionGrant, SmartAccount,
     WaitPolicy, deployment,
 };
-use sessionkeys_contracts::session::{ChainEpoch, ISessionKeyValidator};
+use sessionkeys_contracts::session::ISessionKeyValidator;
 use sessionkeys_engine::explain::Labels;
 use sessionkeys_engine::lint::Severity;
 use std::path::PathBuf;
@@ -411,37 +410,37 @@ pub fn deploy(args: DeployArgs, json: bool) -> Result<ExitCode, InputError> {
             plan.len()
         ),
     );
-    let report =
-        match runtime()?.block_on(sessionkeys::deploy::deploy(backend.as_ref(), &payer, &plan)) {
-            Ok(report) => report,
-            Err(error) => return outcome(error),
-        };
+    // One runtime for every call: the backend's pooled connections belong to it.
+    let rt = runtime()?;
+    let report = match rt.block_on(sessionkeys::deploy::deploy(backend.as_ref(), &payer, &plan)) {
+        Ok(report) => report,
+        Err(error) => return outcome(error),
+    };
     if let Some(wei) = stake {
-        for version in EntryPointVersion::ALL {
-            let factory = deployment::session_account_factory(version, factory_owner).address();
-            progress(
-                json,
-                &format!(
-                    "staking the {version} factory: {} ETH, unstake delay {} s",
-                    args.stake.as_deref().unwrap_or_default(),
-                    args.unstake_delay
-                ),
-            );
-            let call = sessionkeys_contracts::abi::SessionAccountFactory::addStakeCall {
-                unstakeDelaySec: args.unstake_delay,
-            };
-            let sent = runtime()?.block_on(backend.send_transaction(
-                &payer,
-                sessionkeys::backend::PlainTransaction {
-                    to: factory,
-                    value: wei,
-                    data: call.abi_encode().into(),
-                    authorizations: Vec::new(),
-                },
-            ));
-            if let Err(error) = sent {
-                return outcome(error.into());
+        progress(
+            json,
+            &format!(
+                "staking both factories: {} ETH each, unstake delay {} s",
+                args.stake.as_deref().unwrap_or_default(),
+                args.unstake_delay
+            ),
+        );
+        let staked = rt.block_on(async {
+            for version in EntryPointVersion::ALL {
+                let factory = deployment::session_account_factory(version, factory_owner).address();
+                sessionkeys::deploy::stake_factory(
+                    backend.as_ref(),
+                    &payer,
+                    factory,
+                    wei,
+                    args.unstake_delay,
+                )
+                .await?;
             }
+            Ok::<(), SdkError>(())
+        });
+        if let Err(error) = staked {
+            return outcome(error);
         }
     }
     if json {
@@ -1022,12 +1021,14 @@ pub fn revoke(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
                 "relaying the owner's signed revocation to the validator",
             );
             let result = runtime()?.block_on(async {
-                let chain_id = backend.chain_id().await?;
-                let epoch = validator_epoch(backend.as_ref(), account_address).await?;
-                let chains = vec![ChainEpoch {
-                    chainId: chain_id,
-                    epoch,
-                }];
+                let chains = vec![
+                    sessionkeys::sessions::current_chain(
+                        backend.as_ref(),
+                        validator(),
+                        account_address,
+                    )
+                    .await?,
+                ];
                 let approval =
                     RevokeApproval::sign(&owner, validator(), account_address, target, chains);
                 relay::relay_revoke(backend.as_ref(), validator(), &approval, &relayer).await
@@ -1084,20 +1085,6 @@ async fn taken_lanes(
         taken.extend(lanes::live_sessions(backend, validator(), account.address).await?);
     }
     Ok(taken)
-}
-
-/// The account's revocation epoch, which a relayed approval must name.
-async fn validator_epoch(backend: &dyn Backend, account: Address) -> Result<u64, SdkError> {
-    let output = backend
-        .call(
-            validator(),
-            ISessionKeyValidator::epochOfCall { account }
-                .abi_encode()
-                .into(),
-        )
-        .await?;
-    ISessionKeyValidator::epochOfCall::abi_decode_returns(&output)
-        .map_err(|e| SdkError::Decode(format!("epochOf: {e}")))
 }
 
 /// The owner's own userOp calling revokeSession / revokeSessions / revokeAll.

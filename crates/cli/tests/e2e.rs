@@ -113,6 +113,22 @@ impl Cli {
     }
 }
 
+/// An owner key made by `key new` (a keystore file) and its counterfactual account, as
+/// `account create` prints it.
+fn owner_and_account(cli: &Cli) -> (String, Value) {
+    let owner = cli.ok(&[
+        "key",
+        "new",
+        "--dir",
+        &cli.path("owner"),
+        "--password-file",
+        &cli.path("password"),
+    ]);
+    let owner_file = owner["file"].as_str().unwrap().to_string();
+    let account = cli.ok(&["account", "create", "--owner-keystore", &owner_file]);
+    (owner_file, account)
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -227,16 +243,7 @@ async fn the_cli_runs_the_whole_lifecycle_on_anvil_and_alto() {
     }
 
     // The owner's key is a keystore file made by `key new`.
-    let owner = cli.ok(&[
-        "key",
-        "new",
-        "--dir",
-        &cli.path("owner"),
-        "--password-file",
-        &cli.path("password"),
-    ]);
-    let owner_file = owner["file"].as_str().unwrap().to_string();
-    let account = cli.ok(&["account", "create", "--owner-keystore", &owner_file]);
+    let (owner_file, account) = owner_and_account(&cli);
     assert_eq!(account["deployed"], false);
     let account: Address = account["account"].as_str().unwrap().parse().unwrap();
     fund(&stack.backend, account).await;
@@ -384,17 +391,8 @@ async fn the_owner_grants_and_revokes_through_a_relayer_on_anvil() {
     // deploys the account and sends the approvals in plain transactions.
     let stack = Stack::start("cli-relayed").await;
     let cli = Cli::new(&stack, "relayed");
-    let owner = cli.ok(&[
-        "key",
-        "new",
-        "--dir",
-        &cli.path("owner"),
-        "--password-file",
-        &cli.path("password"),
-    ]);
-    let owner_file = owner["file"].as_str().unwrap().to_string();
-    let account = cli.ok(&["account", "create", "--owner-keystore", &owner_file]);
-    let account: Address = account["account"].as_str().unwrap().parse().unwrap();
+    let (owner_file, created) = owner_and_account(&cli);
+    let account: Address = created["account"].as_str().unwrap().parse().unwrap();
     fund(&stack.backend, account).await;
     let now = stack.backend.latest_timestamp().await.unwrap();
     let relayed = [

@@ -46,22 +46,3 @@ pub fn entry_point_verdict(
     }
     EntryPointVerdict::Accepted
 }
-
-/// The EntryPoint's own checks of `paymasterAndData`, made while it copies the op, before it
-/// calls the account: the validator never sees an op they refuse. `AA93` on both versions,
-/// `AA98` (a zero paymaster address) on v0.8 only; v0.7 reads a zero address as no paymaster.
-pub fn entry_point_precheck(
-    rules: EntryPointRules,
-    paymaster_and_data: &[u8],
-) -> Option<&'static str> {
-    if paymaster_and_data.is_empty() {
-        return None;
-    }
-    if paymaster_and_data.len() < 52 {
-        return Some("AA93 invalid paymasterAndData");
-    }
-    if rules == EntryPointRules::V08 && paymaster_and_data[..20].iter().all(|b| *b == 0) {
-        return Some("AA98 invalid paymaster");
-    }
-    None
-}

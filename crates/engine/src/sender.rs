@@ -30,18 +30,8 @@ fn is_eip7702_init_code(init_code: &[u8]) -> bool {
 /// The EntryPoint's checks of the op's own fields before anything runs (`_copyUserOpToMemory`,
 /// then `_validatePrepayment`'s gas bound).
 pub fn check_fields(ctx: &EvalContext, op: &UserOpInput) -> Result<(), Violation> {
-    let pm = &op.paymaster_and_data[..];
-    let (mut pm_verification, mut pm_post_op) = (U256::ZERO, U256::ZERO);
-    if !pm.is_empty() {
-        if pm.len() < 52 {
-            return Err(refused("AA93 invalid paymasterAndData"));
-        }
-        if ctx.sender.entry_point == EntryPointRules::V08 && pm[..20] == [0u8; 20] {
-            return Err(refused("AA98 invalid paymaster"));
-        }
-        pm_verification = U256::from_be_slice(&pm[20..36]);
-        pm_post_op = U256::from_be_slice(&pm[36..52]);
-    }
+    let (pm_verification, pm_post_op) =
+        check_paymaster_and_data(ctx.sender.entry_point, &op.paymaster_and_data)?;
     let high = |word: &B256| U256::from_be_slice(&word[..16]);
     let low = |word: &B256| U256::from_be_slice(&word[16..]);
     let max = op.pre_verification_gas
@@ -55,6 +45,28 @@ pub fn check_fields(ctx: &EvalContext, op: &UserOpInput) -> Result<(), Violation
         return Err(refused("AA94 gas values overflow"));
     }
     Ok(())
+}
+
+/// The EntryPoint's reading of `paymasterAndData` while it copies the op: `AA93` when it is
+/// shorter than address + two gas limits, and on v0.8 `AA98` for a zero paymaster address (v0.7
+/// reads one as no paymaster). Returns the paymaster's verification and post-op gas limits.
+pub fn check_paymaster_and_data(
+    rules: EntryPointRules,
+    pm: &[u8],
+) -> Result<(U256, U256), Violation> {
+    if pm.is_empty() {
+        return Ok((U256::ZERO, U256::ZERO));
+    }
+    if pm.len() < 52 {
+        return Err(refused("AA93 invalid paymasterAndData"));
+    }
+    if rules == EntryPointRules::V08 && pm[..20] == [0u8; 20] {
+        return Err(refused("AA98 invalid paymaster"));
+    }
+    Ok((
+        U256::from_be_slice(&pm[20..36]),
+        U256::from_be_slice(&pm[36..52]),
+    ))
 }
 
 /// The EntryPoint's `_createSenderIfNeeded`, from the explicit [`crate::SenderState`].

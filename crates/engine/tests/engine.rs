@@ -134,7 +134,7 @@ mod refusals_the_entrypoint_never_lets_through {
     use sessionkeys_contracts::session::ISessionKeyValidator::ISessionKeyValidatorErrors as E;
     use sessionkeys_contracts::session::{SessionSpec, TransferPolicy, UsageLimit};
     use sessionkeys_engine::evaluate::{SessionOp, evaluate_session_op};
-    use sessionkeys_engine::{EvalContext, SessionHeader, Status, session_hash};
+    use sessionkeys_engine::{CounterKind, EvalContext, SessionHeader, Status, session_hash};
 
     const ACCOUNT: Address = address!("0x00000000000000000000000000000000000acc01");
     const ALICE: Address = address!("0xA11CE00000000000000000000000000000000001");
@@ -347,7 +347,7 @@ mod refusals_the_entrypoint_never_lets_through {
         };
         assert!(matches!(
             check_op(&spec, &context(), ACCOUNT, &[], 500),
-            Some(E::InvalidUsageLimit(e)) if e.kind == 0
+            Some(E::InvalidUsageLimit(e)) if e.kind == CounterKind::Ops as u8
         ));
     }
 
@@ -367,7 +367,7 @@ mod refusals_the_entrypoint_never_lets_through {
             assert!(
                 matches!(
                     check_op(&spec, &context, ACCOUNT, &[], 500),
-                    Some(E::LimitExceeded(e)) if e.kind == 0 && e.used == U256::from(used)
+                    Some(E::LimitExceeded(e)) if e.kind == CounterKind::Ops as u8 && e.used == U256::from(used)
                 ),
                 "ops used {used}"
             );
@@ -408,7 +408,7 @@ mod refusals_the_entrypoint_never_lets_through {
         };
         match refused.map_err(|v| v.as_validator().cloned()) {
             Err(Some(E::LimitExceeded(e))) => {
-                assert_eq!((e.kind, e.requested), (1, U256::MAX))
+                assert_eq!((e.kind, e.requested), (CounterKind::Fee as u8, U256::MAX))
             }
             other => panic!("expected LimitExceeded, got {other:?}"),
         }

@@ -85,3 +85,33 @@ pub async fn ensure_deployed(
     }
     Ok(())
 }
+
+/// Stakes `factory` in its EntryPoint with `wei` and an unstake delay of `unstake_delay` s, so
+/// bundlers that enforce ERC-7562 accept a new account's first op from it (STO-022). Only the
+/// factory's stake owner may: `stake_owner` signs and pays.
+///
+/// # Security
+/// The key signs in memory only.
+pub async fn stake_factory(
+    backend: &dyn Backend,
+    stake_owner: &PrivateKeySigner,
+    factory: Address,
+    wei: U256,
+    unstake_delay: u32,
+) -> Result<(), SdkError> {
+    let call = sessionkeys_contracts::abi::SessionAccountFactory::addStakeCall {
+        unstakeDelaySec: unstake_delay,
+    };
+    backend
+        .send_transaction(
+            stake_owner,
+            PlainTransaction {
+                to: factory,
+                value: wei,
+                data: alloy::sol_types::SolCall::abi_encode(&call).into(),
+                authorizations: Vec::new(),
+            },
+        )
+        .await?;
+    Ok(())
+}

@@ -8,7 +8,6 @@ use crate::error::SdkError;
 use crate::operation::{Executed, WaitPolicy};
 use alloy::primitives::{Address, B256};
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::SolCall;
 use sessionkeys_chain::execution::Call;
 use sessionkeys_chain::signing::{self, EnableApproval};
 use sessionkeys_contracts::session::{ChainEpoch, ISessionKeyValidator, SessionSpec};
@@ -69,21 +68,7 @@ impl SessionGrant {
         backend: &dyn Backend,
         account: Address,
     ) -> Result<ChainEpoch, SdkError> {
-        let chain_id = backend.chain_id().await?;
-        let output = backend
-            .call(
-                self.validator,
-                ISessionKeyValidator::epochOfCall { account }
-                    .abi_encode()
-                    .into(),
-            )
-            .await?;
-        let epoch = ISessionKeyValidator::epochOfCall::abi_decode_returns(&output)
-            .map_err(|e| SdkError::Decode(format!("epochOf: {e}")))?;
-        Ok(ChainEpoch {
-            chainId: chain_id,
-            epoch,
-        })
+        crate::sessions::current_chain(backend, self.validator, account).await
     }
 
     /// The owner signs the approval of this session for `account` on `chains`, for an

@@ -7,7 +7,7 @@ use crate::client::session_usage;
 use crate::error::SdkError;
 use alloy::primitives::{Address, B256};
 use alloy::sol_types::{SolCall, SolEvent};
-use sessionkeys_contracts::session::{CounterUsage, ISessionKeyValidator, SessionSpec};
+use sessionkeys_contracts::session::{ChainEpoch, CounterUsage, ISessionKeyValidator, SessionSpec};
 
 /// One session of an account, read from the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,4 +86,28 @@ pub(crate) async fn enabled_logs(
             topic1: Some(account.into_word()),
         })
         .await?)
+}
+
+/// The backend's chain with `account`'s current revocation epoch under `validator`: what an
+/// owner's approval (enable or revoke) must list to be usable there.
+pub async fn current_chain(
+    backend: &dyn Backend,
+    validator: Address,
+    account: Address,
+) -> Result<ChainEpoch, SdkError> {
+    let chain_id = backend.chain_id().await?;
+    let output = backend
+        .call(
+            validator,
+            ISessionKeyValidator::epochOfCall { account }
+                .abi_encode()
+                .into(),
+        )
+        .await?;
+    let epoch = ISessionKeyValidator::epochOfCall::abi_decode_returns(&output)
+        .map_err(|e| SdkError::Decode(format!("epochOf: {e}")))?;
+    Ok(ChainEpoch {
+        chainId: chain_id,
+        epoch,
+    })
 }

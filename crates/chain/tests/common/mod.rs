@@ -348,6 +348,13 @@ impl Harness {
     }
 }
 
+/// The harness's session with one policy: USDC transfers to ALICE, 100 USDC in total.
+pub fn spending_session(h: &Harness) -> SessionSpec {
+    let mut spec = h.spec();
+    spec.callPolicies = vec![usdc_policy(h.usdc(), &[ALICE], lifetime(100 * USDC))];
+    spec
+}
+
 pub fn unlimited() -> UsageLimit {
     UsageLimit {
         limitType: 0,
