@@ -1,18 +1,18 @@
-//! `sessionkeys demo`: the whole story on the embedded chain, in a couple of seconds.
+//! `sessionkeys demo`: the whole story on the devnet, in a couple of seconds.
 
 use crate::InputError;
 use alloy::primitives::{Address, B256, U256, address, aliases::U48};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use sessionkeys_chain::EntryPointVersion;
-use sessionkeys_chain::devnet::{DEVNET_ADMIN, Devnet};
 use sessionkeys_chain::execution::{Call, encode_calls};
-use sessionkeys_chain::judge::{Verdict, judge};
 use sessionkeys_chain::signing::{self, EnableApproval};
 use sessionkeys_contracts::abi::{Game, TestToken};
 use sessionkeys_contracts::session::{
     CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSpec, UsageLimit,
 };
+use sessionkeys_devnet::devnet::{DEVNET_ADMIN, Devnet};
+use sessionkeys_devnet::judge::{Verdict, judge};
 use sessionkeys_engine::explain::{Labels, explain, format_units, short};
 use sessionkeys_engine::lint::lint;
 use std::process::ExitCode;
@@ -148,9 +148,7 @@ pub fn run(json: bool) -> Result<ExitCode, InputError> {
         gas: vec![],
     };
 
-    story.say(
-        "sessionkeys demo — an embedded chain with EntryPoint v0.7 at its canonical address.\n",
-    );
+    story.say("sessionkeys demo — a devnet with EntryPoint v0.7 at its canonical address.\n");
     story.say(format!(
         "1. Ana owns the smart account {} holding 1000 USDC.",
         short(account)

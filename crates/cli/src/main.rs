@@ -31,9 +31,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the whole story on an embedded chain: grant a session, act, get refused, revoke.
+    /// Run the whole story on a devnet: grant a session, act, get refused, revoke.
     Demo,
-    /// Run a session and a sequence of userOps on a fresh embedded chain: the contract's and
+    /// Run a session and a sequence of userOps on a fresh devnet: the contract's and
     /// the engine's verdict on each (exit 0 all passed, 1 some refused, 3 they disagree).
     Simulate(ops_file::OpsRun),
     /// The engine's verdict on a sequence of ops, offline: no chain, no keys (exit 0 all
@@ -42,7 +42,7 @@ enum Command {
     /// Session keys, stored only as keystore v3 (scrypt) files.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Print the embedded devnet's fixed addresses (for session and ops files).
+    /// Print the devnet's fixed addresses (for session and ops files).
     Devnet,
     /// Session JSON files (docs/session-format.md): offline tools, and `grant` on a real chain.
     #[command(subcommand)]
@@ -120,7 +120,7 @@ pub(crate) fn parse_version(s: &str) -> Result<sessionkeys_chain::EntryPointVers
 }
 
 fn devnet_addresses(json: bool) -> Result<ExitCode, InputError> {
-    let devnet = sessionkeys_chain::Devnet::new()?;
+    let devnet = sessionkeys_devnet::Devnet::new()?;
     let a = devnet.addresses;
     let rows = [
         (

@@ -189,7 +189,7 @@ pub struct DeployArgs {
     #[arg(long)]
     stake: Option<String>,
     /// The unstake delay of --stake, in seconds (ERC-7562's minimum: one day).
-    #[arg(long, default_value_t = sessionkeys_chain::erc7562::MIN_UNSTAKE_DELAY)]
+    #[arg(long, default_value_t = sessionkeys_devnet::erc7562::MIN_UNSTAKE_DELAY)]
     unstake_delay: u32,
 }
 

@@ -1,4 +1,4 @@
-//! `sessionkeys simulate`: a session and a sequence of userOps on a fresh embedded chain, each
+//! `sessionkeys simulate`: a session and a sequence of userOps on a fresh devnet, each
 //! judged by the contract (through handleOps) and by the engine, in one vocabulary.
 //! Exit code 0 if every op passed, 1 if any was refused, 3 if the two sides disagree (a bug).
 
@@ -7,14 +7,14 @@ use crate::ops_file;
 use crate::session::load_with_signer;
 use alloy::primitives::{Address, Bytes, U256};
 use alloy::signers::local::PrivateKeySigner;
-use sessionkeys_chain::devnet::{DEVNET_ADMIN, Devnet};
 use sessionkeys_chain::execution::Call;
-use sessionkeys_chain::judge::judge;
 use sessionkeys_chain::signing;
 use sessionkeys_chain::userop::{nonce_key, session_lane};
 use sessionkeys_chain::{EntryPointVersion, UserOperation};
 use sessionkeys_contracts::abi::TestToken;
 use sessionkeys_contracts::session::{ISessionKeyValidator, SessionSpec};
+use sessionkeys_devnet::devnet::{DEVNET_ADMIN, Devnet};
+use sessionkeys_devnet::judge::judge;
 use std::process::ExitCode;
 
 fn resolve(

@@ -37,7 +37,7 @@ pub struct Precheck {
 
 /// Sends calls for an account as one session's key.
 ///
-/// A whole session on the embedded devnet (this example runs as a doc test; against a node and
+/// A whole session on the devnet (this example runs as a doc test; against a node and
 /// a bundler only the backend changes, see [`crate::RpcBackend`]):
 ///
 /// ```rust
@@ -45,7 +45,7 @@ pub struct Precheck {
 /// use alloy::signers::local::PrivateKeySigner;
 /// use alloy::sol_types::SolCall;
 /// use sessionkeys::backend::{Backend, PlainTransaction};
-/// use sessionkeys::{Call, EmbeddedBackend, EntryPointVersion, SdkError, SessionClient,
+/// use sessionkeys::{Call, DevnetBackend, EntryPointVersion, SdkError, SessionClient,
 ///     SessionGrant, SmartAccount, WaitPolicy, deployment};
 /// use sessionkeys_contracts::abi::TestToken;
 /// use sessionkeys_engine::format::parse_session_json;
@@ -54,7 +54,7 @@ pub struct Precheck {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// // The devnet (EntryPoints read from `npm ci --prefix contracts`) and its in-process bundler.
-/// let backend = Arc::new(EmbeddedBackend::new()?);
+/// let backend = Arc::new(DevnetBackend::new()?);
 /// let validator = deployment::session_key_validator(Address::ZERO).address();
 /// let usdc = deployment::fixtures::usdc().address();
 /// let alice = Address::repeat_byte(0xa1);

@@ -5,7 +5,8 @@ pub mod backend;
 pub mod client;
 pub mod delegation;
 pub mod deploy;
-pub mod embedded;
+#[cfg(feature = "devnet")]
+pub mod devnet;
 pub mod erc7769;
 pub mod error;
 pub mod grant;
@@ -21,7 +22,8 @@ pub mod store;
 pub use account::SmartAccount;
 pub use backend::{Backend, BackendError};
 pub use client::SessionClient;
-pub use embedded::EmbeddedBackend;
+#[cfg(feature = "devnet")]
+pub use devnet::DevnetBackend;
 pub use error::SdkError;
 pub use grant::SessionGrant;
 pub use operation::{Executed, WaitPolicy};

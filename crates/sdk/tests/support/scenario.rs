@@ -1,5 +1,5 @@
 //! One scenario's pieces, shared by the end-to-end tier (anvil + Alto) and the same tests on
-//! the embedded devnet: a USDC spending session, funded accounts, and refusal helpers.
+//! the devnet: a USDC spending session, funded accounts, and refusal helpers.
 #![allow(dead_code)] // each test binary uses its own subset
 
 use alloy::primitives::{Address, B256, U256, address};

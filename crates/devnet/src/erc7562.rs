@@ -30,11 +30,7 @@ const VALIDATE_USER_OP: [u8; 4] = [0x19, 0x82, 0x2f, 0x7c];
 /// `createSender(bytes)` on the EntryPoint's SenderCreator (v0.7 and v0.8).
 const CREATE_SENDER: [u8; 4] = [0x57, 0x0e, 0x1a, 0x36];
 
-/// The stake a factory, paymaster or aggregator needs to be treated as staked (ERC-7562
-/// `MIN_STAKE_VALUE`: chain-specific; 1 ETH is the reference bundler's and Alto's default).
-pub const MIN_STAKE_WEI: u128 = 1_000_000_000_000_000_000;
-/// The unstake delay a staked entity needs (ERC-7562 `MIN_UNSTAKE_DELAY`: one day).
-pub const MIN_UNSTAKE_DELAY: u32 = 86_400;
+pub use sessionkeys_chain::deployment::{MIN_STAKE_WEI, MIN_UNSTAKE_DELAY};
 
 /// One breach of ERC-7562 during validation.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,9 +1,9 @@
 //! An in-process chain: revm (PRAGUE, like anvil) over an in-memory database, with time that
-//! tests move by hand. Cloning an [`EmbeddedChain`] snapshots the whole state, so tests deploy
+//! tests move by hand. Cloning an [`DevnetEvm`] snapshots the whole state, so tests deploy
 //! once and clone per case.
 
-use crate::ChainError;
-use alloy::primitives::{Address, B256, Bytes, Log, U256, address};
+use crate::DevnetError;
+use alloy::primitives::{Address, B256, Bytes, Log, U256};
 use alloy::sol_types::SolCall;
 use revm::context::{BlockEnv, CfgEnv, TxEnv};
 use revm::context_interface::result::{ExecutionResult, HaltReason};
@@ -13,8 +13,7 @@ use revm::primitives::{TxKind, hardfork::SpecId};
 use revm::state::{AccountInfo, Bytecode};
 use revm::{Context, ExecuteEvm, InspectCommitEvm, Inspector, MainBuilder};
 
-/// The address of the deterministic CREATE2 deployer on every chain (as on anvil).
-pub const DETERMINISTIC_DEPLOYER: Address = address!("0x4e59b44847b379578588920cA78FbF26c0B4956C");
+pub use sessionkeys_chain::deployment::DETERMINISTIC_DEPLOYER;
 
 /// Runtime code of our own deterministic deployer, placed at [`DETERMINISTIC_DEPLOYER`]. Same
 /// interface as the one on public chains: calldata = salt (32 bytes) ‖ init code; it returns the
@@ -33,7 +32,7 @@ pub const DEPLOYER_RUNTIME: [u8; 31] = [
 
 /// Base fee of every embedded block (1 gwei).
 pub const BASE_FEE: u64 = 1_000_000_000;
-/// Gas limit of a transaction on the embedded chain.
+/// Gas limit of a transaction on the devnet.
 pub const TX_GAS_LIMIT: u64 = 30_000_000;
 
 /// What a committed transaction did.
@@ -53,14 +52,14 @@ pub struct TxOutcome {
 
 /// The in-process chain.
 #[derive(Clone, Debug)]
-pub struct EmbeddedChain {
+pub struct DevnetEvm {
     db: CacheDB<EmptyDB>,
     chain_id: u64,
     timestamp: u64,
     number: u64,
 }
 
-impl EmbeddedChain {
+impl DevnetEvm {
     /// An empty chain with the deterministic deployer installed.
     pub fn new(chain_id: u64, timestamp: u64) -> Self {
         let mut chain = Self {
@@ -204,7 +203,7 @@ impl EmbeddedChain {
         to: Address,
         value: U256,
         data: Bytes,
-    ) -> Result<TxOutcome, ChainError> {
+    ) -> Result<TxOutcome, DevnetError> {
         self.transact_inspect(from, to, value, data, NoInspector)
             .map(|(outcome, _)| outcome)
     }
@@ -218,7 +217,7 @@ impl EmbeddedChain {
         value: U256,
         data: Bytes,
         inspector: I,
-    ) -> Result<(TxOutcome, I), ChainError>
+    ) -> Result<(TxOutcome, I), DevnetError>
     where
         I: Inspector<MainnetContext<CacheDB<EmptyDB>>>,
     {
@@ -227,12 +226,12 @@ impl EmbeddedChain {
         let result = evm.inspect_tx_commit(tx);
         self.db = std::mem::take(&mut evm.ctx.journaled_state.database);
         self.number += 1;
-        let result = result.map_err(|e| ChainError::Evm(format!("{e:?}")))?;
+        let result = result.map_err(|e| DevnetError::Evm(format!("{e:?}")))?;
         Ok((outcome(result), evm.inspector))
     }
 
     /// Runs a call without committing anything (an `eth_call`).
-    pub fn call(&mut self, to: Address, data: Bytes) -> Result<Bytes, ChainError> {
+    pub fn call(&mut self, to: Address, data: Bytes) -> Result<Bytes, DevnetError> {
         let tx = TxEnv {
             gas_price: 0,
             ..self.tx(Address::ZERO, Some(to), U256::ZERO, data)
@@ -241,13 +240,13 @@ impl EmbeddedChain {
         let result = evm.transact(tx);
         self.db = std::mem::take(&mut evm.ctx.journaled_state.database);
         let result = result
-            .map_err(|e| ChainError::Evm(format!("{e:?}")))?
+            .map_err(|e| DevnetError::Evm(format!("{e:?}")))?
             .result;
         let outcome = outcome(result);
         if outcome.success {
             Ok(outcome.output)
         } else {
-            Err(ChainError::CallReverted {
+            Err(DevnetError::CallReverted {
                 to,
                 data: outcome.output,
             })
@@ -259,10 +258,10 @@ impl EmbeddedChain {
         &mut self,
         to: Address,
         call: &C,
-    ) -> Result<C::Return, ChainError> {
+    ) -> Result<C::Return, DevnetError> {
         let output = self.call(to, call.abi_encode().into())?;
         C::abi_decode_returns(&output)
-            .map_err(|e| ChainError::Decode(format!("{}: {e}", C::SIGNATURE)))
+            .map_err(|e| DevnetError::Decode(format!("{}: {e}", C::SIGNATURE)))
     }
 
     /// Deploys `init_code` with CREATE2 through the deterministic deployer and returns the address.
@@ -271,7 +270,7 @@ impl EmbeddedChain {
         deployer: Address,
         salt: B256,
         init_code: &[u8],
-    ) -> Result<Address, ChainError> {
+    ) -> Result<Address, DevnetError> {
         let expected = DETERMINISTIC_DEPLOYER.create2_from_code(salt, init_code);
         if !self.code(expected).is_empty() {
             return Ok(expected);
@@ -282,7 +281,7 @@ impl EmbeddedChain {
             || outcome.output.len() != 20
             || Address::from_slice(&outcome.output) != expected
         {
-            return Err(ChainError::DeploymentFailed {
+            return Err(DevnetError::DeploymentFailed {
                 expected,
                 output: outcome.output,
             });

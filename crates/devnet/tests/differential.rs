@@ -22,14 +22,15 @@ use common::*;
 use sessionkeys_chain::execution::{Call, encode_calls, encode_with_mode};
 use sessionkeys_chain::userop::{Paymaster, nonce_key, session_lane};
 use sessionkeys_chain::validator_state::{
-    ValidatorSetting, counter_slot, decode_counter, decode_header, eval_context, header_slot,
-    sender_state,
+    ValidatorSetting, counter_slot, decode_counter, decode_header, header_slot,
 };
-use sessionkeys_chain::{BundleError, EntryPointVersion, UserOperation, signing};
+use sessionkeys_chain::{EntryPointVersion, UserOperation, signing};
 use sessionkeys_contracts::abi::{Game, SessionAccountFactory, TestToken};
 use sessionkeys_contracts::session::{
     ChainEpoch, ISessionKeyValidator as V, SessionSpec, UsageLimit,
 };
+use sessionkeys_devnet::BundleError;
+use sessionkeys_devnet::state::{eval_context, sender_state};
 use sessionkeys_engine::advisory::{EntryPointRules, EntryPointVerdict, entry_point_verdict};
 use sessionkeys_engine::evaluate::carried_session_hash;
 use sessionkeys_engine::{CounterKey, CounterKind, EvalContext, SenderState, Violation, evaluate};
@@ -496,7 +497,7 @@ fn mutate_signature_fields(rng: &mut Rng, signature: &[u8]) -> Bytes {
 /// Puts the op on the lane of the session hash it now carries (as the contract reads it), so
 /// a mutated spec gets past the lane check half of the time and reaches the deeper reads.
 fn relane(h: &mut Harness, op: &mut UserOperation) {
-    let input = sessionkeys_chain::judge::engine_input(op, B256::ZERO);
+    let input = sessionkeys_devnet::judge::engine_input(op, B256::ZERO);
     if let Some(carried) = carried_session_hash(&input) {
         let key = nonce_key(h.validator, session_lane(carried));
         op.nonce = h.devnet.nonce(h.version, h.account, key).unwrap();
@@ -574,8 +575,10 @@ enum Outcome {
 fn contract_outcome(h: &mut Harness, op: UserOperation) -> Outcome {
     match h.devnet.handle_ops(h.version, &[op]) {
         Ok(_) => Outcome::Accepted,
-        Err(sessionkeys_chain::ChainError::Bundle(BundleError::FailedOp {
-            reason, inner, ..
+        Err(sessionkeys_devnet::DevnetError::Bundle(BundleError::FailedOp {
+            reason,
+            inner,
+            ..
         })) => match reason.as_str() {
             "AA24 signature error" => Outcome::SignatureError,
             "AA22 expired or not due" => Outcome::OutOfTimeRange,
@@ -588,7 +591,7 @@ fn contract_outcome(h: &mut Harness, op: UserOperation) -> Outcome {
             }
             other => panic!("unexpected EntryPoint refusal {other}"),
         },
-        Err(sessionkeys_chain::ChainError::Bundle(BundleError::Reverted(data))) => {
+        Err(sessionkeys_devnet::DevnetError::Bundle(BundleError::Reverted(data))) => {
             match <alloy::sol_types::Revert as alloy::sol_types::SolError>::abi_decode(&data) {
                 Ok(revert) => Outcome::EntryPoint(revert.reason),
                 Err(_) => panic!("handleOps reverted: {data}"),
@@ -635,7 +638,7 @@ fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
         let account = h.account;
         h.devnet
             .send(
-                sessionkeys_chain::devnet::DEVNET_ADMIN,
+                sessionkeys_devnet::devnet::DEVNET_ADMIN,
                 token18,
                 U256::ZERO,
                 &TestToken::mintCall {
@@ -817,7 +820,7 @@ fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
             let Ok(user_op_hash) = h.devnet.user_op_hash(version, &op) else {
                 panic!("getUserOpHash reverted on a generated op: {op:?}");
             };
-            let mut input = sessionkeys_chain::judge::engine_input(&op, user_op_hash);
+            let mut input = sessionkeys_devnet::judge::engine_input(&op, user_op_hash);
             let carried_hash = carried_session_hash(&input).unwrap_or(hash);
             let context = EvalContext {
                 sender: sender_state(&mut h.devnet.chain, rules, &input, vec![h.validator]),
@@ -968,10 +971,10 @@ fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
 }
 
 /// Cases found by hand (issue 9, section 6), each judged by both sides through
-/// `sessionkeys_chain::judge`: the engine and `handleOps` against the same state.
+/// `sessionkeys_devnet::judge`: the engine and `handleOps` against the same state.
 mod found_by_hand {
     use super::*;
-    use sessionkeys_chain::judge::{Judgement, Verdict as J, judge};
+    use sessionkeys_devnet::judge::{Judgement, Verdict as J, judge};
 
     fn judged(h: &mut Harness, spec: &SessionSpec, op: UserOperation) -> Judgement {
         let (version, validator, owner) = (h.version, h.validator, h.owner.address());
@@ -1155,8 +1158,8 @@ mod found_by_hand {
 
 mod counterfactual {
     use super::*;
-    use sessionkeys_chain::judge::{Judgement, judge};
     use sessionkeys_chain::signing::EnableApproval;
+    use sessionkeys_devnet::judge::{Judgement, judge};
 
     /// The first op of a counterfactual account, with first-use enable, whose initCode asks
     /// the factory for the account of salt `init_salt` (the sender is that of salt 77).
@@ -1241,7 +1244,7 @@ mod counterfactual {
             let (_, _, judgement) = first_op(version, 78);
             assert_eq!(
                 judgement.contract,
-                sessionkeys_chain::judge::Verdict::EntryPoint(
+                sessionkeys_devnet::judge::Verdict::EntryPoint(
                     "AA14 initCode must return sender".into()
                 )
             );
@@ -1253,8 +1256,8 @@ mod eip7702_init {
     //! v0.8: an initCode of the 0x7702 marker runs an init call on the delegated sender before
     //! validation; the engine takes whether it reverts as an input (`SenderState`).
     use super::*;
-    use sessionkeys_chain::judge::{Verdict as J, judge};
     use sessionkeys_contracts::abi::SessionAccount;
+    use sessionkeys_devnet::judge::{Verdict as J, judge};
 
     /// The owner's EOA delegated to SessionAccount with the session validator installed, and
     /// the judged verdict on a session op whose initCode is the marker and `init_call`.

@@ -5,9 +5,9 @@ mod common;
 use alloy::primitives::{Address, B256, U256};
 use alloy::sol_types::SolCall;
 use common::*;
-use sessionkeys_chain::devnet::DEVNET_ADMIN;
 use sessionkeys_contracts::abi::{SessionAccount, TestMultiToken, TestNFT};
 use sessionkeys_contracts::artifacts;
+use sessionkeys_devnet::devnet::DEVNET_ADMIN;
 
 const HOLDER: Address = alloy::primitives::address!("0x00000000000000000000000000000000000a11ce");
 

@@ -1,13 +1,13 @@
 //! Both verdicts on one session op — the contract's through `handleOps` and the engine's
 //! against the same state — in one vocabulary (DESIGN.md, "Simulation from files").
 
-use crate::RevertReason;
 use crate::devnet::Devnet;
-use crate::validator_state::{ValidatorSetting, eval_context, sender_state};
-use crate::{
-    BundleError, BundleReceipt, ChainError, EntryPointVersion, UserOperation, decode_revert,
-};
+use crate::state::{eval_context, sender_state};
+use crate::{BundleError, BundleReceipt, DevnetError};
 use alloy::primitives::{Address, B256};
+use sessionkeys_chain::RevertReason;
+use sessionkeys_chain::validator_state::ValidatorSetting;
+use sessionkeys_chain::{EntryPointVersion, UserOperation, decode_revert};
 use sessionkeys_contracts::session::SessionSpec;
 use sessionkeys_engine::advisory::{EntryPointRules, EntryPointVerdict, entry_point_verdict};
 use sessionkeys_engine::evaluate::carried_session_hash;
@@ -169,7 +169,7 @@ pub fn judge(
     owner: Option<Address>,
     spec: &SessionSpec,
     op: UserOperation,
-) -> Result<Judgement, ChainError> {
+) -> Result<Judgement, DevnetError> {
     let setting = devnet_setting(devnet, validator);
     let input = engine_input(&op, devnet.user_op_hash(version, &op)?);
     let carried: B256 =
@@ -206,7 +206,7 @@ pub fn judge(
             };
             (verdict, Some(receipt))
         }
-        Err(ChainError::Bundle(BundleError::FailedOp { reason, inner, .. })) => {
+        Err(DevnetError::Bundle(BundleError::FailedOp { reason, inner, .. })) => {
             let verdict = if reason.starts_with("AA24") {
                 Verdict::SignatureFailed
             } else if reason.starts_with("AA23") && inner.is_empty() {
@@ -224,11 +224,11 @@ pub fn judge(
         }
         // The EntryPoint's `require`s while it copies the op (AA93, AA98 on v0.8) revert the
         // whole bundle with `Error("AAxx …")`: an EntryPoint verdict, not a failure of the tool.
-        Err(ChainError::Bundle(BundleError::Reverted(data))) => match decode_revert(&data) {
+        Err(DevnetError::Bundle(BundleError::Reverted(data))) => match decode_revert(&data) {
             RevertReason::Message(reason) if reason.starts_with("AA") => {
                 (Verdict::EntryPoint(reason), None)
             }
-            _ => return Err(ChainError::Bundle(BundleError::Reverted(data))),
+            _ => return Err(DevnetError::Bundle(BundleError::Reverted(data))),
         },
         Err(other) => return Err(other),
     };

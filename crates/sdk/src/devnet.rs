@@ -1,4 +1,4 @@
-//! The embedded devnet behind the [`Backend`] interface, with an in-process bundler: the SDK's
+//! The devnet behind the [`Backend`] interface, with an in-process bundler: the SDK's
 //! code path is the same as against a real node and bundler (DESIGN.md, "Chain access").
 //!
 //! Its bundler estimates gas by running the op's parts on a copy of the chain: the factory,
@@ -13,11 +13,12 @@ use crate::erc7769::{
 use alloy::primitives::{Address, B256, Bytes, Log, U256};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
-use sessionkeys_chain::devnet::DEVNET_BUNDLER;
-use sessionkeys_chain::embedded::BASE_FEE;
 use sessionkeys_chain::entrypoint::abi::IEntryPoint;
-use sessionkeys_chain::{BundleError, ChainError, Devnet, EntryPointVersion, UserOperation};
+use sessionkeys_chain::{EntryPointVersion, UserOperation};
 use sessionkeys_contracts::abi::SessionAccount;
+use sessionkeys_devnet::devnet::DEVNET_BUNDLER;
+use sessionkeys_devnet::evm::BASE_FEE;
+use sessionkeys_devnet::{BundleError, Devnet, DevnetError};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
@@ -42,9 +43,9 @@ struct Ledger {
     bundles: u64,
 }
 
-/// The embedded devnet and its in-process bundler.
+/// The devnet and its in-process bundler.
 #[derive(Debug)]
-pub struct EmbeddedBackend {
+pub struct DevnetBackend {
     devnet: Mutex<Devnet>,
     ledger: Mutex<Ledger>,
 }
@@ -56,7 +57,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn embedded(error: ChainError) -> BackendError {
+fn embedded(error: DevnetError) -> BackendError {
     BackendError::Embedded(error.to_string())
 }
 
@@ -107,7 +108,7 @@ fn bundle_refusal(error: BundleError) -> BackendError {
     }
 }
 
-impl EmbeddedBackend {
+impl DevnetBackend {
     /// A fresh devnet (EntryPoints read from npm, everything deployed).
     pub fn new() -> Result<Self, BackendError> {
         Ok(Self::from_devnet(Devnet::new().map_err(embedded)?))
@@ -221,9 +222,9 @@ fn pre_verification_gas(op: &UserOperation) -> u64 {
 }
 
 #[async_trait::async_trait]
-impl Backend for EmbeddedBackend {
+impl Backend for DevnetBackend {
     fn describe(&self) -> String {
-        "the embedded devnet".into()
+        "the devnet".into()
     }
 
     async fn chain_id(&self) -> Result<u64, BackendError> {
@@ -235,7 +236,7 @@ impl Backend for EmbeddedBackend {
             .chain
             .call(to, data)
             .map_err(|e| match e {
-                ChainError::CallReverted { to, data } => BackendError::Reverted { to, data },
+                DevnetError::CallReverted { to, data } => BackendError::Reverted { to, data },
                 other => embedded(other),
             })
     }
@@ -345,7 +346,7 @@ impl Backend for EmbeddedBackend {
         let receipt = devnet
             .handle_ops(version, std::slice::from_ref(&op))
             .map_err(|e| match e {
-                ChainError::Bundle(bundle) => bundle_refusal(bundle),
+                DevnetError::Bundle(bundle) => bundle_refusal(bundle),
                 other => embedded(other),
             })?;
         let result = receipt.ops.first().cloned().ok_or_else(|| {

@@ -9,10 +9,10 @@ mod common;
 use alloy::primitives::{Address, B256, U256, address};
 use alloy::sol_types::{SolCall, SolInterface};
 use common::*;
-use sessionkeys_chain::devnet::DEVNET_ADMIN;
 use sessionkeys_chain::signing;
 use sessionkeys_contracts::abi::PolicyRegistry;
 use sessionkeys_contracts::session::{ChainEpoch, ISessionKeyValidator as V, SessionSpec};
+use sessionkeys_devnet::devnet::DEVNET_ADMIN;
 use sessionkeys_engine::Status;
 
 /// Anyone with ETH for gas: the relayer is not the owner and holds no role.

@@ -1,11 +1,11 @@
-//! The embedded devnet deploys the canonical EntryPoints and our contracts.
+//! The devnet deploys the canonical EntryPoints and our contracts.
 mod common;
 
 use alloy::primitives::{U256, keccak256};
 use common::*;
 use sessionkeys_chain::EntryPointVersion;
-use sessionkeys_chain::embedded::DETERMINISTIC_DEPLOYER;
 use sessionkeys_chain::execution::Call;
+use sessionkeys_devnet::evm::DETERMINISTIC_DEPLOYER;
 
 #[test]
 fn entrypoints_deploy_to_their_canonical_addresses_from_the_npm_code() {

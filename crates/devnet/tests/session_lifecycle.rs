@@ -6,13 +6,13 @@ use sessionkeys_engine::CounterKind;
 use alloy::primitives::{Address, U256, aliases::U48};
 use alloy::sol_types::{SolCall, SolInterface};
 use common::*;
-use sessionkeys_chain::devnet::DEVNET_ADMIN;
-use sessionkeys_chain::erc7562::{Erc7562Inspector, Erc7562Violation};
 use sessionkeys_chain::execution::{Call, encode_calls};
 use sessionkeys_chain::signing;
 use sessionkeys_chain::userop::Paymaster;
 use sessionkeys_contracts::abi::{PolicyRegistry, SessionAccount, TestToken};
 use sessionkeys_contracts::session::{ChainEpoch, ISessionKeyValidator as V, SessionSpec};
+use sessionkeys_devnet::devnet::DEVNET_ADMIN;
+use sessionkeys_devnet::erc7562::{Erc7562Inspector, Erc7562Violation};
 
 fn pay_alice(h: &Harness) -> Vec<Call> {
     vec![usdc_transfer(h.usdc(), ALICE, USDC)]

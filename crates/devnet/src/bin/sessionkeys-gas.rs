@@ -1,5 +1,5 @@
 //! Gas per scenario (DESIGN.md, "Measuring"): `handleOps` receipt gas of a bundle of one on the
-//! embedded chain, EntryPoint v0.7 and v0.8. Prints the markdown table recorded in
+//! devnet, EntryPoint v0.7 and v0.8. Prints the markdown table recorded in
 //! docs/benchmarks.md; `--check FILE` exits 1 if FILE does not hold exactly this table.
 //!
 //! Every transfer figure: TestToken (an OpenZeppelin-shaped ERC-20), recipient balance slot cold
@@ -9,14 +9,15 @@
 use alloy::primitives::{Address, B256, U256, address, aliases::U48};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
-use sessionkeys_chain::devnet::{DEVNET_ADMIN, Devnet};
 use sessionkeys_chain::execution::{Call, encode_calls};
 use sessionkeys_chain::signing::{self, EnableApproval};
-use sessionkeys_chain::{ChainError, EntryPointVersion, UserOperation};
+use sessionkeys_chain::{EntryPointVersion, UserOperation};
 use sessionkeys_contracts::abi::TestToken;
 use sessionkeys_contracts::session::{
     CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSpec, UsageLimit,
 };
+use sessionkeys_devnet::DevnetError;
+use sessionkeys_devnet::devnet::{DEVNET_ADMIN, Devnet};
 
 const WARMUP_RECIPIENT: Address = address!("0x00000000000000000000000000000000000c0de1");
 const RECIPIENT: Address = address!("0x00000000000000000000000000000000000c0de2");
@@ -32,7 +33,7 @@ struct Bench {
 }
 
 impl Bench {
-    fn new(base: &Devnet, version: EntryPointVersion) -> Result<Self, ChainError> {
+    fn new(base: &Devnet, version: EntryPointVersion) -> Result<Self, DevnetError> {
         let mut devnet = base.clone();
         let owner = PrivateKeySigner::from_bytes(&B256::repeat_byte(1)).expect("valid key");
         let validators = vec![devnet.addresses.validator];
@@ -125,10 +126,10 @@ impl Bench {
         }
     }
 
-    fn run(&mut self, op: UserOperation) -> Result<u64, ChainError> {
+    fn run(&mut self, op: UserOperation) -> Result<u64, DevnetError> {
         let receipt = self.devnet.handle_ops(self.version, &[op])?;
         if !receipt.ops.iter().all(|o| o.success) {
-            return Err(ChainError::Evm(format!(
+            return Err(DevnetError::Evm(format!(
                 "benchmark op failed in execution: {:?}",
                 receipt.ops
             )));
@@ -136,7 +137,7 @@ impl Bench {
         Ok(receipt.gas_used)
     }
 
-    fn owner_op(&mut self, calls: &[Call]) -> Result<UserOperation, ChainError> {
+    fn owner_op(&mut self, calls: &[Call]) -> Result<UserOperation, DevnetError> {
         self.devnet
             .owner_op(self.version, self.account, &self.owner, calls)
     }
@@ -146,7 +147,7 @@ impl Bench {
         spec: &SessionSpec,
         calls: &[Call],
         enable: Option<&EnableApproval>,
-    ) -> Result<UserOperation, ChainError> {
+    ) -> Result<UserOperation, DevnetError> {
         let hint = self.devnet.chain.time();
         let validator = self.devnet.addresses.validator;
         self.devnet.session_op(
@@ -163,7 +164,7 @@ impl Bench {
     }
 
     /// Receipt gas of a plain transaction to the validator from a relayer (the devnet admin).
-    fn relay<C: SolCall>(&mut self, call: &C) -> Result<u64, ChainError> {
+    fn relay<C: SolCall>(&mut self, call: &C) -> Result<u64, DevnetError> {
         let validator = self.devnet.addresses.validator;
         let outcome = self.devnet.chain.transact(
             DEVNET_ADMIN,
@@ -172,7 +173,7 @@ impl Bench {
             call.abi_encode().into(),
         )?;
         if !outcome.success {
-            return Err(ChainError::Evm(format!(
+            return Err(DevnetError::Evm(format!(
                 "relayed benchmark call reverted: {}",
                 outcome.output
             )));
@@ -189,7 +190,7 @@ impl Bench {
 }
 
 /// Gas of S0..S7 on one EntryPoint version.
-fn measure(base: &Devnet, version: EntryPointVersion) -> Result<[u64; 8], ChainError> {
+fn measure(base: &Devnet, version: EntryPointVersion) -> Result<[u64; 8], DevnetError> {
     // S0: owner transfer, after one warm-up owner op.
     let mut b = Bench::new(base, version)?;
     let warm = b.owner_op(&[b.transfer(WARMUP_RECIPIENT)])?;
@@ -261,7 +262,7 @@ fn measure(base: &Devnet, version: EntryPointVersion) -> Result<[u64; 8], ChainE
     Ok([s0, s1, s2, s3, s4, s5, s6, s7])
 }
 
-fn table(base: &Devnet) -> Result<String, ChainError> {
+fn table(base: &Devnet) -> Result<String, DevnetError> {
     let v07 = measure(base, EntryPointVersion::V07)?;
     let v08 = measure(base, EntryPointVersion::V08)?;
     let names = [
@@ -339,7 +340,7 @@ fn main() {
 }
 
 /// Prints the call tree of S1 with the gas of each frame.
-fn profile_s1(base: &Devnet, version: EntryPointVersion) -> Result<(), ChainError> {
+fn profile_s1(base: &Devnet, version: EntryPointVersion) -> Result<(), DevnetError> {
     let mut b = Bench::new(base, version)?;
     let spec = b.spec();
     let op = b.owner_op(&[b.enable_call(&spec)])?;
@@ -355,9 +356,9 @@ fn profile_s1(base: &Devnet, version: EntryPointVersion) -> Result<(), ChainErro
     let (result, profiler) = b.devnet.handle_ops_inspect(
         version,
         &[op],
-        sessionkeys_chain::profile::CallProfiler::default(),
+        sessionkeys_devnet::profile::CallProfiler::default(),
     )?;
-    let receipt = result.map_err(ChainError::Bundle)?;
+    let receipt = result.map_err(DevnetError::Bundle)?;
     println!("handleOps receipt gas: {}", receipt.gas_used);
     for frame in &profiler.frames {
         let selector = frame

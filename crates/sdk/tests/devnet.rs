@@ -1,4 +1,4 @@
-//! The SDK on the embedded devnet and its in-process bundler: the same code path as against a
+//! The SDK on the devnet and its in-process bundler: the same code path as against a
 //! real node and bundler (tests/e2e.rs), in the default test run.
 
 #[path = "support/scenario.rs"]
@@ -8,14 +8,12 @@ use alloy::primitives::U256;
 use alloy::signers::local::PrivateKeySigner;
 use scenario::*;
 use sessionkeys::backend::Backend;
-use sessionkeys::{
-    Call, EmbeddedBackend, EntryPointVersion, SdkError, SessionClient, SessionGrant,
-};
+use sessionkeys::{Call, DevnetBackend, EntryPointVersion, SdkError, SessionClient, SessionGrant};
 use sessionkeys_contracts::session::ISessionKeyValidator;
 use std::sync::Arc;
 
-fn backend() -> Arc<EmbeddedBackend> {
-    let backend = EmbeddedBackend::new().expect("the devnet (run `npm ci --prefix contracts`)");
+fn backend() -> Arc<DevnetBackend> {
+    let backend = DevnetBackend::new().expect("the devnet (run `npm ci --prefix contracts`)");
     backend.with_devnet(|d| {
         d.chain
             .set_balance(funder().address(), U256::from(10u64).pow(U256::from(24)))
@@ -188,7 +186,7 @@ async fn calls_that_would_revert_are_refused_at_estimation_with_the_reason_and_n
     let ether_before = backend.balance(account.address).await.unwrap();
     match client.send(&[transfer(BOB, 60 * USDC)]).await {
         Err(SdkError::BundlerRefused { code, reason, .. }) => {
-            assert_eq!(code, sessionkeys::embedded::EXECUTION_REVERTED);
+            assert_eq!(code, sessionkeys::devnet::EXECUTION_REVERTED);
             assert!(reason.unwrap().contains("InsufficientBalance"));
         }
         other => panic!("expected the estimate to refuse, got {other:?}"),

@@ -9,11 +9,11 @@ use alloy::primitives::{Address, Bytes, U256, address};
 use alloy::sol_types::{SolCall, SolInterface};
 use common::*;
 use sessionkeys_chain::deployment;
-use sessionkeys_chain::erc7562::{Erc7562Inspector, Erc7562Violation};
 use sessionkeys_chain::execution::encode_calls;
 use sessionkeys_chain::signing;
 use sessionkeys_chain::{EntryPointVersion, UserOperation};
 use sessionkeys_contracts::abi::SessionAccountFactory;
+use sessionkeys_devnet::erc7562::{Erc7562Inspector, Erc7562Violation};
 
 /// Another operator's stake owner: its factories sit at other addresses, unstaked at first.
 const OPERATOR: Address = address!("0x00000000000000000000000000000000000093e7");
@@ -24,7 +24,7 @@ fn factory_of(h: &mut Harness, stake_owner: Address) -> Address {
     h.devnet
         .chain
         .deploy_create2(
-            sessionkeys_chain::devnet::DEVNET_ADMIN,
+            sessionkeys_devnet::devnet::DEVNET_ADMIN,
             planned.salt,
             &planned.init_code,
         )
@@ -178,10 +178,10 @@ fn only_the_stake_owner_stakes_unlocks_and_withdraws_and_a_staked_factory_passes
         let factory = factory_of(&mut h, OPERATOR);
         h.devnet.chain.set_balance(OPERATOR, U256::from(10 * ETHER));
         let stake = SessionAccountFactory::addStakeCall {
-            unstakeDelaySec: sessionkeys_chain::erc7562::MIN_UNSTAKE_DELAY,
+            unstakeDelaySec: sessionkeys_devnet::erc7562::MIN_UNSTAKE_DELAY,
         };
         let one_eth = U256::from(ETHER);
-        let stranger = sessionkeys_chain::devnet::DEVNET_ADMIN;
+        let stranger = sessionkeys_devnet::devnet::DEVNET_ADMIN;
         let err = h
             .devnet
             .send(stranger, factory, one_eth, &stake)
@@ -216,7 +216,7 @@ fn only_the_stake_owner_stakes_unlocks_and_withdraws_and_a_staked_factory_passes
         );
         h.devnet
             .chain
-            .advance(u64::from(sessionkeys_chain::erc7562::MIN_UNSTAKE_DELAY) + 1);
+            .advance(u64::from(sessionkeys_devnet::erc7562::MIN_UNSTAKE_DELAY) + 1);
         let before = h.devnet.chain.balance(OPERATOR);
         h.devnet
             .send(

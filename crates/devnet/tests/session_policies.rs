@@ -502,7 +502,7 @@ fn calls_to_the_account_validator_entrypoint_and_registry_are_refused() {
         let registry = h.devnet.addresses.registry;
         h.devnet
             .send(
-                sessionkeys_chain::devnet::DEVNET_ADMIN,
+                sessionkeys_devnet::devnet::DEVNET_ADMIN,
                 registry,
                 U256::ZERO,
                 &sessionkeys_contracts::abi::PolicyRegistry::setCallStatusCall {

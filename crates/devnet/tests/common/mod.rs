@@ -5,16 +5,17 @@
 use alloy::primitives::{Address, B256, Bytes, U256, aliases::U48};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolError, SolInterface};
-use sessionkeys_chain::devnet::{DEVNET_ADMIN, Devnet};
-use sessionkeys_chain::erc7562::Erc7562Inspector;
 use sessionkeys_chain::execution::{Call, encode_calls};
 use sessionkeys_chain::signing::{self, EnableApproval};
-use sessionkeys_chain::{BundleError, BundleReceipt, ChainError, EntryPointVersion, UserOperation};
+use sessionkeys_chain::{EntryPointVersion, UserOperation};
 use sessionkeys_contracts::abi::TestToken;
 use sessionkeys_contracts::session::{
     CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSpec, TransferPolicy,
     UsageLimit,
 };
+use sessionkeys_devnet::devnet::{DEVNET_ADMIN, Devnet};
+use sessionkeys_devnet::erc7562::Erc7562Inspector;
+use sessionkeys_devnet::{BundleError, BundleReceipt, DevnetError};
 use std::sync::OnceLock;
 
 pub use sessionkeys_contracts::session::ISessionKeyValidator::ISessionKeyValidatorErrors as VErr;
@@ -504,9 +505,9 @@ pub fn error_name(e: &VErr) -> &'static str {
     )
 }
 
-pub fn chain_error_data(e: ChainError) -> Bytes {
+pub fn chain_error_data(e: DevnetError) -> Bytes {
     match e {
-        ChainError::CallReverted { data, .. } => data,
+        DevnetError::CallReverted { data, .. } => data,
         other => panic!("expected a revert, got {other}"),
     }
 }

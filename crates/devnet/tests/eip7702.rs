@@ -4,10 +4,10 @@ mod common;
 use alloy::primitives::{Address, U256};
 use alloy::sol_types::{SolCall, SolInterface};
 use common::*;
-use sessionkeys_chain::devnet::DEVNET_ADMIN;
 use sessionkeys_chain::execution::{Call, encode_calls};
 use sessionkeys_contracts::abi::{SessionAccount, TestToken};
 use sessionkeys_contracts::session::ISessionKeyValidator as V;
+use sessionkeys_devnet::devnet::DEVNET_ADMIN;
 
 /// A harness whose account is the owner's EOA, delegated to the SessionAccount implementation
 /// of the version's factory, funded, holding USDC, with no module installed yet.

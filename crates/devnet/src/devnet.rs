@@ -1,23 +1,24 @@
-//! The embedded devnet: both EntryPoints at their canonical addresses, the sessionkeys contracts
+//! The devnet: both EntryPoints at their canonical addresses, the sessionkeys contracts
 //! and the test fixtures, all deployed with CREATE2 (salt 0) through the deterministic deployer,
 //! so every address below is fixed and the same on every run.
 
-use crate::deployment::{self, fixtures};
-use crate::embedded::{EmbeddedChain, TxOutcome};
-use crate::entrypoint::{EntryPointVersion, abi::IEntryPoint};
-use crate::execution::{Call, encode_calls};
-use crate::signing::{self, EnableApproval};
-use crate::userop::{nonce_key, session_lane};
-use crate::{ChainError, UserOperation};
+use crate::DevnetError;
+use crate::evm::{DevnetEvm, TxOutcome};
 use alloy::primitives::{Address, B256, Bytes, U256, address};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
+use sessionkeys_chain::UserOperation;
+use sessionkeys_chain::deployment::{self, fixtures};
+use sessionkeys_chain::entrypoint::{EntryPointVersion, abi::IEntryPoint};
+use sessionkeys_chain::execution::{Call, encode_calls};
+use sessionkeys_chain::signing::{self, EnableApproval};
+use sessionkeys_chain::userop::{nonce_key, session_lane};
 use sessionkeys_contracts::abi;
 use sessionkeys_contracts::session::SessionSpec;
 
-/// Chain id of the embedded devnet (as anvil's default).
+/// Chain id of the devnet (as anvil's default).
 pub const DEVNET_CHAIN_ID: u64 = 31337;
-/// Start time of the embedded devnet: 2026-11-24T03:25:45Z (off every period boundary).
+/// Start time of the devnet: 2026-11-24T03:25:45Z (off every period boundary).
 pub const DEVNET_GENESIS_TIME: u64 = 1_795_478_400 + 12_345;
 /// Pays for deployments and owns the registry on the devnet.
 pub const DEVNET_ADMIN: Address = deployment::DEFAULT_FACTORY_OWNER;
@@ -86,18 +87,20 @@ pub struct OpResult {
 
 impl OpResult {
     /// The execution's revert reason, decoded.
-    pub fn decoded_revert(&self) -> Option<crate::RevertReason> {
+    pub fn decoded_revert(&self) -> Option<sessionkeys_chain::RevertReason> {
         self.revert_reason
             .as_ref()
-            .map(|data| crate::decode_revert(data))
+            .map(|data| sessionkeys_chain::decode_revert(data))
     }
 }
 
 impl BundleError {
     /// The validator's or account's revert, decoded (for `FailedOpWithRevert`).
-    pub fn decoded_inner(&self) -> Option<crate::RevertReason> {
+    pub fn decoded_inner(&self) -> Option<sessionkeys_chain::RevertReason> {
         match self {
-            Self::FailedOp { inner, .. } if !inner.is_empty() => Some(crate::decode_revert(inner)),
+            Self::FailedOp { inner, .. } if !inner.is_empty() => {
+                Some(sessionkeys_chain::decode_revert(inner))
+            }
             _ => None,
         }
     }
@@ -118,7 +121,7 @@ pub struct BundleReceipt {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BundleError {
     /// The EntryPoint refused an op in validation (`FailedOp` / `FailedOpWithRevert`).
-    #[error("userOp {op_index} refused: {reason}{}", if inner.is_empty() { String::new() } else { format!(": {}", crate::decode_revert(inner)) })]
+    #[error("userOp {op_index} refused: {reason}{}", if inner.is_empty() { String::new() } else { format!(": {}", sessionkeys_chain::decode_revert(inner)) })]
     FailedOp {
         /// Index of the op in the bundle.
         op_index: usize,
@@ -128,23 +131,23 @@ pub enum BundleError {
         inner: Bytes,
     },
     /// `handleOps` reverted in another way.
-    #[error("handleOps reverted: {}", crate::decode_revert(.0))]
+    #[error("handleOps reverted: {}", sessionkeys_chain::decode_revert(.0))]
     Reverted(Bytes),
 }
 
-/// The embedded chain with everything deployed, and an in-process bundler.
+/// The devnet with everything deployed, and an in-process bundler.
 #[derive(Clone, Debug)]
 pub struct Devnet {
     /// The chain itself.
-    pub chain: EmbeddedChain,
+    pub chain: DevnetEvm,
     /// Where everything is.
     pub addresses: DevnetAddresses,
 }
 
 impl Devnet {
     /// Deploys the EntryPoints (read from npm), our contracts and fixtures on a fresh chain.
-    pub fn new() -> Result<Self, ChainError> {
-        let mut chain = EmbeddedChain::new(DEVNET_CHAIN_ID, DEVNET_GENESIS_TIME);
+    pub fn new() -> Result<Self, DevnetError> {
+        let mut chain = DevnetEvm::new(DEVNET_CHAIN_ID, DEVNET_GENESIS_TIME);
         let ether = U256::from(10u64).pow(U256::from(18));
         chain.set_balance(DEVNET_ADMIN, ether * U256::from(1_000_000u64));
         chain.set_balance(DEVNET_BUNDLER, ether * U256::from(1_000u64));
@@ -216,14 +219,14 @@ impl Devnet {
         to: Address,
         value: U256,
         call: &C,
-    ) -> Result<TxOutcome, ChainError> {
+    ) -> Result<TxOutcome, DevnetError> {
         let outcome = self
             .chain
             .transact(from, to, value, call.abi_encode().into())?;
         if outcome.success {
             Ok(outcome)
         } else {
-            Err(ChainError::CallReverted {
+            Err(DevnetError::CallReverted {
                 to,
                 data: outcome.output,
             })
@@ -235,7 +238,7 @@ impl Devnet {
         &mut self,
         version: EntryPointVersion,
         op: &UserOperation,
-    ) -> Result<B256, ChainError> {
+    ) -> Result<B256, DevnetError> {
         self.chain.call_typed(
             version.address(),
             &IEntryPoint::getUserOpHashCall { userOp: op.pack() },
@@ -248,7 +251,7 @@ impl Devnet {
         version: EntryPointVersion,
         sender: Address,
         key: alloy::primitives::aliases::U192,
-    ) -> Result<U256, ChainError> {
+    ) -> Result<U256, DevnetError> {
         self.chain.call_typed(
             version.address(),
             &IEntryPoint::getNonceCall { sender, key },
@@ -262,10 +265,12 @@ impl Devnet {
         &mut self,
         version: EntryPointVersion,
         entity: Address,
-    ) -> Result<bool, ChainError> {
+    ) -> Result<bool, DevnetError> {
         let info = self.chain.call_typed(
             version.address(),
-            &crate::entrypoint::abi::IEntryPoint::getDepositInfoCall { account: entity },
+            &sessionkeys_chain::entrypoint::abi::IEntryPoint::getDepositInfoCall {
+                account: entity,
+            },
         )?;
         Ok(info.staked
             && info.stake.to::<u128>() >= crate::erc7562::MIN_STAKE_WEI
@@ -281,7 +286,7 @@ impl Devnet {
         owner: Address,
         validators: Vec<Address>,
         salt: U256,
-    ) -> Result<Address, ChainError> {
+    ) -> Result<Address, DevnetError> {
         let factory = self.addresses.factory(version);
         let account = self.chain.call_typed(
             factory,
@@ -311,7 +316,7 @@ impl Devnet {
         account: Address,
         owner: &PrivateKeySigner,
         calls: &[Call],
-    ) -> Result<UserOperation, ChainError> {
+    ) -> Result<UserOperation, DevnetError> {
         let nonce = self.nonce(version, account, Default::default())?;
         let mut op = UserOperation::new(account, nonce, encode_calls(calls));
         op.signature = signing::sign_digest(owner, self.user_op_hash(version, &op)?);
@@ -333,7 +338,7 @@ impl Devnet {
         time_hint: u64,
         enable: Option<&EnableApproval>,
         adjust: impl FnOnce(&mut UserOperation),
-    ) -> Result<UserOperation, ChainError> {
+    ) -> Result<UserOperation, DevnetError> {
         let hash = signing::session_hash(spec);
         let nonce = self.nonce(version, account, nonce_key(validator, session_lane(hash)))?;
         let mut op = UserOperation::new(account, nonce, call_data);
@@ -359,10 +364,10 @@ impl Devnet {
         &mut self,
         version: EntryPointVersion,
         ops: &[UserOperation],
-    ) -> Result<BundleReceipt, ChainError> {
-        self.handle_ops_inspect(version, ops, crate::embedded::NoInspector)?
+    ) -> Result<BundleReceipt, DevnetError> {
+        self.handle_ops_inspect(version, ops, crate::evm::NoInspector)?
             .0
-            .map_err(ChainError::Bundle)
+            .map_err(DevnetError::Bundle)
     }
 
     /// Like [`handle_ops`](Self::handle_ops) with an inspector, handed back with its findings;
@@ -372,7 +377,7 @@ impl Devnet {
         version: EntryPointVersion,
         ops: &[UserOperation],
         inspector: I,
-    ) -> Result<(Result<BundleReceipt, BundleError>, I), ChainError>
+    ) -> Result<(Result<BundleReceipt, BundleError>, I), DevnetError>
     where
         I: revm::Inspector<
                 revm::handler::MainnetContext<revm::database::CacheDB<revm::database::EmptyDB>>,
