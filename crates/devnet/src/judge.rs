@@ -161,17 +161,24 @@ fn engine_verdict(
     }
 }
 
-/// Evaluates `op` with the engine against the chain's state, then submits it.
-pub fn judge(
+/// The engine's verdict on `op` against the devnet's current state, without running it.
+/// `installed` are the account's installed modules (rule 6 bans calls to them); `validator` is
+/// always among them.
+pub fn predict(
     devnet: &mut Devnet,
     version: EntryPointVersion,
     validator: Address,
+    installed: &[Address],
     owner: Option<Address>,
     spec: &SessionSpec,
-    op: UserOperation,
-) -> Result<Judgement, DevnetError> {
+    op: &UserOperation,
+) -> Result<(Verdict, Option<String>), DevnetError> {
+    let mut installed = installed.to_vec();
+    if !installed.contains(&validator) {
+        installed.push(validator);
+    }
     let setting = devnet_setting(devnet, validator);
-    let input = engine_input(&op, devnet.user_op_hash(version, &op)?);
+    let input = engine_input(op, devnet.user_op_hash(version, op)?);
     let carried: B256 =
         carried_session_hash(&input).unwrap_or_else(|| sessionkeys_engine::session_hash(spec));
     let rules = match version {
@@ -179,20 +186,28 @@ pub fn judge(
         EntryPointVersion::V08 => EntryPointRules::V08,
     };
     let context = EvalContext {
-        sender: sender_state(&mut devnet.chain, rules, &input, vec![validator]),
+        sender: sender_state(&mut devnet.chain, rules, &input, installed.clone()),
         ..eval_context(
             &devnet.chain,
             &setting,
             op.sender,
             owner,
-            vec![validator],
+            installed,
             spec,
             carried,
         )
     };
     let block_time = devnet.chain.time();
-    let (engine, explanation) = engine_verdict(rules, &context, &input, block_time);
-    let (contract, receipt) = match devnet.handle_ops(version, &[op]) {
+    Ok(engine_verdict(rules, &context, &input, block_time))
+}
+
+/// The contract's verdict on a bundle of one op, from what `handleOps` did. A bundle that
+/// reverted for a reason other than the EntryPoint's own `AAxx` checks is handed back: it is a
+/// failure of the tool, not a verdict.
+pub fn contract_verdict(
+    result: Result<BundleReceipt, BundleError>,
+) -> Result<(Verdict, Option<BundleReceipt>), BundleError> {
+    Ok(match result {
         Ok(receipt) => {
             let op = &receipt.ops[0];
             let verdict = if op.success {
@@ -206,7 +221,7 @@ pub fn judge(
             };
             (verdict, Some(receipt))
         }
-        Err(DevnetError::Bundle(BundleError::FailedOp { reason, inner, .. })) => {
+        Err(BundleError::FailedOp { reason, inner, .. }) => {
             let verdict = if reason.starts_with("AA24") {
                 Verdict::SignatureFailed
             } else if reason.starts_with("AA23") && inner.is_empty() {
@@ -224,14 +239,31 @@ pub fn judge(
         }
         // The EntryPoint's `require`s while it copies the op (AA93, AA98 on v0.8) revert the
         // whole bundle with `Error("AAxx …")`: an EntryPoint verdict, not a failure of the tool.
-        Err(DevnetError::Bundle(BundleError::Reverted(data))) => match decode_revert(&data) {
+        Err(BundleError::Reverted(data)) => match decode_revert(&data) {
             RevertReason::Message(reason) if reason.starts_with("AA") => {
                 (Verdict::EntryPoint(reason), None)
             }
-            _ => return Err(DevnetError::Bundle(BundleError::Reverted(data))),
+            _ => return Err(BundleError::Reverted(data)),
         },
+    })
+}
+
+/// Evaluates `op` with the engine against the chain's state, then submits it.
+pub fn judge(
+    devnet: &mut Devnet,
+    version: EntryPointVersion,
+    validator: Address,
+    owner: Option<Address>,
+    spec: &SessionSpec,
+    op: UserOperation,
+) -> Result<Judgement, DevnetError> {
+    let (engine, explanation) = predict(devnet, version, validator, &[], owner, spec, &op)?;
+    let result = match devnet.handle_ops(version, &[op]) {
+        Ok(receipt) => Ok(receipt),
+        Err(DevnetError::Bundle(bundle)) => Err(bundle),
         Err(other) => return Err(other),
     };
+    let (contract, receipt) = contract_verdict(result)?;
     Ok(Judgement {
         contract,
         engine,

@@ -4,17 +4,19 @@
 
 use alloy::primitives::{Address, B256, Bytes, U256, aliases::U48};
 use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolValue;
 use alloy::sol_types::{SolCall, SolError, SolInterface};
 use sessionkeys_chain::execution::{Call, encode_calls};
 use sessionkeys_chain::signing::{self, EnableApproval};
 use sessionkeys_chain::{EntryPointVersion, UserOperation};
-use sessionkeys_contracts::abi::TestToken;
+use sessionkeys_contracts::abi::{SessionAccount, TestToken};
 use sessionkeys_contracts::session::{
-    CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSpec, TransferPolicy,
-    UsageLimit,
+    CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSignature, SessionSpec,
+    TransferPolicy, UsageLimit,
 };
 use sessionkeys_devnet::devnet::{DEVNET_ADMIN, Devnet};
 use sessionkeys_devnet::erc7562::Erc7562Inspector;
+use sessionkeys_devnet::judge;
 use sessionkeys_devnet::{BundleError, BundleReceipt, DevnetError};
 use std::sync::OnceLock;
 
@@ -287,8 +289,11 @@ impl Harness {
     }
 
     /// Submits one op as a bundle under the ERC-7562 inspector; a successful validation must
-    /// show no violation.
+    /// show no violation. A session op (its nonce key names a session validator) is first judged
+    /// by the Rust engine against the same state, and the contract's verdict must equal the
+    /// engine's: every chain test that submits a session op proves both sides of its rule.
     pub fn submit(&mut self, op: UserOperation) -> Verdict {
+        let prediction = self.engine_prediction(&op);
         // STO-022: a deploying op's factory must be staked (read from the EntryPoint).
         let mut staked = Vec::new();
         if let Some((factory, _)) = &op.factory
@@ -301,6 +306,22 @@ impl Harness {
             .devnet
             .handle_ops_inspect(self.version, &[op], inspector)
             .unwrap();
+        if let Some((engine, explanation)) = prediction {
+            let (contract, receipt) = judge::contract_verdict(result.clone())
+                .expect("the bundle reverted outside the EntryPoint's own checks");
+            let judgement = judge::Judgement {
+                contract,
+                engine,
+                explanation,
+                receipt,
+            };
+            assert!(
+                judgement.agrees(),
+                "the engine and the contract disagree: contract {}, engine {}",
+                judgement.contract,
+                judgement.engine
+            );
+        }
         match result {
             Ok(receipt) => {
                 assert!(
@@ -327,6 +348,64 @@ impl Harness {
                 panic!("handleOps reverted without FailedOp: {data}")
             }
         }
+    }
+
+    /// The engine's verdict on a session op, judged on a copy of the state before it runs;
+    /// `None` for ops of other validators (the owner's, the EIP-7702 EOA's), which the engine
+    /// routes away (`OtherValidator`).
+    fn engine_prediction(
+        &mut self,
+        op: &UserOperation,
+    ) -> Option<(judge::Verdict, Option<String>)> {
+        let validator = Address::from_slice(&B256::from(op.nonce).as_slice()[..20]);
+        let validators = [
+            self.devnet.addresses.validator,
+            self.devnet.addresses.registry_validator,
+        ];
+        if !validators.contains(&validator) {
+            return None;
+        }
+        // The spec the op carries; an op whose signature does not decode is refused before the
+        // engine reads any counter, so any spec judges it.
+        let spec = SessionSignature::abi_decode(&op.signature)
+            .ok()
+            .and_then(|signature| SessionSpec::abi_decode(&signature.spec).ok())
+            .unwrap_or_default();
+        let owner = self
+            .devnet
+            .chain
+            .call_typed(op.sender, &SessionAccount::ownerCall {})
+            .unwrap_or(self.owner.address());
+        // Rule 6 bans calls to every installed module: ask the account about each we deploy.
+        let installed: Vec<Address> = validators
+            .into_iter()
+            .filter(|module| {
+                self.devnet
+                    .chain
+                    .call_typed(
+                        op.sender,
+                        &SessionAccount::isModuleInstalledCall {
+                            moduleTypeId: U256::from(1),
+                            module: *module,
+                            _2: Default::default(),
+                        },
+                    )
+                    .unwrap_or(false)
+            })
+            .collect();
+        let mut copy = self.devnet.clone();
+        Some(
+            judge::predict(
+                &mut copy,
+                self.version,
+                validator,
+                &installed,
+                Some(owner),
+                &spec,
+                op,
+            )
+            .expect("the engine judges the op"),
+        )
     }
 
     pub fn session_usage(
