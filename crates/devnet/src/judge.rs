@@ -1,5 +1,5 @@
 //! Both verdicts on one session op — the contract's through `handleOps` and the engine's
-//! against the same state — in one vocabulary (DESIGN.md, "Simulation from files").
+//! against the same state — in one vocabulary (docs/simulate-format.md).
 
 use crate::devnet::Devnet;
 use crate::state::{eval_context, sender_state};

@@ -575,7 +575,7 @@ fn a_session_with_no_policies_allows_nothing() {
 
 #[test]
 fn the_first_second_of_a_window_passes_on_v07_and_is_not_due_on_v08() {
-    // v0.7 treats validAfter as inclusive, v0.8 as exclusive (DESIGN rule 8).
+    // v0.7 treats validAfter as inclusive, v0.8 as exclusive (rule 8, docs/rules.md).
     each_version(|version| {
         let mut h = Harness::new(version);
         let mut spec = spending_session(&h, 100 * USDC);

@@ -44,7 +44,7 @@ impl std::fmt::Display for Finding {
     }
 }
 
-/// The exact message of rule SK001 (DESIGN.md, "Lint").
+/// The exact message of rule SK001 (docs/lint.md).
 pub const UNCONSTRAINED_DESTINATION: &str =
     "Unconstrained token approval/transfer destination in call policy";
 

@@ -1,6 +1,6 @@
 //! The one interface the SDK talks to a chain through: a node and a bundler. The devnet
 //! and a real node + bundler both implement it, so the SDK's code path is the same on both
-//! (DESIGN.md, "Chain access").
+//! (docs/decisions.md, "SDK and real chains").
 
 use crate::erc7769::{GasEstimate, RpcUserOperation, UserOperationReceipt};
 use alloy::primitives::{Address, B256, Bytes, Log, U256};

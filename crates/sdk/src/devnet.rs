@@ -1,5 +1,5 @@
 //! The devnet behind the [`Backend`] interface, with an in-process bundler: the SDK's
-//! code path is the same as against a real node and bundler (DESIGN.md, "Chain access").
+//! code path is the same as against a real node and bundler (docs/decisions.md, "SDK and real chains").
 //!
 //! Its bundler estimates gas by running the op's parts on a copy of the chain: the factory,
 //! then `validateUserOp` and `execute` called from the EntryPoint, each measured as a whole

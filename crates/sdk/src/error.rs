@@ -83,8 +83,8 @@ pub enum SdkError {
     /// it).
     #[error("invalid session: {0}")]
     InvalidSpec(Violation),
-    /// Another live or pending session of the account uses this session's nonce lane (DESIGN
-    /// rule 19): the two would invalidate each other's ops (AA25).
+    /// Another live or pending session of the account uses this session's nonce lane (rule 19
+    /// in docs/rules.md): the two would invalidate each other's ops (AA25).
     #[error(
         "the session's nonce lane {lane} is already used by session {session} of this account: \
          two sessions on one lane invalidate each other's ops (AA25); request the session again \

@@ -1,4 +1,4 @@
-//! Gas per scenario (DESIGN.md, "Measuring"): `handleOps` receipt gas of a bundle of one on the
+//! Gas per scenario (docs/benchmarks.md): `handleOps` receipt gas of a bundle of one on the
 //! devnet, EntryPoint v0.7 and v0.8. Prints the markdown table recorded in
 //! docs/benchmarks.md; `--check FILE` exits 1 if FILE does not hold exactly this table.
 //!
