@@ -76,7 +76,7 @@ pub enum BackendError {
     },
     /// The devnet refused a request.
     #[error("devnet: {0}")]
-    Embedded(String),
+    Devnet(String),
 }
 
 impl BackendError {

@@ -57,13 +57,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn embedded(error: DevnetError) -> BackendError {
-    BackendError::Embedded(error.to_string())
+fn devnet_error(error: DevnetError) -> BackendError {
+    BackendError::Devnet(error.to_string())
 }
 
 fn refusal(code: i64, message: String, data: Option<Bytes>) -> BackendError {
     BackendError::Rpc {
-        url: "embedded".into(),
+        url: "devnet".into(),
         method: "eth_sendUserOperation".into(),
         code,
         message,
@@ -111,7 +111,7 @@ fn bundle_refusal(error: BundleError) -> BackendError {
 impl DevnetBackend {
     /// A fresh devnet (EntryPoints read from npm, everything deployed).
     pub fn new() -> Result<Self, BackendError> {
-        Ok(Self::from_devnet(Devnet::new().map_err(embedded)?))
+        Ok(Self::from_devnet(Devnet::new().map_err(devnet_error)?))
     }
 
     /// Wraps an existing devnet.
@@ -139,7 +139,7 @@ impl DevnetBackend {
         if let Some((factory, data)) = &op.factory {
             let deployed = chain
                 .transact(entry_point, *factory, U256::ZERO, data.clone())
-                .map_err(embedded)?;
+                .map_err(devnet_error)?;
             if !deployed.success {
                 return Err(refusal(
                     REJECTED_BY_ACCOUNT,
@@ -149,7 +149,7 @@ impl DevnetBackend {
             }
             verification += deployed.gas_used;
         }
-        let hash = devnet.user_op_hash(version, op).map_err(embedded)?;
+        let hash = devnet.user_op_hash(version, op).map_err(devnet_error)?;
         let chain = &mut devnet.chain;
         let validate = SessionAccount::validateUserOpCall {
             userOp: account_form(op),
@@ -163,7 +163,7 @@ impl DevnetBackend {
                 U256::ZERO,
                 validate.abi_encode().into(),
             )
-            .map_err(embedded)?;
+            .map_err(devnet_error)?;
         if !validated.success {
             return Err(refusal(
                 REJECTED_BY_ACCOUNT,
@@ -174,10 +174,10 @@ impl DevnetBackend {
         verification += validated.gas_used;
         let executed = chain
             .transact(entry_point, op.sender, U256::ZERO, op.call_data.clone())
-            .map_err(embedded)?;
+            .map_err(devnet_error)?;
         if !executed.success {
             return Err(BackendError::Rpc {
-                url: "embedded".into(),
+                url: "devnet".into(),
                 method: "eth_estimateUserOperationGas".into(),
                 code: EXECUTION_REVERTED,
                 message: "execution reverted".into(),
@@ -237,7 +237,7 @@ impl Backend for DevnetBackend {
             .call(to, data)
             .map_err(|e| match e {
                 DevnetError::CallReverted { to, data } => BackendError::Reverted { to, data },
-                other => embedded(other),
+                other => devnet_error(other),
             })
     }
 
@@ -300,7 +300,7 @@ impl Backend for DevnetBackend {
         let mut devnet = lock(&self.devnet);
         for authorization in &tx.authorizations {
             let authority = authorization.recover_authority().map_err(|e| {
-                BackendError::Embedded(format!("an EIP-7702 authorization does not recover: {e}"))
+                BackendError::Devnet(format!("an EIP-7702 authorization does not recover: {e}"))
             })?;
             devnet
                 .chain
@@ -309,7 +309,7 @@ impl Backend for DevnetBackend {
         let outcome = devnet
             .chain
             .transact(from.address(), tx.to, tx.value, tx.data)
-            .map_err(embedded)?;
+            .map_err(devnet_error)?;
         if !outcome.success {
             return Err(BackendError::TransactionFailed {
                 hash: B256::ZERO,
@@ -347,10 +347,10 @@ impl Backend for DevnetBackend {
             .handle_ops(version, std::slice::from_ref(&op))
             .map_err(|e| match e {
                 DevnetError::Bundle(bundle) => bundle_refusal(bundle),
-                other => embedded(other),
+                other => devnet_error(other),
             })?;
         let result = receipt.ops.first().cloned().ok_or_else(|| {
-            BackendError::Embedded("handleOps emitted no UserOperationEvent".into())
+            BackendError::Devnet("handleOps emitted no UserOperationEvent".into())
         })?;
         let mut ledger = lock(&self.ledger);
         ledger.bundles += 1;
