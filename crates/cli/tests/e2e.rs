@@ -237,7 +237,7 @@ async fn the_cli_runs_the_whole_lifecycle_on_anvil_and_alto() {
         assert!(info.staked, "{version}");
         assert_eq!(
             info.stake.to::<u128>(),
-            sessionkeys_devnet::erc7562::MIN_STAKE_WEI
+            sessionkeys_chain::deployment::MIN_STAKE_WEI
         );
         assert_eq!(info.unstakeDelaySec, 86_400);
     }

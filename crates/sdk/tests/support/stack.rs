@@ -230,7 +230,7 @@ async fn stake_default_factories(node_url: &str) {
     for version in EntryPointVersion::ALL {
         let factory = deployment::session_account_factory(version, owner).address();
         let stake = sessionkeys_contracts::abi::SessionAccountFactory::addStakeCall {
-            unstakeDelaySec: sessionkeys_devnet::erc7562::MIN_UNSTAKE_DELAY,
+            unstakeDelaySec: sessionkeys_chain::deployment::MIN_UNSTAKE_DELAY,
         };
         let tx = TransactionRequest::default()
             .with_from(owner)
