@@ -655,6 +655,8 @@ pub fn grant(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
         },
         approval,
         created_at: unix_now(),
+        factory: None,
+        request: None,
     };
     store.save(&stored)?;
     if json {
