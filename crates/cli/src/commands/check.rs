@@ -3,8 +3,8 @@
 //! 1 if one would be refused.
 
 use crate::InputError;
+use crate::commands::session::file::load_with_signer;
 use crate::ops_file;
-use crate::session::load_with_signer;
 use alloy::primitives::{Address, U256, address};
 use sessionkeys_chain::judge::violation_call_form;
 use sessionkeys_chain::userop::{nonce_key, nonce_with_key, session_lane};

@@ -3,8 +3,8 @@
 //! Exit code 0 if every op passed, 1 if any was refused, 3 if the two sides disagree (a bug).
 
 use crate::InputError;
+use crate::commands::session::file::load_with_signer;
 use crate::ops_file;
-use crate::session::load_with_signer;
 use alloy::primitives::{Address, Bytes, U256};
 use alloy::signers::local::PrivateKeySigner;
 use sessionkeys_chain::devnet::{DEVNET_ADMIN, Devnet};

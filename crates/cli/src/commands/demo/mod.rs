@@ -1,125 +1,22 @@
 //! `sessionkeys demo`: the whole story on the embedded chain, in a couple of seconds.
 
+mod story;
+
 use crate::InputError;
-use alloy::primitives::{Address, B256, U256, address, aliases::U48};
+use alloy::primitives::{Address, B256, U256, aliases::U48};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
-use sessionkeys_chain::EntryPointVersion;
 use sessionkeys_chain::devnet::{DEVNET_ADMIN, Devnet};
-use sessionkeys_chain::execution::{Call, encode_calls};
-use sessionkeys_chain::judge::{Verdict, judge};
+use sessionkeys_chain::execution::Call;
 use sessionkeys_chain::signing::{self, EnableApproval};
 use sessionkeys_contracts::abi::{Game, TestToken};
 use sessionkeys_contracts::session::{
-    CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSpec, UsageLimit,
+    CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSpec,
 };
 use sessionkeys_engine::explain::{Labels, explain, format_units, short};
 use sessionkeys_engine::lint::lint;
 use std::process::ExitCode;
-
-const ALICE: Address = address!("0xA11CE00000000000000000000000000000000001");
-const BOB: Address = address!("0xB0B0000000000000000000000000000000000002");
-const CAROL: Address = address!("0xCA401000000000000000000000000000000000C3");
-const VERSION: EntryPointVersion = EntryPointVersion::V07;
-
-struct Story {
-    devnet: Devnet,
-    owner: PrivateKeySigner,
-    account: Address,
-    json: bool,
-    events: Vec<serde_json::Value>,
-    gas: Vec<(String, u64)>,
-}
-
-fn limit(limit_type: u8, limit: u64, period: u64) -> UsageLimit {
-    UsageLimit {
-        limitType: limit_type,
-        limit: U256::from(limit),
-        period: U48::from(period),
-    }
-}
-
-impl Story {
-    fn say(&mut self, text: impl AsRef<str>) {
-        if !self.json {
-            outln!("{}", text.as_ref());
-        }
-    }
-
-    fn usdc(&self) -> Address {
-        self.devnet.addresses.usdc
-    }
-
-    fn pay(&self, to: Address, usdc: u64) -> Call {
-        Call::typed(
-            self.usdc(),
-            &TestToken::transferCall {
-                to,
-                amount: U256::from(usdc * 1_000_000),
-            },
-        )
-    }
-
-    /// Judges an op (the engine's prediction, then the chain) and tells what happened.
-    /// Returns true if it ran.
-    fn act(
-        &mut self,
-        what: &str,
-        spec: &SessionSpec,
-        key: &PrivateKeySigner,
-        calls: &[Call],
-        enable: Option<&EnableApproval>,
-    ) -> Result<bool, InputError> {
-        let validator = self.devnet.addresses.validator;
-        let hint = self.devnet.chain.time();
-        let op = self.devnet.session_op(
-            VERSION,
-            validator,
-            self.account,
-            spec,
-            key,
-            encode_calls(calls),
-            hint,
-            enable,
-            |_| {},
-        )?;
-        let judgement = judge(
-            &mut self.devnet,
-            VERSION,
-            validator,
-            Some(self.owner.address()),
-            spec,
-            op,
-        )?;
-        let ran = judgement.contract.passed();
-        if let Some(receipt) = &judgement.receipt {
-            self.gas.push((what.to_string(), receipt.gas_used));
-        }
-        let verdict = match (&judgement.contract, &judgement.explanation) {
-            (Verdict::Ok, _) => "done".to_string(),
-            (Verdict::Refused(_), Some(sentence)) if judgement.agrees() => {
-                format!("refused by the chain: {sentence}")
-            }
-            (Verdict::EntryPoint(reason), _) if reason.starts_with("AA22") => {
-                "refused by the EntryPoint: the session is expired or not yet valid".to_string()
-            }
-            (other, _) => other.to_string(),
-        };
-        self.say(format!("  {what:<44} {verdict}"));
-        if !ran {
-            let note = if judgement.agrees() {
-                "(the app's engine predicted this before sending)".to_string()
-            } else {
-                format!("(the app's engine said: {})", judgement.engine)
-            };
-            self.say(format!("  {:<44} {note}", ""));
-        }
-        self.events.push(serde_json::json!({
-            "action": what, "outcome": verdict, "engine": judgement.engine.to_string(), "agree": judgement.agrees(),
-        }));
-        Ok(ran)
-    }
-}
+use story::{ALICE, BOB, CAROL, Story, VERSION, limit};
 
 pub fn run(json: bool) -> Result<ExitCode, InputError> {
     let mut devnet = Devnet::new()?;

@@ -1,0 +1,13 @@
+//! One module per command (and per `session` subcommand): its flags and its `run`.
+
+pub mod account;
+pub mod check;
+pub mod demo;
+pub mod deploy;
+pub mod devnet;
+pub mod exec;
+pub mod key;
+pub mod revoke;
+pub mod session;
+pub mod sessions;
+pub mod simulate;

@@ -1,0 +1,32 @@
+//! Reading a session file (docs/session-format.md) into a spec.
+
+use crate::InputError;
+use alloy::primitives::Address;
+use sessionkeys_contracts::session::SessionSpec;
+use sessionkeys_engine::format::parse_session_json;
+use std::path::PathBuf;
+
+/// Reads and checks a session file.
+pub fn load(file: &PathBuf) -> Result<SessionSpec, InputError> {
+    load_with_signer(file, None)
+}
+
+/// Reads a session file for review (lint, explain): a left-out signer, which `grant` makes,
+/// does not matter to either, so a placeholder stands in.
+pub fn load_for_review(file: &PathBuf) -> Result<SessionSpec, InputError> {
+    load_with_signer(file, Some(Address::repeat_byte(1)))
+}
+
+/// Reads and checks a session file; `signer` fills in a left-out signer.
+pub fn load_with_signer(
+    file: &PathBuf,
+    signer: Option<Address>,
+) -> Result<SessionSpec, InputError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| InputError(format!("cannot read {}: {e}", file.display())))?;
+    let session =
+        parse_session_json(&text).map_err(|e| InputError(format!("{}: {e}", file.display())))?;
+    session
+        .to_spec(signer)
+        .map_err(|e| InputError(format!("{}: {e}", file.display())))
+}
