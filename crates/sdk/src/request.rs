@@ -29,7 +29,6 @@ use sessionkeys_chain::EntryPointVersion;
 use sessionkeys_chain::deployment;
 use sessionkeys_chain::signing::{self, EnableApproval};
 use sessionkeys_contracts::session::{ChainEpoch, SessionSpec};
-use sessionkeys_engine::lint::Severity;
 
 /// The owner's `SessionAccount`: counterfactual until its first op, made by the factory of
 /// `factory_owner` with the default validator installed.
@@ -217,14 +216,7 @@ pub async fn request(
 ) -> Result<Requested, SdkError> {
     let now = backend.latest_timestamp().await?;
     template.ensure_not_expired(now)?;
-    let errors = template
-        .lint(now)
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
-    if errors > 0 && !options.allow_lint_errors {
-        return Err(SdkError::LintErrors { count: errors });
-    }
+    template.ensure_lint_clean(now, options.allow_lint_errors)?;
     let account = plan.account(backend).await?;
     let (key, key_file) = store.new_key(password)?;
     let made = request_with_key(

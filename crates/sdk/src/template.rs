@@ -8,7 +8,7 @@ use alloy::primitives::Address;
 use sessionkeys_contracts::session::SessionSpec;
 use sessionkeys_engine::explain::{Explanation, Labels};
 use sessionkeys_engine::format::{FormatError, SessionJson, parse_session_json};
-use sessionkeys_engine::lint::Finding;
+use sessionkeys_engine::lint::{Finding, Severity};
 
 /// Why a session file cannot be a template.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +63,20 @@ impl SessionTemplate {
     /// The plain-English explanation the owner approves.
     pub fn explain(&self, labels: &Labels) -> Explanation {
         sessionkeys_engine::explain::explain(&self.review, labels)
+    }
+
+    /// Refuses the template when lint finds errors at `now`, unless `allow` (the caller showed
+    /// them to the owner, who accepts them).
+    pub fn ensure_lint_clean(&self, now: u64, allow: bool) -> Result<(), SdkError> {
+        let count = self
+            .lint(now)
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count();
+        if count > 0 && !allow {
+            return Err(SdkError::LintErrors { count });
+        }
+        Ok(())
     }
 
     /// When the session ends (unix seconds).
