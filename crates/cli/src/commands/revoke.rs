@@ -68,7 +68,9 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
     };
     let relayer = args.relayer.signer()?;
     // Only an owner userOp needs the bundler.
-    let backend = args.chain.backend(relayer.is_none())?;
+    let backend = args
+        .chain
+        .backend(relayer.is_none() && args.wallet.typed_data_out.is_none())?;
     if let Some(path) = &args.wallet.typed_data_out {
         return revoke_wallet::write(backend.as_ref(), account_address, target, path, json);
     }
