@@ -30,10 +30,15 @@ impl SignatureArgs {
     }
 }
 
-/// Writes typed data for a wallet to `path`, never over an existing file (an old request's
-/// typed data signed by mistake would be refused, but better not to leave it there to sign).
+/// Writes typed data for a wallet to `path` (`-`: prints it), never over an existing file (an
+/// old request's typed data signed by mistake would be refused, but better not to leave it
+/// there to sign).
 pub fn write_typed_data(path: &Path, typed_data: &serde_json::Value) -> Result<(), InputError> {
     let text = serde_json::to_string_pretty(typed_data)? + "\n";
+    if path == Path::new("-") {
+        out!("{text}");
+        return Ok(());
+    }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

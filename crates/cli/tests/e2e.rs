@@ -588,8 +588,13 @@ async fn an_owner_who_only_signs_typed_data_with_cast_requests_approves_and_revo
     assert_eq!(usdc_balance(&stack.backend, BOB).await, U256::from(USDC));
 
     // 4. Revoke every session with the wallet: the epoch moves, the session is dead.
+    let printed = cli.ok(&["revoke", "--all", "--typed-data-out", "-"]);
+    assert_eq!(printed["primaryType"], "RevokeAllSessions", "{printed}");
     let all_typed = cli.path("revoke-all.json");
     cli.ok(&["revoke", "--all", "--typed-data-out", &all_typed]);
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&all_typed).unwrap()).unwrap();
+    assert_eq!(written, printed);
     let signature = cast_sign(&all_typed, CastKey::Keystore(&owner_file));
     cli.ok(&[
         "revoke",

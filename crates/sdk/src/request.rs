@@ -280,19 +280,6 @@ async fn request_with_key(
     })
 }
 
-/// The typed data and digest of a stored request (to print it again).
-pub fn request_typed_data(session: &StoredSession) -> Result<(serde_json::Value, B256), SdkError> {
-    let (spec, chains) = pending(session)?;
-    let typed = sessionkeys_engine::typed_data::enable_typed_data(
-        session.validator,
-        session.account,
-        &spec,
-        &chains,
-    );
-    let digest = signing::enable_digest(session.validator, session.account, &spec, &chains);
-    Ok((typed, digest))
-}
-
 /// The spec and chains of a session still waiting for its approval.
 fn pending(session: &StoredSession) -> Result<(SessionSpec, Vec<ChainEpoch>), SdkError> {
     match (&session.status, &session.request) {

@@ -19,7 +19,8 @@ use std::process::ExitCode;
 #[derive(clap::Args)]
 pub struct WalletRevokeArgs {
     /// Write the revocation's EIP-712 typed data for the owner's wallet to sign to this new
-    /// file, and stop: nothing is sent. Then revoke again with --signature and a relayer.
+    /// file (`-`: print it), and stop: nothing is sent. Then revoke again with --signature and
+    /// a relayer.
     #[arg(long, conflicts_with_all = ["signature", "signature_file"])]
     pub typed_data_out: Option<PathBuf>,
     #[command(flatten)]
@@ -57,6 +58,10 @@ pub fn write(
             Err(error) => return outcome(error),
         };
     write_typed_data(path, &request.typed_data())?;
+    if path == std::path::Path::new("-") {
+        // Printed: the typed data is the whole output.
+        return Ok(ExitCode::SUCCESS);
+    }
     if json {
         outln!(
             "{}",

@@ -51,6 +51,11 @@ pub fn run(args: RequestArgs, json: bool) -> Result<ExitCode, InputError> {
     if let Err(error) = template.ensure_lint_clean(unix_now(), args.force) {
         return outcome(error);
     }
+    if args.out == std::path::Path::new("-") {
+        return Err(InputError(
+            "give --out a file for the typed data: the request's summary is printed".into(),
+        ));
+    }
     if args.out.exists() {
         return Err(InputError(format!(
             "{} exists: give --out a new file for the typed data",
