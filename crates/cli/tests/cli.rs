@@ -1058,3 +1058,22 @@ fn request_and_approve_refuse_bad_input_before_touching_the_chain() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("65 bytes"), "{}", text(&out));
 }
+
+#[test]
+fn a_wallet_signed_revocation_without_a_relayer_is_a_usage_error_naming_the_flag() {
+    let home = std::env::temp_dir().join(format!("sessionkeys-cli-revoke-{}", std::process::id()));
+    let out = sessionkeys(&[
+        "revoke",
+        "--all",
+        "--account",
+        "0x00000000000000000000000000000000000acc01",
+        "--signature",
+        &format!("0x{}", "11".repeat(65)),
+        "--rpc",
+        "http://127.0.0.1:9",
+        "--home",
+        &home.to_string_lossy(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--relayer-key-env"), "{}", text(&out));
+}

@@ -67,6 +67,10 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
         RevokeTarget::Sessions(hashes.clone())
     };
     let relayer = args.relayer.signer()?;
+    let wallet_signature = args.wallet.signature.bytes()?;
+    if wallet_signature.is_some() && relayer.is_none() {
+        return Err(wallet_needs_relayer());
+    }
     // Only an owner userOp needs the bundler.
     let backend = args
         .chain
@@ -75,7 +79,7 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
         return revoke_wallet::write(backend.as_ref(), account_address, target, path, json);
     }
     // The owner's consent: its key here, or its wallet's signature of the typed data.
-    let signer = match args.wallet.signature.bytes()? {
+    let signer = match wallet_signature {
         Some(signature) => RevokeSigner::Wallet {
             owner: revoke_wallet::stored_owner(&store, account_address)?,
             signature,
@@ -99,13 +103,7 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
                 Err(error) => return outcome(error),
             }
         }
-        (None, RevokeSigner::Wallet { .. }) => {
-            return Err(InputError(
-                "a wallet's signed revocation is sent by a relayer: give --relayer-key-env VAR \
-                 (any funded key)"
-                    .into(),
-            ));
-        }
+        (None, RevokeSigner::Wallet { .. }) => return Err(wallet_needs_relayer()),
         (None, RevokeSigner::Key(owner)) => {
             let stored_version = store
                 .list()?
@@ -156,6 +154,14 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn wallet_needs_relayer() -> InputError {
+    InputError(
+        "a wallet's signed revocation is sent by a relayer: give --relayer-key-env VAR (any \
+         funded key)"
+            .into(),
+    )
 }
 
 /// The owner's own userOp calling revokeSession / revokeSessions / revokeAll.
