@@ -13,6 +13,7 @@ mod commands;
 mod error;
 mod onchain;
 mod ops_file;
+mod wallet_args;
 
 use clap::{Parser, Subcommand};
 use commands::{

@@ -1,12 +1,11 @@
 //! What the commands against a real chain (a node `--rpc`, a bundler `--bundler`) share: the
-//! async runtime, the exit code of an SDK error, the counterfactual account, nonce lanes, and
-//! the stored session's client.
+//! async runtime, the exit code of an SDK error, the counterfactual account and the stored
+//! session's client.
 
 use crate::InputError;
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, U256};
 use sessionkeys::backend::Backend;
-use sessionkeys::lanes;
-use sessionkeys::store::{SessionStore, StoredSession, StoredStatus};
+use sessionkeys::store::{SessionStore, StoredSession};
 use sessionkeys::{EntryPointVersion, SdkError, SessionClient, SmartAccount, deployment};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -36,7 +35,10 @@ pub fn outcome(error: SdkError) -> Result<ExitCode, InputError> {
         | SdkError::LaneTaken { .. }
         | SdkError::OutOfTimeRange { .. }
         | SdkError::BundlerRefused { .. }
-        | SdkError::ExecutionReverted { .. } => {
+        | SdkError::ExecutionReverted { .. }
+        | SdkError::SessionExpired { .. }
+        | SdkError::LintErrors { .. }
+        | SdkError::ApprovalStale { .. } => {
             errln!("refused: {error}");
             Ok(ExitCode::from(1))
         }
@@ -83,41 +85,15 @@ pub fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
-/// The hashes whose nonce lanes are taken on `account`: its live sessions (none while it has
-/// no code) and `pending` ones.
-pub async fn taken_lanes(
-    backend: &dyn Backend,
-    account: &SmartAccount,
-    pending: &[B256],
-) -> Result<Vec<B256>, SdkError> {
-    let mut taken = pending.to_vec();
-    if account.is_deployed(backend).await? {
-        taken.extend(lanes::live_sessions(backend, validator(), account.address).await?);
-    }
-    Ok(taken)
-}
-
-/// The stored session, its account and a client for it.
+/// The stored session's client: its account (deployable by its first op when the store keeps
+/// the factory) and key.
 pub fn client_for(
     store: &SessionStore,
     stored: &StoredSession,
     backend: Arc<dyn Backend>,
     password: &[u8],
 ) -> Result<SessionClient, InputError> {
-    let spec = stored.spec()?;
-    let key = store.open_key(stored, password)?;
-    let version = crate::args::parse_version(&stored.entry_point).map_err(InputError)?;
-    let account = SmartAccount {
-        address: stored.account,
-        owner: stored.owner,
-        version,
-        factory: None,
-    };
-    let mut client = SessionClient::new(backend, account, spec, key, stored.validator)?;
-    if let (StoredStatus::Approved, Some(approval)) = (stored.status, &stored.approval) {
-        client = client.with_enable_approval(approval.to_approval());
-    }
-    Ok(client)
+    Ok(SessionClient::from_store(backend, store, stored, password)?)
 }
 
 pub fn resolve_target(name: &str, account: Address, path: &str) -> Result<Address, InputError> {

@@ -178,7 +178,7 @@ fn only_the_stake_owner_stakes_unlocks_and_withdraws_and_a_staked_factory_passes
         let factory = factory_of(&mut h, OPERATOR);
         h.devnet.chain.set_balance(OPERATOR, U256::from(10 * ETHER));
         let stake = SessionAccountFactory::addStakeCall {
-            unstakeDelaySec: sessionkeys_devnet::erc7562::MIN_UNSTAKE_DELAY,
+            unstakeDelaySec: sessionkeys_chain::deployment::MIN_UNSTAKE_DELAY,
         };
         let one_eth = U256::from(ETHER);
         let stranger = sessionkeys_devnet::devnet::DEVNET_ADMIN;
@@ -216,7 +216,7 @@ fn only_the_stake_owner_stakes_unlocks_and_withdraws_and_a_staked_factory_passes
         );
         h.devnet
             .chain
-            .advance(u64::from(sessionkeys_devnet::erc7562::MIN_UNSTAKE_DELAY) + 1);
+            .advance(u64::from(sessionkeys_chain::deployment::MIN_UNSTAKE_DELAY) + 1);
         let before = h.devnet.chain.balance(OPERATOR);
         h.devnet
             .send(

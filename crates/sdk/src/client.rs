@@ -178,6 +178,43 @@ impl SessionClient {
         })
     }
 
+    /// A client for a stored session: its key opened with `password`, its account deployable
+    /// by the first op when the store keeps the factory, and the owner's approval carried while
+    /// the session waits for its first use.
+    ///
+    /// # Errors
+    /// A session still waiting for the owner's signature is [`SdkError::Account`], saying to
+    /// approve it first; a wrong password is [`SdkError::Store`].
+    pub fn from_store(
+        backend: Arc<dyn Backend>,
+        store: &crate::store::SessionStore,
+        stored: &crate::store::StoredSession,
+        password: &[u8],
+    ) -> Result<Self, SdkError> {
+        use crate::store::StoredStatus;
+        if stored.status == StoredStatus::Requested {
+            return Err(SdkError::Account(format!(
+                "session {} waits for the owner's approval: sign its typed data and run \
+                 `sessionkeys session approve` first",
+                stored.hash
+            )));
+        }
+        let key = store.open_key(stored, password)?;
+        let client = Self::new(
+            backend,
+            stored.account()?,
+            stored.spec()?,
+            key,
+            stored.validator,
+        )?;
+        Ok(match (stored.status, &stored.approval) {
+            (StoredStatus::Approved, Some(approval)) => {
+                client.with_enable_approval(approval.to_approval())
+            }
+            _ => client,
+        })
+    }
+
     /// Carries the owner's approval: until the session is enabled, ops enable it in their
     /// first use.
     pub fn with_enable_approval(mut self, approval: EnableApproval) -> Self {

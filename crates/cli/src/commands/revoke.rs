@@ -1,13 +1,15 @@
 //! `sessionkeys revoke`: stored sessions, or every session of an account, revoked by the
-//! owner's userOp or a relayed signed revocation.
+//! owner's userOp or a relayed signed revocation (signed by the owner's key here or by its
+//! wallet, `revoke_wallet`).
 
 use crate::InputError;
 use crate::args::{ChainArgs, OwnerKeyArgs, RelayerKeyArgs, StoreArgs};
+use crate::commands::revoke_wallet::{self, RevokeSigner};
 use crate::onchain::{outcome, progress, runtime, validator};
 use alloy::primitives::{Address, B256};
 use alloy::signers::local::PrivateKeySigner;
 use sessionkeys::backend::Backend;
-use sessionkeys::relay::{self, RevokeApproval, RevokeTarget};
+use sessionkeys::relay::{self, RevokeTarget};
 use sessionkeys::store::{StoredSession, StoredStatus};
 use sessionkeys::{Call, EntryPointVersion, SdkError, SmartAccount, WaitPolicy};
 use sessionkeys_contracts::session::ISessionKeyValidator;
@@ -36,6 +38,8 @@ pub struct RevokeArgs {
     store: StoreArgs,
     #[command(flatten)]
     relayer: RelayerKeyArgs,
+    #[command(flatten)]
+    wallet: revoke_wallet::WalletRevokeArgs,
 }
 
 pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
@@ -56,48 +60,42 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
             other.hash, other.account
         )));
     }
-    let backend = args.chain.backend(true)?;
-    let owner = args.owner.signer()?;
-    let stored_version = store
-        .list()?
-        .sessions
-        .iter()
-        .rev()
-        .find(|s| s.account == account_address)
-        .and_then(|s| crate::args::parse_version(&s.entry_point).ok());
-    let account = SmartAccount {
-        address: account_address,
-        owner: owner.address(),
-        version: args
-            .entrypoint
-            .or(stored_version)
-            .unwrap_or(EntryPointVersion::V07),
-        factory: None,
-    };
     let hashes: Vec<B256> = targets.iter().map(|s| s.hash).collect();
+    let target = if args.all {
+        RevokeTarget::All
+    } else {
+        RevokeTarget::Sessions(hashes.clone())
+    };
     let relayer = args.relayer.signer()?;
-    let done = match relayer {
-        Some(relayer) => {
-            let target = if args.all {
-                RevokeTarget::All
-            } else {
-                RevokeTarget::Sessions(hashes.clone())
-            };
+    let wallet_signature = args.wallet.signature.bytes()?;
+    if wallet_signature.is_some() && relayer.is_none() {
+        return Err(wallet_needs_relayer());
+    }
+    // Only an owner userOp needs the bundler.
+    let backend = args
+        .chain
+        .backend(relayer.is_none() && args.wallet.typed_data_out.is_none())?;
+    if let Some(path) = &args.wallet.typed_data_out {
+        return revoke_wallet::write(backend.as_ref(), account_address, target, path, json);
+    }
+    // The owner's consent: its key here, or its wallet's signature of the typed data.
+    let signer = match wallet_signature {
+        Some(signature) => RevokeSigner::Wallet {
+            owner: revoke_wallet::stored_owner(&store, account_address)?,
+            signature,
+        },
+        None => RevokeSigner::Key(args.owner.signer()?),
+    };
+    let done = match (relayer, signer) {
+        (Some(relayer), signer) => {
             progress(
                 json,
                 "relaying the owner's signed revocation to the validator",
             );
             let result = runtime()?.block_on(async {
-                let chains = vec![
-                    sessionkeys::sessions::current_chain(
-                        backend.as_ref(),
-                        validator(),
-                        account_address,
-                    )
-                    .await?,
-                ];
-                let approval =
-                    RevokeApproval::sign(&owner, validator(), account_address, target, chains);
+                let approval = signer
+                    .approval(backend.as_ref(), account_address, target)
+                    .await?;
                 relay::relay_revoke(backend.as_ref(), validator(), &approval, &relayer).await
             });
             match result {
@@ -105,11 +103,29 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
                 Err(error) => return outcome(error),
             }
         }
-        None => match revoke_by_owner_op(&args, &account, &owner, &hashes, backend.as_ref(), json)?
-        {
-            Ok(hash) => format!("userOp {hash}"),
-            Err(error) => return outcome(error),
-        },
+        (None, RevokeSigner::Wallet { .. }) => return Err(wallet_needs_relayer()),
+        (None, RevokeSigner::Key(owner)) => {
+            let stored_version = store
+                .list()?
+                .sessions
+                .iter()
+                .rev()
+                .find(|s| s.account == account_address)
+                .and_then(|s| crate::args::parse_version(&s.entry_point).ok());
+            let account = SmartAccount {
+                address: account_address,
+                owner: owner.address(),
+                version: args
+                    .entrypoint
+                    .or(stored_version)
+                    .unwrap_or(EntryPointVersion::V07),
+                factory: None,
+            };
+            match revoke_by_owner_op(&args, &account, &owner, &hashes, backend.as_ref(), json)? {
+                Ok(hash) => format!("userOp {hash}"),
+                Err(error) => return outcome(error),
+            }
+        }
     };
     let revoked: Vec<B256> = if args.all {
         store
@@ -138,6 +154,14 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn wallet_needs_relayer() -> InputError {
+    InputError(
+        "a wallet's signed revocation is sent by a relayer: give --relayer-key-env VAR (any \
+         funded key)"
+            .into(),
+    )
 }
 
 /// The owner's own userOp calling revokeSession / revokeSessions / revokeAll.

@@ -2,6 +2,7 @@
 
 use crate::InputError;
 use alloy::primitives::Address;
+use sessionkeys::SessionTemplate;
 use sessionkeys_contracts::session::SessionSpec;
 use sessionkeys_engine::format::parse_session_json;
 use std::path::PathBuf;
@@ -15,6 +16,13 @@ pub fn load(file: &PathBuf) -> Result<SessionSpec, InputError> {
 /// does not matter to either, so a placeholder stands in.
 pub fn load_for_review(file: &PathBuf) -> Result<SessionSpec, InputError> {
     load_with_signer(file, Some(Address::repeat_byte(1)))
+}
+
+/// Reads a session file for `grant` and `request`: without a signer, since they make the key.
+pub fn load_template(file: &PathBuf) -> Result<SessionTemplate, InputError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| InputError(format!("cannot read {}: {e}", file.display())))?;
+    SessionTemplate::parse(&text).map_err(|e| InputError(format!("{}: {e}", file.display())))
 }
 
 /// Reads and checks a session file; `signer` fills in a left-out signer.

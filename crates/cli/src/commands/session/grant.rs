@@ -1,18 +1,15 @@
 //! `sessionkeys session grant`: a fresh key, the owner's approval, and the session enabled
-//! on-chain (by an owner userOp, a relayer, or the session's first op). Stored locally.
+//! on-chain (by an owner userOp, a relayer, or the session's first op). Stored locally. The
+//! workflow is the SDK's `request::grant`; this file parses and prints.
 
 use crate::InputError;
 use crate::args::{ChainArgs, OwnerKeyArgs, RelayerKeyArgs, StoreArgs};
-use crate::onchain::{
-    counterfactual, outcome, progress, runtime, taken_lanes, unix_now, validator,
-};
-use alloy::primitives::{Address, B256, U256};
-use sessionkeys::lanes;
-use sessionkeys::relay;
-use sessionkeys::store::{StoredApproval, StoredSession, StoredStatus};
-use sessionkeys::{EntryPointVersion, SdkError, SessionGrant, SmartAccount, WaitPolicy};
+use crate::commands::session::file::load_template;
+use crate::onchain::{outcome, progress, runtime, unix_now};
+use alloy::primitives::U256;
+use sessionkeys::request::{self, RequestOptions};
+use sessionkeys::{AccountPlan, Approved, Enable, Enabled, EntryPointVersion, GrantRoute};
 use sessionkeys_engine::explain::Labels;
-use sessionkeys_engine::lint::Severity;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -34,7 +31,7 @@ pub struct GrantArgs {
     #[arg(long, env = "SESSIONKEYS_ENTRYPOINT", default_value = "v0.7", value_parser = crate::args::parse_version)]
     entrypoint: EntryPointVersion,
     /// Do not enable on-chain now: the owner signs an approval and the session's first op
-    /// enables it.
+    /// enables it (and deploys the account if it has no code yet).
     #[arg(long)]
     first_use: bool,
     /// Grant even if lint reports errors.
@@ -46,36 +43,16 @@ pub struct GrantArgs {
 
 pub fn run(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
     // Read and check the file before asking for any password.
-    let text = std::fs::read_to_string(&args.file)
-        .map_err(|e| InputError(format!("cannot read {}: {e}", args.file.display())))?;
-    let session = sessionkeys_engine::format::parse_session_json(&text)
-        .map_err(|e| InputError(format!("{}: {e}", args.file.display())))?;
-    if session.signer.is_some() {
-        return Err(InputError(format!(
-            "{}: remove \"signer\": sessionkeys makes a fresh key for every session",
-            args.file.display()
-        )));
-    }
-    let placeholder = session
-        .to_spec(Some(Address::repeat_byte(1)))
-        .map_err(|e| InputError(format!("{}: {e}", args.file.display())))?;
-    let findings = sessionkeys_engine::lint::lint(&placeholder, unix_now());
-    let errors = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
+    let template = load_template(&args.file)?;
     if !json {
-        out!(
-            "{}",
-            sessionkeys_engine::explain::explain(&placeholder, &Labels::well_known())
-        );
-        for finding in &findings {
+        out!("{}", template.explain(&Labels::well_known()));
+        for finding in template.lint(unix_now()) {
             outln!("{finding}");
         }
     }
-    if errors > 0 && !args.force {
-        errln!("refused: lint reports {errors} error(s); fix the session or pass --force");
-        return Ok(ExitCode::from(1));
+    // Before any password is asked; the SDK judges again at the chain's time.
+    if let Err(error) = template.ensure_lint_clean(unix_now(), args.force) {
+        return outcome(error);
     }
     if args.first_use && args.relayer.relayer_key_env.is_some() {
         return Err(InputError(
@@ -89,131 +66,100 @@ pub fn run(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
     let owner = args.owner.signer()?;
     let store = args.store.store()?;
     let password = args.store.password()?;
-    let (key, key_file) = store.new_key(&password)?;
-    let mut spec = session
-        .to_spec(Some(key.address()))
-        .map_err(|e| InputError(format!("{}: {e}", args.file.display())))?;
-    let version = args.entrypoint;
-    let stored_sessions = store.list()?.sessions;
-    let rt = runtime()?;
-    let result: Result<(SessionGrant, SmartAccount, Option<StoredApproval>, u64), SdkError> = rt
-        .block_on(async {
-            let account = counterfactual(
-                backend.as_ref(),
-                version,
-                args.chain.factory_owner(),
-                owner.address(),
-                args.salt,
-            )
-            .await?;
-            // Rule 19: the new session's nonce lane must be free among the account's live
-            // sessions and the ones approved here but not used yet. At request: re-salt.
-            let pending: Vec<B256> = stored_sessions
-                .iter()
-                .filter(|s| s.account == account.address && s.status == StoredStatus::Approved)
-                .map(|s| s.hash)
-                .collect();
-            let taken = taken_lanes(backend.as_ref(), &account, &pending).await?;
-            if lanes::resalt_for_free_lane(&mut spec, &taken) > 0 {
-                progress(json, "re-salted the session: its nonce lane was taken");
-            }
-            let grant = SessionGrant::new(spec, validator())?;
-            // At approval: read again and refuse rather than sign a colliding session.
-            let taken = taken_lanes(backend.as_ref(), &account, &pending).await?;
-            lanes::ensure_free_lane(grant.hash(), &taken)?;
-            let chain_id = backend.chain_id().await?;
-            if args.first_use {
-                let chain = grant
-                    .current_chain(backend.as_ref(), account.address)
-                    .await?;
-                let approval = grant.approve(&owner, account.address, vec![chain]);
-                Ok((
-                    grant,
-                    account,
-                    Some(StoredApproval::from_approval(&approval)),
-                    chain_id,
-                ))
-            } else if let Some(relayer) = &relayer {
-                let chain = grant
-                    .current_chain(backend.as_ref(), account.address)
-                    .await?;
-                let approval = grant.approve(&owner, account.address, vec![chain]);
-                if relay::relay_deploy_account(backend.as_ref(), &account, relayer)
-                    .await?
-                    .is_some()
-                {
-                    progress(json, "the relayer deployed the account");
-                }
-                progress(
-                    json,
-                    "relaying the owner's signed approval to the validator",
-                );
-                relay::relay_enable(
-                    backend.as_ref(),
-                    grant.validator,
-                    account.address,
-                    &grant.spec,
-                    &approval,
-                    relayer,
-                )
-                .await?;
-                Ok((grant, account, None, chain_id))
-            } else {
-                progress(json, "sending the owner's userOp that enables the session");
-                grant
-                    .grant_on_chain(backend.as_ref(), &account, &owner, WaitPolicy::default())
-                    .await?;
-                Ok((grant, account, None, chain_id))
-            }
-        });
-    let (grant, account, approval, chain_id) = match result {
-        Ok(done) => done,
-        Err(error) => return outcome(error),
-    };
-    let stored = StoredSession {
-        hash: grant.hash(),
-        chain_id,
-        entry_point: version.label().into(),
-        account: account.address,
+    let plan = AccountPlan {
         owner: owner.address(),
-        validator: grant.validator,
-        spec: alloy::sol_types::SolValue::abi_encode(&grant.spec).into(),
-        key_file,
-        status: if approval.is_some() {
-            StoredStatus::Approved
-        } else {
-            StoredStatus::Granted
-        },
-        approval,
-        created_at: unix_now(),
+        version: args.entrypoint,
+        factory_owner: args.chain.factory_owner(),
+        salt: args.salt,
     };
-    store.save(&stored)?;
+    let route = match (&relayer, args.first_use) {
+        (Some(relayer), _) => GrantRoute::Approval(Enable::Relayed(relayer)),
+        (None, true) => GrantRoute::Approval(Enable::FirstUse),
+        (None, false) => GrantRoute::OwnerOp,
+    };
+    progress(
+        json,
+        match route {
+            GrantRoute::OwnerOp => "sending the owner's userOp that enables the session",
+            GrantRoute::Approval(Enable::Relayed(_)) => {
+                "relaying the owner's signed approval to the validator"
+            }
+            GrantRoute::Approval(Enable::FirstUse) => "signing the owner's approval",
+        },
+    );
+    let granted = runtime()?.block_on(request::grant(
+        backend.as_ref(),
+        &store,
+        &password,
+        &template,
+        &plan,
+        &owner,
+        route,
+        RequestOptions {
+            allow_lint_errors: args.force,
+        },
+    ));
+    match granted {
+        Ok(approved) => {
+            print_approved(&approved, &store, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => outcome(error),
+    }
+}
+
+/// What `grant` and `approve` print: the session, its account and key, and how it is enabled.
+pub fn print_approved(
+    approved: &Approved,
+    store: &sessionkeys::store::SessionStore,
+    json: bool,
+) -> Result<(), InputError> {
+    let session = &approved.session;
+    let signer = session.spec()?.signer;
+    let (status, sent_as) = match &approved.enabled {
+        Enabled::AtFirstUse => ("approved: its first op enables it".to_string(), None),
+        Enabled::Relayed {
+            transaction,
+            deployed_account,
+        } => (
+            format!(
+                "enabled on-chain by a relayed transaction{}",
+                if *deployed_account {
+                    " (the relayer also deployed the account)"
+                } else {
+                    ""
+                }
+            ),
+            Some(format!("transaction {transaction}")),
+        ),
+        Enabled::OwnerOp { user_op_hash } => (
+            "enabled on-chain".to_string(),
+            Some(format!("userOp {user_op_hash}")),
+        ),
+    };
     if json {
         outln!(
             "{}",
             serde_json::json!({
-                "sessionHash": stored.hash.to_string(),
-                "account": account.address.to_checksum(None),
-                "signer": key.address().to_checksum(None),
-                "status": stored.status,
+                "sessionHash": session.hash.to_string(),
+                "account": session.account.to_checksum(None),
+                "signer": signer.to_checksum(None),
+                "status": session.status,
+                "sentAs": sent_as,
             })
         );
     } else {
-        outln!("session  {}", stored.hash);
-        outln!("account  {}", account.address.to_checksum(None));
+        outln!("session  {}", session.hash);
+        outln!("account  {}", session.account.to_checksum(None));
         outln!(
             "signer   {} (key stored encrypted in {})",
-            key.address().to_checksum(None),
+            signer.to_checksum(None),
             store.keys_dir().display()
         );
-        outln!(
-            "status   {}",
-            if args.first_use {
-                "approved: its first op enables it"
-            } else {
-                "enabled on-chain"
-            }
-        );
+        outln!("status   {status}");
+        if let Some(sent_as) = sent_as {
+            outln!("sent as  {sent_as}");
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

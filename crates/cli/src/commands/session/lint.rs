@@ -14,12 +14,17 @@ use std::process::ExitCode;
 pub struct LintArgs {
     /// Session JSON file.
     file: PathBuf,
-    /// A node, to read the registry through.
-    #[arg(long, env = "SESSIONKEYS_RPC_URL", requires = "registry")]
+    /// A node, to read the registry through (unused without --registry, so an exported
+    /// SESSIONKEYS_RPC_URL does not get in the way).
+    #[arg(long, env = "SESSIONKEYS_RPC_URL")]
     rpc: Option<String>,
     /// A PolicyRegistry: report each policy's review status (not allowed = error SK020).
     #[arg(long, env = "SESSIONKEYS_REGISTRY", requires = "rpc")]
     registry: Option<Address>,
+    /// Lint as at this time: RFC 3339 or Unix seconds (default: now). A session that has
+    /// ended by then is an error (SK021).
+    #[arg(long)]
+    at: Option<String>,
 }
 
 pub fn run(args: LintArgs, json: bool) -> Result<ExitCode, InputError> {
@@ -27,9 +32,14 @@ pub fn run(args: LintArgs, json: bool) -> Result<ExitCode, InputError> {
         file,
         rpc,
         registry,
+        at,
     } = args;
     let spec = load_for_review(&file)?;
-    let mut findings = lint(&spec, unix_now());
+    let now = match &at {
+        Some(at) => crate::ops_file::parse_time(at, unix_now(), "--at")?,
+        None => unix_now(),
+    };
+    let mut findings = lint(&spec, now);
     let mut reviewed = Vec::new();
     if let (Some(rpc), Some(registry)) = (rpc, registry) {
         let backend = sessionkeys::RpcBackend::new(&rpc, &rpc)?;

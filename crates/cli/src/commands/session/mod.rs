@@ -1,11 +1,13 @@
 //! `sessionkeys session …`: offline commands on session JSON files.
 
+mod approve;
 mod explain;
 pub mod file;
 pub mod grant;
 mod hash;
 mod lint;
 mod new;
+mod request;
 mod typed_data;
 
 use crate::InputError;
@@ -17,6 +19,13 @@ pub enum SessionCommand {
     /// Grant a session on a real chain: a fresh key, the owner's approval, and enableSession
     /// on-chain (or, with --first-use, in the session's first op). Stored locally.
     Grant(Box<grant::GrantArgs>),
+    /// Approve with any wallet, first half: a fresh key, the session stored as requested, and
+    /// the EIP-712 typed data for the owner's wallet to sign written to --out.
+    Request(Box<request::RequestArgs>),
+    /// Approve with any wallet, second half: the owner's signature of the request's typed data,
+    /// checked against the owner; the session's first op enables it (deploying the account if
+    /// needed), or with --relayer-key-env a relayer enables it now.
+    Approve(Box<approve::ApproveArgs>),
     /// Start a session file from flags (without "signer": `grant` makes the key); prints it, or
     /// writes --out. Refine it by hand, then lint and explain it.
     New(new::NewArgs),
@@ -35,6 +44,8 @@ pub enum SessionCommand {
 pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> {
     match command {
         SessionCommand::Grant(args) => grant::run(*args, json),
+        SessionCommand::Request(args) => request::run(*args, json),
+        SessionCommand::Approve(args) => approve::run(*args, json),
         SessionCommand::New(args) => new::run(args, json),
         SessionCommand::Lint(args) => lint::run(args, json),
         SessionCommand::Explain(args) => explain::run(args, json),

@@ -2,9 +2,7 @@
 
 use crate::InputError;
 use crate::onchain::unix_now;
-use alloy::primitives::Address;
-use sessionkeys_engine::format::parse_session_json;
-use sessionkeys_engine::lint::lint;
+use sessionkeys::SessionTemplate;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -93,8 +91,7 @@ fn new_session(args: &NewArgs) -> Result<serde_json::Value, InputError> {
         session["transferPolicies"] = serde_json::Value::Array(transfers);
     }
     // The file must be one that lint, explain and grant accept.
-    parse_session_json(&session.to_string())
-        .and_then(|s| s.to_spec(Some(Address::repeat_byte(1))))
+    SessionTemplate::parse(&session.to_string())
         .map_err(|e| InputError(format!("the flags make an invalid session: {e}")))?;
     Ok(session)
 }
@@ -102,8 +99,7 @@ fn new_session(args: &NewArgs) -> Result<serde_json::Value, InputError> {
 pub fn run(args: NewArgs, json: bool) -> Result<ExitCode, InputError> {
     let session = new_session(&args)?;
     let text = serde_json::to_string_pretty(&session)? + "\n";
-    let placeholder = parse_session_json(&text)?.to_spec(Some(Address::repeat_byte(1)))?;
-    for finding in lint(&placeholder, unix_now()) {
+    for finding in SessionTemplate::parse(&text)?.lint(unix_now()) {
         errln!("{finding}");
     }
     match &args.out {
