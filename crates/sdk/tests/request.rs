@@ -11,7 +11,7 @@ use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use scenario::*;
 use sessionkeys::backend::Backend;
-use sessionkeys::relay::{RevokeRequest, RevokeTarget, relay_revoke};
+use sessionkeys::relay::{OwnerConsent, RevokeRequest, RevokeTarget, relay_revoke};
 use sessionkeys::request::{self, RequestOptions};
 use sessionkeys::store::{SessionStore, StoredStatus};
 use sessionkeys::{
@@ -237,7 +237,10 @@ async fn a_wallet_signed_revocation_is_relayed_and_a_strangers_is_refused() {
     }
     let approval = revoke
         .clone()
-        .with_wallet_signature(owner.address(), &wallet_sign(&owner, revoke.digest()))
+        .approve(&OwnerConsent::Wallet {
+            owner: owner.address(),
+            signature: wallet_sign(&owner, revoke.digest()),
+        })
         .unwrap();
     relay_revoke(backend.as_ref(), validator(), &approval, &funder())
         .await
