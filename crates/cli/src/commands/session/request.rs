@@ -5,7 +5,7 @@
 use crate::InputError;
 use crate::args::{AccountArgs, ChainArgs, StoreArgs};
 use crate::commands::session::file::reviewed_template;
-use crate::onchain::{outcome, runtime};
+use crate::onchain::{outcome, progress, runtime};
 use crate::wallet_args::write_typed_data;
 use alloy::primitives::Address;
 use sessionkeys::request::{self, RequestOptions};
@@ -67,6 +67,12 @@ pub fn run(args: RequestArgs, json: bool) -> Result<ExitCode, InputError> {
         Ok(requested) => requested,
         Err(error) => return outcome(error),
     };
+    if requested.resalted > 0 {
+        progress(
+            json,
+            "re-salted the session: its nonce lane was taken (rule 19)",
+        );
+    }
     write_typed_data(&args.out, &requested.typed_data)?;
     let session = &requested.session;
     if json {
