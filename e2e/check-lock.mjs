@@ -41,6 +41,6 @@ for (const [name, entry] of Object.entries(installed)) {
 if (problems.length > 0) {
   console.error("e2e: npm install did not keep the committed lockfile's versions:");
   for (const problem of problems) console.error(`  ${problem}`);
-  console.error("Pin the versions in e2e/package.json and commit the lockfile npm writes.");
+  console.error("Pin the versions in e2e/package.json, run `npm install --prefix e2e` (without --no-save it writes the lockfile) and commit the lockfile.");
   process.exit(1);
 }

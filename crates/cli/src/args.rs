@@ -159,6 +159,29 @@ impl StoreArgs {
     }
 }
 
+/// Which of the owner's `SessionAccount`s a new session is for.
+#[derive(clap::Args, Clone)]
+pub struct AccountArgs {
+    /// The account's salt (as in `account create`).
+    #[arg(long, default_value = "0")]
+    pub salt: alloy::primitives::U256,
+    /// EntryPoint version of the account.
+    #[arg(long, env = "SESSIONKEYS_ENTRYPOINT", default_value = "v0.7", value_parser = parse_version)]
+    pub entrypoint: sessionkeys_chain::EntryPointVersion,
+}
+
+impl AccountArgs {
+    /// The account of `owner` from the factories `chain` names.
+    pub fn plan(&self, owner: Address, chain: &ChainArgs) -> sessionkeys::AccountPlan {
+        sessionkeys::AccountPlan {
+            owner,
+            version: self.entrypoint,
+            factory_owner: chain.factory_owner(),
+            salt: self.salt,
+        }
+    }
+}
+
 /// The `--entrypoint` flag: `v0.7` or `v0.8`.
 pub fn parse_version(s: &str) -> Result<sessionkeys_chain::EntryPointVersion, String> {
     match s {

@@ -11,6 +11,7 @@ mod out;
 mod args;
 mod commands;
 mod error;
+mod files;
 mod onchain;
 mod ops_file;
 mod wallet_args;

@@ -6,7 +6,9 @@ use crate::InputError;
 use alloy::primitives::{Address, U256};
 use sessionkeys::backend::Backend;
 use sessionkeys::store::{SessionStore, StoredSession};
-use sessionkeys::{EntryPointVersion, SdkError, SessionClient, SmartAccount, deployment};
+use sessionkeys::{
+    AccountPlan, EntryPointVersion, SdkError, SessionClient, SmartAccount, deployment,
+};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -50,6 +52,8 @@ pub fn validator() -> Address {
     deployment::session_key_validator(Address::ZERO).address()
 }
 
+/// The counterfactual `SessionAccount` of `owner` (the SDK's [`AccountPlan`]: its factory and
+/// the validator are checked to be deployed).
 pub async fn counterfactual(
     backend: &dyn Backend,
     version: EntryPointVersion,
@@ -57,23 +61,13 @@ pub async fn counterfactual(
     owner: Address,
     salt: U256,
 ) -> Result<SmartAccount, SdkError> {
-    let factory = deployment::session_account_factory(version, factory_owner);
-    sessionkeys::deploy::ensure_deployed(
-        backend,
-        &[
-            factory.clone(),
-            deployment::session_key_validator(Address::ZERO),
-        ],
-    )
-    .await?;
-    SmartAccount::counterfactual(
-        backend,
-        version,
-        factory.address(),
+    AccountPlan {
         owner,
-        vec![validator()],
+        version,
+        factory_owner,
         salt,
-    )
+    }
+    .account(backend)
     .await
 }
 

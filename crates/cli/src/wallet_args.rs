@@ -39,11 +39,5 @@ pub fn write_typed_data(path: &Path, typed_data: &serde_json::Value) -> Result<(
         out!("{text}");
         return Ok(());
     }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| InputError(format!("cannot create {}: {e}", path.display())))?;
-    std::io::Write::write_all(&mut file, text.as_bytes())
-        .map_err(|e| InputError(format!("cannot write {}: {e}", path.display())))
+    crate::files::write_new_file(path, &text)
 }

@@ -130,6 +130,34 @@ fn owner_and_account(cli: &Cli) -> (String, Value) {
     (owner_file, account)
 }
 
+/// A fresh stack, a CLI with its own store, an owner (keystore file) and its counterfactual
+/// account, funded; and the chain's time.
+struct Funded {
+    stack: Stack,
+    cli: Cli,
+    owner_file: String,
+    owner: String,
+    account: Address,
+    now: u64,
+}
+
+async fn funded_owner(name: &str) -> Funded {
+    let stack = Stack::start(&format!("cli-{name}")).await;
+    let cli = Cli::new(&stack, name);
+    let (owner_file, created) = owner_and_account(&cli);
+    let account: Address = created["account"].as_str().unwrap().parse().unwrap();
+    fund(&stack.backend, account).await;
+    let now = stack.backend.latest_timestamp().await.unwrap();
+    Funded {
+        owner: created["owner"].as_str().unwrap().to_string(),
+        stack,
+        cli,
+        owner_file,
+        account,
+        now,
+    }
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -390,12 +418,14 @@ async fn the_cli_runs_the_whole_lifecycle_on_anvil_and_alto() {
 async fn the_owner_grants_and_revokes_through_a_relayer_on_anvil() {
     // The owner's key only signs EIP-712 typed data (what any wallet does); a funded relayer key
     // deploys the account and sends the approvals in plain transactions.
-    let stack = Stack::start("cli-relayed").await;
-    let cli = Cli::new(&stack, "relayed");
-    let (owner_file, created) = owner_and_account(&cli);
-    let account: Address = created["account"].as_str().unwrap().parse().unwrap();
-    fund(&stack.backend, account).await;
-    let now = stack.backend.latest_timestamp().await.unwrap();
+    let Funded {
+        stack,
+        cli,
+        owner_file,
+        account,
+        now,
+        ..
+    } = funded_owner("relayed").await;
     let relayed = [
         "--owner-keystore",
         owner_file.as_str(),
@@ -463,13 +493,14 @@ enum CastKey<'a> {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "end-to-end tier: needs anvil, cast and Alto in a private network namespace; run scripts/e2e"]
 async fn an_owner_who_only_signs_typed_data_with_cast_requests_approves_and_revokes_on_anvil() {
-    let stack = Stack::start("cli-wallet").await;
-    let cli = Cli::new(&stack, "wallet");
-    let (owner_file, created) = owner_and_account(&cli);
-    let owner = created["owner"].as_str().unwrap().to_string();
-    let account: Address = created["account"].as_str().unwrap().parse().unwrap();
-    fund(&stack.backend, account).await;
-    let now = stack.backend.latest_timestamp().await.unwrap();
+    let Funded {
+        stack,
+        cli,
+        owner_file,
+        owner,
+        account,
+        now,
+    } = funded_owner("wallet").await;
     let owner_key = CastKey::Keystore(&owner_file);
 
     // 1. Request on the fresh (counterfactual) account: a key, a stored request, typed data.
@@ -611,12 +642,14 @@ async fn an_owner_who_only_signs_typed_data_with_cast_requests_approves_and_revo
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "end-to-end tier: needs anvil and Alto in a private network namespace; run scripts/e2e"]
 async fn a_first_use_grant_on_a_fresh_account_deploys_it_with_its_first_op() {
-    let stack = Stack::start("cli-counterfactual").await;
-    let cli = Cli::new(&stack, "counterfactual");
-    let (owner_file, created) = owner_and_account(&cli);
-    let account: Address = created["account"].as_str().unwrap().parse().unwrap();
-    fund(&stack.backend, account).await;
-    let now = stack.backend.latest_timestamp().await.unwrap();
+    let Funded {
+        stack,
+        cli,
+        owner_file,
+        account,
+        now,
+        ..
+    } = funded_owner("counterfactual").await;
     let file = session_file(&cli.dir, "usdc.json", now);
     let approved = cli.ok(&[
         "session",

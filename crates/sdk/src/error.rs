@@ -116,8 +116,8 @@ pub enum SdkError {
     Template(#[from] crate::template::TemplateError),
     /// The session ended before now: it could never be used, so it is not granted.
     #[error(
-        "the session ended at {valid_until}, before now ({now}): it could never be used; set a \
-         later validUntil (`session new --valid-for 1h` starts from now)"
+        "the session ended at {valid_until}, before now ({now}): it could never be used (lint \
+         SK021); set a later validUntil (`session new --valid-for 1h` starts from now)"
     )]
     SessionExpired {
         /// The session's end.

@@ -25,6 +25,21 @@ pub enum RevokeTarget {
     All,
 }
 
+/// How the owner consents to an approval: with its key at hand, or with a signature its wallet
+/// made of the typed data.
+#[derive(Debug)]
+pub enum OwnerConsent {
+    /// The owner's key (it signs in memory only).
+    Key(PrivateKeySigner),
+    /// The owner's address and its wallet's signature.
+    Wallet {
+        /// The account's owner: the signature must recover to it.
+        owner: Address,
+        /// The wallet's signature (65 bytes).
+        signature: Vec<u8>,
+    },
+}
+
 /// A revocation for the owner to sign in any wallet: what, of which account, on the chain's
 /// current epoch. Its typed data goes to the wallet; the wallet's signature comes back through
 /// [`RevokeRequest::with_wallet_signature`], checked against the owner before anything is sent.
@@ -65,6 +80,23 @@ impl RevokeRequest {
     /// Its digest.
     pub fn digest(&self) -> B256 {
         RevokeApproval::digest(self.validator, self.account, &self.target, &self.chains)
+    }
+
+    /// The owner's approval from `consent`: signed here with the owner's key, or the wallet's
+    /// signature checked against the owner.
+    pub fn approve(self, consent: &OwnerConsent) -> Result<RevokeApproval, SdkError> {
+        match consent {
+            OwnerConsent::Key(owner) => Ok(RevokeApproval::sign(
+                owner,
+                self.validator,
+                self.account,
+                self.target,
+                self.chains,
+            )),
+            OwnerConsent::Wallet { owner, signature } => {
+                self.with_wallet_signature(*owner, signature)
+            }
+        }
     }
 
     /// The owner's approval from a wallet's `signature` of [`typed_data`](Self::typed_data).

@@ -11,12 +11,12 @@ use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use scenario::*;
 use sessionkeys::backend::Backend;
-use sessionkeys::relay::{RevokeRequest, RevokeTarget, relay_revoke};
+use sessionkeys::relay::{OwnerConsent, RevokeRequest, RevokeTarget, relay_revoke};
 use sessionkeys::request::{self, RequestOptions};
 use sessionkeys::store::{SessionStore, StoredStatus};
 use sessionkeys::{
-    AccountPlan, DevnetBackend, Enable, Enabled, EntryPointVersion, GrantRoute, SdkError,
-    SessionClient, SessionTemplate,
+    AccountPlan, DevnetBackend, Enable, Enabled, EntryPointVersion, GrantRoute, Requested,
+    SdkError, SessionClient, SessionTemplate,
 };
 use std::sync::Arc;
 
@@ -50,6 +50,25 @@ fn template_until(now: u64, until: u64) -> SessionTemplate {
     SessionTemplate::from_json(json).unwrap()
 }
 
+/// A request of the USDC session for `plan`'s account, now.
+async fn request_usdc(
+    backend: &DevnetBackend,
+    store: &SessionStore,
+    plan: &AccountPlan,
+) -> Requested {
+    let now = backend.latest_timestamp().await.unwrap();
+    request::request(
+        backend,
+        store,
+        PASSWORD,
+        &template(now),
+        plan,
+        RequestOptions::default(),
+    )
+    .await
+    .unwrap()
+}
+
 /// What a wallet does with the typed data: sign its EIP-712 digest.
 fn wallet_sign(owner: &PrivateKeySigner, digest: alloy::primitives::B256) -> Vec<u8> {
     owner.sign_hash_sync(&digest).unwrap().as_bytes().to_vec()
@@ -69,18 +88,7 @@ async fn a_wallet_approved_session_deploys_a_counterfactual_account_in_its_first
     let plan = AccountPlan::new(owner.address(), EntryPointVersion::V08);
     let account = plan.account(backend.as_ref()).await.unwrap();
     fund(backend.as_ref(), account.address).await;
-    let now = backend.latest_timestamp().await.unwrap();
-
-    let requested = request::request(
-        backend.as_ref(),
-        &store,
-        PASSWORD,
-        &template(now),
-        &plan,
-        RequestOptions::default(),
-    )
-    .await
-    .unwrap();
+    let requested = request_usdc(&backend, &store, &plan).await;
     assert_eq!(requested.session.status, StoredStatus::Requested);
     assert_eq!(requested.typed_data["primaryType"], "EnableSession");
     // Not usable before the owner approves.
@@ -125,17 +133,7 @@ async fn a_signature_by_another_wallet_is_refused_naming_both_and_the_request_st
     let store = temp_store("wrong-signer");
     let owner = PrivateKeySigner::random();
     let plan = AccountPlan::new(owner.address(), EntryPointVersion::V07);
-    let now = backend.latest_timestamp().await.unwrap();
-    let requested = request::request(
-        backend.as_ref(),
-        &store,
-        PASSWORD,
-        &template(now),
-        &plan,
-        RequestOptions::default(),
-    )
-    .await
-    .unwrap();
+    let requested = request_usdc(&backend, &store, &plan).await;
     let stranger = PrivateKeySigner::random();
     let signature = wallet_sign(&stranger, requested.digest);
     match request::approve(
@@ -183,17 +181,7 @@ async fn a_request_on_a_deployed_account_is_enabled_now_by_a_relayer() {
     let (client, _, account, owner) = granted(backend.clone(), EntryPointVersion::V07).await;
     client.send(&[transfer(ALICE, 1)]).await.unwrap();
     let plan = AccountPlan::new(owner.address(), EntryPointVersion::V07);
-    let now = backend.latest_timestamp().await.unwrap();
-    let requested = request::request(
-        backend.as_ref(),
-        &store,
-        PASSWORD,
-        &template(now),
-        &plan,
-        RequestOptions::default(),
-    )
-    .await
-    .unwrap();
+    let requested = request_usdc(&backend, &store, &plan).await;
     assert_eq!(requested.session.account, account.address);
     let signature = wallet_sign(&owner, requested.digest);
     let relayer = funder();
@@ -249,7 +237,10 @@ async fn a_wallet_signed_revocation_is_relayed_and_a_strangers_is_refused() {
     }
     let approval = revoke
         .clone()
-        .with_wallet_signature(owner.address(), &wallet_sign(&owner, revoke.digest()))
+        .approve(&OwnerConsent::Wallet {
+            owner: owner.address(),
+            signature: wallet_sign(&owner, revoke.digest()),
+        })
         .unwrap();
     relay_revoke(backend.as_ref(), validator(), &approval, &funder())
         .await
@@ -266,27 +257,8 @@ async fn an_approval_after_revoke_all_is_refused_as_stale() {
     let store = temp_store("stale");
     let (_, _, account, owner) = granted(backend.clone(), EntryPointVersion::V07).await;
     let plan = AccountPlan::new(owner.address(), EntryPointVersion::V07);
-    let now = backend.latest_timestamp().await.unwrap();
-    let requested = request::request(
-        backend.as_ref(),
-        &store,
-        PASSWORD,
-        &template(now),
-        &plan,
-        RequestOptions::default(),
-    )
-    .await
-    .unwrap();
-    let revoke_all = sessionkeys_contracts::session::ISessionKeyValidator::revokeAllCall {};
-    account
-        .execute_as_owner(
-            backend.as_ref(),
-            &owner,
-            &[sessionkeys::Call::typed(validator(), &revoke_all)],
-            wait(),
-        )
-        .await
-        .unwrap();
+    let requested = request_usdc(&backend, &store, &plan).await;
+    revoke_all(backend.as_ref(), &account, &owner).await;
     let signature = wallet_sign(&owner, requested.digest);
     match request::approve(
         backend.as_ref(),

@@ -4,12 +4,12 @@
 
 use crate::InputError;
 use crate::args::{ChainArgs, OwnerKeyArgs, RelayerKeyArgs, StoreArgs};
-use crate::commands::revoke_wallet::{self, RevokeSigner};
+use crate::commands::revoke_wallet;
 use crate::onchain::{outcome, progress, runtime, validator};
 use alloy::primitives::{Address, B256};
 use alloy::signers::local::PrivateKeySigner;
 use sessionkeys::backend::Backend;
-use sessionkeys::relay::{self, RevokeTarget};
+use sessionkeys::relay::{self, OwnerConsent, RevokeRequest, RevokeTarget};
 use sessionkeys::store::{StoredSession, StoredStatus};
 use sessionkeys::{Call, EntryPointVersion, SdkError, SmartAccount, WaitPolicy};
 use sessionkeys_contracts::session::ISessionKeyValidator;
@@ -80,11 +80,11 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
     }
     // The owner's consent: its key here, or its wallet's signature of the typed data.
     let signer = match wallet_signature {
-        Some(signature) => RevokeSigner::Wallet {
+        Some(signature) => OwnerConsent::Wallet {
             owner: revoke_wallet::stored_owner(&store, account_address)?,
             signature,
         },
-        None => RevokeSigner::Key(args.owner.signer()?),
+        None => OwnerConsent::Key(args.owner.signer()?),
     };
     let done = match (relayer, signer) {
         (Some(relayer), signer) => {
@@ -93,9 +93,10 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
                 "relaying the owner's signed revocation to the validator",
             );
             let result = runtime()?.block_on(async {
-                let approval = signer
-                    .approval(backend.as_ref(), account_address, target)
-                    .await?;
+                let approval =
+                    RevokeRequest::new(backend.as_ref(), validator(), account_address, target)
+                        .await?
+                        .approve(&signer)?;
                 relay::relay_revoke(backend.as_ref(), validator(), &approval, &relayer).await
             });
             match result {
@@ -103,8 +104,8 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
                 Err(error) => return outcome(error),
             }
         }
-        (None, RevokeSigner::Wallet { .. }) => return Err(wallet_needs_relayer()),
-        (None, RevokeSigner::Key(owner)) => {
+        (None, OwnerConsent::Wallet { .. }) => return Err(wallet_needs_relayer()),
+        (None, OwnerConsent::Key(owner)) => {
             let stored_version = store
                 .list()?
                 .sessions

@@ -7,10 +7,8 @@ use crate::InputError;
 use crate::onchain::{outcome, runtime, validator};
 use crate::wallet_args::{SignatureArgs, write_typed_data};
 use alloy::primitives::Address;
-use alloy::signers::local::PrivateKeySigner;
-use sessionkeys::SdkError;
 use sessionkeys::backend::Backend;
-use sessionkeys::relay::{RevokeApproval, RevokeRequest, RevokeTarget};
+use sessionkeys::relay::{RevokeRequest, RevokeTarget};
 use sessionkeys::store::SessionStore;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,41 +74,4 @@ pub fn write(
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Who consents to a revocation: the owner's key here, or the owner's wallet's signature of
-/// the typed data [`write`] wrote.
-pub enum RevokeSigner {
-    /// The owner's key.
-    Key(PrivateKeySigner),
-    /// The owner (as the store knows it) and its wallet's signature.
-    Wallet {
-        /// The account's owner.
-        owner: Address,
-        /// The wallet's signature.
-        signature: Vec<u8>,
-    },
-}
-
-impl RevokeSigner {
-    /// The owner's approval of revoking `target` of `account` at its current epoch; a wallet's
-    /// signature is checked against the owner first.
-    pub async fn approval(
-        &self,
-        backend: &dyn Backend,
-        account: Address,
-        target: RevokeTarget,
-    ) -> Result<RevokeApproval, SdkError> {
-        let request = RevokeRequest::new(backend, validator(), account, target).await?;
-        match self {
-            Self::Key(owner) => Ok(RevokeApproval::sign(
-                owner,
-                request.validator,
-                request.account,
-                request.target,
-                request.chains,
-            )),
-            Self::Wallet { owner, signature } => request.with_wallet_signature(*owner, signature),
-        }
-    }
 }

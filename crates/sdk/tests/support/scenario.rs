@@ -182,6 +182,15 @@ pub async fn revoke_session(
         .unwrap();
 }
 
+/// The owner revokes every session of the account with an owner op calling `revokeAll`.
+pub async fn revoke_all(backend: &dyn Backend, account: &SmartAccount, owner: &PrivateKeySigner) {
+    let revoke = ISessionKeyValidator::revokeAllCall {};
+    account
+        .execute_as_owner(backend, owner, &[Call::typed(validator(), &revoke)], wait())
+        .await
+        .unwrap();
+}
+
 pub fn wait() -> WaitPolicy {
     WaitPolicy::default()
 }

@@ -3,13 +3,11 @@
 //! workflow is the SDK's `request::grant`; this file parses and prints.
 
 use crate::InputError;
-use crate::args::{ChainArgs, OwnerKeyArgs, RelayerKeyArgs, StoreArgs};
-use crate::commands::session::file::load_template;
-use crate::onchain::{outcome, progress, runtime, unix_now};
-use alloy::primitives::U256;
+use crate::args::{AccountArgs, ChainArgs, OwnerKeyArgs, RelayerKeyArgs, StoreArgs};
+use crate::commands::session::file::reviewed_template;
+use crate::onchain::{outcome, progress, runtime};
 use sessionkeys::request::{self, RequestOptions};
-use sessionkeys::{AccountPlan, Approved, Enable, Enabled, EntryPointVersion, GrantRoute};
-use sessionkeys_engine::explain::Labels;
+use sessionkeys::{Approved, Enable, Enabled, GrantRoute};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,12 +22,8 @@ pub struct GrantArgs {
     owner: OwnerKeyArgs,
     #[command(flatten)]
     store: StoreArgs,
-    /// The account's salt (as in `account create`).
-    #[arg(long, default_value = "0")]
-    salt: U256,
-    /// EntryPoint version of the account.
-    #[arg(long, env = "SESSIONKEYS_ENTRYPOINT", default_value = "v0.7", value_parser = crate::args::parse_version)]
-    entrypoint: EntryPointVersion,
+    #[command(flatten)]
+    account: AccountArgs,
     /// Do not enable on-chain now: the owner signs an approval and the session's first op
     /// enables it (and deploys the account if it has no code yet).
     #[arg(long)]
@@ -43,17 +37,10 @@ pub struct GrantArgs {
 
 pub fn run(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
     // Read and check the file before asking for any password.
-    let template = load_template(&args.file)?;
-    if !json {
-        out!("{}", template.explain(&Labels::well_known()));
-        for finding in template.lint(unix_now()) {
-            outln!("{finding}");
-        }
-    }
-    // Before any password is asked; the SDK judges again at the chain's time.
-    if let Err(error) = template.ensure_lint_clean(unix_now(), args.force) {
-        return outcome(error);
-    }
+    let template = match reviewed_template(&args.file, args.force, json)? {
+        Ok(template) => template,
+        Err(refused) => return Ok(refused),
+    };
     if args.first_use && args.relayer.relayer_key_env.is_some() {
         return Err(InputError(
             "--first-use and --relayer-key-env exclude each other: the first op enables the \
@@ -66,12 +53,7 @@ pub fn run(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
     let owner = args.owner.signer()?;
     let store = args.store.store()?;
     let password = args.store.password()?;
-    let plan = AccountPlan {
-        owner: owner.address(),
-        version: args.entrypoint,
-        factory_owner: args.chain.factory_owner(),
-        salt: args.salt,
-    };
+    let plan = args.account.plan(owner.address(), &args.chain);
     let route = match (&relayer, args.first_use) {
         (Some(relayer), _) => GrantRoute::Approval(Enable::Relayed(relayer)),
         (None, true) => GrantRoute::Approval(Enable::FirstUse),

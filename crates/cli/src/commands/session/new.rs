@@ -104,13 +104,7 @@ pub fn run(args: NewArgs, json: bool) -> Result<ExitCode, InputError> {
     }
     match &args.out {
         Some(path) => {
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-                .map_err(|e| InputError(format!("cannot create {}: {e}", path.display())))?;
-            std::io::Write::write_all(&mut file, text.as_bytes())
-                .map_err(|e| InputError(format!("cannot write {}: {e}", path.display())))?;
+            crate::files::write_new_file(path, &text)?;
             if json {
                 outln!("{}", serde_json::json!({ "file": path }));
             } else {

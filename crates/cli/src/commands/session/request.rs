@@ -3,14 +3,12 @@
 //! The workflow is the SDK's `request::request`.
 
 use crate::InputError;
-use crate::args::{ChainArgs, StoreArgs};
-use crate::commands::session::file::load_template;
-use crate::onchain::{outcome, runtime, unix_now};
+use crate::args::{AccountArgs, ChainArgs, StoreArgs};
+use crate::commands::session::file::reviewed_template;
+use crate::onchain::{outcome, progress, runtime};
 use crate::wallet_args::write_typed_data;
-use alloy::primitives::{Address, U256};
+use alloy::primitives::Address;
 use sessionkeys::request::{self, RequestOptions};
-use sessionkeys::{AccountPlan, EntryPointVersion};
-use sessionkeys_engine::explain::Labels;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,28 +27,18 @@ pub struct RequestArgs {
     chain: ChainArgs,
     #[command(flatten)]
     store: StoreArgs,
-    /// The account's salt (as in `account create`).
-    #[arg(long, default_value = "0")]
-    salt: U256,
-    /// EntryPoint version of the account.
-    #[arg(long, env = "SESSIONKEYS_ENTRYPOINT", default_value = "v0.7", value_parser = crate::args::parse_version)]
-    entrypoint: EntryPointVersion,
+    #[command(flatten)]
+    account: AccountArgs,
     /// Request even if lint reports errors.
     #[arg(long)]
     force: bool,
 }
 
 pub fn run(args: RequestArgs, json: bool) -> Result<ExitCode, InputError> {
-    let template = load_template(&args.file)?;
-    if !json {
-        out!("{}", template.explain(&Labels::well_known()));
-        for finding in template.lint(unix_now()) {
-            outln!("{finding}");
-        }
-    }
-    if let Err(error) = template.ensure_lint_clean(unix_now(), args.force) {
-        return outcome(error);
-    }
+    let template = match reviewed_template(&args.file, args.force, json)? {
+        Ok(template) => template,
+        Err(refused) => return Ok(refused),
+    };
     if args.out == std::path::Path::new("-") {
         return Err(InputError(
             "give --out a file for the typed data: the request's summary is printed".into(),
@@ -65,12 +53,7 @@ pub fn run(args: RequestArgs, json: bool) -> Result<ExitCode, InputError> {
     let backend = args.chain.backend(false)?;
     let store = args.store.store()?;
     let password = args.store.password()?;
-    let plan = AccountPlan {
-        owner: args.owner,
-        version: args.entrypoint,
-        factory_owner: args.chain.factory_owner(),
-        salt: args.salt,
-    };
+    let plan = args.account.plan(args.owner, &args.chain);
     let requested = match runtime()?.block_on(request::request(
         backend.as_ref(),
         &store,
@@ -84,6 +67,12 @@ pub fn run(args: RequestArgs, json: bool) -> Result<ExitCode, InputError> {
         Ok(requested) => requested,
         Err(error) => return outcome(error),
     };
+    if requested.resalted > 0 {
+        progress(
+            json,
+            "re-salted the session: its nonce lane was taken (rule 19)",
+        );
+    }
     write_typed_data(&args.out, &requested.typed_data)?;
     let session = &requested.session;
     if json {
