@@ -6,6 +6,7 @@ pub mod embedded;
 pub mod entrypoint;
 pub mod erc7562;
 pub mod execution;
+pub mod funded;
 pub mod judge;
 pub mod profile;
 pub mod revert;

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+pub mod aa_codes;
 pub mod account;
+pub mod address_book;
 pub mod backend;
 pub mod client;
 pub mod delegation;
@@ -15,10 +17,12 @@ pub mod password;
 pub mod relay;
 pub mod review;
 pub mod rpc;
+pub mod session_rows;
 pub mod sessions;
 pub mod store;
 
 pub use account::SmartAccount;
+pub use address_book::AddressBook;
 pub use backend::{Backend, BackendError};
 pub use client::SessionClient;
 pub use embedded::EmbeddedBackend;

@@ -8,6 +8,7 @@ use alloy::sol_types::{SolCall, SolError, SolInterface};
 use sessionkeys_chain::devnet::{DEVNET_ADMIN, Devnet};
 use sessionkeys_chain::erc7562::Erc7562Inspector;
 use sessionkeys_chain::execution::{Call, encode_calls};
+use sessionkeys_chain::funded::Funds;
 use sessionkeys_chain::signing::{self, EnableApproval};
 use sessionkeys_chain::{BundleError, BundleReceipt, ChainError, EntryPointVersion, UserOperation};
 use sessionkeys_contracts::abi::TestToken;
@@ -100,23 +101,14 @@ impl Harness {
         let mut devnet = devnet();
         let owner = key(1);
         let account = devnet
-            .create_account(version, owner.address(), vec![validator], U256::ZERO)
-            .unwrap();
-        devnet
-            .chain
-            .set_balance(account, U256::from(10u64) * U256::from(ETHER));
-        let usdc = devnet.addresses.usdc;
-        devnet
-            .send(
-                DEVNET_ADMIN,
-                usdc,
-                U256::ZERO,
-                &TestToken::mintCall {
-                    to: account,
-                    amount: U256::from(1000 * USDC),
-                },
+            .funded_account(
+                version,
+                owner.address(),
+                vec![validator],
+                Funds::eth_and_usdc(10, 1000),
             )
             .unwrap();
+        let usdc = devnet.addresses.usdc;
         // A non-zero recipient balance, as in the pinned S1 scenario.
         for r in [ALICE, BOB, CAROL] {
             devnet
