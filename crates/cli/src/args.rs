@@ -9,7 +9,8 @@ use sessionkeys::password::PasswordSource;
 use sessionkeys::store::SessionStore;
 use sessionkeys::{RpcBackend, deployment};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 /// Where the chain is.
 #[derive(clap::Args, Clone)]
@@ -44,7 +45,7 @@ impl ChainArgs {
                 ));
             }
         };
-        Ok(Arc::new(RpcBackend::new(&self.rpc, &bundler)?))
+        Ok(Arc::new(rpc_backend(&self.rpc, &bundler)?))
     }
 }
 
@@ -165,5 +166,33 @@ pub fn parse_version(s: &str) -> Result<sessionkeys_chain::EntryPointVersion, St
         "v0.7" | "0.7" => Ok(sessionkeys_chain::EntryPointVersion::V07),
         "v0.8" | "0.8" => Ok(sessionkeys_chain::EntryPointVersion::V08),
         other => Err(format!("expected v0.7 or v0.8, got {other:?}")),
+    }
+}
+
+/// The `--rpc-timeout` of this run, set once by main before any command runs.
+static RPC_TIMEOUT: OnceLock<Duration> = OnceLock::new();
+
+/// Sets how long every node and bundler request may wait (`--rpc-timeout`).
+pub fn set_rpc_timeout(seconds: u64) {
+    let _ = RPC_TIMEOUT.set(Duration::from_secs(seconds));
+}
+
+/// A backend for a node and a bundler, every request bounded by `--rpc-timeout`: the one way
+/// commands reach a chain.
+pub fn rpc_backend(node: &str, bundler: &str) -> Result<RpcBackend, InputError> {
+    let timeout = RPC_TIMEOUT
+        .get()
+        .copied()
+        .unwrap_or(sessionkeys::rpc::DEFAULT_TIMEOUT);
+    Ok(RpcBackend::with_timeout(node, bundler, timeout)?)
+}
+
+/// `--rpc-timeout`: whole seconds, at least 1.
+pub fn parse_timeout(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(seconds) if seconds > 0 => Ok(seconds),
+        _ => Err(format!(
+            "expected a number of seconds (1 or more), got {s:?}"
+        )),
     }
 }

@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 use commands::{
     account, check, demo, deploy, devnet, exec, key, revoke, session, sessions, simulate,
 };
-pub use error::InputError;
+pub use error::{CliError, InputError};
 use std::process::ExitCode;
 
 /// Session keys for smart accounts: scoped, expiring, revocable, enforced on-chain.
@@ -28,6 +28,10 @@ struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true, env = "SESSIONKEYS_JSON")]
     json: bool,
+    /// Seconds to wait for each answer of the node or the bundler before giving up with an
+    /// error naming the URL.
+    #[arg(long, global = true, env = "SESSIONKEYS_RPC_TIMEOUT", default_value = "30", value_name = "SECONDS", value_parser = args::parse_timeout)]
+    rpc_timeout: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -67,6 +71,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;
+    args::set_rpc_timeout(cli.rpc_timeout);
     let result = match cli.command {
         Command::Demo => demo::run(json),
         Command::Session(command) => session::run(command, json),
@@ -80,18 +85,13 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args, json),
         Command::Simulate(run) => simulate::run(run, json),
     };
-    let code = match result {
-        Ok(code) => code,
-        Err(InputError(message)) => {
-            errln!("error: {message}");
-            ExitCode::from(2)
-        }
-    };
-    match out::stdout_failure() {
-        Some(reason) => {
-            errln!("error: cannot write the output: {reason}");
-            ExitCode::from(2)
-        }
-        None => code,
+    let mut code = error::exit_code(&result);
+    if let Err(failure) = &result {
+        error::print(failure, json, code);
     }
+    if let Some(reason) = out::stdout_failure() {
+        errln!("error: cannot write the output: {reason}");
+        code = 2;
+    }
+    ExitCode::from(code)
 }

@@ -8,7 +8,6 @@ use sessionkeys::backend::Backend;
 use sessionkeys::lanes;
 use sessionkeys::store::{SessionStore, StoredSession, StoredStatus};
 use sessionkeys::{EntryPointVersion, SdkError, SessionClient, SmartAccount, deployment};
-use std::process::ExitCode;
 use std::sync::Arc;
 
 pub fn runtime() -> Result<tokio::runtime::Runtime, InputError> {
@@ -26,21 +25,6 @@ pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, InputErr
 pub fn progress(json: bool, message: &str) {
     if !json {
         errln!("… {message}");
-    }
-}
-
-/// Refusals are exit 1; anything else the user must fix is exit 2.
-pub fn outcome(error: SdkError) -> Result<ExitCode, InputError> {
-    match error {
-        SdkError::Refused { .. }
-        | SdkError::LaneTaken { .. }
-        | SdkError::OutOfTimeRange { .. }
-        | SdkError::BundlerRefused { .. }
-        | SdkError::ExecutionReverted { .. } => {
-            errln!("refused: {error}");
-            Ok(ExitCode::from(1))
-        }
-        other => Err(InputError(other.to_string())),
     }
 }
 
@@ -118,23 +102,4 @@ pub fn client_for(
         client = client.with_enable_approval(approval.to_approval());
     }
     Ok(client)
-}
-
-pub fn resolve_target(name: &str, account: Address, path: &str) -> Result<Address, InputError> {
-    let fixture = match name {
-        "usdc" => Some(deployment::fixtures::usdc().address()),
-        "gold" => Some(deployment::fixtures::gold().address()),
-        "game" => Some(deployment::fixtures::game().address()),
-        "account" => Some(account),
-        "validator" => Some(validator()),
-        _ => None,
-    };
-    match fixture {
-        Some(address) => Ok(address),
-        None => name.parse::<Address>().map_err(|_| {
-            InputError(format!(
-                "{path}: expected an address or one of usdc, gold, game, account, validator; got {name:?}"
-            ))
-        }),
-    }
 }

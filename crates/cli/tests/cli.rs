@@ -420,8 +420,9 @@ fn check_refuses_bad_usage_and_devnet_names() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out)
-            .contains("devnet names other than account, validator, entryPoint are for simulate"),
+        text(&out).contains(
+            "ops[0].calls[0].to: expected an address or one of account, validator, entryPoint; got \"usdc\""
+        ),
         "{}",
         text(&out)
     );

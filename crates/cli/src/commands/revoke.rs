@@ -3,15 +3,17 @@
 
 use crate::InputError;
 use crate::args::{ChainArgs, OwnerKeyArgs, RelayerKeyArgs, StoreArgs};
-use crate::onchain::{outcome, progress, runtime, validator};
+use crate::error::CliError;
+use crate::onchain::{progress, runtime, validator};
 use alloy::primitives::{Address, B256};
 use alloy::signers::local::PrivateKeySigner;
 use sessionkeys::backend::Backend;
 use sessionkeys::relay::{self, RevokeApproval, RevokeTarget};
+use sessionkeys::session_rows::OnchainState;
+use sessionkeys::sessions::session_status;
 use sessionkeys::store::{StoredSession, StoredStatus};
 use sessionkeys::{Call, EntryPointVersion, SdkError, SmartAccount, WaitPolicy};
 use sessionkeys_contracts::session::ISessionKeyValidator;
-use std::process::ExitCode;
 
 /// `sessionkeys revoke`.
 #[derive(clap::Args)]
@@ -38,7 +40,7 @@ pub struct RevokeArgs {
     relayer: RelayerKeyArgs,
 }
 
-pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(args: RevokeArgs, json: bool) -> Result<(), CliError> {
     let store = args.store.store()?;
     let targets: Vec<StoredSession> = args
         .sessions
@@ -51,12 +53,33 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
         (None, None) => store.find("latest")?.account,
     };
     if let Some(other) = targets.iter().find(|s| s.account != account_address) {
-        return Err(InputError(format!(
+        return Err(CliError::Input(format!(
             "session {} belongs to {}, not {account_address}: revoke one account's sessions at a time",
             other.hash, other.account
         )));
     }
     let backend = args.chain.backend(true)?;
+    // Before asking for the owner's key: a session revoked already costs nothing to keep so.
+    let (already, targets) = if args.all {
+        (Vec::new(), targets)
+    } else {
+        split_revoked(&args, account_address, targets)?
+    };
+    for session in &already {
+        store.set_status(session.hash, StoredStatus::Revoked)?;
+        if !json {
+            outln!("{} was already revoked: nothing sent", session.hash);
+        }
+    }
+    if targets.is_empty() {
+        if json {
+            outln!(
+                "{}",
+                serde_json::json!({"sentAs": null, "revoked": [], "alreadyRevoked": hashes_of(&already), "all": false})
+            );
+        }
+        return Ok(());
+    }
     let owner = args.owner.signer()?;
     let stored_version = store
         .list()?
@@ -102,13 +125,13 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
             });
             match result {
                 Ok(outcome) => format!("transaction {}", outcome.hash),
-                Err(error) => return outcome(error),
+                Err(error) => return Err(error.into()),
             }
         }
         None => match revoke_by_owner_op(&args, &account, &owner, &hashes, backend.as_ref(), json)?
         {
             Ok(hash) => format!("userOp {hash}"),
-            Err(error) => return outcome(error),
+            Err(error) => return Err(error.into()),
         },
     };
     let revoked: Vec<B256> = if args.all {
@@ -128,7 +151,7 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
     if json {
         outln!(
             "{}",
-            serde_json::json!({"sentAs": done, "revoked": revoked.iter().map(|h| h.to_string()).collect::<Vec<_>>(), "all": args.all})
+            serde_json::json!({"sentAs": done, "revoked": revoked.iter().map(|h| h.to_string()).collect::<Vec<_>>(), "alreadyRevoked": hashes_of(&already), "all": args.all})
         );
     } else if args.all {
         outln!("revoked every session of {account_address} ({done})");
@@ -137,7 +160,7 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
             outln!("revoked {hash}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// The owner's own userOp calling revokeSession / revokeSessions / revokeAll.
@@ -172,4 +195,35 @@ fn revoke_by_owner_op(
         WaitPolicy::default(),
     ));
     Ok(result.map(|done| done.user_op_hash))
+}
+
+fn hashes_of(sessions: &[StoredSession]) -> Vec<String> {
+    sessions.iter().map(|s| s.hash.to_string()).collect()
+}
+
+/// The targets the chain already counts as revoked (on their own or by a `revokeAll`), and the
+/// others, read through a backend of its own (its connections belong to this runtime).
+fn split_revoked(
+    args: &RevokeArgs,
+    account: Address,
+    targets: Vec<StoredSession>,
+) -> Result<(Vec<StoredSession>, Vec<StoredSession>), CliError> {
+    let backend = args.chain.backend(false)?;
+    let states = runtime()?.block_on(async {
+        let mut states = Vec::new();
+        for session in &targets {
+            let (status, usable) =
+                session_status(backend.as_ref(), session.validator, account, session.hash).await?;
+            states.push(OnchainState::from_status(status, usable));
+        }
+        Ok::<_, SdkError>(states)
+    })?;
+    let (already, live): (Vec<_>, Vec<_>) = targets
+        .into_iter()
+        .zip(states)
+        .partition(|(_, state)| state.is_revoked());
+    Ok((
+        already.into_iter().map(|(s, _)| s).collect(),
+        live.into_iter().map(|(s, _)| s).collect(),
+    ))
 }

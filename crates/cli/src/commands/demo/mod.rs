@@ -2,12 +2,13 @@
 
 mod story;
 
-use crate::InputError;
+use crate::error::CliError;
 use alloy::primitives::{Address, B256, U256, aliases::U48};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
-use sessionkeys_chain::devnet::{DEVNET_ADMIN, Devnet};
+use sessionkeys_chain::devnet::Devnet;
 use sessionkeys_chain::execution::Call;
+use sessionkeys_chain::funded::Funds;
 use sessionkeys_chain::signing::{self, EnableApproval};
 use sessionkeys_contracts::abi::{Game, TestToken};
 use sessionkeys_contracts::session::{
@@ -15,27 +16,19 @@ use sessionkeys_contracts::session::{
 };
 use sessionkeys_engine::explain::{Labels, explain, format_units, short};
 use sessionkeys_engine::lint::lint;
-use std::process::ExitCode;
 use story::{ALICE, BOB, CAROL, Story, VERSION, limit};
 
-pub fn run(json: bool) -> Result<ExitCode, InputError> {
+pub fn run(json: bool) -> Result<(), CliError> {
     let mut devnet = Devnet::new()?;
     let owner = PrivateKeySigner::random();
     let validator = devnet.addresses.validator;
-    let account = devnet.create_account(VERSION, owner.address(), vec![validator], U256::ZERO)?;
-    devnet
-        .chain
-        .set_balance(account, U256::from(10u64).pow(U256::from(18)));
-    let usdc = devnet.addresses.usdc;
-    devnet.send(
-        DEVNET_ADMIN,
-        usdc,
-        U256::ZERO,
-        &TestToken::mintCall {
-            to: account,
-            amount: U256::from(1_000_000_000u64),
-        },
+    let account = devnet.funded_account(
+        VERSION,
+        owner.address(),
+        vec![validator],
+        Funds::eth_and_usdc(1, 1000),
     )?;
+    let usdc = devnet.addresses.usdc;
     let mut story = Story {
         devnet,
         owner,
@@ -271,5 +264,5 @@ pub fn run(json: bool) -> Result<ExitCode, InputError> {
             serde_json::json!({"account": account, "actions": story.events, "gas": gas, "usdcLeft": format_units(usdc_left, 6)})
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

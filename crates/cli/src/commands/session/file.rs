@@ -1,8 +1,10 @@
 //! Reading a session file (docs/session-format.md) into a spec.
 
 use crate::InputError;
+use crate::error::CliError;
 use alloy::primitives::Address;
 use sessionkeys_contracts::session::SessionSpec;
+use sessionkeys_engine::explain::Labels;
 use sessionkeys_engine::format::parse_session_json;
 use std::path::PathBuf;
 
@@ -29,4 +31,41 @@ pub fn load_with_signer(
     session
         .to_spec(signer)
         .map_err(|e| InputError(format!("{}: {e}", file.display())))
+}
+
+/// The labels to explain a session file with: the built-in tokens and common functions, and
+/// every function the file names by its signature (`"selector": "move(uint8)"`), which the
+/// session itself keeps only as 4 bytes.
+pub fn labels_of(file: &PathBuf) -> Result<Labels, InputError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| InputError(format!("cannot read {}: {e}", file.display())))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| InputError(format!("{}: {e}", file.display())))?;
+    let signatures = json["callPolicies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|policy| policy["selector"].as_str())
+        .filter(|selector| selector.contains('('));
+    Ok(signatures.fold(Labels::well_known(), |labels, signature| {
+        labels.with_function(signature)
+    }))
+}
+
+/// `labels` with the symbols and decimals of the session's tokens the built-in list does not
+/// know, read through the node at `rpc`. An unreachable node is an error, not a quietly
+/// poorer explanation.
+pub fn with_chain_tokens(
+    rpc: &str,
+    spec: &SessionSpec,
+    labels: Labels,
+) -> Result<Labels, CliError> {
+    let backend = crate::args::rpc_backend(rpc, rpc)?;
+    let labels = crate::onchain::block_on(async {
+        sessionkeys::Backend::chain_id(&backend).await?;
+        Ok::<_, sessionkeys::BackendError>(
+            sessionkeys::review::with_chain_tokens(&backend, spec, labels).await,
+        )
+    })??;
+    Ok(labels)
 }

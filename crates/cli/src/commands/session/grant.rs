@@ -3,18 +3,16 @@
 
 use crate::InputError;
 use crate::args::{ChainArgs, OwnerKeyArgs, RelayerKeyArgs, StoreArgs};
-use crate::onchain::{
-    counterfactual, outcome, progress, runtime, taken_lanes, unix_now, validator,
-};
+use crate::commands::session::file::{labels_of, with_chain_tokens};
+use crate::error::CliError;
+use crate::onchain::{counterfactual, progress, runtime, taken_lanes, unix_now, validator};
 use alloy::primitives::{Address, B256, U256};
 use sessionkeys::lanes;
 use sessionkeys::relay;
 use sessionkeys::store::{StoredApproval, StoredSession, StoredStatus};
 use sessionkeys::{EntryPointVersion, SdkError, SessionGrant, SmartAccount, WaitPolicy};
-use sessionkeys_engine::explain::Labels;
 use sessionkeys_engine::lint::Severity;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// `sessionkeys session grant`.
 #[derive(clap::Args)]
@@ -44,14 +42,14 @@ pub struct GrantArgs {
     relayer: RelayerKeyArgs,
 }
 
-pub fn run(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(args: GrantArgs, json: bool) -> Result<(), CliError> {
     // Read and check the file before asking for any password.
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| InputError(format!("cannot read {}: {e}", args.file.display())))?;
     let session = sessionkeys_engine::format::parse_session_json(&text)
         .map_err(|e| InputError(format!("{}: {e}", args.file.display())))?;
     if session.signer.is_some() {
-        return Err(InputError(format!(
+        return Err(CliError::Input(format!(
             "{}: remove \"signer\": sessionkeys makes a fresh key for every session",
             args.file.display()
         )));
@@ -64,21 +62,31 @@ pub fn run(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .count();
+    let refused = errors > 0 && !args.force;
     if !json {
+        // Named as `explain --rpc` names them: the file's functions, the chain's tokens. A
+        // refusal needs no node, so it is explained with the built-in names only.
+        let labels = labels_of(&args.file)?;
+        let labels = if refused {
+            labels
+        } else {
+            with_chain_tokens(&args.chain.rpc, &placeholder, labels)?
+        };
         out!(
             "{}",
-            sessionkeys_engine::explain::explain(&placeholder, &Labels::well_known())
+            sessionkeys_engine::explain::explain(&placeholder, &labels)
         );
         for finding in &findings {
             outln!("{finding}");
         }
     }
-    if errors > 0 && !args.force {
-        errln!("refused: lint reports {errors} error(s); fix the session or pass --force");
-        return Ok(ExitCode::from(1));
+    if refused {
+        return Err(CliError::Refused(format!(
+            "lint reports {errors} error(s); fix the session or pass --force"
+        )));
     }
     if args.first_use && args.relayer.relayer_key_env.is_some() {
-        return Err(InputError(
+        return Err(CliError::Input(
             "--first-use and --relayer-key-env exclude each other: the first op enables the \
              session, or a relayer does now"
                 .into(),
@@ -166,10 +174,7 @@ pub fn run(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
                 Ok((grant, account, None, chain_id))
             }
         });
-    let (grant, account, approval, chain_id) = match result {
-        Ok(done) => done,
-        Err(error) => return outcome(error),
-    };
+    let (grant, account, approval, chain_id) = result?;
     let stored = StoredSession {
         hash: grant.hash(),
         chain_id,
@@ -215,5 +220,5 @@ pub fn run(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
             }
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -8,9 +8,8 @@ mod lint;
 mod new;
 mod typed_data;
 
-use crate::InputError;
+use crate::error::CliError;
 use clap::Subcommand;
-use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum SessionCommand {
@@ -32,7 +31,7 @@ pub enum SessionCommand {
     TypedData(typed_data::TypedDataArgs),
 }
 
-pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(command: SessionCommand, json: bool) -> Result<(), CliError> {
     match command {
         SessionCommand::Grant(args) => grant::run(*args, json),
         SessionCommand::New(args) => new::run(args, json),

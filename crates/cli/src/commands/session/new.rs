@@ -1,12 +1,12 @@
 //! `sessionkeys session new`: a session file started from flags.
 
 use crate::InputError;
+use crate::error::CliError;
 use crate::onchain::unix_now;
 use alloy::primitives::Address;
 use sessionkeys_engine::format::parse_session_json;
 use sessionkeys_engine::lint::lint;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// Flags of `session new`.
 #[derive(clap::Args)]
@@ -99,7 +99,7 @@ fn new_session(args: &NewArgs) -> Result<serde_json::Value, InputError> {
     Ok(session)
 }
 
-pub fn run(args: NewArgs, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(args: NewArgs, json: bool) -> Result<(), CliError> {
     let session = new_session(&args)?;
     let text = serde_json::to_string_pretty(&session)? + "\n";
     let placeholder = parse_session_json(&text)?.to_spec(Some(Address::repeat_byte(1)))?;
@@ -123,5 +123,5 @@ pub fn run(args: NewArgs, json: bool) -> Result<ExitCode, InputError> {
         }
         None => out!("{text}"),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
