@@ -216,3 +216,7 @@ pub fn print(error: &CliError, json: bool, code: u8) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "error_tests.rs"]
+mod tests;
