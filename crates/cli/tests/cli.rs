@@ -1190,7 +1190,7 @@ const WRONG_CASE: &str = "0x833589FCD6eDb6E08f4c7C32D4f71b54bdA02913";
 fn assert_checksum_refused(out: &Output) {
     assert_eq!(out.status.code(), Some(2), "{}", text(out));
     assert!(
-        text(out).contains(&format!("wrong EIP-55 checksum"))
+        text(out).contains("wrong EIP-55 checksum")
             && text(out).contains(&format!("did you mean {CHECKSUMMED}")),
         "{}",
         text(out)
