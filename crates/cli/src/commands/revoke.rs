@@ -71,7 +71,7 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<(), CliError> {
             outln!("{} was already revoked: nothing sent", session.hash);
         }
     }
-    if targets.is_empty() {
+    if targets.is_empty() && !args.all {
         if json {
             outln!(
                 "{}",
