@@ -3,7 +3,7 @@
 mod story;
 
 use crate::error::CliError;
-use alloy::primitives::{Address, B256, U256, aliases::U48};
+use alloy::primitives::{B256, U256, aliases::U48};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use sessionkeys_chain::devnet::Devnet;
@@ -11,12 +11,10 @@ use sessionkeys_chain::execution::Call;
 use sessionkeys_chain::funded::Funds;
 use sessionkeys_chain::signing::{self, EnableApproval};
 use sessionkeys_contracts::abi::{Game, TestToken};
-use sessionkeys_contracts::session::{
-    CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSpec,
-};
+use sessionkeys_contracts::session::{ChainEpoch, ISessionKeyValidator};
 use sessionkeys_engine::explain::{Labels, explain, format_units, short};
 use sessionkeys_engine::lint::lint;
-use story::{ALICE, BOB, CAROL, Story, VERSION, limit};
+use story::{ALICE, BOB, CAROL, Story, VERSION, game_session};
 
 pub fn run(json: bool) -> Result<(), CliError> {
     let mut devnet = Devnet::new()?;
@@ -50,61 +48,7 @@ pub fn run(json: bool) -> Result<(), CliError> {
     let key = PrivateKeySigner::random();
     let now = story.devnet.chain.time();
     let game = story.devnet.addresses.game;
-    let recipients = Constraint {
-        condition: 7,
-        index: 0,
-        bits: 160,
-        refValue: B256::ZERO,
-        oneOf: vec![ALICE.into_word(), BOB.into_word()],
-        limit: limit(0, 0, 0),
-    };
-    let amount = Constraint {
-        condition: 0,
-        index: 1,
-        bits: 256,
-        refValue: B256::ZERO,
-        oneOf: vec![],
-        limit: limit(1, 100_000_000, 0),
-    };
-    let direction = Constraint {
-        condition: 3,
-        index: 0,
-        bits: 8,
-        refValue: U256::from(4).into(),
-        oneOf: vec![],
-        limit: limit(0, 0, 0),
-    };
-    let mut policies = vec![
-        CallPolicy {
-            target: usdc,
-            selector: TestToken::transferCall::SELECTOR.into(),
-            maxValuePerUse: U256::ZERO,
-            valueLimit: limit(0, 0, 0),
-            callLimit: limit(0, 0, 0),
-            constraints: vec![recipients, amount],
-        },
-        CallPolicy {
-            target: game,
-            selector: Game::moveCall::SELECTOR.into(),
-            maxValuePerUse: U256::ZERO,
-            valueLimit: limit(0, 0, 0),
-            callLimit: limit(0, 0, 0),
-            constraints: vec![direction],
-        },
-    ];
-    policies.sort_by_key(|p| (p.target, p.selector));
-    let spec = SessionSpec {
-        signer: key.address(),
-        validAfter: U48::from(now - 60),
-        validUntil: U48::from(now + 3600),
-        feeLimit: limit(1, 100_000_000_000_000_000, 0),
-        paymasterMode: 0,
-        paymaster: Address::ZERO,
-        opLimit: limit(2, 10, 60),
-        callPolicies: policies,
-        transferPolicies: vec![],
-        salt: B256::ZERO,
-    };
+    let spec = game_session(usdc, game, key.address(), now);
     let labels = Labels::well_known()
         .with_token(usdc, "USDC", 6)
         .with_function("move(uint8)");
