@@ -73,13 +73,7 @@ impl OwnerKeyArgs {
     /// The key is decrypted (or read) in memory only; errors never quote it.
     pub fn signer(&self) -> Result<PrivateKeySigner, InputError> {
         if let Some(var) = &self.owner_key_env {
-            let text = std::env::var(var)
-                .map_err(|_| InputError(format!("the environment variable {var} is not set")))?;
-            return text.trim().parse::<PrivateKeySigner>().map_err(|_| {
-                InputError(format!(
-                    "the environment variable {var} does not hold a 32-byte hex private key"
-                ))
-            });
+            return key_in_env(var);
         }
         let Some(file) = &self.owner_keystore else {
             return Err(InputError(
@@ -93,6 +87,20 @@ impl OwnerKeyArgs {
         let password = source.read(&format!("password of {}: ", file.display()))?;
         Ok(sessionkeys_keystore::open(file, &password)?)
     }
+}
+
+/// The hex private key in the environment variable `var`.
+///
+/// # Security
+/// The key is read in memory only; errors name the variable, never its value.
+fn key_in_env(var: &str) -> Result<PrivateKeySigner, InputError> {
+    let text = std::env::var(var)
+        .map_err(|_| InputError(format!("the environment variable {var} is not set")))?;
+    text.trim().parse::<PrivateKeySigner>().map_err(|_| {
+        InputError(format!(
+            "the environment variable {var} does not hold a 32-byte hex private key"
+        ))
+    })
 }
 
 /// A funded key that pays for relaying the owner's signed approval to the validator (any key:
@@ -110,19 +118,7 @@ impl RelayerKeyArgs {
     /// # Security
     /// The key is read in memory only; errors never quote it.
     pub fn signer(&self) -> Result<Option<PrivateKeySigner>, InputError> {
-        let Some(var) = &self.relayer_key_env else {
-            return Ok(None);
-        };
-        let text = std::env::var(var)
-            .map_err(|_| InputError(format!("the environment variable {var} is not set")))?;
-        text.trim()
-            .parse::<PrivateKeySigner>()
-            .map(Some)
-            .map_err(|_| {
-                InputError(format!(
-                    "the environment variable {var} does not hold a 32-byte hex private key"
-                ))
-            })
+        self.relayer_key_env.as_deref().map(key_in_env).transpose()
     }
 }
 

@@ -1268,17 +1268,20 @@ fn a_mixed_case_address_with_a_wrong_checksum_is_refused_with_the_right_form() {
 
 #[test]
 fn json_errors_and_refusals_are_one_object_with_an_exit_code() {
+    /// The one JSON object of a failed command: its outcome, exit code and reason.
+    fn failure(out: &Output, outcome: &str, code: i32, reason: &str) -> serde_json::Value {
+        assert_eq!(out.status.code(), Some(code), "{}", text(out));
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(value["outcome"], outcome, "{value}");
+        assert_eq!(value["exitCode"], code, "{value}");
+        assert!(
+            value["reason"].as_str().unwrap().contains(reason),
+            "{value}"
+        );
+        value
+    }
     let out = sessionkeys(&["--json", "session", "lint", "/nonexistent/session.json"]);
-    assert_eq!(out.status.code(), Some(2));
-    let error: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(error["outcome"], "error");
-    assert_eq!(error["exitCode"], 2);
-    assert!(
-        error["reason"]
-            .as_str()
-            .unwrap()
-            .contains("/nonexistent/session.json")
-    );
+    let error = failure(&out, "error", 2, "/nonexistent/session.json");
     assert!(error.get("error").is_none(), "no empty error name: {error}");
 
     let session = write_temp(
@@ -1286,24 +1289,9 @@ fn json_errors_and_refusals_are_one_object_with_an_exit_code() {
         r#"{"validUntil":"2999-01-01T00:00:00Z",
             "transferPolicies":[{"target":"0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045","maxValuePerUse":"5","valueLimit":{"limit":"5"}}]}"#,
     );
-    let out = sessionkeys(&[
-        "--json",
-        "session",
-        "grant",
-        &session,
-        "--rpc",
-        "http://127.0.0.1:9",
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let refusal: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(refusal["outcome"], "refused");
-    assert_eq!(refusal["exitCode"], 1);
-    assert!(
-        refusal["reason"]
-            .as_str()
-            .unwrap()
-            .contains("lint reports 1 error(s)")
-    );
+    let rpc = "http://127.0.0.1:9";
+    let out = sessionkeys(&["--json", "session", "grant", &session, "--rpc", rpc]);
+    failure(&out, "refused", 1, "lint reports 1 error(s)");
 }
 
 #[test]
