@@ -338,3 +338,39 @@ fn system_time() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_node_that_takes_the_connection_and_never_answers_times_out_naming_its_url() {
+        // Accepts on 127.0.0.1 and holds each connection without a word, until the test ends.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().take(2) {
+                held.push(stream);
+            }
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        let backend = RpcBackend::with_timeout(&url, &url, Duration::from_secs(1)).unwrap();
+        let started = std::time::Instant::now();
+        let error = backend.chain_id().await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(10));
+        match &error {
+            BackendError::TimedOut {
+                url: named,
+                method,
+                seconds,
+            } => {
+                assert!(named.starts_with(&url), "{error}");
+                assert_eq!((method.as_str(), *seconds), ("eth_chainId", 1));
+            }
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        let error = backend.supported_entry_points().await.unwrap_err();
+        assert!(matches!(error, BackendError::TimedOut { .. }), "{error}");
+    }
+}
