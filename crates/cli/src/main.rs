@@ -68,8 +68,24 @@ enum Command {
     Revoke(revoke::RevokeArgs),
 }
 
+/// Whether the command line asks for JSON, read before clap could parse it.
+fn wants_json() -> bool {
+    std::env::args().any(|a| a == "--json")
+        || std::env::var("SESSIONKEYS_JSON")
+            .is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false" | "no" | "off"))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A usage error is JSON too when JSON was asked for; help and version print as usual.
+        Err(usage) if usage.use_stderr() && wants_json() => {
+            let failure = CliError::Input(usage.to_string().trim_end().to_string());
+            error::print(&failure, true, failure.exit_code());
+            return ExitCode::from(failure.exit_code());
+        }
+        Err(usage) => usage.exit(),
+    };
     let json = cli.json;
     args::set_rpc_timeout(cli.rpc_timeout);
     let result = match cli.command {

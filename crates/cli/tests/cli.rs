@@ -1377,3 +1377,22 @@ fn explain_names_the_functions_the_session_file_writes_as_signatures() {
     }
     assert!(!explanation.contains("0x70e87aaf"), "{explanation}");
 }
+
+#[test]
+fn a_usage_error_under_json_is_json_too() {
+    let out = sessionkeys(&["--json", "exec", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let error: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (error["outcome"].as_str(), error["exitCode"].as_i64()),
+        (Some("error"), Some(2))
+    );
+    assert!(
+        error["reason"].as_str().unwrap().contains("--no-such-flag"),
+        "{error}"
+    );
+    // Help is not an error.
+    let out = sessionkeys(&["--json", "--help"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("Usage"), "{}", text(&out));
+}

@@ -199,7 +199,11 @@ fn failed_op(
             outln!("  next: {} {}", advice.meaning, advice.next);
         }
     }
-    results.push(op_report(i, None, &verdict, name, Some(sdk.to_string())));
+    let mut entry = op_report(i, None, &verdict, name, Some(sdk.to_string()));
+    if let Some(advice) = aa_advice(&sdk.to_string()) {
+        entry["next"] = format!("{} {}", advice.meaning, advice.next).into();
+    }
+    results.push(entry);
     if refused {
         CliError::RefusedReported
     } else {
