@@ -9,7 +9,8 @@ use sessionkeys::password::PasswordSource;
 use sessionkeys::store::SessionStore;
 use sessionkeys::{RpcBackend, deployment};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 /// Where the chain is.
 #[derive(clap::Args, Clone)]
@@ -44,7 +45,7 @@ impl ChainArgs {
                 ));
             }
         };
-        Ok(Arc::new(RpcBackend::new(&self.rpc, &bundler)?))
+        Ok(Arc::new(rpc_backend(&self.rpc, &bundler)?))
     }
 }
 
@@ -72,13 +73,7 @@ impl OwnerKeyArgs {
     /// The key is decrypted (or read) in memory only; errors never quote it.
     pub fn signer(&self) -> Result<PrivateKeySigner, InputError> {
         if let Some(var) = &self.owner_key_env {
-            let text = std::env::var(var)
-                .map_err(|_| InputError(format!("the environment variable {var} is not set")))?;
-            return text.trim().parse::<PrivateKeySigner>().map_err(|_| {
-                InputError(format!(
-                    "the environment variable {var} does not hold a 32-byte hex private key"
-                ))
-            });
+            return key_in_env(var);
         }
         let Some(file) = &self.owner_keystore else {
             return Err(InputError(
@@ -92,6 +87,20 @@ impl OwnerKeyArgs {
         let password = source.read(&format!("password of {}: ", file.display()))?;
         Ok(sessionkeys_keystore::open(file, &password)?)
     }
+}
+
+/// The hex private key in the environment variable `var`.
+///
+/// # Security
+/// The key is read in memory only; errors name the variable, never its value.
+fn key_in_env(var: &str) -> Result<PrivateKeySigner, InputError> {
+    let text = std::env::var(var)
+        .map_err(|_| InputError(format!("the environment variable {var} is not set")))?;
+    text.trim().parse::<PrivateKeySigner>().map_err(|_| {
+        InputError(format!(
+            "the environment variable {var} does not hold a 32-byte hex private key"
+        ))
+    })
 }
 
 /// A funded key that pays for relaying the owner's signed approval to the validator (any key:
@@ -109,19 +118,7 @@ impl RelayerKeyArgs {
     /// # Security
     /// The key is read in memory only; errors never quote it.
     pub fn signer(&self) -> Result<Option<PrivateKeySigner>, InputError> {
-        let Some(var) = &self.relayer_key_env else {
-            return Ok(None);
-        };
-        let text = std::env::var(var)
-            .map_err(|_| InputError(format!("the environment variable {var} is not set")))?;
-        text.trim()
-            .parse::<PrivateKeySigner>()
-            .map(Some)
-            .map_err(|_| {
-                InputError(format!(
-                    "the environment variable {var} does not hold a 32-byte hex private key"
-                ))
-            })
+        self.relayer_key_env.as_deref().map(key_in_env).transpose()
     }
 }
 
@@ -188,5 +185,33 @@ pub fn parse_version(s: &str) -> Result<sessionkeys_chain::EntryPointVersion, St
         "v0.7" | "0.7" => Ok(sessionkeys_chain::EntryPointVersion::V07),
         "v0.8" | "0.8" => Ok(sessionkeys_chain::EntryPointVersion::V08),
         other => Err(format!("expected v0.7 or v0.8, got {other:?}")),
+    }
+}
+
+/// The `--rpc-timeout` of this run, set once by main before any command runs.
+static RPC_TIMEOUT: OnceLock<Duration> = OnceLock::new();
+
+/// Sets how long every node and bundler request may wait (`--rpc-timeout`).
+pub fn set_rpc_timeout(seconds: u64) {
+    let _ = RPC_TIMEOUT.set(Duration::from_secs(seconds));
+}
+
+/// A backend for a node and a bundler, every request bounded by `--rpc-timeout`: the one way
+/// commands reach a chain.
+pub fn rpc_backend(node: &str, bundler: &str) -> Result<RpcBackend, InputError> {
+    let timeout = RPC_TIMEOUT
+        .get()
+        .copied()
+        .unwrap_or(sessionkeys::rpc::DEFAULT_TIMEOUT);
+    Ok(RpcBackend::with_timeout(node, bundler, timeout)?)
+}
+
+/// `--rpc-timeout`: whole seconds, at least 1.
+pub fn parse_timeout(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(seconds) if seconds > 0 => Ok(seconds),
+        _ => Err(format!(
+            "expected a number of seconds (1 or more), got {s:?}"
+        )),
     }
 }

@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
 use commands::{
     account, check, demo, deploy, devnet, exec, key, revoke, session, sessions, simulate,
 };
-pub use error::InputError;
+pub use error::{CliError, InputError};
 use std::process::ExitCode;
 
 /// Session keys for smart accounts: scoped, expiring, revocable, enforced on-chain.
@@ -30,6 +30,10 @@ struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true, env = "SESSIONKEYS_JSON")]
     json: bool,
+    /// Seconds to wait for each answer of the node or the bundler before giving up with an
+    /// error naming the URL.
+    #[arg(long, global = true, env = "SESSIONKEYS_RPC_TIMEOUT", default_value = "30", value_name = "SECONDS", value_parser = args::parse_timeout)]
+    rpc_timeout: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -66,9 +70,26 @@ enum Command {
     Revoke(revoke::RevokeArgs),
 }
 
+/// Whether the command line asks for JSON, read before clap could parse it.
+fn wants_json() -> bool {
+    std::env::args().any(|a| a == "--json")
+        || std::env::var("SESSIONKEYS_JSON")
+            .is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false" | "no" | "off"))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A usage error is JSON too when JSON was asked for; help and version print as usual.
+        Err(usage) if usage.use_stderr() && wants_json() => {
+            let failure = CliError::Input(usage.to_string().trim_end().to_string());
+            error::print(&failure, true, failure.exit_code());
+            return ExitCode::from(failure.exit_code());
+        }
+        Err(usage) => usage.exit(),
+    };
     let json = cli.json;
+    args::set_rpc_timeout(cli.rpc_timeout);
     let result = match cli.command {
         Command::Demo => demo::run(json),
         Command::Session(command) => session::run(command, json),
@@ -82,18 +103,13 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args, json),
         Command::Simulate(run) => simulate::run(run, json),
     };
-    let code = match result {
-        Ok(code) => code,
-        Err(InputError(message)) => {
-            errln!("error: {message}");
-            ExitCode::from(2)
-        }
-    };
-    match out::stdout_failure() {
-        Some(reason) => {
-            errln!("error: cannot write the output: {reason}");
-            ExitCode::from(2)
-        }
-        None => code,
+    let mut code = error::exit_code(&result);
+    if let Err(failure) = &result {
+        error::print(failure, json, code);
     }
+    if let Some(reason) = out::stdout_failure() {
+        errln!("error: cannot write the output: {reason}");
+        code = 2;
+    }
+    ExitCode::from(code)
 }

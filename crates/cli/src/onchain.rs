@@ -9,7 +9,6 @@ use sessionkeys::store::{SessionStore, StoredSession};
 use sessionkeys::{
     AccountPlan, EntryPointVersion, SdkError, SessionClient, SmartAccount, deployment,
 };
-use std::process::ExitCode;
 use std::sync::Arc;
 
 pub fn runtime() -> Result<tokio::runtime::Runtime, InputError> {
@@ -27,24 +26,6 @@ pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, InputErr
 pub fn progress(json: bool, message: &str) {
     if !json {
         errln!("… {message}");
-    }
-}
-
-/// Refusals are exit 1; anything else the user must fix is exit 2.
-pub fn outcome(error: SdkError) -> Result<ExitCode, InputError> {
-    match error {
-        SdkError::Refused { .. }
-        | SdkError::LaneTaken { .. }
-        | SdkError::OutOfTimeRange { .. }
-        | SdkError::BundlerRefused { .. }
-        | SdkError::ExecutionReverted { .. }
-        | SdkError::SessionExpired { .. }
-        | SdkError::LintErrors { .. }
-        | SdkError::ApprovalStale { .. } => {
-            errln!("refused: {error}");
-            Ok(ExitCode::from(1))
-        }
-        other => Err(InputError(other.to_string())),
     }
 }
 
@@ -88,23 +69,4 @@ pub fn client_for(
     password: &[u8],
 ) -> Result<SessionClient, InputError> {
     Ok(SessionClient::from_store(backend, store, stored, password)?)
-}
-
-pub fn resolve_target(name: &str, account: Address, path: &str) -> Result<Address, InputError> {
-    let fixture = match name {
-        "usdc" => Some(deployment::fixtures::usdc().address()),
-        "gold" => Some(deployment::fixtures::gold().address()),
-        "game" => Some(deployment::fixtures::game().address()),
-        "account" => Some(account),
-        "validator" => Some(validator()),
-        _ => None,
-    };
-    match fixture {
-        Some(address) => Ok(address),
-        None => name.parse::<Address>().map_err(|_| {
-            InputError(format!(
-                "{path}: expected an address or one of usdc, gold, game, account, validator; got {name:?}"
-            ))
-        }),
-    }
 }

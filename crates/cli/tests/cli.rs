@@ -430,8 +430,9 @@ fn check_refuses_bad_usage_and_devnet_names() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out)
-            .contains("devnet names other than account, validator, entryPoint are for simulate"),
+        text(&out).contains(
+            "ops[0].calls[0].to: expected an address or one of account, validator, entryPoint; got \"usdc\""
+        ),
         "{}",
         text(&out)
     );
@@ -1027,6 +1028,185 @@ fn lint_runs_with_the_node_url_exported_as_the_real_chain_tour_does() {
     );
 }
 
+// ---- the user-facing edges of a real chain: timeouts, checksums, JSON, listing ----
+
+/// A "node" on 127.0.0.1 that takes every connection and never answers, as a hung node does.
+/// It stops by itself when dropped, or after a minute at the latest.
+struct SilentNode {
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SilentNode {
+    fn start() -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            let mut held = Vec::new();
+            while !stopped.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+                match listener.accept() {
+                    Ok((stream, _)) => held.push(stream),
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+                }
+            }
+        });
+        Self { url, stop }
+    }
+}
+
+impl Drop for SilentNode {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+const TEST_OWNER_KEY: &str = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
+const STORE_PASSWORD: &str = "correct horse";
+
+/// A session store holding one granted session (for exec, sessions list and revoke), without
+/// any chain: what `session grant` leaves behind.
+fn home_with_a_stored_session(name: &str) -> String {
+    use alloy::sol_types::SolValue;
+    use sessionkeys::store::{SessionStore, StoredSession, StoredStatus};
+    let dir = std::env::temp_dir().join(format!("sessionkeys-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = SessionStore::open(&dir).unwrap();
+    let (key, key_file) = store.new_key(STORE_PASSWORD.as_bytes()).unwrap();
+    let spec = sessionkeys_engine::format::parse_session_json(
+        r#"{ "validAfter": 1, "validUntil": 4000000000,
+             "transferPolicies": [{ "target": "0x000000000000000000000000000000000000b0b0",
+                                    "maxValuePerUse": "1000" }] }"#,
+    )
+    .unwrap()
+    .to_spec(Some(key.address()))
+    .unwrap();
+    let grant = sessionkeys::SessionGrant::new(
+        spec,
+        sessionkeys::deployment::session_key_validator(alloy::primitives::Address::ZERO).address(),
+    )
+    .unwrap();
+    store
+        .save(&StoredSession {
+            hash: grant.hash(),
+            chain_id: 31337,
+            entry_point: "v0.7".into(),
+            account: alloy::primitives::Address::repeat_byte(0xac),
+            owner: alloy::primitives::Address::repeat_byte(0x0e),
+            validator: grant.validator,
+            spec: grant.spec.abi_encode().into(),
+            key_file,
+            status: StoredStatus::Granted,
+            approval: None,
+            factory: None,
+            request: None,
+            created_at: 1_700_000_000,
+        })
+        .unwrap();
+    dir.to_string_lossy().into_owned()
+}
+
+/// Runs the binary with the test owner key and the store password in its environment.
+fn sessionkeys_with_keys(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sessionkeys"))
+        .args(args)
+        .env("SK_TEST_OWNER", TEST_OWNER_KEY)
+        .env("SK_TEST_PASSWORD", STORE_PASSWORD)
+        .envs(env.iter().copied())
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn every_command_gives_up_on_a_node_that_never_answers_and_names_its_url() {
+    let node = SilentNode::start();
+    let url = node.url.as_str();
+    let home = home_with_a_stored_session("silent-node");
+    let session = write_temp(
+        "silent-node-session.json",
+        r#"{"validUntil":"2999-01-01T00:00:00Z","feeLimit":{"limit":"1000000000000000"},
+            "transferPolicies":[{"target":"0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045","maxValuePerUse":"5","valueLimit":{"limit":"5"}}]}"#,
+    );
+    let account = "0x00000000000000000000000000000000000acc01";
+    let started = std::time::Instant::now();
+    let commands: Vec<Vec<&str>> = vec![
+        vec![
+            "sessions",
+            "list",
+            "--rpc",
+            url,
+            "--account",
+            account,
+            "--home",
+            &home,
+        ],
+        vec![
+            "account",
+            "create",
+            "--rpc",
+            url,
+            "--owner-key-env",
+            "SK_TEST_OWNER",
+        ],
+        vec!["session", "explain", &session, "--rpc", url],
+        vec![
+            "session",
+            "grant",
+            &session,
+            "--rpc",
+            url,
+            "--bundler",
+            url,
+            "--owner-key-env",
+            "SK_TEST_OWNER",
+            "--home",
+            &home,
+            "--password-env",
+            "SK_TEST_PASSWORD",
+        ],
+        vec![
+            "exec",
+            "--rpc",
+            url,
+            "--bundler",
+            url,
+            "--home",
+            &home,
+            "--password-env",
+            "SK_TEST_PASSWORD",
+            "--to",
+            "usdc",
+            "--data",
+            "0x",
+        ],
+    ];
+    for (i, args) in commands.iter().enumerate() {
+        // Half through the flag, half through the environment.
+        let out = if i % 2 == 0 {
+            let mut with_flag = vec!["--rpc-timeout", "1"];
+            with_flag.extend(args.iter().copied());
+            sessionkeys_with_keys(&with_flag, &[])
+        } else {
+            sessionkeys_with_keys(args, &[("SESSIONKEYS_RPC_TIMEOUT", "1")])
+        };
+        let message = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {message}");
+        assert!(message.contains(url), "{args:?}: {message}");
+        assert!(message.contains("did not answer"), "{args:?}: {message}");
+        assert!(message.contains("--rpc-timeout"), "{args:?}: {message}");
+        assert!(!message.contains(&TEST_OWNER_KEY[2..]), "the key leaked");
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(40),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
 #[test]
 fn request_and_approve_refuse_bad_input_before_touching_the_chain() {
     // A session file naming its own signer: request makes the key.
@@ -1076,4 +1256,225 @@ fn a_wallet_signed_revocation_without_a_relayer_is_a_usage_error_naming_the_flag
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--relayer-key-env"), "{}", text(&out));
+}
+
+#[test]
+fn a_timeout_of_zero_seconds_is_a_usage_error() {
+    let out = sessionkeys(&["--rpc-timeout", "0", "devnet"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("seconds (1 or more)"), "{}", text(&out));
+}
+
+/// USDC on Base, with its checksum, and with one letter's case flipped.
+const CHECKSUMMED: &str = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913";
+const WRONG_CASE: &str = "0x833589FCD6eDb6E08f4c7C32D4f71b54bdA02913";
+
+fn assert_checksum_refused(out: &Output) {
+    assert_eq!(out.status.code(), Some(2), "{}", text(out));
+    assert!(
+        text(out).contains("wrong EIP-55 checksum")
+            && text(out).contains(&format!("did you mean {CHECKSUMMED}")),
+        "{}",
+        text(out)
+    );
+}
+
+#[test]
+fn a_mixed_case_address_with_a_wrong_checksum_is_refused_with_the_right_form() {
+    let session = |target: &str| {
+        format!(
+            r#"{{"validUntil":"2999-01-01T00:00:00Z","feeLimit":{{"limit":"1000"}},
+                "callPolicies":[{{"target":"{target}","selector":"transfer(address,uint256)",
+                  "constraints":[{{"index":0,"condition":"equal","value":"0x000000000000000000000000000000000000b0b0"}},
+                                 {{"index":1,"condition":"lessOrEqual","value":"5","limit":{{"limit":"5"}}}}]}}]}}"#
+        )
+    };
+    // A session file.
+    let wrong = write_temp("wrong-checksum.json", &session(WRONG_CASE));
+    assert_checksum_refused(&sessionkeys(&["session", "lint", &wrong]));
+    // All-lowercase carries no checksum and stays accepted; so does the checksummed form.
+    for accepted in [CHECKSUMMED.to_lowercase(), CHECKSUMMED.to_string()] {
+        let file = write_temp("right-checksum.json", &session(&accepted));
+        let out = sessionkeys(&["session", "lint", &file]);
+        assert_ne!(out.status.code(), Some(2), "{}", text(&out));
+    }
+    // session new.
+    let call = format!("{WRONG_CASE}:transfer(address,uint256)");
+    assert_checksum_refused(&sessionkeys(&["session", "new", "--call", &call]));
+    // An ops file's `to` and `args`.
+    let check_calls = |to: &str, arg: &str| {
+        let ops = write_temp(
+            "checksum-ops.json",
+            &format!(
+                r#"{{"ops":[{{"calls":[{{"to":"{to}","function":"transfer(address,uint256)","args":["{arg}","1"]}}]}}]}}"#
+            ),
+        );
+        sessionkeys(&[
+            "check",
+            "--session",
+            &example("usdc-spending-limit.json"),
+            "--calls",
+            &ops,
+        ])
+    };
+    assert_checksum_refused(&check_calls(WRONG_CASE, CHECKSUMMED));
+    assert_checksum_refused(&check_calls(CHECKSUMMED, WRONG_CASE));
+    // exec --to and --arg: refused before any node is asked (this one is unreachable).
+    let home = home_with_a_stored_session("checksum");
+    for (to, arg) in [(WRONG_CASE, CHECKSUMMED), (CHECKSUMMED, WRONG_CASE)] {
+        let out = sessionkeys_with_keys(
+            &[
+                "exec",
+                "--rpc",
+                "http://127.0.0.1:9",
+                "--bundler",
+                "http://127.0.0.1:9",
+                "--home",
+                &home,
+                "--password-env",
+                "SK_TEST_PASSWORD",
+                "--to",
+                to,
+                "--function",
+                "transfer(address,uint256)",
+                "--arg",
+                arg,
+                "--arg",
+                "1",
+            ],
+            &[],
+        );
+        assert_checksum_refused(&out);
+    }
+}
+
+#[test]
+fn json_errors_and_refusals_are_one_object_with_an_exit_code() {
+    /// The one JSON object of a failed command: its outcome, exit code and reason.
+    fn failure(out: &Output, outcome: &str, code: i32, reason: &str) -> serde_json::Value {
+        assert_eq!(out.status.code(), Some(code), "{}", text(out));
+        let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(value["outcome"], outcome, "{value}");
+        assert_eq!(value["exitCode"], code, "{value}");
+        assert!(
+            value["reason"].as_str().unwrap().contains(reason),
+            "{value}"
+        );
+        value
+    }
+    let out = sessionkeys(&["--json", "session", "lint", "/nonexistent/session.json"]);
+    let error = failure(&out, "error", 2, "/nonexistent/session.json");
+    assert!(error.get("error").is_none(), "no empty error name: {error}");
+
+    let session = write_temp(
+        "json-unlimited-fees.json",
+        r#"{"validUntil":"2999-01-01T00:00:00Z",
+            "transferPolicies":[{"target":"0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045","maxValuePerUse":"5","valueLimit":{"limit":"5"}}]}"#,
+    );
+    let rpc = "http://127.0.0.1:9";
+    let out = sessionkeys(&["--json", "session", "grant", &session, "--rpc", rpc]);
+    failure(&out, "refused", 1, "lint reports 1 error(s)");
+}
+
+#[test]
+fn check_and_simulate_report_a_refused_op_with_the_same_fields() {
+    let session = example("../simulate/session.json");
+    let calls = example("../simulate/ops.json");
+    let simulated = sessionkeys(&[
+        "--json",
+        "simulate",
+        "--session",
+        &session,
+        "--calls",
+        &calls,
+    ]);
+    assert_eq!(simulated.status.code(), Some(1), "{}", text(&simulated));
+    let simulated: serde_json::Value = serde_json::from_slice(&simulated.stdout).unwrap();
+    let refused = simulated["ops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|op| op["verdict"] != "ok")
+        .unwrap()
+        .clone();
+    // The error's name is the one its verdict line carries.
+    let name = refused["error"].as_str().unwrap();
+    let verdict = refused["verdict"].as_str().unwrap();
+    assert!(
+        verdict.starts_with(&format!("refused: {name}(")),
+        "{refused}"
+    );
+    assert!(refused["reason"].is_string(), "{refused}");
+    let ok = &simulated["ops"][0];
+    assert_eq!(ok["verdict"], "ok");
+    assert!(ok.get("error").is_none(), "no empty error name: {ok}");
+    // check's entries carry the same fields with the same meaning.
+    let checked = check_example(&["--json"]);
+    let checked: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
+    let refused = checked["ops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|op| op["verdict"] != "ok")
+        .unwrap();
+    for field in ["op", "time", "verdict", "error", "reason"] {
+        assert!(
+            refused.get(field).is_some(),
+            "check lacks {field}: {refused}"
+        );
+    }
+    let name = refused["error"].as_str().unwrap();
+    let verdict = refused["verdict"].as_str().unwrap();
+    assert!(
+        verdict.starts_with(&format!("refused: {name}(")),
+        "{refused}"
+    );
+}
+
+#[test]
+fn sessions_list_labels_its_columns_and_says_statuses_in_words() {
+    let home = home_with_a_stored_session("labelled-list");
+    let out = sessionkeys(&["sessions", "list", "--home", &home]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = listing.lines();
+    let header = lines.next().unwrap();
+    for column in ["SESSION", "ACCOUNT", "STORED"] {
+        assert!(header.contains(column), "{listing}");
+    }
+    assert!(lines.next().unwrap().contains("granted"), "{listing}");
+    let out = sessionkeys(&["--json", "sessions", "list", "--home", &home]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["stored"], "granted");
+    assert_eq!(rows[0]["entryPoint"], "v0.7");
+}
+
+#[test]
+fn explain_names_the_functions_the_session_file_writes_as_signatures() {
+    let out = sessionkeys(&["session", "explain", &example("game.json")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let explanation = text(&out);
+    for name in ["call move on", "call attack on", "call buyItem on"] {
+        assert!(explanation.contains(name), "{explanation}");
+    }
+    assert!(!explanation.contains("0x70e87aaf"), "{explanation}");
+}
+
+#[test]
+fn a_usage_error_under_json_is_json_too() {
+    let out = sessionkeys(&["--json", "exec", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let error: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (error["outcome"].as_str(), error["exitCode"].as_i64()),
+        (Some("error"), Some(2))
+    );
+    assert!(
+        error["reason"].as_str().unwrap().contains("--no-such-flag"),
+        "{error}"
+    );
+    // Help is not an error.
+    let out = sessionkeys(&["--json", "--help"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("Usage"), "{}", text(&out));
 }

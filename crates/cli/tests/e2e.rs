@@ -333,9 +333,30 @@ async fn the_cli_runs_the_whole_lifecycle_on_anvil_and_alto() {
     let sixty = pay(ALICE, 60 * USDC);
     let sent = cli.ok(&args(&["exec"], &sixty));
     assert_eq!(sent[0]["verdict"], "ok");
+    // The hashes to look the op up by, and what its receipt says it cost.
+    for field in ["userOpHash", "transactionHash"] {
+        assert_eq!(sent[0][field].as_str().unwrap().len(), 66, "{sent}");
+    }
+    for field in ["actualGasUsed", "bundleGasUsed"] {
+        assert!(
+            sent[0][field].as_str().unwrap().parse::<u64>().unwrap() > 0,
+            "{sent}"
+        );
+    }
     assert_eq!(
         usdc_balance(&stack.backend, ALICE).await,
         U256::from(60 * USDC)
+    );
+
+    // The node given as the bundler is a usage error with the fix, not a refusal.
+    let one = pay(ALICE, 1);
+    let out = cli.run(&args(&["exec", "--bundler", cli.stack_rpc.as_str()], &one));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let error: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["outcome"], "error", "{error}");
+    assert!(
+        error["next"].as_str().unwrap().contains("--bundler"),
+        "{error}"
     );
 
     let over = pay(BOB, 40 * USDC + 1);
@@ -381,6 +402,16 @@ async fn the_cli_runs_the_whole_lifecycle_on_anvil_and_alto() {
         (listed[0]["stored"].as_str(), listed[0]["onchain"].as_str()),
         (Some("revoked"), Some("revoked"))
     );
+    // Revoking it again says so and sends nothing.
+    let again = cli.ok(&[
+        "revoke",
+        "--session",
+        &hash[..10],
+        "--owner-keystore",
+        &owner_file,
+    ]);
+    assert_eq!(again["alreadyRevoked"][0], hash.as_str(), "{again}");
+    assert_eq!(again["sentAs"], Value::Null, "{again}");
 
     // A second session, enabled by its first op; then revoke --all ends it.
     let file = session_file(&cli.dir, "usdc2.json", now);
@@ -400,6 +431,17 @@ async fn the_cli_runs_the_whole_lifecycle_on_anvil_and_alto() {
     cli.ok(&["revoke", "--all", "--owner-keystore", &owner_file]);
     let refused = cli.refused(&args(&["exec"], &pay(BOB, 1)));
     assert_eq!(refused[0]["error"], "SessionEpochStale");
+    // The list shows it revoked, here and on-chain, after revoke --all.
+    let listed = cli.ok(&["sessions", "list"]);
+    assert_eq!(
+        (
+            listed[1]["stored"].as_str(),
+            listed[1]["onchain"].as_str(),
+            listed[1]["usable"].as_bool()
+        ),
+        (Some("revoked"), Some("revoked (all)"), Some(false)),
+        "{listed}"
+    );
 
     // Another machine, with an empty store, sees both sessions from the chain's events.
     let elsewhere = Cli::new(&stack, "elsewhere");

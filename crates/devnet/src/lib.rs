@@ -3,6 +3,7 @@
 pub mod devnet;
 pub mod erc7562;
 pub mod evm;
+pub mod funded;
 pub mod judge;
 pub mod profile;
 pub mod state;

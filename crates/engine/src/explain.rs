@@ -67,7 +67,19 @@ const WELL_KNOWN_TOKENS: &[(Address, &str, u8)] = &[
 ];
 
 /// Besides the token functions of [`DESTINATION_FUNCTIONS`].
-const WELL_KNOWN_FUNCTIONS: &[&str] = &["mint(address,uint256)", "deposit()", "withdraw(uint256)"];
+const WELL_KNOWN_FUNCTIONS: &[&str] = &[
+    "mint(address,uint256)",
+    "deposit()",
+    "withdraw(uint256)",
+    "burn(uint256)",
+    "safeTransferFrom(address,address,uint256)",
+    "safeTransferFrom(address,address,uint256,bytes)",
+    "safeTransferFrom(address,address,uint256,uint256,bytes)",
+    "permit(address,address,uint256,uint256,uint8,bytes32,bytes32)",
+    "multicall(bytes[])",
+    "claim()",
+    "stake(uint256)",
+];
 
 fn selector_of(signature: &str) -> [u8; 4] {
     keccak256(signature.as_bytes())[..4]

@@ -22,6 +22,20 @@ pub enum BackendError {
         /// What the transport said.
         reason: String,
     },
+    /// The endpoint took the connection but gave no answer in time (a hung or overloaded
+    /// node, or a URL that is no JSON-RPC endpoint).
+    #[error(
+        "{url} did not answer {method} within {seconds} s; check that the node or bundler at \
+         that URL works, or allow it longer if it is only slow"
+    )]
+    TimedOut {
+        /// The endpoint.
+        url: String,
+        /// The JSON-RPC method tried.
+        method: String,
+        /// The timeout, in seconds.
+        seconds: u64,
+    },
     /// The endpoint answered with a JSON-RPC error.
     #[error("{url} refused {method}: {message} (JSON-RPC error {code})")]
     Rpc {

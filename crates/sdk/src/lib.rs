@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+pub mod aa_codes;
 pub mod account;
+pub mod address_book;
 pub mod backend;
 pub mod client;
 pub mod delegation;
@@ -17,12 +19,14 @@ pub mod relay;
 pub mod request;
 pub mod review;
 pub mod rpc;
+pub mod session_rows;
 pub mod sessions;
 pub mod store;
 pub mod template;
 pub mod wallet;
 
 pub use account::SmartAccount;
+pub use address_book::AddressBook;
 pub use backend::{Backend, BackendError};
 pub use client::SessionClient;
 #[cfg(feature = "devnet")]

@@ -39,6 +39,10 @@ pub struct Executed {
     pub actual_gas_cost: U256,
     /// Gas the EntryPoint charged for.
     pub actual_gas_used: U256,
+    /// Receipt gas of the whole bundle transaction, when the bundler reports it.
+    pub bundle_gas_used: Option<U256>,
+    /// The block the bundle landed in, when the bundler reports it.
+    pub block_number: Option<U256>,
     /// The op as sent.
     pub op: UserOperation,
 }
@@ -153,6 +157,8 @@ pub async fn sign_and_send(
         transaction_hash: receipt.receipt.transaction_hash,
         actual_gas_cost: receipt.actual_gas_cost,
         actual_gas_used: receipt.actual_gas_used,
+        bundle_gas_used: receipt.receipt.gas_used,
+        block_number: receipt.receipt.block_number,
         op,
     })
 }

@@ -8,8 +8,10 @@ use alloy::providers::{Provider, ProviderBuilder, RootProvider};
 use alloy::rpc::client::RpcClient;
 use alloy::rpc::types::{BlockNumberOrTag, Filter, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
+use alloy::transports::http::{Http, reqwest};
 use alloy::transports::{RpcError, TransportErrorKind};
 use std::borrow::Cow;
+use std::time::Duration;
 
 /// A node and a bundler reached over HTTP.
 #[derive(Debug, Clone)]
@@ -18,16 +20,38 @@ pub struct RpcBackend {
     bundler_url: reqwest_url::Url,
     node: RootProvider,
     bundler: RpcClient,
+    http: reqwest::Client,
+    timeout: Duration,
 }
 
 mod reqwest_url {
     pub use alloy::transports::http::reqwest::Url;
 }
 
+/// How long one request may wait for its answer unless told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A JSON-RPC client over `http` for `url`.
+fn client_for(http: &reqwest::Client, url: &reqwest_url::Url) -> RpcClient {
+    let local = alloy::transports::utils::guess_local_url(url.as_str());
+    RpcClient::new(Http::with_client(http.clone(), url.clone()), local)
+}
+
 impl RpcBackend {
-    /// A backend for the node at `node_url` and the bundler at `bundler_url`. Nothing is
-    /// contacted until the first request.
+    /// A backend for the node at `node_url` and the bundler at `bundler_url`, each request
+    /// answered within [`DEFAULT_TIMEOUT`]. Nothing is contacted until the first request.
     pub fn new(node_url: &str, bundler_url: &str) -> Result<Self, BackendError> {
+        Self::with_timeout(node_url, bundler_url, DEFAULT_TIMEOUT)
+    }
+
+    /// As [`RpcBackend::new`], with every request (node and bundler) given up after `timeout`
+    /// with [`BackendError::TimedOut`] naming the URL: a node that takes the connection and
+    /// never answers must not hang the caller.
+    pub fn with_timeout(
+        node_url: &str,
+        bundler_url: &str,
+        timeout: Duration,
+    ) -> Result<Self, BackendError> {
         let parse = |url: &str| {
             url.parse::<reqwest_url::Url>()
                 .map_err(|e| BackendError::Unreachable {
@@ -37,16 +61,26 @@ impl RpcBackend {
                 })
         };
         let (node_url, bundler_url) = (parse(node_url)?, parse(bundler_url)?);
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| BackendError::Unreachable {
+                url: node_url.to_string(),
+                method: "(none: the HTTP client cannot start)".into(),
+                reason: e.to_string(),
+            })?;
         Ok(Self {
-            node: RootProvider::new_http(node_url.clone()),
-            bundler: RpcClient::new_http(bundler_url.clone()),
+            node: RootProvider::new(client_for(&http, &node_url)),
+            bundler: client_for(&http, &bundler_url),
             node_url,
             bundler_url,
+            http,
+            timeout,
         })
     }
 
     fn node_error(&self, method: &str, error: RpcError<TransportErrorKind>) -> BackendError {
-        map_error(self.node_url.as_str(), method, error)
+        map_error(self.node_url.as_str(), method, error, self.timeout)
     }
 
     async fn bundler_request<P, R>(
@@ -61,13 +95,29 @@ impl RpcBackend {
         self.bundler
             .request::<P, R>(Cow::Borrowed(method), params)
             .await
-            .map_err(|e| map_error(self.bundler_url.as_str(), method, e))
+            .map_err(|e| map_error(self.bundler_url.as_str(), method, e, self.timeout))
     }
 }
 
 /// Maps a transport error to what the user can act on: unreachable, or refused with a code.
-fn map_error(url: &str, method: &str, error: RpcError<TransportErrorKind>) -> BackendError {
+fn map_error(
+    url: &str,
+    method: &str,
+    error: RpcError<TransportErrorKind>,
+    timeout: Duration,
+) -> BackendError {
     match error {
+        RpcError::Transport(TransportErrorKind::Custom(inner))
+            if inner
+                .downcast_ref::<reqwest::Error>()
+                .is_some_and(reqwest::Error::is_timeout) =>
+        {
+            BackendError::TimedOut {
+                url: url.to_string(),
+                method: method.to_string(),
+                seconds: timeout.as_secs().max(1),
+            }
+        }
         RpcError::ErrorResp(payload) => BackendError::Rpc {
             url: url.to_string(),
             method: method.to_string(),
@@ -216,7 +266,7 @@ impl Backend for RpcBackend {
     ) -> Result<TransactionOutcome, BackendError> {
         let provider = ProviderBuilder::new()
             .wallet(EthereumWallet::from(from.clone()))
-            .connect_http(self.node_url.clone());
+            .connect_client(client_for(&self.http, &self.node_url));
         let mut request = TransactionRequest::default()
             .with_to(tx.to)
             .with_value(tx.value)
@@ -287,4 +337,40 @@ fn system_time() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_node_that_takes_the_connection_and_never_answers_times_out_naming_its_url() {
+        // Accepts on 127.0.0.1 and holds each connection without a word, until the test ends.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().take(2) {
+                held.push(stream);
+            }
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        let backend = RpcBackend::with_timeout(&url, &url, Duration::from_secs(1)).unwrap();
+        let started = std::time::Instant::now();
+        let error = backend.chain_id().await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(10));
+        match &error {
+            BackendError::TimedOut {
+                url: named,
+                method,
+                seconds,
+            } => {
+                assert!(named.starts_with(&url), "{error}");
+                assert_eq!((method.as_str(), *seconds), ("eth_chainId", 1));
+            }
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        let error = backend.supported_entry_points().await.unwrap_err();
+        assert!(matches!(error, BackendError::TimedOut { .. }), "{error}");
+    }
 }

@@ -1,12 +1,11 @@
 //! `sessionkeys account create`: the counterfactual SessionAccount of an owner.
 
-use crate::InputError;
 use crate::args::{ChainArgs, OwnerKeyArgs};
-use crate::onchain::{counterfactual, outcome, runtime};
+use crate::error::CliError;
+use crate::onchain::{counterfactual, runtime};
 use alloy::primitives::U256;
 use clap::Subcommand;
 use sessionkeys::EntryPointVersion;
-use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum AccountCommand {
@@ -14,7 +13,7 @@ pub enum AccountCommand {
     Create(AccountCreateArgs),
 }
 
-pub fn run(command: AccountCommand, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(command: AccountCommand, json: bool) -> Result<(), CliError> {
     match command {
         AccountCommand::Create(args) => create(args, json),
     }
@@ -35,25 +34,19 @@ pub struct AccountCreateArgs {
     entrypoint: EntryPointVersion,
 }
 
-pub fn create(args: AccountCreateArgs, json: bool) -> Result<ExitCode, InputError> {
+pub fn create(args: AccountCreateArgs, json: bool) -> Result<(), CliError> {
     let backend = args.chain.backend(false)?;
     let owner = args.owner.signer()?;
     let version = args.entrypoint;
     let rt = runtime()?;
-    let account = match rt.block_on(counterfactual(
+    let account = rt.block_on(counterfactual(
         backend.as_ref(),
         version,
         args.chain.factory_owner(),
         owner.address(),
         args.salt,
-    )) {
-        Ok(account) => account,
-        Err(error) => return outcome(error),
-    };
-    let deployed = match rt.block_on(account.is_deployed(backend.as_ref())) {
-        Ok(deployed) => deployed,
-        Err(error) => return outcome(error),
-    };
+    ))?;
+    let deployed = rt.block_on(account.is_deployed(backend.as_ref()))?;
     if json {
         outln!(
             "{}",
@@ -75,5 +68,5 @@ pub fn create(args: AccountCreateArgs, json: bool) -> Result<ExitCode, InputErro
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -4,8 +4,10 @@
 
 use crate::InputError;
 use crate::commands::session::file::load_with_signer;
-use crate::ops_file;
+use crate::error::CliError;
+use crate::ops_file::{self, op_report};
 use alloy::primitives::{Address, U256, address};
+use sessionkeys::AddressBook;
 use sessionkeys_chain::userop::{nonce_key, nonce_with_key, session_lane};
 use sessionkeys_chain::{EntryPointVersion, UserOperation};
 use sessionkeys_devnet::judge::violation_call_form;
@@ -15,7 +17,6 @@ use sessionkeys_engine::format::usage::{UsageFile, parse_usage_json};
 use sessionkeys_engine::sender::check_paymaster_and_data;
 use sessionkeys_engine::{EvalContext, SessionHeader, Status, Violation};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// Stands in for a signer the session file leaves out (the pre-check verifies no signature).
 const PLACEHOLDER_SIGNER: Address = address!("0x000000000000000000000000000000000000dEaD");
@@ -57,7 +58,7 @@ pub struct CheckArgs {
     pub max_fee_per_gas: u128,
 }
 
-pub fn run(args: CheckArgs, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(args: CheckArgs, json: bool) -> Result<(), CliError> {
     let spec = load_with_signer(&args.run.session, Some(PLACEHOLDER_SIGNER))?;
     let ops = ops_file::load(&args.run.calls)?;
     let usage: UsageFile = match &args.usage {
@@ -108,23 +109,18 @@ pub fn run(args: CheckArgs, json: bool) -> Result<ExitCode, InputError> {
     defaults.max_fee_per_gas = args.max_fee_per_gas;
     defaults.max_priority_fee_per_gas = args.max_fee_per_gas.min(1_000_000_000);
     let defaults = defaults.pack();
+    // Offline there is no deployment to name: only what the flags say.
+    let book = AddressBook::empty()
+        .with("account", args.account)
+        .with("validator", args.validator)
+        .with("entryPoint", args.run.entrypoint.address());
     let (mut refused, mut out) = (false, Vec::new());
     for (i, op) in ops.ops.iter().enumerate() {
         let path = format!("ops[{i}]");
         if let Some(at) = &op.at {
             time = ops_file::parse_time(at, time, &format!("{path}.at"))?;
         }
-        let (account, validator) = (args.account, args.validator);
-        let call_data = ops_file::call_data(op, &path, &mut |name, at| {
-            match name {
-            "account" => Ok(account),
-            "validator" => Ok(validator),
-            "entryPoint" => Ok(args.run.entrypoint.address()),
-            other => other.parse().map_err(|_| {
-                InputError(format!("{at}: expected an address (devnet names other than account, validator, entryPoint are for simulate), got {other:?}"))
-            }),
-        }
-        })?;
+        let call_data = ops_file::call_data(op, &path, &book)?;
         let key = op
             .nonce_key(&path)?
             .unwrap_or_else(|| nonce_key(args.validator, session_lane(hash)));
@@ -150,27 +146,30 @@ pub fn run(args: CheckArgs, json: bool) -> Result<ExitCode, InputError> {
         };
         let checked = check_paymaster_and_data(rules, &paymaster_and_data)
             .and_then(|_| evaluate_session_op(&ctx, &session_op));
-        let (verdict, why) = match checked {
-            Err(Violation::EntryPoint(reason)) => (format!("entrypoint: {reason}"), None),
+        let (verdict, why, name) = match checked {
+            Err(Violation::EntryPoint(reason)) => (format!("entrypoint: {reason}"), None, None),
             Err(violation) => (
                 format!("refused: {}", violation_call_form(&violation)),
                 Some(violation.to_string()),
+                Some(violation.name().to_string()),
             ),
             Ok(validation) => match entry_point_verdict(rules, &validation, time) {
                 EntryPointVerdict::Accepted => {
                     ctx.header = validation.header;
                     ctx.counters.extend(validation.counters);
-                    ("ok".to_string(), None)
+                    ("ok".to_string(), None, None)
                 }
-                EntryPointVerdict::OutOfTimeRange => {
-                    ("entrypoint: AA22 expired or not due".to_string(), None)
-                }
-                EntryPointVerdict::SignatureError => ("signature failed".to_string(), None),
+                EntryPointVerdict::OutOfTimeRange => (
+                    "entrypoint: AA22 expired or not due".to_string(),
+                    None,
+                    None,
+                ),
+                EntryPointVerdict::SignatureError => ("signature failed".to_string(), None, None),
             },
         };
         refused |= verdict != "ok";
         if json {
-            out.push(serde_json::json!({"op": i, "time": time, "verdict": verdict, "reason": why}));
+            out.push(op_report(i, Some(time), &verdict, name, why));
         } else {
             outln!(
                 "op {i} at {}: {verdict}",
@@ -187,9 +186,8 @@ pub fn run(args: CheckArgs, json: bool) -> Result<ExitCode, InputError> {
             serde_json::json!({"sessionHash": hash.to_string(), "ops": out})
         );
     }
-    Ok(if refused {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    if refused {
+        return Err(CliError::RefusedReported);
+    }
+    Ok(())
 }

@@ -3,9 +3,9 @@
 
 use crate::InputError;
 use crate::args::{ChainArgs, OwnerKeyArgs};
-use crate::onchain::{outcome, progress, runtime};
+use crate::error::CliError;
+use crate::onchain::{progress, runtime};
 use sessionkeys::{EntryPointVersion, SdkError, deployment};
-use std::process::ExitCode;
 
 /// `sessionkeys deploy`.
 #[derive(clap::Args)]
@@ -31,7 +31,7 @@ pub struct DeployArgs {
     unstake_delay: u32,
 }
 
-pub fn run(args: DeployArgs, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(args: DeployArgs, json: bool) -> Result<(), CliError> {
     let backend = args.chain.backend(false)?;
     let payer = args.payer.signer()?;
     let mut plan = Vec::new();
@@ -44,7 +44,7 @@ pub fn run(args: DeployArgs, json: bool) -> Result<ExitCode, InputError> {
     let stake = match &args.stake {
         Some(eth) => {
             if factory_owner != payer.address() {
-                return Err(InputError(format!(
+                return Err(CliError::Input(format!(
                     "--stake needs the factories' stake owner to pay: deploy with --factory-owner {} \
                      (the payer) or pay with the key of {factory_owner}",
                     payer.address()
@@ -71,10 +71,7 @@ pub fn run(args: DeployArgs, json: bool) -> Result<ExitCode, InputError> {
     );
     // One runtime for every call: the backend's pooled connections belong to it.
     let rt = runtime()?;
-    let report = match rt.block_on(sessionkeys::deploy::deploy(backend.as_ref(), &payer, &plan)) {
-        Ok(report) => report,
-        Err(error) => return outcome(error),
-    };
+    let report = rt.block_on(sessionkeys::deploy::deploy(backend.as_ref(), &payer, &plan))?;
     if let Some(wei) = stake {
         progress(
             json,
@@ -99,7 +96,7 @@ pub fn run(args: DeployArgs, json: bool) -> Result<ExitCode, InputError> {
             Ok::<(), SdkError>(())
         });
         if let Err(error) = staked {
-            return outcome(error);
+            return Err(error.into());
         }
     }
     if json {
@@ -118,5 +115,5 @@ pub fn run(args: DeployArgs, json: bool) -> Result<ExitCode, InputError> {
             outln!("{:<36} {} {state}", c.name, c.address.to_checksum(None));
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

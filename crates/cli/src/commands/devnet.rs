@@ -1,9 +1,8 @@
 //! `sessionkeys devnet`: the devnet's fixed addresses (for session and ops files).
 
-use crate::InputError;
-use std::process::ExitCode;
+use crate::error::CliError;
 
-pub fn run(json: bool) -> Result<ExitCode, InputError> {
+pub fn run(json: bool) -> Result<(), CliError> {
     let devnet = sessionkeys_devnet::Devnet::new()?;
     let a = devnet.addresses;
     let rows = [
@@ -42,5 +41,5 @@ pub fn run(json: bool) -> Result<ExitCode, InputError> {
             outln!("{name:<18} {}", address.to_checksum(None));
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -2,13 +2,15 @@
 
 use crate::InputError;
 use crate::args::{ChainArgs, StoreArgs};
-use crate::onchain::{client_for, progress, resolve_target, runtime};
-use crate::ops_file;
-use alloy::primitives::Address;
+use crate::error::CliError;
+use crate::onchain::{client_for, progress, runtime};
+use crate::ops_file::{self, op_report};
+use sessionkeys::aa_codes::aa_advice;
 use sessionkeys::store::StoredStatus;
+use sessionkeys::{AddressBook, Executed};
 use sessionkeys::{Call, SdkError};
+use sessionkeys_devnet::judge::violation_call_form;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// The calls of `exec`: a file of ops, or one call on the command line.
 #[derive(clap::Args)]
@@ -43,7 +45,7 @@ pub struct ExecArgs {
     no_precheck: bool,
 }
 
-fn exec_batches(args: &ExecArgs, account: Address) -> Result<Vec<Vec<Call>>, InputError> {
+fn exec_batches(args: &ExecArgs, book: &AddressBook) -> Result<Vec<Vec<Call>>, InputError> {
     if let Some(file) = &args.calls {
         let ops = ops_file::load(file)?;
         let mut batches = Vec::new();
@@ -59,9 +61,7 @@ fn exec_batches(args: &ExecArgs, account: Address) -> Result<Vec<Vec<Call>>, Inp
                     "{path}: exec sends real userOps: only \"calls\" is allowed (at, timeHint, nonceKey, callData and paymasterAndData are for simulate)"
                 )));
             }
-            batches.push(ops_file::calls(op, &path, &mut |name, p| {
-                resolve_target(name, account, p)
-            })?);
+            batches.push(ops_file::calls(op, &path, book)?);
         }
         return Ok(batches);
     }
@@ -83,21 +83,37 @@ fn exec_batches(args: &ExecArgs, account: Address) -> Result<Vec<Vec<Call>>, Inp
             .collect(),
     };
     let op = ops_file::OpJson::from_calls(vec![call]);
-    Ok(vec![ops_file::calls(&op, "call", &mut |name, p| {
-        resolve_target(name, account, p)
-    })?])
+    Ok(vec![ops_file::calls(&op, "call", book)?])
 }
 
-pub fn run(args: ExecArgs, json: bool) -> Result<ExitCode, InputError> {
+/// The verdict line of an op the SDK did not send through: the same words as `check`'s.
+fn refusal_verdict(error: &SdkError) -> (String, Option<String>) {
+    match error {
+        SdkError::Refused { violation } => (
+            format!("refused: {}", violation_call_form(violation)),
+            Some(violation.name().to_string()),
+        ),
+        SdkError::OutOfTimeRange { .. } => ("entrypoint: AA22 expired or not due".into(), None),
+        SdkError::ExecutionReverted { reason, .. } => {
+            (format!("execution reverted: {reason}"), None)
+        }
+        SdkError::BundlerRefused { message, .. } => (format!("bundler: {message}"), None),
+        other => (format!("refused: {other}"), None),
+    }
+}
+
+pub fn run(args: ExecArgs, json: bool) -> Result<(), CliError> {
     let store = args.store.store()?;
     let stored = store.find(&args.session)?;
-    let batches = exec_batches(&args, stored.account)?;
+    let version = crate::args::parse_version(&stored.entry_point).map_err(InputError)?;
+    let book = AddressBook::deployment(version).with("account", stored.account);
+    let batches = exec_batches(&args, &book)?;
     let backend = args.chain.backend(true)?;
     let password = args.store.password()?;
     let client = client_for(&store, &stored, backend, &password)?;
     let rt = runtime()?;
     let mut results = Vec::new();
-    let mut refused = false;
+    let mut failure = None;
     for (i, calls) in batches.iter().enumerate() {
         progress(
             json,
@@ -110,48 +126,87 @@ pub fn run(args: ExecArgs, json: bool) -> Result<ExitCode, InputError> {
                 client.send(calls).await
             }
         });
-        match sent {
-            Ok(done) => {
-                if stored.status == StoredStatus::Approved {
-                    store.set_status(stored.hash, StoredStatus::Granted)?;
-                }
-                if !json {
-                    outln!(
-                        "op {i}: ok — userOp {} in tx {} (gas {}, paid {} wei)",
-                        done.user_op_hash,
-                        done.transaction_hash,
-                        done.actual_gas_used,
-                        done.actual_gas_cost
-                    );
-                }
-                results.push(serde_json::json!({"op": i, "verdict": "ok", "userOpHash": done.user_op_hash.to_string(), "transactionHash": done.transaction_hash.to_string(), "actualGasUsed": done.actual_gas_used.to_string(), "actualGasCost": done.actual_gas_cost.to_string()}));
-            }
-            Err(
-                error @ (SdkError::Refused { .. }
-                | SdkError::OutOfTimeRange { .. }
-                | SdkError::BundlerRefused { .. }
-                | SdkError::ExecutionReverted { .. }),
-            ) => {
-                refused = true;
-                let name = match &error {
-                    SdkError::Refused { violation } => violation.name().to_string(),
-                    _ => String::new(),
-                };
-                if !json {
-                    outln!("op {i}: refused — {error}");
-                }
-                results.push(serde_json::json!({"op": i, "verdict": "refused", "error": name, "reason": error.to_string()}));
+        let done = match sent {
+            Ok(done) => done,
+            Err(error) => {
+                failure = Some(failed_op(i, error, json, &mut results));
                 break;
             }
-            Err(other) => return Err(InputError(other.to_string())),
+        };
+        if stored.status == StoredStatus::Approved {
+            store.set_status(stored.hash, StoredStatus::Granted)?;
         }
+        if !json {
+            print_done(i, &done);
+        }
+        let mut entry = op_report(i, None, "ok", None, None);
+        entry["userOpHash"] = done.user_op_hash.to_string().into();
+        entry["transactionHash"] = done.transaction_hash.to_string().into();
+        entry["actualGasUsed"] = done.actual_gas_used.to_string().into();
+        entry["actualGasCost"] = done.actual_gas_cost.to_string().into();
+        entry["bundleGasUsed"] = done.bundle_gas_used.map(|g| g.to_string()).into();
+        entry["blockNumber"] = done.block_number.map(|b| b.to_string()).into();
+        results.push(entry);
     }
-    if json {
+    if json && !results.is_empty() {
         outln!("{}", serde_json::Value::Array(results));
     }
-    Ok(if refused {
-        ExitCode::from(1)
+    failure.map_or(Ok(()), Err)
+}
+
+/// An op that went through: its hashes and its receipt's gas.
+fn print_done(i: usize, done: &Executed) {
+    let bundle_gas = done
+        .bundle_gas_used
+        .map(|g| format!("{g} for the whole bundle"))
+        .unwrap_or_else(|| "the bundler did not report the bundle's gas".into());
+    outln!("op {i}: ok");
+    outln!("  userOp       {}", done.user_op_hash);
+    outln!("  transaction  {}", done.transaction_hash);
+    outln!(
+        "  gas          {} charged to the op (paid {} wei); {bundle_gas}",
+        done.actual_gas_used,
+        done.actual_gas_cost
+    );
+}
+
+/// Reports op `i`'s failure: a refusal becomes the op's verdict line (or JSON entry) and ends
+/// exec with exit 1; any other failure is left to main, unless ops already went through in
+/// JSON, where it joins them as the last entry so stdout stays one document.
+fn failed_op(
+    i: usize,
+    error: SdkError,
+    json: bool,
+    results: &mut Vec<serde_json::Value>,
+) -> CliError {
+    let error = CliError::Sdk(error);
+    let refused = error.exit_code() == 1;
+    if !refused && (!json || results.is_empty()) {
+        return error;
+    }
+    let CliError::Sdk(sdk) = &error else {
+        return error;
+    };
+    let (verdict, name) = if refused {
+        refusal_verdict(sdk)
     } else {
-        ExitCode::SUCCESS
-    })
+        ("error".to_string(), None)
+    };
+    if !json {
+        outln!("op {i}: {verdict}");
+        outln!("  why: {sdk}");
+        if let Some(advice) = aa_advice(&sdk.to_string()) {
+            outln!("  next: {} {}", advice.meaning, advice.next);
+        }
+    }
+    let mut entry = op_report(i, None, &verdict, name, Some(sdk.to_string()));
+    if let Some(advice) = aa_advice(&sdk.to_string()) {
+        entry["next"] = format!("{} {}", advice.meaning, advice.next).into();
+    }
+    results.push(entry);
+    if refused {
+        CliError::RefusedReported
+    } else {
+        CliError::ErrorReported
+    }
 }

@@ -1,8 +1,8 @@
 //! `sessionkeys key new`: a fresh session key, stored only as a keystore v3 (scrypt) file.
 
 use crate::InputError;
+use crate::error::CliError;
 use clap::Subcommand;
-use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum KeyCommand {
@@ -32,7 +32,7 @@ fn key_password(file: Option<&std::path::Path>) -> Result<String, InputError> {
     })
 }
 
-pub fn run(command: KeyCommand, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(command: KeyCommand, json: bool) -> Result<(), CliError> {
     let KeyCommand::New {
         dir,
         name,
@@ -48,5 +48,5 @@ pub fn run(command: KeyCommand, json: bool) -> Result<ExitCode, InputError> {
     } else {
         outln!("{} {}", key.address().to_checksum(None), path.display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -5,15 +5,17 @@
 use crate::InputError;
 use crate::args::{ChainArgs, OwnerKeyArgs, RelayerKeyArgs, StoreArgs};
 use crate::commands::revoke_wallet;
-use crate::onchain::{outcome, progress, runtime, validator};
+use crate::error::CliError;
+use crate::onchain::{progress, runtime, validator};
 use alloy::primitives::{Address, B256};
 use alloy::signers::local::PrivateKeySigner;
 use sessionkeys::backend::Backend;
 use sessionkeys::relay::{self, OwnerConsent, RevokeRequest, RevokeTarget};
+use sessionkeys::session_rows::OnchainState;
+use sessionkeys::sessions::session_status;
 use sessionkeys::store::{StoredSession, StoredStatus};
 use sessionkeys::{Call, EntryPointVersion, SdkError, SmartAccount, WaitPolicy};
 use sessionkeys_contracts::session::ISessionKeyValidator;
-use std::process::ExitCode;
 
 /// `sessionkeys revoke`.
 #[derive(clap::Args)]
@@ -42,7 +44,7 @@ pub struct RevokeArgs {
     wallet: revoke_wallet::WalletRevokeArgs,
 }
 
-pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(args: RevokeArgs, json: bool) -> Result<(), CliError> {
     let store = args.store.store()?;
     let targets: Vec<StoredSession> = args
         .sessions
@@ -55,10 +57,31 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
         (None, None) => store.find("latest")?.account,
     };
     if let Some(other) = targets.iter().find(|s| s.account != account_address) {
-        return Err(InputError(format!(
+        return Err(CliError::Input(format!(
             "session {} belongs to {}, not {account_address}: revoke one account's sessions at a time",
             other.hash, other.account
         )));
+    }
+    // Before asking for a key or a signature: a session revoked already costs nothing to keep so.
+    let (already, targets) = if args.all {
+        (Vec::new(), targets)
+    } else {
+        split_revoked(&args, account_address, targets)?
+    };
+    for session in &already {
+        store.set_status(session.hash, StoredStatus::Revoked)?;
+        if !json {
+            outln!("{} was already revoked: nothing sent", session.hash);
+        }
+    }
+    if targets.is_empty() && !args.all {
+        if json {
+            outln!(
+                "{}",
+                serde_json::json!({"sentAs": null, "revoked": [], "alreadyRevoked": hashes_of(&already), "all": false})
+            );
+        }
+        return Ok(());
     }
     let hashes: Vec<B256> = targets.iter().map(|s| s.hash).collect();
     let target = if args.all {
@@ -69,14 +92,15 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
     let relayer = args.relayer.signer()?;
     let wallet_signature = args.wallet.signature.bytes()?;
     if wallet_signature.is_some() && relayer.is_none() {
-        return Err(wallet_needs_relayer());
+        return Err(wallet_needs_relayer().into());
     }
     // Only an owner userOp needs the bundler.
     let backend = args
         .chain
         .backend(relayer.is_none() && args.wallet.typed_data_out.is_none())?;
     if let Some(path) = &args.wallet.typed_data_out {
-        return revoke_wallet::write(backend.as_ref(), account_address, target, path, json);
+        revoke_wallet::write(backend.as_ref(), account_address, target, path, json)?;
+        return Ok(());
     }
     // The owner's consent: its key here, or its wallet's signature of the typed data.
     let signer = match wallet_signature {
@@ -101,10 +125,10 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
             });
             match result {
                 Ok(outcome) => format!("transaction {}", outcome.hash),
-                Err(error) => return outcome(error),
+                Err(error) => return Err(error.into()),
             }
         }
-        (None, OwnerConsent::Wallet { .. }) => return Err(wallet_needs_relayer()),
+        (None, OwnerConsent::Wallet { .. }) => return Err(wallet_needs_relayer().into()),
         (None, OwnerConsent::Key(owner)) => {
             let stored_version = store
                 .list()?
@@ -124,7 +148,7 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
             };
             match revoke_by_owner_op(&args, &account, &owner, &hashes, backend.as_ref(), json)? {
                 Ok(hash) => format!("userOp {hash}"),
-                Err(error) => return outcome(error),
+                Err(error) => return Err(error.into()),
             }
         }
     };
@@ -145,7 +169,7 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
     if json {
         outln!(
             "{}",
-            serde_json::json!({"sentAs": done, "revoked": revoked.iter().map(|h| h.to_string()).collect::<Vec<_>>(), "all": args.all})
+            serde_json::json!({"sentAs": done, "revoked": revoked.iter().map(|h| h.to_string()).collect::<Vec<_>>(), "alreadyRevoked": hashes_of(&already), "all": args.all})
         );
     } else if args.all {
         outln!("revoked every session of {account_address} ({done})");
@@ -154,7 +178,7 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
             outln!("revoked {hash}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn wallet_needs_relayer() -> InputError {
@@ -197,4 +221,35 @@ fn revoke_by_owner_op(
         WaitPolicy::default(),
     ));
     Ok(result.map(|done| done.user_op_hash))
+}
+
+fn hashes_of(sessions: &[StoredSession]) -> Vec<String> {
+    sessions.iter().map(|s| s.hash.to_string()).collect()
+}
+
+/// The targets the chain already counts as revoked (on their own or by a `revokeAll`), and the
+/// others, read through a backend of its own (its connections belong to this runtime).
+fn split_revoked(
+    args: &RevokeArgs,
+    account: Address,
+    targets: Vec<StoredSession>,
+) -> Result<(Vec<StoredSession>, Vec<StoredSession>), CliError> {
+    let backend = args.chain.backend(false)?;
+    let states = runtime()?.block_on(async {
+        let mut states = Vec::new();
+        for session in &targets {
+            let (status, usable) =
+                session_status(backend.as_ref(), session.validator, account, session.hash).await?;
+            states.push(OnchainState::from_status(status, usable));
+        }
+        Ok::<_, SdkError>(states)
+    })?;
+    let (already, live): (Vec<_>, Vec<_>) = targets
+        .into_iter()
+        .zip(states)
+        .partition(|(_, state)| state.is_revoked());
+    Ok((
+        already.into_iter().map(|(s, _)| s).collect(),
+        live.into_iter().map(|(s, _)| s).collect(),
+    ))
 }

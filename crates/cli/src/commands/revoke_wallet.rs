@@ -4,14 +4,14 @@
 //! owner, for a relayer to send.
 
 use crate::InputError;
-use crate::onchain::{outcome, runtime, validator};
+use crate::error::CliError;
+use crate::onchain::{runtime, validator};
 use crate::wallet_args::{SignatureArgs, write_typed_data};
 use alloy::primitives::Address;
 use sessionkeys::backend::Backend;
 use sessionkeys::relay::{RevokeRequest, RevokeTarget};
 use sessionkeys::store::SessionStore;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// The flags of revoking with a wallet's signature.
 #[derive(clap::Args)]
@@ -49,16 +49,12 @@ pub fn write(
     target: RevokeTarget,
     path: &std::path::Path,
     json: bool,
-) -> Result<ExitCode, InputError> {
-    let request =
-        match runtime()?.block_on(RevokeRequest::new(backend, validator(), account, target)) {
-            Ok(request) => request,
-            Err(error) => return outcome(error),
-        };
+) -> Result<(), CliError> {
+    let request = runtime()?.block_on(RevokeRequest::new(backend, validator(), account, target))?;
     write_typed_data(path, &request.typed_data())?;
     if path == std::path::Path::new("-") {
         // Printed: the typed data is the whole output.
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     if json {
         outln!(
@@ -73,5 +69,5 @@ pub fn write(
             path.display()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -1,16 +1,14 @@
 //! `sessionkeys sessions list`: the stored sessions, with on-chain status and remaining limits
 //! when a node is given.
 
-use crate::InputError;
-use crate::onchain::{runtime, validator};
+use crate::error::CliError;
+use crate::onchain::runtime;
 use alloy::primitives::Address;
 use clap::Subcommand;
 use sessionkeys::backend::Backend;
-use sessionkeys::store::SessionStore;
-use sessionkeys::{RpcBackend, SdkError};
-use sessionkeys_contracts::session::ISessionKeyValidator;
+use sessionkeys::session_rows::{SessionRow, session_rows};
+use sessionkeys::store::{SessionStore, StoredStatus};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Subcommand)]
@@ -19,7 +17,7 @@ pub enum SessionsCommand {
     List(ListArgs),
 }
 
-pub fn run(command: SessionsCommand, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(command: SessionsCommand, json: bool) -> Result<(), CliError> {
     match command {
         SessionsCommand::List(args) => list(args, json),
     }
@@ -39,24 +37,69 @@ pub struct ListArgs {
     account: Option<Address>,
 }
 
-fn usage_rows(usage: &[sessionkeys_contracts::session::CounterUsage]) -> serde_json::Value {
-    serde_json::Value::Array(
-        usage
-            .iter()
-            .map(|u| serde_json::json!({"kind": u.kind, "policy": u.policyIndex, "constraint": u.constraintIndex, "limit": u.limit.to_string(), "used": u.used.to_string(), "remaining": u.remaining.to_string()}))
-            .collect(),
-    )
+/// A row as JSON: words, not numbers, for every status.
+fn json_row(row: &SessionRow) -> serde_json::Value {
+    let mut value = serde_json::json!({
+        "sessionHash": row.session_hash.to_string(),
+        "account": row.account.to_checksum(None),
+        "chainId": row.chain_id,
+        "entryPoint": row.entry_point,
+        "stored": stored_word(row),
+    });
+    if let Some(onchain) = &row.onchain {
+        value["onchain"] = onchain.state.word().into();
+        value["usable"] = onchain.state.usable().into();
+        value["limits"] = serde_json::to_value(&onchain.limits).unwrap_or_default();
+    }
+    value
 }
 
-fn status_name(status: u8) -> &'static str {
-    match status {
-        1 => "active",
-        2 => "revoked",
-        _ => "not enabled",
+/// What this machine knows of the session, in a word.
+fn stored_word(row: &SessionRow) -> &'static str {
+    match row.stored {
+        Some(StoredStatus::Requested) => "requested",
+        Some(StoredStatus::Approved) => "approved",
+        Some(StoredStatus::Granted) => "granted",
+        Some(StoredStatus::Revoked) => "revoked",
+        None => "not on this machine",
     }
 }
 
-fn list(args: ListArgs, json: bool) -> Result<ExitCode, InputError> {
+/// The text table: one labelled line of columns per session, its budgets under it.
+fn print_table(rows: &[SessionRow]) {
+    let onchain = rows.iter().any(|r| r.onchain.is_some());
+    let mut header = format!("{:<66}  {:<42}  {:<19}", "SESSION", "ACCOUNT", "STORED");
+    if onchain {
+        header.push_str(&format!("  {:<13}  USABLE", "ON-CHAIN"));
+    }
+    outln!("{}", header.trim_end());
+    for row in rows {
+        let mut line = format!(
+            "{:<66}  {:<42}  {:<19}",
+            row.session_hash.to_string(),
+            row.account.to_checksum(None),
+            stored_word(row)
+        );
+        if let Some(state) = &row.onchain {
+            let usable = if state.state.usable() { "yes" } else { "no" };
+            line.push_str(&format!("  {:<13}  {usable}", state.state.word()));
+        }
+        outln!("{}", line.trim_end());
+        for limit in row.onchain.iter().flat_map(|o| &o.limits) {
+            outln!(
+                "    {} (policy {}, constraint {}): {} used of {}, {} left",
+                limit.kind,
+                limit.policy,
+                limit.constraint,
+                limit.used,
+                limit.limit,
+                limit.remaining
+            );
+        }
+    }
+}
+
+fn list(args: ListArgs, json: bool) -> Result<(), CliError> {
     let dir = args.home.clone().unwrap_or_else(SessionStore::default_dir);
     let store = SessionStore::open(dir)?;
     let listing = store.list()?;
@@ -64,106 +107,21 @@ fn list(args: ListArgs, json: bool) -> Result<ExitCode, InputError> {
         errln!("warning: {problem}");
     }
     let backend: Option<Arc<dyn Backend>> = match &args.rpc {
-        Some(rpc) => Some(Arc::new(RpcBackend::new(rpc, rpc)?)),
+        Some(rpc) => Some(Arc::new(crate::args::rpc_backend(rpc, rpc)?)),
         None => None,
     };
-    let rt = runtime()?;
-    let mut rows = Vec::new();
-    for stored in listing
-        .sessions
-        .iter()
-        .filter(|s| args.account.is_none_or(|a| a == s.account))
-    {
-        let mut row = serde_json::json!({
-            "sessionHash": stored.hash.to_string(),
-            "account": stored.account.to_checksum(None),
-            "chainId": stored.chain_id,
-            "entryPoint": stored.entry_point,
-            "stored": stored.status,
-        });
-        if let Some(backend) = &backend {
-            let spec = stored.spec()?;
-            let onchain = rt.block_on(async {
-                let call = ISessionKeyValidator::sessionStatusCall {
-                    account: stored.account,
-                    sessionHash: stored.hash,
-                };
-                let out = backend
-                    .call(stored.validator, alloy::sol_types::SolCall::abi_encode(&call).into())
-                    .await?;
-                let status = <ISessionKeyValidator::sessionStatusCall as alloy::sol_types::SolCall>::abi_decode_returns(&out)
-                    .map_err(|e| SdkError::Decode(format!("sessionStatus: {e}")))?;
-                let usage = sessionkeys::client::session_usage(backend.as_ref(), stored.validator, stored.account, &spec).await?;
-                Ok::<_, SdkError>((status, usage))
-            });
-            match onchain {
-                Ok((status, usage)) => {
-                    row["onchain"] = serde_json::json!(status_name(status.status));
-                    row["usable"] = serde_json::json!(status.usable);
-                    row["limits"] = usage_rows(&usage);
-                }
-                Err(error) => return Err(InputError(error.to_string())),
-            }
-        }
-        rows.push(row);
-    }
-    // With a node and an account, also the sessions granted from elsewhere (SessionEnabled).
-    if let (Some(backend), Some(account)) = (&backend, args.account) {
-        // The same runtime as above: the backend's pooled connections belong to it.
-        let onchain = rt.block_on(sessionkeys::sessions::account_sessions(
-            backend.as_ref(),
-            validator(),
-            account,
-        ))?;
-        for session in onchain {
-            if listing.sessions.iter().any(|s| s.hash == session.hash) {
-                continue;
-            }
-            rows.push(serde_json::json!({
-                "sessionHash": session.hash.to_string(),
-                "account": account.to_checksum(None),
-                "stored": "not on this machine",
-                "onchain": status_name(session.status),
-                "usable": session.usable,
-                "limits": usage_rows(&session.usage),
-            }));
-        }
-    }
+    let rows = runtime()?.block_on(session_rows(
+        &listing.sessions,
+        backend.as_deref(),
+        args.account,
+    ))?;
     if json {
+        let rows: Vec<_> = rows.iter().map(json_row).collect();
         outln!("{}", serde_json::Value::Array(rows));
     } else if rows.is_empty() {
         outln!("no sessions in {}", store.dir().display());
     } else {
-        for row in &rows {
-            let mut line = format!(
-                "{} account {} ({})",
-                row["sessionHash"].as_str().unwrap_or_default(),
-                row["account"].as_str().unwrap_or_default(),
-                row["stored"].as_str().unwrap_or_default()
-            );
-            if let Some(onchain) = row.get("onchain") {
-                line.push_str(&format!(
-                    ", on-chain {}{}",
-                    onchain.as_str().unwrap_or_default(),
-                    if row["usable"] == serde_json::json!(true) {
-                        ", usable"
-                    } else {
-                        ", not usable"
-                    }
-                ));
-            }
-            outln!("{line}");
-            if let Some(limits) = row.get("limits").and_then(|l| l.as_array()) {
-                for limit in limits {
-                    outln!(
-                        "    {} used of {}, {} left",
-                        limit["used"].as_str().unwrap_or_default(),
-                        limit["limit"].as_str().unwrap_or_default(),
-                        limit["remaining"].as_str().unwrap_or_default()
-                    );
-                }
-            }
-        }
+        print_table(&rows);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

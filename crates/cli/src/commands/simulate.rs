@@ -2,44 +2,31 @@
 //! judged by the contract (through handleOps) and by the engine, in one vocabulary.
 //! Exit code 0 if every op passed, 1 if any was refused, 3 if the two sides disagree (a bug).
 
-use crate::InputError;
 use crate::commands::session::file::load_with_signer;
-use crate::ops_file;
-use alloy::primitives::{Address, Bytes, U256};
+use crate::error::CliError;
+use crate::ops_file::{self, op_report};
+use alloy::primitives::Bytes;
 use alloy::signers::local::PrivateKeySigner;
+use sessionkeys::AddressBook;
+use sessionkeys::session_rows::counter_kind_name;
+use sessionkeys_chain::UserOperation;
 use sessionkeys_chain::execution::Call;
 use sessionkeys_chain::signing;
 use sessionkeys_chain::userop::{nonce_key, session_lane};
-use sessionkeys_chain::{EntryPointVersion, UserOperation};
-use sessionkeys_contracts::abi::TestToken;
 use sessionkeys_contracts::session::{ISessionKeyValidator, SessionSpec};
-use sessionkeys_devnet::devnet::{DEVNET_ADMIN, Devnet};
-use sessionkeys_devnet::judge::judge;
-use std::process::ExitCode;
+use sessionkeys_devnet::devnet::Devnet;
+use sessionkeys_devnet::funded::Funds;
+use sessionkeys_devnet::judge::{Verdict, judge};
 
-fn resolve(
-    devnet: &Devnet,
-    account: Address,
-    version: EntryPointVersion,
-    name: &str,
-    path: &str,
-) -> Result<Address, InputError> {
-    let a = &devnet.addresses;
-    Ok(match name {
-        "usdc" => a.usdc,
-        "gold" => a.token18,
-        "game" => a.game,
-        "account" => account,
-        "validator" => a.validator,
-        "registry" => a.registry,
-        "entryPoint" => version.address(),
-        other => other.parse().map_err(|_| {
-            InputError(format!("{path}: expected an address or one of usdc, gold, game, account, validator, registry, entryPoint; got {other:?}"))
-        })?,
-    })
+/// The validator error's name in a verdict (`refused: Name(args)`), for the JSON `error` field.
+fn refused_name(verdict: &Verdict) -> Option<String> {
+    match verdict {
+        Verdict::Refused(call_form) => call_form.split('(').next().map(str::to_string),
+        _ => None,
+    }
 }
 
-pub fn run(run: ops_file::OpsRun, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(run: ops_file::OpsRun, json: bool) -> Result<(), CliError> {
     let ops_file::OpsRun {
         session,
         calls: ops,
@@ -48,7 +35,7 @@ pub fn run(run: ops_file::OpsRun, json: bool) -> Result<ExitCode, InputError> {
     let key = PrivateKeySigner::random();
     let spec: SessionSpec = load_with_signer(&session, Some(key.address()))?;
     if spec.signer != key.address() {
-        return Err(InputError(format!(
+        return Err(CliError::Input(format!(
             "{}: simulate signs with a key it makes; leave \"signer\" out of the session file",
             session.display()
         )));
@@ -58,24 +45,12 @@ pub fn run(run: ops_file::OpsRun, json: bool) -> Result<ExitCode, InputError> {
     let mut devnet = Devnet::new()?;
     let owner = PrivateKeySigner::random();
     let validator = devnet.addresses.validator;
-    let account = devnet.create_account(version, owner.address(), vec![validator], U256::ZERO)?;
-    devnet
-        .chain
-        .set_balance(account, U256::from(10u64).pow(U256::from(19)));
-    for (token, amount) in [
-        (devnet.addresses.usdc, 1_000_000_000u64),
-        (devnet.addresses.token18, 1_000_000_000_000_000_000),
-    ] {
-        devnet.send(
-            DEVNET_ADMIN,
-            token,
-            U256::ZERO,
-            &TestToken::mintCall {
-                to: account,
-                amount: U256::from(amount),
-            },
-        )?;
-    }
+    let account = devnet.funded_account(
+        version,
+        owner.address(),
+        vec![validator],
+        Funds::eth_and_usdc(10, 1000).with_gold(1),
+    )?;
     let hash = signing::session_hash(&spec);
     let enable = Call::typed(
         validator,
@@ -88,12 +63,18 @@ pub fn run(run: ops_file::OpsRun, json: bool) -> Result<ExitCode, InputError> {
             .decoded_revert()
             .map(|r| r.to_string())
             .unwrap_or_default();
-        return Err(InputError(format!("the session cannot be enabled: {why}")));
+        return Err(CliError::Input(format!(
+            "the session cannot be enabled: {why}"
+        )));
     }
     let mut out = Vec::new();
     if !json {
         outln!("session {hash} enabled on account {account} (EntryPoint {version})");
     }
+    let book = AddressBook::deployment(version)
+        .with("validator", validator)
+        .with("account", account)
+        .with("registry", devnet.addresses.registry);
     let (mut refused, mut disagreed) = (false, false);
     let mut time = devnet.chain.time();
     for (i, op_json) in file.ops.iter().enumerate() {
@@ -101,13 +82,13 @@ pub fn run(run: ops_file::OpsRun, json: bool) -> Result<ExitCode, InputError> {
         if let Some(at) = &op_json.at {
             time = ops_file::parse_time(at, time, &format!("{path}.at"))?;
             if time < devnet.chain.time() {
-                return Err(InputError(format!("{path}.at: time cannot go backwards")));
+                return Err(CliError::Input(format!(
+                    "{path}.at: time cannot go backwards"
+                )));
             }
             devnet.chain.set_time(time);
         }
-        let call_data = ops_file::call_data(op_json, &path, &mut |name, at| {
-            resolve(&devnet, account, version, name, at)
-        })?;
+        let call_data = ops_file::call_data(op_json, &path, &book)?;
         let hint = op_json.time_hint(time, &path)?;
         // getNonce returns the whole nonce, key ‖ sequence, for any key.
         let key_of_nonce = op_json
@@ -162,10 +143,7 @@ pub fn run(run: ops_file::OpsRun, json: bool) -> Result<ExitCode, InputError> {
         let remaining: Vec<String> = usage
             .iter()
             .map(|u| {
-                let name = ["ops", "fees", "value", "calls", "sum", "transfers"]
-                    .get(u.kind as usize)
-                    .copied()
-                    .unwrap_or("budget");
+                let name = counter_kind_name(u.kind);
                 let resets = if u.resetsAt.is_zero() {
                     String::new()
                 } else {
@@ -181,11 +159,19 @@ pub fn run(run: ops_file::OpsRun, json: bool) -> Result<ExitCode, InputError> {
             })
             .collect();
         if json {
-            out.push(serde_json::json!({
-                "op": i, "time": time, "contract": judgement.contract.to_string(), "engine": judgement.engine.to_string(),
-                "agree": judgement.agrees(), "reason": judgement.explanation, "remaining": remaining,
-                "gas": judgement.receipt.as_ref().map(|r| r.gas_used),
-            }));
+            let mut entry = op_report(
+                i,
+                Some(time),
+                &judgement.contract.to_string(),
+                refused_name(&judgement.contract),
+                judgement.explanation.clone(),
+            );
+            entry["contract"] = judgement.contract.to_string().into();
+            entry["engine"] = judgement.engine.to_string().into();
+            entry["agree"] = judgement.agrees().into();
+            entry["remaining"] = remaining.into();
+            entry["gas"] = judgement.receipt.as_ref().map(|r| r.gas_used).into();
+            out.push(entry);
         } else {
             outln!(
                 "op {i} at {}",
@@ -215,11 +201,11 @@ pub fn run(run: ops_file::OpsRun, json: bool) -> Result<ExitCode, InputError> {
             serde_json::json!({"sessionHash": hash.to_string(), "account": account, "ops": out})
         );
     }
-    Ok(ExitCode::from(if disagreed {
-        3
-    } else if refused {
-        1
-    } else {
-        0
-    }))
+    if disagreed {
+        return Err(CliError::DisagreementReported);
+    }
+    if refused {
+        return Err(CliError::RefusedReported);
+    }
+    Ok(())
 }

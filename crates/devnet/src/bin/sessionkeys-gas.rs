@@ -18,6 +18,7 @@ use sessionkeys_contracts::session::{
 };
 use sessionkeys_devnet::DevnetError;
 use sessionkeys_devnet::devnet::{DEVNET_ADMIN, Devnet};
+use sessionkeys_devnet::funded::Funds;
 
 const WARMUP_RECIPIENT: Address = address!("0x00000000000000000000000000000000000c0de1");
 const RECIPIENT: Address = address!("0x00000000000000000000000000000000000c0de2");
@@ -37,16 +38,14 @@ impl Bench {
         let mut devnet = base.clone();
         let owner = PrivateKeySigner::from_bytes(&B256::repeat_byte(1)).expect("valid key");
         let validators = vec![devnet.addresses.validator];
-        let account = devnet.create_account(version, owner.address(), validators, U256::ZERO)?;
-        devnet
-            .chain
-            .set_balance(account, U256::from(10u64).pow(U256::from(19)));
+        let account = devnet.funded_account(
+            version,
+            owner.address(),
+            validators,
+            Funds::eth_and_usdc(10, 1000),
+        )?;
         let usdc = devnet.addresses.usdc;
-        for (to, amount) in [
-            (account, 1_000_000_000u64),
-            (RECIPIENT, 1),
-            (WARMUP_RECIPIENT, 1),
-        ] {
+        for (to, amount) in [(RECIPIENT, 1), (WARMUP_RECIPIENT, 1)] {
             devnet.send(
                 DEVNET_ADMIN,
                 usdc,

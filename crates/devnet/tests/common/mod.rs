@@ -16,6 +16,7 @@ use sessionkeys_contracts::session::{
 };
 use sessionkeys_devnet::devnet::{DEVNET_ADMIN, Devnet};
 use sessionkeys_devnet::erc7562::Erc7562Inspector;
+use sessionkeys_devnet::funded::Funds;
 use sessionkeys_devnet::judge;
 use sessionkeys_devnet::{BundleError, BundleReceipt, DevnetError};
 use std::sync::OnceLock;
@@ -103,23 +104,14 @@ impl Harness {
         let mut devnet = devnet();
         let owner = key(1);
         let account = devnet
-            .create_account(version, owner.address(), vec![validator], U256::ZERO)
-            .unwrap();
-        devnet
-            .chain
-            .set_balance(account, U256::from(10u64) * U256::from(ETHER));
-        let usdc = devnet.addresses.usdc;
-        devnet
-            .send(
-                DEVNET_ADMIN,
-                usdc,
-                U256::ZERO,
-                &TestToken::mintCall {
-                    to: account,
-                    amount: U256::from(1000 * USDC),
-                },
+            .funded_account(
+                version,
+                owner.address(),
+                vec![validator],
+                Funds::eth_and_usdc(10, 1000),
             )
             .unwrap();
+        let usdc = devnet.addresses.usdc;
         // A non-zero recipient balance, as in the pinned S1 scenario.
         for r in [ALICE, BOB, CAROL] {
             devnet

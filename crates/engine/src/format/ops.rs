@@ -3,7 +3,7 @@
 //! Parsing and every field's conversion live here, free of any chain, so they can be fuzzed.
 
 use super::FormatError;
-use super::scalars::{parse_duration, parse_rfc3339, parse_uint};
+use super::scalars::{check_addresses_in, parse_duration, parse_rfc3339, parse_uint};
 use alloy::dyn_abi::{DynSolType, DynSolValue, JsonAbiExt};
 use alloy::json_abi::Function;
 use alloy::primitives::{Address, Bytes, U256, aliases::U192};
@@ -126,6 +126,9 @@ pub fn encode_function(
                 serde_json::Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
+            if param.ty.contains("address") {
+                check_addresses_in(&text).map_err(|e| error(&at, e))?;
+            }
             ty.coerce_str(&text)
                 .map_err(|e| error(&at, format!("not a {}: {e}", param.ty)))
         })

@@ -40,9 +40,48 @@ fn parse_hex_address(s: &str) -> Result<Address, String> {
             "expected an address (0x and 40 hex digits), got {s:?}"
         ));
     }
-    Ok(Address::from_slice(
-        &alloy::primitives::hex::decode(hex).map_err(|e| e.to_string())?,
-    ))
+    let address =
+        Address::from_slice(&alloy::primitives::hex::decode(hex).map_err(|e| e.to_string())?);
+    check_eip55(hex, address)?;
+    Ok(address)
+}
+
+/// EIP-55: hex digits in mixed case are a checksum and must match it, so a mistyped address is
+/// caught; all-lowercase (or all-uppercase) hex carries no checksum and is taken as it is.
+fn check_eip55(hex: &str, address: Address) -> Result<(), String> {
+    let has_lower = hex.bytes().any(|b| b.is_ascii_lowercase());
+    let has_upper = hex.bytes().any(|b| b.is_ascii_uppercase());
+    let checksummed = address.to_checksum(None);
+    if has_lower && has_upper && hex != &checksummed[2..] {
+        return Err(format!(
+            "0x{hex} has a wrong EIP-55 checksum (its mixed case does not match): did you mean \
+             {checksummed}? Copy the address again, or write it all in lowercase"
+        ));
+    }
+    Ok(())
+}
+
+/// Parses a 0x-hex address, refusing a mixed-case one whose EIP-55 checksum does not match.
+pub fn parse_address(s: &str) -> Result<Address, String> {
+    parse_hex_address(s.trim())
+}
+
+/// Checks every 0x-hex address written in `text` (an ABI argument: an address, or an array or
+/// tuple holding some) against its EIP-55 checksum.
+pub fn check_addresses_in(text: &str) -> Result<(), String> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(at) = text[i..].find("0x").map(|p| p + i) {
+        let digits = bytes[at + 2..]
+            .iter()
+            .take_while(|b| b.is_ascii_hexdigit())
+            .count();
+        if digits == 40 {
+            parse_hex_address(&text[at..at + 42])?;
+        }
+        i = at + 2 + digits;
+    }
+    Ok(())
 }
 
 /// Parses a decimal or 0x-hex unsigned integer of at most 256 bits.

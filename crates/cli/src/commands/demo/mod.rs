@@ -2,40 +2,31 @@
 
 mod story;
 
-use crate::InputError;
-use alloy::primitives::{Address, B256, U256, aliases::U48};
+use crate::error::CliError;
+use alloy::primitives::{B256, U256, aliases::U48};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use sessionkeys_chain::execution::Call;
 use sessionkeys_chain::signing::{self, EnableApproval};
 use sessionkeys_contracts::abi::{Game, TestToken};
-use sessionkeys_contracts::session::{
-    CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSpec,
-};
-use sessionkeys_devnet::devnet::{DEVNET_ADMIN, Devnet};
+use sessionkeys_contracts::session::{ChainEpoch, ISessionKeyValidator};
+use sessionkeys_devnet::devnet::Devnet;
+use sessionkeys_devnet::funded::Funds;
 use sessionkeys_engine::explain::{Labels, explain, format_units, short};
 use sessionkeys_engine::lint::lint;
-use std::process::ExitCode;
-use story::{ALICE, BOB, CAROL, Story, VERSION, limit};
+use story::{ALICE, BOB, CAROL, Story, VERSION, game_session};
 
-pub fn run(json: bool) -> Result<ExitCode, InputError> {
+pub fn run(json: bool) -> Result<(), CliError> {
     let mut devnet = Devnet::new()?;
     let owner = PrivateKeySigner::random();
     let validator = devnet.addresses.validator;
-    let account = devnet.create_account(VERSION, owner.address(), vec![validator], U256::ZERO)?;
-    devnet
-        .chain
-        .set_balance(account, U256::from(10u64).pow(U256::from(18)));
-    let usdc = devnet.addresses.usdc;
-    devnet.send(
-        DEVNET_ADMIN,
-        usdc,
-        U256::ZERO,
-        &TestToken::mintCall {
-            to: account,
-            amount: U256::from(1_000_000_000u64),
-        },
+    let account = devnet.funded_account(
+        VERSION,
+        owner.address(),
+        vec![validator],
+        Funds::eth_and_usdc(1, 1000),
     )?;
+    let usdc = devnet.addresses.usdc;
     let mut story = Story {
         devnet,
         owner,
@@ -55,61 +46,7 @@ pub fn run(json: bool) -> Result<ExitCode, InputError> {
     let key = PrivateKeySigner::random();
     let now = story.devnet.chain.time();
     let game = story.devnet.addresses.game;
-    let recipients = Constraint {
-        condition: 7,
-        index: 0,
-        bits: 160,
-        refValue: B256::ZERO,
-        oneOf: vec![ALICE.into_word(), BOB.into_word()],
-        limit: limit(0, 0, 0),
-    };
-    let amount = Constraint {
-        condition: 0,
-        index: 1,
-        bits: 256,
-        refValue: B256::ZERO,
-        oneOf: vec![],
-        limit: limit(1, 100_000_000, 0),
-    };
-    let direction = Constraint {
-        condition: 3,
-        index: 0,
-        bits: 8,
-        refValue: U256::from(4).into(),
-        oneOf: vec![],
-        limit: limit(0, 0, 0),
-    };
-    let mut policies = vec![
-        CallPolicy {
-            target: usdc,
-            selector: TestToken::transferCall::SELECTOR.into(),
-            maxValuePerUse: U256::ZERO,
-            valueLimit: limit(0, 0, 0),
-            callLimit: limit(0, 0, 0),
-            constraints: vec![recipients, amount],
-        },
-        CallPolicy {
-            target: game,
-            selector: Game::moveCall::SELECTOR.into(),
-            maxValuePerUse: U256::ZERO,
-            valueLimit: limit(0, 0, 0),
-            callLimit: limit(0, 0, 0),
-            constraints: vec![direction],
-        },
-    ];
-    policies.sort_by_key(|p| (p.target, p.selector));
-    let spec = SessionSpec {
-        signer: key.address(),
-        validAfter: U48::from(now - 60),
-        validUntil: U48::from(now + 3600),
-        feeLimit: limit(1, 100_000_000_000_000_000, 0),
-        paymasterMode: 0,
-        paymaster: Address::ZERO,
-        opLimit: limit(2, 10, 60),
-        callPolicies: policies,
-        transferPolicies: vec![],
-        salt: B256::ZERO,
-    };
+    let spec = game_session(usdc, game, key.address(), now);
     let labels = Labels::well_known()
         .with_token(usdc, "USDC", 6)
         .with_function("move(uint8)");
@@ -269,5 +206,5 @@ pub fn run(json: bool) -> Result<ExitCode, InputError> {
             serde_json::json!({"account": account, "actions": story.events, "gas": gas, "usdcLeft": format_units(usdc_left, 6)})
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

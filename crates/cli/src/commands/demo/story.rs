@@ -2,13 +2,15 @@
 //! and told.
 
 use crate::InputError;
+use alloy::primitives::B256;
 use alloy::primitives::{Address, U256, address, aliases::U48};
 use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
 use sessionkeys_chain::EntryPointVersion;
 use sessionkeys_chain::execution::{Call, encode_calls};
 use sessionkeys_chain::signing::EnableApproval;
-use sessionkeys_contracts::abi::TestToken;
-use sessionkeys_contracts::session::{SessionSpec, UsageLimit};
+use sessionkeys_contracts::abi::{Game, TestToken};
+use sessionkeys_contracts::session::{CallPolicy, Constraint, SessionSpec, UsageLimit};
 use sessionkeys_devnet::devnet::Devnet;
 use sessionkeys_devnet::judge::{Verdict, judge};
 
@@ -113,5 +115,65 @@ impl Story {
             "action": what, "outcome": verdict, "engine": judgement.engine.to_string(), "agree": judgement.agrees(),
         }));
         Ok(ran)
+    }
+}
+
+/// Ana's session for the game app: pay Alice or Bob at most 100 USDC in total, and move in the
+/// game in four directions at most 10 times a minute, for an hour from `now`.
+pub fn game_session(usdc: Address, game: Address, signer: Address, now: u64) -> SessionSpec {
+    let recipients = Constraint {
+        condition: 7,
+        index: 0,
+        bits: 160,
+        refValue: B256::ZERO,
+        oneOf: vec![ALICE.into_word(), BOB.into_word()],
+        limit: limit(0, 0, 0),
+    };
+    let amount = Constraint {
+        condition: 0,
+        index: 1,
+        bits: 256,
+        refValue: B256::ZERO,
+        oneOf: vec![],
+        limit: limit(1, 100_000_000, 0),
+    };
+    let direction = Constraint {
+        condition: 3,
+        index: 0,
+        bits: 8,
+        refValue: U256::from(4).into(),
+        oneOf: vec![],
+        limit: limit(0, 0, 0),
+    };
+    let mut policies = vec![
+        CallPolicy {
+            target: usdc,
+            selector: TestToken::transferCall::SELECTOR.into(),
+            maxValuePerUse: U256::ZERO,
+            valueLimit: limit(0, 0, 0),
+            callLimit: limit(0, 0, 0),
+            constraints: vec![recipients, amount],
+        },
+        CallPolicy {
+            target: game,
+            selector: Game::moveCall::SELECTOR.into(),
+            maxValuePerUse: U256::ZERO,
+            valueLimit: limit(0, 0, 0),
+            callLimit: limit(0, 0, 0),
+            constraints: vec![direction],
+        },
+    ];
+    policies.sort_by_key(|p| (p.target, p.selector));
+    SessionSpec {
+        signer,
+        validAfter: U48::from(now - 60),
+        validUntil: U48::from(now + 3600),
+        feeLimit: limit(1, 100_000_000_000_000_000, 0),
+        paymasterMode: 0,
+        paymaster: Address::ZERO,
+        opLimit: limit(2, 10, 60),
+        callPolicies: policies,
+        transferPolicies: vec![],
+        salt: B256::ZERO,
     }
 }

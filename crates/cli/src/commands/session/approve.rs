@@ -3,14 +3,13 @@
 //! enabled by its first op or, with a relayer, now. The workflow is the SDK's
 //! `request::approve`.
 
-use crate::InputError;
 use crate::args::{ChainArgs, RelayerKeyArgs, StoreArgs};
 use crate::commands::session::grant::print_approved;
-use crate::onchain::{outcome, progress, runtime};
+use crate::error::CliError;
+use crate::onchain::{progress, runtime};
 use crate::wallet_args::SignatureArgs;
 use sessionkeys::Enable;
 use sessionkeys::request;
-use std::process::ExitCode;
 
 /// `sessionkeys session approve`.
 #[derive(clap::Args)]
@@ -28,9 +27,9 @@ pub struct ApproveArgs {
     relayer: RelayerKeyArgs,
 }
 
-pub fn run(args: ApproveArgs, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(args: ApproveArgs, json: bool) -> Result<(), CliError> {
     let Some(signature) = args.signature.bytes()? else {
-        return Err(InputError(
+        return Err(CliError::Input(
             "give the owner's signature of the request's typed data: --signature 0x… or \
              --signature-file FILE"
                 .into(),
@@ -59,8 +58,8 @@ pub fn run(args: ApproveArgs, json: bool) -> Result<ExitCode, InputError> {
     )) {
         Ok(approved) => {
             print_approved(&approved, &store, json)?;
-            Ok(ExitCode::SUCCESS)
+            Ok(())
         }
-        Err(error) => outcome(error),
+        Err(error) => Err(error.into()),
     }
 }

@@ -1,10 +1,9 @@
 //! `sessionkeys session explain`: what the session allows, in plain English.
 
-use crate::InputError;
-use crate::commands::session::file::load_for_review;
-use sessionkeys_engine::explain::{Labels, explain};
+use crate::commands::session::file::{labels_of, load_for_review, with_chain_tokens};
+use crate::error::CliError;
+use sessionkeys_engine::explain::explain;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// Flags of `session explain`.
 #[derive(clap::Args)]
@@ -16,22 +15,13 @@ pub struct ExplainArgs {
     rpc: Option<String>,
 }
 
-pub fn run(args: ExplainArgs, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(args: ExplainArgs, json: bool) -> Result<(), CliError> {
     let ExplainArgs { file, rpc } = args;
     let spec = load_for_review(&file)?;
+    let labels = labels_of(&file)?;
     let labels = match rpc {
-        Some(rpc) => {
-            let backend = sessionkeys::RpcBackend::new(&rpc, &rpc)?;
-            crate::onchain::block_on(async {
-                // An unreachable node is an error, not a quietly poorer explanation.
-                sessionkeys::Backend::chain_id(&backend).await?;
-                Ok::<_, sessionkeys::BackendError>(
-                    sessionkeys::review::with_chain_tokens(&backend, &spec, Labels::well_known())
-                        .await,
-                )
-            })??
-        }
-        None => Labels::well_known(),
+        Some(rpc) => with_chain_tokens(&rpc, &spec, labels)?,
+        None => labels,
     };
     let explanation = explain(&spec, &labels);
     if json {
@@ -47,5 +37,5 @@ pub fn run(args: ExplainArgs, json: bool) -> Result<ExitCode, InputError> {
     } else {
         out!("{explanation}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

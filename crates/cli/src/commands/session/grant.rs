@@ -5,11 +5,11 @@
 use crate::InputError;
 use crate::args::{AccountArgs, ChainArgs, OwnerKeyArgs, RelayerKeyArgs, StoreArgs};
 use crate::commands::session::file::reviewed_template;
-use crate::onchain::{outcome, progress, runtime};
+use crate::error::CliError;
+use crate::onchain::{progress, runtime};
 use sessionkeys::request::{self, RequestOptions};
 use sessionkeys::{Approved, Enable, Enabled, GrantRoute};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// `sessionkeys session grant`.
 #[derive(clap::Args)]
@@ -35,14 +35,11 @@ pub struct GrantArgs {
     relayer: RelayerKeyArgs,
 }
 
-pub fn run(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(args: GrantArgs, json: bool) -> Result<(), CliError> {
     // Read and check the file before asking for any password.
-    let template = match reviewed_template(&args.file, args.force, json)? {
-        Ok(template) => template,
-        Err(refused) => return Ok(refused),
-    };
+    let template = reviewed_template(&args.file, args.force, json, Some(&args.chain.rpc))?;
     if args.first_use && args.relayer.relayer_key_env.is_some() {
-        return Err(InputError(
+        return Err(CliError::Input(
             "--first-use and --relayer-key-env exclude each other: the first op enables the \
              session, or a relayer does now"
                 .into(),
@@ -84,9 +81,9 @@ pub fn run(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
     match granted {
         Ok(approved) => {
             print_approved(&approved, &store, json)?;
-            Ok(ExitCode::SUCCESS)
+            Ok(())
         }
-        Err(error) => outcome(error),
+        Err(error) => Err(error.into()),
     }
 }
 

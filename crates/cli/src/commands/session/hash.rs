@@ -1,10 +1,9 @@
 //! `sessionkeys session hash`: the session hash (its on-chain identity) and canonical JSON.
 
-use crate::InputError;
 use crate::commands::session::file::load;
+use crate::error::CliError;
 use sessionkeys_engine::format::SessionJson;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// Flags of `session hash`.
 #[derive(clap::Args)]
@@ -13,7 +12,7 @@ pub struct HashArgs {
     file: PathBuf,
 }
 
-pub fn run(args: HashArgs, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(args: HashArgs, json: bool) -> Result<(), CliError> {
     let file = args.file;
     let spec = load(&file)?;
     let hash = sessionkeys_engine::session_hash(&spec);
@@ -25,5 +24,5 @@ pub fn run(args: HashArgs, json: bool) -> Result<ExitCode, InputError> {
     } else {
         outln!("{hash}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -1,13 +1,12 @@
 //! `sessionkeys session lint`: mistakes and dangerous scopes, and with --registry each
 //! policy's review status.
 
-use crate::InputError;
 use crate::commands::session::file::load_for_review;
+use crate::error::CliError;
 use crate::onchain::unix_now;
 use alloy::primitives::Address;
 use sessionkeys_engine::lint::{Severity, lint};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// Flags of `session lint`.
 #[derive(clap::Args)]
@@ -27,7 +26,7 @@ pub struct LintArgs {
     at: Option<String>,
 }
 
-pub fn run(args: LintArgs, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(args: LintArgs, json: bool) -> Result<(), CliError> {
     let LintArgs {
         file,
         rpc,
@@ -42,7 +41,7 @@ pub fn run(args: LintArgs, json: bool) -> Result<ExitCode, InputError> {
     let mut findings = lint(&spec, now);
     let mut reviewed = Vec::new();
     if let (Some(rpc), Some(registry)) = (rpc, registry) {
-        let backend = sessionkeys::RpcBackend::new(&rpc, &rpc)?;
+        let backend = crate::args::rpc_backend(&rpc, &rpc)?;
         reviewed = crate::onchain::block_on(sessionkeys::review::registry_review(
             &backend, registry, &spec,
         ))??;
@@ -91,9 +90,8 @@ pub fn run(args: LintArgs, json: bool) -> Result<ExitCode, InputError> {
             outln!("{finding}");
         }
     }
-    Ok(if errors > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    if errors > 0 {
+        return Err(CliError::RefusedReported);
+    }
+    Ok(())
 }

@@ -10,9 +10,8 @@ mod new;
 mod request;
 mod typed_data;
 
-use crate::InputError;
+use crate::error::CliError;
 use clap::Subcommand;
-use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum SessionCommand {
@@ -41,7 +40,7 @@ pub enum SessionCommand {
     TypedData(typed_data::TypedDataArgs),
 }
 
-pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(command: SessionCommand, json: bool) -> Result<(), CliError> {
     match command {
         SessionCommand::Grant(args) => grant::run(*args, json),
         SessionCommand::Request(args) => request::run(*args, json),

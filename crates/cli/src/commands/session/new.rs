@@ -1,10 +1,10 @@
 //! `sessionkeys session new`: a session file started from flags.
 
 use crate::InputError;
+use crate::error::CliError;
 use crate::onchain::unix_now;
 use sessionkeys::SessionTemplate;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// Flags of `session new`.
 #[derive(clap::Args)]
@@ -96,7 +96,7 @@ fn new_session(args: &NewArgs) -> Result<serde_json::Value, InputError> {
     Ok(session)
 }
 
-pub fn run(args: NewArgs, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(args: NewArgs, json: bool) -> Result<(), CliError> {
     let session = new_session(&args)?;
     let text = serde_json::to_string_pretty(&session)? + "\n";
     for finding in SessionTemplate::parse(&text)?.lint(unix_now()) {
@@ -113,5 +113,5 @@ pub fn run(args: NewArgs, json: bool) -> Result<ExitCode, InputError> {
         }
         None => out!("{text}"),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

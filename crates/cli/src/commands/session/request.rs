@@ -2,15 +2,14 @@
 //! the pending session stored, and the EIP-712 typed data the owner signs written to a file.
 //! The workflow is the SDK's `request::request`.
 
-use crate::InputError;
 use crate::args::{AccountArgs, ChainArgs, StoreArgs};
 use crate::commands::session::file::reviewed_template;
-use crate::onchain::{outcome, progress, runtime};
+use crate::error::CliError;
+use crate::onchain::{progress, runtime};
 use crate::wallet_args::write_typed_data;
 use alloy::primitives::Address;
 use sessionkeys::request::{self, RequestOptions};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// `sessionkeys session request`.
 #[derive(clap::Args)]
@@ -34,18 +33,15 @@ pub struct RequestArgs {
     force: bool,
 }
 
-pub fn run(args: RequestArgs, json: bool) -> Result<ExitCode, InputError> {
-    let template = match reviewed_template(&args.file, args.force, json)? {
-        Ok(template) => template,
-        Err(refused) => return Ok(refused),
-    };
+pub fn run(args: RequestArgs, json: bool) -> Result<(), CliError> {
+    let template = reviewed_template(&args.file, args.force, json, Some(&args.chain.rpc))?;
     if args.out == std::path::Path::new("-") {
-        return Err(InputError(
+        return Err(CliError::Input(
             "give --out a file for the typed data: the request's summary is printed".into(),
         ));
     }
     if args.out.exists() {
-        return Err(InputError(format!(
+        return Err(CliError::Input(format!(
             "{} exists: give --out a new file for the typed data",
             args.out.display()
         )));
@@ -54,7 +50,7 @@ pub fn run(args: RequestArgs, json: bool) -> Result<ExitCode, InputError> {
     let store = args.store.store()?;
     let password = args.store.password()?;
     let plan = args.account.plan(args.owner, &args.chain);
-    let requested = match runtime()?.block_on(request::request(
+    let requested = runtime()?.block_on(request::request(
         backend.as_ref(),
         &store,
         &password,
@@ -63,10 +59,7 @@ pub fn run(args: RequestArgs, json: bool) -> Result<ExitCode, InputError> {
         RequestOptions {
             allow_lint_errors: args.force,
         },
-    )) {
-        Ok(requested) => requested,
-        Err(error) => return outcome(error),
-    };
+    ))?;
     if requested.resalted > 0 {
         progress(
             json,
@@ -107,5 +100,5 @@ pub fn run(args: RequestArgs, json: bool) -> Result<ExitCode, InputError> {
             &format!("{:x}", session.hash)[..10]
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -1,12 +1,11 @@
 //! `sessionkeys session typed-data`: the owner's EIP-712 approval, for a wallet to sign.
 
-use crate::InputError;
 use crate::commands::session::file::load;
+use crate::error::CliError;
 use alloy::primitives::Address;
 use sessionkeys_contracts::session::ChainEpoch;
 use sessionkeys_engine::typed_data::enable_typed_data;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// Flags of `session typed-data`.
 #[derive(clap::Args)]
@@ -36,7 +35,7 @@ fn parse_chain(s: &str) -> Result<ChainEpoch, String> {
     })
 }
 
-pub fn run(args: TypedDataArgs, json: bool) -> Result<ExitCode, InputError> {
+pub fn run(args: TypedDataArgs, json: bool) -> Result<(), CliError> {
     let TypedDataArgs {
         file,
         validator,
@@ -47,5 +46,5 @@ pub fn run(args: TypedDataArgs, json: bool) -> Result<ExitCode, InputError> {
     let typed = enable_typed_data(validator, account, &spec, &chains);
     outln!("{}", serde_json::to_string_pretty(&typed)?);
     let _ = json; // typed data is JSON either way
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -1,0 +1,205 @@
+//! The rows of `sessions list`: every stored session, and with a node each one's on-chain state
+//! and remaining budgets, plus the account's sessions granted from elsewhere.
+
+use crate::backend::Backend;
+use crate::client::session_usage;
+use crate::error::SdkError;
+use crate::sessions::{account_sessions, session_status};
+use crate::store::{StoredSession, StoredStatus};
+use alloy::primitives::{Address, B256};
+use serde::Serialize;
+use sessionkeys_contracts::session::CounterUsage;
+
+/// Where a session stands on-chain, in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OnchainState {
+    /// Never enabled (or only approved, for its first op to enable).
+    NotEnabled,
+    /// Enabled and usable.
+    Active,
+    /// Revoked on its own.
+    Revoked,
+    /// Enabled, but every session of the account was revoked after it (`revokeAll` bumped the
+    /// account's epoch).
+    RevokedWithAll,
+}
+
+impl OnchainState {
+    /// From the validator's `sessionStatus`: the stored status (0 none, 1 active, 2 revoked)
+    /// and whether the session is of the account's current epoch and active.
+    pub fn from_status(status: u8, usable: bool) -> Self {
+        match (status, usable) {
+            (1, true) => Self::Active,
+            (1, false) => Self::RevokedWithAll,
+            (2, _) => Self::Revoked,
+            _ => Self::NotEnabled,
+        }
+    }
+
+    /// The word shown to a person.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::NotEnabled => "not enabled",
+            Self::Active => "active",
+            Self::Revoked => "revoked",
+            Self::RevokedWithAll => "revoked (all)",
+        }
+    }
+
+    /// Whether ops under the session can pass.
+    pub fn usable(self) -> bool {
+        self == Self::Active
+    }
+
+    /// Whether the session is revoked either way.
+    pub fn is_revoked(self) -> bool {
+        matches!(self, Self::Revoked | Self::RevokedWithAll)
+    }
+}
+
+/// A budget of a session: its kind and what is left of it this period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetRow {
+    /// What it counts: ops, fees, value, calls, sum, transfers.
+    pub kind: &'static str,
+    /// The policy it belongs to (its index among the session's policies).
+    pub policy: u16,
+    /// The constraint it belongs to.
+    pub constraint: u16,
+    /// The limit, in the counted unit.
+    pub limit: String,
+    /// Used this period.
+    pub used: String,
+    /// Left this period.
+    pub remaining: String,
+}
+
+/// The name of a `sessionUsage` counter kind.
+pub fn counter_kind_name(kind: u8) -> &'static str {
+    ["ops", "fees", "value", "calls", "sum", "transfers"]
+        .get(usize::from(kind))
+        .copied()
+        .unwrap_or("budget")
+}
+
+impl BudgetRow {
+    fn from_usage(usage: &CounterUsage) -> Self {
+        Self {
+            kind: counter_kind_name(usage.kind),
+            policy: usage.policyIndex,
+            constraint: usage.constraintIndex,
+            limit: usage.limit.to_string(),
+            used: usage.used.to_string(),
+            remaining: usage.remaining.to_string(),
+        }
+    }
+}
+
+/// What the chain says of a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnchainRow {
+    /// Its state.
+    pub state: OnchainState,
+    /// Its budgets this period.
+    pub limits: Vec<BudgetRow>,
+}
+
+/// One row of `sessions list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRow {
+    /// The session hash.
+    pub session_hash: B256,
+    /// Its account.
+    pub account: Address,
+    /// The chain it was granted on (unknown for a session not stored here).
+    pub chain_id: Option<u64>,
+    /// Its EntryPoint version (unknown for a session not stored here).
+    pub entry_point: Option<String>,
+    /// Its local status; `None`: granted from another machine.
+    pub stored: Option<StoredStatus>,
+    /// What the chain says, when a node was asked.
+    pub onchain: Option<OnchainRow>,
+}
+
+/// The rows for `stored` (those of `account` only, if given); with `backend`, each with its
+/// on-chain state, and with an `account` also its sessions granted from elsewhere
+/// (`SessionEnabled` events).
+pub async fn session_rows(
+    stored: &[StoredSession],
+    backend: Option<&dyn Backend>,
+    account: Option<Address>,
+) -> Result<Vec<SessionRow>, SdkError> {
+    let mut rows = Vec::new();
+    for session in stored
+        .iter()
+        .filter(|s| account.is_none_or(|a| a == s.account))
+    {
+        let onchain = match backend {
+            Some(backend) => Some(stored_onchain(backend, session).await?),
+            None => None,
+        };
+        rows.push(SessionRow {
+            session_hash: session.hash,
+            account: session.account,
+            chain_id: Some(session.chain_id),
+            entry_point: Some(session.entry_point.clone()),
+            stored: Some(session.status),
+            onchain,
+        });
+    }
+    if let (Some(backend), Some(account)) = (backend, account) {
+        let validator = crate::deployment::session_key_validator(Address::ZERO).address();
+        for session in account_sessions(backend, validator, account).await? {
+            if stored.iter().any(|s| s.hash == session.hash) {
+                continue;
+            }
+            rows.push(SessionRow {
+                session_hash: session.hash,
+                account,
+                chain_id: None,
+                entry_point: None,
+                stored: None,
+                onchain: Some(OnchainRow {
+                    state: OnchainState::from_status(session.status, session.usable),
+                    limits: session.usage.iter().map(BudgetRow::from_usage).collect(),
+                }),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+async fn stored_onchain(
+    backend: &dyn Backend,
+    session: &StoredSession,
+) -> Result<OnchainRow, SdkError> {
+    let spec = session.spec()?;
+    let (status, usable) =
+        session_status(backend, session.validator, session.account, session.hash).await?;
+    let usage = session_usage(backend, session.validator, session.account, &spec).await?;
+    Ok(OnchainRow {
+        state: OnchainState::from_status(status, usable),
+        limits: usage.iter().map(BudgetRow::from_usage).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_active_session_of_an_older_epoch_reads_as_revoked_with_all() {
+        assert_eq!(OnchainState::from_status(1, true), OnchainState::Active);
+        assert_eq!(
+            OnchainState::from_status(1, false),
+            OnchainState::RevokedWithAll
+        );
+        assert!(OnchainState::from_status(1, false).is_revoked());
+        assert_eq!(OnchainState::from_status(2, false).word(), "revoked");
+        assert_eq!(OnchainState::from_status(0, false).word(), "not enabled");
+    }
+}
