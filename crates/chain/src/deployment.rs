@@ -3,7 +3,7 @@
 //! with the deployer at its standard address).
 
 use crate::embedded::DETERMINISTIC_DEPLOYER;
-use crate::entrypoint::EntryPointVersion;
+use crate::entrypoint::{EntryPointArtifact, EntryPointVersion};
 use alloy::primitives::{Address, B256, Bytes};
 use alloy::sol_types::SolValue;
 use sessionkeys_contracts::artifacts;

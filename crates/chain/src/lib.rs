@@ -15,7 +15,7 @@ pub mod validator_state;
 
 pub use devnet::{BundleError, BundleReceipt, Devnet, DevnetAddresses, OpResult};
 pub use embedded::EmbeddedChain;
-pub use entrypoint::EntryPointVersion;
+pub use entrypoint::{EntryPointArtifact, EntryPointVersion};
 pub use revert::{RevertReason, decode_revert};
 pub use userop::{Paymaster, UserOperation};
 

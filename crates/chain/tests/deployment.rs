@@ -3,9 +3,9 @@ mod common;
 
 use alloy::primitives::{U256, keccak256};
 use common::*;
-use sessionkeys_chain::EntryPointVersion;
 use sessionkeys_chain::embedded::DETERMINISTIC_DEPLOYER;
 use sessionkeys_chain::execution::Call;
+use sessionkeys_chain::{EntryPointArtifact, EntryPointVersion};
 
 #[test]
 fn entrypoints_deploy_to_their_canonical_addresses_from_the_npm_code() {

@@ -15,6 +15,7 @@ use sessionkeys::{
     WaitPolicy, deployment,
 };
 use sessionkeys_contracts::session::ISessionKeyValidator;
+use sessionkeys_contracts::vocabulary::Status;
 use sessionkeys_engine::explain::Labels;
 use sessionkeys_engine::lint::Severity;
 use std::path::PathBuf;
@@ -642,7 +643,7 @@ pub fn grant(args: GrantArgs, json: bool) -> Result<ExitCode, InputError> {
     let stored = StoredSession {
         hash: grant.hash(),
         chain_id,
-        entry_point: version.label().into(),
+        entry_point: version,
         account: account.address,
         owner: owner.address(),
         validator: grant.validator,
@@ -696,7 +697,7 @@ fn client_for(
 ) -> Result<SessionClient, InputError> {
     let spec = stored.spec()?;
     let key = store.open_key(stored, password)?;
-    let version = crate::parse_version(&stored.entry_point).map_err(InputError)?;
+    let version = stored.entry_point;
     let account = SmartAccount {
         address: stored.account,
         owner: stored.owner,
@@ -851,12 +852,9 @@ fn usage_rows(usage: &[sessionkeys_contracts::session::CounterUsage]) -> serde_j
     )
 }
 
+/// The stored status in words; a number the contract never writes reads as not enabled.
 fn status_name(status: u8) -> &'static str {
-    match status {
-        1 => "active",
-        2 => "revoked",
-        _ => "not enabled",
-    }
+    Status::try_from(status).unwrap_or_default().text()
 }
 
 pub fn list(args: ListArgs, json: bool) -> Result<ExitCode, InputError> {
@@ -926,7 +924,7 @@ pub fn list(args: ListArgs, json: bool) -> Result<ExitCode, InputError> {
                 "sessionHash": session.hash.to_string(),
                 "account": account.to_checksum(None),
                 "stored": "not on this machine",
-                "onchain": status_name(session.status),
+                "onchain": session.status.text(),
                 "usable": session.usable,
                 "limits": usage_rows(&session.usage),
             }));
@@ -997,7 +995,7 @@ pub fn revoke(args: RevokeArgs, json: bool) -> Result<ExitCode, InputError> {
         .iter()
         .rev()
         .find(|s| s.account == account_address)
-        .and_then(|s| crate::parse_version(&s.entry_point).ok());
+        .map(|s| s.entry_point);
     let account = SmartAccount {
         address: account_address,
         owner: owner.address(),

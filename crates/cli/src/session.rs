@@ -256,7 +256,7 @@ pub fn run(command: SessionCommand, json: bool) -> Result<ExitCode, InputError> 
                 } else {
                     let registry: Vec<_> = reviewed
                         .iter()
-                        .map(|e| serde_json::json!({"location": e.location, "subject": e.subject, "status": e.status, "statusName": e.status_name()}))
+                        .map(|e| serde_json::json!({"location": e.location, "subject": e.subject, "status": e.status.map(u8::from), "statusName": e.status_name()}))
                         .collect();
                     outln!(
                         "{}",

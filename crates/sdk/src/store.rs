@@ -14,6 +14,7 @@
 //! use alloy::sol_types::SolValue;
 //! use sessionkeys::SessionGrant;
 //! use sessionkeys::store::{SessionStore, StoredSession, StoredStatus};
+//! use sessionkeys_contracts::vocabulary::EntryPointVersion;
 //! use sessionkeys_engine::format::parse_session_json;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,7 +31,7 @@
 //! store.save(&StoredSession {
 //!     hash: grant.hash(),
 //!     chain_id: 31337,
-//!     entry_point: "v0.8".into(),
+//!     entry_point: EntryPointVersion::V08,
 //!     account: Address::repeat_byte(0xac),
 //!     owner: Address::repeat_byte(0x0e),
 //!     validator: grant.validator,
@@ -56,6 +57,7 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolValue;
 use serde::{Deserialize, Serialize};
 use sessionkeys_contracts::session::{ChainEpoch, SessionSpec};
+use sessionkeys_contracts::vocabulary::EntryPointVersion;
 use std::path::{Path, PathBuf};
 
 /// Why the store failed.
@@ -157,8 +159,9 @@ pub struct StoredSession {
     pub hash: B256,
     /// The chain it was granted on.
     pub chain_id: u64,
-    /// `v0.7` or `v0.8`.
-    pub entry_point: String,
+    /// The EntryPoint version, stored as `v0.7` or `v0.8` (records of earlier versions load as
+    /// they are: the same strings).
+    pub entry_point: EntryPointVersion,
     /// The account.
     pub account: Address,
     /// The account's owner.
