@@ -406,6 +406,10 @@ impl<'ast> Visit<'ast> for Checker<'_> {
             },
             _ => None,
         };
+        // `let Some(1) = x.status else { … }`: a pattern on a word, as in a match.
+        if let Some(init) = &local.init {
+            self.arms(&init.expr, vec![&local.pat]);
+        }
         if let (Some(name), Some(init)) = (name, &local.init)
             && is_word_name(&name)
             && let Some(int) = int_literal(&init.expr)
@@ -429,6 +433,12 @@ impl<'ast> Visit<'ast> for Checker<'_> {
             );
         }
         visit::visit_item_const(self, item);
+    }
+
+    /// `if let 1 = x.kind` / `while let Some(2) = …`.
+    fn visit_expr_let(&mut self, e: &'ast syn::ExprLet) {
+        self.arms(&e.expr, vec![&e.pat]);
+        visit::visit_expr_let(self, e);
     }
 
     fn visit_expr_match(&mut self, e: &'ast syn::ExprMatch) {
@@ -608,10 +618,15 @@ fn f(spec: &Spec, row: &Row) {
     let set = |target, status| (target, status);
     set(usdc, 2);
     assert!(matches!(error, E::Refused(e) if e.status == 2));
+    if let Some(1) = entry.status {}
+    let Some(2) = entry.status else { return };
 }
 "#;
     let lines: Vec<usize> = check_source(source).iter().map(|f| f.line).collect();
-    assert_eq!(lines, vec![2, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17]);
+    assert_eq!(
+        lines,
+        vec![2, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19]
+    );
 }
 
 #[test]
