@@ -1,6 +1,8 @@
 // Checks that `npm install` kept every version the committed lockfile pins.
 //
 // Usage: node e2e/check-lock.mjs COMMITTED_LOCK INSTALLED_LOCK
+// (INSTALLED_LOCK: npm's record of what it installed, node_modules/.package-lock.json, as
+// scripts/e2e installs with --no-save and leaves the committed lockfile alone.)
 //
 // `npm install` may add other platforms' optional packages (darwin, win32 builds of native
 // helpers) when the registry mirror knows them, and drop them when it does not; those entries
@@ -13,7 +15,11 @@ if (!committedPath || !installedPath) {
   console.error("usage: node e2e/check-lock.mjs COMMITTED_LOCK INSTALLED_LOCK");
   process.exit(2);
 }
-const packages = (path) => JSON.parse(readFileSync(path, "utf8")).packages ?? {};
+// The "" entry is the project itself, not an installed package (npm's record has none).
+const packages = (path) => {
+  const { "": _project, ...installed } = JSON.parse(readFileSync(path, "utf8")).packages ?? {};
+  return installed;
+};
 const committed = packages(committedPath);
 const installed = packages(installedPath);
 
@@ -35,6 +41,6 @@ for (const [name, entry] of Object.entries(installed)) {
 if (problems.length > 0) {
   console.error("e2e: npm install did not keep the committed lockfile's versions:");
   for (const problem of problems) console.error(`  ${problem}`);
-  console.error("Pin the versions in e2e/package.json and commit the lockfile npm writes.");
+  console.error("Pin the versions in e2e/package.json, run `npm install --prefix e2e` (without --no-save it writes the lockfile) and commit the lockfile.");
   process.exit(1);
 }

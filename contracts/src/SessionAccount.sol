@@ -230,6 +230,7 @@ contract SessionAccount is IOwnerValidation {
     ///         other account can present it. Session keys never sign messages (v1).
     /// @return magic 0x1626ba7e if valid, 0x77390001 for the ERC-7739 detection hash,
     ///         0xffffffff otherwise.
+    ///      Rule 23 (docs/rules.md).
     function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4 magic) {
         if (hash == ERC7739Lib.DETECTION_HASH) return ERC7739Lib.SUPPORTED;
         address owner_ = owner();

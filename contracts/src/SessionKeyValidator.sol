@@ -19,8 +19,8 @@ import {SessionHashLib} from "./lib/SessionHashLib.sol";
 /// @title SessionKeyValidator
 /// @notice ERC-7579 validator that lets a session key act for an account within the limits of a
 ///         session the owner approved. The full spec travels in every userOp signature; only its
-///         hash, a status and usage counters are stored. Every rule is in ../shared/DESIGN.md and
-///         docs/rules.md maps each one to the code below and to its test.
+///         hash, a status and usage counters are stored. docs/rules.md holds the text of every
+///         hardening rule and maps it to the code below (tagged `Rule N`) and to its tests.
 /// @dev Storage layout (docs/storage.md): every per-account slot has the account as the innermost
 ///      mapping key, so it is storage associated with the sender under ERC-7562.
 ///      Validation reads no TIMESTAMP/NUMBER: time comes from the signed hint and is enforced by
@@ -105,15 +105,14 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     ///      work, and then also masks a fee-limit violation (rule 12).
     /// @return validationData sigFailed | validUntil << 160 | validAfter << 208.
     function validateUserOp(PackedUserOperation calldata userOp, bytes32 userOpHash) external returns (uint256) {
-        if (msg.sender != userOp.sender) revert SenderMismatch(msg.sender, userOp.sender);
+        _requireSender(userOp.sender);
         SessionSignature calldata sig = _decodeSignature(userOp.signature);
         SessionSpec calldata spec = _decodeSpec(sig.spec);
         // The hash of the carried bytes: only canonical encodings are ever enabled (enableSession
         // re-encodes; first-use enable checks), so any other encoding finds no session.
         Context memory ctx = Context(msg.sender, keccak256(sig.spec), sig.timeHint, spec.validAfter, spec.validUntil);
 
-        bytes4 lane = bytes4(uint32(userOp.nonce >> 64));
-        if (lane != bytes4(ctx.sessionHash)) revert WrongNonceLane(bytes4(ctx.sessionHash), lane);
+        _requireLane(ctx.sessionHash, userOp.nonce);
         (bool batch, bytes calldata executionData) = ExecutionLib.decodeExecute(userOp.callData);
         if (ctx.timeHint < spec.validAfter || ctx.timeHint > spec.validUntil) {
             revert TimeHintOutsideSession(ctx.timeHint, spec.validAfter, spec.validUntil);
@@ -146,7 +145,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         _headers[ctx.sessionHash][ctx.account] = _chargeOps(ctx, spec.opLimit, header);
 
         // signature (rule 10: the spec hash, hint and mode are bound beside the userOp hash)
-        bytes32 digest = keccak256(abi.encode(userOpHash, ctx.sessionHash, ctx.timeHint, sig.mode));
+        bytes32 digest = _sessionDigest(userOpHash, ctx.sessionHash, ctx.timeHint, sig.mode);
         bool signatureValid = ownerApproved && ECDSALib.recover(digest, sig.sessionSignature) == spec.signer;
 
         // fee
@@ -154,6 +153,40 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
 
         return (signatureValid ? 0 : SIG_VALIDATION_FAILED) | (uint256(ctx.validUntil) << 160)
             | (uint256(ctx.validAfter) << 208);
+    }
+
+    /// @dev Rule 7: only the account itself runs validation of its own ops, so nobody can replay
+    ///      a victim's op against the validator to burn its budgets.
+    function _requireSender(address sender) internal view {
+        if (msg.sender != sender) revert SenderMismatch(msg.sender, sender);
+    }
+
+    /// @dev Rule 19: a session's ops run on the nonce lane its hash names (the first four bytes
+    ///      of the nonce key after the validator's address), so sessions never share a lane.
+    function _requireLane(bytes32 sessionHash, uint256 nonce) internal pure {
+        bytes4 lane = bytes4(uint32(nonce >> 64));
+        if (lane != bytes4(sessionHash)) revert WrongNonceLane(bytes4(sessionHash), lane);
+    }
+
+    /// @dev Rule 10: the session key signs the userOp hash with the session hash, the hint and
+    ///      the mode beside it: they sit outside the userOp hash, and a relayer must not swap them.
+    function _sessionDigest(bytes32 userOpHash, bytes32 sessionHash, uint48 timeHint, uint8 mode)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(userOpHash, sessionHash, timeHint, mode));
+    }
+
+    /// @dev Rule 16: the one call to a banned target a session may make is `revokeSession` of
+    ///      its own hash on this validator, with no value.
+    function _isSelfRevoke(bytes32 sessionHash, address target, uint256 value, bytes calldata data)
+        internal
+        view
+        returns (bool)
+    {
+        return target == address(this) && value == 0 && data.length == 36
+            && bytes4(data[:4]) == this.revokeSession.selector && bytes32(data[4:36]) == sessionHash;
     }
 
     /// @dev Reads the SessionSignature in place instead of copying it to memory.
@@ -178,6 +211,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         }
     }
 
+    /// @dev Rules 13, 15 and 18 (docs/rules.md).
     function _enableInFirstUse(Context memory ctx, SessionSignature calldata sig, SessionSpec calldata spec, uint256 header)
         internal
         returns (uint256, bool ownerApproved)
@@ -218,6 +252,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         return ok && result.length == 32 && abi.decode(result, (bool));
     }
 
+    /// @dev Rule 14 (docs/rules.md).
     function _requireActive(Context memory ctx, uint256 header) internal view {
         uint8 status = uint8(header);
         if (status == STATUS_NONE) revert SessionNotEnabled(ctx.sessionHash);
@@ -227,6 +262,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         if (sessionEpoch != accountEpoch) revert SessionEpochStale(ctx.sessionHash, sessionEpoch, accountEpoch);
     }
 
+    /// @dev Rules 2, 3, 6 and 16 (docs/rules.md).
     function _checkCall(
         Context memory ctx,
         SessionSpec calldata spec,
@@ -236,11 +272,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         bytes calldata data
     ) internal {
         if (_isAlwaysBanned(ctx.account, target)) {
-            // Rule 16: the session key may revoke its own session, and nothing else here.
-            if (
-                target == address(this) && value == 0 && data.length == 36
-                    && bytes4(data[:4]) == this.revokeSession.selector && bytes32(data[4:36]) == ctx.sessionHash
-            ) return;
+            if (_isSelfRevoke(ctx.sessionHash, target, value, data)) return;
             revert BannedTarget(callIndex, target);
         }
         if (_isInstalledModule(ctx.account, target)) revert BannedTarget(callIndex, target);
@@ -326,6 +358,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
 
     /// @dev Charges `amount` against a counter and narrows the validity window to the counter's
     ///      period (rules 5, 8). Charges land in storage at once, so a batch sees its own spending.
+    ///      Rules 4, 5 and 8 (docs/rules.md).
     function _charge(Context memory ctx, UsageLimit calldata limit, uint8 kind, uint256 policyIndex, uint256 constraintIndex, uint256 amount)
         internal
     {
@@ -350,6 +383,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
 
     /// @dev For an allowance: the hint's period id, the window narrowed to it, and `used` reset
     ///      when the stored period is older. A stored period newer than the hint's is refused.
+    ///      Rule 8 (docs/rules.md).
     function _periodAndUsed(
         Context memory ctx,
         UsageLimit calldata limit,
@@ -465,6 +499,8 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         }
     }
 
+    /// @dev Rule 9 (docs/rules.md).
+    ///      Rules 9 and 17 (docs/rules.md).
     function _validateLimit(UsageLimit calldata limit, uint256 max, uint8 kind, uint256 policyIndex, uint256 constraintIndex)
         internal
         pure
@@ -496,6 +532,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     /// @param chains The signed {chainId, epoch} list: this chain at the current epoch must be in it.
     /// @param ownerSignature The owner's signature of the EIP-712 digest (`enableDigest`).
     /// @return sessionHash keccak256(abi.encode(spec)).
+    ///      Rule 22 (docs/rules.md).
     function enableSessionWithApproval(
         address account,
         SessionSpec calldata spec,
@@ -582,6 +619,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         _bumpEpoch(account);
     }
 
+    /// @dev Rule 22 (docs/rules.md).
     function _requireRevokeApproval(
         address account,
         ChainEpoch[] calldata chains,
@@ -611,6 +649,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     }
 
     /// @dev Policies that name an always-banned target can never be used: refuse them early.
+    ///      Rule 6 (docs/rules.md).
     function _validateTargets(address account, SessionSpec calldata spec) internal view {
         for (uint256 p; p < spec.callPolicies.length; ++p) {
             address target = spec.callPolicies[p].target;
@@ -622,6 +661,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         }
     }
 
+    /// @dev Rule 18 (docs/rules.md).
     function _checkRegistry(SessionSpec calldata spec) internal view {
         for (uint256 p; p < spec.callPolicies.length; ++p) {
             CallPolicy calldata policy = spec.callPolicies[p];

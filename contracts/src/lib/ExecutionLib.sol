@@ -22,6 +22,7 @@ library ExecutionLib {
     /// @notice Checks the outer `execute(mode, data)` layer.
     /// @return batch True for batch mode, false for a single call.
     /// @return data The execution data (single or batch encoding), canonical at the outer layer.
+    ///      Rule 1 (docs/rules.md).
     function decodeExecute(bytes calldata callData) internal pure returns (bool batch, bytes calldata data) {
         if (callData.length < 4) revert ExecuteSelectorRequired(bytes4(0));
         bytes4 selector = bytes4(callData[:4]);
@@ -52,6 +53,7 @@ library ExecutionLib {
 
     /// @notice Checks that batch execution data is exactly the canonical ABI encoding.
     /// @return count The number of calls (at least one).
+    ///      Rule 1 (docs/rules.md).
     function validateBatch(bytes calldata data) internal pure returns (uint256 count) {
         if (data.length < 64) revert NonCanonicalExecution(0);
         if (uint256(bytes32(data[:32])) != 0x20) revert NonCanonicalExecution(0);

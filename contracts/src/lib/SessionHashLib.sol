@@ -52,6 +52,7 @@ library SessionHashLib {
     bytes32 internal constant VERSION_HASH = keccak256("1");
 
     /// @return The EIP-712 digest the owner signs to approve `spec` for `account` on `chains`.
+    ///      Rule 13 (docs/rules.md).
     function enableDigest(address validator, address account, SessionSpec calldata spec, ChainEpoch[] calldata chains)
         internal
         pure
@@ -63,6 +64,7 @@ library SessionHashLib {
     }
 
     /// @return The EIP-712 digest the owner signs to revoke `sessionHashes` of `account`.
+    ///      Rule 22 (docs/rules.md).
     function revokeSessionsDigest(
         address validator,
         address account,
@@ -76,6 +78,7 @@ library SessionHashLib {
     }
 
     /// @return The EIP-712 digest the owner signs to revoke every session of `account`.
+    ///      Rule 22 (docs/rules.md).
     function revokeAllDigest(address validator, address account, ChainEpoch[] calldata chains)
         internal
         pure

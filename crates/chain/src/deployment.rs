@@ -2,11 +2,19 @@
 //! 0, so each contract has the same address on every chain (the devnet, anvil, any EVM chain
 //! with the deployer at its standard address).
 
-use crate::embedded::DETERMINISTIC_DEPLOYER;
 use crate::entrypoint::{EntryPointArtifact, EntryPointVersion};
-use alloy::primitives::{Address, B256, Bytes};
+use alloy::primitives::{Address, B256, Bytes, address};
 use alloy::sol_types::SolValue;
 use sessionkeys_contracts::artifacts;
+
+/// The address of the deterministic CREATE2 deployer on every chain (as on anvil).
+pub const DETERMINISTIC_DEPLOYER: Address = address!("0x4e59b44847b379578588920cA78FbF26c0B4956C");
+
+/// The stake a factory, paymaster or aggregator needs to be treated as staked (ERC-7562
+/// `MIN_STAKE_VALUE`: chain-specific; 1 ETH is the reference bundler's and Alto's default).
+pub const MIN_STAKE_WEI: u128 = 1_000_000_000_000_000_000;
+/// The unstake delay a staked entity needs (ERC-7562 `MIN_UNSTAKE_DELAY`: one day).
+pub const MIN_UNSTAKE_DELAY: u32 = 86_400;
 
 /// The CREATE2 salt of every sessionkeys contract.
 pub const SALT: B256 = B256::ZERO;

@@ -46,7 +46,7 @@ pub struct UserOperation {
 }
 
 impl UserOperation {
-    /// An operation with the gas defaults the embedded bundler uses.
+    /// An operation with the gas defaults the devnet's bundler uses.
     pub fn new(sender: Address, nonce: U256, call_data: Bytes) -> Self {
         Self {
             sender,

@@ -15,7 +15,7 @@ pub struct OpsRun {
     #[arg(long, env = "SESSIONKEYS_CALLS")]
     pub calls: PathBuf,
     /// EntryPoint version.
-    #[arg(long, env = "SESSIONKEYS_ENTRYPOINT", default_value = "v0.7", value_parser = crate::parse_version)]
+    #[arg(long, env = "SESSIONKEYS_ENTRYPOINT", default_value = "v0.7", value_parser = crate::args::parse_version)]
     pub entrypoint: sessionkeys_chain::EntryPointVersion,
 }
 use sessionkeys_chain::execution::{Call, encode_calls};

@@ -70,10 +70,20 @@ fn an_unknown_command_is_a_usage_error() {
 
 #[test]
 fn lint_passes_a_scoped_session_and_fails_an_unconstrained_approval() {
-    let out = sessionkeys(&["session", "lint", &example("usdc-spending-limit.json")]);
+    // Linted inside its window: the example's dates are fixed for check and simulate.
+    let usdc = example("usdc-spending-limit.json");
+    let out = sessionkeys(&["session", "lint", &usdc, "--at", "2026-11-24T12:00:00Z"]);
     assert_eq!(
         (out.status.code(), text(&out).trim()),
         (Some(0), "no findings")
+    );
+    // After its end it is an error: it can never be used (SK021).
+    let out = sessionkeys(&["session", "lint", &usdc, "--at", "2026-11-25T00:00:00Z"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("error[SK021] validUntil"),
+        "{}",
+        text(&out)
     );
     let risky = write_temp(
         "risky.json",
@@ -930,7 +940,10 @@ fn every_command_ends_quietly_with_its_exit_code_when_its_reader_goes_away() {
         (vec!["devnet"], 0),
         (vec!["--json", "devnet"], 0),
         (vec!["session", "explain", &usdc], 0),
-        (vec!["session", "lint", &usdc], 0),
+        (
+            vec!["session", "lint", &usdc, "--at", "2026-11-24T12:00:00Z"],
+            0,
+        ),
         (vec!["session", "hash", &usdc], 0),
         (
             vec![
@@ -996,4 +1009,71 @@ fn session_new_refuses_a_duration_past_the_end_of_time() {
     assert_no_panic(&out);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--valid-for"), "{}", text(&out));
+}
+
+#[test]
+fn lint_runs_with_the_node_url_exported_as_the_real_chain_tour_does() {
+    // docs/real-chain.md exports SESSIONKEYS_RPC_URL before linting: without --registry the
+    // node is not needed, and its URL must not make lint a usage error.
+    let out = Command::new(env!("CARGO_BIN_EXE_sessionkeys"))
+        .args(["session", "lint", &example("usdc-spending-limit.json")])
+        .args(["--at", "2026-11-24T12:00:00Z"])
+        .env("SESSIONKEYS_RPC_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(
+        (out.status.code(), text(&out).trim()),
+        (Some(0), "no findings")
+    );
+}
+
+#[test]
+fn request_and_approve_refuse_bad_input_before_touching_the_chain() {
+    // A session file naming its own signer: request makes the key.
+    let out = sessionkeys(&[
+        "session",
+        "request",
+        &example("usdc-spending-limit.json"),
+        "--owner",
+        "0x7e5f4552091a69125d5dfcb7b8c2659029395bdf",
+        "--out",
+        "/nonexistent/typed.json",
+        "--rpc",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("remove \"signer\""), "{}", text(&out));
+    // Approve without a signature says how to give one; a signature that is not hex says so.
+    let out = sessionkeys(&["session", "approve", "--rpc", "http://127.0.0.1:9"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--signature 0x"), "{}", text(&out));
+    let out = sessionkeys(&[
+        "session",
+        "approve",
+        "--signature",
+        "0xnothex",
+        "--rpc",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("65 bytes"), "{}", text(&out));
+}
+
+#[test]
+fn a_wallet_signed_revocation_without_a_relayer_is_a_usage_error_naming_the_flag() {
+    let home = std::env::temp_dir().join(format!("sessionkeys-cli-revoke-{}", std::process::id()));
+    let out = sessionkeys(&[
+        "revoke",
+        "--all",
+        "--account",
+        "0x00000000000000000000000000000000000acc01",
+        "--signature",
+        &format!("0x{}", "11".repeat(65)),
+        "--rpc",
+        "http://127.0.0.1:9",
+        "--home",
+        &home.to_string_lossy(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--relayer-key-env"), "{}", text(&out));
 }

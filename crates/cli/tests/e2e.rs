@@ -1,5 +1,6 @@
 //! The CLI's real-chain commands against anvil and Alto (the end-to-end tier): deploy, account
-//! create, session grant (both ways), exec, sessions list, revoke, revoke --all. Ignored by a
+//! create, session grant (every way), session request → approve with signatures made by `cast
+//! wallet sign`, exec, sessions list, revoke (by the owner's key or wallet), revoke --all. Ignored by a
 //! plain `cargo test`; `scripts/e2e` runs them in a private network namespace.
 
 #[path = "../../sdk/tests/support/mod.rs"]
@@ -130,6 +131,34 @@ fn owner_and_account(cli: &Cli) -> (String, Value) {
     (owner_file, account)
 }
 
+/// A fresh stack, a CLI with its own store, an owner (keystore file) and its counterfactual
+/// account, funded; and the chain's time.
+struct Funded {
+    stack: Stack,
+    cli: Cli,
+    owner_file: String,
+    owner: String,
+    account: Address,
+    now: u64,
+}
+
+async fn funded_owner(name: &str) -> Funded {
+    let stack = Stack::start(&format!("cli-{name}")).await;
+    let cli = Cli::new(&stack, name);
+    let (owner_file, created) = owner_and_account(&cli);
+    let account: Address = created["account"].as_str().unwrap().parse().unwrap();
+    fund(&stack.backend, account).await;
+    let now = stack.backend.latest_timestamp().await.unwrap();
+    Funded {
+        owner: created["owner"].as_str().unwrap().to_string(),
+        stack,
+        cli,
+        owner_file,
+        account,
+        now,
+    }
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -238,7 +267,7 @@ async fn the_cli_runs_the_whole_lifecycle_on_anvil_and_alto() {
         assert!(info.staked, "{version}");
         assert_eq!(
             info.stake.to::<u128>(),
-            sessionkeys_chain::erc7562::MIN_STAKE_WEI
+            sessionkeys_chain::deployment::MIN_STAKE_WEI
         );
         assert_eq!(info.unstakeDelaySec, 86_400);
     }
@@ -390,12 +419,14 @@ async fn the_cli_runs_the_whole_lifecycle_on_anvil_and_alto() {
 async fn the_owner_grants_and_revokes_through_a_relayer_on_anvil() {
     // The owner's key only signs EIP-712 typed data (what any wallet does); a funded relayer key
     // deploys the account and sends the approvals in plain transactions.
-    let stack = Stack::start("cli-relayed").await;
-    let cli = Cli::new(&stack, "relayed");
-    let (owner_file, created) = owner_and_account(&cli);
-    let account: Address = created["account"].as_str().unwrap().parse().unwrap();
-    fund(&stack.backend, account).await;
-    let now = stack.backend.latest_timestamp().await.unwrap();
+    let Funded {
+        stack,
+        cli,
+        owner_file,
+        account,
+        now,
+        ..
+    } = funded_owner("relayed").await;
     let relayed = [
         "--owner-keystore",
         owner_file.as_str(),
@@ -439,4 +470,199 @@ async fn the_owner_grants_and_revokes_through_a_relayer_on_anvil() {
     cli.ok(&args(&["revoke", "--all"], &relayed.map(String::from)));
     let refused = cli.refused(&args(&["exec"], &pay(BOB, 1)));
     assert_eq!(refused[0]["error"], "SessionEpochStale");
+}
+
+/// What the owner's wallet does: `cast wallet sign --data --from-file TYPED_DATA` with the
+/// owner's keystore (or another key, to show a wrong signer is refused).
+fn cast_sign(typed_data: &str, key: CastKey<'_>) -> String {
+    let mut command = Command::new(support::stack::foundry_binary("cast"));
+    command.args(["wallet", "sign", "--data", "--from-file", typed_data]);
+    match key {
+        CastKey::Keystore(file) => command.args(["--keystore", file, "--password", "e2e password"]),
+        CastKey::Private(key) => command.args(["--private-key", key]),
+    };
+    let out = command.output().expect("cast runs");
+    assert!(out.status.success(), "cast wallet sign: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+enum CastKey<'a> {
+    Keystore(&'a str),
+    Private(&'a str),
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "end-to-end tier: needs anvil, cast and Alto in a private network namespace; run scripts/e2e"]
+async fn an_owner_who_only_signs_typed_data_with_cast_requests_approves_and_revokes_on_anvil() {
+    let Funded {
+        stack,
+        cli,
+        owner_file,
+        owner,
+        account,
+        now,
+    } = funded_owner("wallet").await;
+    let owner_key = CastKey::Keystore(&owner_file);
+
+    // 1. Request on the fresh (counterfactual) account: a key, a stored request, typed data.
+    let file = session_file(&cli.dir, "usdc.json", now);
+    let typed = cli.path("enable.json");
+    let requested = cli.ok(&[
+        "session", "request", &file, "--owner", &owner, "--out", &typed,
+    ]);
+    assert_eq!(requested["status"], "requested");
+    let hash = requested["sessionHash"].as_str().unwrap().to_string();
+    let refused = cli.run(&args(&["exec"], &pay(ALICE, USDC)));
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("session approve"),
+        "{}",
+        text(&refused)
+    );
+
+    // Signed by another wallet: refused, naming the owner and who signed.
+    let stranger = cast_sign(&typed, CastKey::Private(ANVIL_KEYS[1]));
+    let wrong = cli.run(&["session", "approve", "--signature", &stranger]);
+    assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong));
+    let stranger_address = ANVIL_KEYS[1]
+        .parse::<alloy::signers::local::PrivateKeySigner>()
+        .unwrap()
+        .address();
+    assert!(
+        text(&wrong).contains(&owner) && text(&wrong).contains(&stranger_address.to_string()),
+        "{}",
+        text(&wrong)
+    );
+
+    // Signed by the owner's wallet, given in a file: enabled by the first op, which also
+    // deploys the account with the (staked) default factory.
+    let signature = cast_sign(&typed, owner_key);
+    std::fs::write(cli.dir.join("enable.sig"), format!("{signature}\n")).unwrap();
+    let approved = cli.ok(&[
+        "session",
+        "approve",
+        "--session",
+        &hash[..12],
+        "--signature-file",
+        &cli.path("enable.sig"),
+    ]);
+    assert_eq!(approved["status"], "approved");
+    assert!(stack.backend.code(account).await.unwrap().is_empty());
+    let sent = cli.ok(&args(&["exec"], &pay(ALICE, 60 * USDC)));
+    assert_eq!(sent[0]["verdict"], "ok");
+    assert!(!stack.backend.code(account).await.unwrap().is_empty());
+    assert_eq!(
+        usdc_balance(&stack.backend, ALICE).await,
+        U256::from(60 * USDC)
+    );
+    let over = cli.refused(&args(&["exec"], &pay(BOB, 40 * USDC + 1)));
+    assert_eq!(over[0]["error"], "LimitExceeded");
+
+    // 2. Revoke with the wallet: typed data out, cast signs, a relayer sends it.
+    let revoke_typed = cli.path("revoke.json");
+    cli.ok(&[
+        "revoke",
+        "--session",
+        &hash,
+        "--typed-data-out",
+        &revoke_typed,
+    ]);
+    let stranger = cast_sign(&revoke_typed, CastKey::Private(ANVIL_KEYS[1]));
+    let wrong = cli.run(&[
+        "revoke",
+        "--session",
+        &hash,
+        "--signature",
+        &stranger,
+        "--relayer-key-env",
+        FUNDER_ENV,
+    ]);
+    assert_eq!(wrong.status.code(), Some(2), "{}", text(&wrong));
+    let signature = cast_sign(&revoke_typed, CastKey::Keystore(&owner_file));
+    let revoked = cli.ok(&[
+        "revoke",
+        "--session",
+        &hash,
+        "--signature",
+        &signature,
+        "--relayer-key-env",
+        FUNDER_ENV,
+    ]);
+    assert_eq!(revoked["revoked"][0], hash.as_str());
+    let refused = cli.refused(&args(&["exec", "--session", &hash], &pay(ALICE, 1)));
+    assert_eq!(refused[0]["error"], "SessionRevoked");
+
+    // 3. The account is deployed now: a relayer enables the next approved request at once.
+    let file = session_file(&cli.dir, "usdc2.json", now);
+    let typed = cli.path("enable2.json");
+    let requested = cli.ok(&[
+        "session", "request", &file, "--owner", &owner, "--out", &typed,
+    ]);
+    let second = requested["sessionHash"].as_str().unwrap().to_string();
+    let signature = cast_sign(&typed, CastKey::Keystore(&owner_file));
+    let approved = cli.ok(&[
+        "session",
+        "approve",
+        "--signature",
+        &signature,
+        "--relayer-key-env",
+        FUNDER_ENV,
+    ]);
+    assert_eq!(approved["status"], "granted");
+    assert!(
+        approved["sentAs"]
+            .as_str()
+            .unwrap()
+            .starts_with("transaction"),
+        "{approved}"
+    );
+    cli.ok(&args(&["exec"], &pay(BOB, USDC)));
+    assert_eq!(usdc_balance(&stack.backend, BOB).await, U256::from(USDC));
+
+    // 4. Revoke every session with the wallet: the epoch moves, the session is dead.
+    let printed = cli.ok(&["revoke", "--all", "--typed-data-out", "-"]);
+    assert_eq!(printed["primaryType"], "RevokeAllSessions", "{printed}");
+    let all_typed = cli.path("revoke-all.json");
+    cli.ok(&["revoke", "--all", "--typed-data-out", &all_typed]);
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&all_typed).unwrap()).unwrap();
+    assert_eq!(written, printed);
+    let signature = cast_sign(&all_typed, CastKey::Keystore(&owner_file));
+    cli.ok(&[
+        "revoke",
+        "--all",
+        "--signature",
+        &signature,
+        "--relayer-key-env",
+        FUNDER_ENV,
+    ]);
+    let refused = cli.refused(&args(&["exec", "--session", &second], &pay(BOB, 1)));
+    assert_eq!(refused[0]["error"], "SessionEpochStale");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "end-to-end tier: needs anvil and Alto in a private network namespace; run scripts/e2e"]
+async fn a_first_use_grant_on_a_fresh_account_deploys_it_with_its_first_op() {
+    let Funded {
+        stack,
+        cli,
+        owner_file,
+        account,
+        now,
+        ..
+    } = funded_owner("counterfactual").await;
+    let file = session_file(&cli.dir, "usdc.json", now);
+    let approved = cli.ok(&[
+        "session",
+        "grant",
+        &file,
+        "--first-use",
+        "--owner-keystore",
+        &owner_file,
+    ]);
+    assert_eq!(approved["status"], "approved");
+    assert!(stack.backend.code(account).await.unwrap().is_empty());
+    cli.ok(&args(&["exec"], &pay(ALICE, USDC)));
+    assert!(!stack.backend.code(account).await.unwrap().is_empty());
+    assert_eq!(usdc_balance(&stack.backend, ALICE).await, U256::from(USDC));
 }

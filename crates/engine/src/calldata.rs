@@ -297,6 +297,7 @@ impl<'a> SignatureView<'a> {
 
     /// `_validateSpec(spec)` on the spec in place: the same named errors, and an empty revert
     /// where a read the contract makes before them is invalid.
+    /// Rules 4, 17 and 21 (docs/rules.md).
     pub fn validate_spec(&self) -> Result<(), Violation> {
         SpecReader { data: self.data }.validate(self.spec)
     }
@@ -321,6 +322,7 @@ impl SpecReader<'_> {
     }
 
     /// `_validateLimit`, with its short-circuits (a member it never reaches is never read).
+    /// Rules 9 and 17 (docs/rules.md).
     fn validate_limit(
         &self,
         base: Ptr,

@@ -107,9 +107,7 @@ pub fn evaluate(ctx: &EvalContext, op: &UserOpInput) -> Result<Validation, Viola
     if route(ctx, op)? == Route::Owner {
         return Ok(owner_validation(ctx, op));
     }
-    if op.sender != ctx.account {
-        return Err(Violation::sender_mismatch(ctx.account, op.sender));
-    }
+    require_sender(ctx, op.sender)?;
     let calldata = Calldata::of(op);
     let view = SignatureView::read(&calldata)?;
     evaluate_core(
@@ -159,9 +157,7 @@ fn owner_validation(ctx: &EvalContext, op: &UserOpInput) -> Validation {
 /// Evaluates a decoded session op, in the validator's order: decode → status → calls and
 /// constraints → op count → signatures → fee.
 pub fn evaluate_session_op(ctx: &EvalContext, op: &SessionOp<'_>) -> Result<Validation, Violation> {
-    if op.sender != ctx.account {
-        return Err(Violation::sender_mismatch(ctx.account, op.sender));
-    }
+    require_sender(ctx, op.sender)?;
     // The signature carries the hint as a uint48: a larger one cannot be encoded, and the
     // contract's read of a uint48 word with bits above 48 reverts without data.
     if op.time_hint >> 48 != 0 {
@@ -278,16 +274,48 @@ struct Core<'a> {
     reads: Reads<'a>,
 }
 
+/// Rule 7: only the account itself runs validation of its own ops (`_requireSender`), so nobody
+/// can replay a victim's op against the validator to burn its budgets.
+fn require_sender(ctx: &EvalContext, sender: Address) -> Result<(), Violation> {
+    if sender != ctx.account {
+        return Err(Violation::sender_mismatch(ctx.account, sender));
+    }
+    Ok(())
+}
+
+/// Rule 19: a session's ops run on the nonce lane its hash names (`_requireLane`): the first
+/// four bytes of the nonce key after the validator's address.
+fn require_lane(hash: B256, nonce: U256) -> Result<(), Violation> {
+    let lane = nonce_lane(nonce);
+    if lane != session_lane(hash) {
+        return Err(Violation::wrong_nonce_lane(hash, lane));
+    }
+    Ok(())
+}
+
+/// Rule 16: the one call to a banned target a session may make is `revokeSession` of its own
+/// hash on the validator, with no value (`_isSelfRevoke`).
+fn is_self_revoke(ctx: &EvalContext, hash: B256, call: &CallRef<'_>) -> bool {
+    call.target == ctx.validator
+        && call.value.is_zero()
+        && call.data.len() == 36
+        && call.data[..4] == ISessionKeyValidator::revokeSessionCall::SELECTOR
+        && call.data[4..36] == hash[..]
+}
+
+/// Rule 6: every module installed on the account is a banned target, checked at every use
+/// (`_isInstalledModule`).
+fn is_installed_module(ctx: &EvalContext, target: Address) -> bool {
+    ctx.installed_modules.contains(&target)
+}
+
 /// `validateUserOp` after the signature's head is read: lane → outer `execute` layer → time
 /// hint → mode and status → the calls inside `execute` → each call → op count → signatures →
 /// fee.
 fn evaluate_core(ctx: &EvalContext, op: &Core<'_>) -> Result<Validation, Violation> {
     let (hash, hint) = (op.session_hash, op.time_hint);
     let (after, until) = (op.valid_after, op.valid_until);
-    let lane = nonce_lane(op.nonce);
-    if lane != session_lane(hash) {
-        return Err(Violation::wrong_nonce_lane(hash, lane));
-    }
+    require_lane(hash, op.nonce)?;
     let execution = decode_outer(op.call_data)?;
     if hint < after || hint > until {
         return Err(Violation::time_hint_outside_session(hint, after, until));
@@ -353,6 +381,7 @@ fn evaluate_core(ctx: &EvalContext, op: &Core<'_>) -> Result<Validation, Violati
 
 type Enabled<'a> = (Cow<'a, SessionSpec>, SessionHeader, bool);
 
+/// Rules 13, 15 and 18 (docs/rules.md).
 fn enable_in_first_use<'a>(
     ctx: &EvalContext,
     op: &Core<'a>,
@@ -396,6 +425,7 @@ fn enable_in_first_use<'a>(
     ))
 }
 
+/// Rule 14 (docs/rules.md).
 fn require_active(ctx: &EvalContext, hash: B256, header: SessionHeader) -> Result<(), Violation> {
     match header.status {
         Status::None => Err(Violation::session_not_enabled(hash)),
@@ -409,6 +439,7 @@ fn require_active(ctx: &EvalContext, hash: B256, header: SessionHeader) -> Resul
     }
 }
 
+/// Rule 6 (docs/rules.md).
 fn is_always_banned(ctx: &EvalContext, target: Address) -> bool {
     target == ctx.account
         || target == ctx.validator
@@ -418,6 +449,7 @@ fn is_always_banned(ctx: &EvalContext, target: Address) -> bool {
             .is_some_and(|r| r == target && r != Address::ZERO)
 }
 
+/// Rules 2 and 3 (docs/rules.md).
 fn check_call(
     state: &mut State<'_>,
     spec: &SessionSpec,
@@ -426,17 +458,12 @@ fn check_call(
 ) -> Result<(), Violation> {
     let ctx = state.ctx;
     if is_always_banned(ctx, call.target) {
-        let self_revoke = call.target == ctx.validator
-            && call.value.is_zero()
-            && call.data.len() == 36
-            && call.data[..4] == ISessionKeyValidator::revokeSessionCall::SELECTOR
-            && call.data[4..36] == state.hash[..];
-        if self_revoke {
+        if is_self_revoke(ctx, state.hash, call) {
             return Ok(());
         }
         return Err(Violation::banned_target(index, call.target));
     }
-    if ctx.installed_modules.contains(&call.target) {
+    if is_installed_module(ctx, call.target) {
         return Err(Violation::banned_target(index, call.target));
     }
     if call.data.is_empty() {
@@ -624,6 +651,7 @@ fn stored_counter(state: &State<'_>, key: CounterKey) -> Counter {
         .unwrap_or_default()
 }
 
+/// Rules 4 and 5 (docs/rules.md).
 fn charge(
     state: &mut State<'_>,
     limit: &UsageLimit,
@@ -690,6 +718,7 @@ fn charge_ops(
     }
 }
 
+/// Rules 11 and 12 (docs/rules.md).
 fn check_fee(
     state: &mut State<'_>,
     spec: &SessionSpec,

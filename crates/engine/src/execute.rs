@@ -26,6 +26,7 @@ fn ceil32(n: usize) -> usize {
 
 /// Decodes `userOp.callData` into the calls it runs, refusing anything non-canonical: the
 /// outer layer, then the calls.
+/// Rule 1 (docs/rules.md).
 pub fn decode_execute(call_data: &[u8]) -> Result<Vec<CallRef<'_>>, Violation> {
     let execution = decode_outer(call_data)?;
     decode_calls(execution)

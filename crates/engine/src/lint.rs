@@ -45,7 +45,7 @@ impl std::fmt::Display for Finding {
     }
 }
 
-/// The exact message of rule SK001 (DESIGN.md, "Lint").
+/// The exact message of rule SK001 (docs/lint.md).
 pub const UNCONSTRAINED_DESTINATION: &str =
     "Unconstrained token approval/transfer destination in call policy";
 
@@ -169,9 +169,25 @@ fn unlimited_fees(paymaster_mode: Result<PaymasterMode, UnknownWord>) -> Finding
     }
 }
 
+/// SK021: the session has already ended at `now`: it can never be used, yet enabling it costs
+/// an op (the SDK refuses to grant it).
+fn already_ended(spec: &SessionSpec, now: u64) -> Option<Finding> {
+    let until: u64 = spec.validUntil.to();
+    (until <= now).then(|| Finding {
+        code: "SK021",
+        severity: Severity::Error,
+        location: "validUntil".into(),
+        message: format!("the session ended at {until}, before now ({now}): it can never be used"),
+        hint: "set a later validUntil, e.g. `session new --valid-for 1h` counts from now".into(),
+    })
+}
+
 /// Lints a session at time `now` (unix seconds).
 pub fn lint(spec: &SessionSpec, now: u64) -> Vec<Finding> {
-    let mut out: Vec<Finding> = too_long(spec, now).into_iter().collect();
+    let mut out: Vec<Finding> = too_long(spec, now)
+        .into_iter()
+        .chain(already_ended(spec, now))
+        .collect();
     if unlimited(&spec.feeLimit) {
         out.push(unlimited_fees(spec.paymaster_mode()));
     }

@@ -19,6 +19,7 @@ pub fn enable_domain(validator: Address) -> Eip712Domain {
 }
 
 /// The digest the owner signs to approve `spec` for `account` on `chains`.
+/// Rule 13 (docs/rules.md).
 pub fn enable_digest(
     validator: Address,
     account: Address,
@@ -35,6 +36,7 @@ pub fn enable_digest(
 
 /// The digest the owner signs to let anyone relay the revocation of `session_hashes` of
 /// `account` (`revokeSessionsWithApproval`), valid at the listed epoch of each chain.
+/// Rule 22 (docs/rules.md).
 pub fn revoke_sessions_digest(
     validator: Address,
     account: Address,
@@ -51,6 +53,7 @@ pub fn revoke_sessions_digest(
 
 /// The digest the owner signs to let anyone relay "revoke every session" of `account`
 /// (`revokeAllWithApproval`), valid at the listed epoch of each chain.
+/// Rule 22 (docs/rules.md).
 pub fn revoke_all_digest(validator: Address, account: Address, chains: &[ChainEpoch]) -> B256 {
     let message = RevokeAllSessions {
         account,
@@ -60,6 +63,7 @@ pub fn revoke_all_digest(validator: Address, account: Address, chains: &[ChainEp
 }
 
 /// Refuses degenerate or malformed specs, in the contract's order.
+/// Rules 4, 17 and 21 (docs/rules.md).
 pub fn validate_spec(spec: &SessionSpec) -> Result<(), Violation> {
     if spec.signer == Address::ZERO {
         return Err(Violation::invalid_signer());
@@ -129,6 +133,7 @@ pub fn validate_spec(spec: &SessionSpec) -> Result<(), Violation> {
     Ok(())
 }
 
+/// Rules 9 and 17 (docs/rules.md).
 fn validate_limit(
     limit: &UsageLimit,
     max: U256,

@@ -435,3 +435,26 @@ fn sk019_duplicate_policies_built_outside_the_json_loader() {
             .any(|f| f.code == "SK019" && f.severity == Severity::Error)
     );
 }
+
+#[test]
+fn sk021_a_session_that_has_already_ended_is_an_error() {
+    // `session` ends at 87400: linted then or later, it can never be used.
+    let json = session(&policy("transfer(address,uint256)", ""), "");
+    for now in [87_400, 87_401, 10 * DAY] {
+        let findings = lint(&spec_of(&json), now);
+        let ended = findings
+            .iter()
+            .find(|f| f.code == "SK021")
+            .unwrap_or_else(|| panic!("no SK021 at {now}: {findings:?}"));
+        assert_eq!(
+            (ended.severity, ended.location.as_str()),
+            (Severity::Error, "validUntil")
+        );
+    }
+    // One second before its end it is still usable.
+    assert!(
+        lint(&spec_of(&json), 87_399)
+            .iter()
+            .all(|f| f.code != "SK021")
+    );
+}

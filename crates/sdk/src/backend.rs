@@ -1,6 +1,6 @@
-//! The one interface the SDK talks to a chain through: a node and a bundler. The embedded devnet
+//! The one interface the SDK talks to a chain through: a node and a bundler. The devnet
 //! and a real node + bundler both implement it, so the SDK's code path is the same on both
-//! (DESIGN.md, "Chain access").
+//! (docs/decisions.md, "SDK and real chains").
 
 use crate::erc7769::{GasEstimate, RpcUserOperation, UserOperationReceipt};
 use alloy::primitives::{Address, B256, Bytes, Log, U256};
@@ -74,9 +74,9 @@ pub enum BackendError {
         /// The latest block's time when waiting stopped.
         latest: u64,
     },
-    /// The embedded chain refused a request.
-    #[error("embedded chain: {0}")]
-    Embedded(String),
+    /// The devnet refused a request.
+    #[error("devnet: {0}")]
+    Devnet(String),
 }
 
 impl BackendError {
@@ -115,7 +115,7 @@ pub struct PlainTransaction {
 /// A mined plain transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransactionOutcome {
-    /// Its hash (zero on the embedded chain, which has no transaction hashes).
+    /// Its hash (zero on the devnet, which has no transaction hashes).
     pub hash: B256,
     /// Receipt gas.
     pub gas_used: u64,

@@ -37,7 +37,7 @@ pub struct Precheck {
 
 /// Sends calls for an account as one session's key.
 ///
-/// A whole session on the embedded devnet (this example runs as a doc test; against a node and
+/// A whole session on the devnet (this example runs as a doc test; against a node and
 /// a bundler only the backend changes, see [`crate::RpcBackend`]):
 ///
 /// ```rust
@@ -45,7 +45,7 @@ pub struct Precheck {
 /// use alloy::signers::local::PrivateKeySigner;
 /// use alloy::sol_types::SolCall;
 /// use sessionkeys::backend::{Backend, PlainTransaction};
-/// use sessionkeys::{Call, EmbeddedBackend, EntryPointVersion, SdkError, SessionClient,
+/// use sessionkeys::{Call, DevnetBackend, EntryPointVersion, SdkError, SessionClient,
 ///     SessionGrant, SmartAccount, WaitPolicy, deployment};
 /// use sessionkeys_contracts::abi::TestToken;
 /// use sessionkeys_engine::format::parse_session_json;
@@ -54,7 +54,7 @@ pub struct Precheck {
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// // The devnet (EntryPoints read from `npm ci --prefix contracts`) and its in-process bundler.
-/// let backend = Arc::new(EmbeddedBackend::new()?);
+/// let backend = Arc::new(DevnetBackend::new()?);
 /// let validator = deployment::session_key_validator(Address::ZERO).address();
 /// let usdc = deployment::fixtures::usdc().address();
 /// let alice = Address::repeat_byte(0xa1);
@@ -175,6 +175,43 @@ impl SessionClient {
             approval: None,
             wait: WaitPolicy::default(),
             expiry_margin: DEFAULT_EXPIRY_MARGIN,
+        })
+    }
+
+    /// A client for a stored session: its key opened with `password`, its account deployable
+    /// by the first op when the store keeps the factory, and the owner's approval carried while
+    /// the session waits for its first use.
+    ///
+    /// # Errors
+    /// A session still waiting for the owner's signature is [`SdkError::Account`], saying to
+    /// approve it first; a wrong password is [`SdkError::Store`].
+    pub fn from_store(
+        backend: Arc<dyn Backend>,
+        store: &crate::store::SessionStore,
+        stored: &crate::store::StoredSession,
+        password: &[u8],
+    ) -> Result<Self, SdkError> {
+        use crate::store::StoredStatus;
+        if stored.status == StoredStatus::Requested {
+            return Err(SdkError::Account(format!(
+                "session {} waits for the owner's approval: sign its typed data and run \
+                 `sessionkeys session approve` first",
+                stored.hash
+            )));
+        }
+        let key = store.open_key(stored, password)?;
+        let client = Self::new(
+            backend,
+            stored.account()?,
+            stored.spec()?,
+            key,
+            stored.validator,
+        )?;
+        Ok(match (stored.status, &stored.approval) {
+            (StoredStatus::Approved, Some(approval)) => {
+                client.with_enable_approval(approval.to_approval())
+            }
+            _ => client,
         })
     }
 

@@ -5,8 +5,8 @@ use crate::backend::{Backend, PlainTransaction};
 use crate::error::SdkError;
 use alloy::primitives::{Address, U256};
 use alloy::signers::local::PrivateKeySigner;
+use sessionkeys_chain::deployment::DETERMINISTIC_DEPLOYER;
 use sessionkeys_chain::deployment::PlannedContract;
-use sessionkeys_chain::embedded::DETERMINISTIC_DEPLOYER;
 
 /// What happened to one planned contract.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -84,8 +84,8 @@ pub enum SdkError {
     /// it).
     #[error("invalid session: {0}")]
     InvalidSpec(Violation),
-    /// Another live or pending session of the account uses this session's nonce lane (DESIGN
-    /// rule 19): the two would invalidate each other's ops (AA25).
+    /// Another live or pending session of the account uses this session's nonce lane (rule 19
+    /// in docs/rules.md): the two would invalidate each other's ops (AA25).
     #[error(
         "the session's nonce lane {lane} is already used by session {session} of this account: \
          two sessions on one lane invalidate each other's ops (AA25); request the session again \
@@ -112,4 +112,69 @@ pub enum SdkError {
     /// An answer did not decode.
     #[error("{0}")]
     Decode(String),
+    /// A session file cannot be a template (no key made yet).
+    #[error(transparent)]
+    Template(#[from] crate::template::TemplateError),
+    /// The session ended before now: it could never be used, so it is not granted.
+    #[error(
+        "the session ended at {valid_until}, before now ({now}): it could never be used (lint \
+         SK021); set a later validUntil (`session new --valid-for 1h` starts from now)"
+    )]
+    SessionExpired {
+        /// The session's end.
+        valid_until: u64,
+        /// The chain's time.
+        now: u64,
+    },
+    /// Lint reports errors in the session and the caller did not accept them.
+    #[error(
+        "lint reports {count} error(s) in the session (docs/lint.md): fix the session, or grant \
+         it anyway knowingly (--force)"
+    )]
+    LintErrors {
+        /// How many errors.
+        count: usize,
+    },
+    /// An owner signature does not have the form `r ‖ s ‖ v` (65 bytes).
+    #[error(
+        "the owner's signature must be 65 bytes (r, s, v) in hex, as `cast wallet sign --data` \
+         or eth_signTypedData_v4 print it: {0}"
+    )]
+    MalformedSignature(String),
+    /// The signature recovers to someone other than the account's owner: signed by another
+    /// wallet, or over other typed data than the request's.
+    #[error(
+        "the signature is by {recovered}, but the owner of account {account} is {expected}: sign \
+         the request's typed data with the owner's wallet"
+    )]
+    WrongSigner {
+        /// The account.
+        account: alloy::primitives::Address,
+        /// Its owner.
+        expected: alloy::primitives::Address,
+        /// Who signed.
+        recovered: alloy::primitives::Address,
+    },
+    /// The account's revocation epoch moved since the typed data was made (a `revoke --all`):
+    /// an approval of the old epoch is dead.
+    #[error(
+        "the typed data lists epoch {signed} of chain {chain_id}, but the account is at epoch \
+         {current} now (a revoke --all came between): request the session again"
+    )]
+    ApprovalStale {
+        /// The chain.
+        chain_id: u64,
+        /// The epoch the typed data lists.
+        signed: u64,
+        /// The account's epoch now.
+        current: u64,
+    },
+    /// The stored session is not waiting for an approval.
+    #[error("session {hash} is {status}, not requested: only a requested session is approved")]
+    NotRequested {
+        /// The session.
+        hash: B256,
+        /// Where it stands.
+        status: String,
+    },
 }

@@ -29,7 +29,7 @@ pub struct SessionGrant {
 
 impl SessionGrant {
     /// A grant of `spec` under `validator`, refused if the validator would refuse to enable it
-    /// (malformed or degenerate specs: DESIGN rules 4, 9, 17).
+    /// (malformed or degenerate specs: rules 4, 9, 17 in docs/rules.md).
     pub fn new(spec: SessionSpec, validator: Address) -> Result<Self, SdkError> {
         sessionkeys_engine::validate_spec(&spec).map_err(SdkError::InvalidSpec)?;
         Ok(Self { spec, validator })
@@ -76,7 +76,7 @@ impl SessionGrant {
     ///
     /// # Security
     /// The owner key signs in memory only. The approval is usable only on the listed chains, by
-    /// `account`, while its epoch there is unchanged (DESIGN rules 12–14).
+    /// `account`, while its epoch there is unchanged (rules 13 and 14 in docs/rules.md).
     pub fn approve(
         &self,
         owner: &PrivateKeySigner,

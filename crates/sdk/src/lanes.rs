@@ -1,5 +1,5 @@
 //! Nonce lanes. A session's userOps use the nonce key `validator ‖ lane`, the lane being the
-//! first 4 bytes of the session hash (DESIGN rule 19). Two sessions of one account on one lane
+//! first 4 bytes of the session hash (rule 19, docs/rules.md). Two sessions of one account on one lane
 //! share a nonce sequence, so one's op can make the other's signed op fail (AA25). 32 bits are
 //! few enough that an app shaping its own specs finds two sessions on one lane in seconds (a
 //! birthday search), so every tool that requests or approves a session checks the lane against

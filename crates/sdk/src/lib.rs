@@ -5,7 +5,8 @@ pub mod backend;
 pub mod client;
 pub mod delegation;
 pub mod deploy;
-pub mod embedded;
+#[cfg(feature = "devnet")]
+pub mod devnet;
 pub mod erc7769;
 pub mod error;
 pub mod grant;
@@ -13,20 +14,26 @@ pub mod lanes;
 pub mod operation;
 pub mod password;
 pub mod relay;
+pub mod request;
 pub mod review;
 pub mod rpc;
 pub mod sessions;
 pub mod store;
+pub mod template;
+pub mod wallet;
 
 pub use account::SmartAccount;
 pub use backend::{Backend, BackendError};
 pub use client::SessionClient;
-pub use embedded::EmbeddedBackend;
+#[cfg(feature = "devnet")]
+pub use devnet::DevnetBackend;
 pub use error::SdkError;
 pub use grant::SessionGrant;
 pub use operation::{Executed, WaitPolicy};
+pub use request::{AccountPlan, Approved, Enable, Enabled, GrantRoute, Requested};
 pub use rpc::RpcBackend;
 pub use sessionkeys_chain::EntryPointVersion;
 pub use sessionkeys_chain::deployment;
 pub use sessionkeys_chain::execution::Call;
 pub use sessionkeys_contracts::session::SessionSpec;
+pub use template::SessionTemplate;

@@ -25,6 +25,102 @@ pub enum RevokeTarget {
     All,
 }
 
+/// How the owner consents to an approval: with its key at hand, or with a signature its wallet
+/// made of the typed data.
+#[derive(Debug)]
+pub enum OwnerConsent {
+    /// The owner's key (it signs in memory only).
+    Key(PrivateKeySigner),
+    /// The owner's address and its wallet's signature.
+    Wallet {
+        /// The account's owner: the signature must recover to it.
+        owner: Address,
+        /// The wallet's signature (65 bytes).
+        signature: Vec<u8>,
+    },
+}
+
+/// A revocation for the owner to sign in any wallet: what, of which account, on the chain's
+/// current epoch. Its typed data goes to the wallet; the wallet's signature comes back through
+/// [`RevokeRequest::with_wallet_signature`], checked against the owner before anything is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokeRequest {
+    /// The validator.
+    pub validator: Address,
+    /// The account whose sessions are revoked.
+    pub account: Address,
+    /// What is revoked.
+    pub target: RevokeTarget,
+    /// The backend's chain with the account's epoch now.
+    pub chains: Vec<ChainEpoch>,
+}
+
+impl RevokeRequest {
+    /// Reads the account's current epoch: the typed data is valid while it stands.
+    pub async fn new(
+        backend: &dyn Backend,
+        validator: Address,
+        account: Address,
+        target: RevokeTarget,
+    ) -> Result<Self, SdkError> {
+        let chain = crate::sessions::current_chain(backend, validator, account).await?;
+        Ok(Self {
+            validator,
+            account,
+            target,
+            chains: vec![chain],
+        })
+    }
+
+    /// The EIP-712 typed data to sign (`eth_signTypedData_v4`, `cast wallet sign --data`).
+    pub fn typed_data(&self) -> serde_json::Value {
+        RevokeApproval::typed_data(self.validator, self.account, &self.target, &self.chains)
+    }
+
+    /// Its digest.
+    pub fn digest(&self) -> B256 {
+        RevokeApproval::digest(self.validator, self.account, &self.target, &self.chains)
+    }
+
+    /// The owner's approval from `consent`: signed here with the owner's key, or the wallet's
+    /// signature checked against the owner.
+    pub fn approve(self, consent: &OwnerConsent) -> Result<RevokeApproval, SdkError> {
+        match consent {
+            OwnerConsent::Key(owner) => Ok(RevokeApproval::sign(
+                owner,
+                self.validator,
+                self.account,
+                self.target,
+                self.chains,
+            )),
+            OwnerConsent::Wallet { owner, signature } => {
+                self.with_wallet_signature(*owner, signature)
+            }
+        }
+    }
+
+    /// The owner's approval from a wallet's `signature` of [`typed_data`](Self::typed_data).
+    ///
+    /// # Errors
+    /// [`SdkError::WrongSigner`] with both addresses when it is not `owner`'s signature of this
+    /// typed data (signed by another wallet, or when the account's epoch moved since),
+    /// [`SdkError::MalformedSignature`] when it is no signature.
+    pub fn with_wallet_signature(
+        self,
+        owner: Address,
+        signature: &[u8],
+    ) -> Result<RevokeApproval, SdkError> {
+        let owner_signature =
+            crate::wallet::owner_signature(signature, self.digest(), self.account, owner)?;
+        Ok(RevokeApproval {
+            account: self.account,
+            target: self.target,
+            chains: self.chains,
+            owner_signature,
+        })
+    }
+}
+
 /// The owner's signed consent to a revocation, ready for anyone to relay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevokeApproval {

@@ -40,6 +40,8 @@
 //!     status: StoredStatus::Granted,
 //!     approval: None,
 //!     created_at: 1_700_000_000,
+//!     factory: None,
+//!     request: None,
 //! })?;
 //!
 //! // Later, maybe in another process: the latest session, or one by a prefix of its hash.
@@ -52,12 +54,14 @@
 //! # Ok(()) }
 //! ```
 
-use alloy::primitives::{Address, B256, Bytes};
+use crate::account::SmartAccount;
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::SolValue;
+use alloy::sol_types::{SolCall, SolValue};
 use serde::{Deserialize, Serialize};
+use sessionkeys_chain::EntryPointVersion;
+use sessionkeys_contracts::abi::SessionAccountFactory;
 use sessionkeys_contracts::session::{ChainEpoch, SessionSpec};
-use sessionkeys_contracts::vocabulary::EntryPointVersion;
 use std::path::{Path, PathBuf};
 
 /// Why the store failed.
@@ -104,6 +108,9 @@ pub enum StoreError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum StoredStatus {
+    /// Requested: the key is made and the owner's typed data written, awaiting the owner's
+    /// signature (`session approve`).
+    Requested,
     /// Made and approved by the owner, to be enabled by its first op.
     Approved,
     /// Enabled on-chain.
@@ -151,6 +158,40 @@ impl StoredApproval {
     }
 }
 
+/// How to deploy a counterfactual `SessionAccount`: its factory's `createAccount(owner,
+/// validators, salt)`, so a session's first op can deploy the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredFactory {
+    /// The factory.
+    pub factory: Address,
+    /// The validators installed at creation.
+    pub validators: Vec<Address>,
+    /// The salt that tells several accounts of one owner apart.
+    pub salt: U256,
+}
+
+/// What a pending request asked the owner to sign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredRequest {
+    /// `(chainId, epoch)` pairs the typed data lists.
+    pub chains: Vec<(u64, u64)>,
+}
+
+impl StoredRequest {
+    /// The chains as the signing code takes them.
+    pub fn chain_epochs(&self) -> Vec<ChainEpoch> {
+        self.chains
+            .iter()
+            .map(|&(chain_id, epoch)| ChainEpoch {
+                chainId: chain_id,
+                epoch,
+            })
+            .collect()
+    }
+}
+
 /// One session this machine holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -179,9 +220,33 @@ pub struct StoredSession {
     pub approval: Option<StoredApproval>,
     /// When it was stored (unix seconds).
     pub created_at: u64,
+    /// The account's factory and salt (absent in records written before they were kept, and
+    /// for EIP-7702 accounts): lets the session's first op deploy the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factory: Option<StoredFactory>,
+    /// While [`StoredStatus::Requested`]: what the owner is asked to sign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<StoredRequest>,
 }
 
 impl StoredSession {
+    /// The account, deployable by its first op when the record keeps its factory.
+    pub fn account(&self) -> Result<SmartAccount, StoreError> {
+        Ok(SmartAccount {
+            address: self.account,
+            owner: self.owner,
+            version: self.entry_point,
+            factory: self.factory.as_ref().map(|f| {
+                let create = SessionAccountFactory::createAccountCall {
+                    owner: self.owner,
+                    validators: f.validators.clone(),
+                    salt: f.salt,
+                };
+                (f.factory, create.abi_encode().into())
+            }),
+        })
+    }
+
     /// The decoded spec.
     pub fn spec(&self) -> Result<SessionSpec, StoreError> {
         SessionSpec::abi_decode(&self.spec).map_err(|e| StoreError::Corrupt {
@@ -266,6 +331,21 @@ impl SessionStore {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         Ok((key, name))
+    }
+
+    /// Deletes a key file made by [`new_key`](Self::new_key) whose session was never stored
+    /// (a grant or request that failed after making it), so `keys/` holds no keys of nothing.
+    pub fn remove_key(&self, key_file: &str) -> Result<(), StoreError> {
+        let path = self.keys_dir().join(key_file);
+        std::fs::remove_file(&path).map_err(|e| io(&path, e))
+    }
+
+    /// Forgets a session: its record and its key (a grant that failed after its request was
+    /// stored).
+    pub fn remove(&self, session: &StoredSession) -> Result<(), StoreError> {
+        let path = self.record_path(session.hash);
+        std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
+        self.remove_key(&session.key_file)
     }
 
     /// Opens a stored session's key.

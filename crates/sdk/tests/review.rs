@@ -1,13 +1,13 @@
 //! Reviewing a session against the chain: registry statuses (lint SK020) and token symbols for
-//! `explain`, on the embedded devnet.
+//! `explain`, on the devnet.
 
 use alloy::primitives::{Address, FixedBytes, U256, address};
-use sessionkeys::EmbeddedBackend;
+use sessionkeys::DevnetBackend;
 use sessionkeys::review::{registry_review, with_chain_tokens};
-use sessionkeys_chain::devnet::DEVNET_ADMIN;
 use sessionkeys_contracts::abi::PolicyRegistry;
 use sessionkeys_contracts::session::SessionSpec;
 use sessionkeys_contracts::vocabulary::ReviewStatus;
+use sessionkeys_devnet::devnet::DEVNET_ADMIN;
 use sessionkeys_engine::explain::{Labels, explain};
 use sessionkeys_engine::format::parse_session_json;
 
@@ -22,7 +22,7 @@ fn spec(json: &str) -> SessionSpec {
 
 #[tokio::test]
 async fn each_policy_reports_its_registry_status_and_anything_not_allowed_is_sk020() {
-    let backend = EmbeddedBackend::new().unwrap();
+    let backend = DevnetBackend::new().unwrap();
     let (registry, usdc, game) =
         backend.with_devnet(|d| (d.addresses.registry, d.addresses.usdc, d.addresses.game));
     let transfer = FixedBytes::<4>::from([0xa9, 0x05, 0x9c, 0xbb]);
@@ -102,7 +102,7 @@ async fn each_policy_reports_its_registry_status_and_anything_not_allowed_is_sk0
 
 #[tokio::test]
 async fn an_approval_without_a_pinned_spender_cannot_be_reviewed() {
-    let backend = EmbeddedBackend::new().unwrap();
+    let backend = DevnetBackend::new().unwrap();
     let (registry, usdc) = backend.with_devnet(|d| (d.addresses.registry, d.addresses.usdc));
     let session = spec(&format!(
         r#"{{ "validUntil": 1900000000,
@@ -119,7 +119,7 @@ async fn an_approval_without_a_pinned_spender_cannot_be_reviewed() {
 
 #[tokio::test]
 async fn an_increase_approval_spender_is_reviewed_like_an_approve_spender() {
-    let backend = EmbeddedBackend::new().unwrap();
+    let backend = DevnetBackend::new().unwrap();
     let (registry, usdc) = backend.with_devnet(|d| (d.addresses.registry, d.addresses.usdc));
     backend.with_devnet(|d| {
         let blocked = PolicyRegistry::setApprovalStatusCall {
@@ -163,7 +163,7 @@ async fn an_increase_approval_spender_is_reviewed_like_an_approve_spender() {
 
 #[tokio::test]
 async fn explain_reads_symbols_and_decimals_from_the_chain_and_admits_unknown_targets() {
-    let backend = EmbeddedBackend::new().unwrap();
+    let backend = DevnetBackend::new().unwrap();
     let (usdc, game) = backend.with_devnet(|d| (d.addresses.usdc, d.addresses.game));
     let session = spec(&format!(
         r#"{{ "validUntil": 1900000000,

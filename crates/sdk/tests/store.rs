@@ -30,6 +30,8 @@ fn record(hash_byte: u8, created_at: u64) -> StoredSession {
             owner_signature: Bytes::from_static(&[7; 65]),
         }),
         created_at,
+        factory: None,
+        request: None,
     }
 }
 
@@ -171,4 +173,73 @@ fn a_record_written_by_the_earlier_store_still_loads() {
     let text = std::fs::read_to_string(dir.join("sessions").join(name)).unwrap();
     assert!(text.contains("\"entryPoint\": \"v0.7\""), "{text}");
     assert_eq!(store.find("latest").unwrap(), session);
+}
+
+#[test]
+fn a_record_written_before_factories_were_kept_still_loads() {
+    let (store, dir) = temp_store("old-record");
+    // A record exactly as the previous version wrote it: no factory, no request.
+    let old = r#"{
+  "hash": "0xab11111111111111111111111111111111111111111111111111111111111111",
+  "chainId": 31337,
+  "entryPoint": "v0.8",
+  "account": "0x0101010101010101010101010101010101010101",
+  "owner": "0x0202020202020202020202020202020202020202",
+  "validator": "0x0303030303030303030303030303030303030303",
+  "spec": "0x00",
+  "keyFile": "key.json",
+  "status": "approved",
+  "approval": { "chains": [[31337, 0]], "ownerSignature": "0x07" },
+  "createdAt": 7
+}"#;
+    std::fs::write(
+        dir.join("sessions")
+            .join("ab11111111111111111111111111111111111111111111111111111111111111.json"),
+        old,
+    )
+    .unwrap();
+    let loaded = store.find("latest").unwrap();
+    assert_eq!(loaded.status, StoredStatus::Approved);
+    assert_eq!((loaded.factory, loaded.request), (None, None));
+    let account = store.find("latest").unwrap().account().unwrap();
+    assert_eq!(account.factory, None, "no factory: deployed accounts only");
+    assert_eq!(account.version, sessionkeys::EntryPointVersion::V08);
+}
+
+#[test]
+fn a_counterfactual_accounts_factory_and_salt_come_back_as_its_init_code() {
+    use alloy::primitives::U256;
+    use alloy::sol_types::SolCall;
+    use sessionkeys::store::StoredFactory;
+    use sessionkeys_contracts::abi::SessionAccountFactory;
+    let (store, _) = temp_store("factory");
+    let mut session = record(0x66, 3);
+    session.factory = Some(StoredFactory {
+        factory: Address::repeat_byte(0xfa),
+        validators: vec![Address::repeat_byte(3)],
+        salt: U256::from(42),
+    });
+    store.save(&session).unwrap();
+    let account = store.find("latest").unwrap().account().unwrap();
+    let (factory, data) = account.factory.expect("the factory is kept");
+    assert_eq!(factory, Address::repeat_byte(0xfa));
+    let create = SessionAccountFactory::createAccountCall::abi_decode(&data).unwrap();
+    assert_eq!(
+        (create.owner, create.validators, create.salt),
+        (session.owner, vec![Address::repeat_byte(3)], U256::from(42))
+    );
+}
+
+#[test]
+fn a_removed_session_takes_its_key_with_it() {
+    let (store, _) = temp_store("remove");
+    let (_, name) = store.new_key(b"pw").unwrap();
+    let session = StoredSession {
+        key_file: name.clone(),
+        ..record(0x77, 1)
+    };
+    store.save(&session).unwrap();
+    store.remove(&session).unwrap();
+    assert!(store.list().unwrap().sessions.is_empty());
+    assert!(!store.keys_dir().join(name).exists());
 }

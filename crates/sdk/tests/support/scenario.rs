@@ -1,5 +1,5 @@
 //! One scenario's pieces, shared by the end-to-end tier (anvil + Alto) and the same tests on
-//! the embedded devnet: a USDC spending session, funded accounts, and refusal helpers.
+//! the devnet: a USDC spending session, funded accounts, and refusal helpers.
 #![allow(dead_code)] // each test binary uses its own subset
 
 use alloy::primitives::{Address, B256, U256, address};
@@ -176,6 +176,15 @@ pub async fn revoke_session(
     hash: B256,
 ) {
     let revoke = ISessionKeyValidator::revokeSessionCall { sessionHash: hash };
+    account
+        .execute_as_owner(backend, owner, &[Call::typed(validator(), &revoke)], wait())
+        .await
+        .unwrap();
+}
+
+/// The owner revokes every session of the account with an owner op calling `revokeAll`.
+pub async fn revoke_all(backend: &dyn Backend, account: &SmartAccount, owner: &PrivateKeySigner) {
+    let revoke = ISessionKeyValidator::revokeAllCall {};
     account
         .execute_as_owner(backend, owner, &[Call::typed(validator(), &revoke)], wait())
         .await

@@ -30,7 +30,7 @@ pub fn foundry_binary(tool: &str) -> PathBuf {
         .join(tool);
     assert!(
         native.is_file(),
-        "{tool} not found at {}: run `npm install --prefix e2e` (scripts/e2e does)",
+        "{tool} not found at {}: run `npm install --prefix e2e --no-save` (scripts/e2e does)",
         native.display()
     );
     native
@@ -40,7 +40,7 @@ fn alto_script() -> PathBuf {
     let script = node_modules().join("@pimlico/alto/esm/cli/alto.js");
     assert!(
         script.is_file(),
-        "alto not found at {}: run `npm install --prefix e2e` (scripts/e2e does)",
+        "alto not found at {}: run `npm install --prefix e2e --no-save` (scripts/e2e does)",
         script.display()
     );
     script
@@ -230,7 +230,7 @@ async fn stake_default_factories(node_url: &str) {
     for version in EntryPointVersion::ALL {
         let factory = deployment::session_account_factory(version, owner).address();
         let stake = sessionkeys_contracts::abi::SessionAccountFactory::addStakeCall {
-            unstakeDelaySec: sessionkeys_chain::erc7562::MIN_UNSTAKE_DELAY,
+            unstakeDelaySec: sessionkeys_chain::deployment::MIN_UNSTAKE_DELAY,
         };
         let tx = TransactionRequest::default()
             .with_from(owner)

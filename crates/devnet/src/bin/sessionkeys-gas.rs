@@ -1,0 +1,387 @@
+//! Gas per scenario (docs/benchmarks.md): `handleOps` receipt gas of a bundle of one on the
+//! devnet, EntryPoint v0.7 and v0.8. Prints the markdown table recorded in
+//! docs/benchmarks.md; `--check FILE` exits 1 if FILE does not hold exactly this table.
+//!
+//! Every transfer figure: TestToken (an OpenZeppelin-shaped ERC-20), recipient balance slot cold
+//! and non-zero, steady state (a warm-up op ran first, so nonces and counters are non-zero), the
+//! account paying its prefund, no paymaster, beneficiary = the bundler's EOA.
+
+use alloy::primitives::{Address, B256, U256, address, aliases::U48};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
+use sessionkeys_chain::execution::{Call, encode_calls};
+use sessionkeys_chain::signing::{self, EnableApproval};
+use sessionkeys_chain::{EntryPointVersion, UserOperation};
+use sessionkeys_contracts::abi::TestToken;
+use sessionkeys_contracts::session::{
+    CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSpec, UsageLimit,
+};
+use sessionkeys_contracts::vocabulary::PaymasterMode;
+use sessionkeys_devnet::DevnetError;
+use sessionkeys_devnet::devnet::{DEVNET_ADMIN, Devnet};
+
+const WARMUP_RECIPIENT: Address = address!("0x00000000000000000000000000000000000c0de1");
+const RECIPIENT: Address = address!("0x00000000000000000000000000000000000c0de2");
+const TABLE_START: &str = "<!-- gas-table:start -->";
+const TABLE_END: &str = "<!-- gas-table:end -->";
+
+struct Bench {
+    devnet: Devnet,
+    version: EntryPointVersion,
+    owner: PrivateKeySigner,
+    session_key: PrivateKeySigner,
+    account: Address,
+}
+
+impl Bench {
+    fn new(base: &Devnet, version: EntryPointVersion) -> Result<Self, DevnetError> {
+        let mut devnet = base.clone();
+        let owner = PrivateKeySigner::from_bytes(&B256::repeat_byte(1)).expect("valid key");
+        let validators = vec![devnet.addresses.validator];
+        let account = devnet.create_account(version, owner.address(), validators, U256::ZERO)?;
+        devnet
+            .chain
+            .set_balance(account, U256::from(10u64).pow(U256::from(19)));
+        let usdc = devnet.addresses.usdc;
+        for (to, amount) in [
+            (account, 1_000_000_000u64),
+            (RECIPIENT, 1),
+            (WARMUP_RECIPIENT, 1),
+        ] {
+            devnet.send(
+                DEVNET_ADMIN,
+                usdc,
+                U256::ZERO,
+                &TestToken::mintCall {
+                    to,
+                    amount: U256::from(amount),
+                },
+            )?;
+        }
+        Ok(Self {
+            devnet,
+            version,
+            owner,
+            session_key: PrivateKeySigner::from_bytes(&B256::repeat_byte(2)).expect("valid key"),
+            account,
+        })
+    }
+
+    fn transfer(&self, to: Address) -> Call {
+        Call::typed(
+            self.devnet.addresses.usdc,
+            &TestToken::transferCall {
+                to,
+                amount: U256::from(1_000_000u64),
+            },
+        )
+    }
+
+    fn spec(&self) -> SessionSpec {
+        let unlimited = UsageLimit::unlimited();
+        let now = self.devnet.chain.time();
+        let recipients = vec![RECIPIENT.into_word(), WARMUP_RECIPIENT.into_word()];
+        SessionSpec {
+            signer: self.session_key.address(),
+            validAfter: U48::from(now - 60),
+            validUntil: U48::from(now + 86_400),
+            feeLimit: unlimited.clone(),
+            paymasterMode: PaymasterMode::None.into(),
+            paymaster: Address::ZERO,
+            opLimit: unlimited.clone(),
+            callPolicies: vec![CallPolicy {
+                target: self.devnet.addresses.usdc,
+                selector: TestToken::transferCall::SELECTOR.into(),
+                maxValuePerUse: U256::ZERO,
+                valueLimit: unlimited.clone(),
+                callLimit: unlimited.clone(),
+                constraints: vec![
+                    Constraint::one_of(0, recipients).with_bits(160),
+                    Constraint::unconstrained(1).with_limit(UsageLimit::lifetime(100_000_000)),
+                ],
+            }],
+            transferPolicies: vec![],
+            salt: B256::ZERO,
+        }
+    }
+
+    fn run(&mut self, op: UserOperation) -> Result<u64, DevnetError> {
+        let receipt = self.devnet.handle_ops(self.version, &[op])?;
+        if !receipt.ops.iter().all(|o| o.success) {
+            return Err(DevnetError::Evm(format!(
+                "benchmark op failed in execution: {:?}",
+                receipt.ops
+            )));
+        }
+        Ok(receipt.gas_used)
+    }
+
+    fn owner_op(&mut self, calls: &[Call]) -> Result<UserOperation, DevnetError> {
+        self.devnet
+            .owner_op(self.version, self.account, &self.owner, calls)
+    }
+
+    fn session_op(
+        &mut self,
+        spec: &SessionSpec,
+        calls: &[Call],
+        enable: Option<&EnableApproval>,
+    ) -> Result<UserOperation, DevnetError> {
+        let hint = self.devnet.chain.time();
+        let validator = self.devnet.addresses.validator;
+        self.devnet.session_op(
+            self.version,
+            validator,
+            self.account,
+            spec,
+            &self.session_key,
+            encode_calls(calls),
+            hint,
+            enable,
+            |_| {},
+        )
+    }
+
+    /// Receipt gas of a plain transaction to the validator from a relayer (the devnet admin).
+    fn relay<C: SolCall>(&mut self, call: &C) -> Result<u64, DevnetError> {
+        let validator = self.devnet.addresses.validator;
+        let outcome = self.devnet.chain.transact(
+            DEVNET_ADMIN,
+            validator,
+            U256::ZERO,
+            call.abi_encode().into(),
+        )?;
+        if !outcome.success {
+            return Err(DevnetError::Evm(format!(
+                "relayed benchmark call reverted: {}",
+                outcome.output
+            )));
+        }
+        Ok(outcome.gas_used)
+    }
+
+    fn enable_call(&self, spec: &SessionSpec) -> Call {
+        Call::typed(
+            self.devnet.addresses.validator,
+            &ISessionKeyValidator::enableSessionCall { spec: spec.clone() },
+        )
+    }
+}
+
+/// Gas of S0..S7 on one EntryPoint version.
+fn measure(base: &Devnet, version: EntryPointVersion) -> Result<[u64; 8], DevnetError> {
+    // S0: owner transfer, after one warm-up owner op.
+    let mut b = Bench::new(base, version)?;
+    let warm = b.owner_op(&[b.transfer(WARMUP_RECIPIENT)])?;
+    b.run(warm)?;
+    let op = b.owner_op(&[b.transfer(RECIPIENT)])?;
+    let s0 = b.run(op)?;
+
+    // S4: on-chain enable (owner op), then S1 after a warm-up session op, S2, S5.
+    let spec = b.spec();
+    let op = b.owner_op(&[b.enable_call(&spec)])?;
+    let s4 = b.run(op)?;
+    let op = b.session_op(&spec, &[b.transfer(WARMUP_RECIPIENT)], None)?;
+    b.run(op)?;
+    let op = b.session_op(&spec, &[b.transfer(RECIPIENT)], None)?;
+    let s1 = b.run(op)?;
+    let five: Vec<Call> = (0..5).map(|_| b.transfer(RECIPIENT)).collect();
+    let op = b.session_op(&spec, &five, None)?;
+    let s2 = b.run(op)?;
+    let revoke = Call::typed(
+        b.devnet.addresses.validator,
+        &ISessionKeyValidator::revokeSessionCall {
+            sessionHash: signing::session_hash(&spec),
+        },
+    );
+    let op = b.owner_op(&[revoke])?;
+    let s5 = b.run(op)?;
+
+    // S3: enable in first use + the S1 transfer, on an account that already did an owner op.
+    let mut b = Bench::new(base, version)?;
+    let warm = b.owner_op(&[b.transfer(WARMUP_RECIPIENT)])?;
+    b.run(warm)?;
+    let spec = b.spec();
+    let chains = vec![ChainEpoch {
+        chainId: b.devnet.chain.chain_id(),
+        epoch: 0,
+    }];
+    let digest = signing::enable_digest(b.devnet.addresses.validator, b.account, &spec, &chains);
+    let approval = EnableApproval {
+        chains,
+        owner_signature: signing::sign_digest(&b.owner, digest),
+    };
+    let op = b.session_op(&spec, &[b.transfer(RECIPIENT)], Some(&approval))?;
+    let s3 = b.run(op)?;
+
+    // S6, S7: the owner's typed approvals relayed in plain transactions (rule 22), on a new
+    // session of the same account.
+    let mut spec = b.spec();
+    spec.salt = B256::repeat_byte(6);
+    let validator = b.devnet.addresses.validator;
+    let chains = vec![ChainEpoch {
+        chainId: b.devnet.chain.chain_id(),
+        epoch: 0,
+    }];
+    let digest = signing::enable_digest(validator, b.account, &spec, &chains);
+    let enable = ISessionKeyValidator::enableSessionWithApprovalCall {
+        account: b.account,
+        spec,
+        chains: chains.clone(),
+        ownerSignature: signing::sign_digest(&b.owner, digest),
+    };
+    let s6 = b.relay(&enable)?;
+    let digest = signing::revoke_all_digest(validator, b.account, &chains);
+    let revoke_all = ISessionKeyValidator::revokeAllWithApprovalCall {
+        account: b.account,
+        chains,
+        ownerSignature: signing::sign_digest(&b.owner, digest),
+    };
+    let s7 = b.relay(&revoke_all)?;
+    Ok([s0, s1, s2, s3, s4, s5, s6, s7])
+}
+
+fn table(base: &Devnet) -> Result<String, DevnetError> {
+    let v07 = measure(base, EntryPointVersion::V07)?;
+    let v08 = measure(base, EntryPointVersion::V08)?;
+    let names = [
+        "S0 owner-signed ERC-20 transfer (baseline)",
+        "S1 session ERC-20 transfer, spending limit + recipient constraint",
+        "S2 session batch of 5 such transfers",
+        "S3 enable-in-first-use + S1",
+        "S4 on-chain enableSession (owner op)",
+        "S5 revokeSession (owner op)",
+        "S6 relayed enableSessionWithApproval (plain transaction)",
+        "S7 relayed revokeAllWithApproval (plain transaction)",
+    ];
+    let mut out = String::from("| scenario | v0.7 gas | v0.8 gas |\n|---|---:|---:|\n");
+    for (i, name) in names.iter().enumerate() {
+        out += &format!("| {name} | {} | {} |\n", v07[i], v08[i]);
+    }
+    out += &format!(
+        "| **S1 − S0: session overhead** | **{}** | **{}** |\n",
+        v07[1] as i64 - v07[0] as i64,
+        v08[1] as i64 - v08[0] as i64
+    );
+    Ok(out)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let base = match Devnet::new() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let table = match table(&base) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    match args.as_slice() {
+        [] => print!("{table}"),
+        [flag] if flag == "--profile" => {
+            for version in EntryPointVersion::ALL {
+                if let Err(e) = profile_s1(&base, version) {
+                    eprintln!("error: {e}");
+                    std::process::exit(2);
+                }
+            }
+        }
+        [flag, file] if flag == "--check" => {
+            let text = std::fs::read_to_string(file).unwrap_or_else(|e| {
+                eprintln!("error: cannot read {file}: {e}");
+                std::process::exit(2);
+            });
+            let recorded = text
+                .split(TABLE_START)
+                .nth(1)
+                .and_then(|rest| rest.split(TABLE_END).next())
+                .map(str::trim);
+            if recorded == Some(table.trim()) {
+                println!("gas table in {file} is current");
+            } else {
+                eprintln!(
+                    "gas table in {file} is stale; regenerate with `cargo run -p sessionkeys-chain --bin sessionkeys-gas` and paste between the markers:\n{table}"
+                );
+                std::process::exit(1);
+            }
+        }
+        _ => {
+            eprintln!("usage: sessionkeys-gas [--check docs/benchmarks.md | --profile]");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Prints the call tree of S1 with the gas of each frame.
+fn profile_s1(base: &Devnet, version: EntryPointVersion) -> Result<(), DevnetError> {
+    let mut b = Bench::new(base, version)?;
+    let spec = b.spec();
+    let op = b.owner_op(&[b.enable_call(&spec)])?;
+    b.run(op)?;
+    let op = b.session_op(&spec, &[b.transfer(WARMUP_RECIPIENT)], None)?;
+    b.run(op)?;
+    let op = b.session_op(&spec, &[b.transfer(RECIPIENT)], None)?;
+    println!(
+        "S1 on EntryPoint {version}: signature {} bytes, callData {} bytes",
+        op.signature.len(),
+        op.call_data.len()
+    );
+    let (result, profiler) = b.devnet.handle_ops_inspect(
+        version,
+        &[op],
+        sessionkeys_devnet::profile::CallProfiler::default(),
+    )?;
+    let receipt = result.map_err(DevnetError::Bundle)?;
+    println!("handleOps receipt gas: {}", receipt.gas_used);
+    for frame in &profiler.frames {
+        let selector = frame
+            .selector
+            .map(|s| format!("0x{}", alloy::primitives::hex::encode(s)))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:indent$}{} {} ({} bytes in): {} gas",
+            "",
+            frame.target,
+            selector,
+            frame.input_len,
+            frame.gas_spent,
+            indent = 2 * frame.depth
+        );
+    }
+    let mut by_code: std::collections::BTreeMap<Address, Vec<(u8, u64, u64)>> = Default::default();
+    for ((code, opcode), (gas, count)) in &profiler.opcode_gas {
+        // Call-family costs include forwarded gas; the frames above show those.
+        if !matches!(opcode, 0xf1 | 0xf2 | 0xf4 | 0xfa) {
+            by_code
+                .entry(*code)
+                .or_default()
+                .push((*opcode, *gas, *count));
+        }
+    }
+    for (code, mut ops) in by_code {
+        let total: u64 = ops.iter().map(|o| o.1).sum();
+        ops.sort_by_key(|o| std::cmp::Reverse(o.1));
+        let top: Vec<String> = ops
+            .iter()
+            .take(10)
+            .map(|(op, gas, n)| format!("{}:{gas}/{n}", opcode_name(*op)))
+            .collect();
+        println!(
+            "  {code}: {total} gas in own opcodes (no calls): {}",
+            top.join(" ")
+        );
+    }
+    Ok(())
+}
+
+fn opcode_name(op: u8) -> String {
+    revm::bytecode::opcode::OpCode::new(op)
+        .map(|o| o.as_str().to_string())
+        .unwrap_or_else(|| format!("0x{op:02x}"))
+}
