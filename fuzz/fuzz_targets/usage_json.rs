@@ -8,6 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use sessionkeys_engine::evaluate::{SessionOp, evaluate_session_op};
 use sessionkeys_engine::format::usage::parse_usage_json;
 use sessionkeys_engine::{SessionHeader, Status, session_hash};
+use sessionkeys_contracts::vocabulary::SignatureMode;
 use sessionkeys_fuzz::{ACCOUNT, context, encode_execute, example_sessions};
 
 fuzz_target!(|data: &[u8]| {
@@ -42,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
                     sender: ACCOUNT,
                     spec: &spec,
                     session_hash: hash,
-                    mode: 0,
+                    mode: SignatureMode::Use,
                     time_hint: hint,
                     nonce: U256::from_be_bytes(nonce),
                     call_data: &call_data,

@@ -235,11 +235,7 @@ impl HeaderInput {
     /// The header.
     pub fn header(&self) -> SessionHeader {
         SessionHeader {
-            status: match self.status % 3 {
-                0 => Status::None,
-                1 => Status::Active,
-                _ => Status::Revoked,
-            },
+            status: Status::ALL[usize::from(self.status) % Status::ALL.len()],
             epoch: self.epoch % 4,
             ops_period: self.ops_period,
             ops_used: self.ops_used,

@@ -2,7 +2,7 @@
 //! 0, so each contract has the same address on every chain (the devnet, anvil, any EVM chain
 //! with the deployer at its standard address).
 
-use crate::entrypoint::EntryPointVersion;
+use crate::entrypoint::{EntryPointArtifact, EntryPointVersion};
 use alloy::primitives::{Address, B256, Bytes, address};
 use alloy::sol_types::SolValue;
 use sessionkeys_contracts::artifacts;

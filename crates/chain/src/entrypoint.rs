@@ -7,65 +7,28 @@
 //! yields the canonical addresses.
 
 use crate::ChainError;
-use alloy::primitives::{Address, B256, Bytes, address, b256};
+use alloy::primitives::Bytes;
 use std::path::{Path, PathBuf};
 
 /// Environment variable naming a `node_modules` folder that holds the EntryPoint packages.
 pub const NODE_MODULES_ENV: &str = "SESSIONKEYS_NODE_MODULES";
 
-/// The EntryPoint versions sessionkeys supports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EntryPointVersion {
-    /// v0.7.0: userOpHash = keccak(packed fields, entryPoint, chainId); validAfter inclusive.
-    V07,
-    /// v0.8.0: userOpHash is an EIP-712 digest; validAfter exclusive; EIP-7702 initCode marker.
-    V08,
+pub use sessionkeys_contracts::vocabulary::EntryPointVersion;
+
+/// Reading a version's EntryPoint code from the npm package (the version itself, its address
+/// and rules, live in `sessionkeys_contracts::vocabulary`).
+pub trait EntryPointArtifact {
+    /// Where the version's EntryPoint artifact is looked for, in order.
+    fn artifact_candidates(self) -> Vec<PathBuf>;
+    /// Reads the EntryPoint creation code from the first candidate that exists.
+    fn load_creation_code(self) -> Result<Bytes, ChainError>;
 }
 
-impl EntryPointVersion {
-    /// Both versions, for tests that run on each.
-    pub const ALL: [EntryPointVersion; 2] = [EntryPointVersion::V07, EntryPointVersion::V08];
-
-    /// The canonical address on every chain.
-    pub const fn address(self) -> Address {
-        match self {
-            Self::V07 => address!("0x0000000071727De22E5E9d8BAf0edAc6f37da032"),
-            Self::V08 => address!("0x4337084D9E255Ff0702461CF8895CE9E3b5Ff108"),
-        }
-    }
-
-    /// The CREATE2 salt that, through the deterministic deployer, gives the canonical address.
-    pub const fn salt(self) -> B256 {
-        match self {
-            Self::V07 => {
-                b256!("0x90d8084deab30c2a37c45e8d47f49f2f7965183cb6990a98943ef94940681de3")
-            }
-            Self::V08 => {
-                b256!("0x0a59dbff790c23c976a548690c27297883cc66b4c67024f9117b0238995e35e9")
-            }
-        }
-    }
-
-    /// The npm alias folder under `node_modules`.
-    pub const fn package_dir(self) -> &'static str {
-        match self {
-            Self::V07 => "account-abstraction-v07",
-            Self::V08 => "account-abstraction-v08",
-        }
-    }
-
-    /// `v0.7` or `v0.8`.
-    pub const fn label(self) -> &'static str {
-        match self {
-            Self::V07 => "v0.7",
-            Self::V08 => "v0.8",
-        }
-    }
-
+impl EntryPointArtifact for EntryPointVersion {
     /// Where the version's EntryPoint artifact is looked for, in order: `$SESSIONKEYS_NODE_MODULES`,
     /// then `contracts/node_modules` and `node_modules` in the current directory and each parent,
     /// then this source tree's `contracts/node_modules`.
-    pub fn artifact_candidates(self) -> Vec<PathBuf> {
+    fn artifact_candidates(self) -> Vec<PathBuf> {
         let relative = Path::new(self.package_dir())
             .join("artifacts")
             .join("EntryPoint.json");
@@ -84,7 +47,7 @@ impl EntryPointVersion {
     }
 
     /// Reads the EntryPoint creation code from the first candidate that exists.
-    pub fn load_creation_code(self) -> Result<Bytes, ChainError> {
+    fn load_creation_code(self) -> Result<Bytes, ChainError> {
         let candidates = self.artifact_candidates();
         let path = candidates.iter().find(|p| p.is_file()).ok_or_else(|| {
             ChainError::EntryPointNotInstalled {
@@ -108,12 +71,6 @@ impl EntryPointVersion {
                 path: path.clone(),
                 reason: "no hex `bytecode` field".into(),
             })
-    }
-}
-
-impl std::fmt::Display for EntryPointVersion {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.label())
     }
 }
 

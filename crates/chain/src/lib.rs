@@ -8,7 +8,7 @@ pub mod signing;
 pub mod userop;
 pub mod validator_state;
 
-pub use entrypoint::EntryPointVersion;
+pub use entrypoint::{EntryPointArtifact, EntryPointVersion};
 pub use revert::{RevertReason, decode_revert};
 pub use userop::{Paymaster, UserOperation};
 

@@ -83,11 +83,12 @@ pub fn decode_revert(data: &[u8]) -> RevertReason {
 mod tests {
     use super::*;
     use sessionkeys_contracts::session::ISessionKeyValidator;
+    use sessionkeys_contracts::vocabulary::CounterKind;
 
     #[test]
     fn a_validator_error_decodes_with_its_arguments() {
         let data = ISessionKeyValidator::LimitExceeded {
-            kind: 4,
+            kind: CounterKind::ConstraintSum.into(),
             policyIndex: U256::ZERO,
             constraintIndex: U256::from(1),
             limit: U256::from(100),

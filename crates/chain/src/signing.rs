@@ -3,28 +3,12 @@
 //! # Security
 //! Keys are used in memory only; nothing here stores, prints or logs a key.
 
-use alloy::primitives::{B256, Bytes, keccak256};
+use alloy::primitives::{B256, Bytes};
 use alloy::signers::{SignerSync, local::PrivateKeySigner};
 use alloy::sol_types::SolValue;
 use sessionkeys_contracts::session::{ChainEpoch, SessionSignature, SessionSpec};
 
-/// `SessionSignature.mode` of an op that uses an enabled session.
-pub const MODE_USE: u8 = 0;
-/// `SessionSignature.mode` of an op that enables the session in its first use.
-pub const MODE_ENABLE: u8 = 1;
-
-pub use sessionkeys_engine::session_hash;
-
-/// What the session key signs (hardening rule 10):
-/// `keccak256(abi.encode(userOpHash, sessionHash, uint48 timeHint, uint8 mode))`.
-pub fn session_digest(user_op_hash: B256, session_hash: B256, time_hint: u64, mode: u8) -> B256 {
-    // uint48 and uint8 encode as one left-padded word each, exactly like uint256.
-    let (hint, mode) = (
-        alloy::primitives::U256::from(time_hint),
-        alloy::primitives::U256::from(mode),
-    );
-    keccak256((user_op_hash, session_hash, hint, mode).abi_encode_params())
-}
+pub use sessionkeys_contracts::vocabulary::{SignatureMode, session_digest, session_hash};
 
 pub use sessionkeys_engine::spec::{
     enable_digest, enable_domain, revoke_all_digest, revoke_sessions_digest,
@@ -57,10 +41,11 @@ pub fn encode_session_signature(
 ) -> Bytes {
     let value = SessionSignature {
         mode: if enable.is_some() {
-            MODE_ENABLE
+            SignatureMode::Enable
         } else {
-            MODE_USE
-        },
+            SignatureMode::Use
+        }
+        .into(),
         spec: spec.abi_encode().into(),
         timeHint: alloy::primitives::aliases::U48::from(time_hint),
         sessionSignature: session_signature,

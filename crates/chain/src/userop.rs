@@ -123,16 +123,7 @@ fn pack_u128s(high: u128, low: u128) -> B256 {
     B256::from(out)
 }
 
-/// The nonce key that routes a userOp to `validator` on `lane` (key = validator ‖ lane).
-/// Key 0 (validator address 0) is the account owner.
-pub fn nonce_key(validator: Address, lane: u32) -> U192 {
-    (U192::from_be_slice(validator.as_slice()) << 32) | U192::from(lane)
-}
-
-/// A session's lane: the first 4 bytes of its hash (hardening rule 19).
-pub fn session_lane(session_hash: B256) -> u32 {
-    u32::from_be_bytes(session_hash[..4].try_into().expect("4 bytes"))
-}
+pub use sessionkeys_contracts::vocabulary::{nonce_key, session_lane};
 
 /// Combines a nonce key and a sequence number into the 256-bit nonce.
 pub fn nonce_with_key(key: U192, sequence: u64) -> U256 {
@@ -142,22 +133,16 @@ pub fn nonce_with_key(key: U192, sequence: u64) -> U256 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy::primitives::{address, b256};
+    use alloy::primitives::address;
 
     #[test]
-    fn nonce_key_puts_validator_above_lane() {
+    fn the_nonce_carries_validator_lane_and_sequence() {
         let validator = address!("0x1111111111111111111111111111111111111111");
         let nonce = nonce_with_key(nonce_key(validator, 0xaabbccdd), 7);
         let bytes = nonce.to_be_bytes::<32>();
         assert_eq!(&bytes[..20], validator.as_slice());
         assert_eq!(&bytes[20..24], &[0xaa, 0xbb, 0xcc, 0xdd]);
         assert_eq!(u64::from_be_bytes(bytes[24..].try_into().unwrap()), 7);
-    }
-
-    #[test]
-    fn session_lane_is_the_first_four_hash_bytes() {
-        let hash = b256!("0x0102030400000000000000000000000000000000000000000000000000000000");
-        assert_eq!(session_lane(hash), 0x01020304);
     }
 
     #[test]

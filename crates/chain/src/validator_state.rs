@@ -35,7 +35,7 @@ pub fn epoch_slot(account: Address) -> U256 {
 
 /// `_counters[counterKey][account]`.
 pub fn counter_slot(session_hash: B256, key: CounterKey, account: Address) -> U256 {
-    let id = (U256::from(key.kind as u8) << 32)
+    let id = (U256::from(u8::from(key.kind)) << 32)
         | (U256::from(key.policy) << 16)
         | U256::from(key.constraint);
     let counter_key = keccak256((session_hash, id).abi_encode_params());
@@ -48,11 +48,8 @@ pub fn decode_header(word: U256) -> SessionHeader {
     let bits = |from: usize, width: usize| -> u64 {
         ((word >> from) & ((U256::from(1) << width) - U256::from(1))).to()
     };
-    let status = match bits(0, 8) {
-        1 => Status::Active,
-        2 => Status::Revoked,
-        _ => Status::None,
-    };
+    // The contract writes only known statuses; anything else reads as never enabled.
+    let status = Status::try_from(bits(0, 8) as u8).unwrap_or_default();
     SessionHeader {
         status,
         epoch: bits(8, 64),
@@ -77,24 +74,24 @@ pub fn counter_keys(spec: &SessionSpec) -> Vec<CounterKey> {
         constraint: constraint as u16,
     };
     let mut keys = Vec::new();
-    if spec.feeLimit.limitType != 0 {
+    if !spec.feeLimit.is_unlimited() {
         keys.push(key(CounterKind::Fee, 0, 0));
     }
     for (p, policy) in spec.callPolicies.iter().enumerate() {
-        if policy.valueLimit.limitType != 0 {
+        if !policy.valueLimit.is_unlimited() {
             keys.push(key(CounterKind::CallValue, p, 0));
         }
-        if policy.callLimit.limitType != 0 {
+        if !policy.callLimit.is_unlimited() {
             keys.push(key(CounterKind::CallCount, p, 0));
         }
         for (c, constraint) in policy.constraints.iter().enumerate() {
-            if constraint.limit.limitType != 0 {
+            if !constraint.limit.is_unlimited() {
                 keys.push(key(CounterKind::ConstraintSum, p, c));
             }
         }
     }
     for (p, policy) in spec.transferPolicies.iter().enumerate() {
-        if policy.valueLimit.limitType != 0 {
+        if !policy.valueLimit.is_unlimited() {
             keys.push(key(CounterKind::TransferValue, p, 0));
         }
     }

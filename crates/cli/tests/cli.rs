@@ -1094,7 +1094,7 @@ fn home_with_a_stored_session(name: &str) -> String {
         .save(&StoredSession {
             hash: grant.hash(),
             chain_id: 31337,
-            entry_point: "v0.7".into(),
+            entry_point: sessionkeys::EntryPointVersion::V07,
             account: alloy::primitives::Address::repeat_byte(0xac),
             owner: alloy::primitives::Address::repeat_byte(0x0e),
             validator: grant.validator,

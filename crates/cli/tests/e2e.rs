@@ -13,6 +13,7 @@ use sessionkeys::backend::Backend;
 use sessionkeys::deploy::deploy;
 use sessionkeys::deployment;
 use sessionkeys_contracts::abi::PolicyRegistry;
+use sessionkeys_contracts::vocabulary::ReviewStatus;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -304,7 +305,7 @@ async fn the_cli_runs_the_whole_lifecycle_on_anvil_and_alto() {
     let allow = PolicyRegistry::setCallStatusCall {
         target: usdc(),
         selector: [0xa9, 0x05, 0x9c, 0xbb].into(),
-        status: 1,
+        status: ReviewStatus::Allowed.into(),
     };
     send_plain(
         &stack.backend,

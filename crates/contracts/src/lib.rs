@@ -1,13 +1,15 @@
 #![doc = include_str!("../README.md")]
 
 pub mod artifacts;
+pub mod vocabulary;
 
 /// Session types, the validator's interface, its errors and events, generated from
 /// `contracts/src/SessionTypes.sol` (the single source of the ABI shared with Solidity).
 #[allow(missing_docs, clippy::too_many_arguments)]
 pub mod session {
     alloy::sol!(
-        #[sol(all_derives)]
+        // `abi`: the JSON ABI, so refusals print with their argument names (engine's call form).
+        #[sol(all_derives, abi)]
         "../../contracts/src/SessionTypes.sol"
     );
 }

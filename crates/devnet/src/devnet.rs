@@ -347,9 +347,9 @@ impl Devnet {
         op.signature = signing::encode_session_signature(spec, time_hint, Bytes::new(), enable);
         let user_op_hash = self.user_op_hash(version, &op)?;
         let mode = if enable.is_some() {
-            signing::MODE_ENABLE
+            signing::SignatureMode::Enable
         } else {
-            signing::MODE_USE
+            signing::SignatureMode::Use
         };
         let signature = signing::sign_digest(
             session_key,

@@ -13,13 +13,33 @@ use sessionkeys_engine::advisory::{EntryPointRules, EntryPointVerdict, entry_poi
 use sessionkeys_engine::evaluate::carried_session_hash;
 use sessionkeys_engine::{EvalContext, UserOpInput, Violation, evaluate};
 
+/// Why one side refused an op, typed: the validator's violation, or (contract side only) a
+/// revert during validation that is no known violation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// A refusal both sides can give, exactly the contract's error.
+    Violation(Violation),
+    /// Revert data of the account's validation that decodes to no violation.
+    Revert(RevertReason),
+}
+
+impl std::fmt::Display for Refusal {
+    /// `ErrorName(args)` for a violation, the decoded revert otherwise.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Violation(violation) => f.write_str(&violation.call_form()),
+            Refusal::Revert(reason) => write!(f, "{reason}"),
+        }
+    }
+}
+
 /// One side's verdict on an op.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Validation passed and the op ran.
     Ok,
-    /// The validator refused: `ErrorName(args)`.
-    Refused(String),
+    /// The validator refused; printed `ErrorName(args)`.
+    Refused(Refusal),
     /// A session-key or owner signature is wrong (AA24).
     SignatureFailed,
     /// The EntryPoint refused for its own reason (`AA22 …`, `AA3x …`).
@@ -47,40 +67,9 @@ impl Verdict {
     }
 }
 
-/// `Name { a: 1, b: 2 }` → `Name(a: 1, b: 2)`.
-fn call_form(debug: String) -> String {
-    match debug.split_once(" { ") {
-        Some((name, rest)) => format!("{name}({})", rest.trim_end_matches(" }")),
-        None => format!("{}()", debug.trim_end_matches(" {}").trim_end_matches("()")),
-    }
-}
-
-/// `ErrorName(args)` of a violation.
+/// `ErrorName(args)` of a violation ([`Violation::call_form`]).
 pub fn violation_call_form(violation: &Violation) -> String {
-    match violation {
-        Violation::Validator(e) => {
-            // `LimitExceeded(LimitExceeded { … })` → `LimitExceeded(…)`
-            let debug = format!("{e:?}");
-            let inner = debug
-                .split_once('(')
-                .map(|(_, r)| r.trim_end_matches(')').to_string())
-                .unwrap_or(debug);
-            call_form(inner)
-        }
-        Violation::ExecuteSelectorRequired(s) => format!(
-            "ExecuteSelectorRequired(selector: 0x{})",
-            alloy::primitives::hex::encode(s)
-        ),
-        Violation::UnsupportedExecutionMode(m) => format!("UnsupportedExecutionMode(mode: {m})"),
-        Violation::NonCanonicalExecution(at) => format!("NonCanonicalExecution(position: {at})"),
-        Violation::ValidatorNotInstalled(validator) => {
-            format!("ValidatorNotInstalled(validator: {validator})")
-        }
-        Violation::OtherValidator(validator) => format!("OtherValidator(validator: {validator})"),
-        Violation::EntryPoint(reason) => format!("EntryPoint({reason})"),
-        Violation::EmptyRevert => "EmptyRevert()".to_string(),
-        Violation::EmptyBatch => "EmptyBatch()".to_string(),
-    }
+    violation.call_form()
 }
 
 /// Both verdicts on one op, and the receipt when it ran.
@@ -147,10 +136,13 @@ fn engine_verdict(
 ) -> (Verdict, Option<String>) {
     match evaluate(context, input) {
         Err(Violation::EntryPoint(reason)) => (Verdict::EntryPoint(reason), None),
-        Err(violation) => (
-            Verdict::Refused(violation_call_form(&violation)),
-            Some(violation.to_string()),
-        ),
+        Err(violation) => {
+            let explanation = violation.to_string();
+            (
+                Verdict::Refused(Refusal::Violation(violation)),
+                Some(explanation),
+            )
+        }
         Ok(validation) => match entry_point_verdict(rules, &validation, block_time) {
             EntryPointVerdict::Accepted => (Verdict::Ok, None),
             EntryPointVerdict::SignatureError => (Verdict::SignatureFailed, None),
@@ -181,10 +173,7 @@ pub fn predict(
     let input = engine_input(op, devnet.user_op_hash(version, op)?);
     let carried: B256 =
         carried_session_hash(&input).unwrap_or_else(|| sessionkeys_engine::session_hash(spec));
-    let rules = match version {
-        EntryPointVersion::V07 => EntryPointRules::V07,
-        EntryPointVersion::V08 => EntryPointRules::V08,
-    };
+    let rules = version;
     let context = EvalContext {
         sender: sender_state(&mut devnet.chain, rules, &input, installed.clone()),
         ..eval_context(
@@ -226,12 +215,12 @@ pub fn contract_verdict(
                 Verdict::SignatureFailed
             } else if reason.starts_with("AA23") && inner.is_empty() {
                 // A revert without data: Solidity's own calldata checks (or running out of gas).
-                Verdict::Refused(violation_call_form(&Violation::EmptyRevert))
+                Verdict::Refused(Refusal::Violation(Violation::EmptyRevert))
             } else if reason.starts_with("AA23") {
-                match sessionkeys_engine::violation_from_revert(&inner) {
-                    Some(v) => Verdict::Refused(violation_call_form(&v)),
-                    None => Verdict::Refused(decode_revert(&inner).to_string()),
-                }
+                Verdict::Refused(match sessionkeys_engine::violation_from_revert(&inner) {
+                    Some(v) => Refusal::Violation(v),
+                    None => Refusal::Revert(decode_revert(&inner)),
+                })
             } else {
                 Verdict::EntryPoint(reason)
             };
@@ -275,16 +264,27 @@ pub fn judge(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy::sol_types::SolError;
+    use sessionkeys_contracts::session::ISessionKeyValidator;
 
     #[test]
-    fn errors_print_in_call_form() {
+    fn refusals_print_in_call_form() {
+        let refused = Verdict::Refused(Refusal::Violation(Violation::NonCanonicalExecution(68)));
         assert_eq!(
-            call_form("LimitExceeded { kind: 4, used: 1 }".into()),
-            "LimitExceeded(kind: 4, used: 1)"
+            refused.to_string(),
+            "refused: NonCanonicalExecution(position: 68)"
         );
+        let revert = Refusal::Revert(decode_revert(&[1, 2, 3, 4, 5]));
+        assert_eq!(revert.to_string(), "unknown revert 0x0102030405");
+    }
+
+    #[test]
+    fn a_decoded_validator_revert_and_the_engine_violation_are_the_same_refusal() {
+        let data = ISessionKeyValidator::InvalidSigner {}.abi_encode();
+        let decoded = sessionkeys_engine::violation_from_revert(&data).unwrap();
         assert_eq!(
-            violation_call_form(&Violation::NonCanonicalExecution(68)),
-            "NonCanonicalExecution(position: 68)"
+            Refusal::Violation(decoded),
+            Refusal::Violation(Violation::invalid_signer())
         );
     }
 }

@@ -3,8 +3,8 @@ mod common;
 
 use alloy::primitives::{U256, keccak256};
 use common::*;
-use sessionkeys_chain::EntryPointVersion;
 use sessionkeys_chain::execution::Call;
+use sessionkeys_chain::{EntryPointArtifact, EntryPointVersion};
 use sessionkeys_devnet::evm::DETERMINISTIC_DEPLOYER;
 
 #[test]

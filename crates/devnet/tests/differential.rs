@@ -59,9 +59,9 @@ impl Rng {
 
 fn random_limit(rng: &mut Rng, scale: u64) -> UsageLimit {
     match rng.below(3) {
-        0 => unlimited(),
-        1 => lifetime(rng.below(scale * 3) + 1),
-        _ => allowance(rng.below(scale * 2) + 1, rng.pick(&[60, 120, 3600, 86_400])),
+        0 => UsageLimit::unlimited(),
+        1 => UsageLimit::lifetime(rng.below(scale * 3) + 1),
+        _ => UsageLimit::allowance(rng.below(scale * 2) + 1, rng.pick(&[60, 120, 3600, 86_400])),
     }
 }
 
@@ -86,25 +86,35 @@ fn random_spec(rng: &mut Rng, h: &Harness) -> SessionSpec {
         .to::<u64>();
     spec.feeLimit = random_limit(rng, prefund * 8);
     spec.opLimit = random_limit(rng, 7);
-    spec.paymasterMode = rng.pick(&[0, 1, 2]);
-    if spec.paymasterMode == 2 {
+    let paymaster_mode = rng.pick(PaymasterMode::ALL);
+    spec.paymasterMode = paymaster_mode.into();
+    if paymaster_mode == PaymasterMode::One {
         spec.paymaster = h.devnet.addresses.paymaster(h.version);
     }
-    if spec.paymasterMode != 0 && spec.feeLimit.limitType == 0 {
+    if paymaster_mode != PaymasterMode::None && spec.feeLimit.is_unlimited() {
         // Rule 21: a named paymaster needs a finite fee budget (the refusal comes below).
-        spec.feeLimit = lifetime(prefund * 3);
+        spec.feeLimit = UsageLimit::lifetime(prefund * 3);
     }
     let mut policies = Vec::new();
     if rng.chance(80) {
         let recipient = match rng.below(3) {
-            0 => constraint(1, 0, word(ALICE), unlimited()),
-            1 => one_of(0, vec![word(ALICE), word(BOB)]),
-            _ => constraint(0, 0, B256::ZERO, unlimited()),
+            0 => Constraint::new(Condition::Equal, 0, word(ALICE), UsageLimit::unlimited()),
+            1 => Constraint::one_of(0, vec![word(ALICE), word(BOB)]),
+            _ => Constraint::new(
+                Condition::Unconstrained,
+                0,
+                B256::ZERO,
+                UsageLimit::unlimited(),
+            ),
         };
         let mut recipient = recipient;
         recipient.bits = rng.pick(&[160, 256, 160]);
-        let mut amount = constraint(
-            rng.pick(&[0, 5, 3]),
+        let mut amount = Constraint::new(
+            rng.pick(&[
+                Condition::Unconstrained,
+                Condition::LessOrEqual,
+                Condition::Less,
+            ]),
             1,
             U256::from(20 * USDC).into(),
             random_limit(rng, 60 * USDC),
@@ -122,7 +132,12 @@ fn random_spec(rng: &mut Rng, h: &Harness) -> SessionSpec {
         policies.push(call_policy(
             usdc,
             TestToken::approveCall::SELECTOR,
-            vec![constraint(1, 0, word(BOB), unlimited())],
+            vec![Constraint::new(
+                Condition::Equal,
+                0,
+                word(BOB),
+                UsageLimit::unlimited(),
+            )],
         ));
     }
     if rng.chance(30) {
@@ -133,7 +148,12 @@ fn random_spec(rng: &mut Rng, h: &Harness) -> SessionSpec {
         ));
     }
     if rng.chance(50) {
-        let mut direction = constraint(3, 0, U256::from(4).into(), unlimited());
+        let mut direction = Constraint::new(
+            Condition::Less,
+            0,
+            U256::from(4).into(),
+            UsageLimit::unlimited(),
+        );
         direction.bits = 8;
         policies.push(call_policy(game, Game::moveCall::SELECTOR, vec![direction]));
     }
@@ -158,28 +178,31 @@ fn random_spec(rng: &mut Rng, h: &Harness) -> SessionSpec {
     spec.salt = B256::from(U256::from(rng.next()));
     // Now and then a spec the contract must refuse when first-use enable checks it.
     match rng.below(40) {
-        0 => spec.opLimit = allowance(1, 30),
+        0 => spec.opLimit = UsageLimit::allowance(1, 30),
         1 => {
             // "only this paymaster" naming no paymaster
-            spec.paymasterMode = 2;
+            spec.paymasterMode = PaymasterMode::One.into();
             spec.paymaster = Address::ZERO;
         }
         2 => {
             if let Some(p) = spec.callPolicies.first_mut() {
-                p.constraints
-                    .push(constraint(9, 0, B256::ZERO, unlimited()));
+                p.constraints.push(Constraint {
+                    // past the known conditions: refused at enable
+                    condition: Condition::UNKNOWN + 1,
+                    ..Constraint::unconstrained(0)
+                });
             }
         }
         4 => {
             // rule 21: a named paymaster with an unlimited fee budget
-            spec.paymasterMode = 1;
+            spec.paymasterMode = PaymasterMode::Any.into();
             spec.paymaster = Address::ZERO;
-            spec.feeLimit = unlimited();
+            spec.feeLimit = UsageLimit::unlimited();
         }
         3 => {
             spec.transferPolicies = vec![
-                transfer_policy(BOB, 1, unlimited()),
-                transfer_policy(ALICE, 1, unlimited()),
+                transfer_policy(BOB, 1, UsageLimit::unlimited()),
+                transfer_policy(ALICE, 1, UsageLimit::unlimited()),
             ];
         }
         _ => {}
@@ -276,7 +299,7 @@ fn tamper_signature(rng: &mut Rng, h: &mut Harness, op: &mut UserOperation) {
         return;
     };
     match rng.below(50) {
-        0 | 1 => sig.mode = 2,
+        0 | 1 => sig.mode = SignatureMode::UNKNOWN,
         2 | 3 => {
             let mut padded = sig.spec.to_vec();
             padded.extend_from_slice(&[0u8; 32]);
@@ -304,9 +327,9 @@ fn tamper_signature(rng: &mut Rng, h: &mut Harness, op: &mut UserOperation) {
 /// What is left of `limit` for `key` at `hint`, from the engine's snapshot (None: unlimited).
 fn remaining(ctx: &EvalContext, limit: &UsageLimit, key: CounterKey, hint: u64) -> Option<U256> {
     let stored = ctx.counters.get(&key).copied().unwrap_or_default();
-    let used = match limit.limitType {
-        0 => return None,
-        2 if stored.period != hint / limit.period.to::<u64>() => U256::ZERO,
+    let used = match limit.limit_type() {
+        Ok(LimitType::Unlimited) => return None,
+        Ok(LimitType::Allowance) if stored.period != hint / limit.period.to::<u64>() => U256::ZERO,
         _ => stored.used,
     };
     Some(limit.limit.saturating_sub(used))
@@ -395,9 +418,9 @@ fn conforming_call(
             continue;
         }
         let reference = U256::from_be_bytes(constraint.refValue.0);
-        match constraint.condition {
-            5 => cap = cap.min(reference),
-            3 => cap = cap.min(reference.saturating_sub(U256::from(1))),
+        match constraint.condition() {
+            Ok(Condition::LessOrEqual) => cap = cap.min(reference),
+            Ok(Condition::Less) => cap = cap.min(reference.saturating_sub(U256::from(1))),
             _ => {}
         }
         if constraint.bits < 256 {
@@ -974,7 +997,7 @@ fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
 /// `sessionkeys_devnet::judge`: the engine and `handleOps` against the same state.
 mod found_by_hand {
     use super::*;
-    use sessionkeys_devnet::judge::{Judgement, Verdict as J, judge};
+    use sessionkeys_devnet::judge::{Judgement, Refusal, Verdict as J, judge};
 
     fn judged(h: &mut Harness, spec: &SessionSpec, op: UserOperation) -> Judgement {
         let (version, validator, owner) = (h.version, h.validator, h.owner.address());
@@ -993,7 +1016,7 @@ mod found_by_hand {
         let mut h = Harness::new(version);
         let usdc = h.usdc();
         let mut spec = h.spec();
-        spec.callPolicies = vec![usdc_policy(usdc, &[ALICE], unlimited())];
+        spec.callPolicies = vec![usdc_policy(usdc, &[ALICE], UsageLimit::unlimited())];
         h.enable(&spec);
         let op = h.session_op(&spec, &[usdc_transfer(usdc, ALICE, USDC)]);
         (h, spec, op)
@@ -1014,7 +1037,10 @@ mod found_by_hand {
                 let (mut h, spec, mut op) = enabled(version);
                 dirty(&mut op, byte);
                 let judgement = judged(&mut h, &spec, op);
-                assert_eq!(judgement.contract, J::Refused("EmptyRevert()".into()));
+                assert_eq!(
+                    judgement.contract,
+                    J::Refused(Refusal::Violation(Violation::EmptyRevert))
+                );
             }
         });
     }
@@ -1053,7 +1079,7 @@ mod found_by_hand {
             // past the end of the calldata: no data
             assert_eq!(
                 verdict(U256::from(1) << 64),
-                J::Refused("EmptyRevert()".into())
+                J::Refused(Refusal::Violation(Violation::EmptyRevert))
             );
             // "negative": 32 bytes before the struct, the signature's own first word (0x20),
             // read as a length: the 32 bytes of the struct's head become the session
@@ -1081,10 +1107,10 @@ mod found_by_hand {
             let hint = h.now();
             let op = h.session_op_with(&spec, call_data.into(), hint, None, |_| {});
             let judgement = judged(&mut h, &spec, op);
-            let J::Refused(error) = &judgement.contract else {
+            let J::Refused(Refusal::Violation(violation)) = &judgement.contract else {
                 panic!("refused expected, got {}", judgement.contract);
             };
-            assert!(error.starts_with("SessionNotEnabled"), "{error}");
+            assert_eq!(violation.name(), "SessionNotEnabled", "{violation}");
         });
     }
 
@@ -1105,7 +1131,7 @@ mod found_by_hand {
             let judgement = judged(&mut h, &spec, op);
             assert_eq!(
                 judgement.contract,
-                J::Refused(format!("ValidatorNotInstalled(validator: {other})"))
+                J::Refused(Refusal::Violation(Violation::ValidatorNotInstalled(other)))
             );
         });
     }
@@ -1167,7 +1193,7 @@ mod counterfactual {
         let mut h = Harness::new(version);
         let usdc = h.usdc();
         let mut spec = h.spec();
-        spec.callPolicies = vec![usdc_policy(usdc, &[ALICE], unlimited())];
+        spec.callPolicies = vec![usdc_policy(usdc, &[ALICE], UsageLimit::unlimited())];
         let (owner, validator) = (h.owner.address(), h.validator);
         let factory = h.devnet.addresses.factory(version);
         let salt = U256::from(77);
@@ -1278,7 +1304,7 @@ mod eip7702_init {
         )]);
         let usdc = h.usdc();
         let mut spec = h.spec();
-        spec.callPolicies = vec![usdc_policy(usdc, &[ALICE], unlimited())];
+        spec.callPolicies = vec![usdc_policy(usdc, &[ALICE], UsageLimit::unlimited())];
         h.enable(&spec);
         let mut marker = Address::ZERO;
         marker.0[0] = 0x77;

@@ -57,7 +57,11 @@ fn a_delegated_eoa_is_its_own_owner_and_runs_a_session() {
         install_validator(&mut h);
         let mut spec = h.spec();
         let usdc = h.usdc();
-        spec.callPolicies = vec![usdc_policy(usdc, &[ALICE], lifetime(100 * USDC))];
+        spec.callPolicies = vec![usdc_policy(
+            usdc,
+            &[ALICE],
+            UsageLimit::lifetime(100 * USDC),
+        )];
         h.enable(&spec);
         let op = h.session_op(&spec, &[usdc_transfer(usdc, ALICE, 7 * USDC)]);
         h.submit(op).unwrap_ok();
@@ -109,7 +113,11 @@ fn the_eoa_revokes_with_a_plain_transaction_outside_the_mempool() {
         install_validator(&mut h);
         let mut spec = h.spec();
         let usdc = h.usdc();
-        spec.callPolicies = vec![usdc_policy(usdc, &[ALICE], lifetime(100 * USDC))];
+        spec.callPolicies = vec![usdc_policy(
+            usdc,
+            &[ALICE],
+            UsageLimit::lifetime(100 * USDC),
+        )];
         let hash = h.enable(&spec);
         let (account, validator) = (h.account, h.validator);
         let revoke = Call::typed(validator, &V::revokeSessionCall { sessionHash: hash });

@@ -190,7 +190,7 @@ fn a_relayed_enable_is_refused_for_a_wrong_signer_another_account_an_unlisted_ch
 
         // Rule 21 and the other enable checks apply as in every enable.
         let mut drained = spending_session(&h);
-        drained.paymasterMode = 1;
+        drained.paymasterMode = PaymasterMode::Any.into();
         let chain = h.this_chain();
         let approval = h.approval(&drained, vec![chain]);
         assert!(matches!(
@@ -223,7 +223,7 @@ fn registry_sessions_are_approved_from_a_wallet_through_the_relayed_enable() {
                 &PolicyRegistry::setCallStatusCall {
                     target: usdc,
                     selector: sessionkeys_contracts::abi::TestToken::transferCall::SELECTOR.into(),
-                    status: 1,
+                    status: ReviewStatus::Allowed.into(),
                 },
             )
             .unwrap();

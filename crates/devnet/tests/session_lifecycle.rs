@@ -82,7 +82,7 @@ fn a_revoked_session_is_refused_and_cannot_be_enabled_again() {
             panic!("re-enable must revert")
         };
         assert!(
-            matches!(VErr::abi_decode(&data), Ok(VErr::SessionAlreadyExists(e)) if e.status == 2)
+            matches!(VErr::abi_decode(&data), Ok(VErr::SessionAlreadyExists(e)) if e.status == u8::from(Status::Revoked))
         );
     });
 }
@@ -400,7 +400,7 @@ fn the_fee_limit_is_charged_at_the_full_prefund_unless_a_paymaster_pays() {
             sessionkeys_chain::UserOperation::new(Address::ZERO, U256::ZERO, Default::default())
                 .max_prefund();
         spec.feeLimit = UsageLimitExt::lifetime_u256(prefund * U256::from(2));
-        spec.paymasterMode = 2;
+        spec.paymasterMode = PaymasterMode::One.into();
         spec.paymaster = paymaster;
         h.enable(&spec);
         for _ in 0..2 {
@@ -472,8 +472,8 @@ fn a_session_naming_a_paymaster_needs_a_fee_budget_so_the_key_cannot_drain_the_a
             })
         };
         let mut spec = spending_session(&h);
-        spec.paymasterMode = 1;
-        spec.feeLimit = unlimited();
+        spec.paymasterMode = PaymasterMode::Any.into();
+        spec.feeLimit = UsageLimit::unlimited();
         let chain = h.this_chain();
         let approval = h.approval(&spec, vec![chain.clone()]);
         let op = h.session_op_with(
@@ -484,11 +484,13 @@ fn a_session_naming_a_paymaster_needs_a_fee_budget_so_the_key_cannot_drain_the_a
             sponsored,
         );
         match h.submit(op).unwrap_refused() {
-            VErr::FeeLimitRequired(e) => assert_eq!(e.paymasterMode, 1),
+            VErr::FeeLimitRequired(e) => {
+                assert_eq!(e.paymasterMode, u8::from(PaymasterMode::Any))
+            }
             other => panic!("expected FeeLimitRequired, got {}", error_name(&other)),
         }
         // A zero budget is finite: sponsored ops run, a self-paid one is refused.
-        spec.feeLimit = lifetime(0);
+        spec.feeLimit = UsageLimit::lifetime(0);
         let approval = h.approval(&spec, vec![chain]);
         let op = h.session_op_with(
             &spec,
@@ -514,10 +516,12 @@ fn a_wrong_signature_masks_the_fee_limit_so_stub_estimation_matches() {
     each_version(|version| {
         let mut h = Harness::new(version);
         let mut spec = spending_session(&h);
-        spec.feeLimit = lifetime(1);
+        spec.feeLimit = UsageLimit::lifetime(1);
         h.enable(&spec);
         let op = h.session_op(&spec, &pay_alice(&h));
-        assert!(matches!(h.submit(op).unwrap_refused(), VErr::LimitExceeded(e) if e.kind == 1));
+        assert!(
+            matches!(h.submit(op).unwrap_refused(), VErr::LimitExceeded(e) if e.kind == u8::from(CounterKind::Fee))
+        );
         h.session_key = key(3);
         let op = h.session_op(&spec, &pay_alice(&h));
         assert_eq!(h.submit(op).unwrap_entrypoint(), "AA24 signature error");
@@ -538,17 +542,22 @@ fn registry_mode_refuses_unreviewed_policies_and_first_use_enable() {
             panic!("unreviewed policy must not enable")
         };
         assert!(
-            matches!(VErr::abi_decode(&data), Ok(VErr::RegistryCallNotAllowed(e)) if e.status == 0)
+            matches!(VErr::abi_decode(&data), Ok(VErr::RegistryCallNotAllowed(e)) if e.status == u8::from(ReviewStatus::Unset))
         );
         // Blocked is refused as well.
         let (registry, usdc) = (h.devnet.addresses.registry, h.usdc());
-        let set = |status| PolicyRegistry::setCallStatusCall {
+        let set = |status: ReviewStatus| PolicyRegistry::setCallStatusCall {
             target: usdc,
             selector: TestToken::transferCall::SELECTOR.into(),
-            status,
+            status: status.into(),
         };
         h.devnet
-            .send(DEVNET_ADMIN, registry, U256::ZERO, &set(2))
+            .send(
+                DEVNET_ADMIN,
+                registry,
+                U256::ZERO,
+                &set(ReviewStatus::Blocked),
+            )
             .unwrap();
         let op = h.owner_op(&[Call::typed(
             validator,
@@ -558,11 +567,16 @@ fn registry_mode_refuses_unreviewed_policies_and_first_use_enable() {
             panic!("blocked policy must not enable")
         };
         assert!(
-            matches!(VErr::abi_decode(&data), Ok(VErr::RegistryCallNotAllowed(e)) if e.status == 2)
+            matches!(VErr::abi_decode(&data), Ok(VErr::RegistryCallNotAllowed(e)) if e.status == u8::from(ReviewStatus::Blocked))
         );
         // First-use enable is never possible under a registry (rule 18).
         h.devnet
-            .send(DEVNET_ADMIN, registry, U256::ZERO, &set(1))
+            .send(
+                DEVNET_ADMIN,
+                registry,
+                U256::ZERO,
+                &set(ReviewStatus::Allowed),
+            )
             .unwrap();
         let chain = h.this_chain();
         let approval = h.approval(&spec, vec![chain]);
@@ -591,18 +605,28 @@ fn blocking_a_policy_stops_new_enables_but_not_enabled_sessions() {
     each_version(|version| {
         let mut h = Harness::with_validator(version, devnet().addresses.registry_validator);
         let (registry, usdc, validator) = (h.devnet.addresses.registry, h.usdc(), h.validator);
-        let set = |status| PolicyRegistry::setCallStatusCall {
+        let set = |status: ReviewStatus| PolicyRegistry::setCallStatusCall {
             target: usdc,
             selector: TestToken::transferCall::SELECTOR.into(),
-            status,
+            status: status.into(),
         };
         h.devnet
-            .send(DEVNET_ADMIN, registry, U256::ZERO, &set(1))
+            .send(
+                DEVNET_ADMIN,
+                registry,
+                U256::ZERO,
+                &set(ReviewStatus::Allowed),
+            )
             .unwrap();
         let spec = spending_session(&h);
         h.enable(&spec);
         h.devnet
-            .send(DEVNET_ADMIN, registry, U256::ZERO, &set(2))
+            .send(
+                DEVNET_ADMIN,
+                registry,
+                U256::ZERO,
+                &set(ReviewStatus::Blocked),
+            )
             .unwrap();
         let op = h.session_op(&spec, &pay_alice(&h));
         h.submit(op).unwrap_ok();
@@ -616,7 +640,7 @@ fn blocking_a_policy_stops_new_enables_but_not_enabled_sessions() {
             panic!("a blocked policy must not enable")
         };
         assert!(
-            matches!(VErr::abi_decode(&data), Ok(VErr::RegistryCallNotAllowed(e)) if e.status == 2)
+            matches!(VErr::abi_decode(&data), Ok(VErr::RegistryCallNotAllowed(e)) if e.status == u8::from(ReviewStatus::Blocked))
         );
         // The owner's revoke ends the enabled one.
         let hash = signing::session_hash(&spec);
@@ -656,7 +680,7 @@ fn registry_mode_reviews_the_spender_of_every_approval_in_the_destination_table(
                 &PolicyRegistry::setCallStatusCall {
                     target: usdc,
                     selector: selector.into(),
-                    status: 1,
+                    status: ReviewStatus::Allowed.into(),
                 },
             )
             .unwrap();
@@ -702,7 +726,7 @@ fn registry_mode_requires_reviewed_approval_spenders() {
             &PolicyRegistry::setCallStatusCall {
                 target: usdc,
                 selector: TestToken::approveCall::SELECTOR.into(),
-                status: 1,
+                status: ReviewStatus::Allowed.into(),
             },
         )
         .unwrap();
@@ -718,7 +742,12 @@ fn registry_mode_requires_reviewed_approval_spenders() {
         VErr::abi_decode(&data),
         Ok(VErr::RegistryApprovalUnconstrained(_))
     ));
-    spec.callPolicies[0].constraints = vec![constraint(1, 0, word(BOB), unlimited())];
+    spec.callPolicies[0].constraints = vec![Constraint::new(
+        Condition::Equal,
+        0,
+        word(BOB),
+        UsageLimit::unlimited(),
+    )];
     let op = h.owner_op(&[Call::typed(
         validator,
         &V::enableSessionCall { spec: spec.clone() },
@@ -737,7 +766,7 @@ fn registry_mode_requires_reviewed_approval_spenders() {
             &PolicyRegistry::setApprovalStatusCall {
                 token: usdc,
                 spender: BOB,
-                status: 1,
+                status: ReviewStatus::Allowed.into(),
             },
         )
         .unwrap();
@@ -759,35 +788,35 @@ fn degenerate_specs_are_refused_at_enable() {
     s.validAfter = s.validUntil;
     cases.push((s, "InvalidWindow"));
     let mut s = good.clone();
-    s.opLimit = allowance(1, 59);
+    s.opLimit = UsageLimit::allowance(1, 59);
     cases.push((s, "InvalidUsageLimit"));
     let mut s = good.clone();
-    s.opLimit = allowance(1, 0);
+    s.opLimit = UsageLimit::allowance(1, 0);
     cases.push((s, "InvalidUsageLimit"));
     let mut s = good.clone();
     s.callPolicies.push(s.callPolicies[0].clone());
     cases.push((s, "CallPoliciesNotSorted"));
     let mut s = good.clone();
-    s.callPolicies[0].constraints[0].condition = 8;
+    s.callPolicies[0].constraints[0].condition = Condition::UNKNOWN;
     cases.push((s, "InvalidConstraint"));
     let mut s = good.clone();
-    s.callPolicies[0].constraints[0] = one_of(
+    s.callPolicies[0].constraints[0] = Constraint::one_of(
         0,
         (0..17).map(alloy::primitives::B256::repeat_byte).collect(),
     );
     cases.push((s, "InvalidConstraint"));
     let mut s = good.clone();
-    s.paymasterMode = 2;
+    s.paymasterMode = PaymasterMode::One.into();
     cases.push((s, "InvalidPaymasterPolicy"));
     // Rule 21: a named paymaster (any, or one) with an unlimited fee budget.
     let mut s = good.clone();
-    s.paymasterMode = 1;
-    s.feeLimit = unlimited();
+    s.paymasterMode = PaymasterMode::Any.into();
+    s.feeLimit = UsageLimit::unlimited();
     cases.push((s, "FeeLimitRequired"));
     let mut s = good.clone();
-    s.paymasterMode = 2;
+    s.paymasterMode = PaymasterMode::One.into();
     s.paymaster = h.devnet.addresses.paymaster(h.version);
-    s.feeLimit = unlimited();
+    s.feeLimit = UsageLimit::unlimited();
     cases.push((s, "FeeLimitRequired"));
     let validator = h.validator;
     for (spec, expected) in cases {
@@ -853,7 +882,7 @@ trait UsageLimitExt {
 impl UsageLimitExt for sessionkeys_contracts::session::UsageLimit {
     fn lifetime_u256(limit: U256) -> Self {
         Self {
-            limitType: 1,
+            limitType: LimitType::Lifetime.into(),
             limit,
             period: U48::ZERO,
         }

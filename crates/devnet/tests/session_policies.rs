@@ -12,7 +12,7 @@ use sessionkeys_contracts::session::{self, ISessionKeyValidator as V};
 
 fn spending_session(h: &Harness, total: u64) -> session::SessionSpec {
     let mut spec = h.spec();
-    spec.callPolicies = vec![usdc_policy(h.usdc(), &[ALICE], lifetime(total))];
+    spec.callPolicies = vec![usdc_policy(h.usdc(), &[ALICE], UsageLimit::lifetime(total))];
     spec
 }
 
@@ -103,7 +103,11 @@ fn one_of_admits_each_listed_recipient_and_nobody_else() {
         let mut h = Harness::new(version);
         let mut spec = h.spec();
         let usdc = h.usdc();
-        spec.callPolicies = vec![usdc_policy(usdc, &[ALICE, BOB], lifetime(100 * USDC))];
+        spec.callPolicies = vec![usdc_policy(
+            usdc,
+            &[ALICE, BOB],
+            UsageLimit::lifetime(100 * USDC),
+        )];
         h.enable(&spec);
         for to in [ALICE, BOB] {
             let op = h.session_op(&spec, &[usdc_transfer(usdc, to, USDC)]);
@@ -111,7 +115,7 @@ fn one_of_admits_each_listed_recipient_and_nobody_else() {
         }
         let op = h.session_op(&spec, &[usdc_transfer(usdc, CAROL, USDC)]);
         assert!(
-            matches!(h.submit(op).unwrap_refused(), VErr::ConstraintViolated(e) if e.condition == 7)
+            matches!(h.submit(op).unwrap_refused(), VErr::ConstraintViolated(e) if e.condition == u8::from(Condition::OneOf))
         );
     });
 }
@@ -128,7 +132,7 @@ fn spending_exactly_the_limit_passes_and_one_unit_more_is_refused() {
         let op = h.session_op(&spec, &[usdc_transfer(usdc, ALICE, 40 * USDC + 1)]);
         match h.submit(op).unwrap_refused() {
             VErr::LimitExceeded(e) => {
-                assert_eq!(e.kind, 4);
+                assert_eq!(e.kind, u8::from(CounterKind::ConstraintSum));
                 assert_eq!(
                     (e.limit, e.used, e.requested),
                     (
@@ -193,7 +197,11 @@ fn the_allowance_resets_in_the_next_window() {
         let mut spec = h.spec();
         let usdc = h.usdc();
         spec.validUntil = alloy::primitives::aliases::U48::from(h.now() + 10 * 86_400);
-        spec.callPolicies = vec![usdc_policy(usdc, &[ALICE], allowance(10 * USDC, 86_400))];
+        spec.callPolicies = vec![usdc_policy(
+            usdc,
+            &[ALICE],
+            UsageLimit::allowance(10 * USDC, 86_400),
+        )];
         h.enable(&spec);
         let op = h.session_op(&spec, &[usdc_transfer(usdc, ALICE, 10 * USDC)]);
         h.submit(op).unwrap_ok();
@@ -216,7 +224,11 @@ fn a_lying_time_hint_is_rejected_by_the_entrypoint() {
         let mut spec = h.spec();
         let usdc = h.usdc();
         spec.validUntil = alloy::primitives::aliases::U48::from(h.now() + 10 * 86_400);
-        spec.callPolicies = vec![usdc_policy(usdc, &[ALICE], allowance(10 * USDC, 86_400))];
+        spec.callPolicies = vec![usdc_policy(
+            usdc,
+            &[ALICE],
+            UsageLimit::allowance(10 * USDC, 86_400),
+        )];
         h.enable(&spec);
         // Claim tomorrow's window to get a fresh allowance today.
         let tomorrow = h.now() + 86_400;
@@ -235,7 +247,11 @@ fn a_hint_before_the_stored_period_is_refused() {
         let usdc = h.usdc();
         spec.validAfter = alloy::primitives::aliases::U48::from(h.now() - 3 * 86_400);
         spec.validUntil = alloy::primitives::aliases::U48::from(h.now() + 10 * 86_400);
-        spec.callPolicies = vec![usdc_policy(usdc, &[ALICE], allowance(10 * USDC, 86_400))];
+        spec.callPolicies = vec![usdc_policy(
+            usdc,
+            &[ALICE],
+            UsageLimit::allowance(10 * USDC, 86_400),
+        )];
         h.enable(&spec);
         let op = h.session_op(&spec, &[usdc_transfer(usdc, ALICE, USDC)]);
         h.submit(op).unwrap_ok();
@@ -271,7 +287,7 @@ fn the_rate_limit_refuses_the_eleventh_op_in_a_minute_and_resets_after() {
     each_version(|version| {
         let mut h = Harness::new(version);
         let mut spec = spending_session(&h, 100 * USDC);
-        spec.opLimit = allowance(10, 60);
+        spec.opLimit = UsageLimit::allowance(10, 60);
         let usdc = h.usdc();
         h.enable(&spec);
         // Start one second into a minute so all ten fit in one window (at the first second
@@ -303,14 +319,16 @@ fn the_call_count_limit_is_enforced() {
         let mut spec = h.spec();
         let game = h.devnet.addresses.game;
         let mut policy = call_policy(game, Game::moveCall::SELECTOR, vec![]);
-        policy.callLimit = lifetime(2);
+        policy.callLimit = UsageLimit::lifetime(2);
         spec.callPolicies = vec![policy];
         h.enable(&spec);
         let mv = Call::typed(game, &Game::moveCall { direction: 1 });
         let op = h.session_op(&spec, &[mv.clone(), mv.clone()]);
         h.submit(op).unwrap_ok();
         let op = h.session_op(&spec, &[mv]);
-        assert!(matches!(h.submit(op).unwrap_refused(), VErr::LimitExceeded(e) if e.kind == 3));
+        assert!(
+            matches!(h.submit(op).unwrap_refused(), VErr::LimitExceeded(e) if e.kind == u8::from(CounterKind::CallCount))
+        );
     });
 }
 
@@ -322,9 +340,9 @@ fn value_caps_per_use_and_in_total_are_enforced() {
         let game = h.devnet.addresses.game;
         let mut policy = call_policy(game, Game::buyItemCall::SELECTOR, vec![]);
         policy.maxValuePerUse = U256::from(2_000_000_000_000_000u64);
-        policy.valueLimit = lifetime(3_000_000_000_000_000);
+        policy.valueLimit = UsageLimit::lifetime(3_000_000_000_000_000);
         spec.callPolicies = vec![policy];
-        spec.transferPolicies = vec![transfer_policy(ALICE, 1_000, lifetime(1_500))];
+        spec.transferPolicies = vec![transfer_policy(ALICE, 1_000, UsageLimit::lifetime(1_500))];
         h.enable(&spec);
         let buy = |item: u64| Call {
             to: game,
@@ -343,7 +361,9 @@ fn value_caps_per_use_and_in_total_are_enforced() {
         let op = h.session_op(&spec, &[buy(2)]);
         h.submit(op).unwrap_ok();
         let op = h.session_op(&spec, &[buy(2)]);
-        assert!(matches!(h.submit(op).unwrap_refused(), VErr::LimitExceeded(e) if e.kind == 2));
+        assert!(
+            matches!(h.submit(op).unwrap_refused(), VErr::LimitExceeded(e) if e.kind == u8::from(CounterKind::CallValue))
+        );
         // plain transfers
         let op = h.session_op(&spec, &[Call::transfer(ALICE, U256::from(1_001))]);
         assert!(matches!(
@@ -353,7 +373,9 @@ fn value_caps_per_use_and_in_total_are_enforced() {
         let op = h.session_op(&spec, &[Call::transfer(ALICE, U256::from(1_000))]);
         h.submit(op).unwrap_ok();
         let op = h.session_op(&spec, &[Call::transfer(ALICE, U256::from(501))]);
-        assert!(matches!(h.submit(op).unwrap_refused(), VErr::LimitExceeded(e) if e.kind == 5));
+        assert!(
+            matches!(h.submit(op).unwrap_refused(), VErr::LimitExceeded(e) if e.kind == u8::from(CounterKind::TransferValue))
+        );
         let op = h.session_op(&spec, &[Call::transfer(BOB, U256::from(1))]);
         assert!(matches!(
             h.submit(op).unwrap_refused(),
@@ -399,7 +421,7 @@ fn a_word_wider_than_its_stated_width_is_refused() {
         let mut h = Harness::new(version);
         let mut spec = h.spec();
         let usdc = h.usdc();
-        let mut policy = usdc_policy(usdc, &[ALICE], lifetime(100 * USDC));
+        let mut policy = usdc_policy(usdc, &[ALICE], UsageLimit::lifetime(100 * USDC));
         policy.constraints[0].bits = 160;
         spec.callPolicies = vec![policy];
         h.enable(&spec);
@@ -497,7 +519,11 @@ fn calls_to_the_account_validator_entrypoint_and_registry_are_refused() {
         let mut h = Harness::with_validator(version, devnet().addresses.registry_validator);
         let mut spec = h.spec();
         let usdc = h.usdc();
-        spec.callPolicies = vec![usdc_policy(usdc, &[ALICE], lifetime(100 * USDC))];
+        spec.callPolicies = vec![usdc_policy(
+            usdc,
+            &[ALICE],
+            UsageLimit::lifetime(100 * USDC),
+        )];
         // registry mode: review the policy so it can be enabled
         let registry = h.devnet.addresses.registry;
         h.devnet
@@ -508,7 +534,7 @@ fn calls_to_the_account_validator_entrypoint_and_registry_are_refused() {
                 &sessionkeys_contracts::abi::PolicyRegistry::setCallStatusCall {
                     target: usdc,
                     selector: TestToken::transferCall::SELECTOR.into(),
-                    status: 1,
+                    status: ReviewStatus::Allowed.into(),
                 },
             )
             .unwrap();
@@ -579,7 +605,7 @@ fn the_first_second_of_a_window_passes_on_v07_and_is_not_due_on_v08() {
     each_version(|version| {
         let mut h = Harness::new(version);
         let mut spec = spending_session(&h, 100 * USDC);
-        spec.opLimit = allowance(10, 60);
+        spec.opLimit = UsageLimit::allowance(10, 60);
         let usdc = h.usdc();
         h.enable(&spec);
         let now = h.now();

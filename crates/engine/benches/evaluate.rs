@@ -10,6 +10,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sessionkeys_contracts::session::{
     CallPolicy, Constraint, SessionSpec, TransferPolicy, UsageLimit,
 };
+use sessionkeys_contracts::vocabulary::{Condition, PaymasterMode, SignatureMode};
 use sessionkeys_engine::evaluate::{SessionOp, evaluate_session_op};
 use sessionkeys_engine::{
     Counter, CounterKey, CounterKind, EvalContext, SessionHeader, Status, session_hash,
@@ -30,18 +31,10 @@ const ALICE: Address = address!("0xA11CE00000000000000000000000000000000001");
 const BOB: Address = address!("0xB0B0000000000000000000000000000000000002");
 const NOW: u64 = 1_795_490_745;
 
-fn limit(limit_type: u8, limit: u64, period: u64) -> UsageLimit {
-    UsageLimit {
-        limitType: limit_type,
-        limit: U256::from(limit),
-        period: U48::from(period),
-    }
-}
-
 fn spec() -> SessionSpec {
-    let none = limit(0, 0, 0);
+    let none = UsageLimit::unlimited();
     let recipients = Constraint {
-        condition: 7,
+        condition: Condition::OneOf.into(),
         index: 0,
         bits: 160,
         refValue: B256::ZERO,
@@ -49,15 +42,15 @@ fn spec() -> SessionSpec {
         limit: none.clone(),
     };
     let amount = Constraint {
-        condition: 0,
+        condition: Condition::Unconstrained.into(),
         index: 1,
         bits: 256,
         refValue: B256::ZERO,
         oneOf: vec![],
-        limit: limit(1, 100_000_000, 0),
+        limit: UsageLimit::lifetime(100_000_000),
     };
     let direction = Constraint {
-        condition: 3,
+        condition: Condition::Less.into(),
         index: 0,
         bits: 8,
         refValue: U256::from(4).into(),
@@ -78,7 +71,7 @@ fn spec() -> SessionSpec {
             selector: moveCall::SELECTOR.into(),
             maxValuePerUse: U256::ZERO,
             valueLimit: none.clone(),
-            callLimit: limit(1, 1000, 0),
+            callLimit: UsageLimit::lifetime(1000),
             constraints: vec![direction],
         },
     ];
@@ -87,15 +80,15 @@ fn spec() -> SessionSpec {
         signer: address!("0x5e55104000000000000000000000000000005e55"),
         validAfter: U48::from(NOW - 60),
         validUntil: U48::from(NOW + 3600),
-        feeLimit: limit(2, 1_000_000_000_000_000_000, 86_400),
-        paymasterMode: 0,
+        feeLimit: UsageLimit::allowance(1_000_000_000_000_000_000, 86_400),
+        paymasterMode: PaymasterMode::None.into(),
         paymaster: Address::ZERO,
-        opLimit: limit(2, 10, 60),
+        opLimit: UsageLimit::allowance(10, 60),
         callPolicies: policies,
         transferPolicies: vec![TransferPolicy {
             target: ALICE,
             maxValuePerUse: U256::from(1000),
-            valueLimit: limit(1, 10_000, 0),
+            valueLimit: UsageLimit::lifetime(10_000),
         }],
         salt: B256::ZERO,
     }
@@ -199,7 +192,7 @@ fn bench(c: &mut Criterion) {
             sender: ACCOUNT,
             spec: &spec,
             session_hash: hash,
-            mode: 0,
+            mode: SignatureMode::Use,
             time_hint: NOW,
             nonce: U256::from_be_bytes(nonce_bytes),
             call_data,
@@ -236,7 +229,7 @@ fn bench(c: &mut Criterion) {
             .to_vec()
     };
     let signature = sessionkeys_contracts::session::SessionSignature {
-        mode: 0,
+        mode: SignatureMode::Use.into(),
         spec: signed_spec.abi_encode().into(),
         timeHint: U48::from(NOW),
         sessionSignature: session_signature.into(),

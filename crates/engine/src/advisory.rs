@@ -3,14 +3,11 @@
 
 use crate::Validation;
 
-/// The EntryPoint's version, which decides how `validAfter` is compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryPointRules {
-    /// v0.7: valid when `validAfter <= now <= validUntil`.
-    V07,
-    /// v0.8: valid when `validAfter < now <= validUntil`.
-    V08,
-}
+pub use sessionkeys_contracts::vocabulary::EntryPointVersion;
+
+/// The EntryPoint version read as the rules it applies: the version itself carries them
+/// ([`EntryPointVersion::valid_after_inclusive`], …). Kept as a name for existing callers.
+pub type EntryPointRules = EntryPointVersion;
 
 /// The EntryPoint's verdict on a validation result at a block time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,16 +22,17 @@ pub enum EntryPointVerdict {
 
 /// Applies the EntryPoint's checks of `validationData` at `block_time`.
 pub fn entry_point_verdict(
-    rules: EntryPointRules,
+    rules: EntryPointVersion,
     validation: &Validation,
     block_time: u64,
 ) -> EntryPointVerdict {
     if validation.signature_failed {
         return EntryPointVerdict::SignatureError;
     }
-    let too_early = match rules {
-        EntryPointRules::V07 => block_time < validation.valid_after,
-        EntryPointRules::V08 => block_time <= validation.valid_after,
+    let too_early = if rules.valid_after_inclusive() {
+        block_time < validation.valid_after
+    } else {
+        block_time <= validation.valid_after
     };
     // validUntil 0 means "no end" to the EntryPoint.
     let until = match validation.valid_until {

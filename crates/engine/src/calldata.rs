@@ -14,6 +14,9 @@ use alloy::primitives::{Address, B256, U256};
 use sessionkeys_contracts::session::{
     CallPolicy, ChainEpoch, Constraint, SessionSpec, TransferPolicy, UsageLimit,
 };
+use sessionkeys_contracts::vocabulary::{
+    Condition, CounterKind, LimitType, MAX_LIMIT, MAX_ONE_OF, MIN_PERIOD, PaymasterMode,
+};
 
 /// `validateUserOp((address,uint256,bytes,bytes,bytes32,uint256,bytes32,bytes,bytes),bytes32)`.
 const VALIDATE_USER_OP: [u8; 4] = [0x97, 0x00, 0x32, 0x03];
@@ -212,7 +215,7 @@ impl<'a> SignatureView<'a> {
     pub fn read(data: &'a Calldata) -> Result<Self, Violation> {
         let signature = &data.bytes[data.signature_start..];
         let length = U256::from_be_slice(&data.bytes[data.signature_start - 32..][..32]);
-        let malformed = || Err(crate::v::malformed());
+        let malformed = || Err(Violation::malformed_signature());
         if length < U256::from(32) {
             return malformed();
         }
@@ -324,49 +327,57 @@ impl SpecReader<'_> {
         &self,
         base: Ptr,
         max: U256,
-        kind: u8,
+        kind: CounterKind,
         p: usize,
         c: usize,
     ) -> Result<(), Violation> {
         let d = self.data;
-        let limit_type = d.uint(base, 8)?.to::<u8>();
+        let limit_type = LimitType::try_from(d.uint(base, 8)?.to::<u8>());
         let limit = || d.word(at(base, 32));
         let period = || d.uint(at(base, 64), 48);
         let valid = match limit_type {
-            0 => limit().is_zero() && period()?.is_zero(),
-            1 => limit() <= max && period()?.is_zero(),
-            2 => limit() <= max && period()? >= U256::from(60),
-            _ => false,
+            Ok(LimitType::Unlimited) => limit().is_zero() && period()?.is_zero(),
+            Ok(LimitType::Lifetime) => limit() <= max && period()?.is_zero(),
+            Ok(LimitType::Allowance) => limit() <= max && period()? >= U256::from(MIN_PERIOD),
+            Err(_) => false,
         };
         if valid {
             Ok(())
         } else {
-            Err(crate::v::invalid_usage_limit(kind, p, c))
+            Err(Violation::invalid_usage_limit(kind, p, c))
         }
     }
 
     fn validate(&self, spec: Ptr) -> Result<(), Violation> {
         let d = self.data;
-        let max = U256::MAX >> 48;
+        let max = MAX_LIMIT;
         if d.address(spec)? == Address::ZERO {
-            return Err(crate::v::invalid_signer());
+            return Err(Violation::invalid_signer());
         }
         let after = d.u64_at(at(spec, 32), 48)?;
         let until = d.u64_at(at(spec, 64), 48)?;
         if until == 0 || after >= until {
-            return Err(crate::v::invalid_window(after, until));
+            return Err(Violation::invalid_window(after, until));
         }
-        self.validate_limit(at(spec, 96), max, 1, 0, 0)?;
-        self.validate_limit(at(spec, 256), U256::from(u64::MAX), 0, 0, 0)?;
-        let pm_mode = d.uint(at(spec, 192), 8)?.to::<u8>();
-        if pm_mode > 2 || (pm_mode == 2) != (d.address(at(spec, 224))? != Address::ZERO) {
-            return Err(crate::v::invalid_paymaster_policy(
-                pm_mode,
-                d.address(at(spec, 224))?,
-            ));
-        }
-        if pm_mode != 0 && d.uint(at(spec, 96), 8)?.is_zero() {
-            return Err(crate::v::fee_limit_required(pm_mode));
+        self.validate_limit(at(spec, 96), max, CounterKind::Fee, 0, 0)?;
+        self.validate_limit(at(spec, 256), U256::from(u64::MAX), CounterKind::Ops, 0, 0)?;
+        let code = d.uint(at(spec, 192), 8)?.to::<u8>();
+        let pm_mode = match PaymasterMode::try_from(code) {
+            Ok(mode)
+                if (mode == PaymasterMode::One) == (d.address(at(spec, 224))? != Address::ZERO) =>
+            {
+                mode
+            }
+            _ => {
+                return Err(Violation::invalid_paymaster_policy(
+                    code,
+                    d.address(at(spec, 224))?,
+                ));
+            }
+        };
+        let fee_limit_type = d.uint(at(spec, 96), 8)?.to::<u8>();
+        if pm_mode != PaymasterMode::None && fee_limit_type == u8::from(LimitType::Unlimited) {
+            return Err(Violation::fee_limit_required(pm_mode));
         }
         let (calls, count) = d.dynamic(spec, at(spec, 352), 32)?;
         let mut previous = U256::ZERO;
@@ -377,26 +388,27 @@ impl SpecReader<'_> {
             let key = (target << 32) | U256::from(selector);
             let p = p as usize;
             if p != 0 && key <= previous {
-                return Err(crate::v::call_policies_not_sorted(p));
+                return Err(Violation::call_policies_not_sorted(p));
             }
             previous = key;
-            self.validate_limit(at(policy, 96), max, 2, p, 0)?;
-            self.validate_limit(at(policy, 192), max, 3, p, 0)?;
+            self.validate_limit(at(policy, 96), max, CounterKind::CallValue, p, 0)?;
+            self.validate_limit(at(policy, 192), max, CounterKind::CallCount, p, 0)?;
             let (constraints, n) = d.dynamic(policy, at(policy, 288), 32)?;
             for c in 0..n.to::<u64>() {
                 let constraint = d.tail(constraints, at(constraints, 32 * c), CONSTRAINT_HEAD)?;
-                let condition = d.uint(constraint, 8)?.to::<u8>();
+                let condition = Condition::try_from(d.uint(constraint, 8)?.to::<u8>());
                 let (_, list) = d.dynamic(constraint, at(constraint, 128), 32)?;
                 let bits = d.uint(at(constraint, 64), 16)?.to::<u16>();
-                let list_ok = if condition == 7 {
-                    !list.is_zero() && list <= U256::from(16)
-                } else {
-                    list.is_zero()
+                let list_ok = match condition {
+                    Ok(Condition::OneOf) => !list.is_zero() && list <= U256::from(MAX_ONE_OF),
+                    Ok(_) => list.is_zero(),
+                    Err(_) => false,
                 };
-                if condition > 7 || bits == 0 || bits > 256 || !list_ok {
-                    return Err(crate::v::invalid_constraint(p, c as usize));
+                if bits == 0 || bits > 256 || !list_ok {
+                    return Err(Violation::invalid_constraint(p, c as usize));
                 }
-                self.validate_limit(at(constraint, 160), max, 4, p, c as usize)?;
+                let sum = CounterKind::ConstraintSum;
+                self.validate_limit(at(constraint, 160), max, sum, p, c as usize)?;
             }
         }
         let (transfers, count) = d.dynamic(spec, at(spec, 384), TRANSFER_POLICY_SIZE)?;
@@ -404,10 +416,11 @@ impl SpecReader<'_> {
             let policy = at(transfers, p * TRANSFER_POLICY_SIZE);
             let key = U256::from_be_slice(d.address(policy)?.as_slice());
             if p != 0 && key <= previous {
-                return Err(crate::v::transfer_policies_not_sorted(p as usize));
+                return Err(Violation::transfer_policies_not_sorted(p as usize));
             }
             previous = key;
-            self.validate_limit(at(policy, 64), max, 5, p as usize, 0)?;
+            let kind = CounterKind::TransferValue;
+            self.validate_limit(at(policy, 64), max, kind, p as usize, 0)?;
         }
         Ok(())
     }

@@ -3,28 +3,7 @@
 use alloy::primitives::{Address, B256, Bytes, U256};
 use std::collections::BTreeMap;
 
-/// Stored session status (docs/decisions.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Status {
-    /// Never enabled nor revoked.
-    #[default]
-    None,
-    /// Enabled.
-    Active,
-    /// Revoked for good.
-    Revoked,
-}
-
-impl Status {
-    /// The stored number.
-    pub fn code(self) -> u8 {
-        match self {
-            Status::None => 0,
-            Status::Active => 1,
-            Status::Revoked => 2,
-        }
-    }
-}
+pub use sessionkeys_contracts::vocabulary::{CounterKind, Status};
 
 /// The session's header slot: status, the epoch it was recorded under, and the op count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,23 +16,6 @@ pub struct SessionHeader {
     pub ops_period: u64,
     /// Ops counted in that period.
     pub ops_used: u64,
-}
-
-/// Which budget a counter tracks (numbers as in the contract's errors).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum CounterKind {
-    /// The op count (kept in the header).
-    Ops = 0,
-    /// Gas fees the account pays.
-    Fee = 1,
-    /// Value sent by calls of one call policy.
-    CallValue = 2,
-    /// Calls of one call policy.
-    CallCount = 3,
-    /// Sum of one constrained word.
-    ConstraintSum = 4,
-    /// Value sent by plain transfers of one transfer policy.
-    TransferValue = 5,
 }
 
 /// One counter's identity within a session.
@@ -125,7 +87,7 @@ pub enum FactoryOutcome {
 pub struct SenderState {
     /// The EntryPoint version: v0.8 reads an `initCode` starting with the EIP-7702 marker as an
     /// init call on the delegated sender, v0.7 as a factory address.
-    pub entry_point: crate::advisory::EntryPointRules,
+    pub entry_point: sessionkeys_contracts::vocabulary::EntryPointVersion,
     /// Code at the sender before the op (a deployed account or a delegated EOA).
     pub has_code: bool,
     /// What the factory of a factory `initCode` returns.
@@ -139,7 +101,10 @@ pub struct SenderState {
 
 impl SenderState {
     /// A deployed account with `validator` installed, on `entry_point`.
-    pub fn deployed(entry_point: crate::advisory::EntryPointRules, validator: Address) -> Self {
+    pub fn deployed(
+        entry_point: sessionkeys_contracts::vocabulary::EntryPointVersion,
+        validator: Address,
+    ) -> Self {
         Self {
             entry_point,
             has_code: true,

@@ -1,5 +1,6 @@
 //! `evaluate`: the SessionKeyValidator's `validateUserOp`, in Rust, in the same order.
 
+use crate::Violation;
 use crate::calldata::{Calldata, SignatureView};
 use crate::context::{
     Counter, CounterKey, CounterKind, EvalContext, SessionHeader, Status, UserOpInput,
@@ -7,15 +8,15 @@ use crate::context::{
 use crate::execute::{CallRef, decode_calls, decode_outer};
 use crate::sender::{Route, check_fields, create_sender, route};
 use crate::spec::{enable_digest, validate_spec};
-use crate::{Violation, v};
 use alloy::primitives::{Address, B256, U256, keccak256};
-use alloy::sol_types::{SolCall, SolValue};
+use alloy::sol_types::SolCall;
 use sessionkeys_contracts::session::{ChainEpoch, ISessionKeyValidator, SessionSpec, UsageLimit};
+use sessionkeys_contracts::vocabulary::{
+    Condition, LimitType, PaymasterMode, SignatureMode, UnknownWord, nonce_lane, session_digest,
+    session_hash, session_lane,
+};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-
-const MODE_USE: u8 = 0;
-const MODE_ENABLE: u8 = 1;
 
 /// What passing validation yields: the validation data the validator returns and the state it
 /// writes.
@@ -74,8 +75,8 @@ pub struct SessionOp<'a> {
     pub spec: &'a SessionSpec,
     /// keccak256 of the spec bytes the op carries (the spec's own hash when canonical).
     pub session_hash: B256,
-    /// 0 use, 1 enable in first use.
-    pub mode: u8,
+    /// Use, or enable in first use.
+    pub mode: SignatureMode,
     /// The signed time hint.
     pub time_hint: u64,
     /// `userOp.nonce`.
@@ -193,7 +194,7 @@ enum Reads<'a> {
 impl<'a> Reads<'a> {
     fn mode(&self) -> Result<u8, Violation> {
         match self {
-            Reads::Decoded(op) => Ok(op.mode),
+            Reads::Decoded(op) => Ok(op.mode.into()),
             Reads::InPlace { view, .. } => view.mode(),
         }
     }
@@ -277,7 +278,7 @@ struct Core<'a> {
 /// can replay a victim's op against the validator to burn its budgets.
 fn require_sender(ctx: &EvalContext, sender: Address) -> Result<(), Violation> {
     if sender != ctx.account {
-        return Err(v::sender_mismatch(ctx.account, sender));
+        return Err(Violation::sender_mismatch(ctx.account, sender));
     }
     Ok(())
 }
@@ -285,10 +286,9 @@ fn require_sender(ctx: &EvalContext, sender: Address) -> Result<(), Violation> {
 /// Rule 19: a session's ops run on the nonce lane its hash names (`_requireLane`): the first
 /// four bytes of the nonce key after the validator's address.
 fn require_lane(hash: B256, nonce: U256) -> Result<(), Violation> {
-    let key = nonce.to_be_bytes::<32>();
-    let lane = [key[20], key[21], key[22], key[23]];
-    if lane != hash[..4] {
-        return Err(v::wrong_lane(hash, lane));
+    let lane = nonce_lane(nonce);
+    if lane != session_lane(hash) {
+        return Err(Violation::wrong_nonce_lane(hash, lane));
     }
     Ok(())
 }
@@ -318,24 +318,24 @@ fn evaluate_core(ctx: &EvalContext, op: &Core<'_>) -> Result<Validation, Violati
     require_lane(hash, op.nonce)?;
     let execution = decode_outer(op.call_data)?;
     if hint < after || hint > until {
-        return Err(v::hint_outside(hint, after, until));
+        return Err(Violation::time_hint_outside_session(hint, after, until));
     }
 
     // status
     let mut header = ctx.header;
     let mut owner_approved = true;
-    let mode = op.reads.mode()?;
-    let spec = match mode {
-        MODE_ENABLE => {
+    let code = op.reads.mode()?;
+    let (mode, spec) = match SignatureMode::try_from(code) {
+        Ok(SignatureMode::Enable) => {
             let spec;
             (spec, header, owner_approved) = enable_in_first_use(ctx, op, header)?;
-            spec
+            (SignatureMode::Enable, spec)
         }
-        MODE_USE => {
+        Ok(SignatureMode::Use) => {
             require_active(ctx, hash, header)?;
-            op.reads.spec()?
+            (SignatureMode::Use, op.reads.spec()?)
         }
-        mode => return Err(v::unknown_mode(mode)),
+        Err(_) => return Err(Violation::unknown_signature_mode(code)),
     };
     let spec: &SessionSpec = &spec;
 
@@ -361,9 +361,7 @@ fn evaluate_core(ctx: &EvalContext, op: &Core<'_>) -> Result<Validation, Violati
         && match op.reads.session_signature()? {
             None => true,
             Some((user_op_hash, signature)) => {
-                let digest = keccak256(
-                    (user_op_hash, hash, U256::from(hint), U256::from(mode)).abi_encode_params(),
-                );
+                let digest = session_digest(user_op_hash, hash, hint, mode);
                 recover(digest, signature) == Some(spec.signer)
             }
         };
@@ -391,12 +389,12 @@ fn enable_in_first_use<'a>(
 ) -> Result<Enabled<'a>, Violation> {
     let hash = op.session_hash;
     if ctx.registry.is_some() {
-        return Err(v::registry_requires_onchain());
+        return Err(Violation::registry_requires_onchain_enable());
     }
     let spec = op.reads.validated_spec()?;
-    let canonical = keccak256(spec.abi_encode());
+    let canonical = session_hash(&spec);
     if canonical != hash {
-        return Err(v::non_canonical(hash, canonical));
+        return Err(Violation::non_canonical_spec(hash, canonical));
     }
     if header.status != Status::None {
         require_active(ctx, hash, header)?;
@@ -405,9 +403,9 @@ fn enable_in_first_use<'a>(
     let epoch = op
         .reads
         .signed_epoch(ctx.chain_id)?
-        .ok_or_else(|| v::chain_not_approved(ctx.chain_id))?;
+        .ok_or_else(|| Violation::chain_not_approved(ctx.chain_id))?;
     if epoch != ctx.account_epoch {
-        return Err(v::epoch_mismatch(epoch, ctx.account_epoch));
+        return Err(Violation::enable_epoch_mismatch(epoch, ctx.account_epoch));
     }
     let approved = match op.reads.owner_approval()? {
         None => true,
@@ -430,11 +428,13 @@ fn enable_in_first_use<'a>(
 /// Rule 14 (docs/rules.md).
 fn require_active(ctx: &EvalContext, hash: B256, header: SessionHeader) -> Result<(), Violation> {
     match header.status {
-        Status::None => Err(v::not_enabled(hash)),
-        Status::Revoked => Err(v::revoked(hash)),
-        Status::Active if header.epoch != ctx.account_epoch => {
-            Err(v::epoch_stale(hash, header.epoch, ctx.account_epoch))
-        }
+        Status::None => Err(Violation::session_not_enabled(hash)),
+        Status::Revoked => Err(Violation::session_revoked(hash)),
+        Status::Active if header.epoch != ctx.account_epoch => Err(Violation::session_epoch_stale(
+            hash,
+            header.epoch,
+            ctx.account_epoch,
+        )),
         Status::Active => Ok(()),
     }
 }
@@ -461,10 +461,10 @@ fn check_call(
         if is_self_revoke(ctx, state.hash, call) {
             return Ok(());
         }
-        return Err(v::banned(index, call.target));
+        return Err(Violation::banned_target(index, call.target));
     }
     if is_installed_module(ctx, call.target) {
-        return Err(v::banned(index, call.target));
+        return Err(Violation::banned_target(index, call.target));
     }
     if call.data.is_empty() {
         let (p, policy) = spec
@@ -472,9 +472,9 @@ fn check_call(
             .iter()
             .enumerate()
             .find(|(_, p)| p.target == call.target)
-            .ok_or_else(|| v::no_transfer_policy(index, call.target))?;
+            .ok_or_else(|| Violation::no_transfer_policy(index, call.target))?;
         if call.value > policy.maxValuePerUse {
-            return Err(v::value_per_use(
+            return Err(Violation::value_per_use_exceeded(
                 index,
                 p,
                 call.value,
@@ -491,7 +491,10 @@ fn check_call(
         );
     }
     if call.data.len() < 4 {
-        return Err(v::too_short_for_selector(index, call.data.len()));
+        return Err(Violation::calldata_too_short_for_selector(
+            index,
+            call.data.len(),
+        ));
     }
     let selector: [u8; 4] = call.data[..4].try_into().expect("4 bytes");
     let (p, policy) = spec
@@ -499,9 +502,9 @@ fn check_call(
         .iter()
         .enumerate()
         .find(|(_, p)| p.target == call.target && p.selector.0 == selector)
-        .ok_or_else(|| v::no_call_policy(index, call.target, selector))?;
+        .ok_or_else(|| Violation::no_call_policy(index, call.target, selector))?;
     if call.value > policy.maxValuePerUse {
-        return Err(v::value_per_use(
+        return Err(Violation::value_per_use_exceeded(
             index,
             p,
             call.value,
@@ -527,7 +530,7 @@ fn check_call(
     for (c, constraint) in policy.constraints.iter().enumerate() {
         let required = 4 + 32 * (constraint.index as usize + 1);
         if call.data.len() < required {
-            return Err(v::too_short_for_constraint(
+            return Err(Violation::calldata_too_short_for_constraint(
                 index,
                 p,
                 c,
@@ -538,16 +541,16 @@ fn check_call(
         let word = B256::from_slice(&call.data[required - 32..required]);
         let value = U256::from_be_bytes(word.0);
         if constraint.bits < 256 && value >> constraint.bits as usize != U256::ZERO {
-            return Err(v::word_too_wide(index, p, c, constraint.bits, word));
+            return Err(Violation::word_too_wide(index, p, c, constraint.bits, word));
         }
         if !condition_holds(
-            constraint.condition,
+            constraint.condition(),
             value,
             U256::from_be_bytes(constraint.refValue.0),
             &constraint.oneOf,
             word,
         ) {
-            return Err(v::constraint_violated(
+            return Err(Violation::constraint_violated(
                 index,
                 p,
                 c,
@@ -567,16 +570,23 @@ fn check_call(
     Ok(())
 }
 
-fn condition_holds(condition: u8, word: U256, reference: U256, one_of: &[B256], raw: B256) -> bool {
+fn condition_holds(
+    condition: Result<Condition, UnknownWord>,
+    word: U256,
+    reference: U256,
+    one_of: &[B256],
+    raw: B256,
+) -> bool {
     match condition {
-        0 => true,
-        1 => word == reference,
-        2 => word > reference,
-        3 => word < reference,
-        4 => word >= reference,
-        5 => word <= reference,
-        6 => word != reference,
-        _ => one_of.contains(&raw),
+        Ok(Condition::Unconstrained) => true,
+        Ok(Condition::Equal) => word == reference,
+        Ok(Condition::Greater) => word > reference,
+        Ok(Condition::Less) => word < reference,
+        Ok(Condition::GreaterOrEqual) => word >= reference,
+        Ok(Condition::LessOrEqual) => word <= reference,
+        Ok(Condition::NotEqual) => word != reference,
+        // Enable refuses unknown conditions; like the contract, anything else reads the list.
+        Ok(Condition::OneOf) | Err(_) => one_of.contains(&raw),
     }
 }
 
@@ -587,22 +597,26 @@ fn period_and_used(
     key: CounterKey,
     stored: Counter,
 ) -> Result<(u64, U256), Violation> {
-    if limit.limitType != 2 {
+    if limit.limit_type() != Ok(LimitType::Allowance) {
         return Ok((0, stored.used));
     }
     let period: u64 = limit.period.to();
     if period == 0 {
         // Only a spec that skipped enable's checks gets here (the contract would divide by
         // zero): refuse it as enable does.
-        return Err(v::invalid_usage_limit(
-            key.kind as u8,
+        return Err(Violation::invalid_usage_limit(
+            key.kind,
             key.policy as usize,
             key.constraint as usize,
         ));
     }
     let id = state.hint / period;
     if stored.period > id {
-        return Err(v::hint_before_stored(key, stored.period, id));
+        return Err(Violation::time_hint_before_stored_period(
+            key,
+            stored.period,
+            id,
+        ));
     }
     let start = id as u128 * period as u128;
     let end = start + period as u128 - 1;
@@ -646,7 +660,7 @@ fn charge(
     constraint: usize,
     amount: U256,
 ) -> Result<(), Violation> {
-    if limit.limitType == 0 {
+    if limit.is_unlimited() {
         return Ok(());
     }
     let key = CounterKey {
@@ -657,7 +671,7 @@ fn charge(
     let stored = stored_counter(state, key);
     let (period, used) = period_and_used(state, limit, key, stored)?;
     if amount > remaining(limit, used) {
-        return Err(v::limit_exceeded(key, limit.limit, used, amount));
+        return Err(Violation::limit_exceeded(key, limit.limit, used, amount));
     }
     state.counters.insert(
         key,
@@ -674,7 +688,7 @@ fn charge_ops(
     limit: &UsageLimit,
     header: SessionHeader,
 ) -> Result<SessionHeader, Violation> {
-    if limit.limitType == 0 {
+    if limit.is_unlimited() {
         return Ok(header);
     }
     let key = CounterKey {
@@ -695,7 +709,12 @@ fn charge_ops(
             ops_used: next,
             ..header
         }),
-        _ => Err(v::limit_exceeded(key, limit.limit, used, U256::from(1))),
+        _ => Err(Violation::limit_exceeded(
+            key,
+            limit.limit,
+            used,
+            U256::from(1),
+        )),
     }
 }
 
@@ -710,25 +729,25 @@ fn check_fee(
     let mut paymaster_gas = U256::ZERO;
     if !pm.is_empty() {
         if pm.len() < 52 {
-            return Err(v::malformed_paymaster(pm.len()));
+            return Err(Violation::malformed_paymaster_and_data(pm.len()));
         }
         let paymaster = Address::from_slice(&pm[..20]);
         if paymaster != Address::ZERO {
-            let allowed = match spec.paymasterMode {
-                0 => false,
-                2 => paymaster == spec.paymaster,
+            let allowed = match spec.paymaster_mode() {
+                Ok(PaymasterMode::None) => false,
+                Ok(PaymasterMode::One) => paymaster == spec.paymaster,
                 _ => true,
             };
             return if allowed {
                 Ok(())
             } else {
-                Err(v::paymaster_not_allowed(paymaster))
+                Err(Violation::paymaster_not_allowed(paymaster))
             };
         }
         paymaster_gas = U256::from_be_slice(&pm[20..36]) + U256::from_be_slice(&pm[36..52]);
     }
     let limit = &spec.feeLimit;
-    if limit.limitType == 0 {
+    if limit.is_unlimited() {
         return Ok(());
     }
     let gas_limits = U256::from_be_bytes(op.account_gas_limits.0);
@@ -750,7 +769,7 @@ fn check_fee(
     let (period, used) = period_and_used(state, limit, key, stored)?;
     if prefund > remaining(limit, used) {
         if signature_valid {
-            return Err(v::limit_exceeded(key, limit.limit, used, prefund));
+            return Err(Violation::limit_exceeded(key, limit.limit, used, prefund));
         }
         return Ok(());
     }

@@ -6,6 +6,7 @@ use crate::destinations::{DESTINATION_FUNCTIONS, approval_function};
 use crate::format::scalars::{LAST_RFC3339_SECOND, civil_from_unix};
 use alloy::primitives::{Address, B256, U256, address, keccak256};
 use sessionkeys_contracts::session::{CallPolicy, Constraint, SessionSpec, UsageLimit};
+use sessionkeys_contracts::vocabulary::{Condition, LimitType, PaymasterMode};
 
 /// A token's display facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,12 +182,12 @@ fn period_words(period: u64) -> String {
 }
 
 fn budget(limit: &UsageLimit, amount: impl Fn(U256) -> String, count_word: &str) -> Option<String> {
-    match limit.limitType {
-        1 => Some(format!(
+    match limit.limit_type() {
+        Ok(LimitType::Lifetime) => Some(format!(
             "at most {} {count_word}in total",
             amount(limit.limit)
         )),
-        2 => Some(format!(
+        Ok(LimitType::Allowance) => Some(format!(
             "at most {} {count_word}{}",
             amount(limit.limit),
             period_words(limit.period.to())
@@ -236,10 +237,17 @@ fn word_address(word: B256) -> String {
     }
 }
 
+/// Equal or OneOf: the word is pinned to known values.
+fn pins(c: &Constraint) -> bool {
+    matches!(c.condition(), Ok(Condition::Equal | Condition::OneOf))
+}
+
 fn destination(constraint: Option<&Constraint>, role: &str) -> String {
     match constraint {
-        Some(c) if c.condition == 1 => format!("only {role} {}", word_address(c.refValue)),
-        Some(c) if c.condition == 7 => {
+        Some(c) if c.condition() == Ok(Condition::Equal) => {
+            format!("only {role} {}", word_address(c.refValue))
+        }
+        Some(c) if c.condition() == Ok(Condition::OneOf) => {
             let list: Vec<String> = c.oneOf.iter().map(|w| word_address(*w)).collect();
             format!("only {role} {}", list.join(" or "))
         }
@@ -251,9 +259,10 @@ fn amount_clause(policy: &CallPolicy, word: u32, fmt: &dyn Fn(U256) -> String) -
     let mut parts = Vec::new();
     let mut capped = false;
     for c in policy.constraints.iter().filter(|c| c.index == word) {
-        if matches!(c.condition, 3 | 5) {
-            let per_use =
-                U256::from_be_bytes(c.refValue.0) - U256::from(u8::from(c.condition == 3));
+        let condition = c.condition();
+        if matches!(condition, Ok(Condition::Less | Condition::LessOrEqual)) {
+            let strict = condition == Ok(Condition::Less);
+            let per_use = U256::from_be_bytes(c.refValue.0) - U256::from(u8::from(strict));
             parts.push(format!("at most {} each time", fmt(per_use)));
             capped = true;
         }
@@ -278,14 +287,14 @@ fn condition_words(c: &Constraint) -> Option<String> {
             word_address(c.refValue)
         }
     };
-    let relation = match c.condition {
-        1 => format!("is {}", value()),
-        2 => format!("is more than {}", value()),
-        3 => format!("is less than {}", value()),
-        4 => format!("is at least {}", value()),
-        5 => format!("is at most {}", value()),
-        6 => format!("is not {}", value()),
-        7 => format!(
+    let relation = match c.condition() {
+        Ok(Condition::Equal) => format!("is {}", value()),
+        Ok(Condition::Greater) => format!("is more than {}", value()),
+        Ok(Condition::Less) => format!("is less than {}", value()),
+        Ok(Condition::GreaterOrEqual) => format!("is at least {}", value()),
+        Ok(Condition::LessOrEqual) => format!("is at most {}", value()),
+        Ok(Condition::NotEqual) => format!("is not {}", value()),
+        Ok(Condition::OneOf) => format!(
             "is one of {}",
             c.oneOf
                 .iter()
@@ -293,7 +302,7 @@ fn condition_words(c: &Constraint) -> Option<String> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        _ => return None,
+        Ok(Condition::Unconstrained) | Err(_) => return None,
     };
     Some(format!("argument {} {relation}", c.index))
 }
@@ -306,7 +315,7 @@ fn gas(spec: &SessionSpec) -> (Vec<Line>, Vec<String>) {
     let limit = &spec.feeLimit;
     let mut lines = Vec::new();
     let mut notes = Vec::new();
-    let unlimited = limit.limitType == 0;
+    let unlimited = limit.is_unlimited();
     let nothing = !unlimited && limit.limit.is_zero();
     lines.push(match budget(limit, eth, "") {
         _ if nothing => Line {
@@ -324,9 +333,9 @@ fn gas(spec: &SessionSpec) -> (Vec<Line>, Vec<String>) {
             text: "spend ALL the account's ETH on gas: there is no fee limit, and the key holder sets the gas price and can be its own bundler, collecting the fees".into(),
         },
     });
-    let sponsor = match spec.paymasterMode {
-        1 => Some("any paymaster".to_string()),
-        2 => Some(format!("the paymaster {}", short(spec.paymaster))),
+    let sponsor = match spec.paymaster_mode() {
+        Ok(PaymasterMode::Any) => Some("any paymaster".to_string()),
+        Ok(PaymasterMode::One) => Some(format!("the paymaster {}", short(spec.paymaster))),
         _ => None,
     };
     if let Some(sponsor) = sponsor {
@@ -345,7 +354,7 @@ fn gas(spec: &SessionSpec) -> (Vec<Line>, Vec<String>) {
             notes.push("the validator refuses to enable this session: a paymaster is named, so gas fees must be limited (rule 21, FeeLimitRequired)".into());
         }
     }
-    if spec.paymasterMode == 1 {
+    if spec.paymaster_mode() == Ok(PaymasterMode::Any) {
         notes.push("any paymaster may sponsor its actions; a token paymaster takes its fee in the account's tokens, outside these limits".into());
     }
     (lines, notes)
@@ -368,7 +377,7 @@ pub fn explain(spec: &SessionSpec, labels: &Labels) -> Explanation {
     let mut notes = Vec::new();
     let mut periods: Vec<u64> = Vec::new();
     let mut note_period = |limit: &UsageLimit| {
-        if limit.limitType == 2 && !periods.contains(&limit.period.to()) {
+        if limit.limit_type() == Ok(LimitType::Allowance) && !periods.contains(&limit.period.to()) {
             periods.push(limit.period.to());
         }
     };
@@ -400,10 +409,7 @@ pub fn explain(spec: &SessionSpec, labels: &Labels) -> Explanation {
         let (text, risk) = if selector == selector_of("transfer(address,uint256)") {
             let (amount, capped) = amount_clause(policy, 1, &units);
             let to = destination(
-                policy
-                    .constraints
-                    .iter()
-                    .find(|c| c.index == 0 && matches!(c.condition, 1 | 7)),
+                policy.constraints.iter().find(|c| c.index == 0 && pins(c)),
                 "to",
             );
             (
@@ -413,10 +419,7 @@ pub fn explain(spec: &SessionSpec, labels: &Labels) -> Explanation {
         } else if approval_function(selector).is_some_and(|f| f.word == 0 && f.amount == Some(1)) {
             let (amount, capped) = amount_clause(policy, 1, &units);
             let spender = destination(
-                policy
-                    .constraints
-                    .iter()
-                    .find(|c| c.index == 0 && matches!(c.condition, 1 | 7)),
+                policy.constraints.iter().find(|c| c.index == 0 && pins(c)),
                 "for",
             );
             notes.push(format!("approvals of {token_name} granted by this session outlive it: revoke them with approve(spender, 0)"));
@@ -448,7 +451,7 @@ pub fn explain(spec: &SessionSpec, labels: &Labels) -> Explanation {
                 text += &format!(", {b}");
             }
             let risk = if policy.maxValuePerUse > U256::ZERO {
-                if policy.valueLimit.limitType == 0 {
+                if policy.valueLimit.is_unlimited() {
                     3
                 } else {
                     2
@@ -464,7 +467,7 @@ pub fn explain(spec: &SessionSpec, labels: &Labels) -> Explanation {
         let total =
             budget(&policy.valueLimit, eth, "").unwrap_or_else(|| "with no total cap".into());
         lines.push(Line {
-            risk: if policy.valueLimit.limitType == 0 {
+            risk: if policy.valueLimit.is_unlimited() {
                 3
             } else {
                 2

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod advisory;
+mod call_form;
 pub mod calldata;
 pub mod context;
 pub mod destinations;
@@ -9,11 +10,10 @@ pub mod execute;
 pub mod explain;
 pub mod format;
 pub mod lint;
+mod refusals;
 pub mod sender;
 pub mod spec;
 pub mod typed_data;
-#[allow(non_snake_case)]
-mod v;
 pub mod violation;
 
 pub use context::{
@@ -21,5 +21,6 @@ pub use context::{
     Status, UserOpInput,
 };
 pub use evaluate::{Validation, evaluate};
-pub use spec::{enable_digest, session_hash, validate_spec};
+pub use sessionkeys_contracts::vocabulary::session_hash;
+pub use spec::{enable_digest, validate_spec};
 pub use violation::{Violation, violation_from_revert};

@@ -5,6 +5,7 @@
 use crate::destinations::{DestinationKind, destination_function};
 use alloy::primitives::{Address, U256, address};
 use sessionkeys_contracts::session::{CallPolicy, SessionSpec, UsageLimit};
+use sessionkeys_contracts::vocabulary::{Condition, PaymasterMode, UnknownWord};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -108,20 +109,27 @@ const THIRTY_DAYS: u64 = 30 * 86_400;
 const HEAD_WORDS: &[([u8; 4], u32)] = &[(PERMIT2_APPROVE, 4)];
 
 fn pins_word(policy: &CallPolicy, index: u32) -> bool {
-    policy
-        .constraints
-        .iter()
-        .any(|c| c.index == index && (c.condition == 1 || c.condition == 7))
+    policy.constraints.iter().any(|c| {
+        c.index == index && matches!(c.condition(), Ok(Condition::Equal | Condition::OneOf))
+    })
 }
 
 fn caps_word(policy: &CallPolicy, index: u32) -> bool {
     policy.constraints.iter().any(|c| {
-        c.index == index && (c.limit.limitType != 0 || matches!(c.condition, 1 | 3 | 5 | 7))
+        c.index == index
+            && (!c.limit.is_unlimited()
+                || matches!(
+                    c.condition(),
+                    Ok(Condition::Equal
+                        | Condition::Less
+                        | Condition::LessOrEqual
+                        | Condition::OneOf)
+                ))
     })
 }
 
 fn unlimited(limit: &UsageLimit) -> bool {
-    limit.limitType == 0
+    limit.is_unlimited()
 }
 
 /// SK010: the session runs on for more than 30 days, counted from `now` or from its start if
@@ -146,8 +154,8 @@ fn too_long(spec: &SessionSpec, now: u64) -> Option<Finding> {
 /// SK011: an unlimited `feeLimit`. The key holder sets the gas price and can bundle its own ops
 /// with itself as beneficiary, so whatever the account pays in fees can go to it; a named
 /// paymaster does not stop self-paid ops, hence rule 21.
-fn unlimited_fees(paymaster_mode: u8) -> Finding {
-    let message = if paymaster_mode == 0 {
+fn unlimited_fees(paymaster_mode: Result<PaymasterMode, UnknownWord>) -> Finding {
+    let message = if paymaster_mode == Ok(PaymasterMode::None) {
         "gas fees the account pays are not limited: the key holder can spend all the account's ETH on gas (it can bundle its own ops at any gas price, with itself as the beneficiary)".to_string()
     } else {
         "a paymaster is named but gas fees the account pays are not limited: the validator refuses to enable this session (rule 21, FeeLimitRequired), because the key holder can still send ops the account pays for itself".to_string()
@@ -181,7 +189,7 @@ pub fn lint(spec: &SessionSpec, now: u64) -> Vec<Finding> {
         .chain(already_ended(spec, now))
         .collect();
     if unlimited(&spec.feeLimit) {
-        out.push(unlimited_fees(spec.paymasterMode));
+        out.push(unlimited_fees(spec.paymaster_mode()));
     }
     let mut push = |code, severity, location: String, message: String, hint: &str| {
         out.push(Finding {
@@ -203,7 +211,7 @@ pub fn lint(spec: &SessionSpec, now: u64) -> Vec<Finding> {
             "add the call or transfer policies the app needs",
         );
     }
-    if spec.paymasterMode == 1 {
+    if spec.paymaster_mode() == Ok(PaymasterMode::Any) {
         push(
             "SK016",
             Warning,

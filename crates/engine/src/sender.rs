@@ -3,9 +3,9 @@
 //! nonce key (docs/decisions.md, "Validation order").
 
 use crate::Violation;
-use crate::advisory::EntryPointRules;
 use crate::context::{EvalContext, FactoryOutcome, UserOpInput};
 use alloy::primitives::{Address, B256, U256};
+use sessionkeys_contracts::vocabulary::EntryPointVersion;
 
 /// The 20 bytes that mark an EIP-7702 `initCode` on v0.8 (0x7702 padded with zeros).
 const EIP7702_MARKER: [u8; 20] = {
@@ -51,7 +51,7 @@ pub fn check_fields(ctx: &EvalContext, op: &UserOpInput) -> Result<(), Violation
 /// shorter than address + two gas limits, and on v0.8 `AA98` for a zero paymaster address (v0.7
 /// reads one as no paymaster). Returns the paymaster's verification and post-op gas limits.
 pub fn check_paymaster_and_data(
-    rules: EntryPointRules,
+    rules: EntryPointVersion,
     pm: &[u8],
 ) -> Result<(U256, U256), Violation> {
     if pm.is_empty() {
@@ -60,7 +60,7 @@ pub fn check_paymaster_and_data(
     if pm.len() < 52 {
         return Err(refused("AA93 invalid paymasterAndData"));
     }
-    if rules == EntryPointRules::V08 && pm[..20] == [0u8; 20] {
+    if rules.refuses_zero_paymaster() && pm[..20] == [0u8; 20] {
         return Err(refused("AA98 invalid paymaster"));
     }
     Ok((
@@ -75,7 +75,7 @@ pub fn create_sender(ctx: &EvalContext, op: &UserOpInput) -> Result<(), Violatio
     if init_code.is_empty() {
         return Ok(());
     }
-    if state.entry_point == EntryPointRules::V08 && is_eip7702_init_code(init_code) {
+    if state.entry_point.reads_eip7702_init_code() && is_eip7702_init_code(init_code) {
         if init_code.len() > 20 && state.init_call_reverts {
             return Err(refused("AA13 EIP7702 sender init failed"));
         }
@@ -85,11 +85,8 @@ pub fn create_sender(ctx: &EvalContext, op: &UserOpInput) -> Result<(), Violatio
         return Err(refused("AA10 sender already constructed"));
     }
     if init_code.len() < 20 {
-        return Err(refused(match state.entry_point {
-            EntryPointRules::V08 => "AA99 initCode too small",
-            // v0.7 names no reason: its SenderCreator reverts slicing the factory address.
-            EntryPointRules::V07 => "initCode shorter than a factory address (handleOps reverts)",
-        }));
+        // v0.7 names no reason: its SenderCreator reverts slicing the factory address.
+        return Err(refused(state.entry_point.short_init_code_reason()));
     }
     match state.factory {
         FactoryOutcome::Fails => Err(refused("AA13 initCode failed or OOG")),

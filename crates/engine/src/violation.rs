@@ -4,6 +4,7 @@ use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::sol_types::{SolError, SolInterface};
 use sessionkeys_contracts::abi::SessionAccount;
 use sessionkeys_contracts::session::{self, ISessionKeyValidator::ISessionKeyValidatorErrors as E};
+use sessionkeys_contracts::vocabulary::{Condition, CounterKind, PaymasterMode};
 
 /// A refusal, identical to what the contract reverts with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,32 +79,43 @@ impl Violation {
         }
     }
 
-    /// The error's Solidity name, e.g. `LimitExceeded`.
+    /// The error's Solidity name, e.g. `LimitExceeded`: read from alloy's generated selector
+    /// tables and signatures, never typed by hand. The three refusals that are not contract
+    /// errors go by their variant's name.
     pub fn name(&self) -> &'static str {
         match self {
             Violation::Validator(e) => validator_error_name(e),
-            Violation::ExecuteSelectorRequired(_) => "ExecuteSelectorRequired",
-            Violation::UnsupportedExecutionMode(_) => "UnsupportedExecutionMode",
-            Violation::NonCanonicalExecution(_) => "NonCanonicalExecution",
-            Violation::EmptyBatch => "EmptyBatch",
+            Violation::ExecuteSelectorRequired(_) => sol_name::<session::ExecuteSelectorRequired>(),
+            Violation::UnsupportedExecutionMode(_) => {
+                sol_name::<session::UnsupportedExecutionMode>()
+            }
+            Violation::NonCanonicalExecution(_) => sol_name::<session::NonCanonicalExecution>(),
+            Violation::EmptyBatch => sol_name::<session::EmptyBatch>(),
+            Violation::ValidatorNotInstalled(_) => {
+                sol_name::<SessionAccount::ValidatorNotInstalled>()
+            }
             Violation::EmptyRevert => "EmptyRevert",
-            Violation::ValidatorNotInstalled(_) => "ValidatorNotInstalled",
             Violation::EntryPoint(_) => "EntryPoint",
             Violation::OtherValidator(_) => "OtherValidator",
         }
     }
 }
 
+/// The name part of a Solidity error's signature, `Name(types)`.
+fn sol_name<T: SolError>() -> &'static str {
+    let signature: &'static str = T::SIGNATURE;
+    signature
+        .split_once('(')
+        .map_or(signature, |(name, _)| name)
+}
+
+/// A validator error's name, from the generated table of its selectors.
+pub fn validator_error_name(e: &E) -> &'static str {
+    E::name_by_selector(e.selector()).unwrap_or("UnknownValidatorError")
+}
+
 fn counter_name(kind: u8) -> &'static str {
-    match kind {
-        0 => "op count",
-        1 => "fee budget",
-        2 => "value budget",
-        3 => "call count",
-        4 => "sum of the constrained argument",
-        5 => "transfer value budget",
-        _ => "budget",
-    }
+    CounterKind::try_from(kind).map_or("budget", CounterKind::text)
 }
 
 /// A word as a person reads it: an address, a number, or hex.
@@ -120,9 +132,11 @@ fn word_text(word: &B256) -> String {
 }
 
 fn budget_owner(kind: u8, policy: &U256, constraint: &U256) -> String {
-    match kind {
-        0 | 1 => format!("the session's {}", counter_name(kind)),
-        4 => format!(
+    match CounterKind::try_from(kind) {
+        Ok(CounterKind::Ops | CounterKind::Fee) => {
+            format!("the session's {}", counter_name(kind))
+        }
+        Ok(CounterKind::ConstraintSum) => format!(
             "the {} of policy {policy} (constraint {constraint})",
             counter_name(kind)
         ),
@@ -131,32 +145,7 @@ fn budget_owner(kind: u8, policy: &U256, constraint: &U256) -> String {
 }
 
 fn condition_name(condition: u8) -> &'static str {
-    match condition {
-        0 => "unconstrained",
-        1 => "equal to",
-        2 => "greater than",
-        3 => "less than",
-        4 => "at least",
-        5 => "at most",
-        6 => "different from",
-        7 => "one of",
-        _ => "an unknown condition",
-    }
-}
-
-macro_rules! names {
-    ($e:expr; $($v:ident),* $(,)?) => { match $e { $(E::$v(_) => stringify!($v),)* } };
-}
-
-fn validator_error_name(e: &E) -> &'static str {
-    names!(e; SenderMismatch, MalformedSignature, NonCanonicalSpec, UnknownSignatureMode, InvalidSigner,
-        InvalidWindow, InvalidUsageLimit, InvalidPaymasterPolicy, FeeLimitRequired, CallPoliciesNotSorted, TransferPoliciesNotSorted,
-        InvalidConstraint, WrongNonceLane, SessionNotEnabled, SessionRevoked, SessionEpochStale, SessionAlreadyExists,
-        ChainNotApproved, EnableEpochMismatch, RevokeEpochMismatch, AccountNotDeployed, OwnerApprovalInvalid, RegistryRequiresOnchainEnable, TimeHintOutsideSession,
-        TimeHintBeforeStoredPeriod, BannedTarget, PolicyTargetsBanned, NoCallPolicy, NoTransferPolicy,
-        CalldataTooShortForSelector, ValuePerUseExceeded, CalldataTooShortForConstraint, WordTooWide,
-        ConstraintViolated, LimitExceeded, PaymasterNotAllowed, MalformedPaymasterAndData, RegistryCallNotAllowed,
-        RegistryTransferNotAllowed, RegistryApprovalNotAllowed, RegistryApprovalUnconstrained)
+    Condition::try_from(condition).map_or("an unknown condition", Condition::text)
 }
 
 impl std::fmt::Display for Violation {
@@ -233,10 +222,10 @@ impl std::fmt::Display for Violation {
                 E::FeeLimitRequired(x) => write!(
                     f,
                     "the session lets {} sponsor its ops but leaves the fees the account pays unlimited: the session key can still send self-paid ops at any gas price and collect the fees as its own bundler; set a finite feeLimit, 0 for sponsored ops only (rule 21)",
-                    if x.paymasterMode == 2 {
-                        "one paymaster"
+                    if PaymasterMode::try_from(x.paymasterMode) == Ok(PaymasterMode::One) {
+                        PaymasterMode::One.text()
                     } else {
-                        "any paymaster"
+                        PaymasterMode::Any.text()
                     }
                 ),
                 E::CallPoliciesNotSorted(x) => write!(
@@ -363,9 +352,9 @@ impl std::fmt::Display for Violation {
                     x.callIndex, x.word, x.bits, x.constraintIndex, x.policyIndex
                 ),
                 E::ConstraintViolated(x) => {
-                    let relation = match x.condition {
-                        7 => "not one of the values".to_string(),
-                        c => format!("not {} the value", condition_name(c)),
+                    let relation = match Condition::try_from(x.condition) {
+                        Ok(Condition::OneOf) => "not one of the values".to_string(),
+                        _ => format!("not {} the value", condition_name(x.condition)),
                     };
                     write!(
                         f,

@@ -133,6 +133,7 @@ mod refusals_the_entrypoint_never_lets_through {
     use alloy::primitives::{Address, B256, U256, address, aliases::U48};
     use sessionkeys_contracts::session::ISessionKeyValidator::ISessionKeyValidatorErrors as E;
     use sessionkeys_contracts::session::{SessionSpec, TransferPolicy, UsageLimit};
+    use sessionkeys_contracts::vocabulary::{LimitType, PaymasterMode, SignatureMode};
     use sessionkeys_engine::evaluate::{SessionOp, evaluate_session_op};
     use sessionkeys_engine::{CounterKind, EvalContext, SessionHeader, Status, session_hash};
 
@@ -140,17 +141,13 @@ mod refusals_the_entrypoint_never_lets_through {
     const ALICE: Address = address!("0xA11CE00000000000000000000000000000000001");
 
     fn spec() -> SessionSpec {
-        let none = UsageLimit {
-            limitType: 0,
-            limit: U256::ZERO,
-            period: U48::ZERO,
-        };
+        let none = UsageLimit::unlimited();
         SessionSpec {
             signer: address!("0x0000000000000000000000000000000000005e55"),
             validAfter: U48::from(100),
             validUntil: U48::from(10_000),
             feeLimit: none.clone(),
-            paymasterMode: 1,
+            paymasterMode: PaymasterMode::Any.into(),
             paymaster: Address::ZERO,
             opLimit: none.clone(),
             callPolicies: vec![],
@@ -224,7 +221,7 @@ mod refusals_the_entrypoint_never_lets_through {
             sender,
             spec,
             session_hash: hash,
-            mode: 0,
+            mode: SignatureMode::Use,
             time_hint,
             nonce: lane_nonce(hash),
             call_data: &call_data,
@@ -273,27 +270,25 @@ mod refusals_the_entrypoint_never_lets_through {
             .err()
             .and_then(|v| v.as_validator().cloned())
         {
-            Some(E::FeeLimitRequired(e)) => assert_eq!(e.paymasterMode, 1),
+            Some(E::FeeLimitRequired(e)) => {
+                assert_eq!(e.paymasterMode, u8::from(PaymasterMode::Any))
+            }
             other => panic!("expected FeeLimitRequired, got {other:?}"),
         }
         // One named paymaster, unlimited fees: refused too.
-        s.paymasterMode = 2;
+        s.paymasterMode = PaymasterMode::One.into();
         s.paymaster = address!("0x000000000000000000000000000000000000beef");
         assert!(matches!(
             validate_spec(&s).err().and_then(|v| v.as_validator().cloned()),
-            Some(E::FeeLimitRequired(e)) if e.paymasterMode == 2
+            Some(E::FeeLimitRequired(e)) if e.paymasterMode == u8::from(PaymasterMode::One)
         ));
         // A zero lifetime budget is finite: accepted.
-        s.feeLimit = UsageLimit {
-            limitType: 1,
-            limit: U256::ZERO,
-            period: U48::ZERO,
-        };
+        s.feeLimit = UsageLimit::new(LimitType::Lifetime, U256::ZERO, 0);
         assert_eq!(validate_spec(&s), Ok(()));
         // No paymaster: unlimited fees stay valid on-chain (lint SK011 flags them).
-        s.paymasterMode = 0;
+        s.paymasterMode = PaymasterMode::None.into();
         s.paymaster = Address::ZERO;
-        s.feeLimit.limitType = 0;
+        s.feeLimit.limitType = LimitType::Unlimited.into();
         assert_eq!(validate_spec(&s), Ok(()));
     }
 
@@ -312,7 +307,7 @@ mod refusals_the_entrypoint_never_lets_through {
                 sender: ACCOUNT,
                 spec: &session,
                 session_hash: hash,
-                mode: 0,
+                mode: SignatureMode::Use,
                 time_hint: hint,
                 nonce: lane_nonce(hash),
                 call_data: &call_data,
@@ -340,11 +335,7 @@ mod refusals_the_entrypoint_never_lets_through {
     fn a_periodic_limit_of_period_zero_is_refused_as_at_enable_not_divided_by() {
         // Only a spec that skipped enable's checks can have one: refused as enable would.
         let mut spec = spec();
-        spec.opLimit = UsageLimit {
-            limitType: 2,
-            limit: U256::from(5),
-            period: U48::ZERO,
-        };
+        spec.opLimit = UsageLimit::new(LimitType::Allowance, U256::from(5), 0);
         assert!(matches!(
             check_op(&spec, &context(), ACCOUNT, &[], 500),
             Some(E::InvalidUsageLimit(e)) if e.kind == CounterKind::Ops as u8
@@ -356,11 +347,7 @@ mod refusals_the_entrypoint_never_lets_through {
         // `check --usage` can describe counters the contract never writes: more used than the
         // limit, or the largest op count. Nothing remains of such a budget.
         let mut spec = spec();
-        spec.opLimit = UsageLimit {
-            limitType: 1,
-            limit: U256::from(3),
-            period: U48::ZERO,
-        };
+        spec.opLimit = UsageLimit::new(LimitType::Lifetime, U256::from(3), 0);
         for used in [4, u64::MAX] {
             let mut context = context();
             context.header.ops_used = used;
@@ -377,11 +364,11 @@ mod refusals_the_entrypoint_never_lets_through {
     #[test]
     fn an_overflowing_prefund_exceeds_any_fee_budget() {
         let mut spec = spec();
-        spec.feeLimit = UsageLimit {
-            limitType: 1,
-            limit: (U256::from(1) << 208) - U256::from(1),
-            period: U48::ZERO,
-        };
+        spec.feeLimit = UsageLimit::new(
+            LimitType::Lifetime,
+            (U256::from(1) << 208) - U256::from(1),
+            0,
+        );
         // paymaster gas 2 × (2^128 - 1) with a zero paymaster, at the largest fee per gas:
         // the prefund overflows 256 bits, which the contract's checked arithmetic refuses.
         let mut paymaster_and_data = vec![0u8; 20];
@@ -393,7 +380,7 @@ mod refusals_the_entrypoint_never_lets_through {
                 sender: ACCOUNT,
                 spec: &spec,
                 session_hash: hash,
-                mode: 0,
+                mode: SignatureMode::Use,
                 time_hint: 500,
                 nonce: lane_nonce(hash),
                 call_data: &call_data,

@@ -1,6 +1,7 @@
 //! Explanations read as a person would need them: riskiest first, tokens named, unknowns said.
 
 use alloy::primitives::U256;
+use sessionkeys_contracts::vocabulary::LimitType;
 use sessionkeys_engine::explain::{Labels, explain, format_units, human_time, short};
 use sessionkeys_engine::format::parse_session_json;
 
@@ -158,7 +159,7 @@ fn gas_lines(json: &str, unlimited: bool) -> sessionkeys_engine::explain::Explan
     if unlimited {
         // Made unlimited after loading: the loader refuses a named paymaster without a fee
         // limit (rule 21), but explain must still describe such a spec honestly.
-        spec.feeLimit.limitType = 0;
+        spec.feeLimit.limitType = LimitType::Unlimited.into();
         spec.feeLimit.limit = U256::ZERO;
     }
     explain(&spec, &Labels::well_known())

@@ -1,6 +1,7 @@
 //! Each lint rule fires on the mistake it names and stays quiet on the fixed session.
 
 use sessionkeys_contracts::session::{SessionSpec, UsageLimit};
+use sessionkeys_contracts::vocabulary::LimitType;
 use sessionkeys_engine::format::parse_session_json;
 use sessionkeys_engine::lint::{Finding, Severity, UNCONSTRAINED_DESTINATION, lint};
 
@@ -273,7 +274,7 @@ fn with_unlimited_fees(extra: &str) -> SessionSpec {
     // without a fee limit (rule 21), but lint must still judge such a spec.
     let mut spec = spec_of(&session(&policy("move(uint8)", ""), extra));
     spec.feeLimit = UsageLimit {
-        limitType: 0,
+        limitType: LimitType::Unlimited.into(),
         limit: Default::default(),
         period: Default::default(),
     };

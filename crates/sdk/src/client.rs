@@ -10,7 +10,7 @@ use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
 use sessionkeys_chain::execution::{Call, encode_calls};
-use sessionkeys_chain::signing::{self, EnableApproval, MODE_ENABLE, MODE_USE};
+use sessionkeys_chain::signing::{self, EnableApproval, SignatureMode};
 use sessionkeys_chain::userop::{nonce_key, session_lane};
 use sessionkeys_chain::validator_state::{self, ValidatorSetting};
 use sessionkeys_chain::{EntryPointVersion, UserOperation};
@@ -29,8 +29,8 @@ const BANNED_MODULE_TYPES: [u64; 3] = [1, 2, 4];
 pub struct Precheck {
     /// The validator's result: window, and the counters after the op.
     pub validation: Validation,
-    /// Use (0) or enable-in-first-use (1).
-    pub mode: u8,
+    /// Use, or enable in first use.
+    pub mode: SignatureMode,
     /// The time hint the op will carry.
     pub time_hint: u64,
 }
@@ -314,12 +314,12 @@ impl SessionClient {
         Ok(installed)
     }
 
-    fn mode(&self, ctx: &EvalContext) -> u8 {
+    fn mode(&self, ctx: &EvalContext) -> SignatureMode {
         let enabled = ctx.header.status == Status::Active && ctx.header.epoch == ctx.account_epoch;
         if !enabled && self.approval.is_some() {
-            MODE_ENABLE
+            SignatureMode::Enable
         } else {
-            MODE_USE
+            SignatureMode::Use
         }
     }
 
@@ -327,12 +327,12 @@ impl SessionClient {
         &self,
         ctx: &EvalContext,
         op: &UserOperation,
-        mode: u8,
+        mode: SignatureMode,
         time_hint: u64,
     ) -> Result<Validation, SdkError> {
         let packed = op.pack();
         let chains = match (&self.approval, mode) {
-            (Some(approval), MODE_ENABLE) => approval.chains.as_slice(),
+            (Some(approval), SignatureMode::Enable) => approval.chains.as_slice(),
             _ => &[],
         };
         evaluate_session_op(
@@ -357,10 +357,7 @@ impl SessionClient {
     }
 
     fn rules(&self) -> EntryPointRules {
-        match self.account.version {
-            EntryPointVersion::V07 => EntryPointRules::V07,
-            EntryPointVersion::V08 => EntryPointRules::V08,
-        }
+        self.account.version
     }
 
     fn check_window(&self, validation: &Validation, now: u64) -> Result<(), SdkError> {
@@ -396,7 +393,7 @@ impl SessionClient {
     async fn prepare(
         &self,
         calls: &[Call],
-    ) -> Result<(EvalContext, UserOperation, u8, u64), SdkError> {
+    ) -> Result<(EvalContext, UserOperation, SignatureMode, u64), SdkError> {
         let backend = self.backend.as_ref();
         let ctx = self.context(calls).await?;
         let mode = self.mode(&ctx);
@@ -461,7 +458,7 @@ impl SessionClient {
     async fn prepare_judged(
         &self,
         calls: &[Call],
-    ) -> Result<(EvalContext, UserOperation, u8, u64), SdkError> {
+    ) -> Result<(EvalContext, UserOperation, SignatureMode, u64), SdkError> {
         let mut waited = false;
         loop {
             let (ctx, op, mode, time_hint) = self.prepare(calls).await?;
@@ -488,7 +485,7 @@ impl SessionClient {
         } else {
             self.prepare(calls).await?
         };
-        let enable = (mode == MODE_ENABLE)
+        let enable = (mode == SignatureMode::Enable)
             .then_some(())
             .and(self.approval.as_ref());
         let stub = signing::encode_session_signature(

@@ -46,16 +46,17 @@ pub enum SdkError {
         /// The margin a bundler needs (seconds).
         margin: u64,
     },
-    /// The bundler refused the op; `reason` is the validator's named error when the refusal
-    /// carried one.
+    /// The bundler refused the op; `reason` is the decoded revert (the validator's named error,
+    /// typed) when the refusal carried revert data.
     #[error("the bundler refused the userOp: {message}{}", reason.as_ref().map(|r| format!(" — {r}")).unwrap_or_default())]
     BundlerRefused {
         /// The JSON-RPC error code (ERC-7769).
         code: i64,
         /// The bundler's message.
         message: String,
-        /// The decoded revert, if the message or data carried one.
-        reason: Option<String>,
+        /// The decoded revert, if the message or data carried one (boxed: a validator error
+        /// carries several words).
+        reason: Option<Box<sessionkeys_chain::RevertReason>>,
     },
     /// The op was mined but its execution reverted (its fee was still paid).
     #[error(

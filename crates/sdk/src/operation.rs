@@ -197,7 +197,7 @@ pub fn bundler_refusal(error: BackendError) -> SdkError {
             let reason = data
                 .filter(|d| d.len() >= 4)
                 .or_else(|| hex_in(&message))
-                .map(|d| decode_revert(&d).to_string());
+                .map(|d| Box::new(decode_revert(&d)));
             SdkError::BundlerRefused {
                 code,
                 message,
@@ -230,6 +230,7 @@ fn hex_in(text: &str) -> Option<Bytes> {
 mod tests {
     use super::*;
     use alloy::sol_types::SolError;
+    use sessionkeys_chain::RevertReason;
     use sessionkeys_contracts::session::ISessionKeyValidator;
 
     #[test]
@@ -252,7 +253,12 @@ mod tests {
         match error {
             SdkError::BundlerRefused { code, reason, .. } => {
                 assert_eq!(code, -32500);
-                assert!(reason.unwrap().contains("SessionNotEnabled"));
+                assert!(matches!(
+                    reason.as_deref(),
+                    Some(RevertReason::Validator(
+                        ISessionKeyValidator::ISessionKeyValidatorErrors::SessionNotEnabled(_)
+                    ))
+                ));
             }
             other => panic!("expected a bundler refusal, got {other:?}"),
         }

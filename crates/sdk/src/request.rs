@@ -256,7 +256,7 @@ async fn request_with_key(
     let session = StoredSession {
         hash: grant.hash(),
         chain_id,
-        entry_point: plan.version.label().into(),
+        entry_point: plan.version,
         account: account.address,
         owner: plan.owner,
         validator,

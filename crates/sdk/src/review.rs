@@ -8,14 +8,13 @@ use alloy::primitives::{Address, B256, FixedBytes};
 use alloy::sol_types::SolCall;
 use sessionkeys_contracts::abi::PolicyRegistry;
 use sessionkeys_contracts::session::SessionSpec;
+use sessionkeys_contracts::vocabulary::{Condition, ReviewStatus};
 use sessionkeys_engine::destinations::approval_function;
 use sessionkeys_engine::explain::Labels;
 use sessionkeys_engine::lint::{Finding, Severity};
 
-const COND_EQUAL: u8 = 1;
-const COND_ONE_OF: u8 = 7;
-/// `PolicyRegistry`'s status of a reviewed policy.
-pub const ALLOWED: u8 = 1;
+/// `PolicyRegistry`'s status of a reviewed policy that a registry-mode validator accepts.
+pub const ALLOWED: ReviewStatus = ReviewStatus::Allowed;
 
 /// One reviewed item of a session: a call policy, an approval spender, or a transfer target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,21 +23,15 @@ pub struct RegistryEntry {
     pub location: String,
     /// What was looked up, e.g. `transfer(address,uint256) selector 0xa9059cbb on 0x…`.
     pub subject: String,
-    /// 0 unset, 1 allowed, 2 blocked; `None` for an approval whose spender is not pinned
-    /// (the registry cannot review it at all).
-    pub status: Option<u8>,
+    /// The registry's review; `None` for an approval whose spender is not pinned (the registry
+    /// cannot review it at all).
+    pub status: Option<ReviewStatus>,
 }
 
 impl RegistryEntry {
     /// The status in words.
     pub fn status_name(&self) -> &'static str {
-        match self.status {
-            Some(1) => "allowed",
-            Some(2) => "blocked",
-            Some(0) => "unset (not reviewed)",
-            Some(_) => "unknown status",
-            None => "spender not pinned",
-        }
+        self.status.map_or("spender not pinned", ReviewStatus::text)
     }
 
     /// A lint finding (SK020) for an entry a registry-mode validator would refuse.
@@ -65,9 +58,11 @@ async fn status<C: SolCall<Return = u8>>(
     backend: &dyn Backend,
     registry: Address,
     call: C,
-) -> Result<u8, SdkError> {
+) -> Result<ReviewStatus, SdkError> {
     let out = backend.call(registry, call.abi_encode().into()).await?;
-    C::abi_decode_returns(&out).map_err(|e| SdkError::Decode(format!("{}: {e}", C::SIGNATURE)))
+    let code = C::abi_decode_returns(&out)
+        .map_err(|e| SdkError::Decode(format!("{}: {e}", C::SIGNATURE)))?;
+    ReviewStatus::try_from(code).map_err(|e| SdkError::Decode(format!("{}: {e}", C::SIGNATURE)))
 }
 
 /// The registry's status of every policy of `spec`, in the order the validator checks them.
@@ -99,9 +94,9 @@ pub async fn registry_review(
             .iter()
             .filter(|c| c.index == approval.word)
         {
-            match constraint.condition {
-                COND_EQUAL => spenders.push(constraint.refValue),
-                COND_ONE_OF => spenders.extend(constraint.oneOf.iter().copied()),
+            match constraint.condition() {
+                Ok(Condition::Equal) => spenders.push(constraint.refValue),
+                Ok(Condition::OneOf) => spenders.extend(constraint.oneOf.iter().copied()),
                 _ => {}
             }
         }

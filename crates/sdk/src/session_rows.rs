@@ -9,6 +9,7 @@ use crate::store::{StoredSession, StoredStatus};
 use alloy::primitives::{Address, B256};
 use serde::Serialize;
 use sessionkeys_contracts::session::CounterUsage;
+use sessionkeys_contracts::vocabulary::{EntryPointVersion, Status};
 
 /// Where a session stands on-chain, in words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -26,14 +27,14 @@ pub enum OnchainState {
 }
 
 impl OnchainState {
-    /// From the validator's `sessionStatus`: the stored status (0 none, 1 active, 2 revoked)
-    /// and whether the session is of the account's current epoch and active.
-    pub fn from_status(status: u8, usable: bool) -> Self {
+    /// From the validator's `sessionStatus`: the stored status and whether the session is of
+    /// the account's current epoch and active.
+    pub fn from_status(status: Status, usable: bool) -> Self {
         match (status, usable) {
-            (1, true) => Self::Active,
-            (1, false) => Self::RevokedWithAll,
-            (2, _) => Self::Revoked,
-            _ => Self::NotEnabled,
+            (Status::Active, true) => Self::Active,
+            (Status::Active, false) => Self::RevokedWithAll,
+            (Status::Revoked, _) => Self::Revoked,
+            (Status::None, _) => Self::NotEnabled,
         }
     }
 
@@ -118,7 +119,7 @@ pub struct SessionRow {
     /// The chain it was granted on (unknown for a session not stored here).
     pub chain_id: Option<u64>,
     /// Its EntryPoint version (unknown for a session not stored here).
-    pub entry_point: Option<String>,
+    pub entry_point: Option<EntryPointVersion>,
     /// Its local status; `None`: granted from another machine.
     pub stored: Option<StoredStatus>,
     /// What the chain says, when a node was asked.
@@ -146,7 +147,7 @@ pub async fn session_rows(
             session_hash: session.hash,
             account: session.account,
             chain_id: Some(session.chain_id),
-            entry_point: Some(session.entry_point.clone()),
+            entry_point: Some(session.entry_point),
             stored: Some(session.status),
             onchain,
         });
@@ -193,13 +194,22 @@ mod tests {
 
     #[test]
     fn an_active_session_of_an_older_epoch_reads_as_revoked_with_all() {
-        assert_eq!(OnchainState::from_status(1, true), OnchainState::Active);
         assert_eq!(
-            OnchainState::from_status(1, false),
+            OnchainState::from_status(Status::Active, true),
+            OnchainState::Active
+        );
+        assert_eq!(
+            OnchainState::from_status(Status::Active, false),
             OnchainState::RevokedWithAll
         );
-        assert!(OnchainState::from_status(1, false).is_revoked());
-        assert_eq!(OnchainState::from_status(2, false).word(), "revoked");
-        assert_eq!(OnchainState::from_status(0, false).word(), "not enabled");
+        assert!(OnchainState::from_status(Status::Active, false).is_revoked());
+        assert_eq!(
+            OnchainState::from_status(Status::Revoked, false).word(),
+            "revoked"
+        );
+        assert_eq!(
+            OnchainState::from_status(Status::None, false).word(),
+            "not enabled"
+        );
     }
 }

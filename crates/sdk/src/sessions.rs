@@ -8,6 +8,7 @@ use crate::error::SdkError;
 use alloy::primitives::{Address, B256};
 use alloy::sol_types::{SolCall, SolEvent};
 use sessionkeys_contracts::session::{ChainEpoch, CounterUsage, ISessionKeyValidator, SessionSpec};
+use sessionkeys_contracts::vocabulary::Status;
 
 /// One session of an account, read from the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,8 +17,8 @@ pub struct AccountSession {
     pub hash: B256,
     /// The spec, from its `SessionEnabled` event.
     pub spec: SessionSpec,
-    /// Stored status: 0 none, 1 active, 2 revoked.
-    pub status: u8,
+    /// Stored status.
+    pub status: Status,
     /// Active and of the account's current epoch.
     pub usable: bool,
     /// Budgets in the current period (`sessionUsage`).
@@ -30,7 +31,7 @@ pub async fn session_status(
     validator: Address,
     account: Address,
     hash: B256,
-) -> Result<(u8, bool), SdkError> {
+) -> Result<(Status, bool), SdkError> {
     let call = ISessionKeyValidator::sessionStatusCall {
         account,
         sessionHash: hash,
@@ -38,7 +39,9 @@ pub async fn session_status(
     let out = backend.call(validator, call.abi_encode().into()).await?;
     let status = ISessionKeyValidator::sessionStatusCall::abi_decode_returns(&out)
         .map_err(|e| SdkError::Decode(format!("sessionStatus: {e}")))?;
-    Ok((status.status, status.usable))
+    let stored = Status::try_from(status.status)
+        .map_err(|e| SdkError::Decode(format!("sessionStatus: {e}")))?;
+    Ok((stored, status.usable))
 }
 
 /// Every session ever enabled for `account` under `validator` (oldest first), with its status

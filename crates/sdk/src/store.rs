@@ -14,6 +14,7 @@
 //! use alloy::sol_types::SolValue;
 //! use sessionkeys::SessionGrant;
 //! use sessionkeys::store::{SessionStore, StoredSession, StoredStatus};
+//! use sessionkeys_contracts::vocabulary::EntryPointVersion;
 //! use sessionkeys_engine::format::parse_session_json;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -30,7 +31,7 @@
 //! store.save(&StoredSession {
 //!     hash: grant.hash(),
 //!     chain_id: 31337,
-//!     entry_point: "v0.8".into(),
+//!     entry_point: EntryPointVersion::V08,
 //!     account: Address::repeat_byte(0xac),
 //!     owner: Address::repeat_byte(0x0e),
 //!     validator: grant.validator,
@@ -199,8 +200,9 @@ pub struct StoredSession {
     pub hash: B256,
     /// The chain it was granted on.
     pub chain_id: u64,
-    /// `v0.7` or `v0.8`.
-    pub entry_point: String,
+    /// The EntryPoint version, stored as `v0.7` or `v0.8` (records of earlier versions load as
+    /// they are: the same strings).
+    pub entry_point: EntryPointVersion,
     /// The account.
     pub account: Address,
     /// The account's owner.
@@ -230,20 +232,10 @@ pub struct StoredSession {
 impl StoredSession {
     /// The account, deployable by its first op when the record keeps its factory.
     pub fn account(&self) -> Result<SmartAccount, StoreError> {
-        let version = match self.entry_point.as_str() {
-            "v0.7" => EntryPointVersion::V07,
-            "v0.8" => EntryPointVersion::V08,
-            other => {
-                return Err(StoreError::Corrupt {
-                    path: PathBuf::from(format!("session {}", self.hash)),
-                    reason: format!("entry point {other:?} is neither v0.7 nor v0.8"),
-                });
-            }
-        };
         Ok(SmartAccount {
             address: self.account,
             owner: self.owner,
-            version,
+            version: self.entry_point,
             factory: self.factory.as_ref().map(|f| {
                 let create = SessionAccountFactory::createAccountCall {
                     owner: self.owner,

@@ -9,7 +9,10 @@ use alloy::signers::local::PrivateKeySigner;
 use scenario::*;
 use sessionkeys::backend::Backend;
 use sessionkeys::{Call, DevnetBackend, EntryPointVersion, SdkError, SessionClient, SessionGrant};
+use sessionkeys_chain::RevertReason;
 use sessionkeys_contracts::session::ISessionKeyValidator;
+use sessionkeys_contracts::session::ISessionKeyValidator::ISessionKeyValidatorErrors as VErr;
+use sessionkeys_contracts::vocabulary::{CounterKind, SignatureMode, Status};
 use std::sync::Arc;
 
 fn backend() -> Arc<DevnetBackend> {
@@ -33,7 +36,10 @@ async fn a_granted_session_spends_to_its_limit_and_the_bundler_names_the_refusal
         match client.send_without_precheck(&over).await {
             Err(SdkError::BundlerRefused { code, reason, .. }) => {
                 assert_eq!(code, -32500);
-                assert!(reason.unwrap().contains("LimitExceeded"));
+                assert!(matches!(
+                    reason.as_deref(),
+                    Some(RevertReason::Validator(VErr::LimitExceeded(_)))
+                ));
             }
             other => panic!("expected the bundler to refuse, got {other:?}"),
         }
@@ -43,7 +49,10 @@ async fn a_granted_session_spends_to_its_limit_and_the_bundler_names_the_refusal
             U256::from(40 * USDC)
         );
         let rows = client.usage().await.unwrap();
-        let spent = rows.iter().find(|r| r.kind == 4).unwrap();
+        let spent = rows
+            .iter()
+            .find(|r| r.kind == u8::from(CounterKind::ConstraintSum))
+            .unwrap();
         assert_eq!(
             (spent.used, spent.remaining),
             (U256::from(100 * USDC), U256::ZERO)
@@ -117,12 +126,12 @@ async fn enable_in_first_use_switches_to_plain_use_and_dies_with_revoke_all() {
     assert!(!account.is_deployed(backend.as_ref()).await.unwrap());
     assert_eq!(
         client.precheck(&[transfer(ALICE, 1)]).await.unwrap().mode,
-        1
+        SignatureMode::Enable
     );
     client.send(&[transfer(ALICE, USDC)]).await.unwrap();
     assert_eq!(
         client.precheck(&[transfer(ALICE, 1)]).await.unwrap().mode,
-        0
+        SignatureMode::Use
     );
     account
         .execute_as_owner(
@@ -165,7 +174,10 @@ async fn a_revoked_session_is_refused_locally_and_by_the_bundler() {
     );
     match client.send_without_precheck(&[transfer(ALICE, 1)]).await {
         Err(SdkError::BundlerRefused { reason, .. }) => {
-            assert!(reason.unwrap().contains("SessionRevoked"))
+            assert!(matches!(
+                reason.as_deref(),
+                Some(RevertReason::Validator(VErr::SessionRevoked(_)))
+            ))
         }
         other => panic!("expected the bundler to refuse, got {other:?}"),
     }
@@ -187,7 +199,7 @@ async fn calls_that_would_revert_are_refused_at_estimation_with_the_reason_and_n
     match client.send(&[transfer(BOB, 60 * USDC)]).await {
         Err(SdkError::BundlerRefused { code, reason, .. }) => {
             assert_eq!(code, sessionkeys::devnet::EXECUTION_REVERTED);
-            assert!(reason.unwrap().contains("InsufficientBalance"));
+            assert!(reason.unwrap().to_string().contains("InsufficientBalance"));
         }
         other => panic!("expected the estimate to refuse, got {other:?}"),
     }
@@ -254,10 +266,20 @@ async fn an_accounts_sessions_are_listed_from_the_chain_with_status_and_budgets(
             .unwrap();
     let hashes: Vec<_> = sessions.iter().map(|s| s.hash).collect();
     assert_eq!(hashes, vec![grant.hash(), second.hash()]);
-    assert_eq!((sessions[0].status, sessions[0].usable), (2, false));
-    assert_eq!((sessions[1].status, sessions[1].usable), (1, true));
+    assert_eq!(
+        (sessions[0].status, sessions[0].usable),
+        (Status::Revoked, false)
+    );
+    assert_eq!(
+        (sessions[1].status, sessions[1].usable),
+        (Status::Active, true)
+    );
     assert_eq!(sessions[1].spec, second.spec);
-    let spent = sessions[0].usage.iter().find(|r| r.kind == 4).unwrap();
+    let spent = sessions[0]
+        .usage
+        .iter()
+        .find(|r| r.kind == u8::from(CounterKind::ConstraintSum))
+        .unwrap();
     assert_eq!(spent.used, U256::from(30 * USDC));
     // Another account's sessions are not listed.
     let (other, _) = new_account(backend.as_ref(), EntryPointVersion::V07).await;
@@ -288,7 +310,10 @@ async fn an_op_at_the_end_of_its_rate_limit_period_waits_for_the_next_period() {
     client.send(&[transfer(ALICE, USDC)]).await.unwrap();
     assert!(backend.with_devnet(|d| d.chain.time()) >= boundary);
     let ops = client.usage().await.unwrap();
-    let ops = ops.iter().find(|r| r.kind == 0).unwrap();
+    let ops = ops
+        .iter()
+        .find(|r| r.kind == u8::from(CounterKind::Ops))
+        .unwrap();
     assert_eq!(ops.used, U256::from(1), "charged in the new minute");
 
     // In the minute's very last second the op would be valid for this block only: it too

@@ -11,9 +11,12 @@ use sessionkeys::backend::Backend;
 use sessionkeys::client::session_usage;
 use sessionkeys::deploy::deploy;
 use sessionkeys::{Call, EntryPointVersion, SdkError, SessionClient, SessionGrant, SmartAccount};
+use sessionkeys_chain::RevertReason;
 use sessionkeys_chain::deployment;
 use sessionkeys_contracts::abi::SessionAccount;
 use sessionkeys_contracts::session::ISessionKeyValidator;
+use sessionkeys_contracts::session::ISessionKeyValidator::ISessionKeyValidatorErrors as VErr;
+use sessionkeys_contracts::vocabulary::{CounterKind, SignatureMode};
 use sessionkeys_devnet::Devnet;
 use std::sync::Arc;
 use support::scenario::*;
@@ -100,7 +103,10 @@ async fn a_session_granted_on_chain_spends_to_its_limit_and_stops_when_revoked()
     match client.send_without_precheck(&over).await {
         Err(SdkError::BundlerRefused { reason, .. }) => {
             let reason = reason.expect("the bundler's refusal carries the validator's revert");
-            assert!(reason.contains("LimitExceeded"), "{reason}");
+            assert!(
+                matches!(*reason, RevertReason::Validator(VErr::LimitExceeded(_))),
+                "{reason}"
+            );
         }
         other => panic!("expected the bundler to refuse, got {other:?}"),
     }
@@ -117,7 +123,7 @@ async fn a_session_granted_on_chain_spends_to_its_limit_and_stops_when_revoked()
     let usage = client.usage().await.unwrap();
     let spent = usage
         .iter()
-        .find(|row| row.kind == 4)
+        .find(|row| row.kind == u8::from(CounterKind::ConstraintSum))
         .expect("the constraint sum row");
     assert_eq!(spent.used, U256::from(100 * USDC));
     assert_eq!(spent.remaining, U256::ZERO);
@@ -129,7 +135,10 @@ async fn a_session_granted_on_chain_spends_to_its_limit_and_stops_when_revoked()
     );
     match client.send_without_precheck(&[transfer(ALICE, 1)]).await {
         Err(SdkError::BundlerRefused { reason, .. }) => {
-            assert!(reason.unwrap_or_default().contains("SessionRevoked"));
+            assert!(matches!(
+                reason.as_deref(),
+                Some(RevertReason::Validator(VErr::SessionRevoked(_)))
+            ));
         }
         other => panic!("expected the bundler to refuse, got {other:?}"),
     }
@@ -175,7 +184,7 @@ async fn a_session_enabled_in_its_first_use_on_v08_ends_with_revoke_all() {
             .await
             .unwrap()
             .mode,
-        1
+        SignatureMode::Enable
     );
     client.send(&[transfer(ALICE, USDC)]).await.unwrap();
     // Enabled now: the next op uses it plainly.
@@ -185,7 +194,7 @@ async fn a_session_enabled_in_its_first_use_on_v08_ends_with_revoke_all() {
             .await
             .unwrap()
             .mode,
-        0
+        SignatureMode::Use
     );
     client.send(&[transfer(BOB, 2 * USDC)]).await.unwrap();
     assert_eq!(
@@ -210,7 +219,10 @@ async fn a_session_enabled_in_its_first_use_on_v08_ends_with_revoke_all() {
     );
     match client.send_without_precheck(&[transfer(ALICE, 1)]).await {
         Err(SdkError::BundlerRefused { reason, .. }) => {
-            assert!(reason.unwrap_or_default().contains("SessionEpochStale"));
+            assert!(matches!(
+                reason.as_deref(),
+                Some(RevertReason::Validator(VErr::SessionEpochStale(_)))
+            ));
         }
         other => panic!("expected the bundler to refuse, got {other:?}"),
     }
@@ -340,6 +352,9 @@ async fn an_op_sent_in_the_last_seconds_of_its_rate_limit_minute_lands_in_the_ne
         "landed at {landed}, the minute ends at {boundary}"
     );
     let usage = client.usage().await.unwrap();
-    let ops = usage.iter().find(|row| row.kind == 0).unwrap();
+    let ops = usage
+        .iter()
+        .find(|row| row.kind == u8::from(CounterKind::Ops))
+        .unwrap();
     assert_eq!(ops.used, U256::from(1), "charged in the new minute");
 }

@@ -18,6 +18,7 @@ use sessionkeys::{
     AccountPlan, DevnetBackend, Enable, Enabled, EntryPointVersion, GrantRoute, Requested,
     SdkError, SessionClient, SessionTemplate,
 };
+use sessionkeys_contracts::vocabulary::SignatureMode;
 use std::sync::Arc;
 
 const PASSWORD: &[u8] = b"request tests";
@@ -206,7 +207,7 @@ async fn a_request_on_a_deployed_account_is_enabled_now_by_a_relayer() {
     let client = SessionClient::from_store(backend.clone(), &store, &stored, PASSWORD).unwrap();
     assert_eq!(
         client.precheck(&[transfer(BOB, 1)]).await.unwrap().mode,
-        0,
+        SignatureMode::Use,
         "enabled already: plain use"
     );
     client.send(&[transfer(BOB, USDC)]).await.unwrap();

@@ -6,6 +6,7 @@ use sessionkeys::DevnetBackend;
 use sessionkeys::review::{registry_review, with_chain_tokens};
 use sessionkeys_contracts::abi::PolicyRegistry;
 use sessionkeys_contracts::session::SessionSpec;
+use sessionkeys_contracts::vocabulary::ReviewStatus;
 use sessionkeys_devnet::devnet::DEVNET_ADMIN;
 use sessionkeys_engine::explain::{Labels, explain};
 use sessionkeys_engine::format::parse_session_json;
@@ -27,19 +28,29 @@ async fn each_policy_reports_its_registry_status_and_anything_not_allowed_is_sk0
     let transfer = FixedBytes::<4>::from([0xa9, 0x05, 0x9c, 0xbb]);
     let approve = FixedBytes::<4>::from([0x09, 0x5e, 0xa7, 0xb3]);
     backend.with_devnet(|d| {
-        let set = |target, selector, status| PolicyRegistry::setCallStatusCall {
+        let set = |target, selector, status: ReviewStatus| PolicyRegistry::setCallStatusCall {
             target,
             selector,
-            status,
+            status: status.into(),
         };
-        d.send(DEVNET_ADMIN, registry, U256::ZERO, &set(usdc, transfer, 1))
-            .unwrap();
-        d.send(DEVNET_ADMIN, registry, U256::ZERO, &set(usdc, approve, 1))
-            .unwrap();
+        d.send(
+            DEVNET_ADMIN,
+            registry,
+            U256::ZERO,
+            &set(usdc, transfer, ReviewStatus::Allowed),
+        )
+        .unwrap();
+        d.send(
+            DEVNET_ADMIN,
+            registry,
+            U256::ZERO,
+            &set(usdc, approve, ReviewStatus::Allowed),
+        )
+        .unwrap();
         let blocked = PolicyRegistry::setApprovalStatusCall {
             token: usdc,
             spender: SPENDER,
-            status: 2,
+            status: ReviewStatus::Blocked.into(),
         };
         d.send(DEVNET_ADMIN, registry, U256::ZERO, &blocked)
             .unwrap();
@@ -58,7 +69,7 @@ async fn each_policy_reports_its_registry_status_and_anything_not_allowed_is_sk0
         }}"#
     ));
     let entries = registry_review(&backend, registry, &session).await.unwrap();
-    let statuses: Vec<(String, Option<u8>)> = entries
+    let statuses: Vec<(String, Option<ReviewStatus>)> = entries
         .iter()
         .map(|e| (e.location.clone(), e.status))
         .collect();
@@ -70,11 +81,14 @@ async fn each_policy_reports_its_registry_status_and_anything_not_allowed_is_sk0
             .unwrap_or_else(|| panic!("{needle} not reviewed: {statuses:?}"))
             .status
     };
-    assert_eq!(status_of("0xa9059cbb"), Some(1));
-    assert_eq!(status_of("0x095ea7b3"), Some(1));
-    assert_eq!(status_of(&format!("spender {SPENDER}")), Some(2));
-    assert_eq!(status_of(&format!("on {game}")), Some(0));
-    assert_eq!(status_of("plain transfers"), Some(0));
+    assert_eq!(status_of("0xa9059cbb"), Some(ReviewStatus::Allowed));
+    assert_eq!(status_of("0x095ea7b3"), Some(ReviewStatus::Allowed));
+    assert_eq!(
+        status_of(&format!("spender {SPENDER}")),
+        Some(ReviewStatus::Blocked)
+    );
+    assert_eq!(status_of(&format!("on {game}")), Some(ReviewStatus::Unset));
+    assert_eq!(status_of("plain transfers"), Some(ReviewStatus::Unset));
     let findings: Vec<_> = entries.iter().filter_map(|e| e.finding()).collect();
     assert_eq!(findings.len(), 3, "{findings:?}");
     assert!(findings.iter().all(|f| f.code == "SK020"));
@@ -111,7 +125,7 @@ async fn an_increase_approval_spender_is_reviewed_like_an_approve_spender() {
         let blocked = PolicyRegistry::setApprovalStatusCall {
             token: usdc,
             spender: SPENDER,
-            status: 2,
+            status: ReviewStatus::Blocked.into(),
         };
         d.send(DEVNET_ADMIN, registry, U256::ZERO, &blocked)
             .unwrap();
@@ -126,7 +140,7 @@ async fn an_increase_approval_spender_is_reviewed_like_an_approve_spender() {
         .iter()
         .find(|e| e.subject.contains(&format!("spender {SPENDER}")))
         .unwrap_or_else(|| panic!("the spender is not reviewed: {entries:?}"));
-    assert_eq!(spender.status, Some(2));
+    assert_eq!(spender.status, Some(ReviewStatus::Blocked));
     assert!(spender.finding().unwrap().message.contains("blocked"));
 
     let free = spec(&format!(

@@ -3,6 +3,7 @@
 
 use alloy::primitives::{Address, B256, Bytes};
 use sessionkeys::store::{SessionStore, StoreError, StoredApproval, StoredSession, StoredStatus};
+use sessionkeys_contracts::vocabulary::EntryPointVersion;
 use std::path::PathBuf;
 
 fn temp_store(name: &str) -> (SessionStore, PathBuf) {
@@ -17,7 +18,7 @@ fn record(hash_byte: u8, created_at: u64) -> StoredSession {
     StoredSession {
         hash,
         chain_id: 31337,
-        entry_point: "v0.7".into(),
+        entry_point: EntryPointVersion::V07,
         account: Address::repeat_byte(1),
         owner: Address::repeat_byte(2),
         validator: Address::repeat_byte(3),
@@ -141,6 +142,37 @@ fn records_and_keys_are_private_and_keys_only_encrypted() {
         key.address()
     );
     assert!(store.open_key(&stored, b"wrong").is_err());
+}
+
+/// A record exactly as the store wrote it before its fields were typed (entryPoint `"v0.7"`,
+/// status `"approved"`), committed as a fixture: it still loads, with every field.
+#[test]
+fn a_record_written_by_the_earlier_store_still_loads() {
+    let (store, dir) = temp_store("fixture");
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/store-v0/sessions")
+        .join("232bac6f0955fad53227710736e9f574143fbae582694ec7cb70cd7e5c7445e1.json");
+    let name = fixture.file_name().unwrap();
+    std::fs::copy(&fixture, dir.join("sessions").join(name)).unwrap();
+    let listing = store.list().unwrap();
+    assert!(listing.unreadable.is_empty(), "{:?}", listing.unreadable);
+    let session = store.find("232bac6f").unwrap();
+    assert_eq!(session.entry_point, EntryPointVersion::V07);
+    assert_eq!(session.status, StoredStatus::Approved);
+    assert_eq!(session.chain_id, 31337);
+    assert_eq!(session.account, Address::repeat_byte(0xac));
+    assert_eq!(session.approval.as_ref().unwrap().chains, vec![(31337, 0)]);
+    // The spec decodes and is the one the hash names.
+    let spec = session.spec().unwrap();
+    assert_eq!(
+        sessionkeys_contracts::vocabulary::session_hash(&spec),
+        session.hash
+    );
+    // Saved again, it reads back the same and keeps the old strings.
+    store.save(&session).unwrap();
+    let text = std::fs::read_to_string(dir.join("sessions").join(name)).unwrap();
+    assert!(text.contains("\"entryPoint\": \"v0.7\""), "{text}");
+    assert_eq!(store.find("latest").unwrap(), session);
 }
 
 #[test]

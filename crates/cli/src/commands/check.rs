@@ -10,8 +10,8 @@ use alloy::primitives::{Address, U256, address};
 use sessionkeys::AddressBook;
 use sessionkeys_chain::userop::{nonce_key, nonce_with_key, session_lane};
 use sessionkeys_chain::{EntryPointVersion, UserOperation};
-use sessionkeys_devnet::judge::violation_call_form;
-use sessionkeys_engine::advisory::{EntryPointRules, EntryPointVerdict, entry_point_verdict};
+use sessionkeys_contracts::vocabulary::SignatureMode;
+use sessionkeys_engine::advisory::{EntryPointVerdict, entry_point_verdict};
 use sessionkeys_engine::evaluate::{SessionOp, evaluate_session_op};
 use sessionkeys_engine::format::usage::{UsageFile, parse_usage_json};
 use sessionkeys_engine::sender::check_paymaster_and_data;
@@ -69,10 +69,7 @@ pub fn run(args: CheckArgs, json: bool) -> Result<(), CliError> {
             parse_usage_json(&text).map_err(|e| InputError(format!("{}: {e}", path.display())))?
         }
     };
-    let rules = match args.run.entrypoint {
-        EntryPointVersion::V07 => EntryPointRules::V07,
-        EntryPointVersion::V08 => EntryPointRules::V08,
-    };
+    let rules = args.run.entrypoint;
     let mut ctx = EvalContext {
         chain_id: args.chain_id,
         validator: args.validator,
@@ -133,7 +130,7 @@ pub fn run(args: CheckArgs, json: bool) -> Result<(), CliError> {
             sender: args.account,
             spec: &spec,
             session_hash: hash,
-            mode: 0,
+            mode: SignatureMode::Use,
             time_hint: op.time_hint(time, &path)?,
             nonce,
             call_data: &call_data,
@@ -149,7 +146,7 @@ pub fn run(args: CheckArgs, json: bool) -> Result<(), CliError> {
         let (verdict, why, name) = match checked {
             Err(Violation::EntryPoint(reason)) => (format!("entrypoint: {reason}"), None, None),
             Err(violation) => (
-                format!("refused: {}", violation_call_form(&violation)),
+                format!("refused: {}", violation.call_form()),
                 Some(violation.to_string()),
                 Some(violation.name().to_string()),
             ),

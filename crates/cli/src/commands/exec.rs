@@ -105,7 +105,7 @@ fn refusal_verdict(error: &SdkError) -> (String, Option<String>) {
 pub fn run(args: ExecArgs, json: bool) -> Result<(), CliError> {
     let store = args.store.store()?;
     let stored = store.find(&args.session)?;
-    let version = crate::args::parse_version(&stored.entry_point).map_err(InputError)?;
+    let version = stored.entry_point;
     let book = AddressBook::deployment(version).with("account", stored.account);
     let batches = exec_batches(&args, &book)?;
     let backend = args.chain.backend(true)?;

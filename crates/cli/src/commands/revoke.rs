@@ -136,7 +136,7 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<(), CliError> {
                 .iter()
                 .rev()
                 .find(|s| s.account == account_address)
-                .and_then(|s| crate::args::parse_version(&s.entry_point).ok());
+                .map(|s| s.entry_point);
             let account = SmartAccount {
                 address: account_address,
                 owner: owner.address(),

@@ -16,12 +16,12 @@ use sessionkeys_chain::userop::{nonce_key, session_lane};
 use sessionkeys_contracts::session::{ISessionKeyValidator, SessionSpec};
 use sessionkeys_devnet::devnet::Devnet;
 use sessionkeys_devnet::funded::Funds;
-use sessionkeys_devnet::judge::{Verdict, judge};
+use sessionkeys_devnet::judge::{Refusal, Verdict, judge};
 
 /// The validator error's name in a verdict (`refused: Name(args)`), for the JSON `error` field.
 fn refused_name(verdict: &Verdict) -> Option<String> {
     match verdict {
-        Verdict::Refused(call_form) => call_form.split('(').next().map(str::to_string),
+        Verdict::Refused(Refusal::Violation(violation)) => Some(violation.name().to_string()),
         _ => None,
     }
 }

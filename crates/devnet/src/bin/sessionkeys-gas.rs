@@ -16,6 +16,7 @@ use sessionkeys_contracts::abi::TestToken;
 use sessionkeys_contracts::session::{
     CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSpec, UsageLimit,
 };
+use sessionkeys_contracts::vocabulary::PaymasterMode;
 use sessionkeys_devnet::DevnetError;
 use sessionkeys_devnet::devnet::{DEVNET_ADMIN, Devnet};
 use sessionkeys_devnet::funded::Funds;
@@ -76,11 +77,7 @@ impl Bench {
     }
 
     fn spec(&self) -> SessionSpec {
-        let unlimited = UsageLimit {
-            limitType: 0,
-            limit: U256::ZERO,
-            period: U48::ZERO,
-        };
+        let unlimited = UsageLimit::unlimited();
         let now = self.devnet.chain.time();
         let recipients = vec![RECIPIENT.into_word(), WARMUP_RECIPIENT.into_word()];
         SessionSpec {
@@ -88,7 +85,7 @@ impl Bench {
             validAfter: U48::from(now - 60),
             validUntil: U48::from(now + 86_400),
             feeLimit: unlimited.clone(),
-            paymasterMode: 0,
+            paymasterMode: PaymasterMode::None.into(),
             paymaster: Address::ZERO,
             opLimit: unlimited.clone(),
             callPolicies: vec![CallPolicy {
@@ -98,26 +95,8 @@ impl Bench {
                 valueLimit: unlimited.clone(),
                 callLimit: unlimited.clone(),
                 constraints: vec![
-                    Constraint {
-                        condition: 7,
-                        index: 0,
-                        bits: 160,
-                        refValue: B256::ZERO,
-                        oneOf: recipients,
-                        limit: unlimited.clone(),
-                    },
-                    Constraint {
-                        condition: 0,
-                        index: 1,
-                        bits: 256,
-                        refValue: B256::ZERO,
-                        oneOf: vec![],
-                        limit: UsageLimit {
-                            limitType: 1,
-                            limit: U256::from(100_000_000u64),
-                            period: U48::ZERO,
-                        },
-                    },
+                    Constraint::one_of(0, recipients).with_bits(160),
+                    Constraint::unconstrained(1).with_limit(UsageLimit::lifetime(100_000_000)),
                 ],
             }],
             transferPolicies: vec![],

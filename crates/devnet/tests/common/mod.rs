@@ -11,8 +11,7 @@ use sessionkeys_chain::signing::{self, EnableApproval};
 use sessionkeys_chain::{EntryPointVersion, UserOperation};
 use sessionkeys_contracts::abi::{SessionAccount, TestToken};
 use sessionkeys_contracts::session::{
-    CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSignature, SessionSpec,
-    TransferPolicy, UsageLimit,
+    CallPolicy, ChainEpoch, ISessionKeyValidator, SessionSignature, SessionSpec, TransferPolicy,
 };
 use sessionkeys_devnet::devnet::{DEVNET_ADMIN, Devnet};
 use sessionkeys_devnet::erc7562::Erc7562Inspector;
@@ -22,6 +21,12 @@ use sessionkeys_devnet::{BundleError, BundleReceipt, DevnetError};
 use std::sync::OnceLock;
 
 pub use sessionkeys_contracts::session::ISessionKeyValidator::ISessionKeyValidatorErrors as VErr;
+pub use sessionkeys_contracts::session::{Constraint, UsageLimit};
+// The vocabulary for every test file that globs this harness (each uses a few of them).
+#[allow(unused_imports)]
+pub use sessionkeys_contracts::vocabulary::{
+    Condition, CounterKind, LimitType, PaymasterMode, ReviewStatus, SignatureMode, Status,
+};
 
 pub const ETHER: u64 = 1_000_000_000_000_000_000;
 /// 1 USDC in base units.
@@ -174,10 +179,10 @@ impl Harness {
             signer: self.session_key.address(),
             validAfter: U48::from(self.now() - 60),
             validUntil: U48::from(self.now() + 3600),
-            feeLimit: unlimited(),
-            paymasterMode: 0,
+            feeLimit: UsageLimit::unlimited(),
+            paymasterMode: PaymasterMode::None.into(),
             paymaster: Address::ZERO,
-            opLimit: unlimited(),
+            opLimit: UsageLimit::unlimited(),
             callPolicies: vec![],
             transferPolicies: vec![],
             salt: B256::ZERO,
@@ -423,56 +428,16 @@ impl Harness {
 /// The harness's session with one policy: USDC transfers to ALICE, 100 USDC in total.
 pub fn spending_session(h: &Harness) -> SessionSpec {
     let mut spec = h.spec();
-    spec.callPolicies = vec![usdc_policy(h.usdc(), &[ALICE], lifetime(100 * USDC))];
+    spec.callPolicies = vec![usdc_policy(
+        h.usdc(),
+        &[ALICE],
+        UsageLimit::lifetime(100 * USDC),
+    )];
     spec
-}
-
-pub fn unlimited() -> UsageLimit {
-    UsageLimit {
-        limitType: 0,
-        limit: U256::ZERO,
-        period: U48::ZERO,
-    }
-}
-pub fn lifetime(limit: u64) -> UsageLimit {
-    UsageLimit {
-        limitType: 1,
-        limit: U256::from(limit),
-        period: U48::ZERO,
-    }
-}
-pub fn allowance(limit: u64, period: u64) -> UsageLimit {
-    UsageLimit {
-        limitType: 2,
-        limit: U256::from(limit),
-        period: U48::from(period),
-    }
 }
 
 pub fn word(address: Address) -> B256 {
     address.into_word()
-}
-
-pub fn constraint(condition: u8, index: u32, reference: B256, limit: UsageLimit) -> Constraint {
-    Constraint {
-        condition,
-        index,
-        bits: 256,
-        refValue: reference,
-        oneOf: vec![],
-        limit,
-    }
-}
-
-pub fn one_of(index: u32, values: Vec<B256>) -> Constraint {
-    Constraint {
-        condition: 7,
-        index,
-        bits: 256,
-        refValue: B256::ZERO,
-        oneOf: values,
-        limit: unlimited(),
-    }
 }
 
 /// A call policy with no value and no limits.
@@ -481,8 +446,8 @@ pub fn call_policy(target: Address, selector: [u8; 4], constraints: Vec<Constrai
         target,
         selector: selector.into(),
         maxValuePerUse: U256::ZERO,
-        valueLimit: unlimited(),
-        callLimit: unlimited(),
+        valueLimit: UsageLimit::unlimited(),
+        callLimit: UsageLimit::unlimited(),
         constraints,
     }
 }
@@ -498,12 +463,11 @@ pub fn transfer_policy(target: Address, max_per_use: u64, limit: UsageLimit) -> 
 /// USDC transfer policy: recipient one of `recipients`, at most `total` in all (word 1 sum).
 pub fn usdc_policy(usdc: Address, recipients: &[Address], total: UsageLimit) -> CallPolicy {
     let recipient = if recipients.len() == 1 {
-        constraint(1, 0, word(recipients[0]), unlimited())
+        Constraint::equal(0, word(recipients[0]))
     } else {
-        one_of(0, recipients.iter().map(|r| word(*r)).collect())
+        Constraint::one_of(0, recipients.iter().map(|r| word(*r)).collect())
     };
-    let mut amount = constraint(0, 1, B256::ZERO, total);
-    amount.bits = 256;
+    let amount = Constraint::unconstrained(1).with_limit(total);
     call_policy(
         usdc,
         TestToken::transferCall::SELECTOR,
@@ -528,52 +492,9 @@ pub fn each_version(mut f: impl FnMut(EntryPointVersion)) {
     }
 }
 
-/// The name of a validator error, for readable assertions.
+/// The name of a validator error, for readable assertions: from alloy's selector table.
 pub fn error_name(e: &VErr) -> &'static str {
-    macro_rules! names { ($($v:ident),*) => { match e { $(VErr::$v(_) => stringify!($v),)* } } }
-    names!(
-        SenderMismatch,
-        NonCanonicalSpec,
-        MalformedSignature,
-        UnknownSignatureMode,
-        InvalidSigner,
-        InvalidWindow,
-        InvalidUsageLimit,
-        InvalidPaymasterPolicy,
-        FeeLimitRequired,
-        CallPoliciesNotSorted,
-        TransferPoliciesNotSorted,
-        InvalidConstraint,
-        WrongNonceLane,
-        SessionNotEnabled,
-        SessionRevoked,
-        SessionEpochStale,
-        SessionAlreadyExists,
-        ChainNotApproved,
-        EnableEpochMismatch,
-        RevokeEpochMismatch,
-        AccountNotDeployed,
-        OwnerApprovalInvalid,
-        RegistryRequiresOnchainEnable,
-        TimeHintOutsideSession,
-        TimeHintBeforeStoredPeriod,
-        BannedTarget,
-        PolicyTargetsBanned,
-        NoCallPolicy,
-        NoTransferPolicy,
-        CalldataTooShortForSelector,
-        ValuePerUseExceeded,
-        CalldataTooShortForConstraint,
-        WordTooWide,
-        ConstraintViolated,
-        LimitExceeded,
-        PaymasterNotAllowed,
-        MalformedPaymasterAndData,
-        RegistryCallNotAllowed,
-        RegistryTransferNotAllowed,
-        RegistryApprovalNotAllowed,
-        RegistryApprovalUnconstrained
-    )
+    sessionkeys_engine::violation::validator_error_name(e)
 }
 
 pub fn chain_error_data(e: DevnetError) -> Bytes {

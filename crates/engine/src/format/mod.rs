@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 use sessionkeys_contracts::session::{
     CallPolicy, Constraint, SessionSpec, TransferPolicy, UsageLimit,
 };
+use sessionkeys_contracts::vocabulary::{
+    LimitType, MAX_LIMIT, MAX_ONE_OF, MIN_PERIOD, PaymasterMode,
+};
 
 /// A session as written in JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,49 +158,9 @@ impl<'de> Deserialize<'de> for PaymasterJson {
     }
 }
 
-/// A constraint's condition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ConditionJson {
-    /// No condition (a `limit` on the word's sum may still apply).
-    Unconstrained,
-    /// word == value
-    Equal,
-    /// word > value
-    Greater,
-    /// word < value
-    Less,
-    /// word >= value
-    GreaterOrEqual,
-    /// word <= value
-    LessOrEqual,
-    /// word != value
-    NotEqual,
-    /// word is one of `oneOf` (1 to 16 values)
-    OneOf,
-}
-
-impl ConditionJson {
-    fn code(self) -> u8 {
-        self as u8
-    }
-
-    fn from_code(code: u8) -> Option<Self> {
-        use ConditionJson::*;
-        [
-            Unconstrained,
-            Equal,
-            Greater,
-            Less,
-            GreaterOrEqual,
-            LessOrEqual,
-            NotEqual,
-            OneOf,
-        ]
-        .get(code as usize)
-        .copied()
-    }
-}
+/// A constraint's condition, written `equal`, `lessOrEqual`, `oneOf`, … in session JSON: the
+/// vocabulary's [`Condition`](sessionkeys_contracts::vocabulary::Condition).
+pub use sessionkeys_contracts::vocabulary::Condition as ConditionJson;
 
 /// A condition on argument word `index` (0 = the first argument after the selector).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -299,8 +262,6 @@ pub fn parse_session_json(text: &str) -> Result<SessionJson, FormatError> {
     })
 }
 
-const MAX_LIMIT_BITS: usize = 208;
-
 fn usage_limit(limit: LimitJson, path: &str, max: U256) -> Result<UsageLimit, FormatError> {
     let check = |amount: Amount| {
         if amount.0 > max {
@@ -310,18 +271,10 @@ fn usage_limit(limit: LimitJson, path: &str, max: U256) -> Result<UsageLimit, Fo
         }
     };
     Ok(match limit {
-        LimitJson::Unlimited => UsageLimit {
-            limitType: 0,
-            limit: U256::ZERO,
-            period: U48::ZERO,
-        },
-        LimitJson::Lifetime(amount) => UsageLimit {
-            limitType: 1,
-            limit: check(amount)?,
-            period: U48::ZERO,
-        },
+        LimitJson::Unlimited => UsageLimit::unlimited(),
+        LimitJson::Lifetime(amount) => UsageLimit::new(LimitType::Lifetime, check(amount)?, 0),
         LimitJson::Allowance(amount, per) => {
-            if per.0 < 60 {
+            if per.0 < MIN_PERIOD {
                 return Err(error(
                     format!("{path}.per"),
                     "a period is at least 60 seconds (\"1m\")",
@@ -333,11 +286,7 @@ fn usage_limit(limit: LimitJson, path: &str, max: U256) -> Result<UsageLimit, Fo
                     "a period must fit in 48 bits of seconds",
                 ));
             }
-            UsageLimit {
-                limitType: 2,
-                limit: check(amount)?,
-                period: U48::from(per.0),
-            }
+            UsageLimit::new(LimitType::Allowance, check(amount)?, per.0)
         }
     })
 }
@@ -353,7 +302,7 @@ impl SessionJson {
     /// Builds the on-chain spec: policies sorted as the contract requires, every value checked.
     /// `signer` fills in a session key when the JSON leaves it out.
     pub fn to_spec(&self, signer: Option<Address>) -> Result<SessionSpec, FormatError> {
-        let max = (U256::from(1) << MAX_LIMIT_BITS) - U256::from(1);
+        let max = MAX_LIMIT;
         let signer = match (self.signer, signer) {
             (Some(s), _) => s.0,
             (None, Some(s)) => s,
@@ -369,15 +318,15 @@ impl SessionJson {
             return Err(error("validUntil", "must be after validAfter"));
         }
         let (paymaster_mode, paymaster) = match self.paymaster {
-            PaymasterJson::None => (0, Address::ZERO),
-            PaymasterJson::Any => (1, Address::ZERO),
+            PaymasterJson::None => (PaymasterMode::None, Address::ZERO),
+            PaymasterJson::Any => (PaymasterMode::Any, Address::ZERO),
             PaymasterJson::Only(a) if a.0 == Address::ZERO => {
                 return Err(error(
                     "paymaster",
                     "the zero address is no paymaster; use \"none\"",
                 ));
             }
-            PaymasterJson::Only(a) => (2, a.0),
+            PaymasterJson::Only(a) => (PaymasterMode::One, a.0),
         };
         let mut calls = Vec::with_capacity(self.call_policies.len());
         for (i, p) in self.call_policies.iter().enumerate() {
@@ -391,7 +340,7 @@ impl SessionJson {
                 }
                 let one_of = c.one_of.iter().map(|w| w.0).collect::<Vec<B256>>();
                 match c.condition {
-                    ConditionJson::OneOf if one_of.is_empty() || one_of.len() > 16 => {
+                    ConditionJson::OneOf if one_of.is_empty() || one_of.len() > MAX_ONE_OF => {
                         return Err(error(
                             format!("{cpath}.oneOf"),
                             "oneOf lists 1 to 16 values",
@@ -426,7 +375,7 @@ impl SessionJson {
                     _ => {}
                 }
                 constraints.push(Constraint {
-                    condition: c.condition.code(),
+                    condition: c.condition.into(),
                     index: c.index,
                     bits,
                     refValue: c.value.unwrap_or_default().0,
@@ -488,7 +437,7 @@ impl SessionJson {
             validAfter: timestamp(self.valid_after, "validAfter")?,
             validUntil: timestamp(self.valid_until, "validUntil")?,
             feeLimit: usage_limit(self.fee_limit, "feeLimit", max)?,
-            paymasterMode: paymaster_mode,
+            paymasterMode: paymaster_mode.into(),
             paymaster,
             opLimit: usage_limit(self.op_limit, "opLimit", U256::from(u64::MAX))?,
             callPolicies: calls.into_iter().map(|(_, p)| p).collect(),
@@ -502,9 +451,11 @@ impl SessionJson {
 
     /// The JSON form of an on-chain spec.
     pub fn from_spec(spec: &SessionSpec) -> SessionJson {
-        let limit = |l: &UsageLimit| match l.limitType {
-            1 => LimitJson::Lifetime(Amount(l.limit)),
-            2 => LimitJson::Allowance(Amount(l.limit), Duration(l.period.to())),
+        let limit = |l: &UsageLimit| match l.limit_type() {
+            Ok(LimitType::Lifetime) => LimitJson::Lifetime(Amount(l.limit)),
+            Ok(LimitType::Allowance) => {
+                LimitJson::Allowance(Amount(l.limit), Duration(l.period.to()))
+            }
             _ => LimitJson::Unlimited,
         };
         SessionJson {
@@ -512,9 +463,9 @@ impl SessionJson {
             valid_after: Timestamp(spec.validAfter.to()),
             valid_until: Timestamp(spec.validUntil.to()),
             fee_limit: limit(&spec.feeLimit),
-            paymaster: match spec.paymasterMode {
-                1 => PaymasterJson::Any,
-                2 => PaymasterJson::Only(AddressValue(spec.paymaster)),
+            paymaster: match spec.paymaster_mode() {
+                Ok(PaymasterMode::Any) => PaymasterJson::Any,
+                Ok(PaymasterMode::One) => PaymasterJson::Only(AddressValue(spec.paymaster)),
                 _ => PaymasterJson::None,
             },
             op_limit: limit(&spec.opLimit),
@@ -531,8 +482,7 @@ impl SessionJson {
                         .constraints
                         .iter()
                         .map(|c| {
-                            let condition = ConditionJson::from_code(c.condition)
-                                .unwrap_or(ConditionJson::Unconstrained);
+                            let condition = c.condition().unwrap_or(ConditionJson::Unconstrained);
                             let compares = !matches!(
                                 condition,
                                 ConditionJson::Unconstrained | ConditionJson::OneOf

@@ -11,6 +11,7 @@ use sessionkeys_chain::execution::{Call, encode_calls};
 use sessionkeys_chain::signing::EnableApproval;
 use sessionkeys_contracts::abi::{Game, TestToken};
 use sessionkeys_contracts::session::{CallPolicy, Constraint, SessionSpec, UsageLimit};
+use sessionkeys_contracts::vocabulary::PaymasterMode;
 use sessionkeys_devnet::devnet::Devnet;
 use sessionkeys_devnet::judge::{Verdict, judge};
 
@@ -26,14 +27,6 @@ pub struct Story {
     pub json: bool,
     pub events: Vec<serde_json::Value>,
     pub gas: Vec<(String, u64)>,
-}
-
-pub fn limit(limit_type: u8, limit: u64, period: u64) -> UsageLimit {
-    UsageLimit {
-        limitType: limit_type,
-        limit: U256::from(limit),
-        period: U48::from(period),
-    }
 }
 
 impl Story {
@@ -121,45 +114,24 @@ impl Story {
 /// Ana's session for the game app: pay Alice or Bob at most 100 USDC in total, and move in the
 /// game in four directions at most 10 times a minute, for an hour from `now`.
 pub fn game_session(usdc: Address, game: Address, signer: Address, now: u64) -> SessionSpec {
-    let recipients = Constraint {
-        condition: 7,
-        index: 0,
-        bits: 160,
-        refValue: B256::ZERO,
-        oneOf: vec![ALICE.into_word(), BOB.into_word()],
-        limit: limit(0, 0, 0),
-    };
-    let amount = Constraint {
-        condition: 0,
-        index: 1,
-        bits: 256,
-        refValue: B256::ZERO,
-        oneOf: vec![],
-        limit: limit(1, 100_000_000, 0),
-    };
-    let direction = Constraint {
-        condition: 3,
-        index: 0,
-        bits: 8,
-        refValue: U256::from(4).into(),
-        oneOf: vec![],
-        limit: limit(0, 0, 0),
-    };
+    let recipients = Constraint::one_of(0, vec![ALICE.into_word(), BOB.into_word()]).with_bits(160);
+    let amount = Constraint::unconstrained(1).with_limit(UsageLimit::lifetime(100_000_000));
+    let direction = Constraint::less(0, U256::from(4).into()).with_bits(8);
     let mut policies = vec![
         CallPolicy {
             target: usdc,
             selector: TestToken::transferCall::SELECTOR.into(),
             maxValuePerUse: U256::ZERO,
-            valueLimit: limit(0, 0, 0),
-            callLimit: limit(0, 0, 0),
+            valueLimit: UsageLimit::unlimited(),
+            callLimit: UsageLimit::unlimited(),
             constraints: vec![recipients, amount],
         },
         CallPolicy {
             target: game,
             selector: Game::moveCall::SELECTOR.into(),
             maxValuePerUse: U256::ZERO,
-            valueLimit: limit(0, 0, 0),
-            callLimit: limit(0, 0, 0),
+            valueLimit: UsageLimit::unlimited(),
+            callLimit: UsageLimit::unlimited(),
             constraints: vec![direction],
         },
     ];
@@ -168,10 +140,10 @@ pub fn game_session(usdc: Address, game: Address, signer: Address, now: u64) -> 
         signer,
         validAfter: U48::from(now - 60),
         validUntil: U48::from(now + 3600),
-        feeLimit: limit(1, 100_000_000_000_000_000, 0),
-        paymasterMode: 0,
+        feeLimit: UsageLimit::lifetime(100_000_000_000_000_000),
+        paymasterMode: PaymasterMode::None.into(),
         paymaster: Address::ZERO,
-        opLimit: limit(2, 10, 60),
+        opLimit: UsageLimit::allowance(10, 60),
         callPolicies: policies,
         transferPolicies: vec![],
         salt: B256::ZERO,
