@@ -167,6 +167,18 @@ pub fn report(error: &CliError) -> Option<Report> {
             let outcome = if is_refusal(sdk) { "refused" } else { "error" };
             let name = match sdk {
                 SdkError::Refused { violation } => Some(violation.name().to_string()),
+                // Sent without the engine's pre-check: the bundler's refusal names the error.
+                SdkError::BundlerRefused {
+                    reason: Some(reason),
+                    ..
+                } => match reason.as_ref() {
+                    sessionkeys_chain::RevertReason::Validator(error) => Some(
+                        sessionkeys_engine::Violation::Validator(Box::new(error.clone()))
+                            .name()
+                            .to_string(),
+                    ),
+                    _ => None,
+                },
                 _ => None,
             };
             (outcome, name, sdk.to_string(), next_step(sdk))

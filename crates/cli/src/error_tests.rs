@@ -79,3 +79,29 @@ fn a_timeout_names_the_flag_that_allows_longer() {
     assert!(report.reason.contains("http://127.0.0.1:1/"));
     assert!(report.next.unwrap().contains("--rpc-timeout"));
 }
+
+#[test]
+fn a_bundler_refusal_carrying_a_validator_error_names_it() {
+    use sessionkeys_contracts::session::ISessionKeyValidator::{
+        ISessionKeyValidatorErrors, SessionRevoked,
+    };
+    let hash = alloy::primitives::B256::repeat_byte(7);
+    let error = CliError::Sdk(SdkError::BundlerRefused {
+        code: -32500,
+        message: "AA23 reverted".into(),
+        reason: Some(Box::new(sessionkeys_chain::RevertReason::Validator(
+            ISessionKeyValidatorErrors::SessionRevoked(SessionRevoked { sessionHash: hash }),
+        ))),
+    });
+    assert_eq!(error.exit_code(), 1);
+    let report = report(&error).unwrap();
+    assert_eq!(report.outcome, "refused");
+    assert_eq!(report.error.as_deref(), Some("SessionRevoked"));
+    // Without a decoded reason there is no name to give.
+    let unnamed = report_of(&bundler_refused(-32500, "AA23 reverted"));
+    assert_eq!(unnamed.error, None);
+}
+
+fn report_of(error: &CliError) -> Report {
+    report(error).expect("a failure the command did not report itself")
+}

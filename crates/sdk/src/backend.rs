@@ -36,6 +36,17 @@ pub enum BackendError {
         /// The timeout, in seconds.
         seconds: u64,
     },
+    /// A transaction was sent but no receipt came within the wait: it may still be mined.
+    #[error(
+        "transaction {hash} was sent but not mined within {seconds} s; it may still be mined: \
+         look it up before sending again"
+    )]
+    NotMined {
+        /// The transaction.
+        hash: alloy::primitives::B256,
+        /// How long it was waited for.
+        seconds: u64,
+    },
     /// The endpoint answered with a JSON-RPC error.
     #[error("{url} refused {method}: {message} (JSON-RPC error {code})")]
     Rpc {

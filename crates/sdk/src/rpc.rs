@@ -13,6 +13,10 @@ use alloy::transports::{RpcError, TransportErrorKind};
 use std::borrow::Cow;
 use std::time::Duration;
 
+/// The least time a sent transaction is waited for before the wait gives up (a few blocks of
+/// any chain); a longer `--rpc-timeout` waits longer.
+pub const MIN_MINING_WAIT: Duration = Duration::from_secs(120);
+
 /// A node and a bundler reached over HTTP.
 #[derive(Debug, Clone)]
 pub struct RpcBackend {
@@ -278,9 +282,16 @@ impl Backend for RpcBackend {
             .send_transaction(request)
             .await
             .map_err(|e| self.node_error("eth_sendRawTransaction", e))?;
-        let receipt = pending
-            .get_receipt()
+        let hash = *pending.tx_hash();
+        // Each request is bounded by the client's timeout; the wait for mining is bounded too,
+        // so a chain that never includes the transaction cannot hang the caller.
+        let wait = self.timeout.max(MIN_MINING_WAIT);
+        let receipt = tokio::time::timeout(wait, pending.get_receipt())
             .await
+            .map_err(|_| BackendError::NotMined {
+                hash,
+                seconds: wait.as_secs(),
+            })?
             .map_err(|e| BackendError::Decode {
                 method: "eth_getTransactionReceipt".into(),
                 reason: e.to_string(),

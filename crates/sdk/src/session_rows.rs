@@ -9,7 +9,7 @@ use crate::store::{StoredSession, StoredStatus};
 use alloy::primitives::{Address, B256};
 use serde::Serialize;
 use sessionkeys_contracts::session::CounterUsage;
-use sessionkeys_contracts::vocabulary::{EntryPointVersion, Status};
+use sessionkeys_contracts::vocabulary::{CounterKind, EntryPointVersion, Status};
 
 /// Where a session stands on-chain, in words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -77,12 +77,18 @@ pub struct BudgetRow {
     pub remaining: String,
 }
 
-/// The name of a `sessionUsage` counter kind.
+/// The short name of a `sessionUsage` counter kind, as `sessions list` and `simulate` print it;
+/// a number the contract never writes reads as a plain "budget".
 pub fn counter_kind_name(kind: u8) -> &'static str {
-    ["ops", "fees", "value", "calls", "sum", "transfers"]
-        .get(usize::from(kind))
-        .copied()
-        .unwrap_or("budget")
+    match CounterKind::try_from(kind) {
+        Ok(CounterKind::Ops) => "ops",
+        Ok(CounterKind::Fee) => "fees",
+        Ok(CounterKind::CallValue) => "value",
+        Ok(CounterKind::CallCount) => "calls",
+        Ok(CounterKind::ConstraintSum) => "sum",
+        Ok(CounterKind::TransferValue) => "transfers",
+        Err(_) => "budget",
+    }
 }
 
 impl BudgetRow {
