@@ -24,6 +24,16 @@ fn text(output: &Output) -> String {
     )
 }
 
+/// The command ended with `code` and said `needle` (on stdout or stderr).
+fn assert_exit(out: &Output, code: i32, needle: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", text(out));
+    assert!(
+        text(out).contains(needle),
+        "expected {needle:?} in:\n{}",
+        text(out)
+    );
+}
+
 fn write_temp(name: &str, content: &str) -> String {
     let dir = std::env::temp_dir().join(format!("sessionkeys-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -518,8 +528,7 @@ fn a_grant_refuses_a_session_file_that_names_its_own_signer() {
         "--rpc",
         "http://127.0.0.1:9",
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("remove \"signer\""), "{}", text(&out));
+    assert_exit(&out, 2, "remove \"signer\"");
 }
 
 #[test]
@@ -551,22 +560,19 @@ fn sessions_list_of_an_empty_store_says_so() {
     let home =
         std::env::temp_dir().join(format!("sessionkeys-cli-list-home-{}", std::process::id()));
     let out = sessionkeys(&["sessions", "list", "--home", &home.to_string_lossy()]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("no sessions in"), "{}", text(&out));
+    assert_exit(&out, 0, "no sessions in");
 }
 
 #[test]
 fn deploy_without_a_key_asks_for_one() {
     let out = sessionkeys(&["deploy", "--rpc", "http://127.0.0.1:9"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("--owner-keystore"), "{}", text(&out));
+    assert_exit(&out, 2, "--owner-keystore");
 }
 
 #[test]
 fn revoke_needs_a_session_or_all() {
     let out = sessionkeys(&["revoke", "--rpc", "http://127.0.0.1:9"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("--session"), "{}", text(&out));
+    assert_exit(&out, 2, "--session");
 }
 
 #[test]
@@ -636,8 +642,7 @@ fn explain_with_an_unreachable_node_fails_instead_of_guessing() {
         "--rpc",
         "http://127.0.0.1:9",
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("http://127.0.0.1:9"), "{}", text(&out));
+    assert_exit(&out, 2, "http://127.0.0.1:9");
 }
 
 #[test]
@@ -649,8 +654,7 @@ fn lint_against_a_registry_needs_a_node() {
         "--registry",
         "0x38A0339b6308D026427D204617f66FF3832e095e",
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("--rpc"), "{}", text(&out));
+    assert_exit(&out, 2, "--rpc");
 }
 
 fn clock() -> u64 {
@@ -772,8 +776,7 @@ fn a_time_hint_beyond_uint48_is_bad_input_for_simulate_and_check() {
     for at in [r#""281474976710656""#, r#""+18446744073709551615s""#] {
         let ops = format!(r#"{{"ops":[{{{MOVE},"at":{at}}}]}}"#);
         let out = check(&ops, &[]);
-        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-        assert!(text(&out).contains("ops[0].at: "), "{}", text(&out));
+        assert_exit(&out, 2, "ops[0].at: ");
     }
 }
 
@@ -1008,8 +1011,7 @@ fn session_new_refuses_a_duration_past_the_end_of_time() {
         "18446744073709551615",
     ]);
     assert_no_panic(&out);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("--valid-for"), "{}", text(&out));
+    assert_exit(&out, 2, "--valid-for");
 }
 
 #[test]
@@ -1221,12 +1223,10 @@ fn request_and_approve_refuse_bad_input_before_touching_the_chain() {
         "--rpc",
         "http://127.0.0.1:9",
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("remove \"signer\""), "{}", text(&out));
+    assert_exit(&out, 2, "remove \"signer\"");
     // Approve without a signature says how to give one; a signature that is not hex says so.
     let out = sessionkeys(&["session", "approve", "--rpc", "http://127.0.0.1:9"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("--signature 0x"), "{}", text(&out));
+    assert_exit(&out, 2, "--signature 0x");
     let out = sessionkeys(&[
         "session",
         "approve",
@@ -1235,8 +1235,7 @@ fn request_and_approve_refuse_bad_input_before_touching_the_chain() {
         "--rpc",
         "http://127.0.0.1:9",
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("65 bytes"), "{}", text(&out));
+    assert_exit(&out, 2, "65 bytes");
 }
 
 #[test]
@@ -1254,15 +1253,13 @@ fn a_wallet_signed_revocation_without_a_relayer_is_a_usage_error_naming_the_flag
         "--home",
         &home.to_string_lossy(),
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("--relayer-key-env"), "{}", text(&out));
+    assert_exit(&out, 2, "--relayer-key-env");
 }
 
 #[test]
 fn a_timeout_of_zero_seconds_is_a_usage_error() {
     let out = sessionkeys(&["--rpc-timeout", "0", "devnet"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("seconds (1 or more)"), "{}", text(&out));
+    assert_exit(&out, 2, "seconds (1 or more)");
 }
 
 /// USDC on Base, with its checksum, and with one letter's case flipped.
@@ -1475,6 +1472,5 @@ fn a_usage_error_under_json_is_json_too() {
     );
     // Help is not an error.
     let out = sessionkeys(&["--json", "--help"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("Usage"), "{}", text(&out));
+    assert_exit(&out, 0, "Usage");
 }

@@ -8,6 +8,7 @@ pub mod devnet;
 pub mod exec;
 pub mod key;
 pub mod revoke;
+pub mod revoke_already;
 pub mod revoke_wallet;
 pub mod session;
 pub mod sessions;

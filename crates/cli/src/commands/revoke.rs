@@ -4,6 +4,7 @@
 
 use crate::InputError;
 use crate::args::{ChainArgs, OwnerKeyArgs, RelayerKeyArgs, StoreArgs};
+use crate::commands::revoke_already::{hashes_of, split_revoked};
 use crate::commands::revoke_wallet;
 use crate::error::CliError;
 use crate::onchain::{progress, runtime, validator};
@@ -11,8 +12,6 @@ use alloy::primitives::{Address, B256};
 use alloy::signers::local::PrivateKeySigner;
 use sessionkeys::backend::Backend;
 use sessionkeys::relay::{self, OwnerConsent, RevokeRequest, RevokeTarget};
-use sessionkeys::session_rows::OnchainState;
-use sessionkeys::sessions::session_status;
 use sessionkeys::store::{StoredSession, StoredStatus};
 use sessionkeys::{Call, EntryPointVersion, SdkError, SmartAccount, WaitPolicy};
 use sessionkeys_contracts::session::ISessionKeyValidator;
@@ -66,7 +65,7 @@ pub fn run(args: RevokeArgs, json: bool) -> Result<(), CliError> {
     let (already, targets) = if args.all {
         (Vec::new(), targets)
     } else {
-        split_revoked(&args, account_address, targets)?
+        split_revoked(&args.chain, account_address, targets)?
     };
     for session in &already {
         store.set_status(session.hash, StoredStatus::Revoked)?;
@@ -221,35 +220,4 @@ fn revoke_by_owner_op(
         WaitPolicy::default(),
     ));
     Ok(result.map(|done| done.user_op_hash))
-}
-
-fn hashes_of(sessions: &[StoredSession]) -> Vec<String> {
-    sessions.iter().map(|s| s.hash.to_string()).collect()
-}
-
-/// The targets the chain already counts as revoked (on their own or by a `revokeAll`), and the
-/// others, read through a backend of its own (its connections belong to this runtime).
-fn split_revoked(
-    args: &RevokeArgs,
-    account: Address,
-    targets: Vec<StoredSession>,
-) -> Result<(Vec<StoredSession>, Vec<StoredSession>), CliError> {
-    let backend = args.chain.backend(false)?;
-    let states = runtime()?.block_on(async {
-        let mut states = Vec::new();
-        for session in &targets {
-            let (status, usable) =
-                session_status(backend.as_ref(), session.validator, account, session.hash).await?;
-            states.push(OnchainState::from_status(status, usable));
-        }
-        Ok::<_, SdkError>(states)
-    })?;
-    let (already, live): (Vec<_>, Vec<_>) = targets
-        .into_iter()
-        .zip(states)
-        .partition(|(_, state)| state.is_revoked());
-    Ok((
-        already.into_iter().map(|(s, _)| s).collect(),
-        live.into_iter().map(|(s, _)| s).collect(),
-    ))
 }

@@ -119,13 +119,10 @@ pub fn print_approved(
     if json {
         outln!(
             "{}",
-            serde_json::json!({
-                "sessionHash": session.hash.to_string(),
-                "account": session.account.to_checksum(None),
-                "signer": signer.to_checksum(None),
-                "status": session.status,
-                "sentAs": sent_as,
-            })
+            serde_json::Value::Object(with_fields(
+                session_fields(session, signer),
+                [("sentAs", serde_json::json!(sent_as))]
+            ))
         );
     } else {
         outln!("session  {}", session.hash);
@@ -141,4 +138,32 @@ pub fn print_approved(
         }
     }
     Ok(())
+}
+
+/// The JSON fields every command that stores a session prints about it.
+pub fn session_fields(
+    session: &sessionkeys::store::StoredSession,
+    signer: alloy::primitives::Address,
+) -> serde_json::Map<String, serde_json::Value> {
+    with_fields(
+        serde_json::Map::new(),
+        [
+            ("sessionHash", session.hash.to_string().into()),
+            ("account", session.account.to_checksum(None).into()),
+            ("owner", session.owner.to_checksum(None).into()),
+            ("signer", signer.to_checksum(None).into()),
+            ("status", serde_json::json!(session.status)),
+        ],
+    )
+}
+
+/// `fields` with more added.
+pub fn with_fields<const N: usize>(
+    mut fields: serde_json::Map<String, serde_json::Value>,
+    more: [(&str, serde_json::Value); N],
+) -> serde_json::Map<String, serde_json::Value> {
+    for (name, value) in more {
+        fields.insert(name.to_string(), value);
+    }
+    fields
 }

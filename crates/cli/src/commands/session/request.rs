@@ -4,6 +4,7 @@
 
 use crate::args::{AccountArgs, ChainArgs, StoreArgs};
 use crate::commands::session::file::reviewed_template;
+use crate::commands::session::grant::{session_fields, with_fields};
 use crate::error::CliError;
 use crate::onchain::{progress, runtime};
 use crate::wallet_args::write_typed_data;
@@ -71,15 +72,13 @@ pub fn run(args: RequestArgs, json: bool) -> Result<(), CliError> {
     if json {
         outln!(
             "{}",
-            serde_json::json!({
-                "sessionHash": session.hash.to_string(),
-                "account": session.account.to_checksum(None),
-                "owner": session.owner.to_checksum(None),
-                "signer": requested.spec.signer.to_checksum(None),
-                "status": session.status,
-                "digest": requested.digest.to_string(),
-                "typedData": args.out,
-            })
+            serde_json::Value::Object(with_fields(
+                session_fields(session, requested.spec.signer),
+                [
+                    ("digest", requested.digest.to_string().into()),
+                    ("typedData", serde_json::json!(args.out)),
+                ]
+            ))
         );
     } else {
         outln!("session  {}", session.hash);
