@@ -222,7 +222,7 @@ contract SessionAccount is IOwnerValidation {
         return ECDSALib.recover(digest, signature) == owner();
     }
 
-    /// @notice ERC-1271, replay-safe across accounts (ERC-7739): the owner signs the app's
+    /// @notice ERC-1271, replay-safe across accounts (ERC-7739, rule 23): the owner signs the app's
     ///         typed data nested in this account's EIP-712 domain (TypedDataSign), or a
     ///         personal-sign hash wrapped the same way (PersonalSign), so a signature made for
     ///         another account, or for the owner's own EOA, is refused here. Under EIP-7702
@@ -230,7 +230,6 @@ contract SessionAccount is IOwnerValidation {
     ///         other account can present it. Session keys never sign messages (v1).
     /// @return magic 0x1626ba7e if valid, 0x77390001 for the ERC-7739 detection hash,
     ///         0xffffffff otherwise.
-    ///      Rule 23 (docs/rules.md).
     function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4 magic) {
         if (hash == ERC7739Lib.DETECTION_HASH) return ERC7739Lib.SUPPORTED;
         address owner_ = owner();

@@ -357,8 +357,8 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     }
 
     /// @dev Charges `amount` against a counter and narrows the validity window to the counter's
-    ///      period (rules 5, 8). Charges land in storage at once, so a batch sees its own spending.
-    ///      Rules 4, 5 and 8 (docs/rules.md).
+    ///      period (rules 5 and 8). Charges land in storage at once, so a batch sees its own
+    ///      spending; `amount > limit - used` cannot overflow (rule 4).
     function _charge(Context memory ctx, UsageLimit calldata limit, uint8 kind, uint256 policyIndex, uint256 constraintIndex, uint256 amount)
         internal
     {
@@ -499,8 +499,8 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         }
     }
 
-    /// @dev Rule 9 (docs/rules.md).
-    ///      Rules 9 and 17 (docs/rules.md).
+    /// @dev Rules 9 and 17 (docs/rules.md): a limit's type, its period (at least MIN_PERIOD
+    ///      for an allowance) and its bound.
     function _validateLimit(UsageLimit calldata limit, uint256 max, uint8 kind, uint256 policyIndex, uint256 constraintIndex)
         internal
         pure
@@ -525,14 +525,13 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
 
     /// @notice Enables `spec` for `account` with the owner's EIP-712 EnableSession approval (the
     ///         one first-use enable carries), so a wallet that only signs typed data can approve
-    ///         on-chain, and registry sessions can be approved at all (rule 18). Anyone may
+    ///         on-chain, and registry sessions can be approved at all (rules 18 and 22). Anyone may
     ///         submit it; it runs in the execution phase. The approval is public once relayed, so
     ///         a session already active is a no-op, not a revert (as rule 15).
     /// @param account The account, which must be deployed (create it first through the factory).
     /// @param chains The signed {chainId, epoch} list: this chain at the current epoch must be in it.
     /// @param ownerSignature The owner's signature of the EIP-712 digest (`enableDigest`).
     /// @return sessionHash keccak256(abi.encode(spec)).
-    ///      Rule 22 (docs/rules.md).
     function enableSessionWithApproval(
         address account,
         SessionSpec calldata spec,

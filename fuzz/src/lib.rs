@@ -7,6 +7,7 @@ use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use sessionkeys_contracts::session::{
     CallPolicy, Constraint, SessionSpec, TransferPolicy, UsageLimit,
 };
+use sessionkeys_contracts::vocabulary::{Condition, LimitType, PaymasterMode};
 use sessionkeys_engine::{EvalContext, SessionHeader, Status};
 
 /// The account every target's ops come from.
@@ -50,7 +51,7 @@ impl LimitInput {
     fn limit(&self) -> UsageLimit {
         let limit = U256::from_be_bytes(self.limit);
         UsageLimit {
-            limitType: self.kind % 4,
+            limitType: self.kind % (LimitType::UNKNOWN + 1),
             // Small limits make budgets run out within a few ops.
             limit: if self.small {
                 limit % U256::from(1000)
@@ -108,7 +109,7 @@ impl SpecInput {
             validAfter: time(self.valid_after),
             validUntil: time(self.valid_until),
             feeLimit: self.fee_limit.limit(),
-            paymasterMode: self.paymaster_mode % 4,
+            paymasterMode: self.paymaster_mode % (PaymasterMode::UNKNOWN + 1),
             paymaster: Address::from(self.paymaster),
             opLimit: self.op_limit.limit(),
             callPolicies: self
@@ -125,7 +126,7 @@ impl SpecInput {
                         .iter()
                         .map(|c| Constraint {
                             index: c.index.into(),
-                            condition: c.condition % 9,
+                            condition: c.condition % (Condition::UNKNOWN + 1),
                             bits: c.bits % 258,
                             refValue: c.reference.into(),
                             oneOf: c.one_of.iter().map(|w| B256::from(*w)).collect(),

@@ -27,8 +27,8 @@ library ERC7739Lib {
     ///         and contents that hash to `hash`; PersonalSign otherwise (ERC-7739 "workflow
     ///         deduction"). A TypedDataSign wrapper with an unsafe contents name yields digest 0,
     ///         which ECDSALib.recover refuses (and the account checks for) outright.
+    /// @dev Rule 23 (docs/rules.md).
     /// @param nameHash keccak256 of the account's EIP-712 name; `versionHash` likewise.
-    ///      Rule 23 (docs/rules.md).
     function wrappedDigest(
         bytes32 hash,
         bytes calldata signature,

@@ -19,10 +19,9 @@ library ExecutionLib {
     /// @dev callType 0x01 (batch), execType 0x00 (default), no selector, no payload.
     bytes32 internal constant MODE_BATCH = bytes32(uint256(1) << 248);
 
-    /// @notice Checks the outer `execute(mode, data)` layer.
+    /// @notice Checks the outer `execute(mode, data)` layer (rule 1, docs/rules.md).
     /// @return batch True for batch mode, false for a single call.
     /// @return data The execution data (single or batch encoding), canonical at the outer layer.
-    ///      Rule 1 (docs/rules.md).
     function decodeExecute(bytes calldata callData) internal pure returns (bool batch, bytes calldata data) {
         if (callData.length < 4) revert ExecuteSelectorRequired(bytes4(0));
         bytes4 selector = bytes4(callData[:4]);
@@ -51,9 +50,9 @@ library ExecutionLib {
         callData = data[52:];
     }
 
-    /// @notice Checks that batch execution data is exactly the canonical ABI encoding.
+    /// @notice Checks that batch execution data is exactly the canonical ABI encoding (rule 1,
+    ///         docs/rules.md).
     /// @return count The number of calls (at least one).
-    ///      Rule 1 (docs/rules.md).
     function validateBatch(bytes calldata data) internal pure returns (uint256 count) {
         if (data.length < 64) revert NonCanonicalExecution(0);
         if (uint256(bytes32(data[:32])) != 0x20) revert NonCanonicalExecution(0);

@@ -51,8 +51,8 @@ library SessionHashLib {
     bytes32 internal constant NAME_HASH = keccak256("SessionKeyValidator");
     bytes32 internal constant VERSION_HASH = keccak256("1");
 
+    /// @dev Rule 13 (docs/rules.md).
     /// @return The EIP-712 digest the owner signs to approve `spec` for `account` on `chains`.
-    ///      Rule 13 (docs/rules.md).
     function enableDigest(address validator, address account, SessionSpec calldata spec, ChainEpoch[] calldata chains)
         internal
         pure
@@ -63,8 +63,8 @@ library SessionHashLib {
         return _digest(validator, message);
     }
 
+    /// @dev Rule 22 (docs/rules.md).
     /// @return The EIP-712 digest the owner signs to revoke `sessionHashes` of `account`.
-    ///      Rule 22 (docs/rules.md).
     function revokeSessionsDigest(
         address validator,
         address account,
@@ -77,8 +77,8 @@ library SessionHashLib {
         return _digest(validator, message);
     }
 
+    /// @dev Rule 22 (docs/rules.md).
     /// @return The EIP-712 digest the owner signs to revoke every session of `account`.
-    ///      Rule 22 (docs/rules.md).
     function revokeAllDigest(address validator, address account, ChainEpoch[] calldata chains)
         internal
         pure

@@ -29,7 +29,9 @@ pub enum RevertReason {
 impl std::fmt::Display for RevertReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Validator(e) => write!(f, "{e:?}"),
+            Self::Validator(e) => {
+                f.write_str(&sessionkeys_engine::call_form::validator_call_form(e))
+            }
             Self::Known(s) => f.write_str(s),
             Self::Message(m) => write!(f, "Error({m:?})"),
             Self::Panic(code) => write!(f, "Panic(0x{code:x})"),

@@ -165,22 +165,7 @@ pub fn report(error: &CliError) -> Option<Report> {
         ),
         CliError::Sdk(sdk) => {
             let outcome = if is_refusal(sdk) { "refused" } else { "error" };
-            let name = match sdk {
-                SdkError::Refused { violation } => Some(violation.name().to_string()),
-                // Sent without the engine's pre-check: the bundler's refusal names the error.
-                SdkError::BundlerRefused {
-                    reason: Some(reason),
-                    ..
-                } => match reason.as_ref() {
-                    sessionkeys_chain::RevertReason::Validator(error) => Some(
-                        sessionkeys_engine::Violation::Validator(Box::new(error.clone()))
-                            .name()
-                            .to_string(),
-                    ),
-                    _ => None,
-                },
-                _ => None,
-            };
+            let name = refusal_name(sdk);
             (outcome, name, sdk.to_string(), next_step(sdk))
         }
     };
@@ -203,7 +188,39 @@ fn next_step(error: &SdkError) -> Option<String> {
                 .to_string(),
         );
     }
-    aa_advice(&error.to_string()).map(|a| format!("{} {}", a.meaning, a.next))
+    entry_point_advice(error)
+}
+
+/// The validator error a refusal names: the engine's, or the one a bundler's refusal carries
+/// (an op sent without the engine's pre-check).
+pub fn refusal_name(error: &SdkError) -> Option<String> {
+    match error {
+        SdkError::Refused { violation } => Some(violation.name().to_string()),
+        SdkError::BundlerRefused {
+            reason: Some(reason),
+            ..
+        } => match reason.as_ref() {
+            sessionkeys_chain::RevertReason::Validator(error) => Some(
+                sessionkeys_engine::Violation::Validator(Box::new(error.clone()))
+                    .name()
+                    .to_string(),
+            ),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The meaning and next step of the EntryPoint code in a bundler's or node's message — read
+/// only from what they said, never from our own sentences (which may quote a code, as
+/// `LaneTaken` quotes AA25, or hold an address with "AA" and digits in it).
+pub fn entry_point_advice(error: &SdkError) -> Option<String> {
+    let said = match error {
+        SdkError::BundlerRefused { message, .. } => message,
+        SdkError::Backend(BackendError::Rpc { message, .. }) => message,
+        _ => return None,
+    };
+    aa_advice(said).map(|a| format!("{} {}", a.meaning, a.next))
 }
 
 /// Prints a failure: `error: …` / `refused: …` (and `next: …`) on stderr, or with `json` one

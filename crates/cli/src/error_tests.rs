@@ -105,3 +105,16 @@ fn a_bundler_refusal_carrying_a_validator_error_names_it() {
 fn report_of(error: &CliError) -> Report {
     report(error).expect("a failure the command did not report itself")
 }
+
+#[test]
+fn an_entrypoint_code_quoted_in_our_own_sentence_gets_no_bundler_advice() {
+    // LaneTaken's sentence quotes AA25; the advice for a bundler's AA25 ("read the nonce again
+    // and send again") would contradict it ("request the session again").
+    let lane_taken = CliError::Sdk(SdkError::LaneTaken {
+        lane: alloy::primitives::FixedBytes([1, 1, 1, 1]),
+        session: alloy::primitives::B256::repeat_byte(2),
+    });
+    let report = report_of(&lane_taken);
+    assert!(report.reason.contains("AA25"), "{}", report.reason);
+    assert_eq!(report.next, None);
+}

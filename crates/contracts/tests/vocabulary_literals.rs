@@ -181,7 +181,8 @@ impl<'ast> Visit<'ast> for HelperCollector {
 }
 
 /// The name a word-carrying expression goes by: `x.kind`, `kind`, `x.status()`, `row["kind"]`,
-/// through casts, references, parentheses and argument-less conversions (`.code()`, `.into()`).
+/// through casts, references, parentheses, argument-less conversions (`.into()`, `.clone()`)
+/// and `u8::from(x.kind)` / `Into::into(x.kind)`.
 fn word_name(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Paren(e) => word_name(&e.expr),
@@ -206,6 +207,12 @@ fn word_name(expr: &Expr) -> Option<String> {
                 None
             }
         }
+        Expr::Call(call) if call.args.len() == 1 => match call.func.as_ref() {
+            Expr::Path(p) if matches!(last_ident(&p.path).as_deref(), Some("from" | "into")) => {
+                word_name(&call.args[0])
+            }
+            _ => None,
+        },
         Expr::Index(index) => match index.index.as_ref() {
             Expr::Lit(syn::ExprLit {
                 lit: Lit::Str(key), ..
@@ -232,8 +239,51 @@ fn int_literal(expr: &Expr) -> Option<&syn::LitInt> {
             }
             _ => None,
         },
+        // `kind % 4` hard-codes how many words there are as surely as `4` alone names one;
+        // an offset from the vocabulary itself (`Condition::UNKNOWN + 1`) does not.
+        Expr::Binary(e)
+            if is_arithmetic(&e.op)
+                && !names_a_word_type(&e.left)
+                && !names_a_word_type(&e.right) =>
+        {
+            int_literal(&e.left).or_else(|| int_literal(&e.right))
+        }
         _ => None,
     }
+}
+
+/// Whether an expression reads the vocabulary (`Condition::UNKNOWN`, `Status::ALL.len()`).
+fn names_a_word_type(expr: &Expr) -> bool {
+    match expr {
+        Expr::Path(p) => p
+            .path
+            .segments
+            .iter()
+            .any(|s| s.ident != "u8" && WORD_TYPES.contains(&s.ident.to_string().as_str())),
+        Expr::Paren(e) => names_a_word_type(&e.expr),
+        Expr::Cast(e) => names_a_word_type(&e.expr),
+        Expr::MethodCall(call) => names_a_word_type(&call.receiver),
+        Expr::Field(e) => names_a_word_type(&e.base),
+        Expr::Binary(e) => names_a_word_type(&e.left) || names_a_word_type(&e.right),
+        _ => false,
+    }
+}
+
+fn is_arithmetic(op: &syn::BinOp) -> bool {
+    use syn::BinOp::*;
+    matches!(
+        op,
+        Add(_)
+            | Sub(_)
+            | Mul(_)
+            | Div(_)
+            | Rem(_)
+            | BitAnd(_)
+            | BitOr(_)
+            | BitXor(_)
+            | Shl(_)
+            | Shr(_)
+    )
 }
 
 /// The first integer literal in a pattern (`1`, `1 | 2`, `0..=3`, `Some(2)`, …).
@@ -620,12 +670,14 @@ fn f(spec: &Spec, row: &Row) {
     assert!(matches!(error, E::Refused(e) if e.status == 2));
     if let Some(1) = entry.status {}
     let Some(2) = entry.status else { return };
+    let l = UsageLimit { limitType: seed % 4, limit: U256::ZERO, period: U48::ZERO };
+    if u8::from(row.status) == 1 {}
 }
 "#;
     let lines: Vec<usize> = check_source(source).iter().map(|f| f.line).collect();
     assert_eq!(
         lines,
-        vec![2, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19]
+        vec![2, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19, 20, 21]
     );
 }
 
@@ -643,6 +695,8 @@ fn f(spec: &Spec, row: &Row) {
     if row.policyIndex == 1 && spec.callPolicies.len() == 2 {}
     assert_eq!(out.status.code(), Some(1));
     restrict(path, 0o700);
+    let l = UsageLimit { limitType: seed % (LimitType::UNKNOWN + 1), limit: U256::ZERO, period: U48::ZERO };
+    let c = Constraint { condition: Condition::UNKNOWN + 1, ..Constraint::unconstrained(0) };
 }
 fn restrict(path: &Path, mode: u32) {}
 "#;

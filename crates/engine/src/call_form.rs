@@ -36,7 +36,8 @@ impl Violation {
     }
 }
 
-fn validator_call_form(e: &E) -> String {
+/// `ErrorName(arg: value, …)` of one of the validator's errors, from its generated ABI.
+pub fn validator_call_form(e: &E) -> String {
     let selector = e.selector();
     let data = e.abi_encode();
     let errors = ISessionKeyValidator::abi::errors();

@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod advisory;
-mod call_form;
+pub mod call_form;
 pub mod calldata;
 pub mod context;
 pub mod destinations;

@@ -175,6 +175,6 @@ pub enum SdkError {
         /// The session.
         hash: B256,
         /// Where it stands.
-        status: String,
+        status: crate::store::StoredStatus,
     },
 }

@@ -5,7 +5,10 @@
 //! enabled in first use, rule 18) can be approved from a wallet.
 //!
 //! Each relay is checked with `eth_call` first: a refusal comes back as
-//! [`SdkError::Refused`] with the validator's named error, and nothing is sent or paid.
+//! [`SdkError::Refused`] with the validator's named error, and nothing is sent or paid. A
+//! relayed enable on an account not deployed yet deploys it first (`relay_deploy_account`):
+//! the enable cannot be simulated before the account exists, so that deployment is paid even
+//! when the enable is then refused (the account is the owner's either way).
 
 use crate::account::SmartAccount;
 use crate::backend::{Backend, BackendError, PlainTransaction, TransactionOutcome};

@@ -286,7 +286,7 @@ fn pending(session: &StoredSession) -> Result<(SessionSpec, Vec<ChainEpoch>), Sd
         (StoredStatus::Requested, Some(request)) => Ok((session.spec()?, request.chain_epochs())),
         (status, _) => Err(SdkError::NotRequested {
             hash: session.hash,
-            status: format!("{status:?}").to_lowercase(),
+            status: *status,
         }),
     }
 }
@@ -330,6 +330,7 @@ async fn ensure_epochs_current(
 ///
 /// # Errors
 /// [`SdkError::NotRequested`] unless the session waits for its approval,
+/// [`SdkError::SessionExpired`] when the session has ended by the chain's time,
 /// [`SdkError::MalformedSignature`] / [`SdkError::WrongSigner`] (expected and recovered
 /// addresses) for a signature that is not the owner's of this typed data,
 /// [`SdkError::ApprovalStale`] when the account's epoch moved since the request,
@@ -344,6 +345,9 @@ pub async fn approve(
 ) -> Result<Approved, SdkError> {
     let mut session = store.find(&format!("{hash:x}"))?;
     let (spec, chains) = pending(&session)?;
+    // The owner may sign long after the request: an ended session is not enabled nor paid for.
+    let now = backend.latest_timestamp().await?;
+    crate::template::ensure_not_ended(spec.validUntil.to(), now)?;
     let digest = signing::enable_digest(session.validator, session.account, &spec, &chains);
     let owner_signature =
         crate::wallet::owner_signature(signature, digest, session.account, session.owner)?;
@@ -387,7 +391,7 @@ pub async fn approve(
 
 /// Grants a session of `template` in one step with the owner's key: [`request`], then the
 /// owner's approval by `route`. On any failure the key and the record are deleted again —
-/// except when an owner op timed out, as it may still be mined.
+/// except when what was sent may still land ([`may_still_land`]).
 ///
 /// # Security
 /// The owner key signs in memory only.
@@ -412,12 +416,25 @@ pub async fn grant(
     let requested = request(backend, store, password, template, plan, options).await?;
     let done = enable_requested(backend, store, &requested, owner, route).await;
     if let Err(error) = &done
-        && !matches!(error, SdkError::Timeout { .. })
+        && !may_still_land(error)
     {
         // The session was never enabled: its record and key go (best effort).
         let _ = store.remove(&requested.session);
     }
     done
+}
+
+/// Whether a failed send may still be mined: an owner op or a transaction that timed out
+/// waiting, or a request that timed out after it may have reached the node or bundler. The
+/// record and key stay, so a session that lands is not left without them.
+pub fn may_still_land(error: &SdkError) -> bool {
+    matches!(
+        error,
+        SdkError::Timeout { .. }
+            | SdkError::Backend(
+                crate::BackendError::NotMined { .. } | crate::BackendError::TimedOut { .. }
+            )
+    )
 }
 
 async fn enable_requested(

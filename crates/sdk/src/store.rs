@@ -119,6 +119,24 @@ pub enum StoredStatus {
     Revoked,
 }
 
+impl StoredStatus {
+    /// The word shown to a person (the same as its JSON form).
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Approved => "approved",
+            Self::Granted => "granted",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+impl std::fmt::Display for StoredStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
 /// The owner's approval kept for enable-in-first-use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -55,6 +55,12 @@ impl SessionTemplate {
             .map_err(|e| SdkError::Template(TemplateError::Format(e)))
     }
 
+    /// The keyless copy for review (lint, explain, naming its tokens): its signer is the zero
+    /// address, which the validator never enables.
+    pub fn review_spec(&self) -> &SessionSpec {
+        &self.review
+    }
+
     /// Lint findings at `now` (docs/lint.md).
     pub fn lint(&self, now: u64) -> Vec<Finding> {
         sessionkeys_engine::lint::lint(&self.review, now)
@@ -87,10 +93,15 @@ impl SessionTemplate {
     /// Refuses a session that has already ended at `now`: it could never be used, yet enabling
     /// it would cost an op and list it as granted.
     pub fn ensure_not_expired(&self, now: u64) -> Result<(), SdkError> {
-        let valid_until = self.valid_until();
-        if valid_until <= now {
-            return Err(SdkError::SessionExpired { valid_until, now });
-        }
-        Ok(())
+        ensure_not_ended(self.valid_until(), now)
     }
+}
+
+/// Refuses a session that ends at `valid_until` when the chain's time is `now` or later:
+/// checked at request and again at approval, which may come much later.
+pub fn ensure_not_ended(valid_until: u64, now: u64) -> Result<(), SdkError> {
+    if valid_until <= now {
+        return Err(SdkError::SessionExpired { valid_until, now });
+    }
+    Ok(())
 }

@@ -308,6 +308,37 @@ async fn a_session_that_has_already_ended_is_refused_before_a_key_is_made() {
 }
 
 #[tokio::test]
+async fn a_request_signed_after_the_session_ended_is_not_enabled() {
+    let backend = backend();
+    let store = temp_store("ended-before-approval");
+    let owner = PrivateKeySigner::random();
+    let plan = AccountPlan::new(owner.address(), EntryPointVersion::V07);
+    let requested = request_usdc(&backend, &store, &plan).await;
+    // The owner signs a day later, after the session's hour is over.
+    backend.with_devnet(|d| d.chain.advance(86_400));
+    let signature = wallet_sign(&owner, requested.digest);
+    match request::approve(
+        backend.as_ref(),
+        &store,
+        requested.session.hash,
+        &signature,
+        Enable::Relayed(&funder()),
+    )
+    .await
+    {
+        Err(SdkError::SessionExpired { valid_until, now }) => assert!(valid_until <= now),
+        other => panic!("expected SessionExpired, got {other:?}"),
+    }
+    // Nothing was sent: the relayer deployed nothing, and the request is still on record.
+    let account = plan.account(backend.as_ref()).await.unwrap();
+    assert!(!account.is_deployed(backend.as_ref()).await.unwrap());
+    assert_eq!(
+        store.find("latest").unwrap().status,
+        StoredStatus::Requested
+    );
+}
+
+#[tokio::test]
 async fn a_grant_that_fails_after_making_the_key_leaves_no_key_and_no_record() {
     let backend = backend();
     let store = temp_store("orphan");

@@ -2,10 +2,9 @@
 
 use crate::InputError;
 use crate::args::{ChainArgs, StoreArgs};
-use crate::error::CliError;
+use crate::error::{CliError, entry_point_advice, refusal_name};
 use crate::onchain::{client_for, progress, runtime};
 use crate::ops_file::{self, op_report};
-use sessionkeys::aa_codes::aa_advice;
 use sessionkeys::store::StoredStatus;
 use sessionkeys::{AddressBook, Executed};
 use sessionkeys::{Call, SdkError};
@@ -91,13 +90,15 @@ fn refusal_verdict(error: &SdkError) -> (String, Option<String>) {
     match error {
         SdkError::Refused { violation } => (
             format!("refused: {}", violation_call_form(violation)),
-            Some(violation.name().to_string()),
+            refusal_name(error),
         ),
         SdkError::OutOfTimeRange { .. } => ("entrypoint: AA22 expired or not due".into(), None),
         SdkError::ExecutionReverted { reason, .. } => {
             (format!("execution reverted: {reason}"), None)
         }
-        SdkError::BundlerRefused { message, .. } => (format!("bundler: {message}"), None),
+        SdkError::BundlerRefused { message, .. } => {
+            (format!("bundler: {message}"), refusal_name(error))
+        }
         other => (format!("refused: {other}"), None),
     }
 }
@@ -195,13 +196,13 @@ fn failed_op(
     if !json {
         outln!("op {i}: {verdict}");
         outln!("  why: {sdk}");
-        if let Some(advice) = aa_advice(&sdk.to_string()) {
-            outln!("  next: {} {}", advice.meaning, advice.next);
+        if let Some(next) = entry_point_advice(sdk) {
+            outln!("  next: {next}");
         }
     }
     let mut entry = op_report(i, None, &verdict, name, Some(sdk.to_string()));
-    if let Some(advice) = aa_advice(&sdk.to_string()) {
-        entry["next"] = format!("{} {}", advice.meaning, advice.next).into();
+    if let Some(next) = entry_point_advice(sdk) {
+        entry["next"] = next.into();
     }
     results.push(entry);
     if refused {

@@ -56,13 +56,7 @@ fn json_row(row: &SessionRow) -> serde_json::Value {
 
 /// What this machine knows of the session, in a word.
 fn stored_word(row: &SessionRow) -> &'static str {
-    match row.stored {
-        Some(StoredStatus::Requested) => "requested",
-        Some(StoredStatus::Approved) => "approved",
-        Some(StoredStatus::Granted) => "granted",
-        Some(StoredStatus::Revoked) => "revoked",
-        None => "not on this machine",
-    }
+    row.stored.map_or("not on this machine", StoredStatus::word)
 }
 
 /// The text table: one labelled line of columns per session, its budgets under it.

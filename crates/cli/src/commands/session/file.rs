@@ -14,10 +14,20 @@ pub fn load(file: &PathBuf) -> Result<SessionSpec, InputError> {
     load_with_signer(file, None)
 }
 
-/// Reads a session file for review (lint, explain): a left-out signer, which `grant` makes,
-/// does not matter to either, so a placeholder stands in.
+/// Reads a session file for review (lint, explain): a file that names its signer is a spec,
+/// one that leaves it out (for `grant`, which makes the key) is reviewed as a template.
 pub fn load_for_review(file: &PathBuf) -> Result<SessionSpec, InputError> {
-    load_with_signer(file, Some(Address::repeat_byte(1)))
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| InputError(format!("cannot read {}: {e}", file.display())))?;
+    let json =
+        parse_session_json(&text).map_err(|e| InputError(format!("{}: {e}", file.display())))?;
+    match json.signer {
+        Some(_) => json.to_spec(None),
+        None => SessionTemplate::from_json(json)
+            .map(|template| Ok(template.review_spec().clone()))
+            .map_err(|e| InputError(format!("{}: {e}", file.display())))?,
+    }
+    .map_err(|e| InputError(format!("{}: {e}", file.display())))
 }
 
 /// Reads a session file for `grant` and `request`: without a signer, since they make the key.
@@ -44,10 +54,7 @@ pub fn reviewed_template(
         let labels = labels_of(file)?;
         // A refusal needs no node: it is explained with the built-in names only.
         let labels = match (rpc, &verdict) {
-            (Some(rpc), Ok(())) => {
-                let spec = template.with_signer(Address::repeat_byte(1))?;
-                with_chain_tokens(rpc, &spec, labels)?
-            }
+            (Some(rpc), Ok(())) => with_chain_tokens(rpc, template.review_spec(), labels)?,
             _ => labels,
         };
         out!("{}", template.explain(&labels));

@@ -46,7 +46,8 @@ pub fn run(args: GrantArgs, json: bool) -> Result<(), CliError> {
         ));
     }
     let relayer = args.relayer.signer()?;
-    let backend = args.chain.backend(true)?;
+    // Only the owner's own userOp needs the bundler.
+    let backend = args.chain.backend(relayer.is_none() && !args.first_use)?;
     let owner = args.owner.signer()?;
     let store = args.store.store()?;
     let password = args.store.password()?;

@@ -67,7 +67,11 @@ pub fn run(args: RequestArgs, json: bool) -> Result<(), CliError> {
             "re-salted the session: its nonce lane was taken (rule 19)",
         );
     }
-    write_typed_data(&args.out, &requested.typed_data)?;
+    if let Err(error) = write_typed_data(&args.out, &requested.typed_data) {
+        // Nobody could sign a request whose typed data was never written: no key of nothing.
+        let _ = store.remove(&requested.session);
+        return Err(error.into());
+    }
     let session = &requested.session;
     if json {
         outln!(
