@@ -412,6 +412,20 @@ fn pats_of_tuples<'a>(pats: &[&'a Pat]) -> Vec<Vec<&'a Pat>> {
 }
 
 impl<'ast> Visit<'ast> for Checker<'_> {
+    fn visit_pat_struct(&mut self, p: &'ast syn::PatStruct) {
+        for field in &p.fields {
+            if let Member::Named(name) = &field.member
+                && is_word_name(&name.to_string())
+                && let Some(span) = pattern_literal(&field.pat)
+            {
+                self.report(
+                    span,
+                    format!("field `{name}` matched against an integer literal"),
+                );
+            }
+        }
+        visit::visit_pat_struct(self, p);
+    }
     fn visit_expr_struct(&mut self, e: &'ast syn::ExprStruct) {
         for field in &e.fields {
             if let Member::Named(name) = &field.member
@@ -527,6 +541,9 @@ impl<'ast> Visit<'ast> for Checker<'_> {
         if name == "matches" {
             if let Ok(args) = mac.parse_body::<MatchesArgs>() {
                 self.arms(&args.expr, vec![&args.pat]);
+                // Struct patterns inside the macro (`E::LimitExceeded(LimitExceeded { kind: 4, .. })`),
+                // which the visitor does not reach in a macro's tokens.
+                self.visit_pat(&args.pat);
                 self.visit_expr(&args.expr);
                 if let Some(guard) = &args.guard {
                     self.visit_expr(guard);
@@ -672,12 +689,16 @@ fn f(spec: &Spec, row: &Row) {
     let Some(2) = entry.status else { return };
     let l = UsageLimit { limitType: seed % 4, limit: U256::ZERO, period: U48::ZERO };
     if u8::from(row.status) == 1 {}
+    assert!(matches!(e, E::LimitExceeded(LimitExceeded { kind: 4, .. })));
+    if let Refused { status: 2, .. } = verdict {}
 }
 "#;
     let lines: Vec<usize> = check_source(source).iter().map(|f| f.line).collect();
     assert_eq!(
         lines,
-        vec![2, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19, 20, 21]
+        vec![
+            2, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 17, 18, 19, 20, 21, 22, 23
+        ]
     );
 }
 
@@ -697,6 +718,7 @@ fn f(spec: &Spec, row: &Row) {
     restrict(path, 0o700);
     let l = UsageLimit { limitType: seed % (LimitType::UNKNOWN + 1), limit: U256::ZERO, period: U48::ZERO };
     let c = Constraint { condition: Condition::UNKNOWN + 1, ..Constraint::unconstrained(0) };
+    assert!(matches!(e, E::LimitExceeded(LimitExceeded { kind: k, .. }) if k == CounterKind::Fee.into()));
 }
 fn restrict(path: &Path, mode: u32) {}
 "#;
