@@ -65,8 +65,9 @@ pub enum SdkError {
     ExecutionReverted {
         /// The userOp hash.
         user_op_hash: B256,
-        /// The decoded revert.
-        reason: String,
+        /// The decoded revert of the calls (`Empty` when the receipt carries no data; boxed: a
+        /// validator error carries several words).
+        reason: Box<sessionkeys_chain::RevertReason>,
         /// What the account or paymaster paid.
         actual_gas_cost: U256,
     },

@@ -144,11 +144,12 @@ pub async fn sign_and_send(
         let reason = receipt
             .reason
             .as_ref()
-            .map(|data| decode_revert(data).to_string())
-            .unwrap_or_else(|| "no revert data".into());
+            .map_or(sessionkeys_chain::RevertReason::Empty, |data| {
+                decode_revert(data)
+            });
         return Err(SdkError::ExecutionReverted {
             user_op_hash: hash,
-            reason,
+            reason: Box::new(reason),
             actual_gas_cost: receipt.actual_gas_cost,
         });
     }
