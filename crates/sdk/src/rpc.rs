@@ -13,8 +13,9 @@ use alloy::transports::{RpcError, TransportErrorKind};
 use std::borrow::Cow;
 use std::time::Duration;
 
-/// The least time a sent transaction is waited for before the wait gives up (a few blocks of
-/// any chain); a longer `--rpc-timeout` waits longer.
+/// The least time a sent transaction is waited for by default before the wait gives up (a few
+/// blocks of any chain); a longer `--rpc-timeout` waits longer, and
+/// [`RpcBackend::with_mining_wait`] sets it.
 pub const MIN_MINING_WAIT: Duration = Duration::from_secs(120);
 
 /// A node and a bundler reached over HTTP.
@@ -26,6 +27,7 @@ pub struct RpcBackend {
     bundler: RpcClient,
     http: reqwest::Client,
     timeout: Duration,
+    mining_wait: Duration,
 }
 
 mod reqwest_url {
@@ -80,7 +82,15 @@ impl RpcBackend {
             bundler_url,
             http,
             timeout,
+            mining_wait: timeout.max(MIN_MINING_WAIT),
         })
+    }
+
+    /// How long a sent transaction is waited for before [`BackendError::NotMined`] (by default
+    /// the request timeout, at least [`MIN_MINING_WAIT`]).
+    pub fn with_mining_wait(mut self, wait: Duration) -> Self {
+        self.mining_wait = wait;
+        self
     }
 
     fn node_error(&self, method: &str, error: RpcError<TransportErrorKind>) -> BackendError {
@@ -285,7 +295,7 @@ impl Backend for RpcBackend {
         let hash = *pending.tx_hash();
         // Each request is bounded by the client's timeout; the wait for mining is bounded too,
         // so a chain that never includes the transaction cannot hang the caller.
-        let wait = self.timeout.max(MIN_MINING_WAIT);
+        let wait = self.mining_wait;
         let receipt = tokio::time::timeout(wait, pending.get_receipt())
             .await
             .map_err(|_| BackendError::NotMined {

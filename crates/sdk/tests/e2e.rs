@@ -20,7 +20,7 @@ use sessionkeys_contracts::vocabulary::{CounterKind, SignatureMode};
 use sessionkeys_devnet::Devnet;
 use std::sync::Arc;
 use support::scenario::*;
-use support::stack::{Stack, foundry_binary};
+use support::stack::{Stack, StalledNode, foundry_binary};
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "end-to-end tier: needs anvil and Alto in a private network namespace; run scripts/e2e"]
@@ -357,4 +357,45 @@ async fn an_op_sent_in_the_last_seconds_of_its_rate_limit_minute_lands_in_the_ne
         .find(|row| row.kind == u8::from(CounterKind::Ops))
         .unwrap();
     assert_eq!(ops.used, U256::from(1), "charged in the new minute");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "end-to-end tier: needs anvil in a private network namespace; run scripts/e2e"]
+async fn a_transaction_a_node_never_mines_is_given_up_naming_its_hash() {
+    let node = StalledNode::start().await;
+    let backend = sessionkeys::RpcBackend::with_timeout(
+        &node.url,
+        &node.url,
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap()
+    .with_mining_wait(std::time::Duration::from_secs(2));
+    let started = std::time::Instant::now();
+    let error = backend
+        .send_transaction(
+            &funder(),
+            sessionkeys::backend::PlainTransaction {
+                to: ALICE,
+                value: U256::from(1),
+                data: Default::default(),
+                authorizations: vec![],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    let text = error.to_string();
+    let sessionkeys::BackendError::NotMined { hash, seconds } = error else {
+        panic!("expected NotMined, got {error:?}");
+    };
+    assert_eq!(seconds, 2);
+    assert!(text.contains(&hash.to_string()), "{text}");
+    // The node holds it: it may still be mined, as the error says.
+    use alloy::providers::Provider;
+    let pending: serde_json::Value = alloy::providers::ProviderBuilder::new()
+        .connect_http(node.url.parse().unwrap())
+        .raw_request("eth_getTransactionByHash".into(), (hash,))
+        .await
+        .unwrap();
+    assert_eq!(pending["hash"], serde_json::json!(hash));
 }

@@ -117,6 +117,50 @@ where
     }
 }
 
+/// An anvil that takes transactions and never mines them (`--no-mining`), on a loopback port of
+/// the private network; it is killed when the guard drops.
+#[allow(dead_code)] // the SDK's e2e tests use it; the CLI's include this module too
+pub struct StalledNode {
+    child: std::process::Child,
+    /// Its JSON-RPC URL.
+    pub url: String,
+}
+
+#[allow(dead_code)]
+impl StalledNode {
+    pub async fn start() -> StalledNode {
+        assert_private_network();
+        let url = format!("http://127.0.0.1:{}", free_port());
+        let child = Command::new(foundry_binary("anvil"))
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                url.rsplit(':').next().unwrap(),
+            ])
+            .args(["--hardfork", "prague", "--no-mining", "--silent"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start anvil");
+        let node = StalledNode { child, url };
+        let backend = RpcBackend::new(&node.url, &node.url).unwrap();
+        wait_until("anvil", Duration::from_secs(20), || {
+            let backend = backend.clone();
+            async move { backend.chain_id().await.ok() }
+        })
+        .await;
+        node
+    }
+}
+
+impl Drop for StalledNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Stack {
     /// Starts anvil, deploys the EntryPoints, sessionkeys and the fixtures through our own
     /// `deploy`, then starts Alto against it.
