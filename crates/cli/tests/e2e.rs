@@ -548,6 +548,23 @@ async fn an_owner_who_only_signs_typed_data_with_cast_requests_approves_and_revo
 
     // 1. Request on the fresh (counterfactual) account: a key, a stored request, typed data.
     let file = session_file(&cli.dir, "usdc.json", now);
+    // Typed data that cannot be written (no such folder): nobody could sign the request, so
+    // it leaves no key and no record behind.
+    let unwritable = cli.path("no-such-folder/enable.json");
+    let failed = cli.run(&[
+        "session",
+        "request",
+        &file,
+        "--owner",
+        &owner,
+        "--out",
+        &unwritable,
+    ]);
+    assert_eq!(failed.status.code(), Some(2), "{}", text(&failed));
+    let keys = std::fs::read_dir(cli.dir.join("home/keys")).map_or(0, |d| d.count());
+    assert_eq!(keys, 0, "a failed request left a key");
+    let listed = cli.ok(&["sessions", "list"]);
+    assert_eq!(listed, serde_json::json!([]), "{listed}");
     let typed = cli.path("enable.json");
     let requested = cli.ok(&[
         "session", "request", &file, "--owner", &owner, "--out", &typed,
