@@ -126,7 +126,7 @@ impl Calldata {
         if word[4..].iter().any(|b| *b != 0) {
             return Err(Violation::EmptyRevert);
         }
-        Ok(word[..4].try_into().expect("4 bytes"))
+        Ok([word[0], word[1], word[2], word[3]])
     }
 
     fn bytes32(&self, at: Ptr) -> B256 {

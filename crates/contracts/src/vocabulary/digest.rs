@@ -26,13 +26,14 @@ pub fn session_digest(
 
 /// A session's lane: the first 4 bytes of its hash (hardening rule 19).
 pub fn session_lane(session_hash: B256) -> u32 {
-    u32::from_be_bytes(session_hash.0[..4].try_into().expect("4 bytes"))
+    let h = session_hash.0;
+    u32::from_be_bytes([h[0], h[1], h[2], h[3]])
 }
 
 /// The lane a nonce carries: bytes 20..24 of the nonce, below the validator's address.
 pub fn nonce_lane(nonce: U256) -> u32 {
     let bytes = nonce.to_be_bytes::<32>();
-    u32::from_be_bytes(bytes[20..24].try_into().expect("4 bytes"))
+    u32::from_be_bytes([bytes[20], bytes[21], bytes[22], bytes[23]])
 }
 
 /// The nonce key that routes a userOp to `validator` on `lane` (key = validator ‖ lane).
