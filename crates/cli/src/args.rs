@@ -181,11 +181,8 @@ impl AccountArgs {
 
 /// The `--entrypoint` flag: `v0.7` or `v0.8`.
 pub fn parse_version(s: &str) -> Result<sessionkeys_chain::EntryPointVersion, String> {
-    match s {
-        "v0.7" | "0.7" => Ok(sessionkeys_chain::EntryPointVersion::V07),
-        "v0.8" | "0.8" => Ok(sessionkeys_chain::EntryPointVersion::V08),
-        other => Err(format!("expected v0.7 or v0.8, got {other:?}")),
-    }
+    s.parse()
+        .map_err(|e: sessionkeys_contracts::vocabulary::UnknownEntryPoint| e.to_string())
 }
 
 /// The `--rpc-timeout` of this run, set once by main before any command runs.
