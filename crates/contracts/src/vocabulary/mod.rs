@@ -11,6 +11,7 @@
 mod constructors;
 mod digest;
 mod entry_point;
+pub mod packed;
 mod words;
 
 pub use digest::{nonce_key, nonce_lane, session_digest, session_hash, session_lane};

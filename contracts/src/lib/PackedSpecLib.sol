@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import "../SessionTypes.sol";
+
+/// @notice The bytes at `offset` of `userOp.signature` (or of a packed spec) are not the one
+///         valid packed form: a field cut short, a limit type, condition or paymaster mode
+///         outside the vocabulary, a leaf position out of order or range, a proof hash missing or
+///         left over, or a byte after the end (docs/compact-signatures.md).
+error MalformedEncoding(uint256 offset);
+/// @notice The first byte of a session signature is neither use (0) nor enable (1).
+error UnknownSignatureMode(uint8 mode);
+
+/// @notice The session-wide fields of a packed spec, read once. Limits stay in the bytes: their
+///         fields hold the offset of the limit's type byte (docs/compact-signatures.md).
+struct SpecHeader {
+    uint256 start;
+    uint256 end;
+    address signer;
+    uint48 validAfter;
+    uint48 validUntil;
+    uint256 feeLimitAt;
+    uint8 paymasterMode;
+    address paymaster;
+    uint256 opLimitAt;
+    uint256 callCount;
+    uint256 transferCount;
+}
+
+/// @notice `userOp.signature` as read by PackedSpecLib.readSignature. Offsets point into the
+///         signature; `positions` are leaf positions and `offsets` where each leaf starts (in
+///         enable mode every policy of the spec). The session-key signature is the last 65 bytes.
+struct SignatureView {
+    uint8 mode;
+    uint48 timeHint;
+    SpecHeader header;
+    bytes32 sessionHash;
+    uint256[] positions;
+    uint256[] offsets;
+    uint256 specEnd;
+    uint256 chainsAt;
+    uint256 chainCount;
+    uint256 ownerSignatureAt;
+    uint256 ownerSignatureEnd;
+}
+
+/// @title Reader of the packed spec encoding, its policy tree and the indexed multiproof.
+/// @notice docs/compact-signatures.md is the byte-level reference; the Rust twin is
+///         `sessionkeys_contracts::vocabulary::packed`. Every read is bounds-checked: bytes that
+///         are not the one valid form revert with `MalformedEncoding(offset)`.
+library PackedSpecLib {
+    /// @dev Reads `n` (1..32) bytes at `o` as a big-endian integer, or reverts at `o`.
+    function read(bytes calldata data, uint256 o, uint256 n) internal pure returns (uint256 v) {
+        if (o + n > data.length) revert MalformedEncoding(o);
+        // Assembly: a calldata slice plus a shift is the one-word read of an unaligned field
+        // (Solidity would copy it to memory); the bound is checked above. Covered by
+        // tests/packed_encoding.rs and every session test.
+        assembly ("memory-safe") {
+            v := shr(sub(256, shl(3, n)), calldataload(add(data.offset, o)))
+        }
+    }
+
+    /// @dev Reads `n` (1..32) bytes at `o` without a bound check: only for fields of a structure
+    ///      the checked walk (readHeader, readLeaves, the signature reader) has already read, so
+    ///      every such field is known to lie inside `data`. Saves a check and a revert per site.
+    function at(bytes calldata data, uint256 o, uint256 n) internal pure returns (uint256 v) {
+        // Assembly: as in read.
+        assembly ("memory-safe") {
+            v := shr(sub(256, shl(3, n)), calldataload(add(data.offset, o)))
+        }
+    }
+
+    /// @return The offset after the usage limit whose type byte is at `o`.
+    function limitEnd(bytes calldata data, uint256 o) internal pure returns (uint256) {
+        uint256 limitType = read(data, o, 1);
+        if (limitType == LIMIT_UNLIMITED) return o + 1;
+        if (limitType > LIMIT_ALLOWANCE) revert MalformedEncoding(o);
+        read(data, o + 1, 32);
+        if (limitType == LIMIT_LIFETIME) return o + 33;
+        read(data, o + 33, 6);
+        return o + 39;
+    }
+
+    /// @return limitType The type of the usage limit at `o`, already read by the checked walk.
+    /// @return limit Its limit (0 when unlimited).
+    /// @return period Its period (0 unless an allowance).
+    function limitAt(bytes calldata data, uint256 o)
+        internal
+        pure
+        returns (uint256 limitType, uint256 limit, uint256 period)
+    {
+        limitType = at(data, o, 1);
+        if (limitType != LIMIT_UNLIMITED) limit = at(data, o + 1, 32);
+        if (limitType == LIMIT_ALLOWANCE) period = at(data, o + 33, 6);
+    }
+
+    /// @notice Reads the header that starts at `o`.
+    function readHeader(bytes calldata data, uint256 o) internal pure returns (SpecHeader memory h) {
+        h.start = o;
+        h.signer = address(uint160(read(data, o, 20)));
+        h.validAfter = uint48(read(data, o + 20, 6));
+        h.validUntil = uint48(read(data, o + 26, 6));
+        h.feeLimitAt = o + 32;
+        o = limitEnd(data, o + 32);
+        uint256 mode = read(data, o, 1);
+        if (mode > PAYMASTER_ONE) revert MalformedEncoding(o);
+        h.paymasterMode = uint8(mode);
+        ++o;
+        if (mode == PAYMASTER_ONE) {
+            h.paymaster = address(uint160(read(data, o, 20)));
+            o += 20;
+        }
+        h.opLimitAt = o;
+        o = limitEnd(data, o);
+        h.callCount = read(data, o, 2);
+        h.transferCount = read(data, o + 2, 2);
+        read(data, o + 4, 32);
+        h.end = o + 36;
+    }
+
+    /// @return The offset after the call policy leaf at `o`.
+    function callLeafEnd(bytes calldata data, uint256 o) internal pure returns (uint256) {
+        read(data, o, 20);
+        read(data, o + 20, 4);
+        read(data, o + 24, 32);
+        o = limitEnd(data, limitEnd(data, o + 56));
+        uint256 count = read(data, o, 1);
+        ++o;
+        for (uint256 c; c < count; ++c) {
+            o = limitEnd(data, constraintBodyEnd(data, o));
+        }
+        return o;
+    }
+
+    /// @return The offset of the limit of the constraint at `o` (after its condition's operand).
+    function constraintBodyEnd(bytes calldata data, uint256 o) internal pure returns (uint256) {
+        uint256 condition = read(data, o, 1);
+        if (condition > COND_ONE_OF) revert MalformedEncoding(o);
+        read(data, o + 1, 4);
+        read(data, o + 5, 2);
+        if (condition != COND_ONE_OF) {
+            read(data, o + 7, 32);
+            return o + 39;
+        }
+        uint256 count = read(data, o + 7, 1);
+        o += 8;
+        for (uint256 k; k < count; ++k) {
+            read(data, o, 32);
+            o += 32;
+        }
+        return o;
+    }
+
+    /// @return The offset after the transfer policy leaf at `o`.
+    function transferLeafEnd(bytes calldata data, uint256 o) internal pure returns (uint256) {
+        read(data, o, 20);
+        read(data, o + 20, 32);
+        return limitEnd(data, o + 52);
+    }
+
+    /// @return The offset after the leaf at `o`, a call leaf below position `callCount`.
+    function leafEnd(bytes calldata data, uint256 o, uint256 position, uint256 callCount)
+        internal
+        pure
+        returns (uint256)
+    {
+        return position < callCount ? callLeafEnd(data, o) : transferLeafEnd(data, o);
+    }
+
+    /// @notice Every leaf of the spec whose header is `h`, in tree order.
+    /// @return offsets Where each leaf starts.
+    /// @return root The policy tree's root.
+    /// @return end The offset after the last leaf.
+    function readLeaves(bytes calldata data, SpecHeader memory h)
+        internal
+        pure
+        returns (uint256[] memory offsets, bytes32 root, uint256 end)
+    {
+        uint256 n = h.callCount + h.transferCount;
+        offsets = new uint256[](n);
+        bytes32[] memory hashes = new bytes32[](n);
+        end = h.end;
+        for (uint256 i; i < n; ++i) {
+            offsets[i] = end;
+            uint256 next = leafEnd(data, end, i, h.callCount);
+            hashes[i] = leafHash(data, i, end, next);
+            end = next;
+        }
+        root = treeRoot(hashes);
+    }
+
+    /// @notice A whole packed spec with nothing after it.
+    function readSpec(bytes calldata data)
+        internal
+        pure
+        returns (SpecHeader memory h, uint256[] memory offsets, bytes32 sessionHash)
+    {
+        h = readHeader(data, 0);
+        bytes32 root;
+        uint256 end;
+        (offsets, root, end) = readLeaves(data, h);
+        if (end != data.length) revert MalformedEncoding(end);
+        sessionHash = hashSession(data, h, root);
+    }
+
+    /// @return h keccak256(0x00 ‖ uint16 position ‖ data[start:end]).
+    function leafHash(bytes calldata data, uint256 position, uint256 start, uint256 end)
+        internal
+        pure
+        returns (bytes32 h)
+    {
+        // Assembly: hash the prefix and the calldata bytes in the free memory past the pointer
+        // without allocating (the bytes are temporary). Covered by every session test.
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, shl(232, and(position, 0xffff)))
+            calldatacopy(add(m, 3), add(data.offset, start), sub(end, start))
+            h := keccak256(m, add(3, sub(end, start)))
+        }
+    }
+
+    /// @return h keccak256(0x01 ‖ left ‖ right).
+    function nodeHash(bytes32 left, bytes32 right) internal pure returns (bytes32 h) {
+        // Assembly: as in leafHash, a 65-byte temporary past the free memory pointer.
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore8(m, 1)
+            mstore(add(m, 1), left)
+            mstore(add(m, 33), right)
+            h := keccak256(m, 65)
+        }
+    }
+
+    /// @return s keccak256(0x53 ‖ header bytes ‖ root), the session's identity.
+    function hashSession(bytes calldata data, SpecHeader memory h, bytes32 root) internal pure returns (bytes32 s) {
+        uint256 start = h.start;
+        uint256 length = h.end - start;
+        // Assembly: as in leafHash.
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore8(m, 0x53)
+            calldatacopy(add(m, 1), add(data.offset, start), length)
+            mstore(add(add(m, 1), length), root)
+            s := keccak256(m, add(length, 33))
+        }
+    }
+
+    /// @return d The depth of a tree of `n` leaves: log2 of the next power of two.
+    function depth(uint256 n) internal pure returns (uint256 d) {
+        while ((uint256(1) << d) < n) ++d;
+    }
+
+    /// @return The root of `hashes` padded with zero leaves to a power of two (0 for none): an
+    ///         all-padding subtree hashes like any other, so the result is the full tree's root.
+    ///         Overwrites `hashes`.
+    function treeRoot(bytes32[] memory hashes) internal pure returns (bytes32) {
+        uint256 width = hashes.length;
+        if (width == 0) return bytes32(0);
+        // `empty` is the root of an all-padding subtree of the current level's height.
+        bytes32 empty;
+        while (width > 1) {
+            uint256 half = (width + 1) / 2;
+            for (uint256 i; i < half; ++i) {
+                bytes32 right = 2 * i + 1 < width ? hashes[2 * i + 1] : empty;
+                hashes[i] = nodeHash(hashes[2 * i], right);
+            }
+            empty = nodeHash(empty, empty);
+            width = half;
+        }
+        return hashes[0];
+    }
+
+    /// @notice The indexed multiproof walk (docs/compact-signatures.md): the root proved by the
+    ///         (position, hash) pairs and the proof hashes in data[o:end], consumed exactly.
+    ///         Overwrites `positions` and `hashes`.
+    function multiproofRoot(
+        uint256 n,
+        uint256[] memory positions,
+        bytes32[] memory hashes,
+        bytes calldata data,
+        uint256 o,
+        uint256 end
+    ) internal pure returns (bytes32) {
+        uint256 k = positions.length;
+        if (k == 0) {
+            if (o + 32 > end) revert MalformedEncoding(end);
+            if (o + 32 != end) revert MalformedEncoding(o + 32);
+            return bytes32(data[o:end]);
+        }
+        for (uint256 level = depth(n); level != 0; --level) {
+            uint256 w;
+            uint256 j;
+            while (j < k) {
+                uint256 p = positions[j];
+                bytes32 left = hashes[j];
+                bytes32 right;
+                if (p & 1 == 0 && j + 1 < k && positions[j + 1] == p + 1) {
+                    right = hashes[j + 1];
+                    j += 2;
+                } else {
+                    if (o + 32 > end) revert MalformedEncoding(end);
+                    bytes32 sibling = bytes32(data[o:o + 32]);
+                    o += 32;
+                    if (p & 1 == 0) {
+                        right = sibling;
+                    } else {
+                        right = left;
+                        left = sibling;
+                    }
+                    ++j;
+                }
+                positions[w] = p >> 1;
+                hashes[w] = nodeHash(left, right);
+                ++w;
+            }
+            k = w;
+        }
+        if (o != end) revert MalformedEncoding(o);
+        return hashes[0];
+    }
+
+    /// @notice Reads `userOp.signature` (docs/compact-signatures.md): mode, hint, header, then in
+    ///         use mode the carried leaves and their multiproof, in enable mode every leaf, the
+    ///         chains and the owner's signature; the session-key signature is the last 65 bytes.
+    ///         Computes the session hash. Every structural refusal happens here.
+    function readSignature(bytes calldata sig) internal pure returns (SignatureView memory v) {
+        if (sig.length == 0) revert MalformedEncoding(0);
+        v.mode = uint8(sig[0]);
+        if (v.mode > MODE_ENABLE) revert UnknownSignatureMode(v.mode);
+        v.timeHint = uint48(read(sig, 1, 6));
+        SpecHeader memory h = readHeader(sig, 7);
+        v.header = h;
+        bytes32 root;
+        uint256 o;
+        if (v.mode == MODE_ENABLE) {
+            (v.offsets, root, o) = readLeaves(sig, h);
+            v.positions = new uint256[](v.offsets.length);
+            for (uint256 i; i < v.positions.length; ++i) {
+                v.positions[i] = i;
+            }
+            v.specEnd = o;
+            v.chainCount = read(sig, o, 1);
+            v.chainsAt = ++o;
+            for (uint256 i; i < v.chainCount; ++i) {
+                read(sig, o, 8);
+                read(sig, o + 8, 8);
+                o += 16;
+            }
+            uint256 ownerLength = read(sig, o, 2);
+            v.ownerSignatureAt = o + 2;
+            o += 2 + ownerLength;
+            if (o > sig.length) revert MalformedEncoding(v.ownerSignatureAt);
+            v.ownerSignatureEnd = o;
+            if (o + 65 > sig.length) revert MalformedEncoding(o);
+            if (o + 65 != sig.length) revert MalformedEncoding(o + 65);
+        } else {
+            uint256 n = h.callCount + h.transferCount;
+            o = h.end;
+            uint256 k = read(sig, o, 2);
+            o += 2;
+            v.positions = new uint256[](k);
+            for (uint256 j; j < k; ++j) {
+                uint256 position = read(sig, o, 2);
+                if (position >= n || (j != 0 && position <= v.positions[j - 1])) revert MalformedEncoding(o);
+                v.positions[j] = position;
+                o += 2;
+            }
+            v.offsets = new uint256[](k);
+            uint256[] memory walk = new uint256[](k);
+            bytes32[] memory hashes = new bytes32[](k);
+            for (uint256 j; j < k; ++j) {
+                uint256 position = v.positions[j];
+                uint256 next = leafEnd(sig, o, position, h.callCount);
+                v.offsets[j] = o;
+                walk[j] = position;
+                hashes[j] = leafHash(sig, position, o, next);
+                o = next;
+            }
+            if (sig.length < o + 65 || (sig.length - o - 65) % 32 != 0) revert MalformedEncoding(o);
+            root = multiproofRoot(n, walk, hashes, sig, o, sig.length - 65);
+        }
+        v.sessionHash = hashSession(sig, h, root);
+    }
+}
