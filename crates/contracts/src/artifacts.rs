@@ -41,6 +41,7 @@ artifacts! {
     timestamp_validator => "TimestampValidator",
     test_nft => "TestNFT",
     test_multi_token => "TestMultiToken",
+    packed_spec_harness => "PackedSpecHarness",
 }
 
 fn parse(name: &'static str, json: &str) -> Artifact {

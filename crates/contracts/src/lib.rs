@@ -57,4 +57,9 @@ pub mod abi {
         TestMultiToken,
         "../../contracts/artifacts/TestMultiToken.json"
     );
+    alloy::sol!(
+        #[sol(all_derives)]
+        PackedSpecHarness,
+        "../../contracts/artifacts/PackedSpecHarness.json"
+    );
 }
