@@ -15,11 +15,13 @@ import {IPolicyRegistry, REVIEW_ALLOWED} from "./interfaces/IPolicyRegistry.sol"
 import {ExecutionLib} from "./lib/ExecutionLib.sol";
 import {ECDSALib} from "./lib/ECDSALib.sol";
 import {SessionHashLib} from "./lib/SessionHashLib.sol";
+import {PackedSpecLib, SpecHeader, SignatureView} from "./lib/PackedSpecLib.sol";
 
 /// @title SessionKeyValidator
 /// @notice ERC-7579 validator that lets a session key act for an account within the limits of a
-///         session the owner approved. The full spec travels in every userOp signature; only its
-///         hash, a status and usage counters are stored. docs/rules.md holds the text of every
+///         session the owner approved. A use-mode op carries the session-wide fields and only
+///         the policies its calls use, with a multiproof against the session hash's policy root
+///         (docs/compact-signatures.md); only the hash, a status and usage counters are stored. docs/rules.md holds the text of every
 ///         hardening rule and maps it to the code below (tagged `Rule N`) and to its tests.
 /// @dev Storage layout (docs/storage.md): every per-account slot has the account as the innermost
 ///      mapping key, so it is storage associated with the sender under ERC-7562.
@@ -99,34 +101,36 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     // ---------------------------------------------------------------- validation
 
     /// @notice Validates a userOp signed by a session key.
-    /// @dev Order of checks (the Rust engine follows it): decode → status → calls (with their
-    ///      constraints) → op count → signature → fee. A policy violation reverts with a named
-    ///      error; a wrong session or owner signature returns SIG_VALIDATION_FAILED after the same
-    ///      work, and then also masks a fee-limit violation (rule 12).
+    /// @dev Order of checks (the Rust engine follows it): read the signature (every structural
+    ///      refusal, then the session hash) → lane → execute layer → hint → status → calls (with
+    ///      their constraints) → every carried policy used → op count → signature → fee. A
+    ///      policy violation reverts with a named error; a wrong session or owner signature
+    ///      returns SIG_VALIDATION_FAILED after the same work, and then also masks a fee-limit
+    ///      violation (rule 12).
     /// @return validationData sigFailed | validUntil << 160 | validAfter << 208.
     function validateUserOp(PackedUserOperation calldata userOp, bytes32 userOpHash) external returns (uint256) {
         _requireSender(userOp.sender);
-        SessionSignature calldata sig = _decodeSignature(userOp.signature);
-        SessionSpec calldata spec = _decodeSpec(sig.spec);
-        // The hash of the carried bytes: only canonical encodings are ever enabled (enableSession
-        // re-encodes; first-use enable checks), so any other encoding finds no session.
-        Context memory ctx = Context(msg.sender, keccak256(sig.spec), sig.timeHint, spec.validAfter, spec.validUntil);
+        bytes calldata sig = userOp.signature;
+        SignatureView memory carried = PackedSpecLib.readSignature(sig);
+        // Use mode: which carried policy a call used (each must be, PolicyNotUsed).
+        bool[] memory used = new bool[](carried.mode == MODE_USE ? carried.positions.length : 0);
+        SpecHeader memory h = carried.header;
+        Context memory ctx =
+            Context(msg.sender, carried.sessionHash, carried.timeHint, h.validAfter, h.validUntil);
 
         _requireLane(ctx.sessionHash, userOp.nonce);
         (bool batch, bytes calldata executionData) = ExecutionLib.decodeExecute(userOp.callData);
-        if (ctx.timeHint < spec.validAfter || ctx.timeHint > spec.validUntil) {
-            revert TimeHintOutsideSession(ctx.timeHint, spec.validAfter, spec.validUntil);
+        if (ctx.timeHint < h.validAfter || ctx.timeHint > h.validUntil) {
+            revert TimeHintOutsideSession(ctx.timeHint, h.validAfter, h.validUntil);
         }
 
         // status
         uint256 header = _headers[ctx.sessionHash][ctx.account];
         bool ownerApproved = true;
-        if (sig.mode == MODE_ENABLE) {
-            (header, ownerApproved) = _enableInFirstUse(ctx, sig, spec, header);
-        } else if (sig.mode == MODE_USE) {
-            _requireActive(ctx, header);
+        if (carried.mode == MODE_ENABLE) {
+            (header, ownerApproved) = _enableInFirstUse(ctx, sig, carried, header);
         } else {
-            revert UnknownSignatureMode(sig.mode);
+            _requireActive(ctx, header);
         }
 
         // calls and their constraints
@@ -134,22 +138,26 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
             uint256 count = ExecutionLib.validateBatch(executionData);
             for (uint256 i; i < count; ++i) {
                 (address target, uint256 value, bytes calldata data) = ExecutionLib.batchAt(executionData, i);
-                _checkCall(ctx, spec, i, target, value, data);
+                _checkCall(ctx, sig, carried, used, i, target, value, data);
             }
         } else {
             (address target, uint256 value, bytes calldata data) = ExecutionLib.decodeSingle(executionData);
-            _checkCall(ctx, spec, 0, target, value, data);
+            _checkCall(ctx, sig, carried, used, 0, target, value, data);
+        }
+        for (uint256 j; j < used.length; ++j) {
+            if (!used[j]) revert PolicyNotUsed(carried.positions[j]);
         }
 
         // op count (kept in the header slot)
-        _headers[ctx.sessionHash][ctx.account] = _chargeOps(ctx, spec.opLimit, header);
+        _headers[ctx.sessionHash][ctx.account] = _chargeOps(ctx, sig, h.opLimitAt, header);
 
-        // signature (rule 10: the spec hash, hint and mode are bound beside the userOp hash)
-        bytes32 digest = _sessionDigest(userOpHash, ctx.sessionHash, ctx.timeHint, sig.mode);
-        bool signatureValid = ownerApproved && ECDSALib.recover(digest, sig.sessionSignature) == spec.signer;
+        // signature (rule 10: the session hash, hint and mode are bound beside the userOp hash)
+        bytes32 digest = _sessionDigest(userOpHash, ctx.sessionHash, ctx.timeHint, carried.mode);
+        bool signatureValid =
+            ownerApproved && ECDSALib.recover(digest, sig[sig.length - 65:]) == h.signer;
 
         // fee
-        _checkFee(ctx, spec, userOp, signatureValid);
+        _checkFee(ctx, sig, h, userOp, signatureValid);
 
         return (signatureValid ? 0 : SIG_VALIDATION_FAILED) | (uint256(ctx.validUntil) << 160)
             | (uint256(ctx.validAfter) << 208);
@@ -189,49 +197,34 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
             && bytes4(data[:4]) == this.revokeSession.selector && bytes32(data[4:36]) == sessionHash;
     }
 
-    /// @dev Reads the SessionSignature in place instead of copying it to memory.
-    function _decodeSignature(bytes calldata signature) internal pure returns (SessionSignature calldata sig) {
-        if (signature.length < 32) revert MalformedSignature();
-        uint256 offset = uint256(bytes32(signature[:32]));
-        if (offset > signature.length - 32) revert MalformedSignature();
-        // Assembly because Solidity cannot cast `bytes calldata` to a calldata struct; the
-        // compiler's own bounds checks still guard every member access. Covered by every
-        // session test (tests/validator_*.rs).
-        assembly ("memory-safe") {
-            sig := add(signature.offset, offset)
-        }
-    }
-
-    /// @dev Points at the spec inside its canonical encoding (first word 0x20).
-    function _decodeSpec(bytes calldata encoded) internal pure returns (SessionSpec calldata spec) {
-        if (encoded.length < 32 || uint256(bytes32(encoded[:32])) != 0x20) revert MalformedSignature();
-        // Assembly for the same reason as in _decodeSignature; covered by every session test.
-        assembly ("memory-safe") {
-            spec := add(encoded.offset, 0x20)
-        }
-    }
-
     /// @dev Rules 13, 15 and 18 (docs/rules.md).
-    function _enableInFirstUse(Context memory ctx, SessionSignature calldata sig, SessionSpec calldata spec, uint256 header)
+    function _enableInFirstUse(Context memory ctx, bytes calldata sig, SignatureView memory carried, uint256 header)
         internal
         returns (uint256, bool ownerApproved)
     {
         if (address(REGISTRY) != address(0)) revert RegistryRequiresOnchainEnable();
-        _validateSpec(spec);
-        bytes32 canonical = keccak256(abi.encode(spec));
-        if (canonical != ctx.sessionHash) revert NonCanonicalSpec(ctx.sessionHash, canonical);
+        SpecHeader memory h = carried.header;
+        _validateSpec(sig, h, carried.offsets);
         if (uint8(header) != STATUS_NONE) {
             // Rule 15: already enabled (by an earlier first use, say) — proceed, charged once.
             _requireActive(ctx, header);
             return (header, true);
         }
         uint64 epoch = _epochs[ctx.account];
-        uint64 signedEpoch = _signedEpoch(sig.chains);
+        uint64 signedEpoch = _signedPackedEpoch(sig, carried.chainsAt, carried.chainCount);
         if (signedEpoch != epoch) revert EnableEpochMismatch(signedEpoch, epoch);
 
-        bytes32 digest = SessionHashLib.enableDigest(address(this), ctx.account, spec, sig.chains);
-        ownerApproved = _isOwnerSignature(ctx.account, digest, sig.ownerSignature);
-        emit SessionEnabled(ctx.account, ctx.sessionHash, spec);
+        bytes32 digest = SessionHashLib.enableDigest(
+            address(this),
+            ctx.account,
+            sig,
+            h,
+            carried.offsets,
+            SessionHashLib.hashPackedChains(sig, carried.chainsAt, carried.chainCount)
+        );
+        ownerApproved =
+            _isOwnerSignature(ctx.account, digest, sig[carried.ownerSignatureAt:carried.ownerSignatureEnd]);
+        emit SessionEnabled(ctx.account, ctx.sessionHash, sig[h.start:carried.specEnd]);
         return (STATUS_ACTIVE | (uint256(epoch) << 8), ownerApproved);
     }
 
@@ -242,6 +235,16 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         while (i < chains.length && chains[i].chainId != block.chainid) ++i;
         if (i == chains.length) revert ChainNotApproved(block.chainid);
         return chains[i].epoch;
+    }
+
+    /// @dev Rule 13, for the packed chains of a first-use enable.
+    function _signedPackedEpoch(bytes calldata sig, uint256 o, uint256 count) internal view returns (uint64) {
+        for (uint256 i; i < count; ++i) {
+            if (PackedSpecLib.at(sig, o + 16 * i, 8) == block.chainid) {
+                return uint64(PackedSpecLib.at(sig, o + 16 * i + 8, 8));
+            }
+        }
+        revert ChainNotApproved(block.chainid);
     }
 
     /// @dev Rule 13: only the account's own owner validation may approve; a revert or a
@@ -262,10 +265,13 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         if (sessionEpoch != accountEpoch) revert SessionEpochStale(ctx.sessionHash, sessionEpoch, accountEpoch);
     }
 
-    /// @dev Rules 2, 3, 6 and 16 (docs/rules.md).
+    /// @dev Rules 2, 3, 6 and 16 (docs/rules.md). Matches the call against the carried policies
+    ///      (every policy in enable mode) and marks the one it uses.
     function _checkCall(
         Context memory ctx,
-        SessionSpec calldata spec,
+        bytes calldata sig,
+        SignatureView memory carried,
+        bool[] memory used,
         uint256 callIndex,
         address target,
         uint256 value,
@@ -277,68 +283,96 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         }
         if (_isInstalledModule(ctx.account, target)) revert BannedTarget(callIndex, target);
 
+        uint256 callCount = carried.header.callCount;
+        uint256[] memory positions = carried.positions;
+        uint256 j;
         if (data.length == 0) {
-            _checkTransfer(ctx, spec, callIndex, target, value);
-            return;
+            while (
+                j < positions.length
+                    && (positions[j] < callCount || address(uint160(PackedSpecLib.at(sig, carried.offsets[j], 20))) != target)
+            ) ++j;
+            if (j == positions.length) revert NoTransferPolicy(callIndex, target);
+            _checkTransfer(ctx, sig, carried.offsets[j], positions[j] - callCount, callIndex, value);
+        } else {
+            if (data.length < 4) revert CalldataTooShortForSelector(callIndex, data.length);
+            uint256 key = (uint256(uint160(target)) << 32) | uint32(bytes4(data[:4]));
+            while (j < positions.length && (positions[j] >= callCount || PackedSpecLib.at(sig, carried.offsets[j], 24) != key)) {
+                ++j;
+            }
+            if (j == positions.length) revert NoCallPolicy(callIndex, target, bytes4(data[:4]));
+            _checkCallPolicy(ctx, sig, carried.offsets[j], positions[j], callIndex, value, data);
         }
-        if (data.length < 4) revert CalldataTooShortForSelector(callIndex, data.length);
-        bytes4 selector = bytes4(data[:4]);
-        CallPolicy[] calldata policies = spec.callPolicies;
-        uint256 p;
-        while (p < policies.length && (policies[p].target != target || policies[p].selector != selector)) ++p;
-        if (p == policies.length) revert NoCallPolicy(callIndex, target, selector);
-        CallPolicy calldata policy = policies[p];
+        if (used.length != 0) used[j] = true;
+    }
 
-        if (value > policy.maxValuePerUse) revert ValuePerUseExceeded(callIndex, p, value, policy.maxValuePerUse);
-        _charge(ctx, policy.valueLimit, COUNTER_CALL_VALUE, p, 0, value);
-        _charge(ctx, policy.callLimit, COUNTER_CALL_COUNT, p, 0, 1);
-        for (uint256 c; c < policy.constraints.length; ++c) {
-            Constraint calldata constraint = policy.constraints[c];
-            uint256 required = 4 + 32 * (uint256(constraint.index) + 1);
+    /// @dev The call policy leaf at `o` (policy `p`): value per use, the value and call budgets,
+    ///      then each constraint with its budget (rules 2, 3).
+    function _checkCallPolicy(
+        Context memory ctx,
+        bytes calldata sig,
+        uint256 o,
+        uint256 p,
+        uint256 callIndex,
+        uint256 value,
+        bytes calldata data
+    ) internal {
+        uint256 maxValue = PackedSpecLib.at(sig, o + 24, 32);
+        if (value > maxValue) revert ValuePerUseExceeded(callIndex, p, value, maxValue);
+        o += 56;
+        _charge(ctx, sig, o, COUNTER_CALL_VALUE, p, 0, value);
+        o = PackedSpecLib.limitEnd(sig, o);
+        _charge(ctx, sig, o, COUNTER_CALL_COUNT, p, 0, 1);
+        o = PackedSpecLib.limitEnd(sig, o);
+        uint256 count = PackedSpecLib.at(sig, o, 1);
+        ++o;
+        for (uint256 c; c < count; ++c) {
+            uint256 required = 4 + 32 * (PackedSpecLib.at(sig, o + 1, 4) + 1);
             if (data.length < required) {
                 revert CalldataTooShortForConstraint(callIndex, p, c, required, data.length);
             }
             bytes32 word = bytes32(data[required - 32:required]);
-            if (constraint.bits < 256 && uint256(word) >> constraint.bits != 0) {
-                revert WordTooWide(callIndex, p, c, constraint.bits, word);
+            uint16 bits = uint16(PackedSpecLib.at(sig, o + 5, 2));
+            if (bits < 256 && uint256(word) >> bits != 0) revert WordTooWide(callIndex, p, c, bits, word);
+            uint256 limitAt = PackedSpecLib.constraintBodyEnd(sig, o);
+            uint8 condition = uint8(PackedSpecLib.at(sig, o, 1));
+            if (!_conditionHolds(sig, o, limitAt, condition, uint256(word))) {
+                revert ConstraintViolated(callIndex, p, c, condition, word);
             }
-            if (!_conditionHolds(constraint, word)) {
-                revert ConstraintViolated(callIndex, p, c, constraint.condition, word);
-            }
-            _charge(ctx, constraint.limit, COUNTER_CONSTRAINT_SUM, p, c, uint256(word));
+            _charge(ctx, sig, limitAt, COUNTER_CONSTRAINT_SUM, p, c, uint256(word));
+            o = PackedSpecLib.limitEnd(sig, limitAt);
         }
     }
 
-    function _checkTransfer(Context memory ctx, SessionSpec calldata spec, uint256 callIndex, address target, uint256 value)
+    /// @dev The transfer policy leaf at `o` (policy `p` of the transfer list).
+    function _checkTransfer(Context memory ctx, bytes calldata sig, uint256 o, uint256 p, uint256 callIndex, uint256 value)
         internal
     {
-        TransferPolicy[] calldata policies = spec.transferPolicies;
-        uint256 p;
-        while (p < policies.length && policies[p].target != target) ++p;
-        if (p == policies.length) revert NoTransferPolicy(callIndex, target);
-        if (value > policies[p].maxValuePerUse) {
-            revert ValuePerUseExceeded(callIndex, p, value, policies[p].maxValuePerUse);
-        }
-        _charge(ctx, policies[p].valueLimit, COUNTER_TRANSFER_VALUE, p, 0, value);
+        uint256 maxValue = PackedSpecLib.at(sig, o + 20, 32);
+        if (value > maxValue) revert ValuePerUseExceeded(callIndex, p, value, maxValue);
+        _charge(ctx, sig, o + 52, COUNTER_TRANSFER_VALUE, p, 0, value);
     }
 
-    function _conditionHolds(Constraint calldata constraint, bytes32 word) internal pure returns (bool) {
-        uint8 condition = constraint.condition;
-        uint256 w = uint256(word);
-        uint256 ref = uint256(constraint.refValue);
+    /// @dev Whether `w` meets the constraint at `o` whose limit starts at `limitAt` (a OneOf's
+    ///      values lie between its count byte and `limitAt`).
+    function _conditionHolds(bytes calldata sig, uint256 o, uint256 limitAt, uint8 condition, uint256 w)
+        internal
+        pure
+        returns (bool)
+    {
         if (condition == COND_UNCONSTRAINED) return true;
+        if (condition == COND_ONE_OF) {
+            for (uint256 v = o + 8; v < limitAt; v += 32) {
+                if (PackedSpecLib.at(sig, v, 32) == w) return true;
+            }
+            return false;
+        }
+        uint256 ref = PackedSpecLib.at(sig, o + 7, 32);
         if (condition == COND_EQUAL) return w == ref;
         if (condition == COND_GREATER) return w > ref;
         if (condition == COND_LESS) return w < ref;
         if (condition == COND_GREATER_OR_EQUAL) return w >= ref;
         if (condition == COND_LESS_OR_EQUAL) return w <= ref;
-        if (condition == COND_NOT_EQUAL) return w != ref;
-        // COND_ONE_OF (the only other value _validateSpec lets through)
-        bytes32[] calldata oneOf = constraint.oneOf;
-        for (uint256 k; k < oneOf.length; ++k) {
-            if (oneOf[k] == word) return true;
-        }
-        return false;
+        return w != ref; // COND_NOT_EQUAL, the one condition left
     }
 
     /// @dev Rule 6, the targets banned for every account. Installed modules are checked apart.
@@ -356,45 +390,57 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
             || modules.isModuleInstalled(MODULE_TYPE_HOOK, target, "");
     }
 
-    /// @dev Charges `amount` against a counter and narrows the validity window to the counter's
-    ///      period (rules 5 and 8). Charges land in storage at once, so a batch sees its own
-    ///      spending; `amount > limit - used` cannot overflow (rule 4).
-    function _charge(Context memory ctx, UsageLimit calldata limit, uint8 kind, uint256 policyIndex, uint256 constraintIndex, uint256 amount)
-        internal
-    {
-        if (limit.limitType == LIMIT_UNLIMITED) return;
+    /// @dev Charges `amount` against the counter of the limit at `limitAt` and narrows the
+    ///      validity window to the counter's period (rules 5 and 8). Charges land in storage at
+    ///      once, so a batch sees its own spending; `amount > limit - used` cannot overflow (rule 4).
+    function _charge(
+        Context memory ctx,
+        bytes calldata sig,
+        uint256 limitAt,
+        uint8 kind,
+        uint256 policyIndex,
+        uint256 constraintIndex,
+        uint256 amount
+    ) internal {
+        (uint256 limitType, uint256 limit, uint256 period) = PackedSpecLib.limitAt(sig, limitAt);
+        if (limitType == LIMIT_UNLIMITED) return;
         bytes32 key = _counterKey(ctx.sessionHash, kind, policyIndex, constraintIndex);
         uint256 packed = _counters[key][ctx.account];
-        (uint256 periodId, uint256 used) = _periodAndUsed(ctx, limit, kind, policyIndex, constraintIndex, packed >> 208, packed & MAX_LIMIT);
-        if (amount > limit.limit - used) {
-            revert LimitExceeded(kind, policyIndex, constraintIndex, limit.limit, used, amount);
+        (uint256 periodId, uint256 used) =
+            _periodAndUsed(ctx, period, kind, policyIndex, constraintIndex, packed >> 208, packed & MAX_LIMIT);
+        if (amount > limit - used) {
+            revert LimitExceeded(kind, policyIndex, constraintIndex, limit, used, amount);
         }
         _counters[key][ctx.account] = (periodId << 208) | (used + amount);
     }
 
     /// @dev The op count lives in the header slot beside status and epoch.
-    function _chargeOps(Context memory ctx, UsageLimit calldata limit, uint256 header) internal pure returns (uint256) {
-        if (limit.limitType == LIMIT_UNLIMITED) return header;
+    function _chargeOps(Context memory ctx, bytes calldata sig, uint256 limitAt, uint256 header)
+        internal
+        pure
+        returns (uint256)
+    {
+        (uint256 limitType, uint256 limit, uint256 period) = PackedSpecLib.limitAt(sig, limitAt);
+        if (limitType == LIMIT_UNLIMITED) return header;
         (uint256 periodId, uint256 used) =
-            _periodAndUsed(ctx, limit, COUNTER_OPS, 0, 0, uint48(header >> 72), uint64(header >> 120));
-        if (1 > limit.limit - used) revert LimitExceeded(COUNTER_OPS, 0, 0, limit.limit, used, 1);
+            _periodAndUsed(ctx, period, COUNTER_OPS, 0, 0, uint48(header >> 72), uint64(header >> 120));
+        if (1 > limit - used) revert LimitExceeded(COUNTER_OPS, 0, 0, limit, used, 1);
         return uint72(header) | (periodId << 72) | ((used + 1) << 120);
     }
 
-    /// @dev For an allowance: the hint's period id, the window narrowed to it, and `used` reset
-    ///      when the stored period is older. A stored period newer than the hint's is refused.
-    ///      Rule 8 (docs/rules.md).
+    /// @dev For an allowance (a non-zero `period`): the hint's period id, the window narrowed to
+    ///      it, and `used` reset when the stored period is older. A stored period newer than the
+    ///      hint's is refused. Rule 8 (docs/rules.md).
     function _periodAndUsed(
         Context memory ctx,
-        UsageLimit calldata limit,
+        uint256 period,
         uint8 kind,
         uint256 policyIndex,
         uint256 constraintIndex,
         uint256 storedPeriod,
         uint256 used
     ) internal pure returns (uint256 periodId, uint256) {
-        if (limit.limitType != LIMIT_ALLOWANCE) return (0, used);
-        uint256 period = limit.period;
+        if (period == 0) return (0, used);
         periodId = ctx.timeHint / period;
         if (storedPeriod > periodId) {
             revert TimeHintBeforeStoredPeriod(kind, policyIndex, constraintIndex, storedPeriod, periodId);
@@ -409,9 +455,13 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     /// @dev Paymaster policy, then the fee budget at the full prefund (rule 11). With a wrong
     ///      signature an exceeded fee budget is not reported, so estimation with a stub signature
     ///      takes the same path as the real op (rule 12).
-    function _checkFee(Context memory ctx, SessionSpec calldata spec, PackedUserOperation calldata userOp, bool signatureValid)
-        internal
-    {
+    function _checkFee(
+        Context memory ctx,
+        bytes calldata sig,
+        SpecHeader memory h,
+        PackedUserOperation calldata userOp,
+        bool signatureValid
+    ) internal {
         bytes calldata pmData = userOp.paymasterAndData;
         uint256 paymasterGas;
         if (pmData.length != 0) {
@@ -419,8 +469,8 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
             address paymaster = address(bytes20(pmData[:20]));
             if (paymaster != address(0)) {
                 if (
-                    spec.paymasterMode == PAYMASTER_NONE
-                        || (spec.paymasterMode == PAYMASTER_ONE && paymaster != spec.paymaster)
+                    h.paymasterMode == PAYMASTER_NONE
+                        || (h.paymasterMode == PAYMASTER_ONE && paymaster != h.paymaster)
                 ) revert PaymasterNotAllowed(paymaster);
                 return; // sponsored: the account pays nothing
             }
@@ -428,17 +478,17 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
             // the paymaster gas fields (rule 11).
             paymasterGas = uint128(bytes16(pmData[20:36])) + uint256(uint128(bytes16(pmData[36:52])));
         }
-        UsageLimit calldata limit = spec.feeLimit;
-        if (limit.limitType == LIMIT_UNLIMITED) return;
+        (uint256 limitType, uint256 limit, uint256 period) = PackedSpecLib.limitAt(sig, h.feeLimitAt);
+        if (limitType == LIMIT_UNLIMITED) return;
         uint256 gasLimits = uint256(userOp.accountGasLimits);
         uint256 maxFeePerGas = uint128(uint256(userOp.gasFees));
         uint256 prefund =
             maxFeePerGas * (userOp.preVerificationGas + (gasLimits >> 128) + uint128(gasLimits) + paymasterGas);
         bytes32 key = _counterKey(ctx.sessionHash, COUNTER_FEE, 0, 0);
         uint256 packed = _counters[key][ctx.account];
-        (uint256 periodId, uint256 used) = _periodAndUsed(ctx, limit, COUNTER_FEE, 0, 0, packed >> 208, packed & MAX_LIMIT);
-        if (prefund > limit.limit - used) {
-            if (signatureValid) revert LimitExceeded(COUNTER_FEE, 0, 0, limit.limit, used, prefund);
+        (uint256 periodId, uint256 used) = _periodAndUsed(ctx, period, COUNTER_FEE, 0, 0, packed >> 208, packed & MAX_LIMIT);
+        if (prefund > limit - used) {
+            if (signatureValid) revert LimitExceeded(COUNTER_FEE, 0, 0, limit, used, prefund);
             return;
         }
         _counters[key][ctx.account] = (periodId << 208) | (used + prefund);
@@ -454,87 +504,95 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
 
     // ---------------------------------------------------------------- spec checks
 
-    /// @dev Rules 4, 9, 17 and 21: refuse degenerate specs, at every enable (on-chain and first use).
-    function _validateSpec(SessionSpec calldata spec) internal pure {
-        if (spec.signer == address(0)) revert InvalidSigner();
-        if (spec.validUntil == 0 || spec.validAfter >= spec.validUntil) {
-            revert InvalidWindow(spec.validAfter, spec.validUntil);
-        }
-        _validateLimit(spec.feeLimit, MAX_LIMIT, COUNTER_FEE, 0, 0);
-        _validateLimit(spec.opLimit, type(uint64).max, COUNTER_OPS, 0, 0);
-        uint8 pmMode = spec.paymasterMode;
-        if (
-            pmMode > PAYMASTER_ONE || (pmMode == PAYMASTER_ONE) != (spec.paymaster != address(0))
-        ) revert InvalidPaymasterPolicy(pmMode, spec.paymaster);
+    /// @dev Rules 4, 9, 17 and 21: refuse degenerate specs, at every enable (on-chain and first
+    ///      use), over the packed spec in `data` (header `h`, leaves at `offsets`).
+    function _validateSpec(bytes calldata data, SpecHeader memory h, uint256[] memory offsets) internal pure {
+        if (h.signer == address(0)) revert InvalidSigner();
+        if (h.validUntil == 0 || h.validAfter >= h.validUntil) revert InvalidWindow(h.validAfter, h.validUntil);
+        _validateLimit(data, h.feeLimitAt, MAX_LIMIT, COUNTER_FEE, 0, 0);
+        _validateLimit(data, h.opLimitAt, type(uint64).max, COUNTER_OPS, 0, 0);
+        uint8 pmMode = h.paymasterMode;
+        if (pmMode == PAYMASTER_ONE && h.paymaster == address(0)) revert InvalidPaymasterPolicy(pmMode, h.paymaster);
         // Rule 21: naming a paymaster does not stop self-paid ops (the key holder can bundle its
         // own at any gas price), so such a session needs a finite fee budget.
-        if (pmMode != PAYMASTER_NONE && spec.feeLimit.limitType == LIMIT_UNLIMITED) revert FeeLimitRequired(pmMode);
+        if (pmMode != PAYMASTER_NONE && PackedSpecLib.at(data, h.feeLimitAt, 1) == LIMIT_UNLIMITED) {
+            revert FeeLimitRequired(pmMode);
+        }
 
-        CallPolicy[] calldata calls = spec.callPolicies;
         uint256 previous;
-        for (uint256 p; p < calls.length; ++p) {
-            uint256 key = (uint256(uint160(calls[p].target)) << 32) | uint32(calls[p].selector);
+        for (uint256 p; p < h.callCount; ++p) {
+            uint256 o = offsets[p];
+            uint256 key = PackedSpecLib.at(data, o, 24); // target ‖ selector
             if (p != 0 && key <= previous) revert CallPoliciesNotSorted(p);
             previous = key;
-            _validateLimit(calls[p].valueLimit, MAX_LIMIT, COUNTER_CALL_VALUE, p, 0);
-            _validateLimit(calls[p].callLimit, MAX_LIMIT, COUNTER_CALL_COUNT, p, 0);
-            Constraint[] calldata constraints = calls[p].constraints;
-            for (uint256 c; c < constraints.length; ++c) {
-                uint8 condition = constraints[c].condition;
-                uint256 listLength = constraints[c].oneOf.length;
-                uint16 bits = constraints[c].bits;
-                if (
-                    condition > COND_ONE_OF || bits == 0 || bits > 256
-                        || (condition == COND_ONE_OF ? listLength == 0 || listLength > MAX_ONE_OF : listLength != 0)
-                ) revert InvalidConstraint(p, c);
-                _validateLimit(constraints[c].limit, MAX_LIMIT, COUNTER_CONSTRAINT_SUM, p, c);
+            o += 56;
+            _validateLimit(data, o, MAX_LIMIT, COUNTER_CALL_VALUE, p, 0);
+            o = PackedSpecLib.limitEnd(data, o);
+            _validateLimit(data, o, MAX_LIMIT, COUNTER_CALL_COUNT, p, 0);
+            o = PackedSpecLib.limitEnd(data, o);
+            uint256 count = PackedSpecLib.at(data, o, 1);
+            ++o;
+            for (uint256 c; c < count; ++c) {
+                uint256 bits = PackedSpecLib.at(data, o + 5, 2);
+                uint256 limitAt = PackedSpecLib.constraintBodyEnd(data, o);
+                bool oneOf = PackedSpecLib.at(data, o, 1) == COND_ONE_OF;
+                uint256 listLength = oneOf ? PackedSpecLib.at(data, o + 7, 1) : 0;
+                if (bits == 0 || bits > 256 || (oneOf && (listLength == 0 || listLength > MAX_ONE_OF))) {
+                    revert InvalidConstraint(p, c);
+                }
+                _validateLimit(data, limitAt, MAX_LIMIT, COUNTER_CONSTRAINT_SUM, p, c);
+                o = PackedSpecLib.limitEnd(data, limitAt);
             }
         }
-        TransferPolicy[] calldata transfers = spec.transferPolicies;
-        for (uint256 p; p < transfers.length; ++p) {
-            uint256 key = uint160(transfers[p].target);
+        for (uint256 p; p < h.transferCount; ++p) {
+            uint256 o = offsets[h.callCount + p];
+            uint256 key = PackedSpecLib.at(data, o, 20);
             if (p != 0 && key <= previous) revert TransferPoliciesNotSorted(p);
             previous = key;
-            _validateLimit(transfers[p].valueLimit, MAX_LIMIT, COUNTER_TRANSFER_VALUE, p, 0);
+            _validateLimit(data, o + 52, MAX_LIMIT, COUNTER_TRANSFER_VALUE, p, 0);
         }
     }
 
-    /// @dev Rules 9 and 17 (docs/rules.md): a limit's type, its period (at least MIN_PERIOD
-    ///      for an allowance) and its bound.
-    function _validateLimit(UsageLimit calldata limit, uint256 max, uint8 kind, uint256 policyIndex, uint256 constraintIndex)
-        internal
-        pure
-    {
-        uint8 limitType = limit.limitType;
-        bool valid = limitType == LIMIT_UNLIMITED
-            ? limit.limit == 0 && limit.period == 0
-            : limitType == LIMIT_LIFETIME
-                ? limit.limit <= max && limit.period == 0
-                : limitType == LIMIT_ALLOWANCE && limit.limit <= max && limit.period >= MIN_PERIOD;
-        if (!valid) revert InvalidUsageLimit(kind, policyIndex, constraintIndex);
+    /// @dev Rules 9 and 17 (docs/rules.md): a limit's bound and its period (at least MIN_PERIOD
+    ///      for an allowance). The packed form carries no field a type does not use.
+    function _validateLimit(
+        bytes calldata data,
+        uint256 limitAt,
+        uint256 max,
+        uint8 kind,
+        uint256 policyIndex,
+        uint256 constraintIndex
+    ) internal pure {
+        (uint256 limitType, uint256 limit, uint256 period) = PackedSpecLib.limitAt(data, limitAt);
+        if (limitType != LIMIT_UNLIMITED && (limit > max || (limitType == LIMIT_ALLOWANCE && period < MIN_PERIOD))) {
+            revert InvalidUsageLimit(kind, policyIndex, constraintIndex);
+        }
     }
 
     // ---------------------------------------------------------------- enable and revoke
 
-    /// @notice Enables `spec` for the calling account (an owner-signed userOp calls this through
-    ///         the account's execute). Under a registry every policy must be Allowed.
-    /// @return sessionHash keccak256(abi.encode(spec)).
-    function enableSession(SessionSpec calldata spec) external returns (bytes32 sessionHash) {
+    /// @notice Enables the packed `spec` (docs/compact-signatures.md) for the calling account
+    ///         (an owner-signed userOp calls this through the account's execute). Under a registry
+    ///         every policy must be Allowed.
+    /// @return sessionHash keccak256(0x53 ‖ header ‖ policy root).
+    function enableSession(bytes calldata spec) external returns (bytes32 sessionHash) {
         return _enable(msg.sender, spec);
     }
 
-    /// @notice Enables `spec` for `account` with the owner's EIP-712 EnableSession approval (the
-    ///         one first-use enable carries), so a wallet that only signs typed data can approve
-    ///         on-chain, and registry sessions can be approved at all (rules 18 and 22). Anyone may
-    ///         submit it; it runs in the execution phase. The approval is public once relayed, so
-    ///         a session already active is a no-op, not a revert (as rule 15).
+    /// @notice Enables the packed `spec` for `account` with the owner's EIP-712 EnableSession
+    ///         approval (the one first-use enable carries), so a wallet that only signs typed data
+    ///         can approve on-chain, and registry sessions can be approved at all (rules 18 and
+    ///         22). Anyone may submit it; it runs in the execution phase. The approval is public
+    ///         once relayed, so a session already active is a no-op, not a revert (as rule 15).
     /// @param account The account, which must be deployed (create it first through the factory).
+    /// @param spec The packed spec.
     /// @param chains The signed {chainId, epoch} list: this chain at the current epoch must be in it.
     /// @param ownerSignature The owner's signature of the EIP-712 digest (`enableDigest`).
-    /// @return sessionHash keccak256(abi.encode(spec)).
+    /// @return sessionHash The session hash.
+    /// @dev Rule 22 (docs/rules.md).
     function enableSessionWithApproval(
         address account,
-        SessionSpec calldata spec,
+        bytes calldata spec,
         ChainEpoch[] calldata chains,
         bytes calldata ownerSignature
     ) external returns (bytes32 sessionHash) {
@@ -542,20 +600,23 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         uint64 epoch = _epochs[account];
         uint64 signedEpoch = _signedEpoch(chains);
         if (signedEpoch != epoch) revert EnableEpochMismatch(signedEpoch, epoch);
-        bytes32 digest = SessionHashLib.enableDigest(address(this), account, spec, chains);
+        (SpecHeader memory h, uint256[] memory offsets, bytes32 hash) = PackedSpecLib.readSpec(spec);
+        bytes32 digest =
+            SessionHashLib.enableDigest(address(this), account, spec, h, offsets, SessionHashLib.hashChains(chains));
         if (!_isOwnerSignature(account, digest, ownerSignature)) revert OwnerApprovalInvalid(account);
-        sessionHash = keccak256(abi.encode(spec));
-        uint256 header = _headers[sessionHash][account];
-        if (uint8(header) == STATUS_ACTIVE && uint64(header >> 8) == epoch) return sessionHash;
+        uint256 header = _headers[hash][account];
+        if (uint8(header) == STATUS_ACTIVE && uint64(header >> 8) == epoch) return hash;
         return _enable(account, spec);
     }
 
-    /// @dev Rules 4, 6, 9, 14, 17, 18, 21 at enable; writes the record and emits the full spec.
-    function _enable(address account, SessionSpec calldata spec) internal returns (bytes32 sessionHash) {
-        _validateSpec(spec);
-        _validateTargets(account, spec);
-        if (address(REGISTRY) != address(0)) _checkRegistry(spec);
-        sessionHash = keccak256(abi.encode(spec));
+    /// @dev Rules 4, 6, 9, 14, 17, 18, 21 at enable; writes the record and emits the packed spec.
+    function _enable(address account, bytes calldata spec) internal returns (bytes32 sessionHash) {
+        SpecHeader memory h;
+        uint256[] memory offsets;
+        (h, offsets, sessionHash) = PackedSpecLib.readSpec(spec);
+        _validateSpec(spec, h, offsets);
+        _validateTargets(account, spec, h, offsets);
+        if (address(REGISTRY) != address(0)) _checkRegistry(spec, h, offsets);
         uint256 header = _headers[sessionHash][account];
         if (header != 0) revert SessionAlreadyExists(sessionHash, uint8(header));
         _headers[sessionHash][account] = STATUS_ACTIVE | (uint256(_epochs[account]) << 8);
@@ -649,62 +710,71 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
 
     /// @dev Policies that name an always-banned target can never be used: refuse them early.
     ///      Rule 6 (docs/rules.md).
-    function _validateTargets(address account, SessionSpec calldata spec) internal view {
-        for (uint256 p; p < spec.callPolicies.length; ++p) {
-            address target = spec.callPolicies[p].target;
-            if (_isAlwaysBanned(account, target)) revert PolicyTargetsBanned(p, target);
-        }
-        for (uint256 p; p < spec.transferPolicies.length; ++p) {
-            address target = spec.transferPolicies[p].target;
-            if (_isAlwaysBanned(account, target)) revert PolicyTargetsBanned(p, target);
+    function _validateTargets(address account, bytes calldata spec, SpecHeader memory h, uint256[] memory offsets)
+        internal
+        view
+    {
+        for (uint256 i; i < offsets.length; ++i) {
+            address target = address(uint160(PackedSpecLib.at(spec, offsets[i], 20)));
+            if (_isAlwaysBanned(account, target)) {
+                revert PolicyTargetsBanned(i < h.callCount ? i : i - h.callCount, target);
+            }
         }
     }
 
     /// @dev Rule 18 (docs/rules.md).
-    function _checkRegistry(SessionSpec calldata spec) internal view {
-        for (uint256 p; p < spec.callPolicies.length; ++p) {
-            CallPolicy calldata policy = spec.callPolicies[p];
-            uint8 status = REGISTRY.callStatus(policy.target, policy.selector);
-            if (status != REVIEW_ALLOWED) revert RegistryCallNotAllowed(p, policy.target, policy.selector, status);
+    function _checkRegistry(bytes calldata spec, SpecHeader memory h, uint256[] memory offsets) internal view {
+        for (uint256 p; p < h.callCount; ++p) {
+            uint256 o = offsets[p];
+            address target = address(uint160(PackedSpecLib.at(spec, o, 20)));
+            bytes4 selector = bytes4(uint32(PackedSpecLib.at(spec, o + 20, 4)));
+            uint8 status = REGISTRY.callStatus(target, selector);
+            if (status != REVIEW_ALLOWED) revert RegistryCallNotAllowed(p, target, selector, status);
             // The approvals of the engine's destination table (crates/engine/src/destinations.rs).
-            bytes4 selector = policy.selector;
             if (
                 selector == APPROVE || selector == INCREASE_ALLOWANCE || selector == INCREASE_APPROVAL
                     || selector == SET_APPROVAL_FOR_ALL
             ) {
-                _checkApprovalSpenders(p, policy);
+                _checkApprovalSpenders(spec, o, p, target);
             }
         }
-        for (uint256 p; p < spec.transferPolicies.length; ++p) {
-            address target = spec.transferPolicies[p].target;
+        for (uint256 p; p < h.transferCount; ++p) {
+            address target = address(uint160(PackedSpecLib.at(spec, offsets[h.callCount + p], 20)));
             uint8 status = REGISTRY.transferStatus(target);
             if (status != REVIEW_ALLOWED) revert RegistryTransferNotAllowed(p, target, status);
         }
     }
 
-    /// @dev Every spender an approval policy admits (Equal or OneOf on word 0) must be Allowed.
-    function _checkApprovalSpenders(uint256 p, CallPolicy calldata policy) internal view {
+    /// @dev Every spender an approval policy (leaf at `o`) admits (Equal or OneOf on word 0)
+    ///      must be Allowed.
+    function _checkApprovalSpenders(bytes calldata spec, uint256 o, uint256 p, address token) internal view {
         bool pinned;
-        for (uint256 c; c < policy.constraints.length; ++c) {
-            Constraint calldata constraint = policy.constraints[c];
-            if (constraint.index != 0) continue;
-            if (constraint.condition == COND_EQUAL) {
-                _requireApprovalAllowed(p, policy.target, constraint.refValue);
-                pinned = true;
-            } else if (constraint.condition == COND_ONE_OF) {
-                for (uint256 k; k < constraint.oneOf.length; ++k) {
-                    _requireApprovalAllowed(p, policy.target, constraint.oneOf[k]);
+        o = PackedSpecLib.limitEnd(spec, PackedSpecLib.limitEnd(spec, o + 56));
+        uint256 count = PackedSpecLib.at(spec, o, 1);
+        ++o;
+        for (uint256 c; c < count; ++c) {
+            uint256 limitAt = PackedSpecLib.constraintBodyEnd(spec, o);
+            uint256 condition = PackedSpecLib.at(spec, o, 1);
+            if (PackedSpecLib.at(spec, o + 1, 4) == 0) {
+                if (condition == COND_EQUAL) {
+                    _requireApprovalAllowed(p, token, PackedSpecLib.at(spec, o + 7, 32));
+                    pinned = true;
+                } else if (condition == COND_ONE_OF) {
+                    for (uint256 v = o + 8; v < limitAt; v += 32) {
+                        _requireApprovalAllowed(p, token, PackedSpecLib.at(spec, v, 32));
+                    }
+                    pinned = true;
                 }
-                pinned = true;
             }
+            o = PackedSpecLib.limitEnd(spec, limitAt);
         }
         if (!pinned) revert RegistryApprovalUnconstrained(p);
     }
 
-    function _requireApprovalAllowed(uint256 p, address token, bytes32 word) internal view {
-        address spender = address(uint160(uint256(word)));
+    function _requireApprovalAllowed(uint256 p, address token, uint256 word) internal view {
+        address spender = address(uint160(word));
         uint8 status = REGISTRY.approvalStatus(token, spender);
-        if (status != REVIEW_ALLOWED || uint256(word) >> 160 != 0) {
+        if (status != REVIEW_ALLOWED || word >> 160 != 0) {
             revert RegistryApprovalNotAllowed(p, token, spender, status);
         }
     }
@@ -730,103 +800,86 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         return _epochs[account];
     }
 
-    /// @notice keccak256(abi.encode(spec)), the session's identity.
-    function sessionHashOf(SessionSpec calldata spec) external pure returns (bytes32) {
-        return keccak256(abi.encode(spec));
+    /// @notice The session hash of the packed `spec`: keccak256(0x53 ‖ header ‖ policy root).
+    function sessionHashOf(bytes calldata spec) external pure returns (bytes32 sessionHash) {
+        (,, sessionHash) = PackedSpecLib.readSpec(spec);
     }
 
-    /// @notice The EIP-712 digest an owner signs to enable `spec` for `account` on `chains`.
-    function enableDigest(address account, SessionSpec calldata spec, ChainEpoch[] calldata chains)
+    /// @notice The EIP-712 digest an owner signs to enable the packed `spec` for `account` on
+    ///         `chains`.
+    function enableDigest(address account, bytes calldata spec, ChainEpoch[] calldata chains)
         external
         view
         returns (bytes32)
     {
-        return SessionHashLib.enableDigest(address(this), account, spec, chains);
+        (SpecHeader memory h, uint256[] memory offsets,) = PackedSpecLib.readSpec(spec);
+        return SessionHashLib.enableDigest(address(this), account, spec, h, offsets, SessionHashLib.hashChains(chains));
     }
 
-    /// @notice Every limited budget of the session with what is used and what remains in the
-    ///         period that contains `timeHint`, in a fixed order: op count, fee, then per call
+    /// @notice Every limited budget of the packed `spec` with what is used and what remains in
+    ///         the period that contains `timeHint`, in a fixed order: op count, fee, then per call
     ///         policy its value, call count and constraint sums, then per transfer policy its value.
-    function sessionUsage(address account, SessionSpec calldata spec, uint48 timeHint)
+    function sessionUsage(address account, bytes calldata spec, uint48 timeHint)
         external
         view
         returns (CounterUsage[] memory rows)
     {
-        bytes32 sessionHash = keccak256(abi.encode(spec));
-        rows = new CounterUsage[](_countLimited(spec));
+        (SpecHeader memory h, uint256[] memory offsets, bytes32 sessionHash) = PackedSpecLib.readSpec(spec);
+        // Every budget as (limit offset | kind << 64 | policy << 72 | constraint << 88); a spec of
+        // `length` bytes holds fewer limits than bytes.
+        uint256[] memory budgets = new uint256[](spec.length);
         uint256 n;
+        budgets[n++] = h.opLimitAt | (uint256(COUNTER_OPS) << 64);
+        budgets[n++] = h.feeLimitAt | (uint256(COUNTER_FEE) << 64);
+        for (uint256 p; p < h.callCount; ++p) {
+            uint256 o = offsets[p] + 56;
+            budgets[n++] = o | (uint256(COUNTER_CALL_VALUE) << 64) | (p << 72);
+            o = PackedSpecLib.limitEnd(spec, o);
+            budgets[n++] = o | (uint256(COUNTER_CALL_COUNT) << 64) | (p << 72);
+            o = PackedSpecLib.limitEnd(spec, o);
+            uint256 count = PackedSpecLib.at(spec, o, 1);
+            ++o;
+            for (uint256 c; c < count; ++c) {
+                uint256 limitAt = PackedSpecLib.constraintBodyEnd(spec, o);
+                budgets[n++] = limitAt | (uint256(COUNTER_CONSTRAINT_SUM) << 64) | (p << 72) | (c << 88);
+                o = PackedSpecLib.limitEnd(spec, limitAt);
+            }
+        }
+        for (uint256 p; p < h.transferCount; ++p) {
+            budgets[n++] = (offsets[h.callCount + p] + 52) | (uint256(COUNTER_TRANSFER_VALUE) << 64) | (p << 72);
+        }
+        rows = new CounterUsage[](n);
         uint256 header = _headers[sessionHash][account];
-        n = _row(rows, n, spec.opLimit, COUNTER_OPS, 0, 0, uint48(header >> 72), uint64(header >> 120), timeHint);
-        n = _counterRow(rows, n, account, sessionHash, spec.feeLimit, COUNTER_FEE, 0, 0, timeHint);
-        for (uint256 p; p < spec.callPolicies.length; ++p) {
-            CallPolicy calldata policy = spec.callPolicies[p];
-            n = _counterRow(rows, n, account, sessionHash, policy.valueLimit, COUNTER_CALL_VALUE, p, 0, timeHint);
-            n = _counterRow(rows, n, account, sessionHash, policy.callLimit, COUNTER_CALL_COUNT, p, 0, timeHint);
-            for (uint256 c; c < policy.constraints.length; ++c) {
-                n = _counterRow(
-                    rows, n, account, sessionHash, policy.constraints[c].limit, COUNTER_CONSTRAINT_SUM, p, c, timeHint
-                );
+        uint256 r;
+        for (uint256 i; i < n; ++i) {
+            uint256 b = budgets[i];
+            (uint256 limitType, uint256 limit, uint256 period) = PackedSpecLib.limitAt(spec, uint64(b));
+            if (limitType == LIMIT_UNLIMITED) continue;
+            CounterUsage memory row = rows[r++];
+            row.kind = uint8(b >> 64);
+            row.policyIndex = uint16(b >> 72);
+            row.constraintIndex = uint16(b >> 88);
+            row.limitType = uint8(limitType);
+            row.limit = limit;
+            row.period = uint48(period);
+            uint256 storedPeriod;
+            if (row.kind == COUNTER_OPS) {
+                (storedPeriod, row.used) = (uint48(header >> 72), uint64(header >> 120));
+            } else {
+                uint256 word = _counters[_counterKey(sessionHash, row.kind, row.policyIndex, row.constraintIndex)][account];
+                (storedPeriod, row.used) = (word >> 208, word & MAX_LIMIT);
             }
-        }
-        for (uint256 p; p < spec.transferPolicies.length; ++p) {
-            n = _counterRow(
-                rows, n, account, sessionHash, spec.transferPolicies[p].valueLimit, COUNTER_TRANSFER_VALUE, p, 0, timeHint
-            );
-        }
-    }
-
-    function _countLimited(SessionSpec calldata spec) internal pure returns (uint256 n) {
-        if (spec.opLimit.limitType != LIMIT_UNLIMITED) ++n;
-        if (spec.feeLimit.limitType != LIMIT_UNLIMITED) ++n;
-        for (uint256 p; p < spec.callPolicies.length; ++p) {
-            CallPolicy calldata policy = spec.callPolicies[p];
-            if (policy.valueLimit.limitType != LIMIT_UNLIMITED) ++n;
-            if (policy.callLimit.limitType != LIMIT_UNLIMITED) ++n;
-            for (uint256 c; c < policy.constraints.length; ++c) {
-                if (policy.constraints[c].limit.limitType != LIMIT_UNLIMITED) ++n;
+            if (limitType == LIMIT_ALLOWANCE) {
+                uint256 periodId = timeHint / period;
+                if (storedPeriod < periodId) row.used = 0;
+                row.resetsAt = uint48((periodId + 1) * period);
             }
+            row.remaining = row.used >= limit ? 0 : limit - row.used;
         }
-        for (uint256 p; p < spec.transferPolicies.length; ++p) {
-            if (spec.transferPolicies[p].valueLimit.limitType != LIMIT_UNLIMITED) ++n;
+        // Assembly: shorten the array to the `r` rows written (its length word); r <= n.
+        // Covered by the sessionUsage tests.
+        assembly ("memory-safe") {
+            mstore(rows, r)
         }
-    }
-
-    function _counterRow(
-        CounterUsage[] memory rows,
-        uint256 n,
-        address account,
-        bytes32 sessionHash,
-        UsageLimit calldata limit,
-        uint8 kind,
-        uint256 p,
-        uint256 c,
-        uint48 timeHint
-    ) internal view returns (uint256) {
-        if (limit.limitType == LIMIT_UNLIMITED) return n;
-        uint256 packed = _counters[_counterKey(sessionHash, kind, p, c)][account];
-        return _row(rows, n, limit, kind, p, c, packed >> 208, packed & MAX_LIMIT, timeHint);
-    }
-
-    function _row(
-        CounterUsage[] memory rows,
-        uint256 n,
-        UsageLimit calldata limit,
-        uint8 kind,
-        uint256 p,
-        uint256 c,
-        uint256 storedPeriod,
-        uint256 used,
-        uint48 timeHint
-    ) internal pure returns (uint256) {
-        if (limit.limitType == LIMIT_UNLIMITED) return n;
-        uint48 resetsAt;
-        if (limit.limitType == LIMIT_ALLOWANCE) {
-            uint256 periodId = timeHint / limit.period;
-            if (storedPeriod < periodId) used = 0;
-            resetsAt = uint48((periodId + 1) * limit.period);
-        }
-        uint256 remaining = used >= limit.limit ? 0 : limit.limit - used;
-        rows[n] = CounterUsage(kind, uint16(p), uint16(c), limit.limitType, limit.limit, used, remaining, limit.period, resetsAt);
-        return n + 1;
     }
 }

@@ -29,7 +29,7 @@ uint8 constant PAYMASTER_NONE = 0;
 uint8 constant PAYMASTER_ANY = 1;
 uint8 constant PAYMASTER_ONE = 2;
 
-/// @dev SessionSignature.mode
+/// @dev The first byte of `userOp.signature` (docs/compact-signatures.md).
 uint8 constant MODE_USE = 0;
 uint8 constant MODE_ENABLE = 1;
 
@@ -89,7 +89,9 @@ struct TransferPolicy {
     UsageLimit valueLimit;
 }
 
-/// @notice The whole session. Identified by sessionHash = keccak256(abi.encode(spec)).
+/// @notice The whole session, as the owner's EIP-712 approval shows it. On-chain it travels
+///         packed (docs/compact-signatures.md); its identity is
+///         sessionHash = keccak256(0x53 ‖ packed header ‖ root of the policy tree).
 struct SessionSpec {
     address signer;
     uint48 validAfter;
@@ -107,19 +109,6 @@ struct SessionSpec {
 struct ChainEpoch {
     uint64 chainId;
     uint64 epoch;
-}
-
-/// @notice What `userOp.signature` holds for the session validator: abi.encode(SessionSignature).
-///         `spec` is abi.encode(SessionSpec), canonical: its keccak256 is the session hash, so
-///         the validator hashes these bytes instead of re-encoding the spec. In use mode `chains`
-///         and `ownerSignature` are empty.
-struct SessionSignature {
-    uint8 mode;
-    bytes spec;
-    uint48 timeHint;
-    bytes sessionSignature;
-    ChainEpoch[] chains;
-    bytes ownerSignature;
 }
 
 /// @notice One row of sessionUsage: a budget, what is used of it in the hint's period, and
@@ -175,12 +164,12 @@ error EmptyBatch();
 interface ISessionKeyValidator {
     /// @notice validateUserOp was not called by the userOp's sender (rule 7).
     error SenderMismatch(address caller, address sender);
-    /// @notice userOp.signature is not abi.encode(SessionSignature).
-    error MalformedSignature();
-    /// @notice Enable mode: SessionSignature.spec is not the canonical abi.encode of the spec
-    ///         it decodes to (a second encoding must not enable a second budget).
-    error NonCanonicalSpec(bytes32 sessionHash, bytes32 canonicalHash);
-    /// @notice SessionSignature.mode is neither use (0) nor enable (1).
+    /// @notice The bytes at `offset` of `userOp.signature` (or of the packed spec given to an
+    ///         enable path or a view) are not the one valid packed form: a field cut short, a
+    ///         limit type, condition or paymaster mode outside the vocabulary, a leaf position out
+    ///         of order or range, a proof hash missing or left over, or a byte after the end.
+    error MalformedEncoding(uint256 offset);
+    /// @notice The first byte of userOp.signature is neither use (0) nor enable (1).
     error UnknownSignatureMode(uint8 mode);
     /// @notice Rule 17: the signer is the zero address.
     error InvalidSigner();
@@ -189,7 +178,7 @@ interface ISessionKeyValidator {
     /// @notice A UsageLimit has an unknown type, a limit above 2^208-1 (2^64-1 for the op
     ///         count), or an allowance period below 60 s (rules 9, 17).
     error InvalidUsageLimit(uint8 kind, uint256 policyIndex, uint256 constraintIndex);
-    /// @notice The paymaster mode is unknown, or names no paymaster / a paymaster it does not use.
+    /// @notice Paymaster mode One names no paymaster (address 0).
     error InvalidPaymasterPolicy(uint8 mode, address paymaster);
     /// @notice Rule 21: a session that names a paymaster (mode Any or One) must limit the fees
     ///         the account pays itself (feeLimit Lifetime or Allowance; zero is allowed): the
@@ -235,9 +224,12 @@ interface ISessionKeyValidator {
     error BannedTarget(uint256 callIndex, address target);
     /// @notice A policy at enable names a target that is always banned (rule 6).
     error PolicyTargetsBanned(uint256 policyIndex, address target);
-    /// @notice No call policy matches the call's exact target and selector.
+    /// @notice Use mode: the carried policy at leaf position `leafIndex` matches no call of the
+    ///         op (an op carries exactly the policies its calls use).
+    error PolicyNotUsed(uint256 leafIndex);
+    /// @notice No call policy the op carries matches the call's exact target and selector.
     error NoCallPolicy(uint256 callIndex, address target, bytes4 selector);
-    /// @notice No transfer policy matches the target of a plain value transfer.
+    /// @notice No transfer policy the op carries matches the target of a plain value transfer.
     error NoTransferPolicy(uint256 callIndex, address target);
     /// @notice Rule 2: 1 to 3 bytes of calldata hold no selector.
     error CalldataTooShortForSelector(uint256 callIndex, uint256 length);
@@ -264,20 +256,21 @@ interface ISessionKeyValidator {
     /// @notice Registry mode: an approval policy does not pin its spender (Equal or OneOf on word 0).
     error RegistryApprovalUnconstrained(uint256 policyIndex);
 
-    /// @notice A session was enabled for `account`; `spec` is the full session.
-    event SessionEnabled(address indexed account, bytes32 indexed sessionHash, SessionSpec spec);
+    /// @notice A session was enabled for `account`; `spec` is the full session, packed
+    ///         (docs/compact-signatures.md).
+    event SessionEnabled(address indexed account, bytes32 indexed sessionHash, bytes spec);
     /// @notice A session was revoked for `account`.
     event SessionRevokedEvent(address indexed account, bytes32 indexed sessionHash);
     /// @notice Every session of `account` enabled before `epoch` is revoked.
     event EpochBumped(address indexed account, uint64 epoch);
 
-    /// @notice Enables `spec` for the calling account.
-    function enableSession(SessionSpec calldata spec) external returns (bytes32 sessionHash);
+    /// @notice Enables the packed `spec` for the calling account.
+    function enableSession(bytes calldata spec) external returns (bytes32 sessionHash);
     /// @notice Enables `spec` for `account` with the owner's EnableSession approval; anyone may
     ///         submit it. A session already active is a no-op (a front-run is not an error).
     function enableSessionWithApproval(
         address account,
-        SessionSpec calldata spec,
+        bytes calldata spec,
         ChainEpoch[] calldata chains,
         bytes calldata ownerSignature
     ) external returns (bytes32 sessionHash);
@@ -306,15 +299,15 @@ interface ISessionKeyValidator {
         returns (uint8 status, uint64 sessionEpoch, uint64 accountEpoch, bool usable);
     /// @notice The account's current revocation epoch.
     function epochOf(address account) external view returns (uint64);
-    /// @notice keccak256(abi.encode(spec)).
-    function sessionHashOf(SessionSpec calldata spec) external pure returns (bytes32);
-    /// @notice The EIP-712 digest an owner signs to enable `spec` for `account` on `chains`.
-    function enableDigest(address account, SessionSpec calldata spec, ChainEpoch[] calldata chains)
+    /// @notice The session hash of the packed `spec`.
+    function sessionHashOf(bytes calldata spec) external pure returns (bytes32);
+    /// @notice The EIP-712 digest an owner signs to enable the packed `spec` for `account` on `chains`.
+    function enableDigest(address account, bytes calldata spec, ChainEpoch[] calldata chains)
         external
         view
         returns (bytes32);
     /// @notice Remaining budgets in the period containing `timeHint`.
-    function sessionUsage(address account, SessionSpec calldata spec, uint48 timeHint)
+    function sessionUsage(address account, bytes calldata spec, uint48 timeHint)
         external
         view
         returns (CounterUsage[] memory rows);

@@ -5,11 +5,15 @@
 
 #![no_main]
 
-use alloy::primitives::{B256, Bytes, U256, aliases::U48};
-use alloy::sol_types::SolValue;
+use alloy::primitives::{B256, Bytes, U256};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use sessionkeys_contracts::session::{ChainEpoch, SessionSignature};
+use sessionkeys_contracts::session::ChainEpoch;
+use sessionkeys_contracts::vocabulary::SignatureMode;
+use sessionkeys_contracts::vocabulary::packed::{
+    MAX_TIME_HINT, encode_enable_signature, encode_use_signature,
+};
+use sessionkeys_engine::carry::carried_positions;
 use sessionkeys_engine::{Counter, CounterKey, CounterKind, UserOpInput, evaluate, session_hash};
 use sessionkeys_fuzz::{
     ACCOUNT, CallInput, HeaderInput, SpecInput, context, encode_execute, example_sessions, require,
@@ -27,7 +31,8 @@ enum SpecSource {
 enum SignatureInput {
     /// Raw bytes.
     Raw(Vec<u8>),
-    /// A well-formed `SessionSignature`.
+    /// A well-formed packed signature of a spec (use mode with the policies the calls use, or
+    /// enable mode), with any first byte.
     Encoded {
         spec: SpecSource,
         mode: u8,
@@ -65,36 +70,12 @@ struct Input {
 
 fuzz_target!(|input: Input| {
     let examples = example_sessions();
-    let (signature, spec) = match &input.signature {
-        SignatureInput::Raw(bytes) => (Bytes::from(bytes.clone()), examples.first().cloned()),
-        SignatureInput::Encoded {
-            spec,
-            mode,
-            time_hint,
-            session_signature,
-            chains,
-            owner_signature,
-        } => {
-            let spec = match spec {
-                SpecSource::Example(i) => examples[*i as usize % examples.len()].clone(),
-                SpecSource::Any(spec) => spec.spec(),
-            };
-            let signature = SessionSignature {
-                mode: *mode,
-                spec: spec.abi_encode().into(),
-                timeHint: U48::from(time_hint & ((1 << 48) - 1)),
-                sessionSignature: session_signature.clone().into(),
-                chains: chains
-                    .iter()
-                    .map(|(chain, epoch)| ChainEpoch {
-                        chainId: *chain,
-                        epoch: *epoch,
-                    })
-                    .collect(),
-                ownerSignature: owner_signature.clone().into(),
-            };
-            (signature.abi_encode().into(), Some(spec))
-        }
+    let spec = match &input.signature {
+        SignatureInput::Raw(_) => examples.first().cloned(),
+        SignatureInput::Encoded { spec, .. } => Some(match spec {
+            SpecSource::Example(i) => examples[*i as usize % examples.len()].clone(),
+            SpecSource::Any(spec) => spec.spec(),
+        }),
     };
     let Some(spec) = spec else { return };
     let call_data = match &input.call_data {
@@ -104,12 +85,51 @@ fuzz_target!(|input: Input| {
             encode_execute(&calls, *batch || calls.len() != 1)
         }
     };
+    let signature: Bytes = match &input.signature {
+        SignatureInput::Raw(bytes) => bytes.clone().into(),
+        SignatureInput::Encoded {
+            mode,
+            time_hint,
+            session_signature,
+            chains,
+            owner_signature,
+            ..
+        } => {
+            // The packed form (docs/compact-signatures.md) of any spec it can carry; a first
+            // byte other than use or enable keeps the use form after it.
+            let mut key_signature = session_signature.clone();
+            key_signature.resize(65, 0);
+            let hint = time_hint & MAX_TIME_HINT;
+            let encoded = if *mode == SignatureMode::Enable.code() {
+                let chains: Vec<ChainEpoch> = chains
+                    .iter()
+                    .map(|(chain, epoch)| ChainEpoch {
+                        chainId: *chain,
+                        epoch: *epoch,
+                    })
+                    .collect();
+                encode_enable_signature(&spec, hint, &chains, owner_signature, &key_signature)
+            } else {
+                let positions = carried_positions(&spec, &call_data);
+                encode_use_signature(&spec, hint, &positions, &key_signature)
+            };
+            let Ok(mut encoded) = encoded else { return };
+            if let Some(first) = encoded.first_mut() {
+                if *mode != SignatureMode::Enable.code() {
+                    *first = *mode;
+                }
+            }
+            encoded.into()
+        }
+    };
     let mut nonce = input.nonce;
     if input.route_to_validator {
         nonce[..20].copy_from_slice(sessionkeys_fuzz::VALIDATOR.as_slice());
     }
     if input.session_lane {
-        nonce[20..24].copy_from_slice(&session_hash(&spec)[..4]);
+        if let Ok(hash) = session_hash(&spec) {
+            nonce[20..24].copy_from_slice(&hash[..4]);
+        }
     }
     let mut ctx = context(input.header.header(), u64::from(input.account_epoch % 4));
     let kinds = [
@@ -152,7 +172,7 @@ fuzz_target!(|input: Input| {
         Ok(validation) => {
             let after: u64 = spec.validAfter.to();
             let until: u64 = spec.validUntil.to();
-            if validation.session_hash == session_hash(&spec) {
+            if session_hash(&spec).is_ok_and(|hash| hash == validation.session_hash) {
                 require(
                     validation.valid_after >= after && validation.valid_until <= until,
                     "an accepted op's window lies within the session's",

@@ -3,13 +3,6 @@ pragma solidity ^0.8.28;
 
 import "../SessionTypes.sol";
 
-/// @notice The bytes at `offset` of `userOp.signature` (or of a packed spec) are not the one
-///         valid packed form: a field cut short, a limit type, condition or paymaster mode
-///         outside the vocabulary, a leaf position out of order or range, a proof hash missing or
-///         left over, or a byte after the end (docs/compact-signatures.md).
-error MalformedEncoding(uint256 offset);
-/// @notice The first byte of a session signature is neither use (0) nor enable (1).
-error UnknownSignatureMode(uint8 mode);
 
 /// @notice The session-wide fields of a packed spec, read once. Limits stay in the bytes: their
 ///         fields hold the offset of the limit's type byte (docs/compact-signatures.md).
@@ -49,14 +42,20 @@ struct SignatureView {
 ///         `sessionkeys_contracts::vocabulary::packed`. Every read is bounds-checked: bytes that
 ///         are not the one valid form revert with `MalformedEncoding(offset)`.
 library PackedSpecLib {
+    /// @dev The shortest leaf: a transfer policy with an unlimited budget (20 + 32 + 1 bytes).
+    uint256 internal constant MIN_LEAF = 53;
+
     /// @dev Reads `n` (1..32) bytes at `o` as a big-endian integer, or reverts at `o`.
     function read(bytes calldata data, uint256 o, uint256 n) internal pure returns (uint256 v) {
-        if (o + n > data.length) revert MalformedEncoding(o);
-        // Assembly: a calldata slice plus a shift is the one-word read of an unaligned field
-        // (Solidity would copy it to memory); the bound is checked above. Covered by
-        // tests/packed_encoding.rs and every session test.
-        assembly ("memory-safe") {
-            v := shr(sub(256, shl(3, n)), calldataload(add(data.offset, o)))
+        // Offsets stay below the bytes' length plus a few constants: no overflow.
+        unchecked {
+            if (o + n > data.length) revert ISessionKeyValidator.MalformedEncoding(o);
+            // Assembly: a calldata slice plus a shift is the one-word read of an unaligned field
+            // (Solidity would copy it to memory); the bound is checked above. Covered by
+            // tests/packed_encoding.rs and every session test.
+            assembly ("memory-safe") {
+                v := shr(sub(256, shl(3, n)), calldataload(add(data.offset, o)))
+            }
         }
     }
 
@@ -64,21 +63,27 @@ library PackedSpecLib {
     ///      the checked walk (readHeader, readLeaves, the signature reader) has already read, so
     ///      every such field is known to lie inside `data`. Saves a check and a revert per site.
     function at(bytes calldata data, uint256 o, uint256 n) internal pure returns (uint256 v) {
-        // Assembly: as in read.
-        assembly ("memory-safe") {
-            v := shr(sub(256, shl(3, n)), calldataload(add(data.offset, o)))
+        // Offsets stay below the bytes' length plus a few constants: no overflow.
+        unchecked {
+            // Assembly: as in read.
+            assembly ("memory-safe") {
+                v := shr(sub(256, shl(3, n)), calldataload(add(data.offset, o)))
+            }
         }
     }
 
     /// @return The offset after the usage limit whose type byte is at `o`.
     function limitEnd(bytes calldata data, uint256 o) internal pure returns (uint256) {
-        uint256 limitType = read(data, o, 1);
-        if (limitType == LIMIT_UNLIMITED) return o + 1;
-        if (limitType > LIMIT_ALLOWANCE) revert MalformedEncoding(o);
-        read(data, o + 1, 32);
-        if (limitType == LIMIT_LIFETIME) return o + 33;
-        read(data, o + 33, 6);
-        return o + 39;
+        // Offsets stay below the bytes' length plus a few constants: no overflow.
+        unchecked {
+            uint256 limitType = read(data, o, 1);
+            if (limitType == LIMIT_UNLIMITED) return o + 1;
+            if (limitType > LIMIT_ALLOWANCE) revert ISessionKeyValidator.MalformedEncoding(o);
+            read(data, o + 1, 32);
+            if (limitType == LIMIT_LIFETIME) return o + 33;
+            read(data, o + 33, 6);
+            return o + 39;
+        }
     }
 
     /// @return limitType The type of the usage limit at `o`, already read by the checked walk.
@@ -89,73 +94,88 @@ library PackedSpecLib {
         pure
         returns (uint256 limitType, uint256 limit, uint256 period)
     {
-        limitType = at(data, o, 1);
-        if (limitType != LIMIT_UNLIMITED) limit = at(data, o + 1, 32);
-        if (limitType == LIMIT_ALLOWANCE) period = at(data, o + 33, 6);
+        // Offsets stay below the bytes' length plus a few constants: no overflow.
+        unchecked {
+            limitType = at(data, o, 1);
+            if (limitType != LIMIT_UNLIMITED) limit = at(data, o + 1, 32);
+            if (limitType == LIMIT_ALLOWANCE) period = at(data, o + 33, 6);
+        }
     }
 
     /// @notice Reads the header that starts at `o`.
     function readHeader(bytes calldata data, uint256 o) internal pure returns (SpecHeader memory h) {
-        h.start = o;
-        h.signer = address(uint160(read(data, o, 20)));
-        h.validAfter = uint48(read(data, o + 20, 6));
-        h.validUntil = uint48(read(data, o + 26, 6));
-        h.feeLimitAt = o + 32;
-        o = limitEnd(data, o + 32);
-        uint256 mode = read(data, o, 1);
-        if (mode > PAYMASTER_ONE) revert MalformedEncoding(o);
-        h.paymasterMode = uint8(mode);
-        ++o;
-        if (mode == PAYMASTER_ONE) {
-            h.paymaster = address(uint160(read(data, o, 20)));
-            o += 20;
+        // Offsets stay below the bytes' length plus a few constants: no overflow.
+        unchecked {
+            h.start = o;
+            h.signer = address(uint160(read(data, o, 20)));
+            h.validAfter = uint48(read(data, o + 20, 6));
+            h.validUntil = uint48(read(data, o + 26, 6));
+            h.feeLimitAt = o + 32;
+            o = limitEnd(data, o + 32);
+            uint256 mode = read(data, o, 1);
+            if (mode > PAYMASTER_ONE) revert ISessionKeyValidator.MalformedEncoding(o);
+            h.paymasterMode = uint8(mode);
+            ++o;
+            if (mode == PAYMASTER_ONE) {
+                h.paymaster = address(uint160(read(data, o, 20)));
+                o += 20;
+            }
+            h.opLimitAt = o;
+            o = limitEnd(data, o);
+            h.callCount = read(data, o, 2);
+            h.transferCount = read(data, o + 2, 2);
+            read(data, o + 4, 32);
+            h.end = o + 36;
         }
-        h.opLimitAt = o;
-        o = limitEnd(data, o);
-        h.callCount = read(data, o, 2);
-        h.transferCount = read(data, o + 2, 2);
-        read(data, o + 4, 32);
-        h.end = o + 36;
     }
 
     /// @return The offset after the call policy leaf at `o`.
     function callLeafEnd(bytes calldata data, uint256 o) internal pure returns (uint256) {
-        read(data, o, 20);
-        read(data, o + 20, 4);
-        read(data, o + 24, 32);
-        o = limitEnd(data, limitEnd(data, o + 56));
-        uint256 count = read(data, o, 1);
-        ++o;
-        for (uint256 c; c < count; ++c) {
-            o = limitEnd(data, constraintBodyEnd(data, o));
+        // Offsets stay below the bytes' length plus a few constants: no overflow.
+        unchecked {
+            read(data, o, 20);
+            read(data, o + 20, 4);
+            read(data, o + 24, 32);
+            o = limitEnd(data, limitEnd(data, o + 56));
+            uint256 count = read(data, o, 1);
+            ++o;
+            for (uint256 c; c < count; ++c) {
+                o = limitEnd(data, constraintBodyEnd(data, o));
+            }
+            return o;
         }
-        return o;
     }
 
     /// @return The offset of the limit of the constraint at `o` (after its condition's operand).
     function constraintBodyEnd(bytes calldata data, uint256 o) internal pure returns (uint256) {
-        uint256 condition = read(data, o, 1);
-        if (condition > COND_ONE_OF) revert MalformedEncoding(o);
-        read(data, o + 1, 4);
-        read(data, o + 5, 2);
-        if (condition != COND_ONE_OF) {
-            read(data, o + 7, 32);
-            return o + 39;
+        // Offsets stay below the bytes' length plus a few constants: no overflow.
+        unchecked {
+            uint256 condition = read(data, o, 1);
+            if (condition > COND_ONE_OF) revert ISessionKeyValidator.MalformedEncoding(o);
+            read(data, o + 1, 4);
+            read(data, o + 5, 2);
+            if (condition != COND_ONE_OF) {
+                read(data, o + 7, 32);
+                return o + 39;
+            }
+            uint256 count = read(data, o + 7, 1);
+            o += 8;
+            for (uint256 k; k < count; ++k) {
+                read(data, o, 32);
+                o += 32;
+            }
+            return o;
         }
-        uint256 count = read(data, o + 7, 1);
-        o += 8;
-        for (uint256 k; k < count; ++k) {
-            read(data, o, 32);
-            o += 32;
-        }
-        return o;
     }
 
     /// @return The offset after the transfer policy leaf at `o`.
     function transferLeafEnd(bytes calldata data, uint256 o) internal pure returns (uint256) {
-        read(data, o, 20);
-        read(data, o + 20, 32);
-        return limitEnd(data, o + 52);
+        // Offsets stay below the bytes' length plus a few constants: no overflow.
+        unchecked {
+            read(data, o, 20);
+            read(data, o + 20, 32);
+            return limitEnd(data, o + 52);
+        }
     }
 
     /// @return The offset after the leaf at `o`, a call leaf below position `callCount`.
@@ -177,8 +197,13 @@ library PackedSpecLib {
         returns (uint256[] memory offsets, bytes32 root, uint256 end)
     {
         uint256 n = h.callCount + h.transferCount;
-        offsets = new uint256[](n);
-        bytes32[] memory hashes = new bytes32[](n);
+        // A count the bytes cannot hold must fail where a leaf is cut short, as the Rust reader
+        // does, not run out of gas allocating: allocate no more entries than the bytes after the
+        // header could hold (a leaf is at least MIN_LEAF bytes), plus the one that fails.
+        uint256 capacity = n;
+        if (capacity > data.length / MIN_LEAF + 1) capacity = data.length / MIN_LEAF + 1;
+        offsets = new uint256[](capacity);
+        bytes32[] memory hashes = new bytes32[](capacity);
         end = h.end;
         for (uint256 i; i < n; ++i) {
             offsets[i] = end;
@@ -199,7 +224,7 @@ library PackedSpecLib {
         bytes32 root;
         uint256 end;
         (offsets, root, end) = readLeaves(data, h);
-        if (end != data.length) revert MalformedEncoding(end);
+        if (end != data.length) revert ISessionKeyValidator.MalformedEncoding(end);
         sessionHash = hashSession(data, h, root);
     }
 
@@ -283,8 +308,8 @@ library PackedSpecLib {
     ) internal pure returns (bytes32) {
         uint256 k = positions.length;
         if (k == 0) {
-            if (o + 32 > end) revert MalformedEncoding(end);
-            if (o + 32 != end) revert MalformedEncoding(o + 32);
+            if (o + 32 > end) revert ISessionKeyValidator.MalformedEncoding(end);
+            if (o + 32 != end) revert ISessionKeyValidator.MalformedEncoding(o + 32);
             return bytes32(data[o:end]);
         }
         for (uint256 level = depth(n); level != 0; --level) {
@@ -298,7 +323,7 @@ library PackedSpecLib {
                     right = hashes[j + 1];
                     j += 2;
                 } else {
-                    if (o + 32 > end) revert MalformedEncoding(end);
+                    if (o + 32 > end) revert ISessionKeyValidator.MalformedEncoding(end);
                     bytes32 sibling = bytes32(data[o:o + 32]);
                     o += 32;
                     if (p & 1 == 0) {
@@ -315,7 +340,7 @@ library PackedSpecLib {
             }
             k = w;
         }
-        if (o != end) revert MalformedEncoding(o);
+        if (o != end) revert ISessionKeyValidator.MalformedEncoding(o);
         return hashes[0];
     }
 
@@ -324,9 +349,9 @@ library PackedSpecLib {
     ///         chains and the owner's signature; the session-key signature is the last 65 bytes.
     ///         Computes the session hash. Every structural refusal happens here.
     function readSignature(bytes calldata sig) internal pure returns (SignatureView memory v) {
-        if (sig.length == 0) revert MalformedEncoding(0);
+        if (sig.length == 0) revert ISessionKeyValidator.MalformedEncoding(0);
         v.mode = uint8(sig[0]);
-        if (v.mode > MODE_ENABLE) revert UnknownSignatureMode(v.mode);
+        if (v.mode > MODE_ENABLE) revert ISessionKeyValidator.UnknownSignatureMode(v.mode);
         v.timeHint = uint48(read(sig, 1, 6));
         SpecHeader memory h = readHeader(sig, 7);
         v.header = h;
@@ -349,19 +374,22 @@ library PackedSpecLib {
             uint256 ownerLength = read(sig, o, 2);
             v.ownerSignatureAt = o + 2;
             o += 2 + ownerLength;
-            if (o > sig.length) revert MalformedEncoding(v.ownerSignatureAt);
+            if (o > sig.length) revert ISessionKeyValidator.MalformedEncoding(v.ownerSignatureAt);
             v.ownerSignatureEnd = o;
-            if (o + 65 > sig.length) revert MalformedEncoding(o);
-            if (o + 65 != sig.length) revert MalformedEncoding(o + 65);
+            if (o + 65 > sig.length) revert ISessionKeyValidator.MalformedEncoding(o);
+            if (o + 65 != sig.length) revert ISessionKeyValidator.MalformedEncoding(o + 65);
         } else {
             uint256 n = h.callCount + h.transferCount;
             o = h.end;
             uint256 k = read(sig, o, 2);
             o += 2;
-            v.positions = new uint256[](k);
+            // As in readLeaves: a count the bytes cannot hold fails at the position cut short.
+            uint256 capacity = k;
+            if (capacity > sig.length / 2 + 1) capacity = sig.length / 2 + 1;
+            v.positions = new uint256[](capacity);
             for (uint256 j; j < k; ++j) {
                 uint256 position = read(sig, o, 2);
-                if (position >= n || (j != 0 && position <= v.positions[j - 1])) revert MalformedEncoding(o);
+                if (position >= n || (j != 0 && position <= v.positions[j - 1])) revert ISessionKeyValidator.MalformedEncoding(o);
                 v.positions[j] = position;
                 o += 2;
             }
@@ -376,7 +404,7 @@ library PackedSpecLib {
                 hashes[j] = leafHash(sig, position, o, next);
                 o = next;
             }
-            if (sig.length < o + 65 || (sig.length - o - 65) % 32 != 0) revert MalformedEncoding(o);
+            if (sig.length < o + 65 || (sig.length - o - 65) % 32 != 0) revert ISessionKeyValidator.MalformedEncoding(o);
             root = multiproofRoot(n, walk, hashes, sig, o, sig.length - 65);
         }
         v.sessionHash = hashSession(sig, h, root);

@@ -2,10 +2,12 @@
 pragma solidity ^0.8.28;
 
 import "../SessionTypes.sol";
+import {PackedSpecLib, SpecHeader} from "./PackedSpecLib.sol";
 
 /// @title EIP-712 hashing of the owner's approvals: enable a session, revoke some, revoke all.
-/// @notice The full spec is hashed as nested structs so a wallet can show every policy.
-///         Only enabling hashes this; every use identifies the session by keccak256(abi.encode(spec)).
+/// @notice The full spec is hashed as nested structs so a wallet can show every policy; the
+///         fields are read from the packed spec the session hash is computed from, so the owner's
+///         signature binds that hash (docs/compact-signatures.md).
 library SessionHashLib {
     bytes internal constant USAGE_LIMIT_TYPE = "UsageLimit(uint8 limitType,uint256 limit,uint48 period)";
     bytes internal constant CONSTRAINT_TYPE =
@@ -52,14 +54,19 @@ library SessionHashLib {
     bytes32 internal constant VERSION_HASH = keccak256("1");
 
     /// @dev Rule 13 (docs/rules.md).
-    /// @return The EIP-712 digest the owner signs to approve `spec` for `account` on `chains`.
-    function enableDigest(address validator, address account, SessionSpec calldata spec, ChainEpoch[] calldata chains)
-        internal
-        pure
-        returns (bytes32)
-    {
+    /// @param chainsHash hashChains or hashPackedChains of the signed chains.
+    /// @return The EIP-712 digest the owner signs to approve the packed spec in `data` (header
+    ///         `h`, leaves at `offsets`) for `account`.
+    function enableDigest(
+        address validator,
+        address account,
+        bytes calldata data,
+        SpecHeader memory h,
+        uint256[] memory offsets,
+        bytes32 chainsHash
+    ) internal pure returns (bytes32) {
         bytes32 message =
-            keccak256(abi.encode(ENABLE_SESSION_TYPEHASH, account, hashSpec(spec), hashChains(chains)));
+            keccak256(abi.encode(ENABLE_SESSION_TYPEHASH, account, hashSpec(data, h, offsets), chainsHash));
         return _digest(validator, message);
     }
 
@@ -92,66 +99,95 @@ library SessionHashLib {
         return keccak256(abi.encodePacked("\x19\x01", domain, message));
     }
 
-    function hashSpec(SessionSpec calldata spec) internal pure returns (bytes32) {
-        bytes32[] memory calls = new bytes32[](spec.callPolicies.length);
+    /// @notice The EIP-712 struct hash of the SessionSpec the packed bytes encode.
+    function hashSpec(bytes calldata data, SpecHeader memory h, uint256[] memory offsets)
+        internal
+        pure
+        returns (bytes32)
+    {
+        bytes32[] memory calls = new bytes32[](h.callCount);
         for (uint256 i; i < calls.length; ++i) {
-            calls[i] = hashCallPolicy(spec.callPolicies[i]);
+            calls[i] = hashCallPolicy(data, offsets[i]);
         }
-        bytes32[] memory transfers = new bytes32[](spec.transferPolicies.length);
+        bytes32[] memory transfers = new bytes32[](h.transferCount);
         for (uint256 i; i < transfers.length; ++i) {
-            TransferPolicy calldata t = spec.transferPolicies[i];
-            transfers[i] =
-                keccak256(abi.encode(TRANSFER_POLICY_TYPEHASH, t.target, t.maxValuePerUse, hashLimit(t.valueLimit)));
+            uint256 o = offsets[h.callCount + i];
+            transfers[i] = keccak256(
+                abi.encode(
+                    TRANSFER_POLICY_TYPEHASH,
+                    PackedSpecLib.at(data, o, 20),
+                    PackedSpecLib.at(data, o + 20, 32),
+                    hashLimit(data, o + 52)
+                )
+            );
         }
         // Encoded in two steps: one abi.encode of all fields is too deep for the stack.
-        bytes memory head = abi.encode(
-            SESSION_SPEC_TYPEHASH,
-            spec.signer,
-            spec.validAfter,
-            spec.validUntil,
-            hashLimit(spec.feeLimit),
-            spec.paymasterMode,
-            spec.paymaster,
-            hashLimit(spec.opLimit)
-        );
+        bytes memory head = abi.encode(SESSION_SPEC_TYPEHASH, h.signer, h.validAfter, h.validUntil);
+        head = abi.encodePacked(head, hashLimit(data, h.feeLimitAt), uint256(h.paymasterMode), uint256(uint160(h.paymaster)));
+        head = abi.encodePacked(head, hashLimit(data, h.opLimitAt), keccak256(abi.encodePacked(calls)));
         return keccak256(
-            abi.encodePacked(
-                head, keccak256(abi.encodePacked(calls)), keccak256(abi.encodePacked(transfers)), spec.salt
-            )
+            abi.encodePacked(head, keccak256(abi.encodePacked(transfers)), PackedSpecLib.at(data, h.end - 32, 32))
         );
     }
 
-    function hashCallPolicy(CallPolicy calldata p) internal pure returns (bytes32) {
-        bytes32[] memory constraints = new bytes32[](p.constraints.length);
+    /// @notice The EIP-712 struct hash of the CallPolicy leaf at `o`.
+    function hashCallPolicy(bytes calldata data, uint256 o) internal pure returns (bytes32) {
+        uint256 valueLimitAt = o + 56;
+        uint256 callLimitAt = PackedSpecLib.limitEnd(data, valueLimitAt);
+        uint256 c = PackedSpecLib.limitEnd(data, callLimitAt);
+        bytes32[] memory constraints = new bytes32[](PackedSpecLib.at(data, c, 1));
+        ++c;
         for (uint256 j; j < constraints.length; ++j) {
-            Constraint calldata c = p.constraints[j];
+            uint256 limitAt = PackedSpecLib.constraintBodyEnd(data, c);
+            uint256 condition = PackedSpecLib.at(data, c, 1);
+            // OneOf carries its values and no reference; the others a reference and no values.
+            bytes32 refValue;
+            bytes32 oneOfHash = keccak256("");
+            if (condition == COND_ONE_OF) oneOfHash = keccak256(data[c + 8:limitAt]);
+            else refValue = bytes32(PackedSpecLib.at(data, c + 7, 32));
             constraints[j] = keccak256(
                 abi.encode(
                     CONSTRAINT_TYPEHASH,
-                    c.condition,
-                    c.index,
-                    c.bits,
-                    c.refValue,
-                    keccak256(abi.encodePacked(c.oneOf)),
-                    hashLimit(c.limit)
+                    condition,
+                    PackedSpecLib.at(data, c + 1, 4),
+                    PackedSpecLib.at(data, c + 5, 2),
+                    refValue,
+                    oneOfHash,
+                    hashLimit(data, limitAt)
                 )
             );
+            c = PackedSpecLib.limitEnd(data, limitAt);
         }
         return keccak256(
             abi.encode(
                 CALL_POLICY_TYPEHASH,
-                p.target,
-                p.selector,
-                p.maxValuePerUse,
-                hashLimit(p.valueLimit),
-                hashLimit(p.callLimit),
+                PackedSpecLib.at(data, o, 20),
+                bytes4(uint32(PackedSpecLib.at(data, o + 20, 4))),
+                PackedSpecLib.at(data, o + 24, 32),
+                hashLimit(data, valueLimitAt),
+                hashLimit(data, callLimitAt),
                 keccak256(abi.encodePacked(constraints))
             )
         );
     }
 
-    function hashLimit(UsageLimit calldata l) internal pure returns (bytes32) {
-        return keccak256(abi.encode(USAGE_LIMIT_TYPEHASH, l.limitType, l.limit, l.period));
+    /// @notice The EIP-712 struct hash of the UsageLimit at `o`.
+    function hashLimit(bytes calldata data, uint256 o) internal pure returns (bytes32) {
+        (uint256 limitType, uint256 limit, uint256 period) = PackedSpecLib.limitAt(data, o);
+        return keccak256(abi.encode(USAGE_LIMIT_TYPEHASH, limitType, limit, period));
+    }
+
+    /// @notice hashChains of `count` packed (chainId 8 ‖ epoch 8) entries at `o`.
+    function hashPackedChains(bytes calldata data, uint256 o, uint256 count) internal pure returns (bytes32) {
+        bytes32[] memory hashes = new bytes32[](count);
+        for (uint256 i; i < count; ++i) {
+            hashes[i] = keccak256(
+                abi.encode(
+                    CHAIN_EPOCH_TYPEHASH, PackedSpecLib.at(data, o + 16 * i, 8), PackedSpecLib.at(data, o + 16 * i + 8, 8)
+                )
+            );
+        }
+        return keccak256(abi.encodePacked(hashes));
     }
 
     function hashChains(ChainEpoch[] calldata chains) internal pure returns (bytes32) {

@@ -5,8 +5,9 @@
 
 use alloy::primitives::{B256, Bytes};
 use alloy::signers::{SignerSync, local::PrivateKeySigner};
-use alloy::sol_types::SolValue;
-use sessionkeys_contracts::session::{ChainEpoch, SessionSignature, SessionSpec};
+use sessionkeys_contracts::session::{ChainEpoch, SessionSpec};
+use sessionkeys_contracts::vocabulary::packed::{self, SESSION_SIGNATURE_LEN, UnencodableSpec};
+use sessionkeys_engine::carry::carried_positions;
 
 pub use sessionkeys_contracts::vocabulary::{SignatureMode, session_digest, session_hash};
 
@@ -31,28 +32,56 @@ pub struct EnableApproval {
     pub owner_signature: Bytes,
 }
 
-/// Encodes `userOp.signature` for the session validator: `abi.encode(SessionSignature)` with the
-/// spec carried as its canonical `abi.encode(spec)` bytes.
+/// What a session op carries in place of the session key's signature before it is signed: the
+/// userOp hash excludes the signature, so any 65 bytes do.
+pub const UNSIGNED: [u8; SESSION_SIGNATURE_LEN] = [0; SESSION_SIGNATURE_LEN];
+
+/// `encoded` (a signature [`encode_session_signature`] made) with its last 65 bytes, the session
+/// key's signature in both forms, replaced by `session_signature`: what signing an op estimated
+/// with a stub signature yields. Bytes shorter than 65 are returned unchanged.
+pub fn with_session_signature(encoded: &[u8], session_signature: &[u8]) -> Bytes {
+    let mut signed = encoded.to_vec();
+    let tail = signed
+        .len()
+        .checked_sub(SESSION_SIGNATURE_LEN)
+        .and_then(|at| signed.get_mut(at..));
+    if let Some(tail) = tail
+        && session_signature.len() == SESSION_SIGNATURE_LEN
+    {
+        tail.copy_from_slice(session_signature);
+    }
+    signed.into()
+}
+
+/// Encodes `userOp.signature` for the session validator (docs/compact-signatures.md). Use mode
+/// carries the session-wide fields, exactly the policies the calls of `call_data` match and
+/// their multiproof; enable mode (with `enable`) the whole packed spec, the chains and the
+/// owner's approval.
+///
+/// # Errors
+/// [`UnencodableSpec`] for a spec the packed form cannot carry (every such spec is refused at
+/// enable), a time hint above 2^48 − 1, or a session signature that is not 65 bytes.
 pub fn encode_session_signature(
     spec: &SessionSpec,
     time_hint: u64,
-    session_signature: Bytes,
+    call_data: &[u8],
+    session_signature: &[u8],
     enable: Option<&EnableApproval>,
-) -> Bytes {
-    let value = SessionSignature {
-        mode: if enable.is_some() {
-            SignatureMode::Enable
-        } else {
-            SignatureMode::Use
-        }
-        .into(),
-        spec: spec.abi_encode().into(),
-        timeHint: alloy::primitives::aliases::U48::from(time_hint),
-        sessionSignature: session_signature,
-        chains: enable.map(|e| e.chains.clone()).unwrap_or_default(),
-        ownerSignature: enable
-            .map(|e| e.owner_signature.clone())
-            .unwrap_or_default(),
+) -> Result<Bytes, UnencodableSpec> {
+    let encoded = match enable {
+        Some(approval) => packed::encode_enable_signature(
+            spec,
+            time_hint,
+            &approval.chains,
+            &approval.owner_signature,
+            session_signature,
+        )?,
+        None => packed::encode_use_signature(
+            spec,
+            time_hint,
+            &carried_positions(spec, call_data),
+            session_signature,
+        )?,
     };
-    value.abi_encode().into()
+    Ok(encoded.into())
 }

@@ -72,6 +72,7 @@ input_errors!(
     sessionkeys::template::TemplateError,
     sessionkeys_keystore::KeystoreError,
     serde_json::Error,
+    sessionkeys_contracts::vocabulary::packed::UnencodableSpec,
 );
 
 /// ERC-7769's "method not found": the URL given as the bundler serves no ERC-4337 methods.

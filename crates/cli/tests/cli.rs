@@ -1094,7 +1094,7 @@ fn home_with_a_stored_session(name: &str) -> String {
     .unwrap();
     store
         .save(&StoredSession {
-            hash: grant.hash(),
+            hash: grant.hash().unwrap(),
             chain_id: 31337,
             entry_point: sessionkeys::EntryPointVersion::V07,
             account: alloy::primitives::Address::repeat_byte(0xac),

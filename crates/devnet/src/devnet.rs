@@ -339,12 +339,18 @@ impl Devnet {
         enable: Option<&EnableApproval>,
         adjust: impl FnOnce(&mut UserOperation),
     ) -> Result<UserOperation, DevnetError> {
-        let hash = signing::session_hash(spec);
+        let hash = signing::session_hash(spec)?;
         let nonce = self.nonce(version, account, nonce_key(validator, session_lane(hash)))?;
         let mut op = UserOperation::new(account, nonce, call_data);
         adjust(&mut op);
         // The userOp hash excludes the signature: hash with an unsigned placeholder.
-        op.signature = signing::encode_session_signature(spec, time_hint, Bytes::new(), enable);
+        op.signature = signing::encode_session_signature(
+            spec,
+            time_hint,
+            &op.call_data,
+            &signing::UNSIGNED,
+            enable,
+        )?;
         let user_op_hash = self.user_op_hash(version, &op)?;
         let mode = if enable.is_some() {
             signing::SignatureMode::Enable
@@ -355,7 +361,7 @@ impl Devnet {
             session_key,
             signing::session_digest(user_op_hash, hash, time_hint, mode),
         );
-        op.signature = signing::encode_session_signature(spec, time_hint, signature, enable);
+        op.signature = signing::with_session_signature(&op.signature, &signature);
         Ok(op)
     }
 

@@ -171,8 +171,10 @@ pub fn predict(
     }
     let setting = devnet_setting(devnet, validator);
     let input = engine_input(op, devnet.user_op_hash(version, op)?);
-    let carried: B256 =
-        carried_session_hash(&input).unwrap_or_else(|| sessionkeys_engine::session_hash(spec));
+    let carried: B256 = match carried_session_hash(&input) {
+        Some(hash) => hash,
+        None => sessionkeys_engine::session_hash(spec)?,
+    };
     let rules = version;
     let context = EvalContext {
         sender: sender_state(&mut devnet.chain, rules, &input, installed.clone()),

@@ -37,6 +37,9 @@ pub enum DevnetError {
     /// The bundle did not land.
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    /// The session has no packed form (docs/compact-signatures.md).
+    #[error(transparent)]
+    Unencodable(#[from] sessionkeys_contracts::vocabulary::packed::UnencodableSpec),
     /// A CREATE2 deployment did not land at the expected address.
     #[error("deployment to {expected} failed (deployer returned {output})")]
     DeploymentFailed {

@@ -29,6 +29,7 @@ use sessionkeys_contracts::abi::{Game, SessionAccountFactory, TestToken};
 use sessionkeys_contracts::session::{
     ChainEpoch, ISessionKeyValidator as V, SessionSpec, UsageLimit,
 };
+use sessionkeys_contracts::vocabulary::packed::decode_signature;
 use sessionkeys_devnet::BundleError;
 use sessionkeys_devnet::state::{eval_context, sender_state};
 use sessionkeys_engine::advisory::{EntryPointRules, EntryPointVerdict, entry_point_verdict};
@@ -290,38 +291,36 @@ fn random_call(rng: &mut Rng, h: &Harness) -> Call {
     }
 }
 
-/// Sometimes breaks the signature: an unknown mode, a non-canonical spec encoding (on that
-/// encoding's own lane, or on the original lane), or a truncated signature.
+/// Sometimes breaks the packed signature (docs/compact-signatures.md): an unknown mode, the
+/// first carried policy claimed at the next position (on the lane of the hash that names, or on
+/// the original lane), a cut signature, or a byte appended.
 fn tamper_signature(rng: &mut Rng, h: &mut Harness, op: &mut UserOperation) {
-    use alloy::sol_types::SolValue;
-    use sessionkeys_contracts::session::SessionSignature;
-    let Ok(mut sig) = SessionSignature::abi_decode(&op.signature) else {
+    let Ok(decoded) = decode_signature(&op.signature) else {
         return;
     };
+    let mut signature = op.signature.to_vec();
+    // The first carried position (use mode), right after the header and the count.
+    let first_position = decoded.header.range.end + 2;
     match rng.below(50) {
-        0 | 1 => sig.mode = SignatureMode::UNKNOWN,
-        2 | 3 => {
-            let mut padded = sig.spec.to_vec();
-            padded.extend_from_slice(&[0u8; 32]);
-            let lane =
-                sessionkeys_chain::userop::session_lane(alloy::primitives::keccak256(&padded));
-            let key = sessionkeys_chain::userop::nonce_key(h.validator, lane);
-            op.nonce = h.devnet.nonce(h.version, h.account, key).unwrap();
-            sig.spec = padded.into();
+        0 | 1 => signature[0] = SignatureMode::UNKNOWN,
+        2 | 3 | 5 if decoded.mode == SignatureMode::Use && !decoded.carried.is_empty() => {
+            let position =
+                u16::from_be_bytes([signature[first_position], signature[first_position + 1]]);
+            let moved = position.wrapping_add(1).to_be_bytes();
+            signature[first_position..first_position + 2].copy_from_slice(&moved);
+            if rng.below(3) != 2
+                && let Ok(carried) = decode_signature(&signature)
+            {
+                let lane = sessionkeys_chain::userop::session_lane(carried.session_hash);
+                let key = sessionkeys_chain::userop::nonce_key(h.validator, lane);
+                op.nonce = h.devnet.nonce(h.version, h.account, key).unwrap();
+            }
         }
-        4 => {
-            op.signature = op.signature.slice(..31);
-            return;
-        }
-        5 => {
-            // a second encoding left on the first one's lane
-            let mut padded = sig.spec.to_vec();
-            padded.extend_from_slice(&[0u8; 32]);
-            sig.spec = padded.into();
-        }
+        4 => signature.truncate(31),
+        6 => signature.push(rng.next() as u8),
         _ => return,
     }
-    op.signature = sig.abi_encode().into();
+    op.signature = signature.into();
 }
 
 /// What is left of `limit` for `key` at `hint`, from the engine's snapshot (None: unlimited).
@@ -493,26 +492,23 @@ fn mutate_bytes(rng: &mut Rng, bytes: &[u8]) -> Bytes {
     out.into()
 }
 
-/// The signature's head words the contract reads first: dirty the upper bits of `mode` or
-/// `timeHint`, or write junk into the padding after `sessionSignature` (read by nobody).
+/// The packed fields the contract reads first: a bit of the mode byte, of the hint, of the
+/// header's first limit type, or of the count of carried policies (use mode).
 fn mutate_signature_fields(rng: &mut Rng, signature: &[u8]) -> Bytes {
     let mut out = signature.to_vec();
-    if out.len() < 32 + 192 {
+    let Ok(decoded) = decode_signature(signature) else {
         return out.into();
-    }
-    let sig = 32; // the head as abi.encode writes it
-    match rng.below(3) {
-        0 => out[sig + rng.below(31) as usize] |= 1 << rng.below(8), // mode (uint8)
-        1 => out[sig + 64 + rng.below(26) as usize] |= 1 << rng.below(8), // timeHint (uint48)
-        _ => {
-            let offset = U256::from_be_slice(&out[sig + 96..sig + 128]).to::<usize>();
-            let at = sig + offset + 32 + 65; // after the 65 signature bytes: padding
-            if at + 31 <= out.len() {
-                for b in &mut out[at..at + 31] {
-                    *b = rng.next() as u8;
-                }
-            }
-        }
+    };
+    let fee_limit_type = decoded.header.range.start + 32;
+    let count = decoded.header.range.end;
+    let at = match rng.below(4) {
+        0 => 0,
+        1 => 1 + rng.below(6) as usize,
+        2 => fee_limit_type,
+        _ => count + rng.below(2) as usize,
+    };
+    if let Some(byte) = out.get_mut(at) {
+        *byte ^= 1 << rng.below(8);
     }
     out.into()
 }
@@ -671,13 +667,15 @@ fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
             )
             .unwrap();
         let spec = random_spec(&mut rng, &h);
-        let hash = signing::session_hash(&spec);
+        let hash = signing::session_hash(&spec).unwrap();
         // Enable on-chain half of the time (if the spec is valid); otherwise ops carry approvals.
         let onchain = rng.chance(50) && {
             let validator = h.validator;
             let op = h.owner_op(&[Call::typed(
                 validator,
-                &V::enableSessionCall { spec: spec.clone() },
+                &V::enableSessionCall {
+                    spec: packed(&spec),
+                },
             )]);
             matches!(h.submit(op), Verdict::Ok(_))
         };
@@ -971,17 +969,15 @@ fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
         "SessionEpochStale",
         "CallPoliciesNotSorted",
         "UnknownSignatureMode",
-        "NonCanonicalSpec",
         "WrongNonceLane",
         "InvalidUsageLimit",
         "InvalidPaymasterPolicy",
         "FeeLimitRequired",
         "InvalidConstraint",
         "TransferPoliciesNotSorted",
-        "MalformedSignature",
+        "MalformedEncoding",
         "RegistryRequiresOnchainEnable",
         "NonCanonicalExecution",
-        "EmptyRevert",
         "ValidatorNotInstalled",
         "AA10",
         "AA93",
@@ -1022,72 +1018,63 @@ mod found_by_hand {
         (h, spec, op)
     }
 
-    /// Sets bits of byte `at` of the signature (`abi.encode` puts the struct at byte 32).
-    fn dirty(op: &mut UserOperation, at: usize) {
-        let mut signature = op.signature.to_vec();
-        signature[at] |= 0x01;
+    /// The contract's verdict on `op` with its signature replaced by `signature`.
+    fn judged_signature(version: EntryPointVersion, signature: Vec<u8>) -> J {
+        let (mut h, spec, mut op) = enabled(version);
         op.signature = signature.into();
+        judged(&mut h, &spec, op).contract
+    }
+
+    fn malformed_at(offset: usize) -> J {
+        J::Refused(Refusal::Violation(Violation::malformed_encoding(offset)))
     }
 
     #[test]
-    fn dirty_bits_above_mode_or_time_hint_revert_without_data_on_both_sides() {
+    fn a_cut_or_extended_signature_is_malformed_at_the_same_byte_on_both_sides() {
         each_version(|version| {
-            for byte in [32, 32 + 64 + 25] {
-                // the top byte of the mode word, then the byte just above timeHint's 48 bits
-                let (mut h, spec, mut op) = enabled(version);
-                dirty(&mut op, byte);
-                let judgement = judged(&mut h, &spec, op);
-                assert_eq!(
-                    judgement.contract,
-                    J::Refused(Refusal::Violation(Violation::EmptyRevert))
-                );
-            }
+            let (_, _, op) = enabled(version);
+            let signature = op.signature.to_vec();
+            let decoded = decode_signature(&signature).unwrap();
+            let leaf = decoded.carried[0].offset;
+            // Cut inside the leaf: the field it cuts; a byte appended: the proof region of a
+            // one-policy session must be empty.
+            let cut = leaf + 30;
+            let mut short = signature[..cut].to_vec();
+            short.extend_from_slice(&[0x11; 65]);
+            assert!(matches!(judged_signature(version, short), J::Refused(_)));
+            let mut long = signature.clone();
+            long.insert(signature.len() - 65, 0);
+            let proof_start = signature.len() - 65;
+            assert_eq!(judged_signature(version, long), malformed_at(proof_start));
         });
     }
 
     #[test]
-    fn junk_in_signature_bytes_nobody_reads_is_accepted_by_both_sides() {
+    fn an_unknown_limit_type_is_malformed_at_its_byte_on_both_sides() {
         each_version(|version| {
-            let (mut h, spec, op) = enabled(version);
+            let (_, _, op) = enabled(version);
             let mut signature = op.signature.to_vec();
-            // the padding after the 65-byte session signature, then bytes past the encoding
-            let offset = U256::from_be_slice(&signature[32 + 96..32 + 128]).to::<usize>();
-            let padding = 32 + offset + 32 + 65;
-            signature[padding..padding + 31].fill(0xee);
-            // the offsets of `chains` and `ownerSignature`, which use mode never reads
-            signature[32 + 128..32 + 192].fill(0xff);
-            signature.extend_from_slice(&[0xab; 40]);
-            let mut op = op;
-            op.signature = signature.into();
-            let judgement = judged(&mut h, &spec, op);
-            assert_eq!(judgement.contract, J::Ok);
+            let fee_limit_type = decode_signature(&signature).unwrap().header.range.start + 32;
+            signature[fee_limit_type] = sessionkeys_contracts::vocabulary::LimitType::UNKNOWN;
+            assert_eq!(
+                judged_signature(version, signature),
+                malformed_at(fee_limit_type)
+            );
         });
     }
 
     #[test]
-    fn offsets_are_checked_against_the_whole_calldata_as_signed_numbers_on_both_sides() {
+    fn an_unknown_mode_byte_is_refused_by_name_on_both_sides() {
         each_version(|version| {
-            let verdict = |offset: U256| {
-                let (mut h, spec, op) = enabled(version);
-                let mut signature = op.signature.to_vec();
-                // the sessionSignature member's offset (relative to the struct at byte 32)
-                signature[32 + 96..32 + 128].copy_from_slice(&offset.to_be_bytes::<32>());
-                let mut op = op;
-                op.signature = signature.into();
-                judged(&mut h, &spec, op).contract
-            };
-            // past the end of the calldata: no data
+            let (_, _, op) = enabled(version);
+            let mut signature = op.signature.to_vec();
+            signature[0] = SignatureMode::UNKNOWN;
             assert_eq!(
-                verdict(U256::from(1) << 64),
-                J::Refused(Refusal::Violation(Violation::EmptyRevert))
+                judged_signature(version, signature),
+                J::Refused(Refusal::Violation(Violation::unknown_signature_mode(
+                    SignatureMode::UNKNOWN
+                )))
             );
-            // "negative": 32 bytes before the struct, the signature's own first word (0x20),
-            // read as a length: the 32 bytes of the struct's head become the session
-            // signature — accepted as an encoding, a wrong signature
-            assert_eq!(verdict(U256::MAX - U256::from(31)), J::SignatureFailed);
-            // far below zero: the pointer wraps past the end, where the length reads as zero,
-            // so the session signature is empty — a wrong signature, not a revert
-            assert_eq!(verdict(U256::from(1) << 255), J::SignatureFailed);
         });
     }
 

@@ -47,7 +47,7 @@ fn relayed_enable(
 ) -> V::enableSessionWithApprovalCall {
     V::enableSessionWithApprovalCall {
         account: h.account,
-        spec: spec.clone(),
+        spec: packed(spec),
         chains: approval.chains.clone(),
         ownerSignature: approval.owner_signature.clone(),
     }
@@ -108,7 +108,7 @@ fn a_relayer_enables_a_session_with_the_owners_typed_approval_and_a_repeat_is_a_
         let approval = h.approval(&spec, vec![chain]);
         let call = relayed_enable(&h, &spec, &approval);
         relay(&mut h, &call).unwrap();
-        let hash = signing::session_hash(&spec);
+        let hash = signing::session_hash(&spec).unwrap();
         assert_eq!(status(&mut h, hash), Status::Active.code());
         let op = h.session_op(&spec, &[usdc_transfer(h.usdc(), ALICE, USDC)]);
         h.submit(op).unwrap_ok();

@@ -574,7 +574,12 @@ fn a_policy_naming_a_banned_target_cannot_be_enabled() {
             vec![],
         )];
         let validator = h.validator;
-        let op = h.owner_op(&[Call::typed(validator, &V::enableSessionCall { spec })]);
+        let op = h.owner_op(&[Call::typed(
+            validator,
+            &V::enableSessionCall {
+                spec: packed(&spec),
+            },
+        )]);
         let Verdict::ExecutionReverted(data) = h.submit(op) else {
             panic!("enable must revert")
         };

@@ -123,7 +123,7 @@ fn execute_batch(calls: Vec<(Address, Vec<u8>)>) -> Vec<u8> {
 
 fn bench(c: &mut Criterion) {
     let spec = spec();
-    let hash = session_hash(&spec);
+    let hash = session_hash(&spec).unwrap();
     let mut counters = std::collections::BTreeMap::new();
     counters.insert(
         CounterKey {
@@ -212,7 +212,7 @@ fn bench(c: &mut Criterion) {
         alloy::signers::local::PrivateKeySigner::from_bytes(&B256::repeat_byte(2)).expect("key");
     let mut signed_spec = spec.clone();
     signed_spec.signer = key.address();
-    let signed_hash = session_hash(&signed_spec);
+    let signed_hash = session_hash(&signed_spec).unwrap();
     let mut signed_nonce = [0u8; 32];
     // The nonce key is validator ‖ lane: the account routes on the validator.
     signed_nonce[..20].copy_from_slice(ctx.validator.as_slice());
@@ -228,15 +228,13 @@ fn bench(c: &mut Criterion) {
             .as_bytes()
             .to_vec()
     };
-    let signature = sessionkeys_contracts::session::SessionSignature {
-        mode: SignatureMode::Use.into(),
-        spec: signed_spec.abi_encode().into(),
-        timeHint: U48::from(NOW),
-        sessionSignature: session_signature.into(),
-        chains: vec![],
-        ownerSignature: Default::default(),
-    }
-    .abi_encode();
+    let signature = sessionkeys_contracts::vocabulary::packed::encode_use_signature(
+        &signed_spec,
+        NOW,
+        &sessionkeys_engine::carry::carried_positions(&signed_spec, &single),
+        &session_signature,
+    )
+    .expect("the bench's spec has a packed form");
     let signed = sessionkeys_engine::UserOpInput {
         sender: ACCOUNT,
         nonce: U256::from_be_bytes(signed_nonce),

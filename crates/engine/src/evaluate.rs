@@ -1,19 +1,23 @@
 //! `evaluate`: the SessionKeyValidator's `validateUserOp`, in Rust, in the same order.
 
 use crate::Violation;
-use crate::calldata::{Calldata, SignatureView};
 use crate::context::{
     Counter, CounterKey, CounterKind, EvalContext, SessionHeader, Status, UserOpInput,
 };
 use crate::execute::{CallRef, decode_calls, decode_outer};
 use crate::sender::{Route, check_fields, create_sender, route};
 use crate::spec::{enable_digest, validate_spec};
-use alloy::primitives::{Address, B256, U256, keccak256};
+use alloy::primitives::{Address, B256, U256};
 use alloy::sol_types::SolCall;
-use sessionkeys_contracts::session::{ChainEpoch, ISessionKeyValidator, SessionSpec, UsageLimit};
+use sessionkeys_contracts::session::{
+    CallPolicy, ChainEpoch, ISessionKeyValidator, SessionSpec, TransferPolicy, UsageLimit,
+};
+use sessionkeys_contracts::vocabulary::packed::{
+    CarriedPolicy, DecodedSignature, decode_signature,
+};
 use sessionkeys_contracts::vocabulary::{
     Condition, LimitType, PaymasterMode, SignatureMode, UnknownWord, nonce_lane, session_digest,
-    session_hash, session_lane,
+    session_lane,
 };
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -22,7 +26,7 @@ use std::collections::BTreeMap;
 /// writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Validation {
-    /// The session hash (keccak of the carried spec bytes).
+    /// The session hash the signature names (docs/compact-signatures.md).
     pub session_hash: B256,
     /// True if a signature (session key or owner approval) is wrong: the EntryPoint will
     /// refuse with AA24.
@@ -73,7 +77,7 @@ pub struct SessionOp<'a> {
     pub sender: Address,
     /// The session.
     pub spec: &'a SessionSpec,
-    /// keccak256 of the spec bytes the op carries (the spec's own hash when canonical).
+    /// The session hash (`session_hash(spec)`).
     pub session_hash: B256,
     /// Use, or enable in first use.
     pub mode: SignatureMode,
@@ -99,8 +103,8 @@ pub struct SessionOp<'a> {
 
 /// Evaluates a signed userOp against a snapshot, exactly as the EntryPoint, the account and
 /// the validator would, in that order: the op's fields, `initCode`, the account's routing on the
-/// nonce key, then
-/// `validateUserOp` reading the signature in place (docs/decisions.md, "Validation order").
+/// nonce key, then `validateUserOp` reading the packed signature (docs/compact-signatures.md,
+/// docs/decisions.md "Validation order").
 pub fn evaluate(ctx: &EvalContext, op: &UserOpInput) -> Result<Validation, Violation> {
     check_fields(ctx, op)?;
     create_sender(ctx, op)?;
@@ -108,36 +112,38 @@ pub fn evaluate(ctx: &EvalContext, op: &UserOpInput) -> Result<Validation, Viola
         return Ok(owner_validation(ctx, op));
     }
     require_sender(ctx, op.sender)?;
-    let calldata = Calldata::of(op);
-    let view = SignatureView::read(&calldata)?;
+    let decoded = decode_signature(&op.signature).map_err(Violation::from_signature_error)?;
+    let carried = Carried::of(&decoded);
+    let mode = decoded.mode;
     evaluate_core(
         ctx,
         &Core {
-            session_hash: keccak256(view.spec_bytes),
-            time_hint: view.time_hint,
-            valid_after: view.valid_after,
-            valid_until: view.valid_until,
+            session_hash: decoded.session_hash,
+            time_hint: decoded.time_hint,
             nonce: op.nonce,
             call_data: &op.call_data,
             account_gas_limits: op.account_gas_limits,
             pre_verification_gas: op.pre_verification_gas,
             gas_fees: op.gas_fees,
             paymaster_and_data: &op.paymaster_and_data,
-            reads: Reads::InPlace {
-                view,
+            mode,
+            scope: carried.scope(mode == SignatureMode::Use),
+            chains: &decoded.chains,
+            signatures: Some(Signatures {
                 user_op_hash: op.user_op_hash,
-            },
+                session_signature: decoded.session_signature,
+                owner_signature: decoded.owner_signature,
+            }),
         },
     )
 }
 
 /// The session hash `op` carries as the validator reads it (None if it refuses the signature
-/// before hashing the spec): which session's storage a snapshot must hold.
+/// before hashing): which session's storage a snapshot must hold.
 pub fn carried_session_hash(op: &UserOpInput) -> Option<B256> {
-    let calldata = Calldata::of(op);
-    SignatureView::read(&calldata)
+    decode_signature(&op.signature)
         .ok()
-        .map(|view| keccak256(view.spec_bytes))
+        .map(|decoded| decoded.session_hash)
 }
 
 /// Nonce key validator zero: `SessionAccount` checks the owner's raw signature over the userOp
@@ -154,12 +160,12 @@ fn owner_validation(ctx: &EvalContext, op: &UserOpInput) -> Validation {
     }
 }
 
-/// Evaluates a decoded session op, in the validator's order: decode → status → calls and
-/// constraints → op count → signatures → fee.
+/// Evaluates a decoded session op, in the validator's order: status → calls and constraints →
+/// op count → signatures → fee. The whole spec stands in for the policies the signature will
+/// carry: an op carries exactly the policies its calls match, so the verdicts are the same.
 pub fn evaluate_session_op(ctx: &EvalContext, op: &SessionOp<'_>) -> Result<Validation, Violation> {
     require_sender(ctx, op.sender)?;
-    // The signature carries the hint as a uint48: a larger one cannot be encoded, and the
-    // contract's read of a uint48 word with bits above 48 reverts without data.
+    // The signature carries the hint in 6 bytes: a larger one cannot be encoded at all.
     if op.time_hint >> 48 != 0 {
         return Err(Violation::EmptyRevert);
     }
@@ -168,110 +174,125 @@ pub fn evaluate_session_op(ctx: &EvalContext, op: &SessionOp<'_>) -> Result<Vali
         &Core {
             session_hash: op.session_hash,
             time_hint: op.time_hint,
-            valid_after: op.spec.validAfter.to(),
-            valid_until: op.spec.validUntil.to(),
             nonce: op.nonce,
             call_data: op.call_data,
             account_gas_limits: op.account_gas_limits,
             pre_verification_gas: op.pre_verification_gas,
             gas_fees: op.gas_fees,
             paymaster_and_data: op.paymaster_and_data,
-            reads: Reads::Decoded(op),
+            mode: op.mode,
+            scope: Scope::whole(op.spec),
+            chains: op.chains,
+            signatures: op.signatures,
         },
     )
 }
 
-/// Where the validator's later reads of the signature come from: a decoded op (they cannot
-/// fail) or the signature read in place, as the contract reads it (they can revert).
-enum Reads<'a> {
-    Decoded(&'a SessionOp<'a>),
-    InPlace {
-        view: SignatureView<'a>,
-        user_op_hash: B256,
-    },
+/// The policies an op may use, each with its index in its list: the whole spec (a pre-check,
+/// enable in first use) or the policies a use-mode signature carries.
+#[derive(Debug, Clone)]
+struct Scope<'a> {
+    /// The session-wide fields (its policy lists are the whole spec's, or empty when carried).
+    spec: Cow<'a, SessionSpec>,
+    calls: Vec<(usize, Cow<'a, CallPolicy>)>,
+    transfers: Vec<(usize, Cow<'a, TransferPolicy>)>,
+    /// The session's number of call policies (transfer leaves are positioned after them).
+    call_count: usize,
+    /// Use mode read from a signature: every carried policy must be used (`PolicyNotUsed`).
+    must_use: bool,
 }
 
-impl<'a> Reads<'a> {
-    fn mode(&self) -> Result<u8, Violation> {
-        match self {
-            Reads::Decoded(op) => Ok(op.mode.into()),
-            Reads::InPlace { view, .. } => view.mode(),
-        }
-    }
-
-    /// `_validateSpec(spec)`, then the spec as `abi.encode(spec)` reads it.
-    fn validated_spec(&self) -> Result<Cow<'a, SessionSpec>, Violation> {
-        match self {
-            Reads::Decoded(op) => {
-                validate_spec(op.spec)?;
-                Ok(Cow::Borrowed(op.spec))
-            }
-            Reads::InPlace { view, .. } => {
-                view.validate_spec()?;
-                Ok(Cow::Owned(view.spec()?))
-            }
-        }
-    }
-
-    /// The spec of an active session (canonical, so in-place reads cannot fail).
-    fn spec(&self) -> Result<Cow<'a, SessionSpec>, Violation> {
-        match self {
-            Reads::Decoded(op) => Ok(Cow::Borrowed(op.spec)),
-            Reads::InPlace { view, .. } => Ok(Cow::Owned(view.spec()?)),
-        }
-    }
-
-    fn signed_epoch(&self, chain_id: u64) -> Result<Option<u64>, Violation> {
-        match self {
-            Reads::Decoded(op) => Ok(op
-                .chains
+impl<'a> Scope<'a> {
+    fn whole(spec: &'a SessionSpec) -> Self {
+        Scope {
+            spec: Cow::Borrowed(spec),
+            calls: spec
+                .callPolicies
                 .iter()
-                .find(|c| c.chainId == chain_id)
-                .map(|c| c.epoch)),
-            Reads::InPlace { view, .. } => view.signed_epoch(chain_id),
-        }
-    }
-
-    /// The chains and owner signature of the approval; None before signing.
-    fn owner_approval(&self) -> Result<Option<Approval<'a>>, Violation> {
-        match self {
-            Reads::Decoded(op) => Ok(op
-                .signatures
-                .map(|s| (Cow::Borrowed(op.chains), s.owner_signature))),
-            Reads::InPlace { view, .. } => {
-                let chains = view.chains()?;
-                Ok(Some((Cow::Owned(chains), view.owner_signature()?)))
-            }
-        }
-    }
-
-    /// The userOp hash and the session key's signature; None before signing.
-    fn session_signature(&self) -> Result<Option<(B256, &'a [u8])>, Violation> {
-        match self {
-            Reads::Decoded(op) => Ok(op.signatures.map(|s| (s.user_op_hash, s.session_signature))),
-            Reads::InPlace { view, user_op_hash } => {
-                Ok(Some((*user_op_hash, view.session_signature()?)))
-            }
+                .enumerate()
+                .map(|(p, policy)| (p, Cow::Borrowed(policy)))
+                .collect(),
+            transfers: spec
+                .transferPolicies
+                .iter()
+                .enumerate()
+                .map(|(p, policy)| (p, Cow::Borrowed(policy)))
+                .collect(),
+            call_count: spec.callPolicies.len(),
+            must_use: false,
         }
     }
 }
 
-/// The chains an owner approved and the owner's signature over them.
-type Approval<'a> = (Cow<'a, [ChainEpoch]>, &'a [u8]);
+/// The policies a decoded signature carries, owned.
+struct Carried {
+    spec: SessionSpec,
+    call_count: usize,
+    calls: Vec<(usize, CallPolicy)>,
+    transfers: Vec<(usize, TransferPolicy)>,
+}
 
-/// The fields `validateUserOp` reads up front, and where the rest comes from.
+impl Carried {
+    fn of(decoded: &DecodedSignature<'_>) -> Self {
+        let mut calls = Vec::new();
+        let mut transfers = Vec::new();
+        for carried in &decoded.carried {
+            match &carried.policy {
+                CarriedPolicy::Call { index, policy } => calls.push((*index, policy.clone())),
+                CarriedPolicy::Transfer { index, policy } => {
+                    transfers.push((*index, policy.clone()))
+                }
+            }
+        }
+        let mut spec = decoded.header.spec.clone();
+        if decoded.mode == SignatureMode::Enable {
+            // Enable mode carries every policy: the whole spec, for its checks and its digest.
+            spec.callPolicies = calls.iter().map(|(_, p)| p.clone()).collect();
+            spec.transferPolicies = transfers.iter().map(|(_, p)| p.clone()).collect();
+        }
+        Carried {
+            spec,
+            call_count: decoded.header.call_count,
+            calls,
+            transfers,
+        }
+    }
+
+    fn scope(&self, must_use: bool) -> Scope<'_> {
+        Scope {
+            spec: Cow::Borrowed(&self.spec),
+            calls: self
+                .calls
+                .iter()
+                .map(|(p, c)| (*p, Cow::Borrowed(c)))
+                .collect(),
+            transfers: self
+                .transfers
+                .iter()
+                .map(|(p, t)| (*p, Cow::Borrowed(t)))
+                .collect(),
+            call_count: self.call_count,
+            must_use,
+        }
+    }
+}
+
+/// The fields `validateUserOp` reads, and the policies it may match.
 struct Core<'a> {
     session_hash: B256,
     time_hint: u64,
-    valid_after: u64,
-    valid_until: u64,
     nonce: U256,
     call_data: &'a [u8],
     account_gas_limits: B256,
     pre_verification_gas: U256,
     gas_fees: B256,
     paymaster_and_data: &'a [u8],
-    reads: Reads<'a>,
+    mode: SignatureMode,
+    scope: Scope<'a>,
+    /// The chains of the owner's approval (enable mode).
+    chains: &'a [ChainEpoch],
+    /// None evaluates as if the signatures will be valid (a pre-check before signing).
+    signatures: Option<Signatures<'a>>,
 }
 
 /// Rule 7: only the account itself runs validation of its own ops (`_requireSender`), so nobody
@@ -314,7 +335,9 @@ fn is_installed_module(ctx: &EvalContext, target: Address) -> bool {
 /// fee.
 fn evaluate_core(ctx: &EvalContext, op: &Core<'_>) -> Result<Validation, Violation> {
     let (hash, hint) = (op.session_hash, op.time_hint);
-    let (after, until) = (op.valid_after, op.valid_until);
+    let scope = &op.scope;
+    let spec: &SessionSpec = &scope.spec;
+    let (after, until): (u64, u64) = (spec.validAfter.to(), spec.validUntil.to());
     require_lane(hash, op.nonce)?;
     let execution = decode_outer(op.call_data)?;
     if hint < after || hint > until {
@@ -324,20 +347,10 @@ fn evaluate_core(ctx: &EvalContext, op: &Core<'_>) -> Result<Validation, Violati
     // status
     let mut header = ctx.header;
     let mut owner_approved = true;
-    let code = op.reads.mode()?;
-    let (mode, spec) = match SignatureMode::try_from(code) {
-        Ok(SignatureMode::Enable) => {
-            let spec;
-            (spec, header, owner_approved) = enable_in_first_use(ctx, op, header)?;
-            (SignatureMode::Enable, spec)
-        }
-        Ok(SignatureMode::Use) => {
-            require_active(ctx, hash, header)?;
-            (SignatureMode::Use, op.reads.spec()?)
-        }
-        Err(_) => return Err(Violation::unknown_signature_mode(code)),
-    };
-    let spec: &SessionSpec = &spec;
+    match op.mode {
+        SignatureMode::Enable => (header, owner_approved) = enable_in_first_use(ctx, op, header)?,
+        SignatureMode::Use => require_active(ctx, hash, header)?,
+    }
 
     // calls and their constraints
     let calls = decode_calls(execution)?;
@@ -349,20 +362,32 @@ fn evaluate_core(ctx: &EvalContext, op: &Core<'_>) -> Result<Validation, Violati
         valid_until: until,
         counters: BTreeMap::new(),
     };
+    let mut used = vec![false; scope.calls.len() + scope.transfers.len()];
     for (index, call) in calls.iter().enumerate() {
-        check_call(&mut state, spec, index, call)?;
+        if let Some(j) = check_call(&mut state, scope, index, call)? {
+            used[j] = true;
+        }
+    }
+    if scope.must_use
+        && let Some(j) = used.iter().position(|u| !u)
+    {
+        let position = match scope.calls.get(j) {
+            Some((p, _)) => *p,
+            None => scope.call_count + scope.transfers[j - scope.calls.len()].0,
+        };
+        return Err(Violation::policy_not_used(position));
     }
 
     // op count
     header = charge_ops(&mut state, &spec.opLimit, header)?;
 
-    // signatures (rule 10); the session signature is not read when the owner's failed
+    // signatures (rule 10); the session signature is not checked when the owner's failed
     let signature_valid = owner_approved
-        && match op.reads.session_signature()? {
+        && match op.signatures {
             None => true,
-            Some((user_op_hash, signature)) => {
-                let digest = session_digest(user_op_hash, hash, hint, mode);
-                recover(digest, signature) == Some(spec.signer)
+            Some(signatures) => {
+                let digest = session_digest(signatures.user_op_hash, hash, hint, op.mode);
+                recover(digest, signatures.session_signature) == Some(spec.signer)
             }
         };
 
@@ -379,43 +404,40 @@ fn evaluate_core(ctx: &EvalContext, op: &Core<'_>) -> Result<Validation, Violati
     })
 }
 
-type Enabled<'a> = (Cow<'a, SessionSpec>, SessionHeader, bool);
-
-/// Rules 13, 15 and 18 (docs/rules.md).
-fn enable_in_first_use<'a>(
+/// Rules 13, 15 and 18 (docs/rules.md). The scope is the whole spec: enable mode carries every
+/// policy, and the session hash was computed from the same bytes.
+fn enable_in_first_use(
     ctx: &EvalContext,
-    op: &Core<'a>,
+    op: &Core<'_>,
     header: SessionHeader,
-) -> Result<Enabled<'a>, Violation> {
+) -> Result<(SessionHeader, bool), Violation> {
     let hash = op.session_hash;
     if ctx.registry.is_some() {
         return Err(Violation::registry_requires_onchain_enable());
     }
-    let spec = op.reads.validated_spec()?;
-    let canonical = session_hash(&spec);
-    if canonical != hash {
-        return Err(Violation::non_canonical_spec(hash, canonical));
-    }
+    let spec: &SessionSpec = &op.scope.spec;
+    validate_spec(spec)?;
     if header.status != Status::None {
         require_active(ctx, hash, header)?;
-        return Ok((spec, header, true));
+        return Ok((header, true));
     }
     let epoch = op
-        .reads
-        .signed_epoch(ctx.chain_id)?
+        .chains
+        .iter()
+        .find(|c| c.chainId == ctx.chain_id)
+        .map(|c| c.epoch)
         .ok_or_else(|| Violation::chain_not_approved(ctx.chain_id))?;
     if epoch != ctx.account_epoch {
         return Err(Violation::enable_epoch_mismatch(epoch, ctx.account_epoch));
     }
-    let approved = match op.reads.owner_approval()? {
+    let approved = match op.signatures {
         None => true,
-        Some((chains, signature)) => {
-            let digest = enable_digest(ctx.validator, ctx.account, &spec, &chains);
-            ctx.owner.is_some() && recover(digest, signature) == ctx.owner
+        Some(signatures) => {
+            let digest = enable_digest(ctx.validator, ctx.account, spec, op.chains);
+            ctx.owner.is_some() && recover(digest, signatures.owner_signature) == ctx.owner
         }
     };
     Ok((
-        spec,
         SessionHeader {
             status: Status::Active,
             epoch: ctx.account_epoch,
@@ -450,16 +472,17 @@ fn is_always_banned(ctx: &EvalContext, target: Address) -> bool {
 }
 
 /// Rules 2 and 3 (docs/rules.md).
+/// Returns the scope entry the call used (calls first, then transfers), if any.
 fn check_call(
     state: &mut State<'_>,
-    spec: &SessionSpec,
+    scope: &Scope<'_>,
     index: usize,
     call: &CallRef<'_>,
-) -> Result<(), Violation> {
+) -> Result<Option<usize>, Violation> {
     let ctx = state.ctx;
     if is_always_banned(ctx, call.target) {
         if is_self_revoke(ctx, state.hash, call) {
-            return Ok(());
+            return Ok(None);
         }
         return Err(Violation::banned_target(index, call.target));
     }
@@ -467,12 +490,13 @@ fn check_call(
         return Err(Violation::banned_target(index, call.target));
     }
     if call.data.is_empty() {
-        let (p, policy) = spec
-            .transferPolicies
+        let (j, (p, policy)) = scope
+            .transfers
             .iter()
             .enumerate()
-            .find(|(_, p)| p.target == call.target)
+            .find(|(_, (_, p))| p.target == call.target)
             .ok_or_else(|| Violation::no_transfer_policy(index, call.target))?;
+        let p = *p;
         if call.value > policy.maxValuePerUse {
             return Err(Violation::value_per_use_exceeded(
                 index,
@@ -481,14 +505,15 @@ fn check_call(
                 policy.maxValuePerUse,
             ));
         }
-        return charge(
+        charge(
             state,
             &policy.valueLimit,
             CounterKind::TransferValue,
             p,
             0,
             call.value,
-        );
+        )?;
+        return Ok(Some(scope.calls.len() + j));
     }
     if call.data.len() < 4 {
         return Err(Violation::calldata_too_short_for_selector(
@@ -497,12 +522,13 @@ fn check_call(
         ));
     }
     let selector: [u8; 4] = call.data[..4].try_into().expect("4 bytes");
-    let (p, policy) = spec
-        .callPolicies
+    let (j, (p, policy)) = scope
+        .calls
         .iter()
         .enumerate()
-        .find(|(_, p)| p.target == call.target && p.selector.0 == selector)
+        .find(|(_, (_, p))| p.target == call.target && p.selector.0 == selector)
         .ok_or_else(|| Violation::no_call_policy(index, call.target, selector))?;
+    let p = *p;
     if call.value > policy.maxValuePerUse {
         return Err(Violation::value_per_use_exceeded(
             index,
@@ -567,7 +593,7 @@ fn check_call(
             value,
         )?;
     }
-    Ok(())
+    Ok(Some(j))
 }
 
 fn condition_holds(

@@ -2,7 +2,7 @@
 
 pub mod advisory;
 pub mod call_form;
-pub mod calldata;
+pub mod carry;
 pub mod context;
 pub mod destinations;
 pub mod evaluate;

@@ -8,6 +8,7 @@ use alloy::primitives::{Address, B256, U256, aliases::U48};
 use sessionkeys_contracts::session::ISessionKeyValidator::{
     self as I, ISessionKeyValidatorErrors as E,
 };
+use sessionkeys_contracts::vocabulary::packed::SignatureError;
 use sessionkeys_contracts::vocabulary::{CounterKind, PaymasterMode, session_lane};
 
 fn u(n: usize) -> U256 {
@@ -20,16 +21,22 @@ impl Violation {
     pub fn sender_mismatch(caller: Address, sender: Address) -> Self {
         Self::validator(E::SenderMismatch(I::SenderMismatch { caller, sender }))
     }
-    /// `MalformedSignature`.
-    pub fn malformed_signature() -> Self {
-        Self::validator(E::MalformedSignature(I::MalformedSignature {}))
-    }
-    /// `NonCanonicalSpec`.
-    pub fn non_canonical_spec(sessionHash: B256, canonicalHash: B256) -> Self {
-        Self::validator(E::NonCanonicalSpec(I::NonCanonicalSpec {
-            sessionHash,
-            canonicalHash,
+    /// `MalformedEncoding`.
+    pub fn malformed_encoding(offset: usize) -> Self {
+        Self::validator(E::MalformedEncoding(I::MalformedEncoding {
+            offset: u(offset),
         }))
+    }
+    /// `PolicyNotUsed`.
+    pub fn policy_not_used(leaf: usize) -> Self {
+        Self::validator(E::PolicyNotUsed(I::PolicyNotUsed { leafIndex: u(leaf) }))
+    }
+    /// The validator's refusal of a signature its reader cannot read.
+    pub fn from_signature_error(error: SignatureError) -> Self {
+        match error {
+            SignatureError::Malformed(m) => Self::malformed_encoding(m.offset),
+            SignatureError::UnknownMode(mode) => Self::unknown_signature_mode(mode),
+        }
     }
     /// `UnknownSignatureMode`.
     pub fn unknown_signature_mode(mode: u8) -> Self {

@@ -188,13 +188,15 @@ impl std::fmt::Display for Violation {
                     "validation was called by {} for the op of {}",
                     x.caller, x.sender
                 ),
-                E::MalformedSignature(_) => {
-                    f.write_str("the userOp signature is not an encoded SessionSignature")
-                }
-                E::NonCanonicalSpec(x) => write!(
+                E::MalformedEncoding(x) => write!(
                     f,
-                    "the session spec bytes are not the canonical abi.encode of the spec (hash {}, canonical {})",
-                    x.sessionHash, x.canonicalHash
+                    "byte {} of the signature (or of the packed spec) is not the one valid packed form: a field is cut short, a type byte is unknown, a leaf position is out of order, a proof hash is missing or left over, or bytes follow the end (docs/compact-signatures.md)",
+                    x.offset
+                ),
+                E::PolicyNotUsed(x) => write!(
+                    f,
+                    "the signature carries the policy at leaf {} but no call of the op uses it: carry exactly the policies the calls use",
+                    x.leafIndex
                 ),
                 E::UnknownSignatureMode(x) => write!(
                     f,

@@ -215,7 +215,7 @@ mod refusals_the_entrypoint_never_lets_through {
         paymaster_and_data: &[u8],
         time_hint: u64,
     ) -> Option<E> {
-        let hash = session_hash(spec);
+        let hash = session_hash(spec).unwrap();
         let call_data = transfer_to_alice();
         let op = SessionOp {
             sender,
@@ -300,7 +300,7 @@ mod refusals_the_entrypoint_never_lets_through {
         // A hint wider than uint48 can only come from a word with bits above 48, which the
         // contract's calldata read refuses with an empty revert.
         let session = spec();
-        let hash = session_hash(&session);
+        let hash = session_hash(&session).unwrap();
         let call_data = transfer_to_alice();
         for hint in [1u64 << 48, u64::MAX] {
             let op = SessionOp {
@@ -374,7 +374,7 @@ mod refusals_the_entrypoint_never_lets_through {
         let mut paymaster_and_data = vec![0u8; 20];
         paymaster_and_data.extend_from_slice(&[0xff; 32]);
         let refused = {
-            let hash = session_hash(&spec);
+            let hash = session_hash(&spec).unwrap();
             let call_data = transfer_to_alice();
             let op = SessionOp {
                 sender: ACCOUNT,

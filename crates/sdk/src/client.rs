@@ -161,7 +161,7 @@ impl SessionClient {
         Ok(Self {
             backend,
             account,
-            hash: sessionkeys_engine::session_hash(&spec),
+            hash: sessionkeys_engine::session_hash(&spec)?,
             spec,
             key,
             setting: ValidatorSetting {
@@ -491,16 +491,22 @@ impl SessionClient {
         let stub = signing::encode_session_signature(
             &self.spec,
             time_hint,
-            Bytes::from_static(&STUB_ECDSA_SIGNATURE),
+            &op.call_data,
+            &STUB_ECDSA_SIGNATURE,
             enable,
-        );
-        let priced =
-            operation::price(self.backend.as_ref(), self.account.version, op, stub).await?;
+        )?;
+        let priced = operation::price(
+            self.backend.as_ref(),
+            self.account.version,
+            op,
+            stub.clone(),
+        )
+        .await?;
         if precheck {
             // The fee budget (rule 11) is charged at the op's maximum prefund: judge it now.
             self.evaluate(&ctx, &priced, mode, time_hint)?;
         }
-        let (spec, hash, key) = (&self.spec, self.hash, &self.key);
+        let (hash, key) = (self.hash, &self.key);
         operation::sign_and_send(
             self.backend.as_ref(),
             self.account.version,
@@ -508,7 +514,8 @@ impl SessionClient {
             |user_op_hash| {
                 let digest = signing::session_digest(user_op_hash, hash, time_hint, mode);
                 let signature = signing::sign_digest(key, digest);
-                signing::encode_session_signature(spec, time_hint, signature, enable)
+                // The stub's bytes, signed: only the last 65 bytes differ.
+                signing::with_session_signature(&stub, &signature)
             },
             self.wait,
         )
@@ -537,7 +544,7 @@ pub async fn session_usage(
     let now = backend.latest_timestamp().await?;
     let call = ISessionKeyValidator::sessionUsageCall {
         account,
-        spec: spec.clone(),
+        spec: sessionkeys_contracts::vocabulary::packed::encode_spec(spec)?.into(),
         timeHint: alloy::primitives::aliases::U48::from(now),
     };
     let output = backend.call(validator, call.abi_encode().into()).await?;

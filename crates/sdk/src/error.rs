@@ -85,6 +85,10 @@ pub enum SdkError {
     /// it).
     #[error("invalid session: {0}")]
     InvalidSpec(Violation),
+    /// The session has no packed form (docs/compact-signatures.md): the validator could never
+    /// be given it.
+    #[error("the session cannot be encoded for the validator: {0}")]
+    Unencodable(#[from] sessionkeys_contracts::vocabulary::packed::UnencodableSpec),
     /// Another live or pending session of the account uses this session's nonce lane (rule 19
     /// in docs/rules.md): the two would invalidate each other's ops (AA25).
     #[error(

@@ -11,6 +11,7 @@ use alloy::signers::local::PrivateKeySigner;
 use sessionkeys_chain::execution::Call;
 use sessionkeys_chain::signing::{self, EnableApproval};
 use sessionkeys_contracts::session::{ChainEpoch, ISessionKeyValidator, SessionSpec};
+use sessionkeys_contracts::vocabulary::packed;
 use sessionkeys_engine::explain::{Explanation, Labels};
 use sessionkeys_engine::lint::Finding;
 
@@ -35,9 +36,13 @@ impl SessionGrant {
         Ok(Self { spec, validator })
     }
 
-    /// The session hash: `keccak256(abi.encode(spec))`.
-    pub fn hash(&self) -> B256 {
-        sessionkeys_engine::session_hash(&self.spec)
+    /// The session hash (docs/compact-signatures.md).
+    ///
+    /// # Errors
+    /// [`SdkError::Unencodable`] for a spec with no packed form (more than 255 constraints on a
+    /// policy, say), which no validator could be given.
+    pub fn hash(&self) -> Result<B256, SdkError> {
+        Ok(sessionkeys_engine::session_hash(&self.spec)?)
     }
 
     /// Lint findings (docs/lint.md) at `now` (unix seconds, e.g. the latest block's time): a
@@ -100,7 +105,7 @@ impl SessionGrant {
         wait: WaitPolicy,
     ) -> Result<Executed, SdkError> {
         let enable = ISessionKeyValidator::enableSessionCall {
-            spec: self.spec.clone(),
+            spec: packed::encode_spec(&self.spec)?.into(),
         };
         account
             .execute_as_owner(

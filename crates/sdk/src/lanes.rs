@@ -14,6 +14,7 @@ use crate::error::SdkError;
 use crate::sessions::session_status;
 use alloy::primitives::{Address, B256, FixedBytes};
 use sessionkeys_contracts::session::SessionSpec;
+use sessionkeys_contracts::vocabulary::packed::UnencodableSpec;
 
 /// A session's nonce lane: the first 4 bytes of its hash.
 pub fn lane(session_hash: B256) -> FixedBytes<4> {
@@ -61,11 +62,17 @@ pub fn ensure_free_lane(session_hash: B256, taken: &[B256]) -> Result<(), SdkErr
 
 /// Moves `spec` to a free lane by changing its salt (a new salt is a new session, not yet
 /// approved by anyone); returns how many salts were tried past the first.
-pub fn resalt_for_free_lane(spec: &mut SessionSpec, taken: &[B256]) -> u32 {
+///
+/// # Errors
+/// [`UnencodableSpec`] for a spec with no packed form (it has no session hash).
+pub fn resalt_for_free_lane(
+    spec: &mut SessionSpec,
+    taken: &[B256],
+) -> Result<u32, UnencodableSpec> {
     let mut tries = 0;
-    while ensure_free_lane(sessionkeys_engine::session_hash(spec), taken).is_err() {
+    while ensure_free_lane(sessionkeys_engine::session_hash(spec)?, taken).is_err() {
         spec.salt = alloy::primitives::keccak256(spec.salt);
         tries += 1;
     }
-    tries
+    Ok(tries)
 }

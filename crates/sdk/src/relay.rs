@@ -228,7 +228,7 @@ pub async fn relay_enable(
 ) -> Result<TransactionOutcome, SdkError> {
     let data = ISessionKeyValidator::enableSessionWithApprovalCall {
         account,
-        spec: spec.clone(),
+        spec: sessionkeys_contracts::vocabulary::packed::encode_spec(spec)?.into(),
         chains: approval.chains.clone(),
         ownerSignature: approval.owner_signature.clone(),
     }

@@ -248,13 +248,13 @@ async fn request_with_key(
     let validator = plan.validator();
     let mut spec = template.with_signer(signer)?;
     let taken = taken_lanes(backend, store, validator, account).await?;
-    let resalted = lanes::resalt_for_free_lane(&mut spec, &taken);
+    let resalted = lanes::resalt_for_free_lane(&mut spec, &taken)?;
     let grant = SessionGrant::new(spec, validator)?;
     let chain = grant.current_chain(backend, account.address).await?;
     let chain_id = chain.chainId;
     let chains = vec![chain];
     let session = StoredSession {
-        hash: grant.hash(),
+        hash: grant.hash()?,
         chain_id,
         entry_point: plan.version,
         account: account.address,

@@ -24,6 +24,10 @@ pub enum OnchainState {
     /// Enabled, but every session of the account was revoked after it (`revokeAll` bumped the
     /// account's epoch).
     RevokedWithAll,
+    /// Stored by a version whose validator identified sessions by `keccak256(abi.encode(spec))`
+    /// (before docs/compact-signatures.md): today's validator knows no such session, and its
+    /// key cannot sign for today's. Grant it again to use it.
+    PreviousValidator,
 }
 
 impl OnchainState {
@@ -45,6 +49,7 @@ impl OnchainState {
             Self::Active => "active",
             Self::Revoked => "revoked",
             Self::RevokedWithAll => "revoked (all)",
+            Self::PreviousValidator => "previous validator (grant again)",
         }
     }
 
@@ -185,6 +190,13 @@ async fn stored_onchain(
     session: &StoredSession,
 ) -> Result<OnchainRow, SdkError> {
     let spec = session.spec()?;
+    if session.is_previous_encoding() {
+        // Its validator reads another encoding: asking it (or today's) would only fail.
+        return Ok(OnchainRow {
+            state: OnchainState::PreviousValidator,
+            limits: Vec::new(),
+        });
+    }
     let (status, usable) =
         session_status(backend, session.validator, session.account, session.hash).await?;
     let usage = session_usage(backend, session.validator, session.account, &spec).await?;

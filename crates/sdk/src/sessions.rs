@@ -9,6 +9,7 @@ use alloy::primitives::{Address, B256};
 use alloy::sol_types::{SolCall, SolEvent};
 use sessionkeys_contracts::session::{ChainEpoch, CounterUsage, ISessionKeyValidator, SessionSpec};
 use sessionkeys_contracts::vocabulary::Status;
+use sessionkeys_contracts::vocabulary::packed::decode_spec;
 
 /// One session of an account, read from the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,10 +65,13 @@ pub async fn account_sessions(
         }
         let (status, usable) =
             session_status(backend, validator, account, event.sessionHash).await?;
-        let usage = session_usage(backend, validator, account, &event.spec).await?;
+        // The event carries the packed spec (docs/compact-signatures.md).
+        let spec = decode_spec(&event.spec)
+            .map_err(|e| SdkError::Decode(format!("SessionEnabled {}: {e}", event.sessionHash)))?;
+        let usage = session_usage(backend, validator, account, &spec).await?;
         sessions.push(AccountSession {
             hash: event.sessionHash,
-            spec: event.data.spec.clone(),
+            spec,
             status,
             usable,
             usage,

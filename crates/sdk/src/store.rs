@@ -29,7 +29,7 @@
 //!     .to_spec(Some(key.address()))?;
 //! let grant = SessionGrant::new(spec, Address::repeat_byte(0x55))?;
 //! store.save(&StoredSession {
-//!     hash: grant.hash(),
+//!     hash: grant.hash()?,
 //!     chain_id: 31337,
 //!     entry_point: EntryPointVersion::V08,
 //!     account: Address::repeat_byte(0xac),
@@ -46,8 +46,8 @@
 //!
 //! // Later, maybe in another process: the latest session, or one by a prefix of its hash.
 //! let latest = store.find("latest")?;
-//! assert_eq!(latest.hash, grant.hash());
-//! assert_eq!(store.find(&format!("{:x}", grant.hash())[..10])?.hash, grant.hash());
+//! assert_eq!(latest.hash, grant.hash()?);
+//! assert_eq!(store.find(&format!("{:x}", grant.hash()?)[..10])?.hash, grant.hash()?);
 //! assert_eq!(store.open_key(&latest, b"correct horse")?.address(), key.address());
 //! assert!(store.open_key(&latest, b"wrong").is_err());
 //! # std::fs::remove_dir_all(&dir)?;
@@ -263,6 +263,16 @@ impl StoredSession {
                 (f.factory, create.abi_encode().into())
             }),
         })
+    }
+
+    /// Whether the record was stored for the validator before the packed encoding
+    /// (docs/compact-signatures.md): its hash is not the session hash of its spec today (or the
+    /// spec has no packed form at all). Such a session is listed as such and never used.
+    pub fn is_previous_encoding(&self) -> bool {
+        self.spec()
+            .ok()
+            .and_then(|spec| sessionkeys_engine::session_hash(&spec).ok())
+            != Some(self.hash)
     }
 
     /// The decoded spec.

@@ -167,7 +167,7 @@ async fn an_expired_session_is_refused_before_anything_is_sent() {
 async fn a_revoked_session_is_refused_locally_and_by_the_bundler() {
     let backend = backend();
     let (client, grant, account, owner) = granted(backend.clone(), EntryPointVersion::V08).await;
-    revoke_session(backend.as_ref(), &account, &owner, grant.hash()).await;
+    revoke_session(backend.as_ref(), &account, &owner, grant.hash().unwrap()).await;
     assert_eq!(
         refused_name(client.send(&[transfer(ALICE, 1)]).await),
         "SessionRevoked"
@@ -258,14 +258,14 @@ async fn an_accounts_sessions_are_listed_from_the_chain_with_status_and_budgets(
     .send(&[transfer(BOB, USDC)])
     .await
     .unwrap();
-    revoke_session(backend.as_ref(), &account, &owner, grant.hash()).await;
+    revoke_session(backend.as_ref(), &account, &owner, grant.hash().unwrap()).await;
 
     let sessions =
         sessionkeys::sessions::account_sessions(backend.as_ref(), validator(), account.address)
             .await
             .unwrap();
     let hashes: Vec<_> = sessions.iter().map(|s| s.hash).collect();
-    assert_eq!(hashes, vec![grant.hash(), second.hash()]);
+    assert_eq!(hashes, vec![grant.hash().unwrap(), second.hash().unwrap()]);
     assert_eq!(
         (sessions[0].status, sessions[0].usable),
         (Status::Revoked, false)
@@ -421,7 +421,7 @@ async fn the_owner_approves_and_revokes_with_typed_data_that_a_relayer_sends() {
             &owner,
             validator(),
             account.address,
-            RevokeTarget::Sessions(vec![grant.hash()]),
+            RevokeTarget::Sessions(vec![grant.hash().unwrap()]),
             vec![chain.clone()],
         );
         relay_revoke(backend.as_ref(), validator(), &revoke, &relayer)
@@ -487,7 +487,7 @@ async fn a_session_on_the_lane_of_a_live_one_is_resalted_at_request_and_refused_
         .find_map(|i| {
             let mut spec = template.clone();
             spec.salt = alloy::primitives::B256::from(U256::from(i));
-            let hash = sessionkeys_engine::session_hash(&spec);
+            let hash = sessionkeys_engine::session_hash(&spec).unwrap();
             match seen.insert(lane(hash).0, spec.salt) {
                 Some(previous) => {
                     let mut other = template.clone();
@@ -499,8 +499,8 @@ async fn a_session_on_the_lane_of_a_live_one_is_resalted_at_request_and_refused_
         })
         .unwrap();
     let (hash_a, hash_b) = (
-        sessionkeys_engine::session_hash(&a),
-        sessionkeys_engine::session_hash(&b),
+        sessionkeys_engine::session_hash(&a).unwrap(),
+        sessionkeys_engine::session_hash(&b).unwrap(),
     );
     assert_eq!(lane(hash_a), lane(hash_b));
     SessionGrant::new(a, validator())
@@ -512,7 +512,7 @@ async fn a_session_on_the_lane_of_a_live_one_is_resalted_at_request_and_refused_
     let live = live_sessions(backend.as_ref(), validator(), account.address)
         .await
         .unwrap();
-    assert_eq!(live, vec![first.hash(), hash_a]);
+    assert_eq!(live, vec![first.hash().unwrap(), hash_a]);
     // At approval: refused, naming the session that holds the lane.
     match ensure_free_lane(hash_b, &live) {
         Err(SdkError::LaneTaken {
@@ -529,8 +529,8 @@ async fn a_session_on_the_lane_of_a_live_one_is_resalted_at_request_and_refused_
     assert!(ensure_free_lane(hash_a, &live).is_ok());
     // At request: moved to a free lane by a new salt.
     let mut moved = b.clone();
-    assert!(resalt_for_free_lane(&mut moved, &live) >= 1);
-    let moved_hash = sessionkeys_engine::session_hash(&moved);
+    assert!(resalt_for_free_lane(&mut moved, &live).expect("encodable") >= 1);
+    let moved_hash = sessionkeys_engine::session_hash(&moved).unwrap();
     assert_ne!(lane(moved_hash), lane(hash_a));
     assert!(ensure_free_lane(moved_hash, &live).is_ok());
     // A revoked session frees its lane.
@@ -539,4 +539,36 @@ async fn a_session_on_the_lane_of_a_live_one_is_resalted_at_request_and_refused_
         .await
         .unwrap();
     assert!(ensure_free_lane(hash_b, &live).is_ok());
+}
+
+#[tokio::test]
+async fn a_session_stored_for_the_previous_validator_is_listed_as_such_without_asking_it() {
+    // A record of the store before the packed encoding: its hash is keccak256(abi.encode(spec)),
+    // which no session of today's validator has. Listing it with a node must neither fail nor
+    // ask a validator that reads another encoding.
+    let dir = std::env::temp_dir().join(format!("sk-previous-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = sessionkeys::store::SessionStore::open(&dir).unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/store-v0/sessions")
+        .join("232bac6f0955fad53227710736e9f574143fbae582694ec7cb70cd7e5c7445e1.json");
+    std::fs::copy(
+        &fixture,
+        dir.join("sessions").join(fixture.file_name().unwrap()),
+    )
+    .unwrap();
+    let stored = store.list().unwrap().sessions;
+    assert_eq!(stored.len(), 1);
+    let backend = backend();
+    let rows = sessionkeys::session_rows::session_rows(&stored, Some(backend.as_ref()), None)
+        .await
+        .unwrap();
+    let onchain = rows[0].onchain.as_ref().unwrap();
+    assert_eq!(
+        onchain.state,
+        sessionkeys::session_rows::OnchainState::PreviousValidator
+    );
+    assert!(onchain.limits.is_empty());
+    assert!(!onchain.state.usable());
+    std::fs::remove_dir_all(&dir).unwrap();
 }

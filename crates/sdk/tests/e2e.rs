@@ -128,7 +128,7 @@ async fn a_session_granted_on_chain_spends_to_its_limit_and_stops_when_revoked()
     assert_eq!(spent.used, U256::from(100 * USDC));
     assert_eq!(spent.remaining, U256::ZERO);
 
-    revoke_session(backend.as_ref(), &account, &owner, grant.hash()).await;
+    revoke_session(backend.as_ref(), &account, &owner, grant.hash().unwrap()).await;
     assert_eq!(
         refused_name(client.send(&[transfer(ALICE, 1)]).await),
         "SessionRevoked"
@@ -268,7 +268,9 @@ async fn an_eoa_delegated_with_eip7702_uses_a_session() {
     let now = backend.latest_timestamp().await.unwrap();
     let grant = SessionGrant::new(usdc_session(key.address(), now), validator()).unwrap();
     let enable = ISessionKeyValidator::enableSessionCall {
-        spec: grant.spec.clone(),
+        spec: sessionkeys_contracts::vocabulary::packed::encode_spec(&grant.spec)
+            .unwrap()
+            .into(),
     };
     // One owner op, signed by the EOA itself: install the validator and enable the session.
     account

@@ -221,7 +221,7 @@ async fn a_wallet_signed_revocation_is_relayed_and_a_strangers_is_refused() {
         backend.as_ref(),
         validator(),
         account.address,
-        RevokeTarget::Sessions(vec![grant.hash()]),
+        RevokeTarget::Sessions(vec![grant.hash().unwrap()]),
     )
     .await
     .unwrap();

@@ -162,12 +162,18 @@ fn a_record_written_by_the_earlier_store_still_loads() {
     assert_eq!(session.chain_id, 31337);
     assert_eq!(session.account, Address::repeat_byte(0xac));
     assert_eq!(session.approval.as_ref().unwrap().chains, vec![(31337, 0)]);
-    // The spec decodes and is the one the hash names.
+    // The spec decodes; its hash is of the validator before the packed encoding
+    // (keccak256(abi.encode(spec))), so the record reads as a session of the previous validator.
     let spec = session.spec().unwrap();
     assert_eq!(
-        sessionkeys_contracts::vocabulary::session_hash(&spec),
+        alloy::primitives::keccak256(alloy::sol_types::SolValue::abi_encode(&spec)),
         session.hash
     );
+    assert_ne!(
+        sessionkeys_contracts::vocabulary::session_hash(&spec).unwrap(),
+        session.hash
+    );
+    assert!(session.is_previous_encoding());
     // Saved again, it reads back the same and keeps the old strings.
     store.save(&session).unwrap();
     let text = std::fs::read_to_string(dir.join("sessions").join(name)).unwrap();

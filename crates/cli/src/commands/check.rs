@@ -91,7 +91,7 @@ pub fn run(args: CheckArgs, json: bool) -> Result<(), CliError> {
         owner: None,
         sender: sessionkeys_engine::SenderState::deployed(rules, args.validator),
     };
-    let hash = sessionkeys_engine::session_hash(&spec);
+    let hash = sessionkeys_engine::session_hash(&spec)?;
     let now = crate::onchain::unix_now();
     let mut time = match &args.at {
         Some(at) => ops_file::parse_time(at, now, "--at")?,

@@ -14,6 +14,7 @@ use sessionkeys_chain::execution::Call;
 use sessionkeys_chain::signing;
 use sessionkeys_chain::userop::{nonce_key, session_lane};
 use sessionkeys_contracts::session::{ISessionKeyValidator, SessionSpec};
+use sessionkeys_contracts::vocabulary::packed;
 use sessionkeys_devnet::devnet::Devnet;
 use sessionkeys_devnet::funded::Funds;
 use sessionkeys_devnet::judge::{Refusal, Verdict, judge};
@@ -51,10 +52,13 @@ pub fn run(run: ops_file::OpsRun, json: bool) -> Result<(), CliError> {
         vec![validator],
         Funds::eth_and_usdc(10, 1000).with_gold(1),
     )?;
-    let hash = signing::session_hash(&spec);
+    let hash = signing::session_hash(&spec)?;
+    let packed_spec = packed::encode_spec(&spec)?;
     let enable = Call::typed(
         validator,
-        &ISessionKeyValidator::enableSessionCall { spec: spec.clone() },
+        &ISessionKeyValidator::enableSessionCall {
+            spec: packed_spec.clone().into(),
+        },
     );
     let op = devnet.owner_op(version, account, &owner, &[enable])?;
     let receipt = devnet.handle_ops(version, &[op])?;
@@ -136,7 +140,7 @@ pub fn run(run: ops_file::OpsRun, json: bool) -> Result<(), CliError> {
             validator,
             &ISessionKeyValidator::sessionUsageCall {
                 account,
-                spec: spec.clone(),
+                spec: packed_spec.clone().into(),
                 timeHint: alloy::primitives::aliases::U48::from(time),
             },
         )?;

@@ -1,8 +1,8 @@
 //! Readable constructors and typed readers of the `sol!` structs, so code says
 //! `UsageLimit::lifetime(100)` and `Constraint::one_of(0, …)` instead of numbered fields.
 
-use super::words::{Condition, CounterKind, LimitType, PaymasterMode, SignatureMode, UnknownWord};
-use crate::session::{Constraint, CounterUsage, SessionSignature, SessionSpec, UsageLimit};
+use super::words::{Condition, CounterKind, LimitType, PaymasterMode, UnknownWord};
+use crate::session::{Constraint, CounterUsage, SessionSpec, UsageLimit};
 use alloy::primitives::{B256, U256, aliases::U48};
 
 impl UsageLimit {
@@ -142,13 +142,6 @@ impl SessionSpec {
     /// The paymaster mode, or the unknown number it carries.
     pub fn paymaster_mode(&self) -> Result<PaymasterMode, UnknownWord> {
         PaymasterMode::try_from(self.paymasterMode)
-    }
-}
-
-impl SessionSignature {
-    /// Use or enable, or the unknown number it carries.
-    pub fn signature_mode(&self) -> Result<SignatureMode, UnknownWord> {
-        SignatureMode::try_from(self.mode)
     }
 }
 

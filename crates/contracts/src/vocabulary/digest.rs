@@ -1,14 +1,17 @@
 //! The session's identity, what its key signs, and its nonce lane (docs/decisions.md,
 //! "Signatures"): built here once for the engine, the chain and the SDK.
 
+use super::packed::UnencodableSpec;
 use super::words::SignatureMode;
 use crate::session::SessionSpec;
 use alloy::primitives::{Address, B256, U256, aliases::U192, keccak256};
 use alloy::sol_types::SolValue;
 
-/// The session's identity: `keccak256(abi.encode(spec))`.
-pub fn session_hash(spec: &SessionSpec) -> B256 {
-    keccak256(spec.abi_encode())
+/// The session's identity: `keccak256(0x53 ‖ packed header ‖ policy root)`
+/// (docs/compact-signatures.md). A spec the packed form cannot carry has none: the validator
+/// refuses every such spec at enable.
+pub fn session_hash(spec: &SessionSpec) -> Result<B256, UnencodableSpec> {
+    super::packed::session_hash(spec)
 }
 
 /// What the session key signs (hardening rule 10):

@@ -14,9 +14,11 @@ use sessionkeys_chain::signing::{self, EnableApproval};
 use sessionkeys_chain::{EntryPointVersion, UserOperation};
 use sessionkeys_contracts::abi::TestToken;
 use sessionkeys_contracts::session::{
-    CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSpec, UsageLimit,
+    CallPolicy, ChainEpoch, Constraint, ISessionKeyValidator, SessionSpec, TransferPolicy,
+    UsageLimit,
 };
 use sessionkeys_contracts::vocabulary::PaymasterMode;
+use sessionkeys_contracts::vocabulary::packed;
 use sessionkeys_devnet::DevnetError;
 use sessionkeys_devnet::devnet::{DEVNET_ADMIN, Devnet};
 use sessionkeys_devnet::funded::Funds;
@@ -159,42 +161,102 @@ impl Bench {
         Ok(outcome.gas_used)
     }
 
-    fn enable_call(&self, spec: &SessionSpec) -> Call {
-        Call::typed(
+    fn enable_call(&self, spec: &SessionSpec) -> Result<Call, DevnetError> {
+        Ok(Call::typed(
             self.devnet.addresses.validator,
-            &ISessionKeyValidator::enableSessionCall { spec: spec.clone() },
-        )
+            &ISessionKeyValidator::enableSessionCall {
+                spec: packed::encode_spec(spec)?.into(),
+            },
+        ))
     }
 }
 
-/// Gas of S0..S7 on one EntryPoint version.
-fn measure(base: &Devnet, version: EntryPointVersion) -> Result<[u64; 8], DevnetError> {
+/// One scenario's figures: receipt gas, and the `userOp.signature` length (none for the plain
+/// transactions of S6 and S7).
+#[derive(Debug, Clone, Copy)]
+struct Figure {
+    gas: u64,
+    signature: Option<usize>,
+}
+
+impl Bench {
+    /// Runs `op` and records its gas and signature length.
+    fn figure(&mut self, op: UserOperation) -> Result<Figure, DevnetError> {
+        let signature = Some(op.signature.len());
+        Ok(Figure {
+            gas: self.run(op)?,
+            signature,
+        })
+    }
+
+    /// S1's session with `extra` more transfer policies (to addresses nobody calls): the op
+    /// still carries the one USDC policy, with one proof hash per doubling of the count.
+    fn spec_with(&self, extra: usize) -> SessionSpec {
+        let mut spec = self.spec();
+        spec.transferPolicies = (0..extra)
+            .map(|i| TransferPolicy {
+                target: Address::from_word(B256::from(U256::from(0x1000 + i))),
+                maxValuePerUse: U256::ZERO,
+                valueLimit: UsageLimit::unlimited(),
+            })
+            .collect();
+        spec
+    }
+
+    /// S1 (steady state) under `spec`, enabled on-chain first.
+    fn steady_transfer(&mut self, spec: &SessionSpec) -> Result<Figure, DevnetError> {
+        let op = self.owner_op(&[self.enable_call(spec)?])?;
+        self.run(op)?;
+        let op = self.session_op(spec, &[self.transfer(WARMUP_RECIPIENT)], None)?;
+        self.run(op)?;
+        let op = self.session_op(spec, &[self.transfer(RECIPIENT)], None)?;
+        self.figure(op)
+    }
+}
+
+/// The scenarios of the table, in order.
+const SCENARIOS: [&str; 11] = [
+    "S0 owner-signed ERC-20 transfer (baseline)",
+    "S1 session ERC-20 transfer, spending limit + recipient constraint",
+    "S2 session batch of 5 such transfers",
+    "S3 enable-in-first-use + S1",
+    "S4 on-chain enableSession (owner op)",
+    "S5 revokeSession (owner op)",
+    "S6 relayed enableSessionWithApproval (plain transaction)",
+    "S7 relayed revokeAllWithApproval (plain transaction)",
+    "S1 in a session of 1 policy (the S1 session on a fresh account)",
+    "S1 in a session of 20 policies",
+    "S1 in a session of 100 policies",
+];
+
+/// The figures of every scenario on one EntryPoint version.
+fn measure(base: &Devnet, version: EntryPointVersion) -> Result<Vec<Figure>, DevnetError> {
     // S0: owner transfer, after one warm-up owner op.
     let mut b = Bench::new(base, version)?;
     let warm = b.owner_op(&[b.transfer(WARMUP_RECIPIENT)])?;
     b.run(warm)?;
     let op = b.owner_op(&[b.transfer(RECIPIENT)])?;
-    let s0 = b.run(op)?;
+    let s0 = b.figure(op)?;
 
     // S4: on-chain enable (owner op), then S1 after a warm-up session op, S2, S5.
     let spec = b.spec();
-    let op = b.owner_op(&[b.enable_call(&spec)])?;
-    let s4 = b.run(op)?;
+    let op = b.owner_op(&[b.enable_call(&spec)?])?;
+    let s4 = b.figure(op)?;
     let op = b.session_op(&spec, &[b.transfer(WARMUP_RECIPIENT)], None)?;
     b.run(op)?;
     let op = b.session_op(&spec, &[b.transfer(RECIPIENT)], None)?;
-    let s1 = b.run(op)?;
+    let s1 = b.figure(op)?;
     let five: Vec<Call> = (0..5).map(|_| b.transfer(RECIPIENT)).collect();
     let op = b.session_op(&spec, &five, None)?;
-    let s2 = b.run(op)?;
+    let s2 = b.figure(op)?;
     let revoke = Call::typed(
         b.devnet.addresses.validator,
         &ISessionKeyValidator::revokeSessionCall {
-            sessionHash: signing::session_hash(&spec),
+            sessionHash: signing::session_hash(&spec)?,
         },
     );
     let op = b.owner_op(&[revoke])?;
-    let s5 = b.run(op)?;
+    let s5 = b.figure(op)?;
 
     // S3: enable in first use + the S1 transfer, on an account that already did an owner op.
     let mut b = Bench::new(base, version)?;
@@ -211,7 +273,7 @@ fn measure(base: &Devnet, version: EntryPointVersion) -> Result<[u64; 8], Devnet
         owner_signature: signing::sign_digest(&b.owner, digest),
     };
     let op = b.session_op(&spec, &[b.transfer(RECIPIENT)], Some(&approval))?;
-    let s3 = b.run(op)?;
+    let s3 = b.figure(op)?;
 
     // S6, S7: the owner's typed approvals relayed in plain transactions (rule 22), on a new
     // session of the same account.
@@ -225,7 +287,7 @@ fn measure(base: &Devnet, version: EntryPointVersion) -> Result<[u64; 8], Devnet
     let digest = signing::enable_digest(validator, b.account, &spec, &chains);
     let enable = ISessionKeyValidator::enableSessionWithApprovalCall {
         account: b.account,
-        spec,
+        spec: packed::encode_spec(&spec)?.into(),
         chains: chains.clone(),
         ownerSignature: signing::sign_digest(&b.owner, digest),
     };
@@ -237,30 +299,38 @@ fn measure(base: &Devnet, version: EntryPointVersion) -> Result<[u64; 8], Devnet
         ownerSignature: signing::sign_digest(&b.owner, digest),
     };
     let s7 = b.relay(&revoke_all)?;
-    Ok([s0, s1, s2, s3, s4, s5, s6, s7])
+    let plain = |gas| Figure {
+        gas,
+        signature: None,
+    };
+
+    // S1 in larger sessions: the same transfer, the same one policy carried.
+    let mut sized = Vec::new();
+    for policies in [1, 20, 100] {
+        let mut b = Bench::new(base, version)?;
+        let spec = b.spec_with(policies - 1);
+        sized.push(b.steady_transfer(&spec)?);
+    }
+    Ok([s0, s1, s2, s3, s4, s5, plain(s6), plain(s7)]
+        .into_iter()
+        .chain(sized)
+        .collect())
 }
 
 fn table(base: &Devnet) -> Result<String, DevnetError> {
     let v07 = measure(base, EntryPointVersion::V07)?;
     let v08 = measure(base, EntryPointVersion::V08)?;
-    let names = [
-        "S0 owner-signed ERC-20 transfer (baseline)",
-        "S1 session ERC-20 transfer, spending limit + recipient constraint",
-        "S2 session batch of 5 such transfers",
-        "S3 enable-in-first-use + S1",
-        "S4 on-chain enableSession (owner op)",
-        "S5 revokeSession (owner op)",
-        "S6 relayed enableSessionWithApproval (plain transaction)",
-        "S7 relayed revokeAllWithApproval (plain transaction)",
-    ];
-    let mut out = String::from("| scenario | v0.7 gas | v0.8 gas |\n|---|---:|---:|\n");
-    for (i, name) in names.iter().enumerate() {
-        out += &format!("| {name} | {} | {} |\n", v07[i], v08[i]);
+    let mut out = String::from(
+        "| scenario | v0.7 gas | v0.8 gas | signature bytes |\n|---|---:|---:|---:|\n",
+    );
+    for ((name, a), b) in SCENARIOS.iter().zip(&v07).zip(&v08) {
+        let bytes = a.signature.map_or("—".to_string(), |n| n.to_string());
+        out += &format!("| {name} | {} | {} | {bytes} |\n", a.gas, b.gas);
     }
     out += &format!(
-        "| **S1 − S0: session overhead** | **{}** | **{}** |\n",
-        v07[1] as i64 - v07[0] as i64,
-        v08[1] as i64 - v08[0] as i64
+        "| **S1 − S0: session overhead** | **{}** | **{}** | |\n",
+        v07[1].gas as i64 - v07[0].gas as i64,
+        v08[1].gas as i64 - v08[0].gas as i64
     );
     Ok(out)
 }
@@ -283,9 +353,18 @@ fn main() {
     };
     match args.as_slice() {
         [] => print!("{table}"),
-        [flag] if flag == "--profile" => {
+        [flag, rest @ ..] if flag == "--profile" && rest.len() <= 1 => {
+            // `--profile [POLICIES]`: S1 in a session of that many policies (default 1).
+            let policies = match rest.first().map(|n| n.parse::<usize>()) {
+                None => 1,
+                Some(Ok(n)) if n >= 1 => n,
+                Some(_) => {
+                    eprintln!("error: --profile takes a policy count of at least 1");
+                    std::process::exit(2);
+                }
+            };
             for version in EntryPointVersion::ALL {
-                if let Err(e) = profile_s1(&base, version) {
+                if let Err(e) = profile_s1(&base, version, policies) {
                     eprintln!("error: {e}");
                     std::process::exit(2);
                 }
@@ -311,17 +390,21 @@ fn main() {
             }
         }
         _ => {
-            eprintln!("usage: sessionkeys-gas [--check docs/benchmarks.md | --profile]");
+            eprintln!("usage: sessionkeys-gas [--check docs/benchmarks.md | --profile [POLICIES]]");
             std::process::exit(2);
         }
     }
 }
 
-/// Prints the call tree of S1 with the gas of each frame.
-fn profile_s1(base: &Devnet, version: EntryPointVersion) -> Result<(), DevnetError> {
+/// Prints the call tree of S1 (in a session of `policies` policies) with the gas of each frame.
+fn profile_s1(
+    base: &Devnet,
+    version: EntryPointVersion,
+    policies: usize,
+) -> Result<(), DevnetError> {
     let mut b = Bench::new(base, version)?;
-    let spec = b.spec();
-    let op = b.owner_op(&[b.enable_call(&spec)])?;
+    let spec = b.spec_with(policies - 1);
+    let op = b.owner_op(&[b.enable_call(&spec)?])?;
     b.run(op)?;
     let op = b.session_op(&spec, &[b.transfer(WARMUP_RECIPIENT)], None)?;
     b.run(op)?;

@@ -4,15 +4,15 @@
 
 use alloy::primitives::{Address, B256, Bytes, U256, aliases::U48};
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::SolValue;
 use alloy::sol_types::{SolCall, SolError, SolInterface};
 use sessionkeys_chain::execution::{Call, encode_calls};
 use sessionkeys_chain::signing::{self, EnableApproval};
 use sessionkeys_chain::{EntryPointVersion, UserOperation};
 use sessionkeys_contracts::abi::{SessionAccount, TestToken};
 use sessionkeys_contracts::session::{
-    CallPolicy, ChainEpoch, ISessionKeyValidator, SessionSignature, SessionSpec, TransferPolicy,
+    CallPolicy, ChainEpoch, ISessionKeyValidator, SessionSpec, TransferPolicy,
 };
+use sessionkeys_contracts::vocabulary::packed::decode_signature;
 use sessionkeys_devnet::devnet::{DEVNET_ADMIN, Devnet};
 use sessionkeys_devnet::erc7562::Erc7562Inspector;
 use sessionkeys_devnet::funded::Funds;
@@ -96,6 +96,9 @@ pub struct Harness {
     pub account: Address,
     pub session_key: PrivateKeySigner,
     pub validator: Address,
+    /// Every whole spec an op was built for, by session hash: a use-mode op carries only the
+    /// policies its calls use, and the judge's snapshot needs the session's counters.
+    pub specs: std::collections::HashMap<B256, SessionSpec>,
 }
 
 impl Harness {
@@ -138,6 +141,7 @@ impl Harness {
             account,
             session_key: key(2),
             validator,
+            specs: std::collections::HashMap::new(),
         }
     }
 
@@ -193,10 +197,10 @@ impl Harness {
     pub fn enable(&mut self, spec: &SessionSpec) -> B256 {
         let call = Call::typed(
             self.validator,
-            &ISessionKeyValidator::enableSessionCall { spec: spec.clone() },
+            &ISessionKeyValidator::enableSessionCall { spec: packed(spec) },
         );
         self.owner_exec(&[call]);
-        signing::session_hash(spec)
+        signing::session_hash(spec).unwrap()
     }
 
     /// A session op in use mode, signed by the session key, with the hint = now.
@@ -216,6 +220,9 @@ impl Harness {
         adjust: impl FnOnce(&mut UserOperation),
     ) -> UserOperation {
         let (version, validator, account) = (self.version, self.validator, self.account);
+        if let Ok(hash) = signing::session_hash(spec) {
+            self.specs.insert(hash, spec.clone());
+        }
         self.devnet
             .session_op(
                 version,
@@ -362,11 +369,17 @@ impl Harness {
         if !validators.contains(&validator) {
             return None;
         }
-        // The spec the op carries; an op whose signature does not decode is refused before the
-        // engine reads any counter, so any spec judges it.
-        let spec = SessionSignature::abi_decode(&op.signature)
+        // The session the op names: the whole spec when the harness built it (a use-mode op
+        // carries only the policies its calls use), else what it carries. An op whose signature
+        // does not decode is refused before the engine reads any counter, so any spec judges it.
+        let spec = decode_signature(&op.signature)
             .ok()
-            .and_then(|signature| SessionSpec::abi_decode(&signature.spec).ok())
+            .map(|decoded| {
+                self.specs
+                    .get(&decoded.session_hash)
+                    .cloned()
+                    .unwrap_or_else(|| decoded.spec())
+            })
             .unwrap_or_default();
         let owner = self
             .devnet
@@ -417,12 +430,19 @@ impl Harness {
                 validator,
                 &ISessionKeyValidator::sessionUsageCall {
                     account,
-                    spec: spec.clone(),
+                    spec: packed(spec),
                     timeHint: U48::from(hint),
                 },
             )
             .unwrap()
     }
+}
+
+/// The packed spec the validator's enable paths and views take (docs/compact-signatures.md).
+pub fn packed(spec: &SessionSpec) -> Bytes {
+    sessionkeys_contracts::vocabulary::packed::encode_spec(spec)
+        .expect("the test's spec has a packed form")
+        .into()
 }
 
 /// The harness's session with one policy: USDC transfers to ALICE, 100 USDC in total.

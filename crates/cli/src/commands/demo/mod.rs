@@ -10,6 +10,7 @@ use sessionkeys_chain::execution::Call;
 use sessionkeys_chain::signing::{self, EnableApproval};
 use sessionkeys_contracts::abi::{Game, TestToken};
 use sessionkeys_contracts::session::{ChainEpoch, ISessionKeyValidator};
+use sessionkeys_contracts::vocabulary::packed;
 use sessionkeys_devnet::devnet::Devnet;
 use sessionkeys_devnet::funded::Funds;
 use sessionkeys_engine::explain::{Labels, explain, format_units, short};
@@ -155,13 +156,13 @@ pub fn run(json: bool) -> Result<(), CliError> {
     let enable = Call::typed(
         validator,
         &ISessionKeyValidator::enableSessionCall {
-            spec: second.clone(),
+            spec: packed::encode_spec(&second)?.into(),
         },
     );
     let revoke = Call::typed(
         validator,
         &ISessionKeyValidator::revokeSessionCall {
-            sessionHash: signing::session_hash(&second),
+            sessionHash: signing::session_hash(&second)?,
         },
     );
     for (what, call) in [

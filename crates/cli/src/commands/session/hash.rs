@@ -15,7 +15,7 @@ pub struct HashArgs {
 pub fn run(args: HashArgs, json: bool) -> Result<(), CliError> {
     let file = args.file;
     let spec = load(&file)?;
-    let hash = sessionkeys_engine::session_hash(&spec);
+    let hash = sessionkeys_engine::session_hash(&spec)?;
     if json {
         outln!(
             "{}",
