@@ -197,7 +197,8 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
             && bytes4(data[:4]) == this.revokeSession.selector && bytes32(data[4:36]) == sessionHash;
     }
 
-    /// @dev Rules 13, 15 and 18 (docs/rules.md).
+    /// @dev Rules 6, 13, 15 and 18 (docs/rules.md): a policy on an always-banned target is
+    ///      refused at every enable, so no enabled session carries one.
     function _enableInFirstUse(Context memory ctx, bytes calldata sig, SignatureView memory carried, uint256 header)
         internal
         returns (uint256, bool ownerApproved)
@@ -205,6 +206,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         if (address(REGISTRY) != address(0)) revert RegistryRequiresOnchainEnable();
         SpecHeader memory h = carried.header;
         _validateSpec(sig, h, carried.offsets);
+        _validateTargets(ctx.account, sig, h, carried.offsets);
         if (uint8(header) != STATUS_NONE) {
             // Rule 15: already enabled (by an earlier first use, say) — proceed, charged once.
             _requireActive(ctx, header);
@@ -825,9 +827,10 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         returns (CounterUsage[] memory rows)
     {
         (SpecHeader memory h, uint256[] memory offsets, bytes32 sessionHash) = PackedSpecLib.readSpec(spec);
-        // Every budget as (limit offset | kind << 64 | policy << 72 | constraint << 88); a spec of
-        // `length` bytes holds fewer limits than bytes.
-        uint256[] memory budgets = new uint256[](spec.length);
+        // Every budget as (limit offset | kind << 64 | policy << 72 | constraint << 88): the op
+        // count, the fee, then at most one per 9 bytes (a constraint holding a limit takes 9 at
+        // least; a call leaf holds two in 59, a transfer leaf one in 53).
+        uint256[] memory budgets = new uint256[](2 + spec.length / 9);
         uint256 n;
         budgets[n++] = h.opLimitAt | (uint256(COUNTER_OPS) << 64);
         budgets[n++] = h.feeLimitAt | (uint256(COUNTER_FEE) << 64);

@@ -44,6 +44,8 @@ struct SignatureView {
 library PackedSpecLib {
     /// @dev The shortest leaf: a transfer policy with an unlimited budget (20 + 32 + 1 bytes).
     uint256 internal constant MIN_LEAF = 53;
+    /// @dev The most policies a session holds: leaf positions are uint16.
+    uint256 internal constant MAX_POLICIES = 1 << 16;
 
     /// @dev Reads `n` (1..32) bytes at `o` as a big-endian integer, or reverts at `o`.
     function read(bytes calldata data, uint256 o, uint256 n) internal pure returns (uint256 v) {
@@ -124,6 +126,8 @@ library PackedSpecLib {
             o = limitEnd(data, o);
             h.callCount = read(data, o, 2);
             h.transferCount = read(data, o + 2, 2);
+            // Leaf positions are uint16: more policies than positions is no valid header.
+            if (h.callCount + h.transferCount > MAX_POLICIES) revert ISessionKeyValidator.MalformedEncoding(o);
             read(data, o + 4, 32);
             h.end = o + 36;
         }
@@ -312,33 +316,60 @@ library PackedSpecLib {
             if (o + 32 != end) revert ISessionKeyValidator.MalformedEncoding(o + 32);
             return bytes32(data[o:end]);
         }
-        for (uint256 level = depth(n); level != 0; --level) {
-            uint256 w;
-            uint256 j;
-            while (j < k) {
-                uint256 p = positions[j];
-                bytes32 left = hashes[j];
-                bytes32 right;
-                if (p & 1 == 0 && j + 1 < k && positions[j + 1] == p + 1) {
-                    right = hashes[j + 1];
-                    j += 2;
-                } else {
-                    if (o + 32 > end) revert ISessionKeyValidator.MalformedEncoding(end);
-                    bytes32 sibling = bytes32(data[o:o + 32]);
-                    o += 32;
-                    if (p & 1 == 0) {
-                        right = sibling;
-                    } else {
-                        right = left;
-                        left = sibling;
+        uint256 levels = depth(n);
+        bytes4 malformed = ISessionKeyValidator.MalformedEncoding.selector;
+        // Assembly: the walk runs once per tree level for every carried leaf; in Solidity each
+        // step paid bounds checks on both arrays and on the calldata slice (~1.2k gas a level).
+        // Positions are strictly increasing and below n (checked by readSignature), so every
+        // index stays inside the arrays; a proof hash is read only after `o + 32 <= end` is
+        // checked. The 65-byte node preimage is built past the free memory pointer without
+        // allocating. Covered by tests/packed_encoding.rs and tests/compact_signatures.rs.
+        assembly ("memory-safe") {
+            let pos := add(positions, 0x20)
+            let hs := add(hashes, 0x20)
+            let scratch := mload(0x40)
+            for {} levels { levels := sub(levels, 1) } {
+                let w := 0
+                let j := 0
+                for {} lt(j, k) {} {
+                    let p := mload(add(pos, shl(5, j)))
+                    let left := mload(add(hs, shl(5, j)))
+                    let right := 0
+                    let next := add(j, 1)
+                    let paired := 0
+                    if and(iszero(and(p, 1)), lt(next, k)) {
+                        paired := eq(mload(add(pos, shl(5, next))), add(p, 1))
                     }
-                    ++j;
+                    switch paired
+                    case 1 {
+                        right := mload(add(hs, shl(5, next)))
+                        j := add(j, 2)
+                    }
+                    default {
+                        if gt(add(o, 32), end) {
+                            mstore(0, malformed)
+                            mstore(4, end)
+                            revert(0, 0x24)
+                        }
+                        let sibling := calldataload(add(data.offset, o))
+                        o := add(o, 32)
+                        switch and(p, 1)
+                        case 0 { right := sibling }
+                        default {
+                            right := left
+                            left := sibling
+                        }
+                        j := next
+                    }
+                    mstore8(scratch, 1)
+                    mstore(add(scratch, 1), left)
+                    mstore(add(scratch, 33), right)
+                    mstore(add(pos, shl(5, w)), shr(1, p))
+                    mstore(add(hs, shl(5, w)), keccak256(scratch, 65))
+                    w := add(w, 1)
                 }
-                positions[w] = p >> 1;
-                hashes[w] = nodeHash(left, right);
-                ++w;
+                k := w
             }
-            k = w;
         }
         if (o != end) revert ISessionKeyValidator.MalformedEncoding(o);
         return hashes[0];

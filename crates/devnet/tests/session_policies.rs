@@ -5,8 +5,9 @@ use alloy::primitives::{B256, Bytes, U256};
 use alloy::sol_types::{SolCall, SolError};
 use common::*;
 use sessionkeys_chain::execution::{
-    Call, MODE_BATCH, encode_batch, encode_single, encode_with_mode,
+    Call, MODE_BATCH, encode_batch, encode_calls, encode_single, encode_with_mode,
 };
+use sessionkeys_chain::signing;
 use sessionkeys_contracts::abi::{Game, TestToken};
 use sessionkeys_contracts::session::{self, ISessionKeyValidator as V};
 
@@ -587,6 +588,45 @@ fn a_policy_naming_a_banned_target_cannot_be_enabled() {
             <VErr as alloy::sol_types::SolInterface>::abi_decode(&data),
             Ok(VErr::PolicyTargetsBanned(_))
         ));
+    });
+}
+
+#[test]
+fn a_policy_naming_a_banned_target_cannot_be_enabled_in_first_use() {
+    // Every enable path refuses it, so no enabled session carries a policy that a self-revoke
+    // or a banned call would leave unused: the validator's revokeSession, transfers to itself.
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let mut spec = h.spec();
+        let validator = h.validator;
+        spec.transferPolicies = vec![sessionkeys_contracts::session::TransferPolicy {
+            target: validator,
+            maxValuePerUse: U256::ZERO,
+            valueLimit: UsageLimit::unlimited(),
+        }];
+        let chain = h.this_chain();
+        let approval = h.approval(&spec, vec![chain]);
+        let revoke = Call::typed(
+            validator,
+            &V::revokeSessionCall {
+                sessionHash: signing::session_hash(&spec).unwrap(),
+            },
+        );
+        let hint = h.now();
+        let op = h.session_op_with(
+            &spec,
+            encode_calls(&[revoke]),
+            hint,
+            Some(&approval),
+            |_| {},
+        );
+        match h.submit(op).unwrap_refused() {
+            VErr::PolicyTargetsBanned(e) => {
+                assert_eq!(e.policyIndex, U256::ZERO);
+                assert_eq!(e.target, validator);
+            }
+            other => panic!("expected PolicyTargetsBanned, got {}", error_name(&other)),
+        }
     });
 }
 

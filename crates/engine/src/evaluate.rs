@@ -417,6 +417,7 @@ fn enable_in_first_use(
     }
     let spec: &SessionSpec = &op.scope.spec;
     validate_spec(spec)?;
+    validate_targets(ctx, spec)?;
     if header.status != Status::None {
         require_active(ctx, hash, header)?;
         return Ok((header, true));
@@ -445,6 +446,20 @@ fn enable_in_first_use(
         },
         approved,
     ))
+}
+
+/// Rule 6 at enable (`_validateTargets`): a policy on an always-banned target can never be used,
+/// so no enable accepts one; call policies first, then transfer policies, each by its own index.
+fn validate_targets(ctx: &EvalContext, spec: &SessionSpec) -> Result<(), Violation> {
+    let calls = spec.callPolicies.iter().map(|p| p.target).enumerate();
+    let transfers = spec.transferPolicies.iter().map(|p| p.target).enumerate();
+    match calls
+        .chain(transfers)
+        .find(|(_, target)| is_always_banned(ctx, *target))
+    {
+        Some((p, target)) => Err(Violation::policy_targets_banned(p, target)),
+        None => Ok(()),
+    }
 }
 
 /// Rule 14 (docs/rules.md).
@@ -623,18 +638,11 @@ fn period_and_used(
     key: CounterKey,
     stored: Counter,
 ) -> Result<(u64, U256), Violation> {
-    if limit.limit_type() != Ok(LimitType::Allowance) {
-        return Ok((0, stored.used));
-    }
     let period: u64 = limit.period.to();
-    if period == 0 {
-        // Only a spec that skipped enable's checks gets here (the contract would divide by
-        // zero): refuse it as enable does.
-        return Err(Violation::invalid_usage_limit(
-            key.kind,
-            key.policy as usize,
-            key.constraint as usize,
-        ));
+    // The contract reads an allowance by its period (`_periodAndUsed`): a zero period, which
+    // only a spec that skipped enable's checks can have, counts as a lifetime budget there too.
+    if limit.limit_type() != Ok(LimitType::Allowance) || period == 0 {
+        return Ok((0, stored.used));
     }
     let id = state.hint / period;
     if stored.period > id {
@@ -778,7 +786,9 @@ fn check_fee(
     }
     let gas_limits = U256::from_be_bytes(op.account_gas_limits.0);
     let max_fee = U256::from_be_slice(&op.gas_fees[16..]);
-    // Checked like the contract's 0.8 arithmetic: an overflowing prefund exceeds any budget.
+    // The EntryPoint's AA94 check (`check_fields`) caps every gas field at 2^120 before this
+    // runs, so the prefund cannot overflow; were it to, the contract's checked arithmetic would
+    // panic where this reads it as exceeding any budget.
     let prefund = op
         .pre_verification_gas
         .checked_add(gas_limits >> 128)

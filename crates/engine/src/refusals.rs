@@ -162,6 +162,13 @@ impl Violation {
             target,
         }))
     }
+    /// `PolicyTargetsBanned`.
+    pub fn policy_targets_banned(policy: usize, target: Address) -> Self {
+        Self::validator(E::PolicyTargetsBanned(I::PolicyTargetsBanned {
+            policyIndex: u(policy),
+            target,
+        }))
+    }
     /// `NoCallPolicy`.
     pub fn no_call_policy(call: usize, target: Address, selector: [u8; 4]) -> Self {
         Self::validator(E::NoCallPolicy(I::NoCallPolicy {

@@ -332,13 +332,18 @@ mod refusals_the_entrypoint_never_lets_through {
     }
 
     #[test]
-    fn a_periodic_limit_of_period_zero_is_refused_as_at_enable_not_divided_by() {
-        // Only a spec that skipped enable's checks can have one: refused as enable would.
+    fn a_periodic_limit_of_period_zero_counts_as_a_lifetime_budget_as_the_validator_reads_it() {
+        // Only a spec that skipped enable's checks can have one. The validator reads an
+        // allowance by its period, so a zero period is a lifetime budget there: never divided
+        // by, never reset, and still a limit.
         let mut spec = spec();
         spec.opLimit = UsageLimit::new(LimitType::Allowance, U256::from(5), 0);
+        assert_eq!(check_op(&spec, &context(), ACCOUNT, &[], 500), None);
+        let mut spent = context();
+        spent.header.ops_used = 5;
         assert!(matches!(
-            check_op(&spec, &context(), ACCOUNT, &[], 500),
-            Some(E::InvalidUsageLimit(e)) if e.kind == CounterKind::Ops as u8
+            check_op(&spec, &spent, ACCOUNT, &[], 500),
+            Some(E::LimitExceeded(e)) if e.kind == CounterKind::Ops as u8
         ));
     }
 

@@ -775,8 +775,13 @@ pub fn decode_header(bytes: &[u8], at: usize) -> Result<Header, Malformed> {
         PaymasterMode::None | PaymasterMode::Any => Address::ZERO,
     };
     let op_limit = r.limit()?;
+    let counts_at = r.pos;
     let call_count = usize::from(r.u16()?);
     let transfer_count = usize::from(r.u16()?);
+    // Leaf positions are uint16: more policies than positions is no valid header.
+    if call_count + transfer_count > MAX_POLICIES {
+        return Err(Malformed { offset: counts_at });
+    }
     let salt = r.b256()?;
     Ok(Header {
         spec: SessionSpec {
