@@ -316,3 +316,27 @@ fn solidity_refuses_every_cut_and_mutated_signature_at_the_byte_rust_names() {
         "the cuts exercised the refusals ({refused})"
     );
 }
+
+#[test]
+fn a_header_claiming_more_policies_than_positions_is_malformed_at_its_counts_on_both_sides() {
+    // Leaf positions are uint16: 65,535 call and 2 transfer policies have no valid positions.
+    let mut reader = Reader::new();
+    let mut rng = Rng(0xc0_0475);
+    let spec = spec(&mut rng, 1, 0);
+    let mut bytes = packed::encode_spec(&spec).expect("encodable");
+    let header = packed::encode_header(&spec).expect("encodable");
+    let counts = header.len() - 32 - 4;
+    bytes[counts..counts + 4].copy_from_slice(&[0xff, 0xff, 0x00, 0x02]);
+    assert_eq!(
+        packed::decode_spec(&bytes),
+        Err(Malformed { offset: counts })
+    );
+    assert_eq!(reader.spec_hash(&bytes), Err(Reading::Malformed(counts)));
+    // One fewer is a valid header: the bytes then end before the second leaf.
+    bytes[counts..counts + 4].copy_from_slice(&[0xff, 0xff, 0x00, 0x01]);
+    let cut = packed::decode_spec(&bytes).unwrap_err();
+    assert_eq!(
+        reader.spec_hash(&bytes),
+        Err(Reading::Malformed(cut.offset))
+    );
+}
