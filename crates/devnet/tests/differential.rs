@@ -187,11 +187,10 @@ fn random_spec(rng: &mut Rng, h: &Harness) -> SessionSpec {
         }
         2 => {
             if let Some(p) = spec.callPolicies.first_mut() {
-                p.constraints.push(Constraint {
-                    // past the known conditions: refused at enable
-                    condition: Condition::UNKNOWN + 1,
-                    ..Constraint::unconstrained(0)
-                });
+                // a width of 0 bits: refused at enable (an unknown condition has no packed
+                // form at all; the signature mutations cover that byte)
+                p.constraints
+                    .push(Constraint::unconstrained(0).with_bits(0));
             }
         }
         4 => {
