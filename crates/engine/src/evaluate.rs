@@ -19,7 +19,6 @@ use sessionkeys_contracts::vocabulary::{
     Condition, LimitType, PaymasterMode, SignatureMode, UnknownWord, nonce_lane, session_digest,
     session_lane,
 };
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// What passing validation yields: the validation data the validator returns and the state it
@@ -193,9 +192,9 @@ pub fn evaluate_session_op(ctx: &EvalContext, op: &SessionOp<'_>) -> Result<Vali
 #[derive(Debug, Clone)]
 struct Scope<'a> {
     /// The session-wide fields (its policy lists are the whole spec's, or empty when carried).
-    spec: Cow<'a, SessionSpec>,
-    calls: Vec<(usize, Cow<'a, CallPolicy>)>,
-    transfers: Vec<(usize, Cow<'a, TransferPolicy>)>,
+    spec: &'a SessionSpec,
+    calls: Vec<(usize, &'a CallPolicy)>,
+    transfers: Vec<(usize, &'a TransferPolicy)>,
     /// The session's number of call policies (transfer leaves are positioned after them).
     call_count: usize,
     /// Use mode read from a signature: every carried policy must be used (`PolicyNotUsed`).
@@ -205,19 +204,9 @@ struct Scope<'a> {
 impl<'a> Scope<'a> {
     fn whole(spec: &'a SessionSpec) -> Self {
         Scope {
-            spec: Cow::Borrowed(spec),
-            calls: spec
-                .callPolicies
-                .iter()
-                .enumerate()
-                .map(|(p, policy)| (p, Cow::Borrowed(policy)))
-                .collect(),
-            transfers: spec
-                .transferPolicies
-                .iter()
-                .enumerate()
-                .map(|(p, policy)| (p, Cow::Borrowed(policy)))
-                .collect(),
+            spec,
+            calls: spec.callPolicies.iter().enumerate().collect(),
+            transfers: spec.transferPolicies.iter().enumerate().collect(),
             call_count: spec.callPolicies.len(),
             must_use: false,
         }
@@ -260,17 +249,9 @@ impl Carried {
 
     fn scope(&self, must_use: bool) -> Scope<'_> {
         Scope {
-            spec: Cow::Borrowed(&self.spec),
-            calls: self
-                .calls
-                .iter()
-                .map(|(p, c)| (*p, Cow::Borrowed(c)))
-                .collect(),
-            transfers: self
-                .transfers
-                .iter()
-                .map(|(p, t)| (*p, Cow::Borrowed(t)))
-                .collect(),
+            spec: &self.spec,
+            calls: self.calls.iter().map(|(p, c)| (*p, c)).collect(),
+            transfers: self.transfers.iter().map(|(p, t)| (*p, t)).collect(),
             call_count: self.call_count,
             must_use,
         }
@@ -336,7 +317,7 @@ fn is_installed_module(ctx: &EvalContext, target: Address) -> bool {
 fn evaluate_core(ctx: &EvalContext, op: &Core<'_>) -> Result<Validation, Violation> {
     let (hash, hint) = (op.session_hash, op.time_hint);
     let scope = &op.scope;
-    let spec: &SessionSpec = &scope.spec;
+    let spec: &SessionSpec = scope.spec;
     let (after, until): (u64, u64) = (spec.validAfter.to(), spec.validUntil.to());
     require_lane(hash, op.nonce)?;
     let execution = decode_outer(op.call_data)?;
@@ -415,7 +396,7 @@ fn enable_in_first_use(
     if ctx.registry.is_some() {
         return Err(Violation::registry_requires_onchain_enable());
     }
-    let spec: &SessionSpec = &op.scope.spec;
+    let spec: &SessionSpec = op.scope.spec;
     validate_spec(spec)?;
     validate_targets(ctx, spec)?;
     if header.status != Status::None {
