@@ -112,8 +112,12 @@ pub fn evaluate(ctx: &EvalContext, op: &UserOpInput) -> Result<Validation, Viola
     }
     require_sender(ctx, op.sender)?;
     let decoded = decode_signature(&op.signature).map_err(Violation::from_signature_error)?;
-    let carried = Carried::of(&decoded);
-    let mode = decoded.mode;
+    // Enable mode carries every policy: the whole spec, for its checks and its digest; use mode
+    // only the session-wide fields beside the carried policies.
+    let spec = match decoded.mode {
+        SignatureMode::Enable => decoded.spec(),
+        SignatureMode::Use => decoded.header.spec.clone(),
+    };
     evaluate_core(
         ctx,
         &Core {
@@ -125,8 +129,8 @@ pub fn evaluate(ctx: &EvalContext, op: &UserOpInput) -> Result<Validation, Viola
             pre_verification_gas: op.pre_verification_gas,
             gas_fees: op.gas_fees,
             paymaster_and_data: &op.paymaster_and_data,
-            mode,
-            scope: carried.scope(mode == SignatureMode::Use),
+            mode: decoded.mode,
+            scope: Scope::carried(&spec, &decoded),
             chains: &decoded.chains,
             signatures: Some(Signatures {
                 user_op_hash: op.user_op_hash,
@@ -211,49 +215,24 @@ impl<'a> Scope<'a> {
             must_use: false,
         }
     }
-}
 
-/// The policies a decoded signature carries, owned.
-struct Carried {
-    spec: SessionSpec,
-    call_count: usize,
-    calls: Vec<(usize, CallPolicy)>,
-    transfers: Vec<(usize, TransferPolicy)>,
-}
-
-impl Carried {
-    fn of(decoded: &DecodedSignature<'_>) -> Self {
+    /// The policies `decoded` carries, borrowed, under the session-wide fields of `spec`; in use
+    /// mode each must be used.
+    fn carried(spec: &'a SessionSpec, decoded: &'a DecodedSignature<'_>) -> Self {
         let mut calls = Vec::new();
         let mut transfers = Vec::new();
         for carried in &decoded.carried {
             match &carried.policy {
-                CarriedPolicy::Call { index, policy } => calls.push((*index, policy.clone())),
-                CarriedPolicy::Transfer { index, policy } => {
-                    transfers.push((*index, policy.clone()))
-                }
+                CarriedPolicy::Call { index, policy } => calls.push((*index, policy)),
+                CarriedPolicy::Transfer { index, policy } => transfers.push((*index, policy)),
             }
         }
-        let mut spec = decoded.header.spec.clone();
-        if decoded.mode == SignatureMode::Enable {
-            // Enable mode carries every policy: the whole spec, for its checks and its digest.
-            spec.callPolicies = calls.iter().map(|(_, p)| p.clone()).collect();
-            spec.transferPolicies = transfers.iter().map(|(_, p)| p.clone()).collect();
-        }
-        Carried {
+        Scope {
             spec,
-            call_count: decoded.header.call_count,
             calls,
             transfers,
-        }
-    }
-
-    fn scope(&self, must_use: bool) -> Scope<'_> {
-        Scope {
-            spec: &self.spec,
-            calls: self.calls.iter().map(|(p, c)| (*p, c)).collect(),
-            transfers: self.transfers.iter().map(|(p, t)| (*p, t)).collect(),
-            call_count: self.call_count,
-            must_use,
+            call_count: decoded.header.call_count,
+            must_use: decoded.mode == SignatureMode::Use,
         }
     }
 }
