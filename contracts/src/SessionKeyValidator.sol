@@ -43,7 +43,10 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     /// @notice The PolicyRegistry, or address(0) when this validator runs without one.
     IPolicyRegistry public immutable REGISTRY;
 
-    /// @dev header = status (bits 0..7) | epoch (8..71) | op-count period id (72..119) | op count (120..183)
+    /// @dev header = status (bits 0..7) | epoch (8..71) | the hosted counter: period id (72..119) |
+    ///      used (120..255). The hosted counter is the session's first limited budget among the op
+    ///      count, the fee and the budgets of the leaf at position 0 (docs/storage.md), when its
+    ///      limit fits in 136 bits, so the commonest charge reads and writes no slot of its own.
     mapping(bytes32 sessionHash => mapping(address account => uint256 header)) internal _headers;
     /// @dev The account's revocation epoch.
     mapping(address account => uint64 epoch) internal _epochs;
@@ -52,13 +55,24 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     /// @dev Whether the module is installed on the account.
     mapping(address account => bool installed) internal _installed;
 
-    /// @dev Validation state carried through the checks of one userOp.
+    /// @dev Which budget the header slot hosts (docs/storage.md).
+    uint256 internal constant HOST_NONE = 0;
+    uint256 internal constant HOST_OPS = 1;
+    uint256 internal constant HOST_FEE = 2;
+    uint256 internal constant HOST_LEAF_ZERO = 3;
+    /// @dev A hosted counter's used amount has the 136 bits above bit 120 of the header.
+    uint256 internal constant MAX_HOSTED = type(uint136).max;
+
+    /// @dev Validation state carried through the checks of one userOp. `header` is the session's
+    ///      header slot as charged so far (written once, at the end).
     struct Context {
         address account;
         bytes32 sessionHash;
         uint48 timeHint;
         uint48 validAfter;
         uint48 validUntil;
+        uint256 header;
+        uint256 hosting;
     }
 
     /// @param entryPointV07 The v0.7 EntryPoint (banned as a call target).
@@ -115,8 +129,9 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         // Use mode: which carried policy a call used (each must be, PolicyNotUsed).
         bool[] memory used = new bool[](carried.mode == MODE_USE ? carried.positions.length : 0);
         SpecHeader memory h = carried.header;
-        Context memory ctx =
-            Context(msg.sender, carried.sessionHash, carried.timeHint, h.validAfter, h.validUntil);
+        Context memory ctx = Context(
+            msg.sender, carried.sessionHash, carried.timeHint, h.validAfter, h.validUntil, 0, _hosting(sig, h)
+        );
 
         _requireLane(ctx.sessionHash, userOp.nonce);
         (bool batch, bytes calldata executionData) = ExecutionLib.decodeExecute(userOp.callData);
@@ -132,6 +147,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         } else {
             _requireActive(ctx, header);
         }
+        ctx.header = header;
 
         // calls and their constraints
         if (batch) {
@@ -148,8 +164,8 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
             if (!used[j]) revert PolicyNotUsed(carried.positions[j]);
         }
 
-        // op count (kept in the header slot)
-        _headers[ctx.sessionHash][ctx.account] = _chargeOps(ctx, sig, h.opLimitAt, header);
+        // op count
+        _chargeOps(ctx, sig, h.opLimitAt);
 
         // signature (rule 10: the session hash, hint and mode are bound beside the userOp hash)
         bytes32 digest = _sessionDigest(userOpHash, ctx.sessionHash, ctx.timeHint, carried.mode);
@@ -158,6 +174,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
 
         // fee
         _checkFee(ctx, sig, h, userOp, signatureValid);
+        _headers[ctx.sessionHash][ctx.account] = ctx.header;
 
         return (signatureValid ? 0 : SIG_VALIDATION_FAILED) | (uint256(ctx.validUntil) << 160)
             | (uint256(ctx.validAfter) << 208);
@@ -294,7 +311,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                     && (positions[j] < callCount || address(uint160(PackedSpecLib.at(sig, carried.offsets[j], 20))) != target)
             ) ++j;
             if (j == positions.length) revert NoTransferPolicy(callIndex, target);
-            _checkTransfer(ctx, sig, carried.offsets[j], positions[j] - callCount, callIndex, value);
+            _checkTransfer(ctx, sig, carried.offsets[j], positions[j], callCount, callIndex, value);
         } else {
             if (data.length < 4) revert CalldataTooShortForSelector(callIndex, data.length);
             uint256 key = (uint256(uint160(target)) << 32) | uint32(bytes4(data[:4]));
@@ -321,10 +338,12 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         uint256 maxValue = PackedSpecLib.at(sig, o + 24, 32);
         if (value > maxValue) revert ValuePerUseExceeded(callIndex, p, value, maxValue);
         o += 56;
-        _charge(ctx, sig, o, COUNTER_CALL_VALUE, p, 0, value);
-        o = PackedSpecLib.limitEnd(sig, o);
-        _charge(ctx, sig, o, COUNTER_CALL_COUNT, p, 0, 1);
-        o = PackedSpecLib.limitEnd(sig, o);
+        // The first limited budget of the leaf at position 0 may be hosted in the header slot.
+        bool host = p == 0;
+        host = !_charge(ctx, sig, o, COUNTER_CALL_VALUE, p, 0, value, host) && host;
+        o = PackedSpecLib.skipLimit(sig, o);
+        host = !_charge(ctx, sig, o, COUNTER_CALL_COUNT, p, 0, 1, host) && host;
+        o = PackedSpecLib.skipLimit(sig, o);
         uint256 count = PackedSpecLib.at(sig, o, 1);
         ++o;
         for (uint256 c; c < count; ++c) {
@@ -335,23 +354,31 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
             bytes32 word = bytes32(data[required - 32:required]);
             uint16 bits = uint16(PackedSpecLib.at(sig, o + 5, 2));
             if (bits < 256 && uint256(word) >> bits != 0) revert WordTooWide(callIndex, p, c, bits, word);
-            uint256 limitAt = PackedSpecLib.constraintBodyEnd(sig, o);
+            uint256 limitAt = PackedSpecLib.constraintLimitAt(sig, o);
             uint8 condition = uint8(PackedSpecLib.at(sig, o, 1));
             if (!_conditionHolds(sig, o, limitAt, condition, uint256(word))) {
                 revert ConstraintViolated(callIndex, p, c, condition, word);
             }
-            _charge(ctx, sig, limitAt, COUNTER_CONSTRAINT_SUM, p, c, uint256(word));
-            o = PackedSpecLib.limitEnd(sig, limitAt);
+            host = !_charge(ctx, sig, limitAt, COUNTER_CONSTRAINT_SUM, p, c, uint256(word), host) && host;
+            o = PackedSpecLib.skipLimit(sig, limitAt);
         }
     }
 
-    /// @dev The transfer policy leaf at `o` (policy `p` of the transfer list).
-    function _checkTransfer(Context memory ctx, bytes calldata sig, uint256 o, uint256 p, uint256 callIndex, uint256 value)
-        internal
-    {
+    /// @dev The transfer policy leaf at `o`, at leaf `position` (transfer policy
+    ///      `position - callCount`).
+    function _checkTransfer(
+        Context memory ctx,
+        bytes calldata sig,
+        uint256 o,
+        uint256 position,
+        uint256 callCount,
+        uint256 callIndex,
+        uint256 value
+    ) internal {
+        uint256 p = position - callCount;
         uint256 maxValue = PackedSpecLib.at(sig, o + 20, 32);
         if (value > maxValue) revert ValuePerUseExceeded(callIndex, p, value, maxValue);
-        _charge(ctx, sig, o + 52, COUNTER_TRANSFER_VALUE, p, 0, value);
+        _charge(ctx, sig, o + 52, COUNTER_TRANSFER_VALUE, p, 0, value, position == 0);
     }
 
     /// @dev Whether `w` meets the constraint at `o` whose limit starts at `limitAt` (a OneOf's
@@ -392,9 +419,22 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
             || modules.isModuleInstalled(MODULE_TYPE_HOOK, target, "");
     }
 
+    /// @dev Which budget the header slot hosts: the op count when limited, else the fee budget
+    ///      when limited (hosted if its limit fits), else the first limited budget of the leaf at
+    ///      position 0 (decided where that leaf is charged). docs/storage.md.
+    function _hosting(bytes calldata sig, SpecHeader memory h) internal pure returns (uint256) {
+        if (PackedSpecLib.at(sig, h.opLimitAt, 1) != LIMIT_UNLIMITED) return HOST_OPS;
+        (uint256 feeType, uint256 feeLimit,) = PackedSpecLib.limitAt(sig, h.feeLimitAt);
+        if (feeType == LIMIT_UNLIMITED) return HOST_LEAF_ZERO;
+        return feeLimit <= MAX_HOSTED ? HOST_FEE : HOST_NONE;
+    }
+
     /// @dev Charges `amount` against the counter of the limit at `limitAt` and narrows the
     ///      validity window to the counter's period (rules 5 and 8). Charges land in storage at
-    ///      once, so a batch sees its own spending; `amount > limit - used` cannot overflow (rule 4).
+    ///      once (a hosted one in ctx.header), so a batch sees its own spending; `amount > limit -
+    ///      used` cannot overflow (rule 4). `host`: this is the leaf at position 0 and none of its
+    ///      budgets before this one is limited.
+    /// @return limited Whether the budget is limited (so no later budget of the leaf is hosted).
     function _charge(
         Context memory ctx,
         bytes calldata sig,
@@ -402,10 +442,15 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         uint8 kind,
         uint256 policyIndex,
         uint256 constraintIndex,
-        uint256 amount
-    ) internal {
+        uint256 amount,
+        bool host
+    ) internal returns (bool limited) {
         (uint256 limitType, uint256 limit, uint256 period) = PackedSpecLib.limitAt(sig, limitAt);
-        if (limitType == LIMIT_UNLIMITED) return;
+        if (limitType == LIMIT_UNLIMITED) return false;
+        if (host && ctx.hosting == HOST_LEAF_ZERO && limit <= MAX_HOSTED) {
+            _chargeHosted(ctx, limit, period, kind, policyIndex, constraintIndex, amount);
+            return true;
+        }
         bytes32 key = _counterKey(ctx.sessionHash, kind, policyIndex, constraintIndex);
         uint256 packed = _counters[key][ctx.account];
         (uint256 periodId, uint256 used) =
@@ -414,20 +459,34 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
             revert LimitExceeded(kind, policyIndex, constraintIndex, limit, used, amount);
         }
         _counters[key][ctx.account] = (periodId << 208) | (used + amount);
+        return true;
     }
 
-    /// @dev The op count lives in the header slot beside status and epoch.
-    function _chargeOps(Context memory ctx, bytes calldata sig, uint256 limitAt, uint256 header)
-        internal
-        pure
-        returns (uint256)
-    {
-        (uint256 limitType, uint256 limit, uint256 period) = PackedSpecLib.limitAt(sig, limitAt);
-        if (limitType == LIMIT_UNLIMITED) return header;
+    /// @dev Charges the counter the header slot hosts (in ctx.header, written at the end).
+    function _chargeHosted(
+        Context memory ctx,
+        uint256 limit,
+        uint256 period,
+        uint8 kind,
+        uint256 policyIndex,
+        uint256 constraintIndex,
+        uint256 amount
+    ) internal pure {
+        uint256 header = ctx.header;
         (uint256 periodId, uint256 used) =
-            _periodAndUsed(ctx, period, COUNTER_OPS, 0, 0, uint48(header >> 72), uint64(header >> 120));
-        if (1 > limit - used) revert LimitExceeded(COUNTER_OPS, 0, 0, limit, used, 1);
-        return uint72(header) | (periodId << 72) | ((used + 1) << 120);
+            _periodAndUsed(ctx, period, kind, policyIndex, constraintIndex, uint48(header >> 72), header >> 120);
+        if (amount > limit - used) {
+            revert LimitExceeded(kind, policyIndex, constraintIndex, limit, used, amount);
+        }
+        // used + amount <= limit <= MAX_HOSTED: it fits its 136 bits.
+        ctx.header = uint72(header) | (periodId << 72) | ((used + amount) << 120);
+    }
+
+    /// @dev The op count, hosted in the header slot whenever it is limited.
+    function _chargeOps(Context memory ctx, bytes calldata sig, uint256 limitAt) internal pure {
+        (uint256 limitType, uint256 limit, uint256 period) = PackedSpecLib.limitAt(sig, limitAt);
+        if (limitType == LIMIT_UNLIMITED) return;
+        _chargeHosted(ctx, limit, period, COUNTER_OPS, 0, 0, 1);
     }
 
     /// @dev For an allowance (a non-zero `period`): the hint's period id, the window narrowed to
@@ -486,6 +545,16 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         uint256 maxFeePerGas = uint128(uint256(userOp.gasFees));
         uint256 prefund =
             maxFeePerGas * (userOp.preVerificationGas + (gasLimits >> 128) + uint128(gasLimits) + paymasterGas);
+        if (ctx.hosting == HOST_FEE) {
+            (uint256 periodId, uint256 used) =
+                _periodAndUsed(ctx, period, COUNTER_FEE, 0, 0, uint48(ctx.header >> 72), ctx.header >> 120);
+            if (prefund > limit - used) {
+                if (signatureValid) revert LimitExceeded(COUNTER_FEE, 0, 0, limit, used, prefund);
+                return;
+            }
+            ctx.header = uint72(ctx.header) | (periodId << 72) | ((used + prefund) << 120);
+            return;
+        }
         bytes32 key = _counterKey(ctx.sessionHash, COUNTER_FEE, 0, 0);
         uint256 packed = _counters[key][ctx.account];
         (uint256 periodId, uint256 used) = _periodAndUsed(ctx, period, COUNTER_FEE, 0, 0, packed >> 208, packed & MAX_LIMIT);
@@ -529,21 +598,21 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
             previous = key;
             o += 56;
             _validateLimit(data, o, MAX_LIMIT, COUNTER_CALL_VALUE, p, 0);
-            o = PackedSpecLib.limitEnd(data, o);
+            o = PackedSpecLib.skipLimit(data, o);
             _validateLimit(data, o, MAX_LIMIT, COUNTER_CALL_COUNT, p, 0);
-            o = PackedSpecLib.limitEnd(data, o);
+            o = PackedSpecLib.skipLimit(data, o);
             uint256 count = PackedSpecLib.at(data, o, 1);
             ++o;
             for (uint256 c; c < count; ++c) {
                 uint256 bits = PackedSpecLib.at(data, o + 5, 2);
-                uint256 limitAt = PackedSpecLib.constraintBodyEnd(data, o);
+                uint256 limitAt = PackedSpecLib.constraintLimitAt(data, o);
                 bool oneOf = PackedSpecLib.at(data, o, 1) == COND_ONE_OF;
                 uint256 listLength = oneOf ? PackedSpecLib.at(data, o + 7, 1) : 0;
                 if (bits == 0 || bits > 256 || (oneOf && (listLength == 0 || listLength > MAX_ONE_OF))) {
                     revert InvalidConstraint(p, c);
                 }
                 _validateLimit(data, limitAt, MAX_LIMIT, COUNTER_CONSTRAINT_SUM, p, c);
-                o = PackedSpecLib.limitEnd(data, limitAt);
+                o = PackedSpecLib.skipLimit(data, limitAt);
             }
         }
         for (uint256 p; p < h.transferCount; ++p) {
@@ -751,11 +820,11 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     ///      must be Allowed.
     function _checkApprovalSpenders(bytes calldata spec, uint256 o, uint256 p, address token) internal view {
         bool pinned;
-        o = PackedSpecLib.limitEnd(spec, PackedSpecLib.limitEnd(spec, o + 56));
+        o = PackedSpecLib.skipLimit(spec, PackedSpecLib.skipLimit(spec, o + 56));
         uint256 count = PackedSpecLib.at(spec, o, 1);
         ++o;
         for (uint256 c; c < count; ++c) {
-            uint256 limitAt = PackedSpecLib.constraintBodyEnd(spec, o);
+            uint256 limitAt = PackedSpecLib.constraintLimitAt(spec, o);
             uint256 condition = PackedSpecLib.at(spec, o, 1);
             if (PackedSpecLib.at(spec, o + 1, 4) == 0) {
                 if (condition == COND_EQUAL) {
@@ -768,7 +837,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                     pinned = true;
                 }
             }
-            o = PackedSpecLib.limitEnd(spec, limitAt);
+            o = PackedSpecLib.skipLimit(spec, limitAt);
         }
         if (!pinned) revert RegistryApprovalUnconstrained(p);
     }
@@ -818,71 +887,18 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         return SessionHashLib.enableDigest(address(this), account, spec, h, offsets, SessionHashLib.hashChains(chains));
     }
 
-    /// @notice Every limited budget of the packed `spec` with what is used and what remains in
-    ///         the period that contains `timeHint`, in a fixed order: op count, fee, then per call
-    ///         policy its value, call count and constraint sums, then per transfer policy its value.
-    function sessionUsage(address account, bytes calldata spec, uint48 timeHint)
+    /// @notice The stored words of a session: its header slot and the counters `counterIds`
+    ///         name (`kind << 32 | policyIndex << 16 | constraintIndex`). The layout is in
+    ///         docs/storage.md; SessionUsageLens turns it into remaining budgets.
+    function counterWords(address account, bytes32 sessionHash, uint256[] calldata counterIds)
         external
         view
-        returns (CounterUsage[] memory rows)
+        returns (uint256 header, uint256[] memory counters)
     {
-        (SpecHeader memory h, uint256[] memory offsets, bytes32 sessionHash) = PackedSpecLib.readSpec(spec);
-        // Every budget as (limit offset | kind << 64 | policy << 72 | constraint << 88): the op
-        // count, the fee, then at most one per 9 bytes (a constraint holding a limit takes 9 at
-        // least; a call leaf holds two in 59, a transfer leaf one in 53).
-        uint256[] memory budgets = new uint256[](2 + spec.length / 9);
-        uint256 n;
-        budgets[n++] = h.opLimitAt | (uint256(COUNTER_OPS) << 64);
-        budgets[n++] = h.feeLimitAt | (uint256(COUNTER_FEE) << 64);
-        for (uint256 p; p < h.callCount; ++p) {
-            uint256 o = offsets[p] + 56;
-            budgets[n++] = o | (uint256(COUNTER_CALL_VALUE) << 64) | (p << 72);
-            o = PackedSpecLib.limitEnd(spec, o);
-            budgets[n++] = o | (uint256(COUNTER_CALL_COUNT) << 64) | (p << 72);
-            o = PackedSpecLib.limitEnd(spec, o);
-            uint256 count = PackedSpecLib.at(spec, o, 1);
-            ++o;
-            for (uint256 c; c < count; ++c) {
-                uint256 limitAt = PackedSpecLib.constraintBodyEnd(spec, o);
-                budgets[n++] = limitAt | (uint256(COUNTER_CONSTRAINT_SUM) << 64) | (p << 72) | (c << 88);
-                o = PackedSpecLib.limitEnd(spec, limitAt);
-            }
-        }
-        for (uint256 p; p < h.transferCount; ++p) {
-            budgets[n++] = (offsets[h.callCount + p] + 52) | (uint256(COUNTER_TRANSFER_VALUE) << 64) | (p << 72);
-        }
-        rows = new CounterUsage[](n);
-        uint256 header = _headers[sessionHash][account];
-        uint256 r;
-        for (uint256 i; i < n; ++i) {
-            uint256 b = budgets[i];
-            (uint256 limitType, uint256 limit, uint256 period) = PackedSpecLib.limitAt(spec, uint64(b));
-            if (limitType == LIMIT_UNLIMITED) continue;
-            CounterUsage memory row = rows[r++];
-            row.kind = uint8(b >> 64);
-            row.policyIndex = uint16(b >> 72);
-            row.constraintIndex = uint16(b >> 88);
-            row.limitType = uint8(limitType);
-            row.limit = limit;
-            row.period = uint48(period);
-            uint256 storedPeriod;
-            if (row.kind == COUNTER_OPS) {
-                (storedPeriod, row.used) = (uint48(header >> 72), uint64(header >> 120));
-            } else {
-                uint256 word = _counters[_counterKey(sessionHash, row.kind, row.policyIndex, row.constraintIndex)][account];
-                (storedPeriod, row.used) = (word >> 208, word & MAX_LIMIT);
-            }
-            if (limitType == LIMIT_ALLOWANCE) {
-                uint256 periodId = timeHint / period;
-                if (storedPeriod < periodId) row.used = 0;
-                row.resetsAt = uint48((periodId + 1) * period);
-            }
-            row.remaining = row.used >= limit ? 0 : limit - row.used;
-        }
-        // Assembly: shorten the array to the `r` rows written (its length word); r <= n.
-        // Covered by the sessionUsage tests.
-        assembly ("memory-safe") {
-            mstore(rows, r)
+        header = _headers[sessionHash][account];
+        counters = new uint256[](counterIds.length);
+        for (uint256 i; i < counterIds.length; ++i) {
+            counters[i] = _counters[keccak256(abi.encode(sessionHash, counterIds[i]))][account];
         }
     }
 }

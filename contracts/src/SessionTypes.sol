@@ -306,8 +306,19 @@ interface ISessionKeyValidator {
         external
         view
         returns (bytes32);
-    /// @notice Remaining budgets in the period containing `timeHint`.
-    function sessionUsage(address account, bytes calldata spec, uint48 timeHint)
+    /// @notice The session's header slot and the counters `counterIds` name (`kind << 32 |
+    ///         policyIndex << 16 | constraintIndex`), as stored (docs/storage.md).
+    function counterWords(address account, bytes32 sessionHash, uint256[] calldata counterIds)
+        external
+        view
+        returns (uint256 header, uint256[] memory counters);
+}
+
+/// @notice The remaining budgets of a session on any SessionKeyValidator (SessionUsageLens).
+interface ISessionUsageLens {
+    /// @notice Every limited budget of the packed `spec` with what is used and what remains in
+    ///         the period containing `timeHint`.
+    function sessionUsage(address validator, address account, bytes calldata spec, uint48 timeHint)
         external
         view
         returns (CounterUsage[] memory rows);

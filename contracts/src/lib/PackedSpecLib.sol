@@ -74,17 +74,39 @@ library PackedSpecLib {
         }
     }
 
-    /// @return The offset after the usage limit whose type byte is at `o`.
-    function limitEnd(bytes calldata data, uint256 o) internal pure returns (uint256) {
+    /// @return end The offset after the usage limit whose type byte is at `o`, or a revert at the
+    ///         first field out of form.
+    function limitEnd(bytes calldata data, uint256 o) internal pure returns (uint256 end) {
+        bytes4 malformed = ISessionKeyValidator.MalformedEncoding.selector;
+        // Assembly: one read of the type byte and one bound check per field, no internal calls
+        // (this runs for every limit of every leaf an op carries). Covered by
+        // tests/packed_encoding.rs (every cut and mutation against the Rust reader).
+        assembly ("memory-safe") {
+            let len := data.length
+            let limitType := 0
+            if lt(o, len) { limitType := shr(248, calldataload(add(data.offset, o))) }
+            end := add(o, add(1, add(mul(iszero(iszero(limitType)), 32), mul(eq(limitType, 2), 6))))
+            // Out of form: the type byte is missing or unknown, or a field is cut short. The
+            // refusal names the first field that is: the type byte, the limit, then the period.
+            if or(gt(end, len), gt(limitType, 2)) {
+                let failAt := o
+                if and(lt(o, len), lt(limitType, 3)) {
+                    failAt := add(o, 1)
+                    if iszero(gt(add(o, 33), len)) { failAt := add(o, 33) }
+                }
+                mstore(0, malformed)
+                mstore(4, failAt)
+                revert(0, 0x24)
+            }
+        }
+    }
+
+    /// @return The offset after the usage limit at `o`, already read by the checked walk.
+    function skipLimit(bytes calldata data, uint256 o) internal pure returns (uint256) {
+        uint256 limitType = at(data, o, 1);
         // Offsets stay below the bytes' length plus a few constants: no overflow.
         unchecked {
-            uint256 limitType = read(data, o, 1);
-            if (limitType == LIMIT_UNLIMITED) return o + 1;
-            if (limitType > LIMIT_ALLOWANCE) revert ISessionKeyValidator.MalformedEncoding(o);
-            read(data, o + 1, 32);
-            if (limitType == LIMIT_LIFETIME) return o + 33;
-            read(data, o + 33, 6);
-            return o + 39;
+            return limitType == LIMIT_UNLIMITED ? o + 1 : limitType == LIMIT_LIFETIME ? o + 33 : o + 39;
         }
     }
 
@@ -109,9 +131,12 @@ library PackedSpecLib {
         // Offsets stay below the bytes' length plus a few constants: no overflow.
         unchecked {
             h.start = o;
-            h.signer = address(uint160(read(data, o, 20)));
-            h.validAfter = uint48(read(data, o + 20, 6));
-            h.validUntil = uint48(read(data, o + 26, 6));
+            // signer (20), validAfter (6), validUntil (6): one word
+            _need(data, o, 32, 0x060614);
+            uint256 word = at(data, o, 32);
+            h.signer = address(uint160(word >> 96));
+            h.validAfter = uint48(word >> 48);
+            h.validUntil = uint48(word);
             h.feeLimitAt = o + 32;
             o = limitEnd(data, o + 32);
             uint256 mode = read(data, o, 1);
@@ -124,8 +149,10 @@ library PackedSpecLib {
             }
             h.opLimitAt = o;
             o = limitEnd(data, o);
-            h.callCount = read(data, o, 2);
-            h.transferCount = read(data, o + 2, 2);
+            _need(data, o, 4, 0x0202);
+            word = at(data, o, 4);
+            h.callCount = word >> 16;
+            h.transferCount = uint16(word);
             // Leaf positions are uint16: more policies than positions is no valid header.
             if (h.callCount + h.transferCount > MAX_POLICIES) revert ISessionKeyValidator.MalformedEncoding(o);
             read(data, o + 4, 32);
@@ -133,13 +160,13 @@ library PackedSpecLib {
         }
     }
 
-    /// @return The offset after the call policy leaf at `o`.
+    /// @return The offset after the call policy leaf at `o`, or a revert at the first field out
+    ///         of form (docs/compact-signatures.md, "Refusals").
     function callLeafEnd(bytes calldata data, uint256 o) internal pure returns (uint256) {
+        // Fixed fields: target (20), selector (4), max value per use (32).
+        _need(data, o, 56, 0x200414);
         // Offsets stay below the bytes' length plus a few constants: no overflow.
         unchecked {
-            read(data, o, 20);
-            read(data, o + 20, 4);
-            read(data, o + 24, 32);
             o = limitEnd(data, limitEnd(data, o + 56));
             uint256 count = read(data, o, 1);
             ++o;
@@ -150,34 +177,91 @@ library PackedSpecLib {
         }
     }
 
-    /// @return The offset of the limit of the constraint at `o` (after its condition's operand).
-    function constraintBodyEnd(bytes calldata data, uint256 o) internal pure returns (uint256) {
-        // Offsets stay below the bytes' length plus a few constants: no overflow.
-        unchecked {
-            uint256 condition = read(data, o, 1);
-            if (condition > COND_ONE_OF) revert ISessionKeyValidator.MalformedEncoding(o);
-            read(data, o + 1, 4);
-            read(data, o + 5, 2);
-            if (condition != COND_ONE_OF) {
-                read(data, o + 7, 32);
-                return o + 39;
+    /// @return end The offset of the limit of the constraint at `o` (after its condition's
+    ///         operand), or a revert at the first field out of form.
+    function constraintBodyEnd(bytes calldata data, uint256 o) internal pure returns (uint256 end) {
+        bytes4 malformed = ISessionKeyValidator.MalformedEncoding.selector;
+        // Assembly: condition (1), word index (4), bits (2), then a reference (32) or a OneOf's
+        // count (1) and values (32 each), read with one bound check per structure and no
+        // internal calls. Every refusal names the first field out of form, as the Rust reader
+        // does. Covered by tests/packed_encoding.rs (every cut and mutation against Rust).
+        assembly ("memory-safe") {
+            let base := data.offset
+            let len := data.length
+            let bad := 0
+            let failAt := o
+            let condition := 0
+            if lt(o, len) { condition := shr(248, calldataload(add(base, o))) }
+            switch or(iszero(lt(o, len)), gt(condition, COND_ONE_OF))
+            case 1 { bad := 1 }
+            default {
+                switch gt(add(o, 7), len)
+                case 1 {
+                    bad := 1
+                    failAt := add(o, 1)
+                    if iszero(gt(add(o, 5), len)) { failAt := add(o, 5) }
+                }
+                default {
+                    failAt := add(o, 7)
+                    switch eq(condition, COND_ONE_OF)
+                    case 0 {
+                        end := add(o, 39)
+                        bad := gt(end, len)
+                    }
+                    default {
+                        switch lt(failAt, len)
+                        case 0 { bad := 1 }
+                        default {
+                            let values := add(o, 8)
+                            end := add(values, shl(5, shr(248, calldataload(add(base, failAt)))))
+                            if gt(end, len) {
+                                bad := 1
+                                // The first value cut short starts a multiple of 32 bytes in.
+                                failAt := add(values, shl(5, shr(5, sub(len, values))))
+                            }
+                        }
+                    }
+                }
             }
-            uint256 count = read(data, o + 7, 1);
-            o += 8;
-            for (uint256 k; k < count; ++k) {
-                read(data, o, 32);
-                o += 32;
+            if bad {
+                mstore(0, malformed)
+                mstore(4, failAt)
+                revert(0, 0x24)
             }
-            return o;
         }
     }
 
-    /// @return The offset after the transfer policy leaf at `o`.
-    function transferLeafEnd(bytes calldata data, uint256 o) internal pure returns (uint256) {
+    /// @dev Reverts with MalformedEncoding at the first of the fixed-width fields starting at `o`
+    ///      (their widths, one per byte of `widths`, the first in the lowest byte; `size` their
+    ///      sum) that does not lie inside `data`. One comparison when they all do.
+    function _need(bytes calldata data, uint256 o, uint256 size, uint256 widths) private pure {
         // Offsets stay below the bytes' length plus a few constants: no overflow.
         unchecked {
-            read(data, o, 20);
-            read(data, o + 20, 32);
+            if (o + size <= data.length) return;
+            while (o + (widths & 0xff) <= data.length) {
+                o += widths & 0xff;
+                widths >>= 8;
+            }
+            revert ISessionKeyValidator.MalformedEncoding(o);
+        }
+    }
+
+    /// @return The offset of the limit of the constraint at `o` (after its condition's operand),
+    ///         in a leaf the checked walk has already read.
+    function constraintLimitAt(bytes calldata data, uint256 o) internal pure returns (uint256) {
+        // Offsets stay below the bytes' length plus a few constants: no overflow.
+        unchecked {
+            if (at(data, o, 1) != COND_ONE_OF) return o + 39;
+            return o + 8 + 32 * at(data, o + 7, 1);
+        }
+    }
+
+    /// @return The offset after the transfer policy leaf at `o`: target (20), max value per use
+    ///         (32), value budget.
+    function transferLeafEnd(bytes calldata data, uint256 o) internal pure returns (uint256) {
+        _need(data, o, 52, 0x2014);
+        // Offsets stay below the bytes' length plus a few constants: no overflow.
+        unchecked {
             return limitEnd(data, o + 52);
         }
     }

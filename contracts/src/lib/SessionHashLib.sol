@@ -133,12 +133,12 @@ library SessionHashLib {
     /// @notice The EIP-712 struct hash of the CallPolicy leaf at `o`.
     function hashCallPolicy(bytes calldata data, uint256 o) internal pure returns (bytes32) {
         uint256 valueLimitAt = o + 56;
-        uint256 callLimitAt = PackedSpecLib.limitEnd(data, valueLimitAt);
-        uint256 c = PackedSpecLib.limitEnd(data, callLimitAt);
+        uint256 callLimitAt = PackedSpecLib.skipLimit(data, valueLimitAt);
+        uint256 c = PackedSpecLib.skipLimit(data, callLimitAt);
         bytes32[] memory constraints = new bytes32[](PackedSpecLib.at(data, c, 1));
         ++c;
         for (uint256 j; j < constraints.length; ++j) {
-            uint256 limitAt = PackedSpecLib.constraintBodyEnd(data, c);
+            uint256 limitAt = PackedSpecLib.constraintLimitAt(data, c);
             uint256 condition = PackedSpecLib.at(data, c, 1);
             // OneOf carries its values and no reference; the others a reference and no values.
             bytes32 refValue;
@@ -156,7 +156,7 @@ library SessionHashLib {
                     hashLimit(data, limitAt)
                 )
             );
-            c = PackedSpecLib.limitEnd(data, limitAt);
+            c = PackedSpecLib.skipLimit(data, limitAt);
         }
         return keccak256(
             abi.encode(

@@ -69,6 +69,16 @@ pub fn session_key_validator(registry: Address) -> PlannedContract {
     )
 }
 
+/// The `SessionUsageLens`: the remaining budgets of a session on any validator (the
+/// validator's code has no room for that view). One address on every chain.
+pub fn session_usage_lens() -> PlannedContract {
+    PlannedContract::new(
+        "SessionUsageLens",
+        &artifacts::session_usage_lens().bytecode,
+        vec![],
+    )
+}
+
 /// The stake owner of the default factories: the devnet's admin, an address whose key nobody
 /// holds. With it the factories have the same address on every chain (the devnet, anvil, any
 /// EVM chain), but only the devnet (which needs no key) can stake them. A factory that
@@ -113,11 +123,13 @@ pub fn entry_point(version: EntryPointVersion) -> Result<PlannedContract, crate:
     })
 }
 
-/// The contracts every chain needs: the validator (no registry) and both factories, whose
+/// The contracts every chain needs: the validator (no registry), its usage lens and both
+/// factories, whose
 /// stake `factory_owner` manages ([`DEFAULT_FACTORY_OWNER`] for the same addresses everywhere).
 pub fn core_contracts(factory_owner: Address) -> Vec<PlannedContract> {
     vec![
         session_key_validator(Address::ZERO),
+        session_usage_lens(),
         session_account_factory(EntryPointVersion::V07, factory_owner),
         session_account_factory(EntryPointVersion::V08, factory_owner),
     ]

@@ -32,6 +32,7 @@ macro_rules! artifacts {
 
 artifacts! {
     session_key_validator => "SessionKeyValidator",
+    session_usage_lens => "SessionUsageLens",
     session_account => "SessionAccount",
     session_account_factory => "SessionAccountFactory",
     policy_registry => "PolicyRegistry",

@@ -30,6 +30,8 @@ pub const DEVNET_BUNDLER: Address = address!("0x5e551040000000000000000000000000
 pub struct DevnetAddresses {
     /// SessionKeyValidator without a registry.
     pub validator: Address,
+    /// SessionUsageLens (the remaining budgets of a session on either validator).
+    pub usage_lens: Address,
     /// PolicyRegistry administered by [`DEVNET_ADMIN`].
     pub registry: Address,
     /// SessionKeyValidator in registry mode.
@@ -161,6 +163,7 @@ impl Devnet {
             chain.deploy_create2(DEVNET_ADMIN, contract.salt, &contract.init_code)
         };
         let validator = planned(deployment::session_key_validator(Address::ZERO))?;
+        let usage_lens = planned(deployment::session_usage_lens())?;
         let registry = planned(deployment::policy_registry(DEVNET_ADMIN))?;
         let registry_validator = planned(deployment::session_key_validator(registry))?;
         let factory_v07 = planned(deployment::session_account_factory(
@@ -179,6 +182,7 @@ impl Devnet {
         let timestamp_validator = planned(fixtures::timestamp_validator())?;
         let addresses = DevnetAddresses {
             validator,
+            usage_lens,
             registry,
             registry_validator,
             factory_v07,

@@ -22,7 +22,7 @@ use common::*;
 use sessionkeys_chain::execution::{Call, encode_calls, encode_with_mode};
 use sessionkeys_chain::userop::{Paymaster, nonce_key, session_lane};
 use sessionkeys_chain::validator_state::{
-    ValidatorSetting, counter_slot, decode_counter, decode_header, header_slot,
+    ValidatorSetting, counter_slot, decode_counter, decode_header, header_slot, hosted,
 };
 use sessionkeys_chain::{EntryPointVersion, UserOperation, signing};
 use sessionkeys_contracts::abi::{Game, SessionAccountFactory, TestToken};
@@ -894,10 +894,11 @@ fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
                     );
                     if expected == EntryPointVerdict::Accepted {
                         let validator = h.validator;
-                        let stored = decode_header(
+                        let (stored, hosted_counter) = decode_header(
                             h.devnet
                                 .chain
                                 .storage(validator, header_slot(carried_hash, h.account)),
+                            hosted(&spec),
                         );
                         assert_eq!(
                             stored,
@@ -906,11 +907,13 @@ fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
                             replay()
                         );
                         for (key, counter) in &validation.counters {
-                            let stored =
-                                decode_counter(h.devnet.chain.storage(
+                            let stored = match hosted_counter {
+                                Some((hosted_key, hosted)) if hosted_key == *key => hosted,
+                                _ => decode_counter(h.devnet.chain.storage(
                                     validator,
                                     counter_slot(carried_hash, *key, h.account),
-                                ));
+                                )),
+                            };
                             assert_eq!(
                                 stored,
                                 *counter,

@@ -9,13 +9,14 @@ use crate::operation::{self, Executed, WaitPolicy};
 use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
+use sessionkeys_chain::deployment;
 use sessionkeys_chain::execution::{Call, encode_calls};
 use sessionkeys_chain::signing::{self, EnableApproval, SignatureMode};
 use sessionkeys_chain::userop::{nonce_key, session_lane};
 use sessionkeys_chain::validator_state::{self, ValidatorSetting};
 use sessionkeys_chain::{EntryPointVersion, UserOperation};
 use sessionkeys_contracts::abi::{SessionAccount, SessionAccountFactory};
-use sessionkeys_contracts::session::{CounterUsage, ISessionKeyValidator, SessionSpec};
+use sessionkeys_contracts::session::{CounterUsage, ISessionUsageLens, SessionSpec};
 use sessionkeys_engine::advisory::{EntryPointRules, EntryPointVerdict, entry_point_verdict};
 use sessionkeys_engine::evaluate::{SessionOp, evaluate_session_op};
 use sessionkeys_engine::{EvalContext, Status, Validation};
@@ -534,7 +535,8 @@ impl SessionClient {
     }
 }
 
-/// The validator's `sessionUsage` rows for `spec` on `account`, at the latest block's time.
+/// The `sessionUsage` rows of `spec` on `account` under `validator`, at the latest block's
+/// time, from the usage lens at its one address ([`deployment::session_usage_lens`]).
 pub async fn session_usage(
     backend: &dyn Backend,
     validator: Address,
@@ -542,12 +544,14 @@ pub async fn session_usage(
     spec: &SessionSpec,
 ) -> Result<Vec<CounterUsage>, SdkError> {
     let now = backend.latest_timestamp().await?;
-    let call = ISessionKeyValidator::sessionUsageCall {
+    let call = ISessionUsageLens::sessionUsageCall {
+        validator,
         account,
         spec: sessionkeys_contracts::vocabulary::packed::encode_spec(spec)?.into(),
         timeHint: alloy::primitives::aliases::U48::from(now),
     };
-    let output = backend.call(validator, call.abi_encode().into()).await?;
-    ISessionKeyValidator::sessionUsageCall::abi_decode_returns(&output)
+    let lens = deployment::session_usage_lens().address();
+    let output = backend.call(lens, call.abi_encode().into()).await?;
+    ISessionUsageLens::sessionUsageCall::abi_decode_returns(&output)
         .map_err(|e| SdkError::Decode(format!("sessionUsage: {e}")))
 }

@@ -15,6 +15,7 @@ pub fn run(json: bool) -> Result<(), CliError> {
             sessionkeys_chain::EntryPointVersion::V08.address(),
         ),
         ("validator", a.validator),
+        ("usageLens", a.usage_lens),
         ("registry", a.registry),
         ("registryValidator", a.registry_validator),
         ("factoryV07", a.factory_v07),

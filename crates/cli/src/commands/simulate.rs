@@ -13,7 +13,7 @@ use sessionkeys_chain::UserOperation;
 use sessionkeys_chain::execution::Call;
 use sessionkeys_chain::signing;
 use sessionkeys_chain::userop::{nonce_key, session_lane};
-use sessionkeys_contracts::session::{ISessionKeyValidator, SessionSpec};
+use sessionkeys_contracts::session::{ISessionKeyValidator, ISessionUsageLens, SessionSpec};
 use sessionkeys_contracts::vocabulary::packed;
 use sessionkeys_devnet::devnet::Devnet;
 use sessionkeys_devnet::funded::Funds;
@@ -137,8 +137,9 @@ pub fn run(run: ops_file::OpsRun, json: bool) -> Result<(), CliError> {
         refused |= !judgement.contract.passed();
         disagreed |= !judgement.agrees();
         let usage = devnet.chain.call_typed(
-            validator,
-            &ISessionKeyValidator::sessionUsageCall {
+            devnet.addresses.usage_lens,
+            &ISessionUsageLens::sessionUsageCall {
+                validator,
                 account,
                 spec: packed_spec.clone().into(),
                 timeHint: alloy::primitives::aliases::U48::from(time),

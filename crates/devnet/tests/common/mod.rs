@@ -424,11 +424,13 @@ impl Harness {
         hint: u64,
     ) -> Vec<sessionkeys_contracts::session::CounterUsage> {
         let (validator, account) = (self.validator, self.account);
+        let lens = self.devnet.addresses.usage_lens;
         self.devnet
             .chain
             .call_typed(
-                validator,
-                &ISessionKeyValidator::sessionUsageCall {
+                lens,
+                &sessionkeys_contracts::session::ISessionUsageLens::sessionUsageCall {
+                    validator,
                     account,
                     spec: packed(spec),
                     timeHint: U48::from(hint),
