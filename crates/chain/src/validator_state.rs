@@ -232,7 +232,7 @@ mod tests {
             validAfter: Default::default(),
             validUntil: alloy::primitives::aliases::U48::from(1000u64),
             feeLimit: UsageLimit::unlimited(),
-            paymasterMode: 0,
+            paymasterMode: sessionkeys_contracts::vocabulary::PaymasterMode::None.into(),
             paymaster: Address::ZERO,
             opLimit: UsageLimit::unlimited(),
             callPolicies: vec![],
