@@ -83,12 +83,13 @@ library PackedSpecLib {
         // tests/packed_encoding.rs (every cut and mutation against the Rust reader).
         assembly ("memory-safe") {
             let len := data.length
-            let limitType := 0
-            if lt(o, len) { limitType := shr(248, calldataload(add(data.offset, o))) }
-            end := add(o, add(1, add(mul(iszero(iszero(limitType)), 32), mul(eq(limitType, 2), 6))))
+            let limitType := shr(248, calldataload(add(data.offset, o)))
+            // The limit's length by its type: 1 (unlimited), 33 (lifetime), 39 (allowance), and
+            // 0 for an unknown type (refused below).
+            end := add(o, byte(limitType, 0x0121270000000000000000000000000000000000000000000000000000000000))
             // Out of form: the type byte is missing or unknown, or a field is cut short. The
             // refusal names the first field that is: the type byte, the limit, then the period.
-            if or(gt(end, len), gt(limitType, 2)) {
+            if or(or(iszero(lt(o, len)), gt(limitType, 2)), gt(end, len)) {
                 let failAt := o
                 if and(lt(o, len), lt(limitType, 3)) {
                     failAt := add(o, 1)
@@ -118,16 +119,21 @@ library PackedSpecLib {
         pure
         returns (uint256 limitType, uint256 limit, uint256 period)
     {
-        // Offsets stay below the bytes' length plus a few constants: no overflow.
-        unchecked {
-            limitType = at(data, o, 1);
-            if (limitType != LIMIT_UNLIMITED) limit = at(data, o + 1, 32);
-            if (limitType == LIMIT_ALLOWANCE) period = at(data, o + 33, 6);
+        // Assembly: three unaligned reads of a limit the checked walk has read (so inside
+        // `data`), without internal calls; read on every charge. Covered by every session test.
+        assembly ("memory-safe") {
+            let p := add(data.offset, o)
+            limitType := shr(248, calldataload(p))
+            if limitType {
+                limit := calldataload(add(p, 1))
+                if eq(limitType, LIMIT_ALLOWANCE) { period := shr(208, calldataload(add(p, 33))) }
+            }
         }
     }
 
-    /// @notice Reads the header that starts at `o`.
-    function readHeader(bytes calldata data, uint256 o) internal pure returns (SpecHeader memory h) {
+    /// @notice Reads the header that starts at `o` into `h` (filled in place: the caller's struct
+    ///         is already allocated).
+    function readHeader(bytes calldata data, uint256 o, SpecHeader memory h) internal pure {
         // Offsets stay below the bytes' length plus a few constants: no overflow.
         unchecked {
             h.start = o;
@@ -308,7 +314,7 @@ library PackedSpecLib {
         pure
         returns (SpecHeader memory h, uint256[] memory offsets, bytes32 sessionHash)
     {
-        h = readHeader(data, 0);
+        readHeader(data, 0, h);
         bytes32 root;
         uint256 end;
         (offsets, root, end) = readLeaves(data, h);
@@ -459,6 +465,47 @@ library PackedSpecLib {
         return hashes[0];
     }
 
+    /// @notice The multiproof walk for one leaf (the common op): the root of the leaf `node` at
+    ///         `position` in a tree of `n` leaves, its siblings in data[o:end], one per level,
+    ///         consumed exactly. Refuses where multiproofRoot refuses: a sibling missing at `end`,
+    ///         a hash left over at its own offset.
+    function pathRoot(uint256 n, uint256 position, bytes32 node, bytes calldata data, uint256 o, uint256 end)
+        internal
+        pure
+        returns (bytes32 root)
+    {
+        uint256 proofEnd;
+        // Offsets stay below the bytes' length plus a few constants, levels below 17: no overflow.
+        unchecked {
+            proofEnd = o + 32 * depth(n);
+        }
+        if (proofEnd > end) revert ISessionKeyValidator.MalformedEncoding(end);
+        if (proofEnd != end) revert ISessionKeyValidator.MalformedEncoding(proofEnd);
+        // Assembly: one 65-byte node preimage past the free memory pointer per level, without
+        // allocating; the siblings lie inside data (checked above). Covered by
+        // tests/packed_encoding.rs (every carried subset of specs of up to 100 policies) and
+        // tests/compact_signatures.rs.
+        assembly ("memory-safe") {
+            let scratch := mload(0x40)
+            mstore8(scratch, 1)
+            for {} lt(o, proofEnd) { o := add(o, 32) } {
+                let sibling := calldataload(add(data.offset, o))
+                switch and(position, 1)
+                case 0 {
+                    mstore(add(scratch, 1), node)
+                    mstore(add(scratch, 33), sibling)
+                }
+                default {
+                    mstore(add(scratch, 1), sibling)
+                    mstore(add(scratch, 33), node)
+                }
+                node := keccak256(scratch, 65)
+                position := shr(1, position)
+            }
+            root := node
+        }
+    }
+
     /// @notice Reads `userOp.signature` (docs/compact-signatures.md): mode, hint, header, then in
     ///         use mode the carried leaves and their multiproof, in enable mode every leaf, the
     ///         chains and the owner's signature; the session-key signature is the last 65 bytes.
@@ -468,8 +515,8 @@ library PackedSpecLib {
         v.mode = uint8(sig[0]);
         if (v.mode > MODE_ENABLE) revert ISessionKeyValidator.UnknownSignatureMode(v.mode);
         v.timeHint = uint48(read(sig, 1, 6));
-        SpecHeader memory h = readHeader(sig, 7);
-        v.header = h;
+        SpecHeader memory h = v.header;
+        readHeader(sig, 7, h);
         bytes32 root;
         uint256 o;
         if (v.mode == MODE_ENABLE) {
@@ -509,6 +556,21 @@ library PackedSpecLib {
                 o += 2;
             }
             v.offsets = new uint256[](k);
+            if (k == 1) {
+                // One carried leaf (an op whose calls use one policy): its path to the root needs
+                // no multiproof bookkeeping.
+                uint256 position = v.positions[0];
+                uint256 next = leafEnd(sig, o, position, h.callCount);
+                v.offsets[0] = o;
+                bytes32 leaf = leafHash(sig, position, o, next);
+                o = next;
+                if (sig.length < o + 65 || (sig.length - o - 65) % 32 != 0) {
+                    revert ISessionKeyValidator.MalformedEncoding(o);
+                }
+                root = pathRoot(n, position, leaf, sig, o, sig.length - 65);
+                v.sessionHash = hashSession(sig, h, root);
+                return v;
+            }
             uint256[] memory walk = new uint256[](k);
             bytes32[] memory hashes = new bytes32[](k);
             for (uint256 j; j < k; ++j) {
