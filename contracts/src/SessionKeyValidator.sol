@@ -64,7 +64,9 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     uint256 internal constant MAX_HOSTED = type(uint136).max;
 
     /// @dev Validation state carried through the checks of one userOp. `header` is the session's
-    ///      header slot as charged so far (written once, at the end).
+    ///      header slot as charged so far (written once, at the end); `notModule` the last call
+    ///      target the account reported as no installed module (as a uint256: none yet is
+    ///      type(uint256).max, which no address equals).
     struct Context {
         address account;
         bytes32 sessionHash;
@@ -73,6 +75,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         uint48 validUntil;
         uint256 header;
         uint256 hosting;
+        uint256 notModule;
     }
 
     /// @param entryPointV07 The v0.7 EntryPoint (banned as a call target).
@@ -130,7 +133,14 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         bool[] memory used = new bool[](carried.mode == MODE_USE ? carried.positions.length : 0);
         SpecHeader memory h = carried.header;
         Context memory ctx = Context(
-            msg.sender, carried.sessionHash, carried.timeHint, h.validAfter, h.validUntil, 0, _hosting(sig, h)
+            msg.sender,
+            carried.sessionHash,
+            carried.timeHint,
+            h.validAfter,
+            h.validUntil,
+            0,
+            _hosting(sig, h),
+            type(uint256).max
         );
 
         _requireLane(ctx.sessionHash, userOp.nonce);
@@ -311,7 +321,12 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
             if (_isSelfRevoke(ctx.sessionHash, target, value, data)) return;
             revert BannedTarget(callIndex, target);
         }
-        if (_isInstalledModule(ctx.account, target)) revert BannedTarget(callIndex, target);
+        // A batch asks the account once per run of calls to one target: nothing it reports can
+        // change during validation (the module checks are static calls).
+        if (uint160(target) != ctx.notModule) {
+            if (_isInstalledModule(ctx.account, target)) revert BannedTarget(callIndex, target);
+            ctx.notModule = uint160(target);
+        }
 
         uint256 callCount = carried.header.callCount;
         uint256[] memory positions = carried.positions;

@@ -666,3 +666,36 @@ fn the_first_second_of_a_window_passes_on_v07_and_is_not_due_on_v08() {
         }
     });
 }
+
+#[test]
+fn a_batch_asks_about_installed_modules_again_for_each_new_target() {
+    // The validator asks the account once per run of calls to one target; a module after a run
+    // of allowed calls is still refused, at its own index.
+    each_version(|version| {
+        let mut h = Harness::new(version);
+        let spec = spending_session(&h, 100 * USDC);
+        h.enable(&spec);
+        let module = h.devnet.addresses.registry_validator;
+        let install = sessionkeys_contracts::abi::SessionAccount::installModuleCall {
+            moduleTypeId: U256::from(1),
+            module,
+            initData: Default::default(),
+        };
+        let account = h.account;
+        h.owner_exec(&[Call::typed(account, &install)]);
+        let usdc = h.usdc();
+        let calls = [
+            usdc_transfer(usdc, ALICE, USDC),
+            usdc_transfer(usdc, ALICE, USDC),
+            Call::typed(module, &V::revokeAllCall {}),
+        ];
+        let op = h.session_op(&spec, &calls);
+        match h.submit(op).unwrap_refused() {
+            VErr::BannedTarget(e) => assert_eq!((e.callIndex, e.target), (U256::from(2), module)),
+            other => panic!("expected BannedTarget, got {}", error_name(&other)),
+        }
+        // The same batch without the module passes: the run of USDC calls is asked about once.
+        let op = h.session_op(&spec, &calls[..2]);
+        h.submit(op).unwrap_ok();
+    });
+}
