@@ -537,6 +537,9 @@ impl SessionClient {
 
 /// The `sessionUsage` rows of `spec` on `account` under `validator`, at the latest block's
 /// time, from the usage lens at its one address ([`deployment::session_usage_lens`]).
+///
+/// # Errors
+/// [`SdkError::NotDeployed`] when the chain has no lens (deployed before it existed).
 pub async fn session_usage(
     backend: &dyn Backend,
     validator: Address,
@@ -552,6 +555,14 @@ pub async fn session_usage(
     };
     let lens = deployment::session_usage_lens().address();
     let output = backend.call(lens, call.abi_encode().into()).await?;
+    if output.is_empty() {
+        // A call to an address without code returns nothing: a chain deployed before the lens.
+        return Err(SdkError::NotDeployed(format!(
+            "no SessionUsageLens at {lens} on {}; run `sessionkeys deploy` (it deploys the \
+             lens beside the validator; contracts already there are left as they are)",
+            backend.describe()
+        )));
+    }
     ISessionUsageLens::sessionUsageCall::abi_decode_returns(&output)
         .map_err(|e| SdkError::Decode(format!("sessionUsage: {e}")))
 }

@@ -572,3 +572,18 @@ async fn a_session_stored_for_the_previous_validator_is_listed_as_such_without_a
     assert!(!onchain.state.usable());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn usage_on_a_chain_without_the_usage_lens_says_how_to_deploy_it() {
+    let backend = backend();
+    let (client, ..) = granted(backend.clone(), EntryPointVersion::V07).await;
+    let lens = sessionkeys::deployment::session_usage_lens().address();
+    backend.with_devnet(|d| d.chain.set_code(lens, Default::default()));
+    match client.usage().await {
+        Err(SdkError::NotDeployed(message)) => {
+            assert!(message.contains(&format!("no SessionUsageLens at {lens}")));
+            assert!(message.contains("sessionkeys deploy"));
+        }
+        other => panic!("expected NotDeployed, got {other:?}"),
+    }
+}
