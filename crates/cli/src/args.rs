@@ -93,7 +93,7 @@ impl OwnerKeyArgs {
 ///
 /// # Security
 /// The key is read in memory only; errors name the variable, never its value.
-fn key_in_env(var: &str) -> Result<PrivateKeySigner, InputError> {
+pub fn key_in_env(var: &str) -> Result<PrivateKeySigner, InputError> {
     let text = std::env::var(var)
         .map_err(|_| InputError(format!("the environment variable {var} is not set")))?;
     text.trim().parse::<PrivateKeySigner>().map_err(|_| {

@@ -18,7 +18,7 @@ mod wallet_args;
 
 use clap::{Parser, Subcommand};
 use commands::{
-    account, check, demo, deploy, devnet, exec, key, revoke, session, sessions, simulate,
+    account, check, demo, deploy, devnet, exec, key, revoke, serve, session, sessions, simulate,
 };
 pub use error::{CliError, InputError};
 use std::process::ExitCode;
@@ -68,6 +68,12 @@ enum Command {
     Sessions(sessions::SessionsCommand),
     /// Revoke stored sessions (or, with --all, every session of the account).
     Revoke(revoke::RevokeArgs),
+    /// The session service over HTTP: apps in any language request, approve, check and execute
+    /// sessions (docs/service.md). `--dev` runs it on the embedded devnet.
+    Serve(serve::ServeArgs),
+    /// Apps (tenants) of the session service.
+    #[command(subcommand)]
+    App(serve::AppCommand),
 }
 
 /// Whether the command line asks for JSON, read before clap could parse it.
@@ -98,6 +104,8 @@ fn main() -> ExitCode {
         Command::Exec(args) => exec::run(args, json),
         Command::Sessions(command) => sessions::run(command, json),
         Command::Revoke(args) => revoke::run(args, json),
+        Command::Serve(args) => serve::run(args, json),
+        Command::App(command) => serve::run_app(command, json),
         Command::Devnet => devnet::run(json),
         Command::Key(command) => key::run(command, json),
         Command::Check(args) => check::run(args, json),

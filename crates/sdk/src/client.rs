@@ -184,13 +184,27 @@ impl SessionClient {
     /// the session waits for its first use.
     ///
     /// # Errors
-    /// A session still waiting for the owner's signature is [`SdkError::Account`], saying to
-    /// approve it first; a wrong password is [`SdkError::Store`].
+    /// As [`from_records`](Self::from_records); a wrong password is [`SdkError::Store`].
     pub fn from_store(
         backend: Arc<dyn Backend>,
         store: &crate::store::SessionStore,
         stored: &crate::store::StoredSession,
         password: &[u8],
+    ) -> Result<Self, SdkError> {
+        Self::from_records(backend, &store.unlocked(password), stored)
+    }
+
+    /// A client for a session kept in `records`: its key opened there, its account deployable
+    /// by the first op when the record keeps the factory, and the owner's approval carried
+    /// while the session waits for its first use.
+    ///
+    /// # Errors
+    /// A session still waiting for the owner's signature is [`SdkError::Account`], saying to
+    /// approve it first; a key that does not open is [`SdkError::Store`].
+    pub fn from_records(
+        backend: Arc<dyn Backend>,
+        records: &dyn crate::records::SessionRecords,
+        stored: &crate::store::StoredSession,
     ) -> Result<Self, SdkError> {
         use crate::store::StoredStatus;
         if stored.status == StoredStatus::Requested {
@@ -200,7 +214,7 @@ impl SessionClient {
                 stored.hash
             )));
         }
-        let key = store.open_key(stored, password)?;
+        let key = records.open_key(stored)?;
         let client = Self::new(
             backend,
             stored.account()?,

@@ -17,10 +17,9 @@ use crate::error::SdkError;
 use crate::grant::SessionGrant;
 use crate::lanes;
 use crate::operation::WaitPolicy;
+use crate::records::SessionRecords;
 use crate::relay;
-use crate::store::{
-    SessionStore, StoredApproval, StoredFactory, StoredRequest, StoredSession, StoredStatus,
-};
+use crate::store::{StoredApproval, StoredFactory, StoredRequest, StoredSession, StoredStatus};
 use crate::template::SessionTemplate;
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::local::PrivateKeySigner;
@@ -172,23 +171,14 @@ fn unix_now() -> u64 {
 }
 
 /// The nonce lanes taken on `account`: its live sessions (none while it has no code) and the
-/// sessions of this store requested or approved for it but not enabled yet.
+/// sessions of these records requested or approved for it but not enabled yet.
 async fn taken_lanes(
     backend: &dyn Backend,
-    store: &SessionStore,
+    records: &dyn SessionRecords,
     validator: Address,
     account: &SmartAccount,
 ) -> Result<Vec<B256>, SdkError> {
-    let mut taken: Vec<B256> = store
-        .list()?
-        .sessions
-        .iter()
-        .filter(|s| {
-            s.account == account.address
-                && matches!(s.status, StoredStatus::Requested | StoredStatus::Approved)
-        })
-        .map(|s| s.hash)
-        .collect();
+    let mut taken = records.pending_on(account.address)?;
     if account.is_deployed(backend).await? {
         taken.extend(lanes::live_sessions(backend, validator, account.address).await?);
     }
@@ -197,7 +187,7 @@ async fn taken_lanes(
 
 /// Requests a session of `template` for the account of `plan`: refuses a session already
 /// ended at the chain's time or (unless allowed) one lint finds errors in, makes the key
-/// (under `password`), moves the spec to a free nonce lane, and stores the pending session
+/// (sealed as `records` seal keys), moves the spec to a free nonce lane, and stores the pending session
 /// with the typed data's chain and epoch.
 ///
 /// # Errors
@@ -208,8 +198,7 @@ async fn taken_lanes(
 /// The session key is random and written only encrypted; it never leaves the store.
 pub async fn request(
     backend: &dyn Backend,
-    store: &SessionStore,
-    password: &[u8],
+    records: &dyn SessionRecords,
     template: &SessionTemplate,
     plan: &AccountPlan,
     options: RequestOptions,
@@ -218,10 +207,10 @@ pub async fn request(
     template.ensure_not_expired(now)?;
     template.ensure_lint_clean(now, options.allow_lint_errors)?;
     let account = plan.account(backend).await?;
-    let (key, key_file) = store.new_key(password)?;
+    let (key, key_file) = records.new_key()?;
     let made = request_with_key(
         backend,
-        store,
+        records,
         template,
         plan,
         &account,
@@ -231,14 +220,14 @@ pub async fn request(
     .await;
     if made.is_err() {
         // The key belongs to no session: delete it (best effort; the error is what matters).
-        let _ = store.remove_key(&key_file);
+        let _ = records.remove_key(&key_file);
     }
     made
 }
 
 async fn request_with_key(
     backend: &dyn Backend,
-    store: &SessionStore,
+    records: &dyn SessionRecords,
     template: &SessionTemplate,
     plan: &AccountPlan,
     account: &SmartAccount,
@@ -247,7 +236,7 @@ async fn request_with_key(
 ) -> Result<Requested, SdkError> {
     let validator = plan.validator();
     let mut spec = template.with_signer(signer)?;
-    let taken = taken_lanes(backend, store, validator, account).await?;
+    let taken = taken_lanes(backend, records, validator, account).await?;
     let resalted = lanes::resalt_for_free_lane(&mut spec, &taken)?;
     let grant = SessionGrant::new(spec, validator)?;
     let chain = grant.current_chain(backend, account.address).await?;
@@ -270,7 +259,7 @@ async fn request_with_key(
             chains: chains.iter().map(|c| (c.chainId, c.epoch)).collect(),
         }),
     };
-    store.save(&session)?;
+    records.save(&session)?;
     Ok(Requested {
         typed_data: grant.typed_data(account.address, &chains),
         digest: signing::enable_digest(validator, account.address, &grant.spec, &chains),
@@ -295,11 +284,11 @@ fn pending(session: &StoredSession) -> Result<(SessionSpec, Vec<ChainEpoch>), Sd
 /// (rule 19).
 async fn ensure_lane_still_free(
     backend: &dyn Backend,
-    store: &SessionStore,
+    records: &dyn SessionRecords,
     session: &StoredSession,
     account: &SmartAccount,
 ) -> Result<(), SdkError> {
-    let taken = taken_lanes(backend, store, session.validator, account).await?;
+    let taken = taken_lanes(backend, records, session.validator, account).await?;
     lanes::ensure_free_lane(session.hash, &taken)
 }
 
@@ -338,12 +327,12 @@ async fn ensure_epochs_current(
 /// refusal of a relayed enable (checked with `eth_call` first: nothing is paid).
 pub async fn approve(
     backend: &dyn Backend,
-    store: &SessionStore,
+    records: &dyn SessionRecords,
     hash: B256,
     signature: &[u8],
     how: Enable<'_>,
 ) -> Result<Approved, SdkError> {
-    let mut session = store.find(&format!("{hash:x}"))?;
+    let mut session = records.by_hash(hash)?;
     let (spec, chains) = pending(&session)?;
     // The owner may sign long after the request: an ended session is not enabled nor paid for.
     let now = backend.latest_timestamp().await?;
@@ -353,7 +342,7 @@ pub async fn approve(
         crate::wallet::owner_signature(signature, digest, session.account, session.owner)?;
     ensure_epochs_current(backend, &session, &chains).await?;
     let account = session.account()?;
-    ensure_lane_still_free(backend, store, &session, &account).await?;
+    ensure_lane_still_free(backend, records, &session, &account).await?;
     let approval = EnableApproval {
         chains,
         owner_signature,
@@ -385,7 +374,7 @@ pub async fn approve(
         }
     };
     session.request = None;
-    store.save(&session)?;
+    records.save(&session)?;
     Ok(Approved { session, enabled })
 }
 
@@ -398,8 +387,7 @@ pub async fn approve(
 #[allow(clippy::too_many_arguments)] // the workflow's inputs, each named at the call site
 pub async fn grant(
     backend: &dyn Backend,
-    store: &SessionStore,
-    password: &[u8],
+    records: &dyn SessionRecords,
     template: &SessionTemplate,
     plan: &AccountPlan,
     owner: &PrivateKeySigner,
@@ -413,13 +401,13 @@ pub async fn grant(
             plan.owner
         )));
     }
-    let requested = request(backend, store, password, template, plan, options).await?;
-    let done = enable_requested(backend, store, &requested, owner, route).await;
+    let requested = request(backend, records, template, plan, options).await?;
+    let done = enable_requested(backend, records, &requested, owner, route).await;
     if let Err(error) = &done
         && !may_still_land(error)
     {
         // The session was never enabled: its record and key go (best effort).
-        let _ = store.remove(&requested.session);
+        let _ = records.remove(&requested.session);
     }
     done
 }
@@ -439,7 +427,7 @@ pub fn may_still_land(error: &SdkError) -> bool {
 
 async fn enable_requested(
     backend: &dyn Backend,
-    store: &SessionStore,
+    records: &dyn SessionRecords,
     requested: &Requested,
     owner: &PrivateKeySigner,
     route: GrantRoute<'_>,
@@ -447,19 +435,19 @@ async fn enable_requested(
     match route {
         GrantRoute::Approval(how) => {
             let signature = signing::sign_digest(owner, requested.digest);
-            approve(backend, store, requested.session.hash, &signature, how).await
+            approve(backend, records, requested.session.hash, &signature, how).await
         }
         GrantRoute::OwnerOp => {
             let mut session = requested.session.clone();
             let account = session.account()?;
-            ensure_lane_still_free(backend, store, &session, &account).await?;
+            ensure_lane_still_free(backend, records, &session, &account).await?;
             let grant = SessionGrant::new(requested.spec.clone(), session.validator)?;
             let done = grant
                 .grant_on_chain(backend, &account, owner, WaitPolicy::default())
                 .await?;
             session.status = StoredStatus::Granted;
             session.request = None;
-            store.save(&session)?;
+            records.save(&session)?;
             Ok(Approved {
                 session,
                 enabled: Enabled::OwnerOp {

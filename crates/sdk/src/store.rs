@@ -102,6 +102,27 @@ pub enum StoreError {
     /// A key file could not be created or opened.
     #[error(transparent)]
     Keystore(#[from] sessionkeys_keystore::KeystoreError),
+    /// A step that opens no key was asked to make or open one (a bug in the caller).
+    #[error("the store was opened without its password, so no key can be made or opened")]
+    Locked,
+    /// No session with this hash is kept.
+    #[error("no session {hash} is kept here")]
+    UnknownSession {
+        /// The hash asked for.
+        hash: B256,
+    },
+    /// A database of sessions failed (a service's store).
+    #[error("the session database failed: {reason}")]
+    Database {
+        /// What the database said (never a key).
+        reason: String,
+    },
+    /// A sealed key did not open: a wrong master key, or a record changed outside the store.
+    #[error("session key {key_ref} does not open under this master key")]
+    Sealed {
+        /// The key's reference.
+        key_ref: String,
+    },
 }
 
 /// Where a stored session stands, as far as this machine knows.

@@ -60,8 +60,7 @@ async fn request_usdc(
     let now = backend.latest_timestamp().await.unwrap();
     request::request(
         backend,
-        store,
-        PASSWORD,
+        &store.unlocked(PASSWORD),
         &template(now),
         plan,
         RequestOptions::default(),
@@ -102,7 +101,7 @@ async fn a_wallet_approved_session_deploys_a_counterfactual_account_in_its_first
     let signature = wallet_sign(&owner, requested.digest);
     let approved = request::approve(
         backend.as_ref(),
-        &store,
+        &store.records(),
         requested.session.hash,
         &signature,
         Enable::FirstUse,
@@ -139,7 +138,7 @@ async fn a_signature_by_another_wallet_is_refused_naming_both_and_the_request_st
     let signature = wallet_sign(&stranger, requested.digest);
     match request::approve(
         backend.as_ref(),
-        &store,
+        &store.records(),
         requested.session.hash,
         &signature,
         Enable::FirstUse,
@@ -159,10 +158,11 @@ async fn a_signature_by_another_wallet_is_refused_naming_both_and_the_request_st
     );
     // The owner's signature still approves it; approving twice is refused.
     let signature = wallet_sign(&owner, requested.digest);
+    let records = store.records();
     let approve = || {
         request::approve(
             backend.as_ref(),
-            &store,
+            &records,
             requested.session.hash,
             &signature,
             Enable::FirstUse,
@@ -188,7 +188,7 @@ async fn a_request_on_a_deployed_account_is_enabled_now_by_a_relayer() {
     let relayer = funder();
     let approved = request::approve(
         backend.as_ref(),
-        &store,
+        &store.records(),
         requested.session.hash,
         &signature,
         Enable::Relayed(&relayer),
@@ -263,7 +263,7 @@ async fn an_approval_after_revoke_all_is_refused_as_stale() {
     let signature = wallet_sign(&owner, requested.digest);
     match request::approve(
         backend.as_ref(),
-        &store,
+        &store.records(),
         requested.session.hash,
         &signature,
         Enable::FirstUse,
@@ -287,8 +287,7 @@ async fn a_session_that_has_already_ended_is_refused_before_a_key_is_made() {
     for until in [now - 1, now] {
         match request::grant(
             backend.as_ref(),
-            &store,
-            PASSWORD,
+            &store.unlocked(PASSWORD),
             &template_until(now - 3600, until),
             &plan,
             &owner,
@@ -319,7 +318,7 @@ async fn a_request_signed_after_the_session_ended_is_not_enabled() {
     let signature = wallet_sign(&owner, requested.digest);
     match request::approve(
         backend.as_ref(),
-        &store,
+        &store.records(),
         requested.session.hash,
         &signature,
         Enable::Relayed(&funder()),
@@ -349,8 +348,7 @@ async fn a_grant_that_fails_after_making_the_key_leaves_no_key_and_no_record() {
     let now = backend.latest_timestamp().await.unwrap();
     let result = request::grant(
         backend.as_ref(),
-        &store,
-        PASSWORD,
+        &store.unlocked(PASSWORD),
         &template(now),
         &plan,
         &owner,
@@ -370,8 +368,7 @@ async fn a_grant_that_fails_after_making_the_key_leaves_no_key_and_no_record() {
     fund(backend.as_ref(), account.address).await;
     let approved = request::grant(
         backend.as_ref(),
-        &store,
-        PASSWORD,
+        &store.unlocked(PASSWORD),
         &template(now),
         &plan,
         &owner,
@@ -397,11 +394,11 @@ async fn lint_errors_refuse_a_request_unless_accepted() {
         usdc()
     ))
     .unwrap();
+    let records = store.unlocked(PASSWORD);
     let ask = |allow_lint_errors| {
         request::request(
             backend.as_ref(),
-            &store,
-            PASSWORD,
+            &records,
             &unscoped,
             &plan,
             RequestOptions { allow_lint_errors },

@@ -10,6 +10,7 @@ pub mod key;
 pub mod revoke;
 pub mod revoke_already;
 pub mod revoke_wallet;
+pub mod serve;
 pub mod session;
 pub mod sessions;
 pub mod simulate;

@@ -51,7 +51,7 @@ pub fn run(args: ApproveArgs, json: bool) -> Result<(), CliError> {
     };
     match runtime()?.block_on(request::approve(
         backend.as_ref(),
-        &store,
+        &store.records(),
         session.hash,
         &signature,
         how,

@@ -69,8 +69,7 @@ pub fn run(args: GrantArgs, json: bool) -> Result<(), CliError> {
     );
     let granted = runtime()?.block_on(request::grant(
         backend.as_ref(),
-        &store,
-        &password,
+        &store.unlocked(&password),
         &template,
         &plan,
         &owner,

@@ -53,8 +53,7 @@ pub fn run(args: RequestArgs, json: bool) -> Result<(), CliError> {
     let plan = args.account.plan(args.owner, &args.chain);
     let requested = runtime()?.block_on(request::request(
         backend.as_ref(),
-        &store,
-        &password,
+        &store.unlocked(&password),
         &template,
         &plan,
         RequestOptions {

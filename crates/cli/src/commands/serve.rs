@@ -1,0 +1,293 @@
+//! `sessionkeys serve`: the session service over HTTP (docs/service.md), and `sessionkeys app
+//! create`, which makes an app and prints its API key once.
+
+use crate::args::ChainArgs;
+use crate::args::key_in_env;
+use crate::error::CliError;
+use alloy::primitives::{Address, B256, U256};
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
+use sessionkeys::backend::Backend;
+use sessionkeys::{AccountPlan, DevnetBackend, EntryPointVersion};
+use sessionkeys_service::{Database, MasterKey, Service};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where the database is and the key its session keys are sealed under.
+#[derive(clap::Args, Clone)]
+pub struct DatabaseArgs {
+    /// The SQLite database file (created if missing).
+    #[arg(long, env = "SESSIONKEYS_DB", default_value = "sessionkeys.sqlite")]
+    pub db: PathBuf,
+    /// A file holding the master key, 64 hex digits (`openssl rand -hex 32`); else the
+    /// environment variable SESSIONKEYS_MASTER_KEY holds them.
+    #[arg(long, env = "SESSIONKEYS_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+}
+
+impl DatabaseArgs {
+    /// # Security
+    /// The master key is read into memory only; errors name where it came from, never it.
+    fn open(&self) -> Result<Database, CliError> {
+        let master = match &self.master_key_file {
+            Some(file) => MasterKey::from_file(file),
+            None => match std::env::var("SESSIONKEYS_MASTER_KEY") {
+                Ok(hex) => MasterKey::from_hex(&hex, "SESSIONKEYS_MASTER_KEY"),
+                Err(_) => {
+                    return Err(CliError::Input(
+                        "no master key: give --master-key-file FILE or set \
+                         SESSIONKEYS_MASTER_KEY (64 hex digits, e.g. from `openssl rand -hex \
+                         32`); `sessionkeys serve --dev` needs none"
+                            .into(),
+                    ));
+                }
+            },
+        }
+        .map_err(|e| CliError::Input(e.to_string()))?;
+        Database::open(&self.db, master).map_err(|e| CliError::Input(e.to_string()))
+    }
+}
+
+/// `sessionkeys serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Run on the embedded devnet with a database in memory, a demo app and a funded demo
+    /// owner, and print what to curl.
+    #[arg(long, conflicts_with_all = ["rpc", "db", "master_key_file"])]
+    pub dev: bool,
+    /// The address to listen on (loopback by default; port 0 picks a free one).
+    #[arg(long, env = "SESSIONKEYS_LISTEN", default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+    /// The node's JSON-RPC URL (required without --dev).
+    #[arg(long, env = "SESSIONKEYS_RPC_URL", requires = "bundler")]
+    pub rpc: Option<String>,
+    /// The ERC-4337 bundler's JSON-RPC URL (ERC-7769).
+    #[arg(long, env = "SESSIONKEYS_BUNDLER_URL")]
+    pub bundler: Option<String>,
+    /// Whose account factories new accounts come from (see `deploy --factory-owner`).
+    #[arg(long, env = "SESSIONKEYS_FACTORY_OWNER")]
+    pub factory_owner: Option<Address>,
+    /// The EntryPoint version of new accounts.
+    #[arg(long, env = "SESSIONKEYS_ENTRY_POINT", default_value = "v0.7")]
+    pub entry_point: EntryPointVersion,
+    /// The name of an environment variable holding the hex key that pays for relayed enables
+    /// (`"enable": "relayed"`); without it only enable-in-first-use is offered.
+    #[arg(long, env = "SESSIONKEYS_RELAYER_KEY_ENV")]
+    pub relayer_key_env: Option<String>,
+    /// The SQLite database file (created if missing).
+    #[arg(long, env = "SESSIONKEYS_DB")]
+    pub db: Option<PathBuf>,
+    /// A file holding the master key (64 hex digits); else SESSIONKEYS_MASTER_KEY.
+    #[arg(long, env = "SESSIONKEYS_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+}
+
+/// `sessionkeys app …`.
+#[derive(clap::Subcommand)]
+pub enum AppCommand {
+    /// Make an app (a tenant of the service) and print its API key, once.
+    Create {
+        /// The app's name.
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+pub fn run_app(command: AppCommand, json: bool) -> Result<(), CliError> {
+    match command {
+        AppCommand::Create { name, database } => {
+            let (app, key) = database
+                .open()?
+                .create_app(&name)
+                .map_err(|e| CliError::Input(e.to_string()))?;
+            if json {
+                outln!(
+                    "{}",
+                    serde_json::json!({ "app": app.id, "name": app.name, "apiKey": key })
+                );
+            } else {
+                outln!("app      {} ({})", app.id, app.name);
+                outln!("api key  {key}");
+                outln!(
+                    "Keep the key now: the service stores only its SHA-256 and never shows it again."
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+pub fn run(args: ServeArgs, json: bool) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Input(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(serve(args, json))
+}
+
+async fn serve(args: ServeArgs, json: bool) -> Result<(), CliError> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| CliError::Input(format!("cannot listen on {}: {e}", args.listen)))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| CliError::Input(format!("cannot read the listening address: {e}")))?;
+    let router = if args.dev {
+        dev_service(bound, json).await?
+    } else {
+        let rpc = args.rpc.clone().ok_or_else(|| {
+            CliError::Input(
+                "give --rpc URL and --bundler URL (or SESSIONKEYS_RPC_URL and \
+                 SESSIONKEYS_BUNDLER_URL), or --dev for the embedded devnet"
+                    .into(),
+            )
+        })?;
+        let chain = ChainArgs {
+            rpc,
+            bundler: args.bundler.clone(),
+            factory_owner: args.factory_owner,
+        };
+        let database = DatabaseArgs {
+            db: args
+                .db
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("sessionkeys.sqlite")),
+            master_key_file: args.master_key_file.clone(),
+        };
+        let mut service = Service::new(database.open()?, chain.backend(true)?)
+            .with_entry_point(args.entry_point)
+            .with_factory_owner(chain.factory_owner());
+        if let Some(var) = &args.relayer_key_env {
+            service = service.with_relayer(key_in_env(var)?);
+        }
+        crate::onchain::progress(
+            json,
+            &format!("sessionkeys serve: listening on http://{bound} (OpenAPI at /openapi.json)"),
+        );
+        Arc::new(service).router()
+    };
+    // Ctrl-C or SIGTERM: stop accepting, finish the requests in flight.
+    let shutdown = async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    };
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| CliError::Input(format!("the server stopped: {e}")))
+}
+
+/// The `--dev` service: the devnet, a demo app, and a demo owner whose funded account sessions
+/// are requested for. The owner's wallet is stood in for by `POST /dev/owner/sign`, mounted
+/// only here.
+async fn dev_service(bound: SocketAddr, json: bool) -> Result<axum::Router, CliError> {
+    let backend = Arc::new(DevnetBackend::new()?);
+    let db =
+        Database::in_memory(MasterKey::random()).map_err(|e| CliError::Input(e.to_string()))?;
+    let (app, key) = db
+        .create_app("demo")
+        .map_err(|e| CliError::Input(e.to_string()))?;
+    let owner = PrivateKeySigner::random();
+    let plan = AccountPlan::new(owner.address(), EntryPointVersion::V07);
+    let account = plan.account(backend.as_ref()).await?;
+    let usdc = backend.with_devnet(|d| {
+        let funds = sessionkeys_devnet::funded::Funds::eth_and_usdc(1, 1000);
+        d.chain.set_balance(account.address, funds.wei);
+        d.mint(account.address, funds).map(|_| d.addresses.usdc)
+    })?;
+    let relayer = PrivateKeySigner::random();
+    backend.with_devnet(|d| {
+        d.chain
+            .set_balance(relayer.address(), U256::from(10u64).pow(U256::from(20)))
+    });
+    let service = Arc::new(Service::new(db, backend.clone()).with_relayer(relayer));
+    let dev_owner = owner.clone();
+    let dev_routes = axum::Router::new().route(
+        "/dev/owner/sign",
+        axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+            let owner = dev_owner.clone();
+            async move {
+                let digest: Option<B256> = body["digest"].as_str().and_then(|d| d.parse().ok());
+                match digest.and_then(|d| owner.sign_hash_sync(&d).ok()) {
+                    Some(signature) => (
+                        axum::http::StatusCode::OK,
+                        axum::Json(serde_json::json!({
+                            "signature": format!("0x{}", alloy::hex::encode(signature.as_bytes()))
+                        })),
+                    ),
+                    None => (
+                        axum::http::StatusCode::BAD_REQUEST,
+                        axum::Json(serde_json::json!({ "error": { "code": "bad_request",
+                            "message": "give {\"digest\": \"0x…\"}: the 32-byte digest a session request returned" } })),
+                    ),
+                }
+            }
+        }),
+    );
+    let until = backend
+        .latest_timestamp()
+        .await
+        .map_err(sessionkeys::SdkError::from)?
+        + 3600;
+    let base = format!("http://{bound}");
+    let alice = "0x00000000000000000000000000000000000a11ce";
+    if json {
+        outln!(
+            "{}",
+            serde_json::json!({
+                "url": base, "app": app.id, "apiKey": key,
+                "owner": owner.address(), "account": account.address, "usdc": usdc,
+            })
+        );
+    } else {
+        outln!("sessionkeys serve --dev: the embedded devnet, a database in memory");
+        outln!("  listening  {base}  (OpenAPI at {base}/openapi.json)");
+        outln!("  app        demo, API key {key}");
+        outln!(
+            "  owner      {} (its wallet: POST /dev/owner/sign, --dev only)",
+            owner.address()
+        );
+        outln!(
+            "  account    {} holding 1 ETH and 1000 USDC ({usdc})",
+            account.address
+        );
+        outln!();
+        outln!("Try it (docs/service.md walks through each step):");
+        outln!("  K='{key}'");
+        outln!(
+            "  curl -s {base}/v1/sessions -H \"authorization: Bearer $K\" -H 'content-type: application/json' \\\n    -d '{{\"owner\":\"{}\",\"session\":{{\"validUntil\":{until},\"callPolicies\":[{{\"target\":\"{usdc}\",\"selector\":\"transfer(address,uint256)\",\"constraints\":[{{\"index\":0,\"condition\":\"equal\",\"value\":\"{alice}\",\"bits\":160}},{{\"index\":1,\"condition\":\"unconstrained\",\"limit\":{{\"limit\":\"50000000\"}}}}]}}],\"feeLimit\":{{\"limit\":\"10000000000000000\"}}}}}}' > requested.json",
+            owner.address()
+        );
+        outln!(
+            "  curl -s {base}/dev/owner/sign -H 'content-type: application/json' -d \"{{\\\"digest\\\":\\\"$(jq -r .digest requested.json)\\\"}}\" > signed.json"
+        );
+        outln!(
+            "  curl -s {base}/v1/sessions/$(jq -r .session.id requested.json)/approve -H \"authorization: Bearer $K\" -H 'content-type: application/json' -d @signed.json"
+        );
+        outln!(
+            "  curl -s {base}/v1/sessions/$(jq -r .session.id requested.json)/execute -H \"authorization: Bearer $K\" -H 'content-type: application/json' \\\n    -d '{{\"calls\":[{{\"to\":\"{usdc}\",\"data\":\"0xa9059cbb000000000000000000000000{}0000000000000000000000000000000000000000000000000000000000989680\"}}]}}'",
+            &alice[2..]
+        );
+        outln!("Stop with Ctrl-C.");
+    }
+    Ok(service.router().merge(dev_routes))
+}

@@ -1,0 +1,646 @@
+//! The HTTP API: request a session, approve it, check and execute calls under it, list and
+//! revoke. Every handler is a thin step over the SDK's workflow; the JSON shapes are here, and
+//! `/openapi.json` is generated from them.
+
+use crate::Service;
+use crate::db::{App, SessionRow};
+use crate::error::{ErrorResponse, FindingBody, ServiceError};
+use alloy::primitives::{Address, B256, Bytes, U256};
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
+use sessionkeys::backend::Backend;
+use sessionkeys::relay::{RevokeRequest, RevokeTarget};
+use sessionkeys::request::{self, RequestOptions};
+use sessionkeys::store::StoredStatus;
+use sessionkeys::{
+    AccountPlan, Call, Enable, Enabled, EntryPointVersion, SdkError, SessionClient, SessionTemplate,
+};
+use sessionkeys_contracts::vocabulary::SignatureMode;
+use sessionkeys_engine::explain::Labels;
+use sessionkeys_engine::lint::Severity;
+use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
+
+/// The app whose API key authorized the request.
+#[derive(Debug, Clone)]
+pub struct AuthedApp(pub App);
+
+impl FromRequestParts<Arc<Service>> for AuthedApp {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        service: &Arc<Service>,
+    ) -> Result<Self, Self::Rejection> {
+        let key = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(ServiceError::Unauthorized)?;
+        service
+            .db
+            .authenticate(key.trim())?
+            .map(AuthedApp)
+            .ok_or(ServiceError::Unauthorized)
+    }
+}
+
+/// JSON bodies that fail to parse become a 400 that says what was wrong.
+pub struct JsonBody<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for JsonBody<T> {
+    type Rejection = ServiceError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ServiceError::TooLarge)
+            }
+            Err(rejection) => Err(ServiceError::BadRequest(format!(
+                "the request body is not what this endpoint takes: {}; see /openapi.json",
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
+/// `POST /v1/sessions`: a new session for an owner's account.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateSession {
+    /// The account owner's address: the key whose wallet approves the session.
+    #[schema(value_type = String, example = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8")]
+    pub owner: Address,
+    /// Tells several accounts of one owner apart (default 0).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "0")]
+    pub salt: Option<U256>,
+    /// `v0.7` (default) or `v0.8`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "v0.7")]
+    pub entry_point: Option<EntryPointVersion>,
+    /// The session in the session JSON format (docs/session-format.md), without `signer`:
+    /// the service makes the key.
+    #[schema(value_type = Object)]
+    pub session: serde_json::Value,
+}
+
+/// A session as the service keeps it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionBody {
+    /// The service's id for it (`ses_…`).
+    pub id: String,
+    /// The session hash the owner approves and the validator enforces.
+    #[schema(value_type = String)]
+    pub session_hash: B256,
+    /// The smart account.
+    #[schema(value_type = String)]
+    pub account: Address,
+    /// The account's owner.
+    #[schema(value_type = String)]
+    pub owner: Address,
+    /// The session key's address (the key itself never leaves the service).
+    #[schema(value_type = String)]
+    pub session_key: Address,
+    /// The chain.
+    pub chain_id: u64,
+    /// `requested` (waits for the owner's signature), `approved` (enabled by its first op),
+    /// `granted` (enabled on-chain) or `revoked` (this service signs nothing more for it).
+    pub status: String,
+    /// When it ends (unix seconds).
+    pub valid_until: u64,
+    /// When it was requested (unix seconds).
+    pub created_at: u64,
+}
+
+/// The answer to a session request: what the owner is asked to sign, and why.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestedBody {
+    /// The session.
+    pub session: SessionBody,
+    /// The EIP-712 typed data for the owner's wallet (`eth_signTypedData_v4`).
+    #[schema(value_type = Object)]
+    pub typed_data: serde_json::Value,
+    /// Its digest: the owner's signature must recover to the owner from it.
+    #[schema(value_type = String)]
+    pub digest: B256,
+    /// The session in plain words, riskiest first.
+    pub explanation: ExplanationBody,
+    /// Lint warnings (a request with lint errors is refused).
+    pub lint: Vec<FindingBody>,
+}
+
+/// The session in plain words.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExplanationBody {
+    /// Who, until when.
+    pub heading: String,
+    /// What is allowed, riskiest first.
+    pub lines: Vec<String>,
+    /// What a person should know besides.
+    pub notes: Vec<String>,
+}
+
+/// `POST /v1/sessions/{session}/approve`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApproveSession {
+    /// The owner wallet's signature of the typed data (65 bytes, hex).
+    #[schema(value_type = String)]
+    pub signature: Bytes,
+    /// `firstUse` (default: the session's first op enables it, and deploys the account if it
+    /// has no code) or `relayed` (the service's relayer sends `enableSessionWithApproval` now).
+    #[serde(default)]
+    pub enable: EnableRoute,
+}
+
+/// How an approved session is enabled.
+#[derive(Debug, Default, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum EnableRoute {
+    /// By its first op.
+    #[default]
+    FirstUse,
+    /// Now, by the service's relayer.
+    Relayed,
+}
+
+/// The answer to an approval.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovedBody {
+    /// The session, as it stands now.
+    pub session: SessionBody,
+    /// The relayed `enableSessionWithApproval` transaction, when `enable` was `relayed`.
+    #[schema(value_type = Option<String>)]
+    pub transaction: Option<B256>,
+}
+
+/// One call.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CallBody {
+    /// The callee.
+    #[schema(value_type = String)]
+    pub to: Address,
+    /// Wei sent along (decimal or 0x hex string; default 0).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub value: U256,
+    /// Calldata (hex; default empty).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub data: Bytes,
+}
+
+/// `POST …/check` and `…/execute`: the calls of one op (a batch when more than one).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallsBody {
+    /// The calls, in order.
+    pub calls: Vec<CallBody>,
+}
+
+/// The answer to a check: the op would pass the validator now.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckedBody {
+    /// Always true (a refusal is a 422 naming the violation).
+    pub allowed: bool,
+    /// `use`, or `enable` when the op would also enable the session.
+    pub mode: String,
+    /// The time the op would be judged at (unix seconds).
+    pub time_hint: u64,
+}
+
+/// The answer to an execute: the op landed.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutedBody {
+    /// The userOp hash.
+    #[schema(value_type = String)]
+    pub user_op_hash: B256,
+    /// The bundle transaction's hash.
+    #[schema(value_type = String)]
+    pub transaction_hash: B256,
+    /// What the account paid, in wei (decimal).
+    pub actual_gas_cost: String,
+    /// Gas the EntryPoint charged for (decimal).
+    pub actual_gas_used: String,
+}
+
+/// The answer to a revoke.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokedBody {
+    /// The session: `revoked` here, so nothing more is signed for it.
+    pub session: SessionBody,
+    /// For the owner's wallet: revoking on-chain through the validator's
+    /// `revokeSessionsWithApproval` (any relayer can send it).
+    #[schema(value_type = Object)]
+    pub owner_revoke_typed_data: serde_json::Value,
+    /// Its digest.
+    #[schema(value_type = String)]
+    pub owner_revoke_digest: B256,
+}
+
+/// Paging and filtering of `GET /v1/sessions`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only this account's sessions.
+    #[param(value_type = Option<String>)]
+    pub account: Option<Address>,
+    /// At most this many (1..=100, default 50).
+    pub limit: Option<u32>,
+    /// Skip this many (default 0).
+    pub offset: Option<u32>,
+}
+
+/// A page of sessions, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    /// The sessions.
+    pub sessions: Vec<SessionBody>,
+}
+
+/// Which account `latest` means.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SelectQuery {
+    /// With `latest` as the session: the account whose newest session of this app is meant.
+    #[param(value_type = Option<String>)]
+    pub account: Option<Address>,
+}
+
+fn session_body(row: &SessionRow) -> SessionBody {
+    let record = &row.record;
+    let spec = record.spec().ok();
+    SessionBody {
+        id: row.id.clone(),
+        session_hash: record.hash,
+        account: record.account,
+        owner: record.owner,
+        session_key: spec.as_ref().map(|s| s.signer).unwrap_or_default(),
+        chain_id: record.chain_id,
+        status: record.status.word().to_string(),
+        valid_until: spec.map(|s| s.validUntil.to()).unwrap_or_default(),
+        created_at: record.created_at,
+    }
+}
+
+/// Finds the app's session named by `selector`: its id, its hash (`0x` and 64 hex digits), or
+/// `latest` with `?account=`.
+fn select(
+    service: &Service,
+    app: &App,
+    selector: &str,
+    query: &SelectQuery,
+) -> Result<SessionRow, ServiceError> {
+    let not_found = || {
+        ServiceError::NotFound(format!(
+            "this app has no session {selector:?}: name one by its id (ses_…), its hash (0x…), \
+             or `latest?account=0x…`"
+        ))
+    };
+    if selector == "latest" {
+        let account = query.account.ok_or_else(|| {
+            ServiceError::BadRequest(
+                "`latest` needs the account: add ?account=0x… to the path".into(),
+            )
+        })?;
+        return service
+            .db
+            .sessions(app, Some(account), 1, 0)?
+            .into_iter()
+            .next()
+            .ok_or_else(not_found);
+    }
+    if query.account.is_some() {
+        return Err(ServiceError::BadRequest(
+            "?account= goes only with `latest`: a session id or hash names one session already"
+                .into(),
+        ));
+    }
+    let row = if selector.starts_with("0x") {
+        let hash: B256 = selector.parse().map_err(|_| {
+            ServiceError::BadRequest(format!(
+                "{selector:?} is not a session hash: 0x and 64 hex digits"
+            ))
+        })?;
+        service.db.session_by_hash(app, hash)?
+    } else {
+        service.db.session_by_id(app, selector)?
+    };
+    row.ok_or_else(not_found)
+}
+
+/// The service checks the chain's time, not its own clock, so a devnet's moved time counts.
+async fn chain_now(backend: &dyn Backend) -> Result<u64, ServiceError> {
+    Ok(backend.latest_timestamp().await.map_err(SdkError::from)?)
+}
+
+/// Request a session for an owner's account.
+#[utoipa::path(post, path = "/v1/sessions", request_body = CreateSession,
+    security(("app_key" = [])),
+    responses(
+        (status = 201, description = "The session is requested: the owner signs `typedData`", body = RequestedBody),
+        (status = 400, description = "The body is malformed", body = ErrorResponse),
+        (status = 401, description = "No or an unknown API key", body = ErrorResponse),
+        (status = 422, description = "The session is invalid, ended, or lint finds errors in it", body = ErrorResponse),
+        (status = 502, description = "The chain or bundler failed", body = ErrorResponse),
+    ))]
+pub async fn create_session(
+    State(service): State<Arc<Service>>,
+    AuthedApp(app): AuthedApp,
+    JsonBody(body): JsonBody<CreateSession>,
+) -> Result<(StatusCode, Json<RequestedBody>), ServiceError> {
+    let template = SessionTemplate::parse(&body.session.to_string()).map_err(SdkError::from)?;
+    let backend = service.backend.as_ref();
+    let now = chain_now(backend).await?;
+    template.ensure_not_expired(now)?;
+    let findings: Vec<FindingBody> = template.lint(now).iter().map(FindingBody::from).collect();
+    if template
+        .lint(now)
+        .iter()
+        .any(|f| f.severity == Severity::Error)
+    {
+        return Err(ServiceError::LintErrors(findings));
+    }
+    let mut plan = AccountPlan::new(body.owner, body.entry_point.unwrap_or(service.version));
+    plan.factory_owner = service.factory_owner;
+    plan.salt = body.salt.unwrap_or_default();
+    let records = service.db.records(&app);
+    let requested = request::request(
+        backend,
+        &records,
+        &template,
+        &plan,
+        RequestOptions::default(),
+    )
+    .await?;
+    let row = service
+        .db
+        .session_by_hash(&app, requested.session.hash)?
+        .ok_or_else(|| ServiceError::NotFound("the session just stored is gone".into()))?;
+    let explanation = template.explain(&Labels::well_known());
+    Ok((
+        StatusCode::CREATED,
+        Json(RequestedBody {
+            session: session_body(&row),
+            typed_data: requested.typed_data,
+            digest: requested.digest,
+            explanation: ExplanationBody {
+                heading: explanation.heading,
+                lines: explanation.lines.into_iter().map(|l| l.text).collect(),
+                notes: explanation.notes,
+            },
+            lint: findings,
+        }),
+    ))
+}
+
+/// List this app's sessions, newest first.
+#[utoipa::path(get, path = "/v1/sessions", params(ListQuery), security(("app_key" = [])),
+    responses(
+        (status = 200, description = "A page of sessions", body = SessionList),
+        (status = 400, description = "A bad filter", body = ErrorResponse),
+        (status = 401, description = "No or an unknown API key", body = ErrorResponse),
+    ))]
+pub async fn list_sessions(
+    State(service): State<Arc<Service>>,
+    AuthedApp(app): AuthedApp,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<SessionList>, ServiceError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ServiceError::BadRequest(format!(
+            "limit {limit} is out of range: give 1 to 100"
+        )));
+    }
+    let rows = service
+        .db
+        .sessions(&app, query.account, limit, query.offset.unwrap_or(0))?;
+    Ok(Json(SessionList {
+        sessions: rows.iter().map(session_body).collect(),
+    }))
+}
+
+/// One of this app's sessions.
+#[utoipa::path(get, path = "/v1/sessions/{session}", params(
+        ("session" = String, Path, description = "`ses_…`, the session hash (0x…), or `latest`"),
+        SelectQuery),
+    security(("app_key" = [])),
+    responses(
+        (status = 200, description = "The session", body = SessionBody),
+        (status = 401, description = "No or an unknown API key", body = ErrorResponse),
+        (status = 404, description = "This app has no such session", body = ErrorResponse),
+    ))]
+pub async fn get_session(
+    State(service): State<Arc<Service>>,
+    AuthedApp(app): AuthedApp,
+    Path(selector): Path<String>,
+    Query(query): Query<SelectQuery>,
+) -> Result<Json<SessionBody>, ServiceError> {
+    Ok(Json(session_body(&select(
+        &service, &app, &selector, &query,
+    )?)))
+}
+
+/// Approve a requested session with the owner's wallet signature of its typed data.
+#[utoipa::path(post, path = "/v1/sessions/{session}/approve", request_body = ApproveSession,
+    params(("session" = String, Path, description = "`ses_…`, the session hash (0x…), or `latest`"), SelectQuery),
+    security(("app_key" = [])),
+    responses(
+        (status = 200, description = "Approved (and enabled, when relayed)", body = ApprovedBody),
+        (status = 404, description = "This app has no such session", body = ErrorResponse),
+        (status = 409, description = "Not waiting for approval, or its lane or epoch moved", body = ErrorResponse),
+        (status = 422, description = "Not the owner's signature of this typed data", body = ErrorResponse),
+    ))]
+pub async fn approve_session(
+    State(service): State<Arc<Service>>,
+    AuthedApp(app): AuthedApp,
+    Path(selector): Path<String>,
+    Query(query): Query<SelectQuery>,
+    JsonBody(body): JsonBody<ApproveSession>,
+) -> Result<Json<ApprovedBody>, ServiceError> {
+    let row = select(&service, &app, &selector, &query)?;
+    let how = match body.enable {
+        EnableRoute::FirstUse => Enable::FirstUse,
+        EnableRoute::Relayed => Enable::Relayed(service.relayer.as_ref().ok_or_else(|| {
+            ServiceError::Conflict(
+                "this service has no relayer key (--relayer-key-env): approve with \
+                 \"enable\": \"firstUse\""
+                    .into(),
+            )
+        })?),
+    };
+    let records = service.db.records(&app);
+    let approved = request::approve(
+        service.backend.as_ref(),
+        &records,
+        row.record.hash,
+        &body.signature,
+        how,
+    )
+    .await?;
+    let row = select(&service, &app, &row.id, &SelectQuery::default())?;
+    Ok(Json(ApprovedBody {
+        session: session_body(&row),
+        transaction: match approved.enabled {
+            Enabled::Relayed { transaction, .. } => Some(transaction),
+            _ => None,
+        },
+    }))
+}
+
+fn calls(body: &CallsBody) -> Result<Vec<Call>, ServiceError> {
+    if body.calls.is_empty() {
+        return Err(ServiceError::BadRequest(
+            "`calls` is empty: give at least one call".into(),
+        ));
+    }
+    Ok(body
+        .calls
+        .iter()
+        .map(|c| Call {
+            to: c.to,
+            value: c.value,
+            data: c.data.clone(),
+        })
+        .collect())
+}
+
+/// A client for a session this service may still sign for.
+fn client(service: &Service, app: &App, row: &SessionRow) -> Result<SessionClient, ServiceError> {
+    if row.record.status == StoredStatus::Revoked {
+        return Err(ServiceError::Revoked(row.id.clone()));
+    }
+    let records = service.db.records(app);
+    Ok(SessionClient::from_records(
+        service.backend.clone(),
+        &records,
+        &row.record,
+    )?)
+}
+
+/// Would these calls pass under the session now? Nothing is signed or sent.
+#[utoipa::path(post, path = "/v1/sessions/{session}/check", request_body = CallsBody,
+    params(("session" = String, Path, description = "`ses_…`, the session hash (0x…), or `latest`"), SelectQuery),
+    security(("app_key" = [])),
+    responses(
+        (status = 200, description = "The op would pass the validator", body = CheckedBody),
+        (status = 404, description = "This app has no such session", body = ErrorResponse),
+        (status = 409, description = "Revoked here, or not approved yet", body = ErrorResponse),
+        (status = 422, description = "Refused: `violation` names the validator's error", body = ErrorResponse),
+    ))]
+pub async fn check_calls(
+    State(service): State<Arc<Service>>,
+    AuthedApp(app): AuthedApp,
+    Path(selector): Path<String>,
+    Query(query): Query<SelectQuery>,
+    JsonBody(body): JsonBody<CallsBody>,
+) -> Result<Json<CheckedBody>, ServiceError> {
+    let row = select(&service, &app, &selector, &query)?;
+    let calls = calls(&body)?;
+    let precheck = client(&service, &app, &row)?.precheck(&calls).await?;
+    Ok(Json(CheckedBody {
+        allowed: true,
+        mode: match precheck.mode {
+            SignatureMode::Enable => "enable",
+            _ => "use",
+        }
+        .to_string(),
+        time_hint: precheck.time_hint,
+    }))
+}
+
+/// Execute calls under the session: pre-checked by the engine (a refusal signs and sends
+/// nothing), priced, signed with the session key, sent to the bundler, and waited for.
+#[utoipa::path(post, path = "/v1/sessions/{session}/execute", request_body = CallsBody,
+    params(("session" = String, Path, description = "`ses_…`, the session hash (0x…), or `latest`"), SelectQuery),
+    security(("app_key" = [])),
+    responses(
+        (status = 200, description = "The op landed", body = ExecutedBody),
+        (status = 404, description = "This app has no such session", body = ErrorResponse),
+        (status = 409, description = "Revoked here, or not approved yet", body = ErrorResponse),
+        (status = 422, description = "Refused before sending (nothing signed), or by the bundler, or reverted", body = ErrorResponse),
+        (status = 502, description = "The chain or bundler failed", body = ErrorResponse),
+    ))]
+pub async fn execute_calls(
+    State(service): State<Arc<Service>>,
+    AuthedApp(app): AuthedApp,
+    Path(selector): Path<String>,
+    Query(query): Query<SelectQuery>,
+    JsonBody(body): JsonBody<CallsBody>,
+) -> Result<Json<ExecutedBody>, ServiceError> {
+    let row = select(&service, &app, &selector, &query)?;
+    let calls = calls(&body)?;
+    // One op at a time per session: each takes the next nonce of its lane.
+    let lock = service.send_lock(row.record.hash);
+    let _guard = lock.lock().await;
+    // Read again under the lock: a revoke that landed while this waited stops it.
+    let row = select(&service, &app, &row.id, &SelectQuery::default())?;
+    let client = client(&service, &app, &row)?;
+    let executed = client.send(&calls).await?;
+    if row.record.status == StoredStatus::Approved {
+        // Its first op enabled it.
+        let mut record = row.record.clone();
+        record.status = StoredStatus::Granted;
+        record.approval = None;
+        sessionkeys::SessionRecords::save(&service.db.records(&app), &record)?;
+    }
+    Ok(Json(ExecutedBody {
+        user_op_hash: executed.user_op_hash,
+        transaction_hash: executed.transaction_hash,
+        actual_gas_cost: executed.actual_gas_cost.to_string(),
+        actual_gas_used: executed.actual_gas_used.to_string(),
+    }))
+}
+
+/// Revoke a session: this service stops signing for it at once, and returns the typed data
+/// the owner signs to revoke it on-chain as well.
+#[utoipa::path(post, path = "/v1/sessions/{session}/revoke",
+    params(("session" = String, Path, description = "`ses_…`, the session hash (0x…), or `latest`"), SelectQuery),
+    security(("app_key" = [])),
+    responses(
+        (status = 200, description = "Revoked here; the owner's typed data revokes it on-chain", body = RevokedBody),
+        (status = 404, description = "This app has no such session", body = ErrorResponse),
+        (status = 502, description = "The chain failed (the session is revoked here all the same)", body = ErrorResponse),
+    ))]
+pub async fn revoke_session(
+    State(service): State<Arc<Service>>,
+    AuthedApp(app): AuthedApp,
+    Path(selector): Path<String>,
+    Query(query): Query<SelectQuery>,
+) -> Result<Json<RevokedBody>, ServiceError> {
+    let row = select(&service, &app, &selector, &query)?;
+    // The kill switch first, under the session's send lock so no execute is mid-flight.
+    {
+        let lock = service.send_lock(row.record.hash);
+        let _guard = lock.lock().await;
+        let mut record = row.record.clone();
+        record.status = StoredStatus::Revoked;
+        sessionkeys::SessionRecords::save(&service.db.records(&app), &record)?;
+    }
+    let row = select(&service, &app, &row.id, &SelectQuery::default())?;
+    let owner_revoke = RevokeRequest::new(
+        service.backend.as_ref(),
+        row.record.validator,
+        row.record.account,
+        RevokeTarget::Sessions(vec![row.record.hash]),
+    )
+    .await?;
+    Ok(Json(RevokedBody {
+        session: session_body(&row),
+        owner_revoke_typed_data: owner_revoke.typed_data(),
+        owner_revoke_digest: owner_revoke.digest(),
+    }))
+}

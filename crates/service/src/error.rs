@@ -1,0 +1,172 @@
+//! The service's one error type, mapped once to an HTTP status and a JSON body:
+//! `{"error": {"code": "...", "message": "...", ...}}`. Messages say what was wrong and how to
+//! fix it; none carries a key.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use sessionkeys::SdkError;
+use sessionkeys::store::StoreError;
+use utoipa::ToSchema;
+
+/// A lint finding, as the API returns it (docs/lint.md).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FindingBody {
+    /// Stable code, e.g. `SK001`.
+    pub code: String,
+    /// `error` or `warning`.
+    pub severity: String,
+    /// Where, e.g. `callPolicies[0]`.
+    pub location: String,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+}
+
+impl From<&sessionkeys_engine::lint::Finding> for FindingBody {
+    fn from(finding: &sessionkeys_engine::lint::Finding) -> Self {
+        Self {
+            code: finding.code.to_string(),
+            severity: match finding.severity {
+                sessionkeys_engine::lint::Severity::Error => "error",
+                sessionkeys_engine::lint::Severity::Warning => "warning",
+            }
+            .to_string(),
+            location: finding.location.clone(),
+            message: finding.message.clone(),
+            hint: finding.hint.clone(),
+        }
+    }
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorResponse {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// A stable code: `unauthorized`, `not_found`, `bad_request`, `too_large`, `refused`, `lint_errors`,
+    /// `session_revoked`, `not_approved`, `conflict`, `chain_unavailable`, `internal`.
+    pub code: String,
+    /// A sentence for a person: what was wrong and how to fix it.
+    pub message: String,
+    /// For `refused`: the validator's named error (e.g. `LimitExceeded`), as the chain would
+    /// revert with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub violation: Option<String>,
+    /// For `lint_errors`: the findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Option<Vec<FindingBody>>,
+}
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No or an unknown API key (401).
+    #[error(
+        "this endpoint needs an app's API key: send `Authorization: Bearer sk_app_…` (made by \
+         `sessionkeys app create`)"
+    )]
+    Unauthorized,
+    /// Nothing of this app matches (404): ids of other apps look exactly like unknown ones.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is malformed (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is larger than [`crate::MAX_BODY_BYTES`] (413).
+    #[error(
+        "the request body is over {} bytes: send fewer calls or a smaller session",
+        crate::MAX_BODY_BYTES
+    )]
+    TooLarge,
+    /// Lint found errors in the session (422).
+    #[error("lint reports {} error(s) in the session (docs/lint.md): fix them and request it again", .0.iter().filter(|f| f.severity == "error").count())]
+    LintErrors(Vec<FindingBody>),
+    /// The service stopped signing for this session (409).
+    #[error("session {0} was revoked in this service: nothing is signed for it any more")]
+    Revoked(String),
+    /// The session's state does not allow the step (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// An SDK step failed.
+    #[error(transparent)]
+    Sdk(#[from] SdkError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        Self::Sdk(SdkError::Store(error))
+    }
+}
+
+impl ServiceError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use StatusCode as S;
+        match self {
+            Self::Unauthorized => (S::UNAUTHORIZED, "unauthorized"),
+            Self::NotFound(_) => (S::NOT_FOUND, "not_found"),
+            Self::BadRequest(_) => (S::BAD_REQUEST, "bad_request"),
+            Self::TooLarge => (S::PAYLOAD_TOO_LARGE, "too_large"),
+            Self::LintErrors(_) => (S::UNPROCESSABLE_ENTITY, "lint_errors"),
+            Self::Revoked(_) => (S::CONFLICT, "session_revoked"),
+            Self::Conflict(_) => (S::CONFLICT, "conflict"),
+            Self::Sdk(error) => match error {
+                SdkError::Refused { .. }
+                | SdkError::OutOfTimeRange { .. }
+                | SdkError::ExpiresTooSoon { .. }
+                | SdkError::BundlerRefused { .. }
+                | SdkError::ExecutionReverted { .. } => (S::UNPROCESSABLE_ENTITY, "refused"),
+                SdkError::InvalidSpec(_)
+                | SdkError::Unencodable(_)
+                | SdkError::Template(_)
+                | SdkError::SessionExpired { .. }
+                | SdkError::MalformedSignature(_)
+                | SdkError::WrongSigner { .. } => (S::UNPROCESSABLE_ENTITY, "bad_request"),
+                SdkError::LintErrors { .. } => (S::UNPROCESSABLE_ENTITY, "lint_errors"),
+                SdkError::LaneTaken { .. }
+                | SdkError::ApprovalStale { .. }
+                | SdkError::NotRequested { .. } => (S::CONFLICT, "conflict"),
+                SdkError::Account(_) => (S::CONFLICT, "not_approved"),
+                SdkError::Store(StoreError::UnknownSession { .. }) => (S::NOT_FOUND, "not_found"),
+                SdkError::Backend(_) | SdkError::Timeout { .. } | SdkError::NotDeployed(_) => {
+                    (S::BAD_GATEWAY, "chain_unavailable")
+                }
+                _ => (S::INTERNAL_SERVER_ERROR, "internal"),
+            },
+        }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> ErrorResponse {
+        let (_, code) = self.status_and_code();
+        let violation = match self {
+            Self::Sdk(SdkError::Refused { violation }) => Some(violation.name().to_string()),
+            _ => None,
+        };
+        ErrorResponse {
+            error: ErrorBody {
+                code: code.to_string(),
+                message: self.to_string(),
+                violation,
+                findings: match self {
+                    Self::LintErrors(findings) => Some(findings.clone()),
+                    _ => None,
+                },
+            },
+        }
+    }
+}
+
+impl IntoResponse for ServiceError {
+    fn into_response(self) -> Response {
+        let (status, _) = self.status_and_code();
+        (status, axum::Json(self.body())).into_response()
+    }
+}

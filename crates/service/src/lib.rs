@@ -1,0 +1,176 @@
+#![doc = include_str!("../README.md")]
+
+pub mod api;
+pub mod app_key;
+pub mod db;
+pub mod error;
+pub mod master_key;
+
+use alloy::primitives::{Address, B256};
+use alloy::signers::local::PrivateKeySigner;
+use axum::Router;
+use axum::routing::{get, post};
+use sessionkeys::backend::Backend;
+use sessionkeys::{EntryPointVersion, deployment};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use utoipa::OpenApi;
+
+pub use db::Database;
+pub use error::ServiceError;
+pub use master_key::MasterKey;
+
+/// Request bodies larger than this are refused (413): a session JSON of 256 policies is ~100 KB.
+pub const MAX_BODY_BYTES: usize = 512 * 1024;
+
+/// The service: its database, the chain it acts on, and how it makes accounts.
+pub struct Service {
+    db: Database,
+    backend: Arc<dyn Backend>,
+    version: EntryPointVersion,
+    factory_owner: Address,
+    relayer: Option<PrivateKeySigner>,
+    send_locks: Mutex<HashMap<B256, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("version", &self.version)
+            .field("factory_owner", &self.factory_owner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// A service over `db` acting on `backend`: new accounts on EntryPoint v0.7 from the
+    /// factories every chain shares, and no relayer.
+    pub fn new(db: Database, backend: Arc<dyn Backend>) -> Self {
+        Self {
+            db,
+            backend,
+            version: EntryPointVersion::V07,
+            factory_owner: deployment::DEFAULT_FACTORY_OWNER,
+            relayer: None,
+            send_locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// New accounts use this EntryPoint version unless a request names one.
+    pub fn with_entry_point(mut self, version: EntryPointVersion) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// New accounts come from the factories of this stake owner.
+    pub fn with_factory_owner(mut self, owner: Address) -> Self {
+        self.factory_owner = owner;
+        self
+    }
+
+    /// This key pays for relayed enables (`"enable": "relayed"`).
+    ///
+    /// # Security
+    /// The relayer key only pays gas; it gains no power over any account.
+    pub fn with_relayer(mut self, relayer: PrivateKeySigner) -> Self {
+        self.relayer = Some(relayer);
+        self
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    fn send_lock(&self, session: B256) -> Arc<tokio::sync::Mutex<()>> {
+        self.send_locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(session)
+            .or_default()
+            .clone()
+    }
+
+    /// The HTTP routes.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/openapi.json", get(|| async { axum::Json(openapi()) }))
+            .route(
+                "/v1/sessions",
+                post(api::create_session).get(api::list_sessions),
+            )
+            .route("/v1/sessions/{session}", get(api::get_session))
+            .route("/v1/sessions/{session}/approve", post(api::approve_session))
+            .route("/v1/sessions/{session}/check", post(api::check_calls))
+            .route("/v1/sessions/{session}/execute", post(api::execute_calls))
+            .route("/v1/sessions/{session}/revoke", post(api::revoke_session))
+            .fallback(|| async {
+                ServiceError::NotFound(
+                    "no such endpoint: /openapi.json lists the ones there are".into(),
+                )
+            })
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(self)
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "sessionkeys service",
+        description = "Session keys for ERC-4337 / ERC-7579 smart accounts over HTTP: request a \
+                       session for an owner's account, have the owner approve it in any wallet, \
+                       then check and execute calls the chain enforces (docs/service.md)."
+    ),
+    paths(
+        api::create_session,
+        api::list_sessions,
+        api::get_session,
+        api::approve_session,
+        api::check_calls,
+        api::execute_calls,
+        api::revoke_session
+    ),
+    modifiers(&AppKeyScheme)
+)]
+struct ApiDoc;
+
+struct AppKeyScheme;
+
+impl utoipa::Modify for AppKeyScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "app_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An app's API key, `sk_app_…`, from `sessionkeys app create`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI 3.1 document of the API, generated from the handlers and their types.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// Serves `service` on `listener` until `shutdown` resolves; requests in flight finish first.
+///
+/// # Errors
+/// What the listener reports.
+pub async fn serve(
+    service: Arc<Service>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, service.router())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,542 @@
+//! The HTTP API on the devnet: an app requests a session, the owner approves it with a
+//! wallet's signature, in-scope calls land and out-of-scope ones are refused with the named
+//! violation and nothing sent; apps see only their own sessions; a revoked session signs
+//! nothing; keys never appear in a response and are sealed in the database.
+
+#[path = "../../sdk/tests/support/scenario.rs"]
+mod scenario;
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use scenario::*;
+use serde_json::{Value, json};
+use sessionkeys::backend::Backend;
+use sessionkeys::{AccountPlan, DevnetBackend, EntryPointVersion, SessionRecords};
+use sessionkeys_service::db::App;
+use sessionkeys_service::{Database, MasterKey, Service};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+struct Harness {
+    backend: Arc<DevnetBackend>,
+    service: Arc<Service>,
+}
+
+fn harness_with(db: Database) -> Harness {
+    let backend = DevnetBackend::new().expect("the devnet (run `npm ci --prefix contracts`)");
+    backend.with_devnet(|d| {
+        d.chain
+            .set_balance(funder().address(), U256::from(10u64).pow(U256::from(24)))
+    });
+    let backend = Arc::new(backend);
+    let service = Arc::new(Service::new(db, backend.clone()));
+    Harness { backend, service }
+}
+
+fn harness() -> Harness {
+    harness_with(Database::in_memory(MasterKey::random()).unwrap())
+}
+
+impl Harness {
+    fn app(&self, name: &str) -> (App, String) {
+        self.service.db().create_app(name).unwrap()
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let (status, text) = self
+            .call_raw(method, path, key, body.map(|b| b.to_string()))
+            .await;
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    async fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<String>,
+    ) -> (StatusCode, String) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(key) = key {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let request = request.body(Body::from(body.unwrap_or_default())).unwrap();
+        let response = self
+            .service
+            .clone()
+            .router()
+            .oneshot(request)
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    /// The owner's counterfactual account, funded with ETH and 1,000 USDC.
+    async fn funded_owner(&self) -> (PrivateKeySigner, Address) {
+        let owner = PrivateKeySigner::random();
+        let plan = AccountPlan::new(owner.address(), EntryPointVersion::V07);
+        let account = plan.account(self.backend.as_ref()).await.unwrap();
+        fund(self.backend.as_ref(), account.address).await;
+        (owner, account.address)
+    }
+
+    async fn now(&self) -> u64 {
+        self.backend.latest_timestamp().await.unwrap()
+    }
+
+    /// Requests the scenario's USDC session (Alice or Bob, 100 USDC) and approves it for first
+    /// use; returns the session's id.
+    async fn approved_session(&self, key: &str, owner: &PrivateKeySigner) -> (String, Value) {
+        let now = self.now().await;
+        let (status, requested) = self
+            .call(
+                "POST",
+                "/v1/sessions",
+                Some(key),
+                Some(json!({
+                    "owner": owner.address(),
+                    "session": usdc_session_json(now),
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{requested}");
+        let id = requested["session"]["id"].as_str().unwrap().to_string();
+        let digest: B256 = requested["digest"].as_str().unwrap().parse().unwrap();
+        let signature = owner.sign_hash_sync(&digest).unwrap();
+        let (status, approved) = self
+            .call(
+                "POST",
+                &format!("/v1/sessions/{id}/approve"),
+                Some(key),
+                Some(json!({
+                    "signature": format!("0x{}", alloy::hex::encode(signature.as_bytes())),
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{approved}");
+        assert_eq!(approved["session"]["status"], "approved");
+        (id, requested)
+    }
+}
+
+/// The scenario's USDC session as session JSON without a signer.
+fn usdc_session_json(now: u64) -> Value {
+    let spec = usdc_session(Address::with_last_byte(1), now);
+    let mut json = sessionkeys_engine::format::SessionJson::from_spec(&spec);
+    json.signer = None;
+    serde_json::to_value(json).unwrap()
+}
+
+fn calls(to: Address, amount: u64) -> Value {
+    let call = transfer(to, amount);
+    json!({ "calls": [{ "to": call.to, "data": call.data }] })
+}
+
+#[tokio::test]
+async fn an_app_requests_a_session_the_owner_approves_and_an_in_scope_transfer_lands() {
+    let h = harness();
+    let (_, key) = h.app("shop");
+    let (owner, account) = h.funded_owner().await;
+    let (id, requested) = h.approved_session(&key, &owner).await;
+    assert_eq!(requested["typedData"]["primaryType"], "EnableSession");
+    assert_eq!(
+        requested["session"]["account"]
+            .as_str()
+            .unwrap()
+            .parse::<Address>()
+            .unwrap(),
+        account
+    );
+    assert_eq!(requested["session"]["status"], "requested");
+    let lines = requested["explanation"]["lines"].as_array().unwrap();
+    assert!(!lines.is_empty(), "{requested}");
+
+    let (status, checked) = h
+        .call(
+            "POST",
+            &format!("/v1/sessions/{id}/check"),
+            Some(&key),
+            Some(calls(ALICE, USDC)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{checked}");
+    assert_eq!(
+        checked["mode"], "enable",
+        "the first op enables the session"
+    );
+
+    let (status, executed) = h
+        .call(
+            "POST",
+            &format!("/v1/sessions/{id}/execute"),
+            Some(&key),
+            Some(calls(ALICE, USDC)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{executed}");
+    assert!(executed["userOpHash"].as_str().unwrap().starts_with("0x"));
+    assert_eq!(
+        usdc_balance(h.backend.as_ref(), ALICE).await,
+        U256::from(USDC)
+    );
+
+    // Its first op enabled it; the next is a plain use, chosen here by hash, then by `latest`.
+    let hash = requested["session"]["sessionHash"].as_str().unwrap();
+    let (status, session) = h
+        .call("GET", &format!("/v1/sessions/{hash}"), Some(&key), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["status"], "granted");
+    let (status, checked) = h
+        .call(
+            "POST",
+            &format!("/v1/sessions/latest/check?account={account}"),
+            Some(&key),
+            Some(calls(BOB, USDC)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{checked}");
+    assert_eq!(checked["mode"], "use");
+}
+
+#[tokio::test]
+async fn an_out_of_scope_call_is_422_naming_the_violation_and_nothing_is_sent() {
+    let h = harness();
+    let (_, key) = h.app("shop");
+    let (owner, account) = h.funded_owner().await;
+    let (id, _) = h.approved_session(&key, &owner).await;
+    let before = usdc_balance(h.backend.as_ref(), account).await;
+    for (to, amount, violation) in [
+        (CAROL, USDC, "ConstraintViolated"),
+        (ALICE, 100 * USDC + 1, "LimitExceeded"),
+    ] {
+        for step in ["check", "execute"] {
+            let (status, refused) = h
+                .call(
+                    "POST",
+                    &format!("/v1/sessions/{id}/{step}"),
+                    Some(&key),
+                    Some(calls(to, amount)),
+                )
+                .await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+            assert_eq!(refused["error"]["code"], "refused");
+            assert_eq!(refused["error"]["violation"], violation, "{refused}");
+            assert!(refused["error"]["message"].as_str().unwrap().len() > 20);
+        }
+    }
+    assert_eq!(usdc_balance(h.backend.as_ref(), account).await, before);
+    let code = h.backend.code(account).await.unwrap();
+    assert!(
+        code.is_empty(),
+        "nothing was sent: the account is still counterfactual"
+    );
+}
+
+#[tokio::test]
+async fn lint_errors_refuse_the_request_with_the_findings_and_keep_no_session() {
+    let h = harness();
+    let (app, key) = h.app("shop");
+    let owner = PrivateKeySigner::random();
+    let (status, refused) = h
+        .call(
+            "POST",
+            "/v1/sessions",
+            Some(&key),
+            Some(json!({
+                "owner": owner.address(),
+                "session": { "validUntil": 4000000000u64, "callPolicies": [{
+                    "target": usdc(), "selector": "approve(address,uint256)" }] },
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["code"], "lint_errors");
+    let codes: Vec<&str> = refused["error"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["SK001", "SK011"], "{refused}");
+    assert!(
+        h.service
+            .db()
+            .sessions(&app, None, 100, 0)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn without_a_valid_api_key_every_session_endpoint_is_401() {
+    let h = harness();
+    let (_, key) = h.app("shop");
+    let forged = format!(
+        "{}{}",
+        &key[..key.len() - 1],
+        if key.ends_with('0') { '1' } else { '0' }
+    );
+    for key in [None, Some("sk_app_nonsense"), Some(forged.as_str())] {
+        for (method, path) in [
+            ("GET", "/v1/sessions"),
+            ("POST", "/v1/sessions"),
+            ("GET", "/v1/sessions/latest"),
+            ("POST", "/v1/sessions/ses_0/execute"),
+        ] {
+            let (status, body) = h.call(method, path, key, Some(json!({}))).await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} {key:?}: {body}"
+            );
+            assert_eq!(body["error"]["code"], "unauthorized");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_app_cannot_read_use_or_revoke_another_apps_session_by_id_or_hash() {
+    let h = harness();
+    let (_, key_a) = h.app("a");
+    let (_, key_b) = h.app("b");
+    let (owner, account) = h.funded_owner().await;
+    let (id, requested) = h.approved_session(&key_a, &owner).await;
+    let hash = requested["session"]["sessionHash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for selector in [
+        id.clone(),
+        hash.clone(),
+        format!("latest?account={account}"),
+    ] {
+        let (sep, rest) = match selector.split_once('?') {
+            Some((s, q)) => (s.to_string(), format!("?{q}")),
+            None => (selector.clone(), String::new()),
+        };
+        for (method, step, body) in [
+            ("GET", "", None),
+            ("POST", "/check", Some(calls(ALICE, 1))),
+            ("POST", "/execute", Some(calls(ALICE, 1))),
+            ("POST", "/revoke", None),
+            ("POST", "/approve", Some(json!({ "signature": "0x00" }))),
+        ] {
+            let path = format!("/v1/sessions/{sep}{step}{rest}");
+            let (status, body) = h.call(method, &path, Some(&key_b), body).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+        }
+    }
+    let (_, listed) = h.call("GET", "/v1/sessions", Some(&key_b), None).await;
+    assert_eq!(listed["sessions"], json!([]));
+    // App A still has it, unrevoked and usable.
+    let (_, listed) = h.call("GET", "/v1/sessions", Some(&key_a), None).await;
+    assert_eq!(listed["sessions"][0]["id"], id.as_str());
+    assert_eq!(listed["sessions"][0]["status"], "approved");
+}
+
+#[tokio::test]
+async fn a_revoked_session_signs_nothing_more_and_the_owner_gets_the_revoke_typed_data() {
+    let h = harness();
+    let (_, key) = h.app("shop");
+    let (owner, account) = h.funded_owner().await;
+    let (id, _) = h.approved_session(&key, &owner).await;
+    let (status, executed) = h
+        .call(
+            "POST",
+            &format!("/v1/sessions/{id}/execute"),
+            Some(&key),
+            Some(calls(ALICE, USDC)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{executed}");
+    let (status, revoked) = h
+        .call(
+            "POST",
+            &format!("/v1/sessions/{id}/revoke"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{revoked}");
+    assert_eq!(revoked["session"]["status"], "revoked");
+    assert_eq!(
+        revoked["ownerRevokeTypedData"]["primaryType"],
+        "RevokeSessions"
+    );
+    let balance = usdc_balance(h.backend.as_ref(), account).await;
+    for step in ["check", "execute"] {
+        let (status, refused) = h
+            .call(
+                "POST",
+                &format!("/v1/sessions/{id}/{step}"),
+                Some(&key),
+                Some(calls(ALICE, USDC)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+        assert_eq!(refused["error"]["code"], "session_revoked");
+    }
+    assert_eq!(usdc_balance(h.backend.as_ref(), account).await, balance);
+}
+
+#[tokio::test]
+async fn the_session_key_is_never_in_a_response_and_is_sealed_in_the_database_file() {
+    let path = std::env::temp_dir().join(format!("sk-service-{}.sqlite", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let master = MasterKey::random();
+    let h = harness_with(Database::open(&path, master.clone()).unwrap());
+    let (app, key) = h.app("shop");
+    let (owner, _) = h.funded_owner().await;
+    let (id, requested) = h.approved_session(&key, &owner).await;
+    let (_, executed) = h
+        .call_raw(
+            "POST",
+            &format!("/v1/sessions/{id}/execute"),
+            Some(&key),
+            Some(calls(ALICE, USDC).to_string()),
+        )
+        .await;
+    let (_, listed) = h.call_raw("GET", "/v1/sessions", Some(&key), None).await;
+
+    let row = h.service.db().session_by_id(&app, &id).unwrap().unwrap();
+    let session_key = h.service.db().records(&app).open_key(&row.record).unwrap();
+    assert_eq!(
+        requested["session"]["sessionKey"]
+            .as_str()
+            .unwrap()
+            .parse::<Address>()
+            .unwrap(),
+        session_key.address()
+    );
+    let secret = session_key.to_bytes();
+    let secret_hex = alloy::hex::encode(secret);
+    for text in [requested.to_string(), executed, listed] {
+        assert!(
+            !text.to_lowercase().contains(&secret_hex),
+            "a response carries the key"
+        );
+    }
+    // Close the database (the WAL is checkpointed), then read every byte of its files.
+    drop(h);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend(std::fs::read(path.with_extension("sqlite-wal")).unwrap_or_default());
+    assert!(
+        !bytes.windows(32).any(|w| w == secret.as_slice()),
+        "the key is in the file in plaintext"
+    );
+    assert!(
+        !bytes.windows(64).any(|w| w == secret_hex.as_bytes()),
+        "the key is in the file as hex"
+    );
+    // The same master key opens it again after a restart; another does not.
+    let reopened = Database::open(&path, master).unwrap();
+    assert_eq!(
+        reopened
+            .records(&app)
+            .open_key(&row.record)
+            .unwrap()
+            .address(),
+        session_key.address()
+    );
+    let other = Database::open(&path, MasterKey::random()).unwrap();
+    assert!(other.records(&app).open_key(&row.record).is_err());
+    let _ = std::fs::remove_file(&path);
+}
+
+#[tokio::test]
+async fn a_malformed_request_is_400_saying_what_was_wrong() {
+    let h = harness();
+    let (_, key) = h.app("shop");
+    for (body, says) in [
+        ("{not json", "not what this endpoint takes"),
+        (r#"{"owner": "0x12"}"#, "owner"),
+        (
+            r#"{"owner": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "session": {}, "extra": 1}"#,
+            "extra",
+        ),
+    ] {
+        let (status, text) = h
+            .call_raw("POST", "/v1/sessions", Some(&key), Some(body.to_string()))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {text}");
+        assert!(text.contains(says), "{body}: {text}");
+    }
+    let (status, text) = h
+        .call_raw(
+            "POST",
+            "/v1/sessions/ses_0/execute",
+            Some(&key),
+            Some(r#"{"calls": []}"#.into()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{text}");
+    let (status, body) = h
+        .call("GET", "/v1/sessions?limit=0", Some(&key), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = h.call("GET", "/v1/sessions/latest", Some(&key), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("?account=")
+    );
+    let huge = format!(
+        r#"{{"calls": [{{"to": "{}", "data": "0x{}"}}]}}"#,
+        ALICE,
+        "00".repeat(300_000)
+    );
+    let (status, text) = h
+        .call_raw("POST", "/v1/sessions/ses_0/check", Some(&key), Some(huge))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+    assert!(text.contains("too_large"), "{text}");
+    let (status, body) = h.call("GET", "/nowhere", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test]
+async fn openapi_is_3_1_and_lists_every_route() {
+    let h = harness();
+    let (status, doc) = h.call("GET", "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    for path in [
+        "/v1/sessions",
+        "/v1/sessions/{session}",
+        "/v1/sessions/{session}/approve",
+        "/v1/sessions/{session}/check",
+        "/v1/sessions/{session}/execute",
+        "/v1/sessions/{session}/revoke",
+    ] {
+        assert!(
+            paths.iter().any(|p| p.as_str() == path),
+            "{path} missing from {paths:?}"
+        );
+    }
+    assert!(doc["components"]["schemas"]["ErrorResponse"].is_object());
+}
