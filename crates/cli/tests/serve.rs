@@ -68,6 +68,23 @@ fn serve_dev_runs_the_whole_flow_its_banner_prints_over_http() {
     let (status, ok) = http(base, "GET", "/healthz", None, None);
     assert_eq!((status, ok), (StatusCode::OK, Value::String("ok".into())));
 
+    // Sign-in messages name where the service is (EIP-4361 domain and URI).
+    let (status, challenge) = http(
+        base,
+        "POST",
+        "/v1/owner/challenge",
+        None,
+        Some(&json!({ "address": banner["owner"] })),
+    );
+    assert_eq!(status, StatusCode::OK, "{challenge}");
+    let message = challenge["message"].as_str().unwrap();
+    let host = base.trim_start_matches("http://");
+    assert!(
+        message.starts_with(&format!("{host} wants you to sign in")),
+        "{message}"
+    );
+    assert!(message.contains(&format!("URI: {base}\n")), "{message}");
+
     let usdc = banner["usdc"].as_str().unwrap();
     let alice = "0x00000000000000000000000000000000000a11ce";
     let session = json!({

@@ -96,6 +96,8 @@ pub struct CreateSession {
 pub struct SessionBody {
     /// The service's id for it (`ses_…`).
     pub id: String,
+    /// The app that requested it.
+    pub app_id: String,
     /// The session hash the owner approves and the validator enforces.
     #[schema(value_type = String)]
     pub session_hash: B256,
@@ -249,6 +251,81 @@ pub struct RevokedBody {
     /// Its digest.
     #[schema(value_type = String)]
     pub owner_revoke_digest: B256,
+    /// The session key's own `revokeSession` on-chain, tried once when the session was
+    /// enabled: a session op under the session's own limits, so it may be refused (a spent fee
+    /// budget); the owner's typed data above revokes it regardless.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub self_revoke: Option<SelfRevokeBody>,
+}
+
+/// What the session key's self-revoke did.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SelfRevokeBody {
+    /// The userOp that revoked the session on-chain, when it landed.
+    #[schema(value_type = Option<String>)]
+    pub user_op_hash: Option<B256>,
+    /// Why it did not, otherwise.
+    pub error: Option<String>,
+}
+
+/// The answer to a revoke-all.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokedAllBody {
+    /// The sessions this service stopped signing for.
+    pub revoked: Vec<SessionBody>,
+    /// For the owner's wallet: `revokeAllWithApproval`, which moves the account's revocation
+    /// epoch so every session of it, granted anywhere, stops on-chain.
+    #[schema(value_type = Object)]
+    pub owner_revoke_all_typed_data: serde_json::Value,
+    /// Its digest.
+    #[schema(value_type = String)]
+    pub owner_revoke_all_digest: B256,
+}
+
+/// One session of an account as the chain knows it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountSessionBody {
+    /// The session hash.
+    #[schema(value_type = String)]
+    pub session_hash: B256,
+    /// This service's id for it, when it holds the session; absent for sessions granted
+    /// elsewhere.
+    pub id: Option<String>,
+    /// This service's status for it, when it holds it.
+    pub status: Option<String>,
+    /// `active`, `not enabled`, `revoked`, `revoked (all)`, or `previous validator`.
+    pub onchain: String,
+    /// Whether ops under it can pass on-chain now.
+    pub usable: bool,
+    /// Its budgets this period.
+    pub limits: Vec<BudgetBody>,
+}
+
+/// A budget of a session and what is left of it this period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BudgetBody {
+    /// What it counts: `ops`, `fees`, `value`, `calls`, `sum`, `transfers`.
+    pub kind: String,
+    /// The policy it belongs to.
+    pub policy: u16,
+    /// The constraint it belongs to.
+    pub constraint: u16,
+    /// The limit (decimal, in the counted unit).
+    pub limit: String,
+    /// Used this period (decimal).
+    pub used: String,
+    /// Left this period (decimal).
+    pub remaining: String,
+}
+
+/// An account's sessions from the chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountSessionList {
+    /// Oldest first: the ones this service holds, then those granted elsewhere.
+    pub sessions: Vec<AccountSessionBody>,
 }
 
 /// Paging and filtering of `GET /v1/sessions`.
@@ -280,11 +357,12 @@ pub struct SelectQuery {
     pub account: Option<Address>,
 }
 
-fn session_body(row: &SessionRow) -> SessionBody {
+pub(crate) fn session_body(row: &SessionRow) -> SessionBody {
     let record = &row.record;
     let spec = record.spec().ok();
     SessionBody {
         id: row.id.clone(),
+        app_id: row.app_id.clone(),
         session_hash: record.hash,
         account: record.account,
         owner: record.owner,
@@ -622,15 +700,25 @@ pub async fn revoke_session(
     Query(query): Query<SelectQuery>,
 ) -> Result<Json<RevokedBody>, ServiceError> {
     let row = select(&service, &app, &selector, &query)?;
-    // The kill switch first, under the session's send lock so no execute is mid-flight.
-    {
+    Ok(Json(revoke_row(&service, row).await?))
+}
+
+/// The kill switch, then the owner's typed data to revoke on-chain too.
+pub(crate) async fn revoke_row(
+    service: &Service,
+    row: SessionRow,
+) -> Result<RevokedBody, ServiceError> {
+    // Under the session's send lock, so no execute for it is mid-flight when this returns.
+    let self_revoke = {
         let lock = service.send_lock(row.record.hash);
         let _guard = lock.lock().await;
-        let mut record = row.record.clone();
-        record.status = StoredStatus::Revoked;
-        sessionkeys::SessionRecords::save(&service.db.records(&app), &record)?;
-    }
-    let row = select(&service, &app, &row.id, &SelectQuery::default())?;
+        service.db.mark_revoked(&row)?;
+        if row.record.status == StoredStatus::Granted {
+            Some(self_revoke(service, &row).await)
+        } else {
+            None
+        }
+    };
     let owner_revoke = RevokeRequest::new(
         service.backend.as_ref(),
         row.record.validator,
@@ -638,9 +726,180 @@ pub async fn revoke_session(
         RevokeTarget::Sessions(vec![row.record.hash]),
     )
     .await?;
-    Ok(Json(RevokedBody {
+    let mut row = row;
+    row.record.status = StoredStatus::Revoked;
+    Ok(RevokedBody {
         session: session_body(&row),
         owner_revoke_typed_data: owner_revoke.typed_data(),
         owner_revoke_digest: owner_revoke.digest(),
+        self_revoke,
+    })
+}
+
+/// The session key revokes its own session (rule 16): best effort, after the kill switch.
+async fn self_revoke(service: &Service, row: &SessionRow) -> SelfRevokeBody {
+    let app = App {
+        id: row.app_id.clone(),
+        name: String::new(),
+    };
+    let call = Call::typed(
+        row.record.validator,
+        &sessionkeys_contracts::session::ISessionKeyValidator::revokeSessionCall {
+            sessionHash: row.record.hash,
+        },
+    );
+    let sent = match SessionClient::from_records(
+        service.backend.clone(),
+        &service.db.records(&app),
+        &row.record,
+    ) {
+        Ok(client) => client.send(&[call]).await,
+        Err(error) => Err(error),
+    };
+    match sent {
+        Ok(executed) => SelfRevokeBody {
+            user_op_hash: Some(executed.user_op_hash),
+            error: None,
+        },
+        Err(error) => SelfRevokeBody {
+            user_op_hash: None,
+            error: Some(error.to_string()),
+        },
+    }
+}
+
+/// Stops signing for every one of `rows` (the kill switch), and returns the owner's typed data
+/// that revokes every session of `account` on-chain.
+pub(crate) async fn revoke_all_rows(
+    service: &Service,
+    account: Address,
+    rows: Vec<SessionRow>,
+) -> Result<RevokedAllBody, ServiceError> {
+    let mut revoked = Vec::new();
+    for mut row in rows {
+        if row.record.status == StoredStatus::Revoked {
+            continue;
+        }
+        let lock = service.send_lock(row.record.hash);
+        let _guard = lock.lock().await;
+        service.db.mark_revoked(&row)?;
+        row.record.status = StoredStatus::Revoked;
+        revoked.push(session_body(&row));
+    }
+    let request = RevokeRequest::new(
+        service.backend.as_ref(),
+        sessionkeys::deployment::session_key_validator(Address::ZERO).address(),
+        account,
+        RevokeTarget::All,
+    )
+    .await?;
+    Ok(RevokedAllBody {
+        revoked,
+        owner_revoke_all_typed_data: request.typed_data(),
+        owner_revoke_all_digest: request.digest(),
+    })
+}
+
+/// `account`'s sessions as the chain knows them: `held` (this service's rows of the account)
+/// with their on-chain state, then every other session enabled for the account.
+pub(crate) async fn account_rows(
+    service: &Service,
+    account: Address,
+    held: &[SessionRow],
+) -> Result<Vec<AccountSessionBody>, ServiceError> {
+    let records: Vec<_> = held.iter().map(|r| r.record.clone()).collect();
+    let rows = sessionkeys::session_rows::session_rows(
+        &records,
+        Some(service.backend.as_ref()),
+        Some(account),
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let ours = held.iter().find(|h| h.record.hash == row.session_hash);
+            let onchain = row.onchain;
+            AccountSessionBody {
+                session_hash: row.session_hash,
+                id: ours.map(|h| h.id.clone()),
+                status: ours.map(|h| h.record.status.word().to_string()),
+                onchain: onchain
+                    .as_ref()
+                    .map(|o| o.state.word().to_string())
+                    .unwrap_or_default(),
+                usable: onchain.as_ref().is_some_and(|o| o.state.usable()),
+                limits: onchain
+                    .map(|o| {
+                        o.limits
+                            .into_iter()
+                            .map(|b| BudgetBody {
+                                kind: b.kind.to_string(),
+                                policy: b.policy,
+                                constraint: b.constraint,
+                                limit: b.limit,
+                                used: b.used,
+                                remaining: b.remaining,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }
+        })
+        .collect())
+}
+
+/// The most sessions of one account the service lists or revokes at once.
+const ACCOUNT_SESSIONS_MAX: u32 = 1000;
+
+/// An account's sessions from the chain: those this app holds and those granted elsewhere, with
+/// status and remaining budgets.
+#[utoipa::path(get, path = "/v1/accounts/{account}/sessions",
+    params(("account" = String, Path, description = "The smart account (0x…)")),
+    security(("app_key" = [])),
+    responses(
+        (status = 200, description = "Its sessions, oldest first", body = AccountSessionList),
+        (status = 401, description = "No or an unknown API key", body = ErrorResponse),
+        (status = 502, description = "The chain failed", body = ErrorResponse),
+    ))]
+pub async fn account_sessions(
+    State(service): State<Arc<Service>>,
+    AuthedApp(app): AuthedApp,
+    Path(account): Path<String>,
+) -> Result<Json<AccountSessionList>, ServiceError> {
+    let account = parse_account(&account)?;
+    let held = service
+        .db
+        .sessions(&app, Some(account), ACCOUNT_SESSIONS_MAX, 0)?;
+    Ok(Json(AccountSessionList {
+        sessions: account_rows(&service, account, &held).await?,
     }))
+}
+
+/// Stop signing for every session this app holds on an account, and get the owner's typed
+/// data that revokes all of the account's sessions on-chain.
+#[utoipa::path(post, path = "/v1/accounts/{account}/revoke-all",
+    params(("account" = String, Path, description = "The smart account (0x…)")),
+    security(("app_key" = [])),
+    responses(
+        (status = 200, description = "Revoked here; the typed data revokes all on-chain", body = RevokedAllBody),
+        (status = 401, description = "No or an unknown API key", body = ErrorResponse),
+    ))]
+pub async fn revoke_account(
+    State(service): State<Arc<Service>>,
+    AuthedApp(app): AuthedApp,
+    Path(account): Path<String>,
+) -> Result<Json<RevokedAllBody>, ServiceError> {
+    let account = parse_account(&account)?;
+    let rows = service
+        .db
+        .sessions(&app, Some(account), ACCOUNT_SESSIONS_MAX, 0)?;
+    Ok(Json(revoke_all_rows(&service, account, rows).await?))
+}
+
+pub(crate) fn parse_account(text: &str) -> Result<Address, ServiceError> {
+    text.parse().map_err(|_| {
+        ServiceError::BadRequest(format!(
+            "{text:?} is not an account address: 0x and 40 hex digits"
+        ))
+    })
 }

@@ -5,10 +5,13 @@
 //! ```text
 //! apps(id PK, name, key_digest BLOB, created_at)
 //! session_keys(id PK, sealed BLOB)            the key, sealed under the master key
-//! sessions(id PK, app_id → apps, hash UNIQUE, account, status, record JSON, created_at)
+//! sessions(id PK, app_id → apps, hash UNIQUE, account, owner, status, record JSON, created_at)
+//! owner_challenges(nonce PK, owner, message, expires_at, used)   sign-in messages issued
+//! owner_tokens(digest PK, owner, expires_at)                      signed-in owners
+//! idempotency(app_id, key, fingerprint, state, status, body, created_at; PK app_id, key)
 //! ```
-//! `record` is the SDK's `StoredSession` as JSON; `status` and `account` repeat two of its
-//! fields so queries can filter on them.
+//! `record` is the SDK's `StoredSession` as JSON; `status`, `account` and `owner` repeat three
+//! of its fields so queries can filter on them.
 
 use crate::app_key;
 use crate::master_key::MasterKey;
@@ -39,11 +42,35 @@ CREATE TABLE IF NOT EXISTS sessions (
     app_id TEXT NOT NULL REFERENCES apps(id),
     hash TEXT NOT NULL UNIQUE,
     account TEXT NOT NULL,
+    owner TEXT NOT NULL,
     status TEXT NOT NULL,
     record TEXT NOT NULL,
     created_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_by_app_account ON sessions(app_id, account, created_at);
+CREATE INDEX IF NOT EXISTS sessions_by_owner ON sessions(owner, created_at);
+CREATE TABLE IF NOT EXISTS owner_challenges (
+    nonce TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    message TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS owner_tokens (
+    digest BLOB PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    app_id TEXT NOT NULL REFERENCES apps(id),
+    key TEXT NOT NULL,
+    fingerprint BLOB NOT NULL,
+    state TEXT NOT NULL,
+    status INTEGER,
+    body BLOB,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (app_id, key)
+);
 ";
 
 /// An app (tenant).
@@ -78,7 +105,7 @@ impl std::fmt::Debug for Database {
     }
 }
 
-fn db_error(error: impl std::fmt::Display) -> StoreError {
+pub(crate) fn db_error(error: impl std::fmt::Display) -> StoreError {
     StoreError::Database {
         reason: error.to_string(),
     }
@@ -88,7 +115,7 @@ fn random_id(prefix: &str) -> String {
     format!("{prefix}{}", app_key::new_app_id())
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -152,7 +179,7 @@ impl Database {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (each statement is
         // atomic), so a poisoned lock is safe to take.
         self.connection
@@ -269,6 +296,70 @@ impl Database {
     }
 }
 
+impl Database {
+    /// Every session of `owner`'s accounts, across apps, newest first; at most `limit` from
+    /// `offset`.
+    pub fn owner_sessions(
+        &self,
+        owner: Address,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare(
+                "SELECT id, app_id, record FROM sessions WHERE owner = ?1 \
+                 ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
+            )
+            .map_err(db_error)?;
+        let rows = statement
+            .query_map(params![format!("{owner:x}"), limit, offset], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .map_err(db_error)?;
+        let mut sessions = Vec::new();
+        for row in rows {
+            let (id, app_id, record): (String, String, String) = row.map_err(db_error)?;
+            sessions.push(parse_row(id, app_id, &record)?);
+        }
+        Ok(sessions)
+    }
+
+    /// `owner`'s session with this hash, whichever app requested it.
+    pub fn owner_session(
+        &self,
+        owner: Address,
+        hash: B256,
+    ) -> Result<Option<SessionRow>, StoreError> {
+        let row: Option<(String, String, String)> = self
+            .lock()
+            .query_row(
+                "SELECT id, app_id, record FROM sessions WHERE hash = ?1 AND owner = ?2",
+                params![format!("{hash:x}"), format!("{owner:x}")],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()
+            .map_err(db_error)?;
+        row.map(|(id, app_id, record)| parse_row(id, app_id, &record))
+            .transpose()
+    }
+
+    /// Marks a session revoked in this service, whichever app holds it: nothing more is signed
+    /// for it.
+    pub fn mark_revoked(&self, row: &SessionRow) -> Result<(), StoreError> {
+        let mut record = row.record.clone();
+        record.status = StoredStatus::Revoked;
+        let text = serde_json::to_string(&record).map_err(db_error)?;
+        self.lock()
+            .execute(
+                "UPDATE sessions SET status = ?1, record = ?2 WHERE id = ?3",
+                params![StoredStatus::Revoked.word(), text, row.id],
+            )
+            .map_err(db_error)?;
+        Ok(())
+    }
+}
+
 fn parse_row(id: String, app_id: String, record: &str) -> Result<SessionRow, StoreError> {
     let record = serde_json::from_str(record).map_err(|e| StoreError::Corrupt {
         path: format!("sessions/{id}").into(),
@@ -345,13 +436,15 @@ impl SessionRecords for AppRecords<'_> {
             self.db
                 .lock()
                 .execute(
-                    "INSERT INTO sessions (id, app_id, hash, account, status, record, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO sessions \
+                     (id, app_id, hash, account, owner, status, record, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                     params![
                         random_id("ses_"),
                         self.app.id,
                         hash,
                         format!("{:x}", session.account),
+                        format!("{:x}", session.owner),
                         session.status.word(),
                         record,
                         session.created_at as i64

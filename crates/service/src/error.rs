@@ -51,7 +51,9 @@ pub struct ErrorResponse {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
-    /// A stable code: `unauthorized`, `not_found`, `bad_request`, `too_large`, `refused`, `lint_errors`,
+    /// A stable code: `unauthorized`, `sign_in_refused`, `not_found`, `bad_request`,
+    /// `too_large`, `idempotency_key_reused`, `idempotency_key_in_progress`, `refused`,
+    /// `lint_errors`,
     /// `session_revoked`, `not_approved`, `conflict`, `chain_unavailable`, `internal`.
     pub code: String,
     /// A sentence for a person: what was wrong and how to fix it.
@@ -86,6 +88,23 @@ pub enum ServiceError {
         crate::MAX_BODY_BYTES
     )]
     TooLarge,
+    /// The `Idempotency-Key` was used for another request (422).
+    #[error(
+        "Idempotency-Key {0:?} was used for another request (method, path or body): use a new key for a new request"
+    )]
+    IdempotencyMismatch(String),
+    /// A request with this `Idempotency-Key` is still running (409).
+    #[error("a request with Idempotency-Key {0:?} is still running: retry after it answers")]
+    IdempotencyInProgress(String),
+    /// An owner's sign-in was refused (401).
+    #[error(transparent)]
+    SignIn(#[from] crate::owner_auth::SignInError),
+    /// No or an expired owner token (401).
+    #[error(
+        "this endpoint needs an owner's sign-in: send `Authorization: Bearer sk_own_…` from \
+         POST /v1/owner/sign-in (tokens last 15 minutes)"
+    )]
+    OwnerUnauthorized,
     /// Lint found errors in the session (422).
     #[error("lint reports {} error(s) in the session (docs/lint.md): fix them and request it again", .0.iter().filter(|f| f.severity == "error").count())]
     LintErrors(Vec<FindingBody>),
@@ -110,7 +129,10 @@ impl ServiceError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         use StatusCode as S;
         match self {
-            Self::Unauthorized => (S::UNAUTHORIZED, "unauthorized"),
+            Self::Unauthorized | Self::OwnerUnauthorized => (S::UNAUTHORIZED, "unauthorized"),
+            Self::SignIn(_) => (S::UNAUTHORIZED, "sign_in_refused"),
+            Self::IdempotencyMismatch(_) => (S::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
+            Self::IdempotencyInProgress(_) => (S::CONFLICT, "idempotency_key_in_progress"),
             Self::NotFound(_) => (S::NOT_FOUND, "not_found"),
             Self::BadRequest(_) => (S::BAD_REQUEST, "bad_request"),
             Self::TooLarge => (S::PAYLOAD_TOO_LARGE, "too_large"),

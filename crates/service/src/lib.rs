@@ -4,7 +4,10 @@ pub mod api;
 pub mod app_key;
 pub mod db;
 pub mod error;
+pub mod idempotency;
 pub mod master_key;
+pub mod owner_api;
+pub mod owner_auth;
 
 use alloy::primitives::{Address, B256};
 use alloy::signers::local::PrivateKeySigner;
@@ -19,6 +22,7 @@ use utoipa::OpenApi;
 pub use db::Database;
 pub use error::ServiceError;
 pub use master_key::MasterKey;
+pub use owner_auth::SignInOrigin;
 
 /// Request bodies larger than this are refused (413): a session JSON of 256 policies is ~100 KB.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
@@ -30,6 +34,7 @@ pub struct Service {
     version: EntryPointVersion,
     factory_owner: Address,
     relayer: Option<PrivateKeySigner>,
+    origin: SignInOrigin,
     send_locks: Mutex<HashMap<B256, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -52,6 +57,10 @@ impl Service {
             version: EntryPointVersion::V07,
             factory_owner: deployment::DEFAULT_FACTORY_OWNER,
             relayer: None,
+            origin: SignInOrigin {
+                domain: "127.0.0.1:8787".into(),
+                uri: "http://127.0.0.1:8787".into(),
+            },
             send_locks: Mutex::new(HashMap::new()),
         }
     }
@@ -77,6 +86,13 @@ impl Service {
         self
     }
 
+    /// Where the service says it is in the sign-in messages it issues (EIP-4361 `domain` and
+    /// `URI`): its public URL.
+    pub fn with_origin(mut self, origin: SignInOrigin) -> Self {
+        self.origin = origin;
+        self
+    }
+
     /// The database.
     pub fn db(&self) -> &Database {
         &self.db
@@ -93,9 +109,8 @@ impl Service {
 
     /// The HTTP routes.
     pub fn router(self: Arc<Self>) -> Router {
-        Router::new()
-            .route("/healthz", get(|| async { "ok" }))
-            .route("/openapi.json", get(|| async { axum::Json(openapi()) }))
+        // The app's endpoints; its POSTs honour `Idempotency-Key`.
+        let app = Router::new()
             .route(
                 "/v1/sessions",
                 post(api::create_session).get(api::list_sessions),
@@ -105,6 +120,37 @@ impl Service {
             .route("/v1/sessions/{session}/check", post(api::check_calls))
             .route("/v1/sessions/{session}/execute", post(api::execute_calls))
             .route("/v1/sessions/{session}/revoke", post(api::revoke_session))
+            .route(
+                "/v1/accounts/{account}/sessions",
+                get(api::account_sessions),
+            )
+            .route(
+                "/v1/accounts/{account}/revoke-all",
+                post(api::revoke_account),
+            )
+            .route_layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                idempotency::idempotency,
+            ));
+        Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/openapi.json", get(|| async { axum::Json(openapi()) }))
+            .merge(app)
+            .route("/v1/owner/challenge", post(owner_api::challenge))
+            .route("/v1/owner/sign-in", post(owner_api::sign_in))
+            .route("/v1/owner/sessions", get(owner_api::owner_sessions))
+            .route(
+                "/v1/owner/sessions/{hash}/revoke",
+                post(owner_api::owner_revoke),
+            )
+            .route(
+                "/v1/owner/accounts/{account}/sessions",
+                get(owner_api::owner_account_sessions),
+            )
+            .route(
+                "/v1/owner/accounts/{account}/revoke-all",
+                post(owner_api::owner_revoke_all),
+            )
             .fallback(|| async {
                 ServiceError::NotFound(
                     "no such endpoint: /openapi.json lists the ones there are".into(),
@@ -130,7 +176,15 @@ impl Service {
         api::approve_session,
         api::check_calls,
         api::execute_calls,
-        api::revoke_session
+        api::revoke_session,
+        api::account_sessions,
+        api::revoke_account,
+        owner_api::challenge,
+        owner_api::sign_in,
+        owner_api::owner_sessions,
+        owner_api::owner_revoke,
+        owner_api::owner_account_sessions,
+        owner_api::owner_revoke_all
     ),
     modifiers(&AppKeyScheme)
 )]
@@ -149,6 +203,17 @@ impl utoipa::Modify for AppKeyScheme {
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
                         "An app's API key, `sk_app_…`, from `sessionkeys app create`",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "owner_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An owner's sign-in token, `sk_own_…`, from POST /v1/owner/sign-in",
                     ))
                     .build(),
             ),

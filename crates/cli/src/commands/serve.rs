@@ -9,7 +9,7 @@ use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use sessionkeys::backend::Backend;
 use sessionkeys::{AccountPlan, DevnetBackend, EntryPointVersion};
-use sessionkeys_service::{Database, MasterKey, Service};
+use sessionkeys_service::{Database, MasterKey, Service, SignInOrigin};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -59,6 +59,10 @@ pub struct ServeArgs {
     /// The address to listen on (loopback by default; port 0 picks a free one).
     #[arg(long, env = "SESSIONKEYS_LISTEN", default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
+    /// The service's public URL, as owners' wallets see it in sign-in messages (EIP-4361
+    /// `domain` and `URI`). Default: `http://` and the listening address.
+    #[arg(long, env = "SESSIONKEYS_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// The node's JSON-RPC URL (required without --dev).
     #[arg(long, env = "SESSIONKEYS_RPC_URL", requires = "bundler")]
     pub rpc: Option<String>,
@@ -134,8 +138,9 @@ async fn serve(args: ServeArgs, json: bool) -> Result<(), CliError> {
     let bound = listener
         .local_addr()
         .map_err(|e| CliError::Input(format!("cannot read the listening address: {e}")))?;
+    let origin = sign_in_origin(args.public_url.as_deref(), bound)?;
     let router = if args.dev {
-        dev_service(bound, json).await?
+        dev_service(bound, origin, json).await?
     } else {
         let rpc = args.rpc.clone().ok_or_else(|| {
             CliError::Input(
@@ -158,7 +163,8 @@ async fn serve(args: ServeArgs, json: bool) -> Result<(), CliError> {
         };
         let mut service = Service::new(database.open()?, chain.backend(true)?)
             .with_entry_point(args.entry_point)
-            .with_factory_owner(chain.factory_owner());
+            .with_factory_owner(chain.factory_owner())
+            .with_origin(origin);
         if let Some(var) = &args.relayer_key_env {
             service = service.with_relayer(key_in_env(var)?);
         }
@@ -199,7 +205,29 @@ async fn serve(args: ServeArgs, json: bool) -> Result<(), CliError> {
 /// The `--dev` service: the devnet, a demo app, and a demo owner whose funded account sessions
 /// are requested for. The owner's wallet is stood in for by `POST /dev/owner/sign`, mounted
 /// only here.
-async fn dev_service(bound: SocketAddr, json: bool) -> Result<axum::Router, CliError> {
+/// The EIP-4361 origin from `--public-url`: its host (and port) and the URL itself.
+fn sign_in_origin(public_url: Option<&str>, bound: SocketAddr) -> Result<SignInOrigin, CliError> {
+    let uri = public_url
+        .map(|u| u.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| format!("http://{bound}"));
+    let domain = uri
+        .strip_prefix("https://")
+        .or_else(|| uri.strip_prefix("http://"))
+        .map(|rest| rest.split('/').next().unwrap_or_default().to_string())
+        .filter(|host| !host.is_empty())
+        .ok_or_else(|| {
+            CliError::Input(format!(
+                "--public-url {uri:?} is not an http(s) URL: give e.g. https://sessions.example.com"
+            ))
+        })?;
+    Ok(SignInOrigin { domain, uri })
+}
+
+async fn dev_service(
+    bound: SocketAddr,
+    origin: SignInOrigin,
+    json: bool,
+) -> Result<axum::Router, CliError> {
     let backend = Arc::new(DevnetBackend::new()?);
     let db =
         Database::in_memory(MasterKey::random()).map_err(|e| CliError::Input(e.to_string()))?;
@@ -219,7 +247,11 @@ async fn dev_service(bound: SocketAddr, json: bool) -> Result<axum::Router, CliE
         d.chain
             .set_balance(relayer.address(), U256::from(10u64).pow(U256::from(20)))
     });
-    let service = Arc::new(Service::new(db, backend.clone()).with_relayer(relayer));
+    let service = Arc::new(
+        Service::new(db, backend.clone())
+            .with_relayer(relayer)
+            .with_origin(origin),
+    );
     let dev_owner = owner.clone();
     let dev_routes = axum::Router::new().route(
         "/dev/owner/sign",
