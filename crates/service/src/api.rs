@@ -3,6 +3,7 @@
 //! `/openapi.json` is generated from them.
 
 use crate::Service;
+use crate::activity::{Entry, Kind, Verdict};
 use crate::db::{App, SessionRow};
 use crate::error::{ErrorResponse, FindingBody, ServiceError};
 use alloy::primitives::{Address, B256, Bytes, U256};
@@ -468,6 +469,15 @@ pub async fn create_session(
         .db
         .session_by_hash(&app, requested.session.hash)?
         .ok_or_else(|| ServiceError::NotFound("the session just stored is gone".into()))?;
+    service.note(
+        &row,
+        Entry {
+            kind: Some(Kind::Requested),
+            actor: Some("app"),
+            ..Entry::default()
+        },
+        &[],
+    );
     let explanation = template.explain(&Labels::well_known());
     Ok((
         StatusCode::CREATED,
@@ -570,12 +580,33 @@ pub async fn approve_session(
     )
     .await?;
     let row = select(&service, &app, &row.id, &SelectQuery::default())?;
+    let transaction = match approved.enabled {
+        Enabled::Relayed { transaction, .. } => Some(transaction),
+        _ => None,
+    };
+    service.note(
+        &row,
+        Entry {
+            kind: Some(Kind::Approved),
+            actor: Some("owner"),
+            ..Entry::default()
+        },
+        &[],
+    );
+    if transaction.is_some() {
+        service.note(
+            &row,
+            Entry {
+                kind: Some(Kind::Enabled),
+                transaction_hash: transaction,
+                ..Entry::default()
+            },
+            &[],
+        );
+    }
     Ok(Json(ApprovedBody {
         session: session_body(&row),
-        transaction: match approved.enabled {
-            Enabled::Relayed { transaction, .. } => Some(transaction),
-            _ => None,
-        },
+        transaction,
     }))
 }
 
@@ -596,9 +627,26 @@ fn calls(body: &CallsBody) -> Result<Vec<Call>, ServiceError> {
         .collect())
 }
 
-/// A client for a session this service may still sign for.
-fn client(service: &Service, app: &App, row: &SessionRow) -> Result<SessionClient, ServiceError> {
+/// A client for a session this service may still sign for; an attempt under a revoked one is
+/// logged (and alerted on).
+fn client(
+    service: &Arc<Service>,
+    app: &App,
+    row: &SessionRow,
+    targets: &[Address],
+) -> Result<SessionClient, ServiceError> {
     if row.record.status == StoredStatus::Revoked {
+        service.note(
+            row,
+            Entry {
+                kind: Some(Kind::AttemptAfterRevoke),
+                verdict: Some(Verdict::Refused),
+                reason: Some("revoked in this service".into()),
+                targets: targets.to_vec(),
+                ..Entry::default()
+            },
+            &[],
+        );
         return Err(ServiceError::Revoked(row.id.clone()));
     }
     let records = service.db.records(app);
@@ -628,7 +676,26 @@ pub async fn check_calls(
 ) -> Result<Json<CheckedBody>, ServiceError> {
     let row = select(&service, &app, &selector, &query)?;
     let calls = calls(&body)?;
-    let precheck = client(&service, &app, &row)?.precheck(&calls).await?;
+    let targets: Vec<Address> = calls.iter().map(|c| c.to).collect();
+    let checked = client(&service, &app, &row, &targets)?
+        .precheck(&calls)
+        .await;
+    let (verdict, reason) = match &checked {
+        Ok(_) => (Verdict::Allowed, None),
+        Err(error) => outcome(error),
+    };
+    service.note(
+        &row,
+        Entry {
+            kind: Some(Kind::Check),
+            verdict: Some(verdict),
+            reason,
+            targets,
+            ..Entry::default()
+        },
+        &[],
+    );
+    let precheck = checked?;
     Ok(Json(CheckedBody {
         allowed: true,
         mode: match precheck.mode {
@@ -666,15 +733,65 @@ pub async fn execute_calls(
     let _guard = lock.lock().await;
     // Read again under the lock: a revoke that landed while this waited stops it.
     let row = select(&service, &app, &row.id, &SelectQuery::default())?;
-    let client = client(&service, &app, &row)?;
-    let executed = client.send(&calls).await?;
+    let targets: Vec<Address> = calls.iter().map(|c| c.to).collect();
+    let client = client(&service, &app, &row, &targets)?;
+    let sent = client.send(&calls).await;
+    let executed = match sent {
+        Ok(executed) => executed,
+        Err(error) => {
+            let (verdict, reason) = outcome(&error);
+            let op = match &error {
+                SdkError::ExecutionReverted { user_op_hash, .. }
+                | SdkError::Timeout { user_op_hash, .. } => Some(*user_op_hash),
+                _ => None,
+            };
+            service.note(
+                &row,
+                Entry {
+                    kind: Some(Kind::Execute),
+                    verdict: Some(verdict),
+                    reason,
+                    user_op_hash: op,
+                    targets,
+                    ..Entry::default()
+                },
+                &[],
+            );
+            return Err(error.into());
+        }
+    };
     if row.record.status == StoredStatus::Approved {
         // Its first op enabled it.
         let mut record = row.record.clone();
         record.status = StoredStatus::Granted;
         record.approval = None;
         sessionkeys::SessionRecords::save(&service.db.records(&app), &record)?;
+        service.note(
+            &row,
+            Entry {
+                kind: Some(Kind::Enabled),
+                user_op_hash: Some(executed.user_op_hash),
+                transaction_hash: Some(executed.transaction_hash),
+                ..Entry::default()
+            },
+            &[],
+        );
     }
+    // The budgets after the op, for the budget alert (best effort: a failed read skips it).
+    let usage = client.usage().await.unwrap_or_default();
+    service.note(
+        &row,
+        Entry {
+            kind: Some(Kind::Execute),
+            verdict: Some(Verdict::Allowed),
+            user_op_hash: Some(executed.user_op_hash),
+            transaction_hash: Some(executed.transaction_hash),
+            gas_used: Some(executed.actual_gas_used.to_string()),
+            targets,
+            ..Entry::default()
+        },
+        &usage,
+    );
     Ok(Json(ExecutedBody {
         user_op_hash: executed.user_op_hash,
         transaction_hash: executed.transaction_hash,
@@ -700,21 +817,49 @@ pub async fn revoke_session(
     Query(query): Query<SelectQuery>,
 ) -> Result<Json<RevokedBody>, ServiceError> {
     let row = select(&service, &app, &selector, &query)?;
-    Ok(Json(revoke_row(&service, row).await?))
+    Ok(Json(revoke_row(&service, row, "app").await?))
 }
 
 /// The kill switch, then the owner's typed data to revoke on-chain too.
 pub(crate) async fn revoke_row(
-    service: &Service,
+    service: &Arc<Service>,
     row: SessionRow,
+    actor: &'static str,
 ) -> Result<RevokedBody, ServiceError> {
     // Under the session's send lock, so no execute for it is mid-flight when this returns.
     let self_revoke = {
         let lock = service.send_lock(row.record.hash);
         let _guard = lock.lock().await;
         service.db.mark_revoked(&row)?;
+        if row.record.status != StoredStatus::Revoked {
+            service.note(
+                &row,
+                Entry {
+                    kind: Some(Kind::Revoked),
+                    actor: Some(actor),
+                    ..Entry::default()
+                },
+                &[],
+            );
+        }
         if row.record.status == StoredStatus::Granted {
-            Some(self_revoke(service, &row).await)
+            let done = self_revoke(service, &row).await;
+            service.note(
+                &row,
+                Entry {
+                    kind: Some(Kind::SelfRevoke),
+                    verdict: Some(if done.user_op_hash.is_some() {
+                        Verdict::Allowed
+                    } else {
+                        Verdict::Failed
+                    }),
+                    reason: done.error.clone(),
+                    user_op_hash: done.user_op_hash,
+                    ..Entry::default()
+                },
+                &[],
+            );
+            Some(done)
         } else {
             None
         }
@@ -771,9 +916,10 @@ async fn self_revoke(service: &Service, row: &SessionRow) -> SelfRevokeBody {
 /// Stops signing for every one of `rows` (the kill switch), and returns the owner's typed data
 /// that revokes every session of `account` on-chain.
 pub(crate) async fn revoke_all_rows(
-    service: &Service,
+    service: &Arc<Service>,
     account: Address,
     rows: Vec<SessionRow>,
+    actor: &'static str,
 ) -> Result<RevokedAllBody, ServiceError> {
     let mut revoked = Vec::new();
     for mut row in rows {
@@ -783,6 +929,15 @@ pub(crate) async fn revoke_all_rows(
         let lock = service.send_lock(row.record.hash);
         let _guard = lock.lock().await;
         service.db.mark_revoked(&row)?;
+        service.note(
+            &row,
+            Entry {
+                kind: Some(Kind::Revoked),
+                actor: Some(actor),
+                ..Entry::default()
+            },
+            &[],
+        );
         row.record.status = StoredStatus::Revoked;
         revoked.push(session_body(&row));
     }
@@ -893,7 +1048,22 @@ pub async fn revoke_account(
     let rows = service
         .db
         .sessions(&app, Some(account), ACCOUNT_SESSIONS_MAX, 0)?;
-    Ok(Json(revoke_all_rows(&service, account, rows).await?))
+    Ok(Json(revoke_all_rows(&service, account, rows, "app").await?))
+}
+
+/// How a failed check or execute is logged: refused (the validator, the engine or the bundler
+/// said no) or failed (anything else), with the reason.
+fn outcome(error: &SdkError) -> (Verdict, Option<String>) {
+    match error {
+        SdkError::Refused { violation } => (
+            Verdict::Refused,
+            Some(format!("{}: {violation}", violation.name())),
+        ),
+        SdkError::OutOfTimeRange { .. }
+        | SdkError::ExpiresTooSoon { .. }
+        | SdkError::BundlerRefused { .. } => (Verdict::Refused, Some(error.to_string())),
+        _ => (Verdict::Failed, Some(error.to_string())),
+    }
 }
 
 pub(crate) fn parse_account(text: &str) -> Result<Address, ServiceError> {

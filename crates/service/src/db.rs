@@ -9,6 +9,14 @@
 //! owner_challenges(nonce PK, owner, message, expires_at, used)   sign-in messages issued
 //! owner_tokens(digest PK, owner, expires_at)                      signed-in owners
 //! idempotency(app_id, key, fingerprint, state, status, body, created_at; PK app_id, key)
+//! activity(id PK, at, app_id, owner, session_id, session_hash, account, kind, verdict, reason,
+//!          user_op_hash, transaction_hash, gas_used, targets, actor)
+//! account_targets(account, target; PK both)                     targets called, for alerts
+//! alert_rules(account PK, rules JSON)
+//! alerts(id PK, at, app_id, owner, account, session_id, session_hash, rule, message,
+//!        dedup UNIQUE)                                          one alert per occasion
+//! webhooks(id PK, app_id → apps, url, sealed_secret BLOB, created_at)
+//! webhook_deliveries(id PK, webhook_id, alert_id, attempt, at, status, error, delivered)
 //! ```
 //! `record` is the SDK's `StoredSession` as JSON; `status`, `account` and `owner` repeat three
 //! of its fields so queries can filter on them.
@@ -60,6 +68,64 @@ CREATE TABLE IF NOT EXISTS owner_tokens (
     digest BLOB PRIMARY KEY,
     owner TEXT NOT NULL,
     expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS activity (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    app_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    session_hash TEXT NOT NULL,
+    account TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    verdict TEXT,
+    reason TEXT,
+    user_op_hash TEXT,
+    transaction_hash TEXT,
+    gas_used TEXT,
+    targets TEXT NOT NULL,
+    actor TEXT
+);
+CREATE INDEX IF NOT EXISTS activity_by_session ON activity(session_id, kind, at);
+CREATE INDEX IF NOT EXISTS activity_by_app ON activity(app_id, id);
+CREATE INDEX IF NOT EXISTS activity_by_owner ON activity(owner, id);
+CREATE TABLE IF NOT EXISTS account_targets (
+    account TEXT NOT NULL,
+    target TEXT NOT NULL,
+    PRIMARY KEY (account, target)
+);
+CREATE TABLE IF NOT EXISTS alert_rules (
+    account TEXT PRIMARY KEY,
+    rules TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    app_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    account TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    session_hash TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    message TEXT NOT NULL,
+    dedup TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS webhooks (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL REFERENCES apps(id),
+    url TEXT NOT NULL,
+    sealed_secret BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    webhook_id TEXT NOT NULL,
+    alert_id INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    status INTEGER,
+    error TEXT,
+    delivered INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS idempotency (
     app_id TEXT NOT NULL REFERENCES apps(id),
@@ -185,6 +251,10 @@ impl Database {
         self.connection
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn master(&self) -> &MasterKey {
+        &self.master
     }
 
     /// Makes an app; returns it and its API key, which is never stored nor shown again.

@@ -1,13 +1,17 @@
 #![doc = include_str!("../README.md")]
 
+pub mod activity;
+pub mod alerts;
 pub mod api;
 pub mod app_key;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod idempotency;
 pub mod master_key;
 pub mod owner_api;
 pub mod owner_auth;
+pub mod webhooks;
 
 use alloy::primitives::{Address, B256};
 use alloy::signers::local::PrivateKeySigner;
@@ -35,6 +39,8 @@ pub struct Service {
     factory_owner: Address,
     relayer: Option<PrivateKeySigner>,
     origin: SignInOrigin,
+    alerts: tokio::sync::broadcast::Sender<alerts::AlertBody>,
+    webhook_backoff: std::time::Duration,
     send_locks: Mutex<HashMap<B256, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -61,7 +67,37 @@ impl Service {
                 domain: "127.0.0.1:8787".into(),
                 uri: "http://127.0.0.1:8787".into(),
             },
+            alerts: tokio::sync::broadcast::channel(1024).0,
+            webhook_backoff: std::time::Duration::from_secs(1),
             send_locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The wait before a webhook's second attempt (doubling after each); 1 s by default.
+    pub fn with_webhook_backoff(mut self, backoff: std::time::Duration) -> Self {
+        self.webhook_backoff = backoff;
+        self
+    }
+
+    /// Records `entry` for `row` in the activity log, and raises the alerts it calls for:
+    /// kept, streamed, and delivered to the app's webhooks. A failure to record is not the
+    /// request's failure: what the request did stands.
+    pub(crate) fn note(
+        self: &Arc<Self>,
+        row: &db::SessionRow,
+        entry: activity::Entry,
+        usage: &[sessionkeys_contracts::session::CounterUsage],
+    ) {
+        let Ok(recorded) = self.db.record_activity(row, &entry) else {
+            return;
+        };
+        let Ok(raised) = self.db.evaluate_alerts(row, &recorded, usage) else {
+            return;
+        };
+        for alert in raised {
+            // No subscriber is not an error: the alert is kept and listed.
+            let _ = self.alerts.send(alert.clone());
+            webhooks::deliver(self.clone(), alert, self.webhook_backoff);
         }
     }
 
@@ -121,6 +157,14 @@ impl Service {
             .route("/v1/sessions/{session}/execute", post(api::execute_calls))
             .route("/v1/sessions/{session}/revoke", post(api::revoke_session))
             .route(
+                "/v1/webhooks",
+                post(events::create_webhook).get(events::list_webhooks),
+            )
+            .route(
+                "/v1/webhooks/{id}",
+                axum::routing::delete(events::delete_webhook),
+            )
+            .route(
                 "/v1/accounts/{account}/sessions",
                 get(api::account_sessions),
             )
@@ -150,6 +194,20 @@ impl Service {
             .route(
                 "/v1/owner/accounts/{account}/revoke-all",
                 post(owner_api::owner_revoke_all),
+            )
+            .route("/v1/activity", get(events::app_activity))
+            .route("/v1/alerts", get(events::app_alerts))
+            .route("/v1/alerts/stream", get(events::app_alert_stream))
+            .route(
+                "/v1/webhooks/{id}/deliveries",
+                get(events::webhook_deliveries),
+            )
+            .route("/v1/owner/activity", get(events::owner_activity))
+            .route("/v1/owner/alerts", get(events::owner_alerts))
+            .route("/v1/owner/alerts/stream", get(events::owner_alert_stream))
+            .route(
+                "/v1/owner/accounts/{account}/alert-rules",
+                get(events::get_alert_rules).put(events::put_alert_rules),
             )
             .fallback(|| async {
                 ServiceError::NotFound(
@@ -184,7 +242,19 @@ impl Service {
         owner_api::owner_sessions,
         owner_api::owner_revoke,
         owner_api::owner_account_sessions,
-        owner_api::owner_revoke_all
+        owner_api::owner_revoke_all,
+        events::app_activity,
+        events::owner_activity,
+        events::app_alerts,
+        events::owner_alerts,
+        events::app_alert_stream,
+        events::owner_alert_stream,
+        events::get_alert_rules,
+        events::put_alert_rules,
+        events::create_webhook,
+        events::list_webhooks,
+        events::delete_webhook,
+        events::webhook_deliveries
     ),
     modifiers(&AppKeyScheme)
 )]

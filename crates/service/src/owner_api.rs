@@ -204,12 +204,12 @@ pub async fn owner_revoke(
         .db
         .owner_session(owner, hash)?
         .ok_or_else(|| ServiceError::NotFound(format!("you have no session {hash}")))?;
-    Ok(Json(revoke_row(&service, row).await?))
+    Ok(Json(revoke_row(&service, row, "owner").await?))
 }
 
 /// The owner's sessions on `account`, or a 404 when the account is not the owner's: its
 /// `owner()` on-chain, or, while it has no code, the owner the service made it for.
-async fn owned_account_rows(
+pub(crate) async fn owned_account(
     service: &Service,
     owner: Address,
     account: Address,
@@ -265,7 +265,7 @@ pub async fn owner_account_sessions(
     Path(account): Path<String>,
 ) -> Result<Json<AccountSessionList>, ServiceError> {
     let account = parse_account(&account)?;
-    let held = owned_account_rows(&service, owner, account).await?;
+    let held = owned_account(&service, owner, account).await?;
     Ok(Json(AccountSessionList {
         sessions: account_rows(&service, account, &held).await?,
     }))
@@ -287,6 +287,8 @@ pub async fn owner_revoke_all(
     Path(account): Path<String>,
 ) -> Result<Json<RevokedAllBody>, ServiceError> {
     let account = parse_account(&account)?;
-    let held = owned_account_rows(&service, owner, account).await?;
-    Ok(Json(revoke_all_rows(&service, account, held).await?))
+    let held = owned_account(&service, owner, account).await?;
+    Ok(Json(
+        revoke_all_rows(&service, account, held, "owner").await?,
+    ))
 }

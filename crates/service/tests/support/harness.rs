@@ -26,13 +26,18 @@ pub struct Harness {
 }
 
 pub fn harness_with(db: Database) -> Harness {
+    harness_configured(db, |service| service)
+}
+
+/// A harness whose service `configure` adjusts (e.g. a short webhook backoff).
+pub fn harness_configured(db: Database, configure: impl FnOnce(Service) -> Service) -> Harness {
     let backend = DevnetBackend::new().expect("the devnet (run `npm ci --prefix contracts`)");
     backend.with_devnet(|d| {
         d.chain
             .set_balance(funder().address(), U256::from(10u64).pow(U256::from(24)))
     });
     let backend = Arc::new(backend);
-    let service = Arc::new(Service::new(db, backend.clone()));
+    let service = Arc::new(configure(Service::new(db, backend.clone())));
     Harness { backend, service }
 }
 

@@ -1,0 +1,321 @@
+//! Webhooks: an app's alerts POSTed to its URLs, signed with HMAC-SHA256.
+//!
+//! Each delivery carries `Sessionkeys-Signature: t=<unix seconds>,v1=<hex>`, where `v1` is
+//! HMAC-SHA256 under the webhook's secret of `<t>.<body>` (the secret is shown once, when the
+//! webhook is made, and kept sealed under the master key). A receiver recomputes it and
+//! refuses old `t` to stop replays. A delivery that does not get a 2xx within 10 s is retried
+//! with exponential backoff (1, 2, 4, 8 s by default), five attempts in all; every attempt is
+//! in the delivery log.
+
+use crate::alerts::AlertBody;
+use crate::db::{Database, db_error, unix_now};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use rusqlite::params;
+use serde::Serialize;
+use sessionkeys::store::StoreError;
+use sha2::Sha256;
+use std::time::Duration;
+use utoipa::ToSchema;
+
+/// Attempts per delivery.
+pub const ATTEMPTS: u32 = 5;
+/// The signature header.
+pub const SIGNATURE_HEADER: &str = "sessionkeys-signature";
+
+/// A webhook, as listed (never its secret).
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookBody {
+    /// Its id.
+    pub id: String,
+    /// Where alerts go.
+    pub url: String,
+    /// When it was made (unix seconds).
+    pub created_at: i64,
+}
+
+/// One delivery attempt.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryBody {
+    /// The alert delivered.
+    pub alert_id: i64,
+    /// Which attempt (1 to 5).
+    pub attempt: u32,
+    /// When (unix seconds).
+    pub at: i64,
+    /// The receiver's HTTP status, if it answered.
+    pub status: Option<u16>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// Whether this attempt delivered it (a 2xx).
+    pub delivered: bool,
+}
+
+/// The signature of `body` at time `t` under `secret`: the header's value.
+pub fn signature(secret: &[u8], t: i64, body: &[u8]) -> String {
+    // HMAC accepts keys of any length: new_from_slice cannot fail for it.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(t.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!(
+        "t={t},v1={}",
+        alloy::hex::encode(mac.finalize().into_bytes())
+    )
+}
+
+/// Whether `url` is one the service posts to: http or https, with a host.
+pub fn valid_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        let host = r.split('/').next().unwrap_or_default();
+        !host.is_empty() && !host.contains('@') && url.len() <= 2048
+    })
+}
+
+impl Database {
+    /// Makes a webhook of `app_id` posting to `url`; returns it and its secret (shown once).
+    pub fn create_webhook(
+        &self,
+        app_id: &str,
+        url: &str,
+    ) -> Result<(WebhookBody, String), StoreError> {
+        let mut id_bytes = [0u8; 8];
+        rand::rngs::OsRng.fill_bytes(&mut id_bytes);
+        let id = format!("wh_{}", alloy::hex::encode(id_bytes));
+        let mut secret = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut secret);
+        let secret = format!("whsec_{}", alloy::hex::encode(secret));
+        let sealed = self.master().seal(&id, secret.as_bytes());
+        let created_at = unix_now();
+        self.lock()
+            .execute(
+                "INSERT INTO webhooks (id, app_id, url, sealed_secret, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, app_id, url, sealed, created_at],
+            )
+            .map_err(db_error)?;
+        Ok((
+            WebhookBody {
+                id,
+                url: url.to_string(),
+                created_at,
+            },
+            secret,
+        ))
+    }
+
+    /// `app_id`'s webhooks.
+    pub fn webhooks(&self, app_id: &str) -> Result<Vec<WebhookBody>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare("SELECT id, url, created_at FROM webhooks WHERE app_id = ?1 ORDER BY created_at, id")
+            .map_err(db_error)?;
+        let rows = statement
+            .query_map([app_id], |row| {
+                Ok(WebhookBody {
+                    id: row.get(0)?,
+                    url: row.get(1)?,
+                    created_at: row.get(2)?,
+                })
+            })
+            .map_err(db_error)?;
+        rows.collect::<Result<_, _>>().map_err(db_error)
+    }
+
+    /// Deletes `app_id`'s webhook `id`; whether there was one.
+    pub fn delete_webhook(&self, app_id: &str, id: &str) -> Result<bool, StoreError> {
+        let connection = self.lock();
+        connection
+            .execute("DELETE FROM webhook_deliveries WHERE webhook_id = ?1 AND webhook_id IN (SELECT id FROM webhooks WHERE app_id = ?2)", params![id, app_id])
+            .map_err(db_error)?;
+        let deleted = connection
+            .execute(
+                "DELETE FROM webhooks WHERE id = ?1 AND app_id = ?2",
+                params![id, app_id],
+            )
+            .map_err(db_error)?;
+        Ok(deleted == 1)
+    }
+
+    /// `app_id`'s webhooks with their secrets, to deliver to.
+    fn webhook_targets(&self, app_id: &str) -> Result<Vec<(String, String, Vec<u8>)>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare("SELECT id, url, sealed_secret FROM webhooks WHERE app_id = ?1")
+            .map_err(db_error)?;
+        let rows = statement
+            .query_map([app_id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get::<_, Vec<u8>>(2)?))
+            })
+            .map_err(db_error)?;
+        let mut targets = Vec::new();
+        for row in rows {
+            let (id, url, sealed): (String, String, Vec<u8>) = row.map_err(db_error)?;
+            let secret = self.master().open(&id, &sealed).ok_or(StoreError::Sealed {
+                key_ref: id.clone(),
+            })?;
+            targets.push((id, url, secret));
+        }
+        Ok(targets)
+    }
+
+    fn log_delivery(&self, webhook_id: &str, delivery: &DeliveryBody) -> Result<(), StoreError> {
+        self.lock()
+            .execute(
+                "INSERT INTO webhook_deliveries (webhook_id, alert_id, attempt, at, status, error, delivered) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    webhook_id,
+                    delivery.alert_id,
+                    delivery.attempt,
+                    delivery.at,
+                    delivery.status,
+                    delivery.error,
+                    delivery.delivered
+                ],
+            )
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    /// The delivery log of `app_id`'s webhook `id`, newest first.
+    pub fn deliveries(
+        &self,
+        app_id: &str,
+        id: &str,
+        limit: u32,
+    ) -> Result<Option<Vec<DeliveryBody>>, StoreError> {
+        let connection = self.lock();
+        let owned: bool = connection
+            .query_row(
+                "SELECT COUNT(*) FROM webhooks WHERE id = ?1 AND app_id = ?2",
+                params![id, app_id],
+                |row| row.get::<_, i64>(0),
+            )
+            .map_err(db_error)?
+            == 1;
+        if !owned {
+            return Ok(None);
+        }
+        let mut statement = connection
+            .prepare(
+                "SELECT alert_id, attempt, at, status, error, delivered FROM webhook_deliveries \
+                 WHERE webhook_id = ?1 ORDER BY id DESC LIMIT ?2",
+            )
+            .map_err(db_error)?;
+        let rows = statement
+            .query_map(params![id, limit], |row| {
+                Ok(DeliveryBody {
+                    alert_id: row.get(0)?,
+                    attempt: row.get(1)?,
+                    at: row.get(2)?,
+                    status: row.get(3)?,
+                    error: row.get(4)?,
+                    delivered: row.get(5)?,
+                })
+            })
+            .map_err(db_error)?;
+        Ok(Some(rows.collect::<Result<_, _>>().map_err(db_error)?))
+    }
+}
+
+/// Delivers `alert` to every webhook of its app, in the background: up to [`ATTEMPTS`] tries
+/// each, `backoff`, then twice that, and so on between them.
+pub fn deliver(db: std::sync::Arc<crate::Service>, alert: AlertBody, backoff: Duration) {
+    let targets = match db.db().webhook_targets(&alert.app_id) {
+        Ok(targets) => targets,
+        Err(_) => return,
+    };
+    let Ok(body) = serde_json::to_vec(&serde_json::json!({ "type": "alert", "alert": alert }))
+    else {
+        return;
+    };
+    for (id, url, secret) in targets {
+        let service = db.clone();
+        let body = body.clone();
+        let alert_id = alert.id;
+        tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
+                .build();
+            let Ok(client) = client else { return };
+            for attempt in 1..=ATTEMPTS {
+                let t = unix_now();
+                let sent = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header(SIGNATURE_HEADER, signature(&secret, t, &body))
+                    .header("sessionkeys-webhook", id.as_str())
+                    .body(body.clone())
+                    .send()
+                    .await;
+                let (status, error) = match sent {
+                    Ok(response) => (Some(response.status().as_u16()), None),
+                    Err(error) => (None, Some(error.without_url().to_string())),
+                };
+                let delivered = status.is_some_and(|s| (200..300).contains(&s));
+                let _ = service.db().log_delivery(
+                    &id,
+                    &DeliveryBody {
+                        alert_id,
+                        attempt,
+                        at: t,
+                        status,
+                        error: error.or_else(|| {
+                            (!delivered).then(|| {
+                                format!("the receiver answered {}", status.unwrap_or_default())
+                            })
+                        }),
+                        delivered,
+                    },
+                );
+                if delivered {
+                    return;
+                }
+                if attempt < ATTEMPTS {
+                    tokio::time::sleep(backoff * 2u32.pow(attempt - 1)).await;
+                }
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_time_dot_body() {
+        // RFC 4231 test case 2's key and data, split as "<t>.<body>" would be.
+        let header = signature(b"Jefe", 0, b"what do ya want for nothing?");
+        assert!(header.starts_with("t=0,v1="));
+        let expected = {
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(b"Jefe").unwrap();
+            mac.update(b"0.what do ya want for nothing?");
+            alloy::hex::encode(mac.finalize().into_bytes())
+        };
+        assert_eq!(header, format!("t=0,v1={expected}"));
+        assert_ne!(signature(b"Jefe", 1, b"x"), signature(b"Jefe", 2, b"x"));
+    }
+
+    #[test]
+    fn webhook_urls_are_http_or_https_with_a_host() {
+        assert!(valid_url("https://hooks.example.com/sessionkeys"));
+        assert!(valid_url("http://127.0.0.1:9000/"));
+        for bad in [
+            "",
+            "ftp://x",
+            "https://",
+            "https:///path",
+            "javascript:alert(1)",
+            "http://user@host/",
+        ] {
+            assert!(!valid_url(bad), "{bad}");
+        }
+    }
+}
