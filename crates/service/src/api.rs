@@ -739,6 +739,9 @@ pub async fn execute_calls(
     let executed = match sent {
         Ok(executed) => executed,
         Err(error) => {
+            if let SdkError::BundlerRefused { code, .. } = &error {
+                service.metrics.bundler_error(*code);
+            }
             let (verdict, reason) = outcome(&error);
             let op = match &error {
                 SdkError::ExecutionReverted { user_op_hash, .. }

@@ -253,6 +253,14 @@ impl Database {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Whether the database answers.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.lock()
+            .query_row("SELECT 1", [], |row| row.get::<_, i64>(0))
+            .map_err(db_error)
+            .map(|_| ())
+    }
+
     pub(crate) fn master(&self) -> &MasterKey {
         &self.master
     }

@@ -105,6 +105,11 @@ pub enum ServiceError {
          POST /v1/owner/sign-in (tokens last 15 minutes)"
     )]
     OwnerUnauthorized,
+    /// The app's rate limit is spent for now (429).
+    #[error(
+        "this app made too many requests: retry after {0} s (the limit is per app; see --rate-limit)"
+    )]
+    RateLimited(u64),
     /// Lint found errors in the session (422).
     #[error("lint reports {} error(s) in the session (docs/lint.md): fix them and request it again", .0.iter().filter(|f| f.severity == "error").count())]
     LintErrors(Vec<FindingBody>),
@@ -136,6 +141,7 @@ impl ServiceError {
             Self::NotFound(_) => (S::NOT_FOUND, "not_found"),
             Self::BadRequest(_) => (S::BAD_REQUEST, "bad_request"),
             Self::TooLarge => (S::PAYLOAD_TOO_LARGE, "too_large"),
+            Self::RateLimited(_) => (S::TOO_MANY_REQUESTS, "rate_limited"),
             Self::LintErrors(_) => (S::UNPROCESSABLE_ENTITY, "lint_errors"),
             Self::Revoked(_) => (S::CONFLICT, "session_revoked"),
             Self::Conflict(_) => (S::CONFLICT, "conflict"),

@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod idempotency;
 pub mod master_key;
+pub mod ops;
 pub mod owner_api;
 pub mod owner_auth;
 pub mod webhooks;
@@ -31,6 +32,9 @@ pub use owner_auth::SignInOrigin;
 /// Request bodies larger than this are refused (413): a session JSON of 256 policies is ~100 KB.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
 
+/// Requests a second each app may make unless `--rate-limit` says otherwise.
+pub const DEFAULT_RATE_PER_SECOND: u32 = 1000;
+
 /// The service: its database, the chain it acts on, and how it makes accounts.
 pub struct Service {
     db: Database,
@@ -41,6 +45,10 @@ pub struct Service {
     origin: SignInOrigin,
     alerts: tokio::sync::broadcast::Sender<alerts::AlertBody>,
     webhook_backoff: std::time::Duration,
+    metrics: ops::Metrics,
+    rate_limit: Option<ops::RateLimit>,
+    cors_origins: Vec<String>,
+    log: Arc<dyn Fn(&str) + Send + Sync>,
     send_locks: Mutex<HashMap<B256, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -69,8 +77,35 @@ impl Service {
             },
             alerts: tokio::sync::broadcast::channel(1024).0,
             webhook_backoff: std::time::Duration::from_secs(1),
+            metrics: ops::Metrics::default(),
+            rate_limit: Some(ops::RateLimit::new(
+                DEFAULT_RATE_PER_SECOND,
+                2 * DEFAULT_RATE_PER_SECOND,
+            )),
+            cors_origins: Vec::new(),
+            log: Arc::new(|line| eprintln!("{line}")),
             send_locks: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Each app may make `per_second` requests a second, in bursts of up to twice that
+    /// (429 with `Retry-After` beyond); 0 turns the limit off.
+    pub fn with_rate_limit(mut self, per_second: u32) -> Self {
+        self.rate_limit =
+            (per_second > 0).then(|| ops::RateLimit::new(per_second, per_second.saturating_mul(2)));
+        self
+    }
+
+    /// Browsers on these origins (the owner's page) may call the API.
+    pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
+        self.cors_origins = origins;
+        self
+    }
+
+    /// Where the one JSON line per request goes (standard error by default).
+    pub fn with_log(mut self, log: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.log = Arc::new(log);
+        self
     }
 
     /// The wait before a webhook's second attempt (doubling after each); 1 s by default.
@@ -88,6 +123,26 @@ impl Service {
         entry: activity::Entry,
         usage: &[sessionkeys_contracts::session::CounterUsage],
     ) {
+        if let (Some(kind @ (activity::Kind::Check | activity::Kind::Execute)), Some(verdict)) =
+            (entry.kind, entry.verdict)
+        {
+            // The violation's name only: a bounded set of label values.
+            let reason = match verdict {
+                activity::Verdict::Refused => entry
+                    .reason
+                    .as_deref()
+                    .and_then(|r| r.split(':').next())
+                    .filter(|name| name.chars().all(|c| c.is_ascii_alphanumeric()))
+                    .unwrap_or("other"),
+                _ => "",
+            };
+            let verdict_word = match verdict {
+                activity::Verdict::Allowed => "allowed",
+                activity::Verdict::Refused => "refused",
+                activity::Verdict::Failed => "failed",
+            };
+            self.metrics.verdict(kind.word(), verdict_word, reason);
+        }
         let Ok(recorded) = self.db.record_activity(row, &entry) else {
             return;
         };
@@ -178,6 +233,21 @@ impl Service {
             ));
         Router::new()
             .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(ops::readyz))
+            .route(
+                "/metrics",
+                get(
+                    |axum::extract::State(service): axum::extract::State<Arc<Service>>| async move {
+                        (
+                            [(
+                                axum::http::header::CONTENT_TYPE,
+                                "text/plain; version=0.0.4",
+                            )],
+                            service.metrics.render(),
+                        )
+                    },
+                ),
+            )
             .route("/openapi.json", get(|| async { axum::Json(openapi()) }))
             .merge(app)
             .route("/v1/owner/challenge", post(owner_api::challenge))
@@ -215,6 +285,14 @@ impl Service {
                 )
             })
             .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                ops::observe,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                ops::cors,
+            ))
             .with_state(self)
     }
 }

@@ -63,6 +63,17 @@ pub struct ServeArgs {
     /// `domain` and `URI`). Default: `http://` and the listening address.
     #[arg(long, env = "SESSIONKEYS_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Requests a second each app may make (bursts of twice that); 0 turns the limit off.
+    #[arg(long, env = "SESSIONKEYS_RATE_LIMIT", default_value_t = sessionkeys_service::DEFAULT_RATE_PER_SECOND)]
+    pub rate_limit: u32,
+    /// An origin whose pages may call the API from a browser (the owner's page), e.g.
+    /// `https://owner.example.com`; repeat for several.
+    #[arg(
+        long = "cors-origin",
+        env = "SESSIONKEYS_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
     /// The node's JSON-RPC URL (required without --dev).
     #[arg(long, env = "SESSIONKEYS_RPC_URL", requires = "bundler")]
     pub rpc: Option<String>,
@@ -139,8 +150,14 @@ async fn serve(args: ServeArgs, json: bool) -> Result<(), CliError> {
         .local_addr()
         .map_err(|e| CliError::Input(format!("cannot read the listening address: {e}")))?;
     let origin = sign_in_origin(args.public_url.as_deref(), bound)?;
+    let settings = |service: Service| {
+        service
+            .with_origin(origin.clone())
+            .with_rate_limit(args.rate_limit)
+            .with_cors_origins(args.cors_origins.clone())
+    };
     let router = if args.dev {
-        dev_service(bound, origin, json).await?
+        dev_service(bound, settings, json).await?
     } else {
         let rpc = args.rpc.clone().ok_or_else(|| {
             CliError::Input(
@@ -161,10 +178,9 @@ async fn serve(args: ServeArgs, json: bool) -> Result<(), CliError> {
                 .unwrap_or_else(|| PathBuf::from("sessionkeys.sqlite")),
             master_key_file: args.master_key_file.clone(),
         };
-        let mut service = Service::new(database.open()?, chain.backend(true)?)
+        let mut service = settings(Service::new(database.open()?, chain.backend(true)?))
             .with_entry_point(args.entry_point)
-            .with_factory_owner(chain.factory_owner())
-            .with_origin(origin);
+            .with_factory_owner(chain.factory_owner());
         if let Some(var) = &args.relayer_key_env {
             service = service.with_relayer(key_in_env(var)?);
         }
@@ -225,7 +241,7 @@ fn sign_in_origin(public_url: Option<&str>, bound: SocketAddr) -> Result<SignInO
 
 async fn dev_service(
     bound: SocketAddr,
-    origin: SignInOrigin,
+    settings: impl FnOnce(Service) -> Service,
     json: bool,
 ) -> Result<axum::Router, CliError> {
     let backend = Arc::new(DevnetBackend::new()?);
@@ -247,11 +263,7 @@ async fn dev_service(
         d.chain
             .set_balance(relayer.address(), U256::from(10u64).pow(U256::from(20)))
     });
-    let service = Arc::new(
-        Service::new(db, backend.clone())
-            .with_relayer(relayer)
-            .with_origin(origin),
-    );
+    let service = Arc::new(settings(Service::new(db, backend.clone())).with_relayer(relayer));
     let dev_owner = owner.clone();
     let dev_routes = axum::Router::new().route(
         "/dev/owner/sign",
