@@ -75,11 +75,11 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSession {
     /// The account owner's address: the key whose wallet approves the session.
-    #[schema(value_type = String, example = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8")]
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{40}$", example = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8")]
     pub owner: Address,
     /// Tells several accounts of one owner apart (default 0).
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "0")]
+    #[schema(value_type = Option<String>, pattern = r"^(0x[0-9a-fA-F]{1,64}|[0-9]{1,78})$", example = "0")]
     pub salt: Option<U256>,
     /// `v0.7` (default) or `v0.8`.
     #[serde(default)]
@@ -100,16 +100,16 @@ pub struct SessionBody {
     /// The app that requested it.
     pub app_id: String,
     /// The session hash the owner approves and the validator enforces.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{64}$")]
     pub session_hash: B256,
     /// The smart account.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{40}$")]
     pub account: Address,
     /// The account's owner.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{40}$")]
     pub owner: Address,
     /// The session key's address (the key itself never leaves the service).
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{40}$")]
     pub session_key: Address,
     /// The chain.
     pub chain_id: u64,
@@ -132,7 +132,7 @@ pub struct RequestedBody {
     #[schema(value_type = Object)]
     pub typed_data: serde_json::Value,
     /// Its digest: the owner's signature must recover to the owner from it.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{64}$")]
     pub digest: B256,
     /// The session in plain words, riskiest first.
     pub explanation: ExplanationBody,
@@ -156,7 +156,7 @@ pub struct ExplanationBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApproveSession {
     /// The owner wallet's signature of the typed data (65 bytes, hex).
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{130}$")]
     pub signature: Bytes,
     /// `firstUse` (default: the session's first op enables it, and deploys the account if it
     /// has no code) or `relayed` (the service's relayer sends `enableSessionWithApproval` now).
@@ -182,7 +182,7 @@ pub struct ApprovedBody {
     /// The session, as it stands now.
     pub session: SessionBody,
     /// The relayed `enableSessionWithApproval` transaction, when `enable` was `relayed`.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^0x[0-9a-fA-F]{64}$")]
     pub transaction: Option<B256>,
 }
 
@@ -191,16 +191,16 @@ pub struct ApprovedBody {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CallBody {
     /// The callee.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{40}$")]
     pub to: Address,
     /// Wei sent along (decimal or 0x hex string; default 0).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub value: U256,
+    #[schema(value_type = Option<String>, pattern = r"^(0x[0-9a-fA-F]{1,64}|[0-9]{1,78})$")]
+    pub value: Option<U256>,
     /// Calldata (hex; default empty).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub data: Bytes,
+    #[schema(value_type = Option<String>, pattern = r"^0x([0-9a-fA-F]{2})*$")]
+    pub data: Option<Bytes>,
 }
 
 /// `POST …/check` and `…/execute`: the calls of one op (a batch when more than one).
@@ -228,10 +228,10 @@ pub struct CheckedBody {
 #[serde(rename_all = "camelCase")]
 pub struct ExecutedBody {
     /// The userOp hash.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{64}$")]
     pub user_op_hash: B256,
     /// The bundle transaction's hash.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{64}$")]
     pub transaction_hash: B256,
     /// What the account paid, in wei (decimal).
     pub actual_gas_cost: String,
@@ -250,7 +250,7 @@ pub struct RevokedBody {
     #[schema(value_type = Object)]
     pub owner_revoke_typed_data: serde_json::Value,
     /// Its digest.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{64}$")]
     pub owner_revoke_digest: B256,
     /// The session key's own `revokeSession` on-chain, tried once when the session was
     /// enabled: a session op under the session's own limits, so it may be refused (a spent fee
@@ -264,7 +264,7 @@ pub struct RevokedBody {
 #[serde(rename_all = "camelCase")]
 pub struct SelfRevokeBody {
     /// The userOp that revoked the session on-chain, when it landed.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^0x[0-9a-fA-F]{64}$")]
     pub user_op_hash: Option<B256>,
     /// Why it did not, otherwise.
     pub error: Option<String>,
@@ -281,7 +281,7 @@ pub struct RevokedAllBody {
     #[schema(value_type = Object)]
     pub owner_revoke_all_typed_data: serde_json::Value,
     /// Its digest.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{64}$")]
     pub owner_revoke_all_digest: B256,
 }
 
@@ -290,7 +290,7 @@ pub struct RevokedAllBody {
 #[serde(rename_all = "camelCase")]
 pub struct AccountSessionBody {
     /// The session hash.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{64}$")]
     pub session_hash: B256,
     /// This service's id for it, when it holds the session; absent for sessions granted
     /// elsewhere.
@@ -334,9 +334,10 @@ pub struct AccountSessionList {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ListQuery {
     /// Only this account's sessions.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = r"^0x[0-9a-fA-F]{40}$")]
     pub account: Option<Address>,
     /// At most this many (1..=100, default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Skip this many (default 0).
     pub offset: Option<u32>,
@@ -354,7 +355,7 @@ pub struct SessionList {
 #[serde(deny_unknown_fields)]
 pub struct SelectQuery {
     /// With `latest` as the session: the account whose newest session of this app is meant.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = r"^0x[0-9a-fA-F]{40}$")]
     pub account: Option<Address>,
 }
 
@@ -523,7 +524,7 @@ pub async fn list_sessions(
 
 /// One of this app's sessions.
 #[utoipa::path(get, path = "/v1/sessions/{session}", params(
-        ("session" = String, Path, description = "`ses_…`, the session hash (0x…), or `latest`"),
+        ("session" = String, Path, pattern = r"^(ses_[0-9a-f]{16}|0x[0-9a-fA-F]{64}|latest)$", description = "`ses_…`, the session hash (0x…), or `latest`"),
         SelectQuery),
     security(("app_key" = [])),
     responses(
@@ -544,7 +545,7 @@ pub async fn get_session(
 
 /// Approve a requested session with the owner's wallet signature of its typed data.
 #[utoipa::path(post, path = "/v1/sessions/{session}/approve", request_body = ApproveSession,
-    params(("session" = String, Path, description = "`ses_…`, the session hash (0x…), or `latest`"), SelectQuery),
+    params(("session" = String, Path, pattern = r"^(ses_[0-9a-f]{16}|0x[0-9a-fA-F]{64}|latest)$", description = "`ses_…`, the session hash (0x…), or `latest`"), SelectQuery),
     security(("app_key" = [])),
     responses(
         (status = 200, description = "Approved (and enabled, when relayed)", body = ApprovedBody),
@@ -621,8 +622,8 @@ fn calls(body: &CallsBody) -> Result<Vec<Call>, ServiceError> {
         .iter()
         .map(|c| Call {
             to: c.to,
-            value: c.value,
-            data: c.data.clone(),
+            value: c.value.unwrap_or_default(),
+            data: c.data.clone().unwrap_or_default(),
         })
         .collect())
 }
@@ -659,7 +660,7 @@ fn client(
 
 /// Would these calls pass under the session now? Nothing is signed or sent.
 #[utoipa::path(post, path = "/v1/sessions/{session}/check", request_body = CallsBody,
-    params(("session" = String, Path, description = "`ses_…`, the session hash (0x…), or `latest`"), SelectQuery),
+    params(("session" = String, Path, pattern = r"^(ses_[0-9a-f]{16}|0x[0-9a-fA-F]{64}|latest)$", description = "`ses_…`, the session hash (0x…), or `latest`"), SelectQuery),
     security(("app_key" = [])),
     responses(
         (status = 200, description = "The op would pass the validator", body = CheckedBody),
@@ -710,7 +711,7 @@ pub async fn check_calls(
 /// Execute calls under the session: pre-checked by the engine (a refusal signs and sends
 /// nothing), priced, signed with the session key, sent to the bundler, and waited for.
 #[utoipa::path(post, path = "/v1/sessions/{session}/execute", request_body = CallsBody,
-    params(("session" = String, Path, description = "`ses_…`, the session hash (0x…), or `latest`"), SelectQuery),
+    params(("session" = String, Path, pattern = r"^(ses_[0-9a-f]{16}|0x[0-9a-fA-F]{64}|latest)$", description = "`ses_…`, the session hash (0x…), or `latest`"), SelectQuery),
     security(("app_key" = [])),
     responses(
         (status = 200, description = "The op landed", body = ExecutedBody),
@@ -806,7 +807,7 @@ pub async fn execute_calls(
 /// Revoke a session: this service stops signing for it at once, and returns the typed data
 /// the owner signs to revoke it on-chain as well.
 #[utoipa::path(post, path = "/v1/sessions/{session}/revoke",
-    params(("session" = String, Path, description = "`ses_…`, the session hash (0x…), or `latest`"), SelectQuery),
+    params(("session" = String, Path, pattern = r"^(ses_[0-9a-f]{16}|0x[0-9a-fA-F]{64}|latest)$", description = "`ses_…`, the session hash (0x…), or `latest`"), SelectQuery),
     security(("app_key" = [])),
     responses(
         (status = 200, description = "Revoked here; the owner's typed data revokes it on-chain", body = RevokedBody),
@@ -1012,7 +1013,7 @@ const ACCOUNT_SESSIONS_MAX: u32 = 1000;
 /// An account's sessions from the chain: those this app holds and those granted elsewhere, with
 /// status and remaining budgets.
 #[utoipa::path(get, path = "/v1/accounts/{account}/sessions",
-    params(("account" = String, Path, description = "The smart account (0x…)")),
+    params(("account" = String, Path, pattern = r"^0x[0-9a-fA-F]{40}$", description = "The smart account (0x…)")),
     security(("app_key" = [])),
     responses(
         (status = 200, description = "Its sessions, oldest first", body = AccountSessionList),
@@ -1036,7 +1037,7 @@ pub async fn account_sessions(
 /// Stop signing for every session this app holds on an account, and get the owner's typed
 /// data that revokes all of the account's sessions on-chain.
 #[utoipa::path(post, path = "/v1/accounts/{account}/revoke-all",
-    params(("account" = String, Path, description = "The smart account (0x…)")),
+    params(("account" = String, Path, pattern = r"^0x[0-9a-fA-F]{40}$", description = "The smart account (0x…)")),
     security(("app_key" = [])),
     responses(
         (status = 200, description = "Revoked here; the typed data revokes all on-chain", body = RevokedAllBody),

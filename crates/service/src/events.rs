@@ -27,7 +27,7 @@ pub struct ActivityQuery {
     /// Only this session (its id, `ses_…`).
     pub session: Option<String>,
     /// Only this account.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = r"^0x[0-9a-fA-F]{40}$")]
     pub account: Option<Address>,
     /// Only this kind: `requested`, `approved`, `check`, `execute`, `attempt_after_revoke`,
     /// `revoked`, `enabled`, `self_revoke`.
@@ -35,6 +35,7 @@ pub struct ActivityQuery {
     /// Only entries older than this id (the next page: the last id of this one).
     pub before: Option<i64>,
     /// At most this many (1..=500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -50,11 +51,12 @@ pub struct ActivityList {
 #[serde(deny_unknown_fields)]
 pub struct AlertQuery {
     /// Only this account's.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<String>, pattern = r"^0x[0-9a-fA-F]{40}$")]
     pub account: Option<Address>,
     /// Only alerts older than this id.
     pub before: Option<i64>,
     /// At most this many (1..=500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -70,6 +72,7 @@ pub struct AlertList {
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
     /// Where the app's alerts are POSTed (http or https).
+    #[schema(pattern = r"^https?://[^/@\s]+(/\S*)?$", max_length = 2048)]
     pub url: String,
 }
 
@@ -267,7 +270,7 @@ pub async fn owner_alert_stream(
 
 /// An account's alert rules (the defaults until its owner sets others).
 #[utoipa::path(get, path = "/v1/owner/accounts/{account}/alert-rules",
-    params(("account" = String, Path, description = "The smart account (0x…)")),
+    params(("account" = String, Path, pattern = r"^0x[0-9a-fA-F]{40}$", description = "The smart account (0x…)")),
     security(("owner_token" = [])),
     responses(
         (status = 200, description = "The rules", body = AlertRules),
@@ -285,7 +288,7 @@ pub async fn get_alert_rules(
 
 /// Sets an account's alert rules; `null` turns a rule off.
 #[utoipa::path(put, path = "/v1/owner/accounts/{account}/alert-rules", request_body = AlertRules,
-    params(("account" = String, Path, description = "The smart account (0x…)")),
+    params(("account" = String, Path, pattern = r"^0x[0-9a-fA-F]{40}$", description = "The smart account (0x…)")),
     security(("owner_token" = [])),
     responses(
         (status = 200, description = "The rules now", body = AlertRules),
@@ -342,7 +345,7 @@ pub async fn list_webhooks(
 }
 
 /// Delete one of this app's webhooks.
-#[utoipa::path(delete, path = "/v1/webhooks/{id}", params(("id" = String, Path, description = "`wh_…`")),
+#[utoipa::path(delete, path = "/v1/webhooks/{id}", params(("id" = String, Path, pattern = r"^wh_[0-9a-f]{16}$", description = "`wh_…`")),
     security(("app_key" = [])),
     responses(
         (status = 204, description = "Deleted"),
@@ -363,7 +366,7 @@ pub async fn delete_webhook(
 }
 
 /// A webhook's delivery log: every attempt, newest first.
-#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", params(("id" = String, Path, description = "`wh_…`")),
+#[utoipa::path(get, path = "/v1/webhooks/{id}/deliveries", params(("id" = String, Path, pattern = r"^wh_[0-9a-f]{16}$", description = "`wh_…`")),
     security(("app_key" = [])),
     responses(
         (status = 200, description = "The attempts", body = DeliveryList),

@@ -334,9 +334,61 @@ impl Service {
         events::delete_webhook,
         events::webhook_deliveries
     ),
-    modifiers(&AppKeyScheme)
+    modifiers(&AppKeyScheme, &CommonResponses)
 )]
 struct ApiDoc;
+
+/// The answers every operation can give besides its own: a malformed request (400), a missing
+/// or wrong key (401, where one is needed), a body too large (413), a spent rate limit (429).
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorResponse")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                item.get.as_mut(),
+                item.put.as_mut(),
+                item.post.as_mut(),
+                item.delete.as_mut(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let responses = &mut operation.responses.responses;
+                let mut add = |code: &str, description: &str| {
+                    responses
+                        .entry(code.to_string())
+                        .or_insert_with(|| error(description).into());
+                };
+                add(
+                    "400",
+                    "The request is malformed: the message says which part and why",
+                );
+                add("413", "The body is over 512 KiB");
+                if secured {
+                    add(
+                        "401",
+                        "No key or token, an unknown one, or one for the other kind of endpoint",
+                    );
+                    add("429", "The app's rate limit is spent for now (Retry-After)");
+                }
+            }
+        }
+    }
+}
 
 struct AppKeyScheme;
 

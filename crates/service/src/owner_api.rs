@@ -48,7 +48,7 @@ impl FromRequestParts<Arc<Service>> for AuthedOwner {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChallengeRequest {
     /// The owner's address (the key its wallet holds).
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{40}$")]
     pub address: Address,
     /// The chain the wallet is on (default: the service's chain).
     pub chain_id: Option<u64>,
@@ -73,7 +73,7 @@ pub struct SignInRequest {
     /// The message as issued.
     pub message: String,
     /// The wallet's `personal_sign` signature of it (65 bytes, hex).
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{130}$")]
     pub signature: Bytes,
 }
 
@@ -84,7 +84,7 @@ pub struct SignedInBody {
     /// The bearer token for the owner endpoints (`sk_own_…`), shown once.
     pub token: String,
     /// Whose it is.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{40}$")]
     pub owner: Address,
     /// Until when (unix seconds).
     pub expires_at: i64,
@@ -95,6 +95,7 @@ pub struct SignedInBody {
 #[serde(deny_unknown_fields)]
 pub struct OwnerListQuery {
     /// At most this many (1..=100, default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Skip this many (default 0).
     pub offset: Option<u32>,
@@ -183,7 +184,7 @@ pub async fn owner_sessions(
 
 /// Revoke one of the owner's sessions, whichever app holds it.
 #[utoipa::path(post, path = "/v1/owner/sessions/{hash}/revoke",
-    params(("hash" = String, Path, description = "The session hash (0x…)")),
+    params(("hash" = String, Path, pattern = r"^0x[0-9a-fA-F]{64}$", description = "The session hash (0x…)")),
     security(("owner_token" = [])),
     responses(
         (status = 200, description = "Revoked here; the typed data revokes it on-chain", body = RevokedBody),
@@ -252,7 +253,7 @@ pub(crate) async fn owned_account(
 /// One of the owner's accounts: every session the chain knows, from any app or anywhere else,
 /// with status and remaining budgets.
 #[utoipa::path(get, path = "/v1/owner/accounts/{account}/sessions",
-    params(("account" = String, Path, description = "The smart account (0x…)")),
+    params(("account" = String, Path, pattern = r"^0x[0-9a-fA-F]{40}$", description = "The smart account (0x…)")),
     security(("owner_token" = [])),
     responses(
         (status = 200, description = "Its sessions, oldest first", body = AccountSessionList),
@@ -274,7 +275,7 @@ pub async fn owner_account_sessions(
 /// Stop every app of this service signing for the account, and get the typed data that
 /// revokes all of its sessions on-chain.
 #[utoipa::path(post, path = "/v1/owner/accounts/{account}/revoke-all",
-    params(("account" = String, Path, description = "The smart account (0x…)")),
+    params(("account" = String, Path, pattern = r"^0x[0-9a-fA-F]{40}$", description = "The smart account (0x…)")),
     security(("owner_token" = [])),
     responses(
         (status = 200, description = "Revoked here; the typed data revokes all on-chain", body = RevokedAllBody),

@@ -270,8 +270,16 @@ async fn dev_service(
         axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
             let owner = dev_owner.clone();
             async move {
-                let digest: Option<B256> = body["digest"].as_str().and_then(|d| d.parse().ok());
-                match digest.and_then(|d| owner.sign_hash_sync(&d).ok()) {
+                // A 32-byte digest (typed data), or a message to `personal_sign` (sign-in).
+                let signed = match (body["digest"].as_str(), body["message"].as_str()) {
+                    (Some(digest), None) => digest
+                        .parse::<B256>()
+                        .ok()
+                        .and_then(|d| owner.sign_hash_sync(&d).ok()),
+                    (None, Some(message)) => owner.sign_message_sync(message.as_bytes()).ok(),
+                    _ => None,
+                };
+                match signed {
                     Some(signature) => (
                         axum::http::StatusCode::OK,
                         axum::Json(serde_json::json!({
@@ -281,7 +289,7 @@ async fn dev_service(
                     None => (
                         axum::http::StatusCode::BAD_REQUEST,
                         axum::Json(serde_json::json!({ "error": { "code": "bad_request",
-                            "message": "give {\"digest\": \"0x…\"}: the 32-byte digest a session request returned" } })),
+                            "message": "give {\"digest\": \"0x…\"} (the 32-byte digest a request returned) or {\"message\": \"…\"} (a sign-in message)" } })),
                     ),
                 }
             }
@@ -307,7 +315,7 @@ async fn dev_service(
         outln!("  listening  {base}  (OpenAPI at {base}/openapi.json)");
         outln!("  app        demo, API key {key}");
         outln!(
-            "  owner      {} (its wallet: POST /dev/owner/sign, --dev only)",
+            "  owner      {} (its wallet, --dev only: POST /dev/owner/sign with a digest or a message)",
             owner.address()
         );
         outln!(
