@@ -117,6 +117,12 @@ pub enum StoreError {
         /// What the database said (never a key).
         reason: String,
     },
+    /// The session was revoked while this step ran: nothing more is recorded for it.
+    #[error("session {hash} was revoked: nothing more is recorded or signed for it")]
+    Revoked {
+        /// The session.
+        hash: B256,
+    },
     /// A sealed key did not open: a wrong master key, or a record changed outside the store.
     #[error("session key {key_ref} does not open under this master key")]
     Sealed {

@@ -325,13 +325,19 @@ impl Database {
             .map_err(db_error)
     }
 
-    /// Remembers that `account` called `target`; true the first time.
-    pub fn first_call_to(&self, account: Address, target: Address) -> Result<bool, StoreError> {
+    /// Remembers that `account` called `target` through `app_id`'s sessions; true the first
+    /// time. Per app: one app learns nothing of what another called.
+    pub fn first_call_to(
+        &self,
+        app_id: &str,
+        account: Address,
+        target: Address,
+    ) -> Result<bool, StoreError> {
         let inserted = self
             .lock()
             .execute(
                 "INSERT OR IGNORE INTO account_targets (account, target) VALUES (?1, ?2)",
-                params![format!("{account:x}"), format!("{target:x}")],
+                params![format!("{app_id}:{account:x}"), format!("{target:x}")],
             )
             .map_err(db_error)?;
         Ok(inserted == 1)

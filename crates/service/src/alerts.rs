@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `refusalBurst` | a session's checks and executes are refused `count` times within `seconds` | 5 in 60 s |
 //! | `budgetPercent` | an execute leaves any budget of the session used past this share | 80 % |
-//! | `firstTarget` | an execute calls a target the account never called through this service | on |
+//! | `firstTarget` | an execute calls a target the account never called through this app | on |
 //! | `rateSpike` | a session lands at least `minPerMinute` ops in a minute, over `factor` times its own average per minute before | 10×, 10 a minute |
 //! | `afterRevoke` | anything is attempted under a session revoked here | on |
 //!
@@ -126,7 +126,11 @@ pub struct AlertBody {
 
 /// Whether `used` of `limit` is past `percent`.
 pub fn budget_past(used: U256, limit: U256, percent: u8) -> bool {
-    !limit.is_zero() && used * U256::from(100u8) >= limit * U256::from(percent)
+    // In 512 bits: a limit near 2^256 (the usual "no limit") must not wrap.
+    let wide = |x: U256| alloy::primitives::U512::from_be_slice(&x.to_be_bytes::<32>());
+    !limit.is_zero()
+        && wide(used) * alloy::primitives::U512::from(100u8)
+            >= wide(limit) * alloy::primitives::U512::from(percent)
 }
 
 /// Whether `last_minute` ops are a spike over `earlier_ops` in `earlier_minutes` before them.
@@ -355,7 +359,7 @@ impl Database {
         }
         if rules.first_target && landed {
             for target in &entry.targets {
-                if self.first_call_to(row.record.account, *target)? {
+                if self.first_call_to(&row.app_id, row.record.account, *target)? {
                     raised.extend(self.raise(
                         row,
                         "first_target",
@@ -363,7 +367,10 @@ impl Database {
                             "account {} called {target} for the first time (session {})",
                             row.record.account, row.id
                         ),
-                        format!("first_target:{:x}:{target:x}", row.record.account),
+                        format!(
+                            "first_target:{}:{:x}:{target:x}",
+                            row.app_id, row.record.account
+                        ),
                     )?);
                 }
             }

@@ -70,6 +70,44 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
     }
 }
 
+/// Query strings that fail to parse become a 400 in the API's error shape.
+pub struct QueryParams<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| Self(value))
+            .map_err(|rejection| {
+                ServiceError::BadRequest(format!(
+                    "the query string is not what this endpoint takes: {}; see /openapi.json",
+                    rejection.body_text()
+                ))
+            })
+    }
+}
+
+/// Path segments that fail to decode become a 400 in the API's error shape.
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| Self(value))
+            .map_err(|rejection| {
+                ServiceError::BadRequest(format!(
+                    "the path does not decode: {}",
+                    rejection.body_text()
+                ))
+            })
+    }
+}
+
 /// `POST /v1/sessions`: a new session for an owner's account.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -506,7 +544,7 @@ pub async fn create_session(
 pub async fn list_sessions(
     State(service): State<Arc<Service>>,
     AuthedApp(app): AuthedApp,
-    Query(query): Query<ListQuery>,
+    QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<SessionList>, ServiceError> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
@@ -535,8 +573,8 @@ pub async fn list_sessions(
 pub async fn get_session(
     State(service): State<Arc<Service>>,
     AuthedApp(app): AuthedApp,
-    Path(selector): Path<String>,
-    Query(query): Query<SelectQuery>,
+    PathParam(selector): PathParam,
+    QueryParams(query): QueryParams<SelectQuery>,
 ) -> Result<Json<SessionBody>, ServiceError> {
     Ok(Json(session_body(&select(
         &service, &app, &selector, &query,
@@ -556,8 +594,8 @@ pub async fn get_session(
 pub async fn approve_session(
     State(service): State<Arc<Service>>,
     AuthedApp(app): AuthedApp,
-    Path(selector): Path<String>,
-    Query(query): Query<SelectQuery>,
+    PathParam(selector): PathParam,
+    QueryParams(query): QueryParams<SelectQuery>,
     JsonBody(body): JsonBody<ApproveSession>,
 ) -> Result<Json<ApprovedBody>, ServiceError> {
     let row = select(&service, &app, &selector, &query)?;
@@ -571,6 +609,10 @@ pub async fn approve_session(
             )
         })?),
     };
+    // Under the session's send lock: a revoke cannot slip between the approval's read and its
+    // save (the save refuses to revive a revoked session either way).
+    let lock = service.send_lock(row.record.hash);
+    let _guard = lock.lock().await;
     let records = service.db.records(&app);
     let approved = request::approve(
         service.backend.as_ref(),
@@ -671,8 +713,8 @@ fn client(
 pub async fn check_calls(
     State(service): State<Arc<Service>>,
     AuthedApp(app): AuthedApp,
-    Path(selector): Path<String>,
-    Query(query): Query<SelectQuery>,
+    PathParam(selector): PathParam,
+    QueryParams(query): QueryParams<SelectQuery>,
     JsonBody(body): JsonBody<CallsBody>,
 ) -> Result<Json<CheckedBody>, ServiceError> {
     let row = select(&service, &app, &selector, &query)?;
@@ -723,8 +765,8 @@ pub async fn check_calls(
 pub async fn execute_calls(
     State(service): State<Arc<Service>>,
     AuthedApp(app): AuthedApp,
-    Path(selector): Path<String>,
-    Query(query): Query<SelectQuery>,
+    PathParam(selector): PathParam,
+    QueryParams(query): QueryParams<SelectQuery>,
     JsonBody(body): JsonBody<CallsBody>,
 ) -> Result<Json<ExecutedBody>, ServiceError> {
     let row = select(&service, &app, &selector, &query)?;
@@ -817,8 +859,8 @@ pub async fn execute_calls(
 pub async fn revoke_session(
     State(service): State<Arc<Service>>,
     AuthedApp(app): AuthedApp,
-    Path(selector): Path<String>,
-    Query(query): Query<SelectQuery>,
+    PathParam(selector): PathParam,
+    QueryParams(query): QueryParams<SelectQuery>,
 ) -> Result<Json<RevokedBody>, ServiceError> {
     let row = select(&service, &app, &selector, &query)?;
     Ok(Json(revoke_row(&service, row, "app").await?))
@@ -834,6 +876,12 @@ pub(crate) async fn revoke_row(
     let self_revoke = {
         let lock = service.send_lock(row.record.hash);
         let _guard = lock.lock().await;
+        // Read again under the lock: a first use that enabled it meanwhile makes the session
+        // key's own revoke worth sending.
+        let row = service
+            .db
+            .session_by_id_any(&row.id)?
+            .ok_or_else(|| ServiceError::NotFound(format!("session {} is gone", row.id)))?;
         service.db.mark_revoked(&row)?;
         if row.record.status != StoredStatus::Revoked {
             service.note(
@@ -912,7 +960,7 @@ async fn self_revoke(service: &Service, row: &SessionRow) -> SelfRevokeBody {
         },
         Err(error) => SelfRevokeBody {
             user_op_hash: None,
-            error: Some(error.to_string()),
+            error: Some(crate::error::public_sdk_message(&error)),
         },
     }
 }
@@ -1007,8 +1055,8 @@ pub(crate) async fn account_rows(
         .collect())
 }
 
-/// The most sessions of one account the service lists or revokes at once.
-const ACCOUNT_SESSIONS_MAX: u32 = 1000;
+/// Every session of one account: listing and revoking take them all.
+const ACCOUNT_SESSIONS_MAX: u32 = u32::MAX;
 
 /// An account's sessions from the chain: those this app holds and those granted elsewhere, with
 /// status and remaining budgets.
@@ -1023,7 +1071,7 @@ const ACCOUNT_SESSIONS_MAX: u32 = 1000;
 pub async fn account_sessions(
     State(service): State<Arc<Service>>,
     AuthedApp(app): AuthedApp,
-    Path(account): Path<String>,
+    PathParam(account): PathParam,
 ) -> Result<Json<AccountSessionList>, ServiceError> {
     let account = parse_account(&account)?;
     let held = service
@@ -1046,7 +1094,7 @@ pub async fn account_sessions(
 pub async fn revoke_account(
     State(service): State<Arc<Service>>,
     AuthedApp(app): AuthedApp,
-    Path(account): Path<String>,
+    PathParam(account): PathParam,
 ) -> Result<Json<RevokedAllBody>, ServiceError> {
     let account = parse_account(&account)?;
     let rows = service
@@ -1066,7 +1114,10 @@ fn outcome(error: &SdkError) -> (Verdict, Option<String>) {
         SdkError::OutOfTimeRange { .. }
         | SdkError::ExpiresTooSoon { .. }
         | SdkError::BundlerRefused { .. } => (Verdict::Refused, Some(error.to_string())),
-        _ => (Verdict::Failed, Some(error.to_string())),
+        _ => (
+            Verdict::Failed,
+            Some(crate::error::public_sdk_message(error)),
+        ),
     }
 }
 

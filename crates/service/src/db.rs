@@ -338,6 +338,21 @@ impl Database {
         self.row("id", id, &app.id)
     }
 
+    /// The session with this id, whichever app holds it (for steps already authorized).
+    pub(crate) fn session_by_id_any(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
+        let row: Option<(String, String, String)> = self
+            .lock()
+            .query_row(
+                "SELECT id, app_id, record FROM sessions WHERE id = ?1",
+                [id],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()
+            .map_err(db_error)?;
+        row.map(|(id, app_id, record)| parse_row(id, app_id, &record))
+            .transpose()
+    }
+
     /// `app`'s session with this hash.
     pub fn session_by_hash(&self, app: &App, hash: B256) -> Result<Option<SessionRow>, StoreError> {
         self.row("hash", &format!("{hash:x}"), &app.id)
@@ -425,16 +440,43 @@ impl Database {
     /// Marks a session revoked in this service, whichever app holds it: nothing more is signed
     /// for it.
     pub fn mark_revoked(&self, row: &SessionRow) -> Result<(), StoreError> {
-        let mut record = row.record.clone();
-        record.status = StoredStatus::Revoked;
-        let text = serde_json::to_string(&record).map_err(db_error)?;
+        // The status only, in the row as it stands now: nothing else a concurrent step wrote
+        // is overwritten with an older copy.
         self.lock()
             .execute(
-                "UPDATE sessions SET status = ?1, record = ?2 WHERE id = ?3",
-                params![StoredStatus::Revoked.word(), text, row.id],
+                "UPDATE sessions SET status = ?1, record = json_set(record, '$.status', ?1) \
+                 WHERE id = ?2",
+                params![StoredStatus::Revoked.word(), row.id],
             )
             .map_err(db_error)?;
         Ok(())
+    }
+
+    /// Every session of `account` held for `owner`, by any app.
+    pub fn owner_account_sessions(
+        &self,
+        owner: Address,
+        account: Address,
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare(
+                "SELECT id, app_id, record FROM sessions WHERE owner = ?1 AND account = ?2 \
+                 ORDER BY created_at, id",
+            )
+            .map_err(db_error)?;
+        let rows = statement
+            .query_map(
+                params![format!("{owner:x}"), format!("{account:x}")],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .map_err(db_error)?;
+        let mut sessions = Vec::new();
+        for row in rows {
+            let (id, app_id, record): (String, String, String) = row.map_err(db_error)?;
+            sessions.push(parse_row(id, app_id, &record)?);
+        }
+        Ok(sessions)
     }
 }
 
@@ -502,35 +544,54 @@ impl SessionRecords for AppRecords<'_> {
     fn save(&self, session: &StoredSession) -> Result<(), StoreError> {
         let record = serde_json::to_string(session).map_err(db_error)?;
         let hash = format!("{:x}", session.hash);
-        let updated = self
-            .db
-            .lock()
-            .execute(
-                "UPDATE sessions SET status = ?1, record = ?2 WHERE hash = ?3 AND app_id = ?4",
-                params![session.status.word(), record, hash, self.app.id],
+        let connection = self.db.lock();
+        // A revoked session stays revoked: a save racing a revoke (an approve, a first use)
+        // never writes it back to life.
+        let existing: Option<String> = connection
+            .query_row(
+                "SELECT status FROM sessions WHERE hash = ?1 AND app_id = ?2",
+                params![hash, self.app.id],
+                |row| row.get(0),
             )
+            .optional()
             .map_err(db_error)?;
-        if updated == 0 {
-            self.db
-                .lock()
-                .execute(
-                    "INSERT INTO sessions \
-                     (id, app_id, hash, account, owner, status, record, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![
-                        random_id("ses_"),
-                        self.app.id,
-                        hash,
-                        format!("{:x}", session.account),
-                        format!("{:x}", session.owner),
-                        session.status.word(),
-                        record,
-                        session.created_at as i64
-                    ],
-                )
-                .map_err(db_error)?;
+        match existing.as_deref() {
+            Some(status) if status == StoredStatus::Revoked.word() => {
+                if session.status == StoredStatus::Revoked {
+                    return Ok(());
+                }
+                Err(StoreError::Revoked { hash: session.hash })
+            }
+            Some(_) => {
+                connection
+                    .execute(
+                        "UPDATE sessions SET status = ?1, record = ?2 WHERE hash = ?3 AND app_id = ?4",
+                        params![session.status.word(), record, hash, self.app.id],
+                    )
+                    .map_err(db_error)?;
+                Ok(())
+            }
+            None => {
+                connection
+                    .execute(
+                        "INSERT INTO sessions \
+                         (id, app_id, hash, account, owner, status, record, created_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                        params![
+                            random_id("ses_"),
+                            self.app.id,
+                            hash,
+                            format!("{:x}", session.account),
+                            format!("{:x}", session.owner),
+                            session.status.word(),
+                            record,
+                            session.created_at as i64
+                        ],
+                    )
+                    .map_err(db_error)?;
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     fn remove(&self, session: &StoredSession) -> Result<(), StoreError> {

@@ -163,11 +163,21 @@ impl ServiceError {
                 | SdkError::NotRequested { .. } => (S::CONFLICT, "conflict"),
                 SdkError::Account(_) => (S::CONFLICT, "not_approved"),
                 SdkError::Store(StoreError::UnknownSession { .. }) => (S::NOT_FOUND, "not_found"),
+                SdkError::Store(StoreError::Revoked { .. }) => (S::CONFLICT, "session_revoked"),
                 SdkError::Backend(_) | SdkError::Timeout { .. } | SdkError::NotDeployed(_) => {
                     (S::BAD_GATEWAY, "chain_unavailable")
                 }
                 _ => (S::INTERNAL_SERVER_ERROR, "internal"),
             },
+        }
+    }
+
+    /// The message a caller sees: the error's own, except for the node's and the bundler's
+    /// failures, whose text names their URLs (hosted ones carry API keys).
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Sdk(error) => public_sdk_message(error),
+            other => other.to_string(),
         }
     }
 
@@ -181,7 +191,7 @@ impl ServiceError {
         ErrorResponse {
             error: ErrorBody {
                 code: code.to_string(),
-                message: self.to_string(),
+                message: self.public_message(),
                 violation,
                 findings: match self {
                     Self::LintErrors(findings) => Some(findings.clone()),
@@ -196,5 +206,15 @@ impl IntoResponse for ServiceError {
     fn into_response(self) -> Response {
         let (status, _) = self.status_and_code();
         (status, axum::Json(self.body())).into_response()
+    }
+}
+
+/// An SDK error as the service tells it: a backend failure without the URL it names.
+pub fn public_sdk_message(error: &SdkError) -> String {
+    match error {
+        SdkError::Backend(_) => "the node or the bundler failed: it did not answer, or answered \
+             with an error (GET /readyz says which is down); try again later"
+            .to_string(),
+        other => other.to_string(),
     }
 }

@@ -4,13 +4,13 @@
 use crate::Service;
 use crate::activity::{ActivityBody, Filter, Kind};
 use crate::alerts::{AlertBody, AlertRules};
-use crate::api::{AuthedApp, JsonBody, parse_account};
+use crate::api::{AuthedApp, JsonBody, PathParam, QueryParams, parse_account};
 use crate::error::{ErrorResponse, ServiceError};
-use crate::owner_api::{AuthedOwner, owned_account};
-use crate::webhooks::{DeliveryBody, WebhookBody, valid_url};
+use crate::owner_api::{AuthedOwner, AuthedOwnerUntil, owned_account};
+use crate::webhooks::{DeliveryBody, WebhookBody, check_url};
 use alloy::primitives::Address;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -145,7 +145,7 @@ fn activity_filter(query: ActivityQuery) -> Result<Filter, ServiceError> {
 pub async fn app_activity(
     State(service): State<Arc<Service>>,
     AuthedApp(app): AuthedApp,
-    Query(query): Query<ActivityQuery>,
+    QueryParams(query): QueryParams<ActivityQuery>,
 ) -> Result<Json<ActivityList>, ServiceError> {
     let filter = Filter {
         app_id: Some(app.id),
@@ -166,7 +166,7 @@ pub async fn app_activity(
 pub async fn owner_activity(
     State(service): State<Arc<Service>>,
     AuthedOwner(owner): AuthedOwner,
-    Query(query): Query<ActivityQuery>,
+    QueryParams(query): QueryParams<ActivityQuery>,
 ) -> Result<Json<ActivityList>, ServiceError> {
     let filter = Filter {
         owner: Some(owner),
@@ -186,7 +186,7 @@ pub async fn owner_activity(
 pub async fn app_alerts(
     State(service): State<Arc<Service>>,
     AuthedApp(app): AuthedApp,
-    Query(query): Query<AlertQuery>,
+    QueryParams(query): QueryParams<AlertQuery>,
 ) -> Result<Json<AlertList>, ServiceError> {
     Ok(Json(AlertList {
         alerts: service.db.alerts(
@@ -208,7 +208,7 @@ pub async fn app_alerts(
 pub async fn owner_alerts(
     State(service): State<Arc<Service>>,
     AuthedOwner(owner): AuthedOwner,
-    Query(query): Query<AlertQuery>,
+    QueryParams(query): QueryParams<AlertQuery>,
 ) -> Result<Json<AlertList>, ServiceError> {
     Ok(Json(AlertList {
         alerts: service.db.alerts(
@@ -225,18 +225,22 @@ type EventStream = axum::response::Response;
 
 fn alert_stream(
     service: &Service,
+    until: Option<i64>,
     keep: impl Fn(&AlertBody) -> bool + Send + 'static,
 ) -> EventStream {
-    let alerts = BroadcastStream::new(service.alerts.subscribe()).filter_map(move |alert| {
-        // A subscriber too slow to keep up misses alerts (they stay in GET …/alerts).
-        let alert = alert.ok()?;
-        keep(&alert).then(|| {
-            Event::default()
-                .event("alert")
-                .id(alert.id.to_string())
-                .json_data(&alert)
-        })
-    });
+    let alerts = BroadcastStream::new(service.alerts.subscribe())
+        // An owner's stream delivers nothing after the owner's sign-in expires.
+        .take_while(move |_| until.is_none_or(|t| crate::db::unix_now() <= t))
+        .filter_map(move |alert| {
+            // A subscriber too slow to keep up misses alerts (they stay in GET …/alerts).
+            let alert = alert.ok()?;
+            keep(&alert).then(|| {
+                Event::default()
+                    .event("alert")
+                    .id(alert.id.to_string())
+                    .json_data(&alert)
+            })
+        });
     Sse::new(alerts)
         .keep_alive(KeepAlive::default())
         .into_response()
@@ -252,7 +256,7 @@ pub async fn app_alert_stream(
     State(service): State<Arc<Service>>,
     AuthedApp(app): AuthedApp,
 ) -> EventStream {
-    alert_stream(&service, move |alert| alert.app_id == app.id)
+    alert_stream(&service, None, move |alert| alert.app_id == app.id)
 }
 
 /// The alerts of the owner's accounts as they happen (server-sent events, `event: alert`).
@@ -263,9 +267,9 @@ pub async fn app_alert_stream(
     ))]
 pub async fn owner_alert_stream(
     State(service): State<Arc<Service>>,
-    AuthedOwner(owner): AuthedOwner,
+    AuthedOwnerUntil(owner, until): AuthedOwnerUntil,
 ) -> EventStream {
-    alert_stream(&service, move |alert| alert.owner == owner)
+    alert_stream(&service, Some(until), move |alert| alert.owner == owner)
 }
 
 /// An account's alert rules (the defaults until its owner sets others).
@@ -279,7 +283,7 @@ pub async fn owner_alert_stream(
 pub async fn get_alert_rules(
     State(service): State<Arc<Service>>,
     AuthedOwner(owner): AuthedOwner,
-    Path(account): Path<String>,
+    PathParam(account): PathParam,
 ) -> Result<Json<AlertRules>, ServiceError> {
     let account = parse_account(&account)?;
     owned_account(&service, owner, account).await?;
@@ -298,7 +302,7 @@ pub async fn get_alert_rules(
 pub async fn put_alert_rules(
     State(service): State<Arc<Service>>,
     AuthedOwner(owner): AuthedOwner,
-    Path(account): Path<String>,
+    PathParam(account): PathParam,
     JsonBody(rules): JsonBody<AlertRules>,
 ) -> Result<Json<AlertRules>, ServiceError> {
     let account = parse_account(&account)?;
@@ -319,10 +323,11 @@ pub async fn create_webhook(
     AuthedApp(app): AuthedApp,
     JsonBody(body): JsonBody<CreateWebhook>,
 ) -> Result<(StatusCode, Json<CreatedWebhook>), ServiceError> {
-    if !valid_url(&body.url) {
-        return Err(ServiceError::BadRequest(format!(
-            "{:?} is not an http(s) URL with a host (and no credentials in it)",
-            body.url
+    check_url(&body.url, service.private_webhooks).map_err(ServiceError::BadRequest)?;
+    if service.db.webhooks(&app.id)?.len() >= crate::webhooks::MAX_PER_APP {
+        return Err(ServiceError::Conflict(format!(
+            "this app has {} webhooks already: delete one first",
+            crate::webhooks::MAX_PER_APP
         )));
     }
     let (webhook, secret) = service.db.create_webhook(&app.id, &body.url)?;
@@ -354,7 +359,7 @@ pub async fn list_webhooks(
 pub async fn delete_webhook(
     State(service): State<Arc<Service>>,
     AuthedApp(app): AuthedApp,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> Result<StatusCode, ServiceError> {
     if service.db.delete_webhook(&app.id, &id)? {
         Ok(StatusCode::NO_CONTENT)
@@ -375,7 +380,7 @@ pub async fn delete_webhook(
 pub async fn webhook_deliveries(
     State(service): State<Arc<Service>>,
     AuthedApp(app): AuthedApp,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> Result<Json<DeliveryList>, ServiceError> {
     service
         .db

@@ -6,7 +6,9 @@
 //! (`done`) and every retry gets them back, with `Idempotent-Replayed: true`. Keys are per app;
 //! a key reused with another method, path or body is refused (422), never replayed for the
 //! wrong request. Every answer is kept, errors included: a refused execute stays refused under
-//! its key; send a new key to try again.
+//! its key; send a new key to try again. Stored answers are sealed under the master key (one
+//! may carry a webhook's secret, shown once). Every POST's handler runs as its own task, so a
+//! client that hangs up does not cut an execute short.
 
 use crate::db::{Database, db_error, unix_now};
 use crate::{MAX_BODY_BYTES, Service, ServiceError};
@@ -75,7 +77,14 @@ impl Database {
         Ok(if stored_fingerprint != fingerprint {
             Stored::Mismatch
         } else if state == "done" {
-            Stored::Done(status.unwrap_or(500), body.unwrap_or_default())
+            // Answers are sealed: one may carry a secret shown once (a webhook's).
+            let body = self
+                .master()
+                .open(&format!("{app_id}/{key}"), &body.unwrap_or_default())
+                .ok_or_else(|| StoreError::Sealed {
+                    key_ref: format!("idempotency {key}"),
+                })?;
+            Stored::Done(status.unwrap_or(500), body)
         } else {
             Stored::Pending
         })
@@ -89,11 +98,12 @@ impl Database {
         status: u16,
         body: &[u8],
     ) -> Result<(), StoreError> {
+        let sealed = self.master().seal(&format!("{app_id}/{key}"), body);
         self.lock()
             .execute(
                 "UPDATE idempotency SET state = 'done', status = ?3, body = ?4 \
                  WHERE app_id = ?1 AND key = ?2",
-                params![app_id, key, status, body],
+                params![app_id, key, status, sealed],
             )
             .map_err(db_error)?;
         Ok(())
@@ -104,18 +114,32 @@ fn valid_key(key: &str) -> bool {
     (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// Runs the handler as its own task: a client that hangs up mid-request (an execute waiting for
+/// its receipt) does not cut the work short, so the op, its log entry and its stored answer
+/// all happen or none starts.
+async fn run_to_completion(next: Next, request: Request) -> Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ServiceError::Conflict(
+            "the request stopped before it answered: look the session's activity up before \
+             retrying"
+                .into(),
+        )
+        .into_response(),
+    }
+}
+
 /// The middleware on the app's POST endpoints.
 pub async fn idempotency(
     State(service): State<Arc<Service>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(key) = request
-        .headers()
-        .get(HEADER)
-        .filter(|_| request.method() == axum::http::Method::POST)
-    else {
+    if request.method() != axum::http::Method::POST {
         return next.run(request).await;
+    }
+    let Some(key) = request.headers().get(HEADER) else {
+        return run_to_completion(next, request).await;
     };
     let Some(key) = key
         .to_str()
@@ -138,7 +162,7 @@ pub async fn idempotency(
     let app = match app {
         Some(Ok(Some(app))) => app,
         Some(Err(error)) => return ServiceError::from(error).into_response(),
-        _ => return next.run(request).await,
+        _ => return run_to_completion(next, request).await,
     };
     let (parts, body) = request.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_BODY_BYTES).await else {
@@ -178,9 +202,8 @@ pub async fn idempotency(
             response
         }
         Ok(Stored::Reserved) => {
-            let response = next
-                .run(Request::from_parts(parts, Body::from(bytes)))
-                .await;
+            let response =
+                run_to_completion(next, Request::from_parts(parts, Body::from(bytes))).await;
             let (parts, body) = response.into_parts();
             let Ok(bytes) = to_bytes(body, usize::MAX).await else {
                 return ServiceError::Conflict("the answer could not be read to store it".into())

@@ -49,6 +49,8 @@ pub struct Service {
     rate_limit: Option<ops::RateLimit>,
     cors_origins: Vec<String>,
     log: Arc<dyn Fn(&str) + Send + Sync>,
+    private_webhooks: bool,
+    webhook_client: reqwest::Client,
     send_locks: Mutex<HashMap<B256, Arc<tokio::sync::Mutex<()>>>>,
 }
 
@@ -84,6 +86,8 @@ impl Service {
             )),
             cors_origins: Vec::new(),
             log: Arc::new(|line| eprintln!("{line}")),
+            private_webhooks: false,
+            webhook_client: webhooks::client(false),
             send_locks: Mutex::new(HashMap::new()),
         }
     }
@@ -99,6 +103,15 @@ impl Service {
     /// Browsers on these origins (the owner's page) may call the API.
     pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
         self.cors_origins = origins;
+        self
+    }
+
+    /// Lets webhooks post to plain http and to private addresses (loopback, the LAN): for
+    /// `--dev` and tests. Off, they go only to https URLs of public addresses, checked again
+    /// when each delivery connects.
+    pub fn with_private_webhooks(mut self, allow: bool) -> Self {
+        self.private_webhooks = allow;
+        self.webhook_client = webhooks::client(allow);
         self
     }
 

@@ -165,7 +165,11 @@ impl Metrics {
     }
 }
 
-/// A token bucket per app: `per_second` tokens a second, up to `burst`.
+/// Buckets kept before full ones are forgotten.
+const MAX_BUCKETS: usize = 10_000;
+
+/// A token bucket per caller (an app, an owner, or anyone unproven): `per_second` tokens a
+/// second, up to `burst`.
 #[derive(Debug)]
 pub struct RateLimit {
     per_second: f64,
@@ -187,6 +191,11 @@ impl RateLimit {
     pub fn take(&self, app: &str) -> Result<(), u64> {
         let now = Instant::now();
         let mut buckets = lock(&self.buckets);
+        if buckets.len() >= MAX_BUCKETS {
+            // Full buckets hold nothing a caller is owed: forget them.
+            let refill = self.burst / self.per_second;
+            buckets.retain(|_, (_, last)| now.duration_since(*last).as_secs_f64() < refill);
+        }
         let (tokens, last) = buckets.entry(app.to_string()).or_insert((self.burst, now));
         *tokens =
             (*tokens + now.duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
@@ -208,21 +217,45 @@ pub async fn observe(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    // A bounded label: made-up methods are `other`.
+    let method = match *request.method() {
+        Method::GET
+        | Method::POST
+        | Method::PUT
+        | Method::DELETE
+        | Method::OPTIONS
+        | Method::HEAD => request.method().to_string(),
+        _ => "other".to_string(),
+    };
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
-    let app = request
+    // Who is asking, for the rate limit and the log: an app its key proves, an owner its token
+    // proves, else anyone. A key that names an app but does not prove it counts as anyone, so
+    // nobody can spend another app's budget by sending its (public) id.
+    let bearer = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|key| crate::app_key::parse_api_key(key.trim()))
-        .map(|(id, _)| id.to_string());
-    let response = match (&service.rate_limit, &app) {
-        (Some(limit), Some(app)) => match limit.take(app) {
+        .map(str::trim);
+    let now = crate::db::unix_now();
+    let (caller, app) = match bearer {
+        Some(key) if key.starts_with("sk_app_") => match service.db.authenticate(key) {
+            Ok(Some(app)) => (format!("app:{}", app.id), Some(app.id)),
+            _ => ("anyone".to_string(), None),
+        },
+        Some(token) if token.starts_with("sk_own_") => match service.db.owner_for_token(token, now)
+        {
+            Ok(Some((owner, _))) => (format!("owner:{owner:x}"), None),
+            _ => ("anyone".to_string(), None),
+        },
+        _ => ("anyone".to_string(), None),
+    };
+    let response = match &service.rate_limit {
+        Some(limit) => match limit.take(&caller) {
             Ok(()) => next.run(request).await,
             Err(wait) => {
                 *lock(&service.metrics.rate_limited) += 1;
@@ -233,7 +266,7 @@ pub async fn observe(
                 response
             }
         },
-        _ => next.run(request).await,
+        None => next.run(request).await,
     };
     let seconds = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();

@@ -4,14 +4,14 @@
 
 use crate::Service;
 use crate::api::{
-    AccountSessionList, JsonBody, RevokedAllBody, RevokedBody, SessionBody, account_rows,
-    parse_account, revoke_all_rows, revoke_row, session_body,
+    AccountSessionList, JsonBody, PathParam, QueryParams, RevokedAllBody, RevokedBody, SessionBody,
+    account_rows, parse_account, revoke_all_rows, revoke_row, session_body,
 };
 use crate::error::{ErrorResponse, ServiceError};
 use alloy::primitives::{Address, B256, Bytes};
 use alloy::sol_types::SolCall;
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use sessionkeys::SdkError;
@@ -21,6 +21,32 @@ use utoipa::{IntoParams, ToSchema};
 /// The owner a bearer token signed in.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthedOwner(pub Address);
+
+/// The owner a bearer token signed in, and when the token expires (for streams that must end
+/// with it).
+#[derive(Debug, Clone, Copy)]
+pub struct AuthedOwnerUntil(pub Address, pub i64);
+
+impl FromRequestParts<Arc<Service>> for AuthedOwnerUntil {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        service: &Arc<Service>,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(ServiceError::OwnerUnauthorized)?;
+        service
+            .db
+            .owner_for_token(token.trim(), crate::db::unix_now())?
+            .map(|(owner, until)| AuthedOwnerUntil(owner, until))
+            .ok_or(ServiceError::OwnerUnauthorized)
+    }
+}
 
 impl FromRequestParts<Arc<Service>> for AuthedOwner {
     type Rejection = ServiceError;
@@ -38,7 +64,7 @@ impl FromRequestParts<Arc<Service>> for AuthedOwner {
         service
             .db
             .owner_for_token(token.trim(), crate::db::unix_now())?
-            .map(AuthedOwner)
+            .map(|(owner, _)| AuthedOwner(owner))
             .ok_or(ServiceError::OwnerUnauthorized)
     }
 }
@@ -166,7 +192,7 @@ pub async fn sign_in(
 pub async fn owner_sessions(
     State(service): State<Arc<Service>>,
     AuthedOwner(owner): AuthedOwner,
-    Query(query): Query<OwnerListQuery>,
+    QueryParams(query): QueryParams<OwnerListQuery>,
 ) -> Result<Json<OwnerSessionList>, ServiceError> {
     let limit = query.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
@@ -194,7 +220,7 @@ pub async fn owner_sessions(
 pub async fn owner_revoke(
     State(service): State<Arc<Service>>,
     AuthedOwner(owner): AuthedOwner,
-    Path(hash): Path<String>,
+    PathParam(hash): PathParam,
 ) -> Result<Json<RevokedBody>, ServiceError> {
     let hash: B256 = hash.parse().map_err(|_| {
         ServiceError::BadRequest(format!(
@@ -215,12 +241,7 @@ pub(crate) async fn owned_account(
     owner: Address,
     account: Address,
 ) -> Result<Vec<crate::db::SessionRow>, ServiceError> {
-    let held: Vec<_> = service
-        .db
-        .owner_sessions(owner, 1000, 0)?
-        .into_iter()
-        .filter(|row| row.record.account == account)
-        .collect();
+    let held = service.db.owner_account_sessions(owner, account)?;
     let code = service
         .backend
         .code(account)
@@ -263,7 +284,7 @@ pub(crate) async fn owned_account(
 pub async fn owner_account_sessions(
     State(service): State<Arc<Service>>,
     AuthedOwner(owner): AuthedOwner,
-    Path(account): Path<String>,
+    PathParam(account): PathParam,
 ) -> Result<Json<AccountSessionList>, ServiceError> {
     let account = parse_account(&account)?;
     let held = owned_account(&service, owner, account).await?;
@@ -285,7 +306,7 @@ pub async fn owner_account_sessions(
 pub async fn owner_revoke_all(
     State(service): State<Arc<Service>>,
     AuthedOwner(owner): AuthedOwner,
-    Path(account): Path<String>,
+    PathParam(account): PathParam,
 ) -> Result<Json<RevokedAllBody>, ServiceError> {
     let account = parse_account(&account)?;
     let held = owned_account(&service, owner, account).await?;

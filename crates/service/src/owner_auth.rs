@@ -244,8 +244,12 @@ impl Database {
         )))
     }
 
-    /// The owner a bearer token signed in, while it lasts.
-    pub fn owner_for_token(&self, token: &str, now: i64) -> Result<Option<Address>, StoreError> {
+    /// The owner a bearer token signed in, and until when, while it lasts.
+    pub fn owner_for_token(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Option<(Address, i64)>, StoreError> {
         let Some(secret) = token.strip_prefix(TOKEN_PREFIX) else {
             return Ok(None);
         };
@@ -253,16 +257,18 @@ impl Database {
             return Ok(None);
         }
         // Looked up by digest: an equality on a hash reveals nothing about the secret.
-        let owner: Option<String> = self
+        let owner: Option<(String, i64)> = self
             .lock()
             .query_row(
-                "SELECT owner FROM owner_tokens WHERE digest = ?1 AND expires_at >= ?2",
+                "SELECT owner, expires_at FROM owner_tokens WHERE digest = ?1 AND expires_at >= ?2",
                 params![token_digest(&secret.to_ascii_lowercase()).as_slice(), now],
-                |row| row.get(0),
+                |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .optional()
             .map_err(db_error)?;
-        owner.map(|o| o.parse().map_err(db_error)).transpose()
+        owner
+            .map(|(o, expires)| Ok((o.parse().map_err(db_error)?, expires)))
+            .transpose()
     }
 }
 
@@ -365,7 +371,7 @@ mod tests {
         assert_eq!(who, owner.address());
         assert_eq!(
             db.owner_for_token(&token, now).unwrap(),
-            Some(owner.address())
+            Some((owner.address(), expires))
         );
         assert_eq!(
             db.owner_for_token(&token, expires + 1).unwrap(),

@@ -18,6 +18,108 @@ use sha2::Sha256;
 use std::time::Duration;
 use utoipa::ToSchema;
 
+/// Webhooks an app may have.
+pub const MAX_PER_APP: usize = 10;
+
+/// Whether an address is one anyone on the internet could be: not loopback, private, link-local
+/// (cloud metadata at 169.254.169.254 among them), shared, multicast, documentation or
+/// unspecified. Webhooks go only there unless the service allows private ones (`--dev`).
+pub fn is_public(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public(IpAddr::V4(v4)),
+            None => {
+                let first = v6.segments()[0];
+                !(v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || (first & 0xfe00) == 0xfc00
+                    || (first & 0xffc0) == 0xfe80)
+            }
+        },
+    }
+}
+
+/// Resolves webhook hosts to public addresses only, at connect time, so a name that later
+/// points at a private address (DNS rebinding) is refused too.
+#[derive(Debug)]
+pub struct PublicResolver;
+
+impl reqwest::dns::Resolve for PublicResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| is_public(a.ip()))
+                .collect();
+            if addresses.is_empty() {
+                return Err(format!("{host} resolves to no public address").into());
+            }
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The client deliveries go through: 10 s per attempt, no redirects, and (unless `private`)
+/// only public addresses.
+pub fn client(private: bool) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none());
+    let builder = if private {
+        builder
+    } else {
+        builder.dns_resolver(std::sync::Arc::new(PublicResolver))
+    };
+    builder.build().unwrap_or_default()
+}
+
+/// Refuses a webhook URL the service would not post to: not http(s), or (unless `private`)
+/// not https, or an address literal that is not public.
+pub fn check_url(url: &str, private: bool) -> Result<(), String> {
+    if !valid_url(url) {
+        return Err(format!(
+            "{url:?} is not an http(s) URL with a host (and no credentials in it)"
+        ));
+    }
+    if private {
+        return Ok(());
+    }
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return Err(format!("{url:?} does not parse"));
+    };
+    if parsed.scheme() != "https" {
+        return Err(format!(
+            "{url:?} is not https: webhooks carry signed alerts, give an https URL"
+        ));
+    }
+    let literal = match parsed.host() {
+        Some(url::Host::Ipv4(v4)) => Some(std::net::IpAddr::V4(v4)),
+        Some(url::Host::Ipv6(v6)) => Some(std::net::IpAddr::V6(v6)),
+        _ => None,
+    };
+    if literal.is_some_and(|ip| !is_public(ip)) {
+        return Err(format!(
+            "{url:?} is a private or special address: give a public host"
+        ));
+    }
+    Ok(())
+}
+
 /// Attempts per delivery.
 pub const ATTEMPTS: u32 = 5;
 /// The signature header.
@@ -239,12 +341,8 @@ pub fn deliver(db: std::sync::Arc<crate::Service>, alert: AlertBody, backoff: Du
         let service = db.clone();
         let body = body.clone();
         let alert_id = alert.id;
+        let client = service.webhook_client.clone();
         tokio::spawn(async move {
-            let client = reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .redirect(reqwest::redirect::Policy::none())
-                .build();
-            let Ok(client) = client else { return };
             for attempt in 1..=ATTEMPTS {
                 let t = unix_now();
                 let sent = client
@@ -302,6 +400,29 @@ mod tests {
         };
         assert_eq!(header, format!("t=0,v1={expected}"));
         assert_ne!(signature(b"Jefe", 1, b"x"), signature(b"Jefe", 2, b"x"));
+    }
+
+    #[test]
+    fn webhooks_go_to_public_https_hosts_unless_private_ones_are_allowed() {
+        assert!(check_url("https://hooks.example.com/x", false).is_ok());
+        for private in [
+            "http://hooks.example.com/x",
+            "https://127.0.0.1/x",
+            "https://10.1.2.3/",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/",
+            "https://[fd00::1]/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://100.64.0.1/",
+        ] {
+            assert!(check_url(private, false).is_err(), "{private}");
+            assert!(
+                check_url(private, true).is_ok(),
+                "{private} with private allowed"
+            );
+        }
+        assert!(is_public("8.8.8.8".parse().unwrap()));
+        assert!(is_public("2001:4860:4860::8888".parse().unwrap()));
     }
 
     #[test]

@@ -408,3 +408,33 @@ async fn openapi_is_3_1_and_lists_every_route() {
     }
     assert!(doc["components"]["schemas"]["ErrorResponse"].is_object());
 }
+
+#[tokio::test]
+async fn a_revoked_session_is_never_written_back_to_life_by_a_late_save() {
+    let h = harness();
+    let (app, key) = h.app("shop");
+    let (owner, _) = h.funded_owner().await;
+    let (id, _) = h.approved_session(&key, &owner).await;
+    let before = h.service.db().session_by_id(&app, &id).unwrap().unwrap();
+    let (status, _) = h
+        .call(
+            "POST",
+            &format!("/v1/sessions/{id}/revoke"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // A step that read the session before the revoke (an approve, a first use) saves late.
+    let mut late = before.record.clone();
+    late.status = sessionkeys::store::StoredStatus::Granted;
+    let saved = h.service.db().records(&app).save(&late);
+    assert!(
+        matches!(saved, Err(sessionkeys::store::StoreError::Revoked { .. })),
+        "{saved:?}"
+    );
+    let (_, session) = h
+        .call("GET", &format!("/v1/sessions/{id}"), Some(&key), None)
+        .await;
+    assert_eq!(session["status"], "revoked");
+}

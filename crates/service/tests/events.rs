@@ -340,6 +340,7 @@ async fn receiver(failures: usize) -> (String, Arc<Mutex<Vec<(String, String)>>>
 async fn webhooks_get_alerts_signed_with_hmac_and_retry_until_delivered() {
     let h = harness_configured(Database::in_memory(MasterKey::random()).unwrap(), |s| {
         s.with_webhook_backoff(Duration::from_millis(20))
+            .with_private_webhooks(true)
     });
     let (_, key) = h.app("shop");
     let (url, seen) = receiver(2).await;

@@ -183,3 +183,103 @@ async fn readiness_is_503_with_retry_after_when_the_chain_does_not_answer() {
     assert_eq!(body["chain"], "unavailable");
     assert_eq!(body["database"], "ok");
 }
+
+#[tokio::test]
+async fn a_failing_node_is_reported_without_its_url() {
+    // Hosted node URLs carry API keys: a 502 must not quote them.
+    let backend = sessionkeys::RpcBackend::new(
+        "http://127.0.0.1:1/v2/secret-provider-key",
+        "http://127.0.0.1:1/bundler-secret",
+    )
+    .unwrap();
+    let service = Arc::new(sessionkeys_service::Service::new(
+        database(),
+        Arc::new(backend),
+    ));
+    let request = axum::http::Request::post("/v1/owner/challenge")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            r#"{"address": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"}"#,
+        ))
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(service.router(), request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(text.contains("chain_unavailable"), "{text}");
+    assert!(!text.contains("secret"), "the URL leaked: {text}");
+}
+
+#[tokio::test]
+async fn a_forged_key_naming_an_app_spends_no_budget_of_that_app() {
+    let h = harness_configured(database(), |s| s.with_rate_limit(1));
+    let (app, key) = h.app("victim");
+    let forged = format!("sk_app_{}_{}", app.id, "0".repeat(64));
+    for _ in 0..5 {
+        h.call("GET", "/v1/sessions", Some(&forged), None).await;
+    }
+    let (status, body) = h.call("GET", "/v1/sessions", Some(&key), None).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the app's own budget is untouched: {body}"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_query_string_is_a_400_in_the_error_shape() {
+    let h = harness();
+    let (_, key) = h.app("shop");
+    for path in ["/v1/sessions?limit=abc", "/v1/activity?unknown=1"] {
+        let (status, body) = h.call("GET", path, Some(&key), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "bad_request", "{path}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn webhooks_go_only_to_public_https_urls_and_at_most_ten() {
+    let h = harness();
+    let (_, key) = h.app("shop");
+    for url in [
+        "http://hooks.example.com/x",
+        "https://127.0.0.1/x",
+        "https://169.254.169.254/latest/meta-data",
+    ] {
+        let (status, body) = h
+            .call(
+                "POST",
+                "/v1/webhooks",
+                Some(&key),
+                Some(serde_json::json!({ "url": url })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {body}");
+    }
+    for n in 0..10 {
+        let url = format!("https://hooks{n}.example.com/x");
+        let (status, body) = h
+            .call(
+                "POST",
+                "/v1/webhooks",
+                Some(&key),
+                Some(serde_json::json!({ "url": url })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, body) = h
+        .call(
+            "POST",
+            "/v1/webhooks",
+            Some(&key),
+            Some(serde_json::json!({ "url": "https://one-more.example.com/" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}

@@ -263,7 +263,11 @@ async fn dev_service(
         d.chain
             .set_balance(relayer.address(), U256::from(10u64).pow(U256::from(20)))
     });
-    let service = Arc::new(settings(Service::new(db, backend.clone())).with_relayer(relayer));
+    let service = Arc::new(
+        settings(Service::new(db, backend.clone()))
+            .with_relayer(relayer)
+            .with_private_webhooks(true),
+    );
     let dev_owner = owner.clone();
     let dev_routes = axum::Router::new().route(
         "/dev/owner/sign",

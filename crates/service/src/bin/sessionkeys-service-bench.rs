@@ -1,0 +1,330 @@
+//! Load on the session service over loopback HTTP: executes a second with p50/p99, and checks
+//! a second, against the embedded devnet with SQLite (a file in WAL mode).
+//!
+//! ```sh
+//! cargo run --release -p sessionkeys-service --bin sessionkeys-service-bench -- [--seconds 10] [--sessions 8]
+//! ```
+//!
+//! Each of `--sessions` workers executes (then checks) under its own session of its own
+//! account, one request at a time, for `--seconds` each; the table goes to standard output
+//! (docs/benchmarks.md keeps the figures).
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
+use serde_json::{Value, json};
+use sessionkeys::backend::Backend;
+use sessionkeys::{AccountPlan, DevnetBackend, EntryPointVersion};
+use sessionkeys_service::{Database, MasterKey, Service};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const ALICE: &str = "0x00000000000000000000000000000000000a11ce";
+
+struct Options {
+    seconds: u64,
+    sessions: usize,
+}
+
+fn options() -> Result<Options, String> {
+    let mut options = Options {
+        seconds: 10,
+        sessions: 8,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| format!("{flag} takes a whole number above 0, not {value:?}"))
+        };
+        match flag.as_str() {
+            "--seconds" => options.seconds = number()?,
+            "--sessions" => options.sessions = number()? as usize,
+            _ => {
+                return Err(format!(
+                    "unknown flag {flag}: give --seconds N or --sessions N"
+                ));
+            }
+        }
+    }
+    Ok(options)
+}
+
+/// One worker's session: its id, and an execute body paying Alice one unit of USDC.
+struct Session {
+    id: String,
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    body: &Value,
+) -> Result<(u16, Value), String> {
+    let response = client
+        .post(url)
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let value = response.json().await.map_err(|e| e.to_string())?;
+    Ok((status, value))
+}
+
+async fn session(
+    backend: &DevnetBackend,
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    usdc: Address,
+) -> Result<Session, String> {
+    let owner = PrivateKeySigner::random();
+    let account = AccountPlan::new(owner.address(), EntryPointVersion::V07)
+        .account(backend)
+        .await
+        .map_err(|e| e.to_string())?;
+    backend
+        .with_devnet(|d| {
+            d.chain
+                .set_balance(account.address, U256::from(10u64).pow(U256::from(24)));
+            d.mint(
+                account.address,
+                sessionkeys_devnet::funded::Funds {
+                    wei: U256::ZERO,
+                    usdc: U256::from(10u64).pow(U256::from(18)),
+                    gold: U256::ZERO,
+                },
+            )
+        })
+        .map_err(|e| e.to_string())?;
+    let now = backend
+        .latest_timestamp()
+        .await
+        .map_err(|e| e.to_string())?;
+    let spec = json!({
+        "validAfter": now - 60,
+        "validUntil": now + 86_400,
+        "feeLimit": { "limit": "100000000000000000000000" },
+        "callPolicies": [{ "target": usdc, "selector": "transfer(address,uint256)",
+            "constraints": [
+                { "index": 0, "condition": "equal", "value": ALICE, "bits": 160 },
+                { "index": 1, "condition": "unconstrained", "limit": { "limit": "1000000000000000000" } }
+            ] }]
+    });
+    let (status, requested) = post(
+        client,
+        &format!("{base}/v1/sessions"),
+        key,
+        &json!({ "owner": owner.address(), "session": spec }),
+    )
+    .await?;
+    if status != 201 {
+        return Err(format!("request: {status} {requested}"));
+    }
+    let id = requested["session"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let digest: B256 = requested["digest"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .ok_or("no digest")?;
+    let signature = owner.sign_hash_sync(&digest).map_err(|e| e.to_string())?;
+    let (status, approved) = post(
+        client,
+        &format!("{base}/v1/sessions/{id}/approve"),
+        key,
+        &json!({ "signature": format!("0x{}", alloy::hex::encode(signature.as_bytes())) }),
+    )
+    .await?;
+    if status != 200 {
+        return Err(format!("approve: {status} {approved}"));
+    }
+    Ok(Session { id })
+}
+
+fn transfer(usdc: Address) -> Value {
+    json!({ "calls": [{ "to": usdc, "data": format!(
+        "0xa9059cbb000000000000000000000000{}{:064x}", &ALICE[2..], 1) }] })
+}
+
+/// Runs one request per worker at a time for `seconds`; every latency, and the failures.
+async fn drive(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    sessions: &[Session],
+    step: &str,
+    body: &Value,
+    seconds: u64,
+) -> (Vec<Duration>, usize, Duration) {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let mut workers = Vec::new();
+    for session in sessions {
+        let client = client.clone();
+        let url = format!("{base}/v1/sessions/{}/{step}", session.id);
+        let key = key.to_string();
+        let body = body.clone();
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut failures = 0;
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                match post(&client, &url, &key, &body).await {
+                    Ok((200, _)) => latencies.push(sent.elapsed()),
+                    _ => failures += 1,
+                }
+            }
+            (latencies, failures)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut failures = 0;
+    for worker in workers {
+        if let Ok((latencies, failed)) = worker.await {
+            all.extend(latencies);
+            failures += failed;
+        }
+    }
+    (all, failures, started.elapsed())
+}
+
+fn row(
+    name: &str,
+    (mut latencies, failures, elapsed): (Vec<Duration>, usize, Duration),
+    workers: usize,
+) -> String {
+    latencies.sort();
+    let at = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q).ceil() as usize).saturating_sub(1))
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(f64::NAN)
+    };
+    format!(
+        "| {name} | {workers} | {} | {failures} | {:.0} | {:.2} | {:.2} |",
+        latencies.len(),
+        latencies.len() as f64 / elapsed.as_secs_f64(),
+        at(0.5),
+        at(0.99)
+    )
+}
+
+fn main() {
+    let options = match options() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("error: {message}");
+            std::process::exit(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(message) = runtime.block_on(run(options)) {
+        eprintln!("error: {message}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(options: Options) -> Result<(), String> {
+    let backend = Arc::new(
+        DevnetBackend::new()
+            .map_err(|e| format!("the devnet (run `npm ci --prefix contracts`): {e}"))?,
+    );
+    let usdc = backend.with_devnet(|d| d.addresses.usdc);
+    let dir = std::env::temp_dir().join(format!("sessionkeys-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let db = Database::open(&dir.join("service.sqlite"), MasterKey::random())
+        .map_err(|e| e.to_string())?;
+    let (_, key) = db.create_app("bench").map_err(|e| e.to_string())?;
+    let service = Arc::new(
+        Service::new(db, backend.clone())
+            .with_rate_limit(0)
+            .with_log(|_| {}),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let base = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    tokio::spawn(sessionkeys_service::serve(
+        service,
+        listener,
+        std::future::pending(),
+    ));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.sessions)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut sessions = Vec::new();
+    for _ in 0..options.sessions {
+        sessions.push(session(&backend, &client, &base, &key, usdc).await?);
+    }
+    let body = transfer(usdc);
+    // The first op of each session enables it: warm up before measuring.
+    for session in &sessions {
+        let (status, answer) = post(
+            &client,
+            &format!("{base}/v1/sessions/{}/execute", session.id),
+            &key,
+            &body,
+        )
+        .await?;
+        if status != 200 {
+            return Err(format!("first execute: {status} {answer}"));
+        }
+    }
+    let executes = drive(
+        &client,
+        &base,
+        &key,
+        &sessions,
+        "execute",
+        &body,
+        options.seconds,
+    )
+    .await;
+    let checks = drive(
+        &client,
+        &base,
+        &key,
+        &sessions,
+        "check",
+        &body,
+        options.seconds,
+    )
+    .await;
+    println!("| path | workers | done | failed | per second | p50 ms | p99 ms |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "{}",
+        row(
+            "execute over HTTP (devnet, SQLite)",
+            executes,
+            options.sessions
+        )
+    );
+    println!(
+        "{}",
+        row("check over HTTP (devnet, SQLite)", checks, options.sessions)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
