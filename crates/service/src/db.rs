@@ -312,50 +312,54 @@ impl Database {
         AppRecords { db: self, app }
     }
 
-    fn row(
+    /// The session rows `filter` (a `WHERE` clause over `sessions`, with its ORDER and LIMIT)
+    /// selects with `values`.
+    fn select_sessions(
         &self,
-        condition: &str,
-        key: &str,
-        app_id: &str,
-    ) -> Result<Option<SessionRow>, StoreError> {
-        let row: Option<(String, String, String)> = self
-            .lock()
-            .query_row(
-                &format!(
-                    "SELECT id, app_id, record FROM sessions WHERE {condition} = ?1 AND app_id = ?2"
-                ),
-                params![key, app_id],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
-            .optional()
+        filter: &str,
+        values: impl rusqlite::Params,
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare(&format!(
+                "SELECT id, app_id, record FROM sessions WHERE {filter}"
+            ))
             .map_err(db_error)?;
-        row.map(|(id, app_id, record)| parse_row(id, app_id, &record))
-            .transpose()
+        let rows = statement
+            .query_map(values, |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .map_err(db_error)?;
+        let mut sessions = Vec::new();
+        for row in rows {
+            let (id, app_id, record): (String, String, String) = row.map_err(db_error)?;
+            sessions.push(parse_row(id, app_id, &record)?);
+        }
+        Ok(sessions)
+    }
+
+    fn one_session(
+        &self,
+        filter: &str,
+        values: impl rusqlite::Params,
+    ) -> Result<Option<SessionRow>, StoreError> {
+        Ok(self.select_sessions(filter, values)?.into_iter().next())
     }
 
     /// `app`'s session with this id.
     pub fn session_by_id(&self, app: &App, id: &str) -> Result<Option<SessionRow>, StoreError> {
-        self.row("id", id, &app.id)
+        self.one_session("id = ?1 AND app_id = ?2", params![id, app.id])
     }
 
     /// The session with this id, whichever app holds it (for steps already authorized).
     pub(crate) fn session_by_id_any(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
-        let row: Option<(String, String, String)> = self
-            .lock()
-            .query_row(
-                "SELECT id, app_id, record FROM sessions WHERE id = ?1",
-                [id],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
-            .optional()
-            .map_err(db_error)?;
-        row.map(|(id, app_id, record)| parse_row(id, app_id, &record))
-            .transpose()
+        self.one_session("id = ?1", [id])
     }
 
     /// `app`'s session with this hash.
     pub fn session_by_hash(&self, app: &App, hash: B256) -> Result<Option<SessionRow>, StoreError> {
-        self.row("hash", &format!("{hash:x}"), &app.id)
+        self.one_session(
+            "hash = ?1 AND app_id = ?2",
+            params![format!("{hash:x}"), app.id],
+        )
     }
 
     /// `app`'s sessions, newest first, of `account` if given; at most `limit` from `offset`.
@@ -366,26 +370,11 @@ impl Database {
         limit: u32,
         offset: u32,
     ) -> Result<Vec<SessionRow>, StoreError> {
-        let connection = self.lock();
-        let mut statement = connection
-            .prepare(
-                "SELECT id, app_id, record FROM sessions WHERE app_id = ?1 \
-                 AND (?2 IS NULL OR account = ?2) \
-                 ORDER BY created_at DESC, id DESC LIMIT ?3 OFFSET ?4",
-            )
-            .map_err(db_error)?;
-        let rows = statement
-            .query_map(
-                params![app.id, account.map(|a| format!("{a:x}")), limit, offset],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
-            .map_err(db_error)?;
-        let mut sessions = Vec::new();
-        for row in rows {
-            let (id, app_id, record): (String, String, String) = row.map_err(db_error)?;
-            sessions.push(parse_row(id, app_id, &record)?);
-        }
-        Ok(sessions)
+        self.select_sessions(
+            "app_id = ?1 AND (?2 IS NULL OR account = ?2) \
+             ORDER BY created_at DESC, id DESC LIMIT ?3 OFFSET ?4",
+            params![app.id, account.map(|a| format!("{a:x}")), limit, offset],
+        )
     }
 }
 
@@ -398,24 +387,10 @@ impl Database {
         limit: u32,
         offset: u32,
     ) -> Result<Vec<SessionRow>, StoreError> {
-        let connection = self.lock();
-        let mut statement = connection
-            .prepare(
-                "SELECT id, app_id, record FROM sessions WHERE owner = ?1 \
-                 ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
-            )
-            .map_err(db_error)?;
-        let rows = statement
-            .query_map(params![format!("{owner:x}"), limit, offset], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-            })
-            .map_err(db_error)?;
-        let mut sessions = Vec::new();
-        for row in rows {
-            let (id, app_id, record): (String, String, String) = row.map_err(db_error)?;
-            sessions.push(parse_row(id, app_id, &record)?);
-        }
-        Ok(sessions)
+        self.select_sessions(
+            "owner = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
+            params![format!("{owner:x}"), limit, offset],
+        )
     }
 
     /// `owner`'s session with this hash, whichever app requested it.
@@ -424,17 +399,22 @@ impl Database {
         owner: Address,
         hash: B256,
     ) -> Result<Option<SessionRow>, StoreError> {
-        let row: Option<(String, String, String)> = self
-            .lock()
-            .query_row(
-                "SELECT id, app_id, record FROM sessions WHERE hash = ?1 AND owner = ?2",
-                params![format!("{hash:x}"), format!("{owner:x}")],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
-            .optional()
-            .map_err(db_error)?;
-        row.map(|(id, app_id, record)| parse_row(id, app_id, &record))
-            .transpose()
+        self.one_session(
+            "hash = ?1 AND owner = ?2",
+            params![format!("{hash:x}"), format!("{owner:x}")],
+        )
+    }
+
+    /// Every session of `account` held for `owner`, by any app.
+    pub fn owner_account_sessions(
+        &self,
+        owner: Address,
+        account: Address,
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        self.select_sessions(
+            "owner = ?1 AND account = ?2 ORDER BY created_at, id",
+            params![format!("{owner:x}"), format!("{account:x}")],
+        )
     }
 
     /// Marks a session revoked in this service, whichever app holds it: nothing more is signed
@@ -450,33 +430,6 @@ impl Database {
             )
             .map_err(db_error)?;
         Ok(())
-    }
-
-    /// Every session of `account` held for `owner`, by any app.
-    pub fn owner_account_sessions(
-        &self,
-        owner: Address,
-        account: Address,
-    ) -> Result<Vec<SessionRow>, StoreError> {
-        let connection = self.lock();
-        let mut statement = connection
-            .prepare(
-                "SELECT id, app_id, record FROM sessions WHERE owner = ?1 AND account = ?2 \
-                 ORDER BY created_at, id",
-            )
-            .map_err(db_error)?;
-        let rows = statement
-            .query_map(
-                params![format!("{owner:x}"), format!("{account:x}")],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
-            .map_err(db_error)?;
-        let mut sessions = Vec::new();
-        for row in rows {
-            let (id, app_id, record): (String, String, String) = row.map_err(db_error)?;
-            sessions.push(parse_row(id, app_id, &record)?);
-        }
-        Ok(sessions)
     }
 }
 

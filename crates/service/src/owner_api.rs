@@ -55,17 +55,9 @@ impl FromRequestParts<Arc<Service>> for AuthedOwner {
         parts: &mut Parts,
         service: &Arc<Service>,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ServiceError::OwnerUnauthorized)?;
-        service
-            .db
-            .owner_for_token(token.trim(), crate::db::unix_now())?
-            .map(|(owner, _)| AuthedOwner(owner))
-            .ok_or(ServiceError::OwnerUnauthorized)
+        let AuthedOwnerUntil(owner, _) =
+            AuthedOwnerUntil::from_request_parts(parts, service).await?;
+        Ok(Self(owner))
     }
 }
 

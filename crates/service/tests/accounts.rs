@@ -4,12 +4,11 @@
 #[path = "support/harness.rs"]
 mod harness;
 
-use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use axum::http::StatusCode;
 use harness::scenario::*;
 use harness::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sessionkeys::{AccountPlan, EntryPointVersion, SessionGrant};
 
 fn by_hash<'a>(list: &'a Value, hash: &str) -> &'a Value {
@@ -19,29 +18,6 @@ fn by_hash<'a>(list: &'a Value, hash: &str) -> &'a Value {
         .iter()
         .find(|s| s["sessionHash"] == hash)
         .unwrap_or_else(|| panic!("{hash} not in {list}"))
-}
-
-async fn owner_token(h: &Harness, owner: &PrivateKeySigner) -> String {
-    let (_, challenge) = h
-        .call(
-            "POST",
-            "/v1/owner/challenge",
-            None,
-            Some(json!({ "address": owner.address() })),
-        )
-        .await;
-    let message = challenge["message"].as_str().unwrap();
-    let signature = owner.sign_message_sync(message.as_bytes()).unwrap();
-    let (_, signed_in) = h
-        .call(
-            "POST",
-            "/v1/owner/sign-in",
-            None,
-            Some(json!({ "message": message,
-                "signature": format!("0x{}", alloy::hex::encode(signature.as_bytes())) })),
-        )
-        .await;
-    signed_in["token"].as_str().unwrap().to_string()
 }
 
 #[tokio::test]
@@ -179,7 +155,7 @@ async fn revoke_all_stops_every_session_of_the_account_and_only_its_owner_may_as
     );
 
     // The owner stops every app's; the stranger's account is not theirs.
-    let token = owner_token(&h, &owner).await;
+    let token = h.owner_token(&owner).await;
     for path in [
         format!("/v1/owner/accounts/{stranger_account}/sessions"),
         format!("/v1/owner/accounts/{stranger_account}/revoke-all"),

@@ -6,8 +6,6 @@
 #[path = "support/harness.rs"]
 mod harness;
 
-use alloy::signers::SignerSync;
-use alloy::signers::local::PrivateKeySigner;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use harness::scenario::*;
@@ -19,29 +17,6 @@ use sessionkeys_service::{Database, MasterKey};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower::ServiceExt;
-
-async fn owner_token(h: &Harness, owner: &PrivateKeySigner) -> String {
-    let (_, challenge) = h
-        .call(
-            "POST",
-            "/v1/owner/challenge",
-            None,
-            Some(json!({ "address": owner.address() })),
-        )
-        .await;
-    let message = challenge["message"].as_str().unwrap();
-    let signature = owner.sign_message_sync(message.as_bytes()).unwrap();
-    let (_, signed_in) = h
-        .call(
-            "POST",
-            "/v1/owner/sign-in",
-            None,
-            Some(json!({ "message": message,
-                "signature": format!("0x{}", alloy::hex::encode(signature.as_bytes())) })),
-        )
-        .await;
-    signed_in["token"].as_str().unwrap().to_string()
-}
 
 fn kinds(list: &Value) -> Vec<String> {
     list["activity"]
@@ -179,7 +154,7 @@ async fn the_activity_log_records_each_request_with_its_verdict_reason_op_and_ga
     // Another app sees none of it; the owner sees all of it.
     let (_, none) = h.call("GET", "/v1/activity", Some(&other_key), None).await;
     assert_eq!(none["activity"], json!([]));
-    let token = owner_token(&h, &owner).await;
+    let token = h.owner_token(&owner).await;
     let (_, owners) = h
         .call("GET", "/v1/owner/activity", Some(&token), None)
         .await;
@@ -240,7 +215,7 @@ async fn alerts_fire_once_each_for_a_budget_a_first_target_a_refusal_burst_and_a
     h.call("POST", &session("revoke"), Some(&key), None).await;
     h.call("POST", &session("check"), Some(&key), Some(calls(ALICE, 1)))
         .await;
-    let token = owner_token(&h, &owner).await;
+    let token = h.owner_token(&owner).await;
     let (_, alerts) = h.call("GET", "/v1/owner/alerts", Some(&token), None).await;
     assert_eq!(
         rules_of(&alerts),
@@ -255,7 +230,7 @@ async fn an_owner_turns_rules_off_and_nobody_else_can() {
     let (owner, account) = h.funded_owner().await;
     let (stranger, _) = h.funded_owner().await;
     let (id, _) = h.approved_session(&key, &owner).await;
-    let token = owner_token(&h, &owner).await;
+    let token = h.owner_token(&owner).await;
     let rules_path = format!("/v1/owner/accounts/{account}/alert-rules");
     let (status, defaults) = h.call("GET", &rules_path, Some(&token), None).await;
     assert_eq!(status, StatusCode::OK, "{defaults}");
@@ -280,7 +255,7 @@ async fn an_owner_turns_rules_off_and_nobody_else_can() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
-    let stranger_token = owner_token(&h, &stranger).await;
+    let stranger_token = h.owner_token(&stranger).await;
     let (status, _) = h
         .call("PUT", &rules_path, Some(&stranger_token), Some(quiet))
         .await;
@@ -449,7 +424,7 @@ async fn alerts_stream_to_the_app_and_the_owner_as_server_sent_events() {
     let h = harness();
     let (_, key) = h.app("shop");
     let (owner, _) = h.funded_owner().await;
-    let token = owner_token(&h, &owner).await;
+    let token = h.owner_token(&owner).await;
     let open = |bearer: String| {
         let router = h.service.clone().router();
         async move {

@@ -122,6 +122,32 @@ impl Harness {
         (status, headers, value)
     }
 
+    /// Signs `owner` in through the API (challenge, personal_sign, sign-in): its token.
+    pub async fn owner_token(&self, owner: &PrivateKeySigner) -> String {
+        let (status, challenge) = self
+            .call(
+                "POST",
+                "/v1/owner/challenge",
+                None,
+                Some(json!({ "address": owner.address() })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{challenge}");
+        let message = challenge["message"].as_str().unwrap();
+        let signature = owner.sign_message_sync(message.as_bytes()).unwrap();
+        let (status, signed_in) = self
+            .call(
+                "POST",
+                "/v1/owner/sign-in",
+                None,
+                Some(json!({ "message": message,
+                    "signature": format!("0x{}", alloy::hex::encode(signature.as_bytes())) })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{signed_in}");
+        signed_in["token"].as_str().unwrap().to_string()
+    }
+
     /// The owner's counterfactual account, funded with ETH and 1,000 USDC.
     pub async fn funded_owner(&self) -> (PrivateKeySigner, Address) {
         let owner = PrivateKeySigner::random();
