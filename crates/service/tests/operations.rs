@@ -82,7 +82,7 @@ async fn each_request_logs_one_json_line_that_carries_no_key() {
     }
     let executed: Value = serde_json::from_str(&lines[2]).unwrap();
     assert_eq!(executed["route"], "/v1/sessions/{session}/execute");
-    assert_eq!(executed["status"], 200);
+    assert_eq!(executed["status"], StatusCode::OK.as_u16());
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sessionkeys::backend::Backend;
 use sessionkeys::{AccountPlan, DevnetBackend, EntryPointVersion};
@@ -64,7 +65,7 @@ async fn post(
     url: &str,
     key: &str,
     body: &Value,
-) -> Result<(u16, Value), String> {
+) -> Result<(StatusCode, Value), String> {
     let response = client
         .post(url)
         .bearer_auth(key)
@@ -72,7 +73,7 @@ async fn post(
         .send()
         .await
         .map_err(|e| e.to_string())?;
-    let status = response.status().as_u16();
+    let status = response.status();
     let value = response.json().await.map_err(|e| e.to_string())?;
     Ok((status, value))
 }
@@ -124,7 +125,7 @@ async fn session(
         &json!({ "owner": owner.address(), "session": spec }),
     )
     .await?;
-    if status != 201 {
+    if status != StatusCode::CREATED {
         return Err(format!("request: {status} {requested}"));
     }
     let id = requested["session"]["id"]
@@ -143,7 +144,7 @@ async fn session(
         &json!({ "signature": format!("0x{}", alloy::hex::encode(signature.as_bytes())) }),
     )
     .await?;
-    if status != 200 {
+    if status != StatusCode::OK {
         return Err(format!("approve: {status} {approved}"));
     }
     Ok(Session { id })
@@ -178,7 +179,7 @@ async fn drive(
             while Instant::now() < deadline {
                 let sent = Instant::now();
                 match post(&client, &url, &key, &body).await {
-                    Ok((200, _)) => latencies.push(sent.elapsed()),
+                    Ok((StatusCode::OK, _)) => latencies.push(sent.elapsed()),
                     _ => failures += 1,
                 }
             }
@@ -287,7 +288,7 @@ async fn run(options: Options) -> Result<(), String> {
             &body,
         )
         .await?;
-        if status != 200 {
+        if status != StatusCode::OK {
             return Err(format!("first execute: {status} {answer}"));
         }
     }
