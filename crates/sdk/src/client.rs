@@ -123,6 +123,7 @@ pub struct SessionClient {
     approval: Option<EnableApproval>,
     wait: WaitPolicy,
     expiry_margin: u64,
+    journal: Option<Arc<operation::RecordBeforeSend>>,
 }
 
 /// How far ahead of a bundler's clock an op's `validUntil` must be for the bundler to accept it:
@@ -176,6 +177,7 @@ impl SessionClient {
             approval: None,
             wait: WaitPolicy::default(),
             expiry_margin: DEFAULT_EXPIRY_MARGIN,
+            journal: None,
         })
     }
 
@@ -254,6 +256,14 @@ impl SessionClient {
     /// session that ends sooner is [`SdkError::ExpiresTooSoon`].
     pub fn with_expiry_margin(mut self, seconds: u64) -> Self {
         self.expiry_margin = seconds;
+        self
+    }
+
+    /// Runs `record` on every op this client signs, just before it is sent (with the userOp
+    /// hash): a journal that outlives a crash learns of every op that may land. When `record`
+    /// fails, nothing is sent.
+    pub fn with_journal(mut self, record: Arc<operation::RecordBeforeSend>) -> Self {
+        self.journal = Some(record);
         self
     }
 
@@ -522,7 +532,8 @@ impl SessionClient {
             self.evaluate(&ctx, &priced, mode, time_hint)?;
         }
         let (hash, key) = (self.hash, &self.key);
-        operation::sign_and_send(
+        let journal = self.journal.clone();
+        operation::sign_record_and_send(
             self.backend.as_ref(),
             self.account.version,
             priced,
@@ -531,6 +542,10 @@ impl SessionClient {
                 let signature = signing::sign_digest(key, digest);
                 // The stub's bytes, signed: only the last 65 bytes differ.
                 signing::with_session_signature(&stub, &signature)
+            },
+            |user_op_hash, op| match &journal {
+                Some(record) => record(user_op_hash, op),
+                None => Ok(()),
             },
             self.wait,
         )

@@ -124,12 +124,31 @@ pub async fn price(
 pub async fn sign_and_send(
     backend: &dyn Backend,
     version: EntryPointVersion,
+    op: UserOperation,
+    sign: impl FnOnce(B256) -> Bytes,
+    wait: WaitPolicy,
+) -> Result<Executed, SdkError> {
+    sign_record_and_send(backend, version, op, sign, |_, _| Ok(()), wait).await
+}
+
+/// What a caller writes down about an op before it is sent (a journal that outlives a crash):
+/// given the userOp hash and the signed op. An error sends nothing.
+pub type RecordBeforeSend = dyn Fn(B256, &UserOperation) -> Result<(), SdkError> + Send + Sync;
+
+/// Like [`sign_and_send`], with `record` run after signing and before the op is sent: whoever
+/// keeps that record learns of every op that may land, even if this process dies before the
+/// receipt. When `record` fails, nothing is sent.
+pub async fn sign_record_and_send(
+    backend: &dyn Backend,
+    version: EntryPointVersion,
     mut op: UserOperation,
     sign: impl FnOnce(B256) -> Bytes,
+    record: impl FnOnce(B256, &UserOperation) -> Result<(), SdkError>,
     wait: WaitPolicy,
 ) -> Result<Executed, SdkError> {
     let hash = user_op_hash(backend, version, &op).await?;
     op.signature = sign(hash);
+    record(hash, &op)?;
     let sent = backend
         .send_user_operation(&RpcUserOperation::from(&op), version.address())
         .await

@@ -117,6 +117,13 @@ pub enum StoreError {
         /// What the database said (never a key).
         reason: String,
     },
+    /// The database of sessions is down or unreachable (a service's store): a retry later may
+    /// work, and nothing was written.
+    #[error("the session database is unavailable ({reason}): retry in a few seconds")]
+    Unavailable {
+        /// What failed (never a key nor a password).
+        reason: String,
+    },
     /// The session was revoked while this step ran: nothing more is recorded for it.
     #[error("session {hash} was revoked: nothing more is recorded or signed for it")]
     Revoked {

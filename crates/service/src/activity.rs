@@ -5,8 +5,8 @@
 //! accounts across apps.
 
 use crate::db::{Database, SessionRow, db_error, unix_now};
+use crate::sql::values;
 use alloy::primitives::{Address, B256};
-use rusqlite::params;
 use serde::Serialize;
 use sessionkeys::store::StoreError;
 use utoipa::ToSchema;
@@ -173,32 +173,33 @@ impl Database {
         let at = unix_now();
         let kind = entry.kind.unwrap_or(Kind::Check);
         let targets: Vec<String> = entry.targets.iter().map(|t| format!("{t:x}")).collect();
-        let connection = self.lock();
-        connection
-            .execute(
+        let id = self
+            .sql()
+            .query_one(
                 "INSERT INTO activity (at, app_id, owner, session_id, session_hash, account, kind, \
                  verdict, reason, user_op_hash, transaction_hash, gas_used, targets, actor) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                params![
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id",
+                values![
                     at,
-                    row.app_id,
+                    &row.app_id,
                     format!("{:x}", row.record.owner),
-                    row.id,
+                    &row.id,
                     format!("{:x}", row.record.hash),
                     format!("{:x}", row.record.account),
                     kind.word(),
                     entry.verdict.map(Verdict::word),
-                    entry.reason,
+                    entry.reason.clone(),
                     entry.user_op_hash.map(|h| format!("{h:x}")),
                     entry.transaction_hash.map(|h| format!("{h:x}")),
-                    entry.gas_used,
+                    entry.gas_used.clone(),
                     targets.join(","),
                     entry.actor,
                 ],
-            )
-            .map_err(db_error)?;
+            )?
+            .ok_or_else(|| db_error("the insert returned no id"))?
+            .int(0)?;
         Ok(ActivityBody {
-            id: connection.last_insert_rowid(),
+            id,
             at,
             app_id: row.app_id.clone(),
             session_id: row.id.clone(),
@@ -217,77 +218,51 @@ impl Database {
 
     /// Entries matching `filter`, newest first.
     pub fn activity(&self, filter: &Filter) -> Result<Vec<ActivityBody>, StoreError> {
-        let connection = self.lock();
-        let mut statement = connection
-            .prepare(
-                "SELECT id, at, app_id, session_id, session_hash, account, kind, verdict, reason, \
-                 user_op_hash, transaction_hash, gas_used, targets, actor FROM activity \
-                 WHERE (?1 IS NULL OR app_id = ?1) AND (?2 IS NULL OR owner = ?2) \
-                 AND (?3 IS NULL OR session_id = ?3) AND (?4 IS NULL OR account = ?4) \
-                 AND (?5 IS NULL OR kind = ?5) AND (?6 IS NULL OR id < ?6) \
-                 ORDER BY id DESC LIMIT ?7",
-            )
-            .map_err(db_error)?;
-        let rows = statement
-            .query_map(
-                params![
-                    filter.app_id,
-                    filter.owner.map(|o| format!("{o:x}")),
-                    filter.session_id,
-                    filter.account.map(|a| format!("{a:x}")),
-                    filter.kind.map(Kind::word),
-                    filter.before,
-                    filter.limit,
-                ],
-                |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, i64>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, String>(3)?,
-                        row.get::<_, String>(4)?,
-                        row.get::<_, String>(5)?,
-                        row.get::<_, String>(6)?,
-                        row.get::<_, Option<String>>(7)?,
-                        row.get::<_, Option<String>>(8)?,
-                        row.get::<_, Option<String>>(9)?,
-                        row.get::<_, Option<String>>(10)?,
-                        row.get::<_, Option<String>>(11)?,
-                        row.get::<_, String>(12)?,
-                        row.get::<_, Option<String>>(13)?,
-                    ))
-                },
-            )
-            .map_err(db_error)?;
-        let mut entries = Vec::new();
-        for row in rows {
-            let r = row.map_err(db_error)?;
-            let hash = |text: Option<String>| -> Result<Option<B256>, StoreError> {
-                text.map(|t| t.parse().map_err(db_error)).transpose()
-            };
-            entries.push(ActivityBody {
-                id: r.0,
-                at: r.1,
-                app_id: r.2,
-                session_id: r.3,
-                session_hash: r.4.parse().map_err(db_error)?,
-                account: r.5.parse().map_err(db_error)?,
-                kind: r.6,
-                verdict: r.7,
-                reason: r.8,
-                user_op_hash: hash(r.9)?,
-                transaction_hash: hash(r.10)?,
-                gas_used: r.11,
-                targets: r
-                    .12
-                    .split(',')
-                    .filter(|t| !t.is_empty())
-                    .map(|t| t.parse().map_err(db_error))
-                    .collect::<Result<_, _>>()?,
-                actor: r.13,
-            });
-        }
-        Ok(entries)
+        let rows = self.sql().query(
+            "SELECT id, at, app_id, session_id, session_hash, account, kind, verdict, reason, \
+             user_op_hash, transaction_hash, gas_used, targets, actor FROM activity \
+             WHERE (CAST(?1 AS TEXT) IS NULL OR app_id = ?1) AND (CAST(?2 AS TEXT) IS NULL OR owner = ?2) \
+             AND (CAST(?3 AS TEXT) IS NULL OR session_id = ?3) AND (CAST(?4 AS TEXT) IS NULL OR account = ?4) \
+             AND (CAST(?5 AS TEXT) IS NULL OR kind = ?5) AND (CAST(?6 AS BIGINT) IS NULL OR id < ?6) \
+             ORDER BY id DESC LIMIT ?7",
+            values![
+                filter.app_id.clone(),
+                filter.owner.map(|o| format!("{o:x}")),
+                filter.session_id.clone(),
+                filter.account.map(|a| format!("{a:x}")),
+                filter.kind.map(Kind::word),
+                filter.before,
+                filter.limit,
+            ],
+        )?;
+        let hash = |text: Option<String>| -> Result<Option<B256>, StoreError> {
+            text.map(|t| t.parse().map_err(db_error)).transpose()
+        };
+        rows.iter()
+            .map(|r| {
+                Ok(ActivityBody {
+                    id: r.int(0)?,
+                    at: r.int(1)?,
+                    app_id: r.text(2)?,
+                    session_id: r.text(3)?,
+                    session_hash: r.text(4)?.parse().map_err(db_error)?,
+                    account: r.text(5)?.parse().map_err(db_error)?,
+                    kind: r.text(6)?,
+                    verdict: r.opt_text(7)?,
+                    reason: r.opt_text(8)?,
+                    user_op_hash: hash(r.opt_text(9)?)?,
+                    transaction_hash: hash(r.opt_text(10)?)?,
+                    gas_used: r.opt_text(11)?,
+                    targets: r
+                        .text(12)?
+                        .split(',')
+                        .filter(|t| !t.is_empty())
+                        .map(|t| t.parse().map_err(db_error))
+                        .collect::<Result<_, _>>()?,
+                    actor: r.opt_text(13)?,
+                })
+            })
+            .collect()
     }
 
     /// How many of `session_id`'s entries of `kind` (with `verdict`, if given) were recorded at
@@ -299,14 +274,14 @@ impl Database {
         verdict: Option<Verdict>,
         since: i64,
     ) -> Result<u64, StoreError> {
-        self.lock()
-            .query_row(
+        self.sql()
+            .query_one(
                 "SELECT COUNT(*) FROM activity WHERE session_id = ?1 AND kind = ?2 \
-                 AND (?3 IS NULL OR verdict = ?3) AND at >= ?4",
-                params![session_id, kind.word(), verdict.map(Verdict::word), since],
-                |row| row.get(0),
-            )
-            .map_err(db_error)
+                 AND (CAST(?3 AS TEXT) IS NULL OR verdict = ?3) AND at >= ?4",
+                values![session_id, kind.word(), verdict.map(Verdict::word), since],
+            )?
+            .ok_or_else(|| db_error("COUNT returned no row"))?
+            .number(0)
     }
 
     /// When `session_id`'s first entry of `kind` with `verdict` was recorded, if any.
@@ -316,13 +291,14 @@ impl Database {
         kind: Kind,
         verdict: Verdict,
     ) -> Result<Option<i64>, StoreError> {
-        self.lock()
-            .query_row(
+        self.sql()
+            .query_one(
                 "SELECT MIN(at) FROM activity WHERE session_id = ?1 AND kind = ?2 AND verdict = ?3",
-                params![session_id, kind.word(), verdict.word()],
-                |row| row.get(0),
-            )
-            .map_err(db_error)
+                values![session_id, kind.word(), verdict.word()],
+            )?
+            .map(|row| row.opt_int(0))
+            .transpose()
+            .map(Option::flatten)
     }
 
     /// Remembers that `account` called `target` through `app_id`'s sessions; true the first
@@ -333,13 +309,10 @@ impl Database {
         account: Address,
         target: Address,
     ) -> Result<bool, StoreError> {
-        let inserted = self
-            .lock()
-            .execute(
-                "INSERT OR IGNORE INTO account_targets (account, target) VALUES (?1, ?2)",
-                params![format!("{app_id}:{account:x}"), format!("{target:x}")],
-            )
-            .map_err(db_error)?;
+        let inserted = self.sql().execute(
+            "INSERT INTO account_targets (account, target) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            values![format!("{app_id}:{account:x}"), format!("{target:x}")],
+        )?;
         Ok(inserted == 1)
     }
 }

@@ -14,8 +14,8 @@
 
 use crate::activity::{ActivityBody, Kind, Verdict};
 use crate::db::{Database, SessionRow, db_error, unix_now};
+use crate::sql::values;
 use alloy::primitives::{Address, B256, U256};
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use sessionkeys::store::StoreError;
 use sessionkeys_contracts::session::CounterUsage;
@@ -147,15 +147,14 @@ pub fn rate_spike(last_minute: u64, earlier_ops: u64, earlier_minutes: u64, rule
 impl Database {
     /// `account`'s rules (the defaults until its owner sets others).
     pub fn alert_rules(&self, account: Address) -> Result<AlertRules, StoreError> {
-        let text: Option<String> = self
-            .lock()
-            .query_row(
+        let text = self
+            .sql()
+            .query_one(
                 "SELECT rules FROM alert_rules WHERE account = ?1",
-                [format!("{account:x}")],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(db_error)?;
+                values![format!("{account:x}")],
+            )?
+            .map(|row| row.text(0))
+            .transpose()?;
         match text {
             Some(text) => serde_json::from_str(&text).map_err(db_error),
             None => Ok(AlertRules::default()),
@@ -164,16 +163,14 @@ impl Database {
 
     /// Sets `account`'s rules.
     pub fn set_alert_rules(&self, account: Address, rules: &AlertRules) -> Result<(), StoreError> {
-        self.lock()
-            .execute(
-                "INSERT INTO alert_rules (account, rules) VALUES (?1, ?2) \
-                 ON CONFLICT(account) DO UPDATE SET rules = excluded.rules",
-                params![
-                    format!("{account:x}"),
-                    serde_json::to_string(rules).map_err(db_error)?
-                ],
-            )
-            .map_err(db_error)?;
+        self.sql().execute(
+            "INSERT INTO alert_rules (account, rules) VALUES (?1, ?2) \
+             ON CONFLICT(account) DO UPDATE SET rules = excluded.rules",
+            values![
+                format!("{account:x}"),
+                serde_json::to_string(rules).map_err(db_error)?
+            ],
+        )?;
         Ok(())
     }
 
@@ -186,26 +183,27 @@ impl Database {
         dedup: String,
     ) -> Result<Option<AlertBody>, StoreError> {
         let at = unix_now();
-        let connection = self.lock();
-        let inserted = connection
-            .execute(
-                "INSERT OR IGNORE INTO alerts (at, app_id, owner, account, session_id, \
-                 session_hash, rule, message, dedup) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    at,
-                    row.app_id,
-                    format!("{:x}", row.record.owner),
-                    format!("{:x}", row.record.account),
-                    row.id,
-                    format!("{:x}", row.record.hash),
-                    rule,
-                    message,
-                    dedup
-                ],
-            )
-            .map_err(db_error)?;
-        Ok((inserted == 1).then(|| AlertBody {
-            id: connection.last_insert_rowid(),
+        let inserted = self.sql().query_one(
+            "INSERT INTO alerts (at, app_id, owner, account, session_id, \
+             session_hash, rule, message, dedup) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+             ON CONFLICT (dedup) DO NOTHING RETURNING id",
+            values![
+                at,
+                &row.app_id,
+                format!("{:x}", row.record.owner),
+                format!("{:x}", row.record.account),
+                &row.id,
+                format!("{:x}", row.record.hash),
+                rule,
+                &message,
+                dedup
+            ],
+        )?;
+        let Some(inserted) = inserted else {
+            return Ok(None);
+        };
+        Ok(Some(AlertBody {
+            id: inserted.int(0)?,
             at,
             rule: rule.to_string(),
             message,
@@ -226,55 +224,35 @@ impl Database {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<AlertBody>, StoreError> {
-        let connection = self.lock();
-        let mut statement = connection
-            .prepare(
+        self.sql()
+            .query(
                 "SELECT id, at, rule, message, app_id, session_id, session_hash, account, owner \
-                 FROM alerts WHERE (?1 IS NULL OR app_id = ?1) AND (?2 IS NULL OR owner = ?2) \
-                 AND (?3 IS NULL OR account = ?3) AND (?4 IS NULL OR id < ?4) \
+                 FROM alerts WHERE (CAST(?1 AS TEXT) IS NULL OR app_id = ?1) AND (CAST(?2 AS TEXT) IS NULL OR owner = ?2) \
+                 AND (CAST(?3 AS TEXT) IS NULL OR account = ?3) AND (CAST(?4 AS BIGINT) IS NULL OR id < ?4) \
                  ORDER BY id DESC LIMIT ?5",
-            )
-            .map_err(db_error)?;
-        let rows = statement
-            .query_map(
-                params![
+                values![
                     app_id,
                     owner.map(|o| format!("{o:x}")),
                     account.map(|a| format!("{a:x}")),
                     before,
                     limit
                 ],
-                |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, i64>(1)?,
-                        row.get::<_, String>(2)?,
-                        row.get::<_, String>(3)?,
-                        row.get::<_, String>(4)?,
-                        row.get::<_, String>(5)?,
-                        row.get::<_, String>(6)?,
-                        row.get::<_, String>(7)?,
-                        row.get::<_, String>(8)?,
-                    ))
-                },
-            )
-            .map_err(db_error)?;
-        let mut alerts = Vec::new();
-        for row in rows {
-            let r = row.map_err(db_error)?;
-            alerts.push(AlertBody {
-                id: r.0,
-                at: r.1,
-                rule: r.2,
-                message: r.3,
-                app_id: r.4,
-                session_id: r.5,
-                session_hash: r.6.parse().map_err(db_error)?,
-                account: r.7.parse().map_err(db_error)?,
-                owner: r.8.parse().map_err(db_error)?,
-            });
-        }
-        Ok(alerts)
+            )?
+            .iter()
+            .map(|r| {
+                Ok(AlertBody {
+                    id: r.int(0)?,
+                    at: r.int(1)?,
+                    rule: r.text(2)?,
+                    message: r.text(3)?,
+                    app_id: r.text(4)?,
+                    session_id: r.text(5)?,
+                    session_hash: r.text(6)?.parse().map_err(db_error)?,
+                    account: r.text(7)?.parse().map_err(db_error)?,
+                    owner: r.text(8)?.parse().map_err(db_error)?,
+                })
+            })
+            .collect()
     }
 
     /// The alerts `entry` (just recorded for `row`) raises under its account's rules; `usage`
@@ -308,14 +286,14 @@ impl Database {
                 + self.count_activity(&row.id, Kind::Execute, Some(Verdict::Refused), since)?;
             // One alert per burst: none while an earlier one is within the window.
             let recent: u64 = self
-                .lock()
-                .query_row(
+                .sql()
+                .query_one(
                     "SELECT COUNT(*) FROM alerts WHERE session_id = ?1 AND rule = 'refusal_burst' \
                      AND at >= ?2",
-                    params![row.id, since],
-                    |r| r.get(0),
-                )
-                .map_err(db_error)?;
+                    values![&row.id, since],
+                )?
+                .ok_or_else(|| db_error("COUNT returned no row"))?
+                .number(0)?;
             if count >= u64::from(burst.count) && recent == 0 {
                 raised.extend(self.raise(
                     row,

@@ -6,6 +6,7 @@ use crate::Service;
 use crate::activity::{Entry, Kind, Verdict};
 use crate::db::{App, SessionRow};
 use crate::error::{ErrorResponse, FindingBody, ServiceError};
+use crate::journal::{self, OpState, Settlement};
 use alloy::primitives::{Address, B256, Bytes, U256};
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -611,8 +612,7 @@ pub async fn approve_session(
     };
     // Under the session's send lock: a revoke cannot slip between the approval's read and its
     // save (the save refuses to revive a revoked session either way).
-    let lock = service.send_lock(row.record.hash);
-    let _guard = lock.lock().await;
+    let _lease = service.send_lease(row.record.hash).await?;
     let records = service.db.records(&app);
     let approved = request::approve(
         service.backend.as_ref(),
@@ -758,7 +758,7 @@ pub async fn check_calls(
     responses(
         (status = 200, description = "The op landed", body = ExecutedBody),
         (status = 404, description = "This app has no such session", body = ErrorResponse),
-        (status = 409, description = "Revoked here, or not approved yet", body = ErrorResponse),
+        (status = 409, description = "Revoked here, not approved yet, or an earlier op of the session may still land (retry later)", body = ErrorResponse),
         (status = 422, description = "Refused before sending (nothing signed), or by the bundler, or reverted", body = ErrorResponse),
         (status = 502, description = "The chain or bundler failed", body = ErrorResponse),
     ))]
@@ -767,28 +767,82 @@ pub async fn execute_calls(
     AuthedApp(app): AuthedApp,
     PathParam(selector): PathParam,
     QueryParams(query): QueryParams<SelectQuery>,
+    headers: axum::http::HeaderMap,
     JsonBody(body): JsonBody<CallsBody>,
 ) -> Result<Json<ExecutedBody>, ServiceError> {
     let row = select(&service, &app, &selector, &query)?;
     let calls = calls(&body)?;
-    // One op at a time per session: each takes the next nonce of its lane.
-    let lock = service.send_lock(row.record.hash);
-    let _guard = lock.lock().await;
+    // One op at a time per session, on every replica: each takes the next nonce of its lane.
+    let mut lease = service.send_lease(row.record.hash).await?;
     // Read again under the lock: a revoke that landed while this waited stops it.
     let row = select(&service, &app, &row.id, &SelectQuery::default())?;
+    // An earlier op of the session whose request never saw its end (a replica died, a receipt
+    // timed out) is settled first; while it may still land, nothing else is sent.
+    let ops = service.db.unsettled_ops(Some(row.record.hash))?;
+    if let Some(op) = journal::reconcile(&service, ops).await?.first() {
+        return Err(ServiceError::Conflict(format!(
+            "op {} of this session was sent and may still land: retry once it settles (within {} s)",
+            op.user_op_hash,
+            op.sent_at
+                .saturating_add(service.lease_term_seconds())
+                .saturating_sub(crate::db::unix_now())
+                .max(1)
+        )));
+    }
     let targets: Vec<Address> = calls.iter().map(|c| c.to).collect();
-    let client = client(&service, &app, &row, &targets)?;
+    let idempotency_key = headers
+        .get(crate::idempotency::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (record, recorded) = journal::recorder(&service, &row, idempotency_key);
+    let client = client(&service, &app, &row, &targets)?.with_journal(record);
     let sent = client.send(&calls).await;
     let executed = match sent {
-        Ok(executed) => executed,
+        Ok(executed) => {
+            service.db.settle_op(
+                executed.user_op_hash,
+                &Settlement {
+                    state: OpState::Landed,
+                    transaction_hash: Some(executed.transaction_hash),
+                    gas_used: Some(executed.actual_gas_used),
+                    gas_cost: Some(executed.actual_gas_cost),
+                    revert_data: None,
+                },
+            )?;
+            executed
+        }
         Err(error) => {
+            let written = *recorded.lock().unwrap_or_else(|p| p.into_inner());
+            if let (SdkError::BundlerRefused { .. }, Some(user_op_hash)) = (&error, written) {
+                // The bundler answered no to the send: the op is in no mempool.
+                service.db.settle_op(user_op_hash, &Settlement::dropped())?;
+            }
+            if let SdkError::ExecutionReverted {
+                user_op_hash,
+                actual_gas_cost,
+                ..
+            } = &error
+            {
+                service.db.settle_op(
+                    *user_op_hash,
+                    &Settlement {
+                        state: OpState::Reverted,
+                        gas_cost: Some(*actual_gas_cost),
+                        ..Settlement::default()
+                    },
+                )?;
+            }
             if let SdkError::BundlerRefused { code, .. } = &error {
                 service.metrics.bundler_error(*code);
             }
             let (verdict, reason) = outcome(&error);
             let op = match &error {
-                SdkError::ExecutionReverted { user_op_hash, .. }
-                | SdkError::Timeout { user_op_hash, .. } => Some(*user_op_hash),
+                SdkError::ExecutionReverted { user_op_hash, .. } => Some(*user_op_hash),
+                SdkError::Timeout { user_op_hash, .. } => {
+                    // Sent, and it may still land: no next op until it has or the lease ends.
+                    lease.keep_to_term();
+                    Some(*user_op_hash)
+                }
                 _ => None,
             };
             service.note(
@@ -874,8 +928,7 @@ pub(crate) async fn revoke_row(
 ) -> Result<RevokedBody, ServiceError> {
     // Under the session's send lock, so no execute for it is mid-flight when this returns.
     let self_revoke = {
-        let lock = service.send_lock(row.record.hash);
-        let _guard = lock.lock().await;
+        let _lease = service.send_lease(row.record.hash).await?;
         // Read again under the lock: a first use that enabled it meanwhile makes the session
         // key's own revoke worth sending.
         let row = service
@@ -978,8 +1031,7 @@ pub(crate) async fn revoke_all_rows(
         if row.record.status == StoredStatus::Revoked {
             continue;
         }
-        let lock = service.send_lock(row.record.hash);
-        let _guard = lock.lock().await;
+        let _lease = service.send_lease(row.record.hash).await?;
         service.db.mark_revoked(&row)?;
         service.note(
             &row,

@@ -54,7 +54,8 @@ pub struct ErrorBody {
     /// A stable code: `unauthorized`, `sign_in_refused`, `not_found`, `bad_request`,
     /// `too_large`, `idempotency_key_reused`, `idempotency_key_in_progress`, `refused`,
     /// `lint_errors`,
-    /// `session_revoked`, `not_approved`, `conflict`, `chain_unavailable`, `internal`.
+    /// `session_revoked`, `not_approved`, `conflict`, `chain_unavailable`,
+    /// `database_unavailable`, `internal`.
     pub code: String,
     /// A sentence for a person: what was wrong and how to fix it.
     pub message: String,
@@ -66,6 +67,9 @@ pub struct ErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub findings: Option<Vec<FindingBody>>,
 }
+
+/// The `Retry-After` of a 503 for a database that is down.
+pub const DATABASE_RETRY_AFTER_SECONDS: u64 = 5;
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -164,6 +168,9 @@ impl ServiceError {
                 SdkError::Account(_) => (S::CONFLICT, "not_approved"),
                 SdkError::Store(StoreError::UnknownSession { .. }) => (S::NOT_FOUND, "not_found"),
                 SdkError::Store(StoreError::Revoked { .. }) => (S::CONFLICT, "session_revoked"),
+                SdkError::Store(StoreError::Unavailable { .. }) => {
+                    (S::SERVICE_UNAVAILABLE, "database_unavailable")
+                }
                 SdkError::Backend(_) | SdkError::Timeout { .. } | SdkError::NotDeployed(_) => {
                     (S::BAD_GATEWAY, "chain_unavailable")
                 }
@@ -205,6 +212,18 @@ impl ServiceError {
 impl IntoResponse for ServiceError {
     fn into_response(self) -> Response {
         let (status, _) = self.status_and_code();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // The database is down or restarting: a retry after a few seconds may work.
+            return (
+                status,
+                [(
+                    axum::http::header::RETRY_AFTER,
+                    DATABASE_RETRY_AFTER_SECONDS.to_string(),
+                )],
+                axum::Json(self.body()),
+            )
+                .into_response();
+        }
         (status, axum::Json(self.body())).into_response()
     }
 }

@@ -11,16 +11,21 @@
 //! client that hangs up does not cut an execute short.
 
 use crate::db::{Database, db_error, unix_now};
+use crate::sql::values;
 use crate::{MAX_BODY_BYTES, Service, ServiceError};
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use rusqlite::{OptionalExtension, params};
 use sessionkeys::store::StoreError;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+
+/// After how long a reserved key whose request never answered counts as cut off by default:
+/// longer than any request runs (a lease wait of 90 s, then pricing, sending and a 60 s wait
+/// for the receipt).
+pub const STALE_AFTER_SECONDS: i64 = 300;
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
@@ -32,8 +37,12 @@ pub const REPLAYED: &str = "idempotent-replayed";
 pub enum Stored {
     /// The key was free and is now reserved for this request.
     Reserved,
-    /// A request with this key is still running.
-    Pending,
+    /// A request with this key reserved it at `since` (Unix seconds) and has not answered: it
+    /// is still running, or its replica died.
+    Pending {
+        /// When it was reserved.
+        since: i64,
+    },
     /// The key was used for another method, path or body.
     Mismatch,
     /// The first answer: status and body.
@@ -48,32 +57,25 @@ impl Database {
         key: &str,
         fingerprint: &[u8; 32],
     ) -> Result<Stored, StoreError> {
-        let connection = self.lock();
-        let inserted = connection
-            .execute(
-                "INSERT OR IGNORE INTO idempotency (app_id, key, fingerprint, state, created_at) \
-                 VALUES (?1, ?2, ?3, 'pending', ?4)",
-                params![app_id, key, fingerprint.as_slice(), unix_now()],
-            )
-            .map_err(db_error)?;
+        let inserted = self.sql().execute(
+            "INSERT INTO idempotency (app_id, key, fingerprint, state, created_at) \
+             VALUES (?1, ?2, ?3, 'pending', ?4) ON CONFLICT DO NOTHING",
+            values![app_id, key, fingerprint.as_slice(), unix_now()],
+        )?;
         if inserted == 1 {
             return Ok(Stored::Reserved);
         }
-        let (stored_fingerprint, state, status, body): (
-            Vec<u8>,
-            String,
-            Option<u16>,
-            Option<Vec<u8>>,
-        ) = connection
-            .query_row(
-                "SELECT fingerprint, state, status, body FROM idempotency \
-                     WHERE app_id = ?1 AND key = ?2",
-                params![app_id, key],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-            )
-            .optional()
-            .map_err(db_error)?
+        let row = self
+            .sql()
+            .query_one(
+                "SELECT fingerprint, state, status, body, created_at FROM idempotency \
+                 WHERE app_id = ?1 AND key = ?2",
+                values![app_id, key],
+            )?
             .ok_or_else(|| db_error("an idempotency key vanished while it was read"))?;
+        let (stored_fingerprint, state) = (row.blob(0)?, row.text(1)?);
+        let status: Option<u16> = row.opt_int(2)?.map(|_| row.number(2)).transpose()?;
+        let body = row.opt_blob(3)?;
         Ok(if stored_fingerprint != fingerprint {
             Stored::Mismatch
         } else if state == "done" {
@@ -86,8 +88,24 @@ impl Database {
                 })?;
             Stored::Done(status.unwrap_or(500), body)
         } else {
-            Stored::Pending
+            Stored::Pending { since: row.int(4)? }
         })
+    }
+
+    /// Takes a key over from a request cut off since `since` (its replica died): whether this
+    /// request now holds it (one of several racing retries does).
+    pub fn take_over_idempotency_key(
+        &self,
+        app_id: &str,
+        key: &str,
+        since: i64,
+    ) -> Result<bool, StoreError> {
+        let taken = self.sql().execute(
+            "UPDATE idempotency SET created_at = ?4 \
+             WHERE app_id = ?1 AND key = ?2 AND state = 'pending' AND created_at = ?3",
+            values![app_id, key, since, unix_now().max(since.saturating_add(1))],
+        )?;
+        Ok(taken == 1)
     }
 
     /// Stores the answer to the request that reserved `key`.
@@ -99,13 +117,11 @@ impl Database {
         body: &[u8],
     ) -> Result<(), StoreError> {
         let sealed = self.master().seal(&format!("{app_id}/{key}"), body);
-        self.lock()
-            .execute(
-                "UPDATE idempotency SET state = 'done', status = ?3, body = ?4 \
-                 WHERE app_id = ?1 AND key = ?2",
-                params![app_id, key, status, sealed],
-            )
-            .map_err(db_error)?;
+        self.sql().execute(
+            "UPDATE idempotency SET state = 'done', status = ?3, body = ?4 \
+             WHERE app_id = ?1 AND key = ?2",
+            values![app_id, key, status, sealed],
+        )?;
         Ok(())
     }
 }
@@ -181,13 +197,40 @@ pub async fn idempotency(
     {
         Err(error) => ServiceError::from(error).into_response(),
         Ok(Stored::Mismatch) => ServiceError::IdempotencyMismatch(key).into_response(),
-        Ok(Stored::Pending) => {
-            let mut response = ServiceError::IdempotencyInProgress(key).into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            response
+        Ok(Stored::Pending { since })
+            if unix_now().saturating_sub(since) > service.stale_after_seconds() =>
+        {
+            // The request that reserved the key was cut off (its replica died). If it sent an
+            // op, the op's fate is its answer; if it sent none, or one that can no longer land,
+            // this request runs in its place (an op of the same session takes the same nonce,
+            // so at most one of the two lands).
+            match cut_off(&service, &app.id, &key).await {
+                Ok(Some(response)) => {
+                    let (parts, body) = response.into_parts();
+                    let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
+                    if let Err(error) = service.db().finish_idempotency_key(
+                        &app.id,
+                        &key,
+                        parts.status.as_u16(),
+                        &bytes,
+                    ) {
+                        return ServiceError::from(error).into_response();
+                    }
+                    let mut response = Response::from_parts(parts, Body::from(bytes));
+                    response
+                        .headers_mut()
+                        .insert(REPLAYED, HeaderValue::from_static("true"));
+                    response
+                }
+                Ok(None) => match service.db().take_over_idempotency_key(&app.id, &key, since) {
+                    Ok(true) => run_and_store(&service, &app.id, &key, next, parts, bytes).await,
+                    Ok(false) => in_progress(key),
+                    Err(error) => ServiceError::from(error).into_response(),
+                },
+                Err(error) => error.into_response(),
+            }
         }
+        Ok(Stored::Pending { .. }) => in_progress(key),
         Ok(Stored::Done(status, body)) => {
             let mut response = Response::new(Body::from(body));
             *response.status_mut() =
@@ -201,22 +244,65 @@ pub async fn idempotency(
                 .insert(REPLAYED, HeaderValue::from_static("true"));
             response
         }
-        Ok(Stored::Reserved) => {
-            let response =
-                run_to_completion(next, Request::from_parts(parts, Body::from(bytes))).await;
-            let (parts, body) = response.into_parts();
-            let Ok(bytes) = to_bytes(body, usize::MAX).await else {
-                return ServiceError::Conflict("the answer could not be read to store it".into())
-                    .into_response();
-            };
-            if let Err(error) =
-                service
-                    .db()
-                    .finish_idempotency_key(&app.id, &key, parts.status.as_u16(), &bytes)
-            {
-                return ServiceError::from(error).into_response();
-            }
-            Response::from_parts(parts, Body::from(bytes))
-        }
+        Ok(Stored::Reserved) => run_and_store(&service, &app.id, &key, next, parts, bytes).await,
     }
+}
+
+fn in_progress(key: String) -> Response {
+    let mut response = ServiceError::IdempotencyInProgress(key).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// Runs the request that holds `key`, and stores its answer.
+async fn run_and_store(
+    service: &Service,
+    app_id: &str,
+    key: &str,
+    next: Next,
+    parts: axum::http::request::Parts,
+    bytes: axum::body::Bytes,
+) -> Response {
+    let response = run_to_completion(next, Request::from_parts(parts, Body::from(bytes))).await;
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, usize::MAX).await else {
+        return ServiceError::Conflict("the answer could not be read to store it".into())
+            .into_response();
+    };
+    if let Err(error) =
+        service
+            .db()
+            .finish_idempotency_key(app_id, key, parts.status.as_u16(), &bytes)
+    {
+        return ServiceError::from(error).into_response();
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// The answer of a request cut off after it sent an op that has settled (landed or
+/// reverted), or `None` when it sent none or one that can no longer land, so the request may
+/// run again. An op that may still land is a 409: retry later.
+async fn cut_off(
+    service: &Arc<Service>,
+    app_id: &str,
+    key: &str,
+) -> Result<Option<Response>, ServiceError> {
+    let Some(op) = service.db().op_for_idempotency_key(app_id, key)? else {
+        return Ok(None);
+    };
+    if !crate::journal::reconcile(service, vec![op.clone()])
+        .await?
+        .is_empty()
+    {
+        return Ok(Some(in_progress(key.to_string())));
+    }
+    let settled = service.db().journal_op(op.user_op_hash)?.unwrap_or(op);
+    Ok(
+        crate::journal::settled_answer(&settled).map(|answer| match answer {
+            Ok(body) => axum::Json(body).into_response(),
+            Err(error) => error.into_response(),
+        }),
+    )
 }

@@ -8,10 +8,13 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod idempotency;
+pub mod journal;
+mod lease;
 pub mod master_key;
 pub mod ops;
 pub mod owner_api;
 pub mod owner_auth;
+mod sql;
 pub mod webhooks;
 
 use alloy::primitives::{Address, B256};
@@ -20,14 +23,14 @@ use axum::Router;
 use axum::routing::{get, post};
 use sessionkeys::backend::Backend;
 use sessionkeys::{EntryPointVersion, deployment};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use utoipa::OpenApi;
 
 pub use db::Database;
 pub use error::ServiceError;
 pub use master_key::MasterKey;
 pub use owner_auth::SignInOrigin;
+pub use sql::Dialect;
 
 /// Request bodies larger than this are refused (413): a session JSON of 256 policies is ~100 KB.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
@@ -37,7 +40,7 @@ pub const DEFAULT_RATE_PER_SECOND: u32 = 1000;
 
 /// The service: its database, the chain it acts on, and how it makes accounts.
 pub struct Service {
-    db: Database,
+    db: Arc<Database>,
     backend: Arc<dyn Backend>,
     version: EntryPointVersion,
     factory_owner: Address,
@@ -51,7 +54,9 @@ pub struct Service {
     log: Arc<dyn Fn(&str) + Send + Sync>,
     private_webhooks: bool,
     webhook_client: reqwest::Client,
-    send_locks: Mutex<HashMap<B256, Arc<tokio::sync::Mutex<()>>>>,
+    leases: lease::Leases,
+    lease_term: i64,
+    stale_after: i64,
 }
 
 impl std::fmt::Debug for Service {
@@ -68,7 +73,7 @@ impl Service {
     /// factories every chain shares, and no relayer.
     pub fn new(db: Database, backend: Arc<dyn Backend>) -> Self {
         Self {
-            db,
+            db: Arc::new(db),
             backend,
             version: EntryPointVersion::V07,
             factory_owner: deployment::DEFAULT_FACTORY_OWNER,
@@ -88,7 +93,9 @@ impl Service {
             log: Arc::new(|line| eprintln!("{line}")),
             private_webhooks: false,
             webhook_client: webhooks::client(false),
-            send_locks: Mutex::new(HashMap::new()),
+            leases: lease::Leases::new(),
+            lease_term: lease::LEASE_TERM_SECONDS,
+            stale_after: idempotency::STALE_AFTER_SECONDS,
         }
     }
 
@@ -119,6 +126,38 @@ impl Service {
     pub fn with_log(mut self, log: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.log = Arc::new(log);
         self
+    }
+
+    /// How long a session's lease lasts, and an op without a receipt may still land (default
+    /// 120 s; docs/service.md, "Replicas" and "Faults"). Longer than an execute takes.
+    pub fn with_lease_term(mut self, seconds: i64) -> Self {
+        self.lease_term = seconds.max(1);
+        self
+    }
+
+    /// After how long a request that reserved an `Idempotency-Key` and never answered counts
+    /// as cut off (its replica died), so a retry may settle or take it over (default 300 s).
+    pub fn with_stale_after(mut self, seconds: i64) -> Self {
+        self.stale_after = seconds.max(1);
+        self
+    }
+
+    pub(crate) fn lease_term_seconds(&self) -> i64 {
+        self.lease_term
+    }
+
+    pub(crate) fn stale_after_seconds(&self) -> i64 {
+        self.stale_after
+    }
+
+    /// Settles every op the journal holds as sent (after a restart: the requests that sent them
+    /// are gone) from the bundler's receipts; returns how many may still land.
+    ///
+    /// # Errors
+    /// The node's, the bundler's or the database's failure.
+    pub async fn reconcile(self: &Arc<Self>) -> Result<usize, ServiceError> {
+        let ops = self.db.unsettled_ops(None)?;
+        Ok(journal::reconcile(self, ops).await?.len())
     }
 
     /// The wait before a webhook's second attempt (doubling after each); 1 s by default.
@@ -202,13 +241,11 @@ impl Service {
         &self.db
     }
 
-    fn send_lock(&self, session: B256) -> Arc<tokio::sync::Mutex<()>> {
-        self.send_locks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .entry(session)
-            .or_default()
-            .clone()
+    /// Waits for `session`'s turn to send, on this replica and among replicas.
+    async fn send_lease(&self, session: B256) -> Result<lease::Lease, ServiceError> {
+        self.leases
+            .acquire(&self.db, session, self.lease_term)
+            .await
     }
 
     /// The HTTP routes.
@@ -352,7 +389,8 @@ impl Service {
 struct ApiDoc;
 
 /// The answers every operation can give besides its own: a malformed request (400), a missing
-/// or wrong key (401, where one is needed), a body too large (413), a spent rate limit (429).
+/// or wrong key (401, where one is needed), a body too large (413), a spent rate limit (429),
+/// the database down (503).
 struct CommonResponses;
 
 impl utoipa::Modify for CommonResponses {
@@ -391,6 +429,10 @@ impl utoipa::Modify for CommonResponses {
                     "The request is malformed: the message says which part and why",
                 );
                 add("413", "The body is over 512 KiB");
+                add(
+                    "503",
+                    "The database is down or restarting: retry after Retry-After seconds",
+                );
                 if secured {
                     add(
                         "401",

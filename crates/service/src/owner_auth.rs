@@ -12,9 +12,9 @@
 //! to a sign-in message. The service keeps only the token's SHA-256.
 
 use crate::db::{Database, db_error};
+use crate::sql::values;
 use alloy::primitives::{Address, Signature};
 use rand::RngCore;
-use rusqlite::{OptionalExtension, params};
 use sessionkeys::store::StoreError;
 use sha2::{Digest, Sha256};
 
@@ -140,20 +140,20 @@ impl Database {
         let nonce = random_hex(16);
         let message = message(origin, owner, chain_id, &nonce, now);
         let expires_at = now + CHALLENGE_SECONDS;
-        let connection = self.lock();
+        let sql = self.sql();
         // Expired challenges and tokens are of no use to anyone: drop them as new ones come.
-        connection
-            .execute("DELETE FROM owner_challenges WHERE expires_at < ?1", [now])
-            .map_err(db_error)?;
-        connection
-            .execute("DELETE FROM owner_tokens WHERE expires_at < ?1", [now])
-            .map_err(db_error)?;
-        connection
-            .execute(
-                "INSERT INTO owner_challenges (nonce, owner, message, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                params![nonce, format!("{owner:x}"), message, expires_at],
-            )
-            .map_err(db_error)?;
+        sql.execute(
+            "DELETE FROM owner_challenges WHERE expires_at < ?1",
+            values![now],
+        )?;
+        sql.execute(
+            "DELETE FROM owner_tokens WHERE expires_at < ?1",
+            values![now],
+        )?;
+        sql.execute(
+            "INSERT INTO owner_challenges (nonce, owner, message, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            values![&nonce, format!("{owner:x}"), &message, expires_at],
+        )?;
         Ok(Challenge {
             message,
             nonce,
@@ -178,18 +178,15 @@ impl Database {
         else {
             return Ok(Err(SignInError::UnknownMessage));
         };
-        let row: Option<(String, String, i64, bool)> = self
-            .lock()
-            .query_row(
-                "SELECT owner, message, expires_at, used FROM owner_challenges WHERE nonce = ?1",
-                [nonce],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-            )
-            .optional()
-            .map_err(db_error)?;
-        let Some((owner, issued, expires_at, used)) = row else {
+        let Some(row) = self.sql().query_one(
+            "SELECT owner, message, expires_at, used FROM owner_challenges WHERE nonce = ?1",
+            values![nonce],
+        )?
+        else {
             return Ok(Err(SignInError::UnknownMessage));
         };
+        let (owner, issued, expires_at, used) =
+            (row.text(0)?, row.text(1)?, row.int(2)?, row.int(3)? != 0);
         if issued != message {
             return Ok(Err(SignInError::UnknownMessage));
         }
@@ -214,29 +211,24 @@ impl Database {
                 recovered,
             }));
         }
-        let connection = self.lock();
-        // Taken once, even by two sign-ins racing with the same signature.
-        let taken = connection
-            .execute(
-                "UPDATE owner_challenges SET used = 1 WHERE nonce = ?1 AND used = 0",
-                [nonce],
-            )
-            .map_err(db_error)?;
+        // Taken once, even by two sign-ins racing with the same signature (on any replica).
+        let taken = self.sql().execute(
+            "UPDATE owner_challenges SET used = 1 WHERE nonce = ?1 AND used = 0",
+            values![nonce],
+        )?;
         if taken != 1 {
             return Ok(Err(SignInError::Used));
         }
         let secret = random_hex(32);
         let token_expires = now + TOKEN_SECONDS;
-        connection
-            .execute(
-                "INSERT INTO owner_tokens (digest, owner, expires_at) VALUES (?1, ?2, ?3)",
-                params![
-                    token_digest(&secret).as_slice(),
-                    format!("{owner:x}"),
-                    token_expires
-                ],
-            )
-            .map_err(db_error)?;
+        self.sql().execute(
+            "INSERT INTO owner_tokens (digest, owner, expires_at) VALUES (?1, ?2, ?3)",
+            values![
+                token_digest(&secret).as_slice(),
+                format!("{owner:x}"),
+                token_expires
+            ],
+        )?;
         Ok(Ok((
             format!("{TOKEN_PREFIX}{secret}"),
             owner,
@@ -257,17 +249,12 @@ impl Database {
             return Ok(None);
         }
         // Looked up by digest: an equality on a hash reveals nothing about the secret.
-        let owner: Option<(String, i64)> = self
-            .lock()
-            .query_row(
+        self.sql()
+            .query_one(
                 "SELECT owner, expires_at FROM owner_tokens WHERE digest = ?1 AND expires_at >= ?2",
-                params![token_digest(&secret.to_ascii_lowercase()).as_slice(), now],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()
-            .map_err(db_error)?;
-        owner
-            .map(|(o, expires)| Ok((o.parse().map_err(db_error)?, expires)))
+                values![token_digest(&secret.to_ascii_lowercase()).as_slice(), now],
+            )?
+            .map(|row| Ok((row.text(0)?.parse().map_err(db_error)?, row.int(1)?)))
             .transpose()
     }
 }

@@ -8,10 +8,10 @@
 //! in the delivery log.
 
 use crate::alerts::AlertBody;
-use crate::db::{Database, db_error, unix_now};
+use crate::db::{Database, unix_now};
+use crate::sql::values;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use rusqlite::params;
 use serde::Serialize;
 use sessionkeys::store::StoreError;
 use sha2::Sha256;
@@ -195,12 +195,10 @@ impl Database {
         let secret = format!("whsec_{}", alloy::hex::encode(secret));
         let sealed = self.master().seal(&id, secret.as_bytes());
         let created_at = unix_now();
-        self.lock()
-            .execute(
-                "INSERT INTO webhooks (id, app_id, url, sealed_secret, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, app_id, url, sealed, created_at],
-            )
-            .map_err(db_error)?;
+        self.sql().execute(
+            "INSERT INTO webhooks (id, app_id, url, sealed_secret, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            values![&id, app_id, url, sealed, created_at],
+        )?;
         Ok((
             WebhookBody {
                 id,
@@ -213,51 +211,45 @@ impl Database {
 
     /// `app_id`'s webhooks.
     pub fn webhooks(&self, app_id: &str) -> Result<Vec<WebhookBody>, StoreError> {
-        let connection = self.lock();
-        let mut statement = connection
-            .prepare("SELECT id, url, created_at FROM webhooks WHERE app_id = ?1 ORDER BY created_at, id")
-            .map_err(db_error)?;
-        let rows = statement
-            .query_map([app_id], |row| {
+        self.sql()
+            .query(
+                "SELECT id, url, created_at FROM webhooks WHERE app_id = ?1 ORDER BY created_at, id",
+                values![app_id],
+            )?
+            .iter()
+            .map(|row| {
                 Ok(WebhookBody {
-                    id: row.get(0)?,
-                    url: row.get(1)?,
-                    created_at: row.get(2)?,
+                    id: row.text(0)?,
+                    url: row.text(1)?,
+                    created_at: row.int(2)?,
                 })
             })
-            .map_err(db_error)?;
-        rows.collect::<Result<_, _>>().map_err(db_error)
+            .collect()
     }
 
     /// Deletes `app_id`'s webhook `id`; whether there was one.
     pub fn delete_webhook(&self, app_id: &str, id: &str) -> Result<bool, StoreError> {
-        let connection = self.lock();
-        connection
-            .execute("DELETE FROM webhook_deliveries WHERE webhook_id = ?1 AND webhook_id IN (SELECT id FROM webhooks WHERE app_id = ?2)", params![id, app_id])
-            .map_err(db_error)?;
-        let deleted = connection
-            .execute(
-                "DELETE FROM webhooks WHERE id = ?1 AND app_id = ?2",
-                params![id, app_id],
-            )
-            .map_err(db_error)?;
+        self.sql().execute(
+            "DELETE FROM webhook_deliveries WHERE webhook_id = ?1 \
+             AND webhook_id IN (SELECT id FROM webhooks WHERE app_id = ?2)",
+            values![id, app_id],
+        )?;
+        let deleted = self.sql().execute(
+            "DELETE FROM webhooks WHERE id = ?1 AND app_id = ?2",
+            values![id, app_id],
+        )?;
         Ok(deleted == 1)
     }
 
     /// `app_id`'s webhooks with their secrets, to deliver to.
     fn webhook_targets(&self, app_id: &str) -> Result<Vec<(String, String, Vec<u8>)>, StoreError> {
-        let connection = self.lock();
-        let mut statement = connection
-            .prepare("SELECT id, url, sealed_secret FROM webhooks WHERE app_id = ?1")
-            .map_err(db_error)?;
-        let rows = statement
-            .query_map([app_id], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get::<_, Vec<u8>>(2)?))
-            })
-            .map_err(db_error)?;
+        let rows = self.sql().query(
+            "SELECT id, url, sealed_secret FROM webhooks WHERE app_id = ?1",
+            values![app_id],
+        )?;
         let mut targets = Vec::new();
         for row in rows {
-            let (id, url, sealed): (String, String, Vec<u8>) = row.map_err(db_error)?;
+            let (id, url, sealed) = (row.text(0)?, row.text(1)?, row.blob(2)?);
             let secret = self.master().open(&id, &sealed).ok_or(StoreError::Sealed {
                 key_ref: id.clone(),
             })?;
@@ -267,21 +259,19 @@ impl Database {
     }
 
     fn log_delivery(&self, webhook_id: &str, delivery: &DeliveryBody) -> Result<(), StoreError> {
-        self.lock()
-            .execute(
-                "INSERT INTO webhook_deliveries (webhook_id, alert_id, attempt, at, status, error, delivered) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    webhook_id,
-                    delivery.alert_id,
-                    delivery.attempt,
-                    delivery.at,
-                    delivery.status,
-                    delivery.error,
-                    delivery.delivered
-                ],
-            )
-            .map_err(db_error)?;
+        self.sql().execute(
+            "INSERT INTO webhook_deliveries (webhook_id, alert_id, attempt, at, status, error, delivered) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            values![
+                webhook_id,
+                delivery.alert_id,
+                delivery.attempt,
+                delivery.at,
+                delivery.status,
+                delivery.error.clone(),
+                delivery.delivered
+            ],
+        )?;
         Ok(())
     }
 
@@ -292,37 +282,35 @@ impl Database {
         id: &str,
         limit: u32,
     ) -> Result<Option<Vec<DeliveryBody>>, StoreError> {
-        let connection = self.lock();
-        let owned: bool = connection
-            .query_row(
+        let owned = self
+            .sql()
+            .query_one(
                 "SELECT COUNT(*) FROM webhooks WHERE id = ?1 AND app_id = ?2",
-                params![id, app_id],
-                |row| row.get::<_, i64>(0),
-            )
-            .map_err(db_error)?
-            == 1;
+                values![id, app_id],
+            )?
+            .is_some_and(|row| row.int(0).is_ok_and(|count| count == 1));
         if !owned {
             return Ok(None);
         }
-        let mut statement = connection
-            .prepare(
+        self.sql()
+            .query(
                 "SELECT alert_id, attempt, at, status, error, delivered FROM webhook_deliveries \
                  WHERE webhook_id = ?1 ORDER BY id DESC LIMIT ?2",
-            )
-            .map_err(db_error)?;
-        let rows = statement
-            .query_map(params![id, limit], |row| {
+                values![id, limit],
+            )?
+            .iter()
+            .map(|row| {
                 Ok(DeliveryBody {
-                    alert_id: row.get(0)?,
-                    attempt: row.get(1)?,
-                    at: row.get(2)?,
-                    status: row.get(3)?,
-                    error: row.get(4)?,
-                    delivered: row.get(5)?,
+                    alert_id: row.int(0)?,
+                    attempt: row.number(1)?,
+                    at: row.int(2)?,
+                    status: row.opt_int(3)?.map(|_| row.number(3)).transpose()?,
+                    error: row.opt_text(4)?,
+                    delivered: row.int(5)? != 0,
                 })
             })
-            .map_err(db_error)?;
-        Ok(Some(rows.collect::<Result<_, _>>().map_err(db_error)?))
+            .collect::<Result<_, StoreError>>()
+            .map(Some)
     }
 }
 

@@ -13,7 +13,6 @@ use harness::*;
 use hmac::{Hmac, Mac};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use sessionkeys_service::{Database, MasterKey};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower::ServiceExt;
@@ -313,7 +312,7 @@ async fn receiver(failures: usize) -> (String, Arc<Mutex<Vec<(String, String)>>>
 
 #[tokio::test]
 async fn webhooks_get_alerts_signed_with_hmac_and_retry_until_delivered() {
-    let h = harness_configured(Database::in_memory(MasterKey::random()).unwrap(), |s| {
+    let h = harness_configured(test_database(), |s| {
         s.with_webhook_backoff(Duration::from_millis(20))
             .with_private_webhooks(true)
     });

@@ -9,11 +9,11 @@ use harness::scenario::*;
 use harness::*;
 use serde_json::Value;
 use sessionkeys::SessionRecords;
-use sessionkeys_service::{Database, MasterKey};
+use sessionkeys_service::Database;
 use std::sync::{Arc, Mutex};
 
 fn database() -> Database {
-    Database::in_memory(MasterKey::random()).unwrap()
+    test_database()
 }
 
 #[tokio::test]

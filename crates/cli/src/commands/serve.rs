@@ -20,6 +20,10 @@ pub struct DatabaseArgs {
     /// The SQLite database file (created if missing).
     #[arg(long, env = "SESSIONKEYS_DB", default_value = "sessionkeys.sqlite")]
     pub db: PathBuf,
+    /// A PostgreSQL database instead of SQLite, for several replicas:
+    /// `postgres://USER[:PASSWORD]@HOST:PORT/DB` (the schema is created if missing).
+    #[arg(long, env = "SESSIONKEYS_DATABASE_URL", conflicts_with = "db")]
+    pub database_url: Option<String>,
     /// A file holding the master key, 64 hex digits (`openssl rand -hex 32`); else the
     /// environment variable SESSIONKEYS_MASTER_KEY holds them.
     #[arg(long, env = "SESSIONKEYS_MASTER_KEY_FILE")]
@@ -45,7 +49,12 @@ impl DatabaseArgs {
             },
         }
         .map_err(|e| CliError::Input(e.to_string()))?;
-        Database::open(&self.db, master).map_err(|e| CliError::Input(e.to_string()))
+        // The URL may carry a password: errors say what failed, not the URL.
+        match &self.database_url {
+            Some(url) => Database::postgres(url, master)
+                .map_err(|e| CliError::Input(format!("PostgreSQL (--database-url): {e}"))),
+            None => Database::open(&self.db, master).map_err(|e| CliError::Input(e.to_string())),
+        }
     }
 }
 
@@ -54,7 +63,7 @@ impl DatabaseArgs {
 pub struct ServeArgs {
     /// Run on the embedded devnet with a database in memory, a demo app and a funded demo
     /// owner, and print what to curl.
-    #[arg(long, conflicts_with_all = ["rpc", "db", "master_key_file"])]
+    #[arg(long, conflicts_with_all = ["rpc", "db", "database_url", "master_key_file"])]
     pub dev: bool,
     /// The address to listen on (loopback by default; port 0 picks a free one).
     #[arg(long, env = "SESSIONKEYS_LISTEN", default_value = "127.0.0.1:8787")]
@@ -90,9 +99,14 @@ pub struct ServeArgs {
     /// (`"enable": "relayed"`); without it only enable-in-first-use is offered.
     #[arg(long, env = "SESSIONKEYS_RELAYER_KEY_ENV")]
     pub relayer_key_env: Option<String>,
-    /// The SQLite database file (created if missing).
+    /// The SQLite database file (created if missing; default `sessionkeys.sqlite`). One
+    /// replica only: for several, use --database-url.
     #[arg(long, env = "SESSIONKEYS_DB")]
     pub db: Option<PathBuf>,
+    /// A PostgreSQL database instead of SQLite, shared by any number of replicas:
+    /// `postgres://USER[:PASSWORD]@HOST:PORT/DB` (the schema is created if missing).
+    #[arg(long, env = "SESSIONKEYS_DATABASE_URL", conflicts_with = "db")]
+    pub database_url: Option<String>,
     /// A file holding the master key (64 hex digits); else SESSIONKEYS_MASTER_KEY.
     #[arg(long, env = "SESSIONKEYS_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
@@ -176,6 +190,7 @@ async fn serve(args: ServeArgs, json: bool) -> Result<(), CliError> {
                 .db
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("sessionkeys.sqlite")),
+            database_url: args.database_url.clone(),
             master_key_file: args.master_key_file.clone(),
         };
         let mut service = settings(Service::new(database.open()?, chain.backend(true)?))
@@ -188,7 +203,25 @@ async fn serve(args: ServeArgs, json: bool) -> Result<(), CliError> {
             json,
             &format!("sessionkeys serve: listening on http://{bound} (OpenAPI at /openapi.json)"),
         );
-        Arc::new(service).router()
+        let service = Arc::new(service);
+        // Ops sent before a restart whose requests never saw the receipt: settle them now
+        // (each session's next execute would, too).
+        let reconciling = Arc::clone(&service);
+        tokio::spawn(async move {
+            match reconciling.reconcile().await {
+                Ok(0) => {}
+                Ok(in_flight) => eprintln!(
+                    "sessionkeys serve: {in_flight} op(s) sent before the restart may still land; \
+                     their sessions wait for them"
+                ),
+                Err(error) => eprintln!(
+                    "sessionkeys serve: could not settle the ops sent before the restart yet \
+                     ({}); each session settles its own before its next op",
+                    error.public_message()
+                ),
+            }
+        });
+        service.router()
     };
     // Ctrl-C or SIGTERM: stop accepting, finish the requests in flight.
     let shutdown = async {

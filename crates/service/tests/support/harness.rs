@@ -42,7 +42,82 @@ pub fn harness_configured(db: Database, configure: impl FnOnce(Service) -> Servi
 }
 
 pub fn harness() -> Harness {
-    harness_with(Database::in_memory(MasterKey::random()).unwrap())
+    harness_with(test_database())
+}
+
+/// The PostgreSQL server the tests use when set (`scripts/postgres-tests` sets it):
+/// key-value connection settings, e.g. `host=127.0.0.1 port=5433 user=postgres dbname=x`.
+pub const POSTGRES_ENV: &str = "SESSIONKEYS_TEST_POSTGRES";
+
+/// A fresh, empty database: in SQLite's memory, or a new schema of the test PostgreSQL server
+/// when [`POSTGRES_ENV`] is set, so every test runs on either.
+pub fn test_database() -> Database {
+    let master = MasterKey::random();
+    match postgres_settings() {
+        Some(settings) => Database::postgres(&fresh_schema(&settings), master).unwrap(),
+        None => Database::in_memory(master).unwrap(),
+    }
+}
+
+/// The test PostgreSQL server's settings, if set.
+pub fn postgres_settings() -> Option<String> {
+    std::env::var(POSTGRES_ENV).ok().filter(|s| !s.is_empty())
+}
+
+/// Makes a new schema on the test server; returns settings whose connections use it.
+pub fn fresh_schema(settings: &str) -> String {
+    fresh_schema_named(settings).0
+}
+
+/// Like [`fresh_schema`], and the schema's name, which is also its connections'
+/// `application_name` (to find them in `pg_stat_activity`).
+pub fn fresh_schema_named(settings: &str) -> (String, String) {
+    let schema = format!("t_{}", alloy::hex::encode(rand_bytes()));
+    admin(settings, &format!("CREATE SCHEMA {schema}"));
+    (
+        format!("{settings} application_name={schema} options='-c search_path={schema}'"),
+        schema,
+    )
+}
+
+/// Runs `sql` on the test server (on a thread of its own: the blocking client must not run
+/// inside a test's async runtime).
+pub fn admin(settings: &str, sql: &str) {
+    let (settings, sql) = (settings.to_string(), sql.to_string());
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&settings, postgres::NoTls)
+            .expect("the test PostgreSQL server (scripts/postgres-tests starts one)");
+        client.batch_execute(&sql).unwrap();
+    })
+    .join()
+    .unwrap();
+}
+
+/// The rows of `sql` on the test server, every column as text.
+pub fn admin_query(settings: &str, sql: &str) -> Vec<Vec<Option<String>>> {
+    let (settings, sql) = (settings.to_string(), sql.to_string());
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&settings, postgres::NoTls).unwrap();
+        client
+            .simple_query(&sql)
+            .unwrap()
+            .into_iter()
+            .filter_map(|message| match message {
+                postgres::SimpleQueryMessage::Row(row) => Some(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_string))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect()
+    })
+    .join()
+    .unwrap()
+}
+
+fn rand_bytes() -> [u8; 8] {
+    rand::random()
 }
 
 impl Harness {
@@ -207,4 +282,127 @@ pub fn usdc_session_json(now: u64) -> Value {
 pub fn calls(to: Address, amount: u64) -> Value {
     let call = transfer(to, amount);
     json!({ "calls": [{ "to": call.to, "data": call.data }] })
+}
+
+/// The devnet as a node and a bundler reached over a network: a pause before each answer, so
+/// concurrent requests interleave as in production; and, to stand in for a process that dies
+/// mid-request, a bundler that never answers a send or a receipt query.
+pub struct Scripted {
+    pub chain: Arc<DevnetBackend>,
+    pub pause: std::time::Duration,
+    /// `eth_sendUserOperation` never answers: the op never reaches the bundler.
+    pub stall_sends: bool,
+    /// `eth_getUserOperationReceipt` never answers: the op lands, its sender never learns.
+    pub stall_receipts: bool,
+}
+
+impl Scripted {
+    pub fn network_like(chain: Arc<DevnetBackend>) -> Self {
+        Self {
+            chain,
+            pause: std::time::Duration::from_millis(2),
+            stall_sends: false,
+            stall_receipts: false,
+        }
+    }
+
+    async fn pause(&self) {
+        tokio::time::sleep(self.pause).await;
+    }
+}
+
+use alloy::primitives::{Bytes, Log};
+use sessionkeys::backend::{BackendError, Fees, LogQuery, PlainTransaction, TransactionOutcome};
+use sessionkeys::erc7769::{GasEstimate, RpcUserOperation, UserOperationReceipt};
+
+#[async_trait::async_trait]
+impl Backend for Scripted {
+    fn describe(&self) -> String {
+        self.chain.describe()
+    }
+    async fn chain_id(&self) -> Result<u64, BackendError> {
+        self.pause().await;
+        self.chain.chain_id().await
+    }
+    async fn call(&self, to: Address, data: Bytes) -> Result<Bytes, BackendError> {
+        self.pause().await;
+        self.chain.call(to, data).await
+    }
+    async fn code(&self, at: Address) -> Result<Bytes, BackendError> {
+        self.pause().await;
+        self.chain.code(at).await
+    }
+    async fn storage(&self, at: Address, slot: U256) -> Result<U256, BackendError> {
+        self.pause().await;
+        self.chain.storage(at, slot).await
+    }
+    async fn balance(&self, of: Address) -> Result<U256, BackendError> {
+        self.pause().await;
+        self.chain.balance(of).await
+    }
+    async fn transaction_count(&self, of: Address) -> Result<u64, BackendError> {
+        self.pause().await;
+        self.chain.transaction_count(of).await
+    }
+    async fn latest_timestamp(&self) -> Result<u64, BackendError> {
+        self.pause().await;
+        self.chain.latest_timestamp().await
+    }
+    async fn clock(&self) -> Result<u64, BackendError> {
+        self.pause().await;
+        self.chain.clock().await
+    }
+    async fn wait_for_block_time(&self, timestamp: u64) -> Result<(), BackendError> {
+        self.chain.wait_for_block_time(timestamp).await
+    }
+    async fn fees(&self) -> Result<Fees, BackendError> {
+        self.pause().await;
+        self.chain.fees().await
+    }
+    async fn logs(&self, query: LogQuery) -> Result<Vec<Log>, BackendError> {
+        self.pause().await;
+        self.chain.logs(query).await
+    }
+    async fn send_transaction(
+        &self,
+        from: &PrivateKeySigner,
+        tx: PlainTransaction,
+    ) -> Result<TransactionOutcome, BackendError> {
+        self.pause().await;
+        self.chain.send_transaction(from, tx).await
+    }
+    async fn supported_entry_points(&self) -> Result<Vec<Address>, BackendError> {
+        self.chain.supported_entry_points().await
+    }
+    async fn estimate_user_operation_gas(
+        &self,
+        op: &RpcUserOperation,
+        entry_point: Address,
+    ) -> Result<GasEstimate, BackendError> {
+        self.pause().await;
+        self.chain
+            .estimate_user_operation_gas(op, entry_point)
+            .await
+    }
+    async fn send_user_operation(
+        &self,
+        op: &RpcUserOperation,
+        entry_point: Address,
+    ) -> Result<B256, BackendError> {
+        self.pause().await;
+        if self.stall_sends {
+            std::future::pending::<()>().await;
+        }
+        self.chain.send_user_operation(op, entry_point).await
+    }
+    async fn user_operation_receipt(
+        &self,
+        user_op_hash: B256,
+    ) -> Result<Option<UserOperationReceipt>, BackendError> {
+        self.pause().await;
+        if self.stall_receipts {
+            std::future::pending::<()>().await;
+        }
+        self.chain.user_operation_receipt(user_op_hash).await
+    }
 }

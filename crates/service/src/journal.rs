@@ -1,0 +1,415 @@
+//! The journal of sent ops: each op an execute signs is written down — its userOp hash,
+//! sender, nonce, session and the request's `Idempotency-Key` — after it is signed and before
+//! it is sent, and settled from its receipt. So a replica that dies between sending and the
+//! receipt leaves a record that says which op may still land; on restart (and before the
+//! session's next op) the service asks the bundler for the receipt by userOp hash and settles
+//! it: `landed`, `reverted`, or `dropped` when it can no longer land.
+//!
+//! An op can no longer land when another op took its nonce (the lane's nonce moved past it
+//! with no receipt for this hash), or when it is older than the lease term without a receipt
+//! (bundlers drop ops long before). A dropped op that lands after all (a mempool kept it) is
+//! settled again from its receipt; and a new op of the session takes the same nonce, so at
+//! most one of the two ever lands (docs/service.md, "Faults").
+
+use crate::activity::{Entry, Kind, Verdict};
+use crate::db::{Database, SessionRow, db_error, unix_now};
+use crate::sql::{Row, values};
+use crate::{Service, ServiceError};
+use alloy::primitives::{Address, B256, Bytes, U256};
+use sessionkeys::erc7769::UserOperationReceipt;
+use sessionkeys::store::StoreError;
+use sessionkeys::{EntryPointVersion, SdkError, operation};
+
+/// Where an op stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OpState {
+    /// Sent (or about to be): it may land.
+    #[default]
+    Sent,
+    /// Mined, its calls succeeded.
+    Landed,
+    /// Mined, its calls reverted (the fees were paid).
+    Reverted,
+    /// It can no longer land.
+    Dropped,
+}
+
+impl OpState {
+    /// The word stored.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Landed => "landed",
+            Self::Reverted => "reverted",
+            Self::Dropped => "dropped",
+        }
+    }
+
+    fn from_word(word: &str) -> Result<Self, StoreError> {
+        [Self::Sent, Self::Landed, Self::Reverted, Self::Dropped]
+            .into_iter()
+            .find(|state| state.word() == word)
+            .ok_or_else(|| db_error(format!("{word:?} is not an op state")))
+    }
+}
+
+/// An op in the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalOp {
+    /// The userOp hash.
+    pub user_op_hash: B256,
+    /// The app whose request sent it.
+    pub app_id: String,
+    /// The session's id.
+    pub session_id: String,
+    /// The session hash.
+    pub session_hash: B256,
+    /// The request's `Idempotency-Key`, if it had one.
+    pub idempotency_key: Option<String>,
+    /// The account.
+    pub sender: Address,
+    /// The op's nonce (lane and sequence).
+    pub nonce: U256,
+    /// The EntryPoint it went to.
+    pub version: EntryPointVersion,
+    /// Where it stands.
+    pub state: OpState,
+    /// The bundle's transaction, once mined.
+    pub transaction_hash: Option<B256>,
+    /// What the EntryPoint charged for, once mined.
+    pub gas_used: Option<U256>,
+    /// What the account paid, once mined.
+    pub gas_cost: Option<U256>,
+    /// The revert data of reverted calls.
+    pub revert_data: Option<Vec<u8>>,
+    /// When it was written down (Unix seconds).
+    pub sent_at: i64,
+}
+
+/// How an op ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settlement {
+    /// Landed, reverted or dropped.
+    pub state: OpState,
+    /// The bundle's transaction.
+    pub transaction_hash: Option<B256>,
+    /// What the EntryPoint charged for.
+    pub gas_used: Option<U256>,
+    /// What the account paid.
+    pub gas_cost: Option<U256>,
+    /// The calls' revert data.
+    pub revert_data: Option<Vec<u8>>,
+}
+
+impl Settlement {
+    /// From the bundler's receipt.
+    pub fn from_receipt(receipt: &UserOperationReceipt) -> Self {
+        Self {
+            state: if receipt.success {
+                OpState::Landed
+            } else {
+                OpState::Reverted
+            },
+            transaction_hash: Some(receipt.receipt.transaction_hash),
+            gas_used: Some(receipt.actual_gas_used),
+            gas_cost: Some(receipt.actual_gas_cost),
+            revert_data: receipt.reason.as_ref().map(|r| r.to_vec()),
+        }
+    }
+
+    /// It can no longer land.
+    pub fn dropped() -> Self {
+        Self {
+            state: OpState::Dropped,
+            ..Self::default()
+        }
+    }
+}
+
+const COLUMNS: &str = "user_op_hash, app_id, session_id, session_hash, idempotency_key, sender, \
+    nonce, entry_point, state, transaction_hash, gas_used, gas_cost, revert_data, sent_at";
+
+fn parse<T: std::str::FromStr>(text: &str) -> Result<T, StoreError>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(db_error)
+}
+
+fn journal_op(row: &Row) -> Result<JournalOp, StoreError> {
+    let optional = |index: usize| row.opt_text(index);
+    Ok(JournalOp {
+        user_op_hash: parse(&row.text(0)?)?,
+        app_id: row.text(1)?,
+        session_id: row.text(2)?,
+        session_hash: parse(&row.text(3)?)?,
+        idempotency_key: row.opt_text(4)?,
+        sender: parse(&row.text(5)?)?,
+        nonce: parse(&row.text(6)?)?,
+        version: parse(&row.text(7)?)?,
+        state: OpState::from_word(&row.text(8)?)?,
+        transaction_hash: optional(9)?.map(|t| parse(&t)).transpose()?,
+        gas_used: optional(10)?.map(|t| parse(&t)).transpose()?,
+        gas_cost: optional(11)?.map(|t| parse(&t)).transpose()?,
+        revert_data: row.opt_blob(12)?,
+        sent_at: row.int(13)?,
+    })
+}
+
+impl Database {
+    /// Writes down an op about to be sent. The same op sent again after it was dropped (same
+    /// fields, same nonce: the same userOp hash) is in flight again.
+    pub(crate) fn journal_sent(&self, op: &JournalOp) -> Result<(), StoreError> {
+        self.sql().execute(
+            &format!(
+                "INSERT INTO operations ({COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, NULL, NULL, NULL, ?10) \
+                 ON CONFLICT (user_op_hash) DO UPDATE SET state = excluded.state, \
+                 idempotency_key = excluded.idempotency_key, sent_at = excluded.sent_at, \
+                 settled_at = NULL WHERE operations.state = 'dropped'"
+            ),
+            values![
+                format!("{:x}", op.user_op_hash),
+                &op.app_id,
+                &op.session_id,
+                format!("{:x}", op.session_hash),
+                op.idempotency_key.clone(),
+                format!("{:x}", op.sender),
+                op.nonce.to_string(),
+                op.version.to_string(),
+                OpState::Sent.word(),
+                op.sent_at,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Settles an op. Whether this changed it: a mined op's settlement wins over an earlier
+    /// "dropped" (a mempool kept it after all); nothing else is rewritten.
+    pub(crate) fn settle_op(
+        &self,
+        user_op_hash: B256,
+        settlement: &Settlement,
+    ) -> Result<bool, StoreError> {
+        let from = match settlement.state {
+            OpState::Dropped | OpState::Sent => "('sent')",
+            OpState::Landed | OpState::Reverted => "('sent', 'dropped')",
+        };
+        let changed = self.sql().execute(
+            &format!(
+                "UPDATE operations SET state = ?2, transaction_hash = ?3, gas_used = ?4, \
+                 gas_cost = ?5, revert_data = ?6, settled_at = ?7 \
+                 WHERE user_op_hash = ?1 AND state IN {from}"
+            ),
+            values![
+                format!("{user_op_hash:x}"),
+                settlement.state.word(),
+                settlement.transaction_hash.map(|h| format!("{h:x}")),
+                settlement.gas_used.map(|g| g.to_string()),
+                settlement.gas_cost.map(|g| g.to_string()),
+                settlement.revert_data.clone(),
+                unix_now(),
+            ],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// The ops not settled yet: of one session, or all of them.
+    pub fn unsettled_ops(&self, session: Option<B256>) -> Result<Vec<JournalOp>, StoreError> {
+        self.sql()
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM operations WHERE state = 'sent' \
+                     AND (CAST(?1 AS TEXT) IS NULL OR session_hash = ?1) ORDER BY sent_at"
+                ),
+                values![session.map(|s| format!("{s:x}"))],
+            )?
+            .iter()
+            .map(journal_op)
+            .collect()
+    }
+
+    /// The op a request with `key` of `app_id` sent, if it sent one.
+    pub fn op_for_idempotency_key(
+        &self,
+        app_id: &str,
+        key: &str,
+    ) -> Result<Option<JournalOp>, StoreError> {
+        self.sql()
+            .query_one(
+                &format!(
+                    "SELECT {COLUMNS} FROM operations WHERE app_id = ?1 AND idempotency_key = ?2 \
+                     ORDER BY sent_at DESC"
+                ),
+                values![app_id, key],
+            )?
+            .map(|row| journal_op(&row))
+            .transpose()
+    }
+
+    /// The op with this hash.
+    pub fn journal_op(&self, user_op_hash: B256) -> Result<Option<JournalOp>, StoreError> {
+        self.sql()
+            .query_one(
+                &format!("SELECT {COLUMNS} FROM operations WHERE user_op_hash = ?1"),
+                values![format!("{user_op_hash:x}")],
+            )?
+            .map(|row| journal_op(&row))
+            .transpose()
+    }
+}
+
+/// Settles `ops` from their receipts where the bundler has them, as dropped where they can no
+/// longer land; logs each settled one in the activity log. Returns the ops still in flight.
+///
+/// # Errors
+/// The node's or the bundler's failure (nothing is settled on a guess), or the database's.
+pub async fn reconcile(
+    service: &std::sync::Arc<Service>,
+    ops: Vec<JournalOp>,
+) -> Result<Vec<JournalOp>, ServiceError> {
+    let backend = service.backend.as_ref();
+    let mut in_flight = Vec::new();
+    for op in ops {
+        let receipt = backend
+            .user_operation_receipt(op.user_op_hash)
+            .await
+            .map_err(SdkError::from)?;
+        let settled = match &receipt {
+            Some(_) => true,
+            None => {
+                let lane = op.nonce >> 64;
+                let next = operation::next_nonce(
+                    backend,
+                    op.version,
+                    op.sender,
+                    alloy::primitives::aliases::U192::from(lane),
+                )
+                .await?;
+                // Another op took this nonce, or the op outlived every bundler's patience.
+                next > op.nonce
+                    || unix_now() > op.sent_at.saturating_add(service.lease_term_seconds())
+            }
+        };
+        if !settled {
+            in_flight.push(op);
+            continue;
+        }
+        let settlement = receipt
+            .as_ref()
+            .map_or_else(Settlement::dropped, Settlement::from_receipt);
+        if service.db.settle_op(op.user_op_hash, &settlement)? {
+            note_settled(service, &op, receipt.as_ref());
+        }
+    }
+    Ok(in_flight)
+}
+
+/// Logs an op settled by reconciliation (the request that sent it never saw its end).
+fn note_settled(
+    service: &std::sync::Arc<Service>,
+    op: &JournalOp,
+    receipt: Option<&UserOperationReceipt>,
+) {
+    let Ok(Some(row)) = service.db.session_by_id_any(&op.session_id) else {
+        return;
+    };
+    let (verdict, reason) = match receipt {
+        Some(r) if r.success => (
+            Verdict::Allowed,
+            "settled from its receipt after the request ended",
+        ),
+        Some(_) => (
+            Verdict::Failed,
+            "reverted; settled from its receipt after the request ended",
+        ),
+        None => (
+            Verdict::Failed,
+            "dropped: it can no longer land (its nonce was taken or it expired)",
+        ),
+    };
+    service.note(
+        &row,
+        Entry {
+            kind: Some(Kind::Execute),
+            verdict: Some(verdict),
+            reason: Some(reason.into()),
+            user_op_hash: Some(op.user_op_hash),
+            transaction_hash: receipt.map(|r| r.receipt.transaction_hash),
+            gas_used: receipt.map(|r| r.actual_gas_used.to_string()),
+            actor: Some("reconciler"),
+            ..Entry::default()
+        },
+        &[],
+    );
+}
+
+/// The userOp hash an execute wrote down last, if it got that far.
+pub(crate) type Recorded = std::sync::Arc<std::sync::Mutex<Option<B256>>>;
+
+/// The journal's record of what an execute sends, for [`sessionkeys::SessionClient::with_journal`],
+/// and where it notes the hash it wrote down.
+pub(crate) fn recorder(
+    service: &std::sync::Arc<Service>,
+    row: &SessionRow,
+    idempotency_key: Option<String>,
+) -> (std::sync::Arc<operation::RecordBeforeSend>, Recorded) {
+    let recorded = Recorded::default();
+    let noted = std::sync::Arc::clone(&recorded);
+    let (service, app_id, session_id, session_hash, version) = (
+        std::sync::Arc::clone(service),
+        row.app_id.clone(),
+        row.id.clone(),
+        row.record.hash,
+        row.record.entry_point,
+    );
+    let record = std::sync::Arc::new(move |user_op_hash, op: &sessionkeys_chain::UserOperation| {
+        *noted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(user_op_hash);
+        service
+            .db
+            .journal_sent(&JournalOp {
+                user_op_hash,
+                app_id: app_id.clone(),
+                session_id: session_id.clone(),
+                session_hash,
+                idempotency_key: idempotency_key.clone(),
+                sender: op.sender,
+                nonce: op.nonce,
+                version,
+                state: OpState::Sent,
+                transaction_hash: None,
+                gas_used: None,
+                gas_cost: None,
+                revert_data: None,
+                sent_at: unix_now(),
+            })
+            .map_err(SdkError::Store)
+    });
+    (record, recorded)
+}
+
+/// The answer a request whose op was settled without it gets: what it would have answered.
+pub fn settled_answer(op: &JournalOp) -> Option<Result<crate::api::ExecutedBody, ServiceError>> {
+    match op.state {
+        OpState::Landed => Some(Ok(crate::api::ExecutedBody {
+            user_op_hash: op.user_op_hash,
+            transaction_hash: op.transaction_hash.unwrap_or_default(),
+            actual_gas_cost: op.gas_cost.unwrap_or_default().to_string(),
+            actual_gas_used: op.gas_used.unwrap_or_default().to_string(),
+        })),
+        OpState::Reverted => Some(Err(ServiceError::Sdk(SdkError::ExecutionReverted {
+            user_op_hash: op.user_op_hash,
+            reason: Box::new(
+                op.revert_data
+                    .as_ref()
+                    .map_or(sessionkeys_chain::RevertReason::Empty, |data| {
+                        sessionkeys_chain::decode_revert(&Bytes::from(data.clone()))
+                    }),
+            ),
+            actual_gas_cost: op.gas_cost.unwrap_or_default(),
+        }))),
+        OpState::Sent | OpState::Dropped => None,
+    }
+}

@@ -1,0 +1,587 @@
+//! One way to run SQL on either database the service keeps its state in: SQLite (one file,
+//! one replica) or PostgreSQL (several replicas).
+//!
+//! Statements are written once, in the SQL both understand: `?N` placeholders (rewritten to
+//! `$N` for PostgreSQL), `ON CONFLICT … DO NOTHING / DO UPDATE … WHERE`, `RETURNING`, and an
+//! optional filter's parameter cast where it is tested for NULL
+//! (`CAST(?2 AS TEXT) IS NULL OR account = ?2`: PostgreSQL cannot type `IS NULL` alone). Every
+//! step that must be atomic is one statement, so no transaction is held across an await and
+//! no replica can interleave with another inside one (docs/decisions.md, "The session
+//! service: storage").
+
+use sessionkeys::store::StoreError;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A value bound to a placeholder or read from a column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Value {
+    /// SQL `NULL`.
+    Null,
+    /// An integer (`INTEGER` / `BIGINT`).
+    Int(i64),
+    /// Text.
+    Text(String),
+    /// Bytes (`BLOB` / `BYTEA`).
+    Blob(Vec<u8>),
+}
+
+impl From<i64> for Value {
+    fn from(value: i64) -> Self {
+        Self::Int(value)
+    }
+}
+
+impl From<u32> for Value {
+    fn from(value: u32) -> Self {
+        Self::Int(value.into())
+    }
+}
+
+impl From<u16> for Value {
+    fn from(value: u16) -> Self {
+        Self::Int(value.into())
+    }
+}
+
+impl From<bool> for Value {
+    fn from(value: bool) -> Self {
+        Self::Int(value.into())
+    }
+}
+
+impl From<&str> for Value {
+    fn from(value: &str) -> Self {
+        Self::Text(value.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(value: String) -> Self {
+        Self::Text(value)
+    }
+}
+
+impl From<&String> for Value {
+    fn from(value: &String) -> Self {
+        Self::Text(value.clone())
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(value: Vec<u8>) -> Self {
+        Self::Blob(value)
+    }
+}
+
+impl From<&[u8]> for Value {
+    fn from(value: &[u8]) -> Self {
+        Self::Blob(value.to_vec())
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(value: Option<T>) -> Self {
+        value.map_or(Self::Null, Into::into)
+    }
+}
+
+/// The values of a statement's placeholders, in order: `values![a, b]` binds `?1`, `?2`.
+macro_rules! values {
+    ($($value:expr),* $(,)?) => {
+        vec![$($crate::sql::Value::from($value)),*]
+    };
+}
+pub(crate) use values;
+
+/// A row a query returned.
+#[derive(Debug, Clone)]
+pub(crate) struct Row(Vec<Value>);
+
+fn column_error(index: usize, wanted: &str, found: &Value) -> StoreError {
+    StoreError::Database {
+        reason: format!("column {index} holds {found:?}, not {wanted}"),
+    }
+}
+
+impl Row {
+    fn value(&self, index: usize) -> Result<&Value, StoreError> {
+        self.0.get(index).ok_or_else(|| StoreError::Database {
+            reason: format!("the row has no column {index}"),
+        })
+    }
+
+    /// An integer column.
+    pub fn int(&self, index: usize) -> Result<i64, StoreError> {
+        match self.value(index)? {
+            Value::Int(value) => Ok(*value),
+            other => Err(column_error(index, "an integer", other)),
+        }
+    }
+
+    /// An integer column that may be `NULL`.
+    pub fn opt_int(&self, index: usize) -> Result<Option<i64>, StoreError> {
+        match self.value(index)? {
+            Value::Null => Ok(None),
+            _ => self.int(index).map(Some),
+        }
+    }
+
+    /// An integer column that must fit `T` (a count, a status code, a time).
+    pub fn number<T: TryFrom<i64>>(&self, index: usize) -> Result<T, StoreError> {
+        let value = self.int(index)?;
+        T::try_from(value).map_err(|_| StoreError::Database {
+            reason: format!("column {index} holds {value}, out of range"),
+        })
+    }
+
+    /// A text column.
+    pub fn text(&self, index: usize) -> Result<String, StoreError> {
+        match self.value(index)? {
+            Value::Text(value) => Ok(value.clone()),
+            other => Err(column_error(index, "text", other)),
+        }
+    }
+
+    /// A text column that may be `NULL`.
+    pub fn opt_text(&self, index: usize) -> Result<Option<String>, StoreError> {
+        match self.value(index)? {
+            Value::Null => Ok(None),
+            _ => self.text(index).map(Some),
+        }
+    }
+
+    /// A bytes column.
+    pub fn blob(&self, index: usize) -> Result<Vec<u8>, StoreError> {
+        match self.value(index)? {
+            Value::Blob(value) => Ok(value.clone()),
+            other => Err(column_error(index, "bytes", other)),
+        }
+    }
+
+    /// A bytes column that may be `NULL`.
+    pub fn opt_blob(&self, index: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.value(index)? {
+            Value::Null => Ok(None),
+            _ => self.blob(index).map(Some),
+        }
+    }
+}
+
+/// Which database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite: one file (WAL) or memory; one replica.
+    Sqlite,
+    /// PostgreSQL: any number of replicas.
+    Postgres,
+}
+
+/// A connection to the database, in either dialect.
+pub(crate) enum Sql {
+    Sqlite(Mutex<rusqlite::Connection>),
+    Postgres(Pool),
+}
+
+impl Sql {
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Self::Sqlite(_) => Dialect::Sqlite,
+            Self::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Runs a statement; returns how many rows it changed.
+    pub fn execute(&self, sql: &str, values: Vec<Value>) -> Result<u64, StoreError> {
+        match self {
+            Self::Sqlite(connection) => {
+                let connection = lock(connection);
+                let changed = connection
+                    .prepare_cached(sql)
+                    .and_then(|mut statement| {
+                        statement.execute(rusqlite::params_from_iter(values.iter()))
+                    })
+                    .map_err(sqlite_error)?;
+                Ok(changed as u64)
+            }
+            Self::Postgres(pool) => {
+                let sql = placeholders_for_postgres(sql);
+                pool.run(move |client| {
+                    let params = pg_params(&values);
+                    client.execute(sql.as_str(), &params).map_err(pg_error)
+                })
+            }
+        }
+    }
+
+    /// Runs a query; returns its rows.
+    pub fn query(&self, sql: &str, values: Vec<Value>) -> Result<Vec<Row>, StoreError> {
+        match self {
+            Self::Sqlite(connection) => {
+                let connection = lock(connection);
+                let mut statement = connection.prepare_cached(sql).map_err(sqlite_error)?;
+                let width = statement.column_count();
+                let mut rows = statement
+                    .query(rusqlite::params_from_iter(values.iter()))
+                    .map_err(sqlite_error)?;
+                let mut out = Vec::new();
+                while let Some(row) = rows.next().map_err(sqlite_error)? {
+                    let mut columns = Vec::with_capacity(width);
+                    for index in 0..width {
+                        columns.push(sqlite_value(row.get_ref(index).map_err(sqlite_error)?)?);
+                    }
+                    out.push(Row(columns));
+                }
+                Ok(out)
+            }
+            Self::Postgres(pool) => {
+                let sql = placeholders_for_postgres(sql);
+                pool.run(move |client| {
+                    let params = pg_params(&values);
+                    let rows = client.query(sql.as_str(), &params).map_err(pg_error)?;
+                    rows.iter().map(pg_row).collect()
+                })
+            }
+        }
+    }
+
+    /// The first row of a query, if any.
+    pub fn query_one(&self, sql: &str, values: Vec<Value>) -> Result<Option<Row>, StoreError> {
+        Ok(self.query(sql, values)?.into_iter().next())
+    }
+
+    /// Runs statements with no placeholders, in one transaction (the schema).
+    pub fn batch(&self, sql: &str) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(connection) => lock(connection)
+                .execute_batch(&format!("BEGIN; {sql} COMMIT;"))
+                .map_err(sqlite_error),
+            Self::Postgres(pool) => {
+                let sql = sql.to_string();
+                pool.run(move |client| {
+                    client
+                        .batch_execute(&format!("BEGIN; {sql} COMMIT;"))
+                        .map_err(pg_error)
+                })
+            }
+        }
+    }
+}
+
+fn lock(
+    connection: &Mutex<rusqlite::Connection>,
+) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+    // Each statement is atomic in SQLite: a panic while holding the lock cannot leave it
+    // half-written, so a poisoned lock is safe to take.
+    connection
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn sqlite_error(error: rusqlite::Error) -> StoreError {
+    match &error {
+        rusqlite::Error::SqliteFailure(code, _)
+            if matches!(
+                code.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            StoreError::Unavailable {
+                reason: error.to_string(),
+            }
+        }
+        _ => StoreError::Database {
+            reason: error.to_string(),
+        },
+    }
+}
+
+fn sqlite_value(value: rusqlite::types::ValueRef<'_>) -> Result<Value, StoreError> {
+    use rusqlite::types::ValueRef;
+    Ok(match value {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(value) => Value::Int(value),
+        ValueRef::Text(bytes) => {
+            Value::Text(
+                String::from_utf8(bytes.to_vec()).map_err(|_| StoreError::Database {
+                    reason: "a text column holds bytes that are not UTF-8".into(),
+                })?,
+            )
+        }
+        ValueRef::Blob(bytes) => Value::Blob(bytes.to_vec()),
+        ValueRef::Real(_) => {
+            return Err(StoreError::Database {
+                reason: "a column holds a real number; this schema has none".into(),
+            });
+        }
+    })
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Self::Null => ValueRef::Null,
+            Self::Int(value) => ValueRef::Integer(*value),
+            Self::Text(value) => ValueRef::Text(value.as_bytes()),
+            Self::Blob(value) => ValueRef::Blob(value),
+        }))
+    }
+}
+
+/// `?N` → `$N`, outside quoted strings (the statements here quote only plain words).
+pub(crate) fn placeholders_for_postgres(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quoted = false;
+    for character in sql.chars() {
+        match character {
+            '\'' => {
+                quoted = !quoted;
+                out.push(character);
+            }
+            '?' if !quoted => out.push('$'),
+            _ => out.push(character),
+        }
+    }
+    out
+}
+
+impl postgres::types::ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::{IsNull, Type};
+        match self {
+            Self::Null => Ok(IsNull::Yes),
+            Self::Int(value) => match *ty {
+                Type::INT8 => value.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*value)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*value)?.to_sql(ty, out),
+                _ => Err(format!("an integer cannot bind a {ty} parameter").into()),
+            },
+            Self::Text(value) => value.as_str().to_sql(ty, out),
+            Self::Blob(value) => value.as_slice().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        // Checked per value in `to_sql`: a NULL binds any type.
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+fn pg_params(values: &[Value]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    values
+        .iter()
+        .map(|value| value as &(dyn postgres::types::ToSql + Sync))
+        .collect()
+}
+
+fn pg_row(row: &postgres::Row) -> Result<Row, StoreError> {
+    use postgres::types::Type;
+    let mut columns = Vec::with_capacity(row.len());
+    for (index, column) in row.columns().iter().enumerate() {
+        let value = match *column.type_() {
+            Type::INT8 => row
+                .try_get::<_, Option<i64>>(index)
+                .map(|v| v.map(Value::Int)),
+            Type::INT4 => row
+                .try_get::<_, Option<i32>>(index)
+                .map(|v| v.map(|v| Value::Int(v.into()))),
+            Type::INT2 => row
+                .try_get::<_, Option<i16>>(index)
+                .map(|v| v.map(|v| Value::Int(v.into()))),
+            Type::BOOL => row
+                .try_get::<_, Option<bool>>(index)
+                .map(|v| v.map(|v| Value::Int(v.into()))),
+            Type::TEXT | Type::VARCHAR | Type::NAME | Type::BPCHAR => row
+                .try_get::<_, Option<String>>(index)
+                .map(|v| v.map(Value::Text)),
+            Type::BYTEA => row
+                .try_get::<_, Option<Vec<u8>>>(index)
+                .map(|v| v.map(Value::Blob)),
+            ref other => {
+                return Err(StoreError::Database {
+                    reason: format!(
+                        "column {} has type {other}, which this schema does not use",
+                        column.name()
+                    ),
+                });
+            }
+        }
+        .map_err(pg_error)?;
+        columns.push(value.unwrap_or(Value::Null));
+    }
+    Ok(Row(columns))
+}
+
+fn pg_error(error: postgres::Error) -> StoreError {
+    // The database is down, restarting or unreachable — a closed connection, a socket error,
+    // SQLSTATE class 08 (connection exception) or 57 (operator intervention, e.g. shutdown):
+    // a retry after a while may work (503). Anything else is a failed statement.
+    let io = std::error::Error::source(&error).is_some_and(|s| s.is::<std::io::Error>());
+    let (reason, state_class) = match error.as_db_error() {
+        Some(db) => (
+            format!("{}: {}", db.code().code(), db.message()),
+            db.code().code().get(..2).map(str::to_string),
+        ),
+        None => (error.to_string(), None),
+    };
+    if error.is_closed() || io || matches!(state_class.as_deref(), Some("08" | "57")) {
+        StoreError::Unavailable { reason }
+    } else {
+        StoreError::Database { reason }
+    }
+}
+
+type Job = Box<dyn FnOnce(Result<&mut postgres::Client, StoreError>) + Send>;
+
+/// A few PostgreSQL connections, each on its own thread (the `postgres` client blocks, and
+/// must not run inside the service's async runtime); a caller waits for its answer as it
+/// would for SQLite's lock.
+pub(crate) struct Pool {
+    jobs: mpsc::Sender<Job>,
+}
+
+/// How long a connection attempt may take before the database counts as unavailable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long one statement may run (PostgreSQL's `statement_timeout`).
+const STATEMENT_TIMEOUT_MS: u32 = 15_000;
+
+impl Pool {
+    /// Starts `size` connection threads for `url`. Connections are made on first use and
+    /// again after they drop, so a database that is down now is not fatal.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the URL does not parse.
+    pub fn new(url: &str, size: usize) -> Result<Self, StoreError> {
+        let mut config: postgres::Config = url.parse().map_err(|_| StoreError::Database {
+            // The URL may carry a password: it is not repeated.
+            reason: "the PostgreSQL URL does not parse: write postgres://USER@HOST:PORT/DB".into(),
+        })?;
+        let options = match config.get_options() {
+            Some(options) => format!("{options} -c statement_timeout={STATEMENT_TIMEOUT_MS}"),
+            None => format!("-c statement_timeout={STATEMENT_TIMEOUT_MS}"),
+        };
+        config.options(&options);
+        config.connect_timeout(CONNECT_TIMEOUT);
+        let (jobs, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for index in 0..size.max(1) {
+            let receiver = Arc::clone(&receiver);
+            let config = config.clone();
+            std::thread::Builder::new()
+                .name(format!("postgres-{index}"))
+                .spawn(move || connection_thread(&config, &receiver))
+                .map_err(|e| StoreError::Database {
+                    reason: format!("cannot start a database thread: {e}"),
+                })?;
+        }
+        Ok(Self { jobs })
+    }
+
+    /// Runs `job` on a connection and waits for its answer.
+    fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut postgres::Client) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (answer, answered) = mpsc::sync_channel(1);
+        let sent = self.jobs.send(Box::new(move |client| {
+            // The caller may have given up; nothing to do then.
+            let _ = answer.send(client.and_then(job));
+        }));
+        let gone = || StoreError::Unavailable {
+            reason: "the database threads stopped".into(),
+        };
+        sent.map_err(|_| gone())?;
+        answered.recv().map_err(|_| gone())?
+    }
+}
+
+fn connection_thread(config: &postgres::Config, jobs: &Mutex<mpsc::Receiver<Job>>) {
+    let mut client: Option<postgres::Client> = None;
+    loop {
+        let job = {
+            let receiver = jobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            match receiver.recv() {
+                Ok(job) => job,
+                // The pool was dropped.
+                Err(_) => return,
+            }
+        };
+        if client.as_ref().is_some_and(postgres::Client::is_closed) {
+            client = None;
+        }
+        if client.is_none() {
+            match config.connect(postgres::NoTls) {
+                Ok(connected) => client = Some(connected),
+                Err(error) => {
+                    job(Err(pg_error(error)));
+                    continue;
+                }
+            }
+        }
+        match client.as_mut() {
+            Some(connected) => job(Ok(connected)),
+            None => job(Err(StoreError::Unavailable {
+                reason: "no database connection".into(),
+            })),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_become_dollars_outside_quotes() {
+        assert_eq!(
+            placeholders_for_postgres("SELECT a FROM t WHERE b = ?1 AND c = '?' AND d IN (?2, ?3)"),
+            "SELECT a FROM t WHERE b = $1 AND c = '?' AND d IN ($2, $3)"
+        );
+    }
+
+    #[test]
+    fn rows_refuse_a_column_of_another_type() {
+        let row = Row(vec![Value::Text("x".into()), Value::Null, Value::Int(300)]);
+        assert_eq!(row.text(0).unwrap(), "x");
+        assert!(matches!(row.int(0), Err(StoreError::Database { .. })));
+        assert_eq!(row.opt_int(1).unwrap(), None);
+        assert!(matches!(row.int(1), Err(StoreError::Database { .. })));
+        assert!(matches!(
+            row.number::<u8>(2),
+            Err(StoreError::Database { .. })
+        ));
+        assert_eq!(row.number::<u16>(2).unwrap(), 300);
+        assert!(matches!(row.text(3), Err(StoreError::Database { .. })));
+    }
+
+    #[test]
+    fn sqlite_round_trips_every_value() {
+        let sql = Sql::Sqlite(Mutex::new(rusqlite::Connection::open_in_memory().unwrap()));
+        sql.batch("CREATE TABLE t (a INTEGER, b TEXT, c BLOB, d TEXT);")
+            .unwrap();
+        let changed = sql
+            .execute(
+                "INSERT INTO t (a, b, c, d) VALUES (?1, ?2, ?3, ?4)",
+                values![-5i64, "text", vec![0u8, 255], None::<String>],
+            )
+            .unwrap();
+        assert_eq!(changed, 1);
+        let row = sql
+            .query_one("SELECT a, b, c, d FROM t WHERE a = ?1", values![-5i64])
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.int(0).unwrap(), -5);
+        assert_eq!(row.text(1).unwrap(), "text");
+        assert_eq!(row.blob(2).unwrap(), vec![0, 255]);
+        assert_eq!(row.opt_text(3).unwrap(), None);
+    }
+}
