@@ -16,10 +16,10 @@ use std::time::Duration;
 #[derive(clap::Args, Clone)]
 pub struct ChainArgs {
     /// The node's JSON-RPC URL.
-    #[arg(long, env = "SESSIONKEYS_RPC_URL")]
+    #[arg(long, env = "SESSIONKEYS_RPC_URL", hide_env_values = true)]
     pub rpc: String,
     /// The ERC-4337 bundler's JSON-RPC URL (ERC-7769).
-    #[arg(long, env = "SESSIONKEYS_BUNDLER_URL")]
+    #[arg(long, env = "SESSIONKEYS_BUNDLER_URL", hide_env_values = true)]
     pub bundler: Option<String>,
     /// Whose account factories to use: the stake owner they were deployed with (`deploy
     /// --factory-owner`). Default: the factories every chain shares, 0x5e55…0a11, which no

@@ -124,6 +124,13 @@ pub enum StoreError {
         /// What failed (never a key nor a password).
         reason: String,
     },
+    /// Another process took this step over (a retry after this one was presumed dead): this
+    /// one stops, having sent nothing.
+    #[error("{reason}: this attempt stopped and sent nothing")]
+    Superseded {
+        /// What was taken over.
+        reason: String,
+    },
     /// The session was revoked while this step ran: nothing more is recorded for it.
     #[error("session {hash} was revoked: nothing more is recorded or signed for it")]
     Revoked {

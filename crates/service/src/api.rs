@@ -767,7 +767,7 @@ pub async fn execute_calls(
     AuthedApp(app): AuthedApp,
     PathParam(selector): PathParam,
     QueryParams(query): QueryParams<SelectQuery>,
-    headers: axum::http::HeaderMap,
+    hold: Option<axum::Extension<crate::idempotency::Hold>>,
     JsonBody(body): JsonBody<CallsBody>,
 ) -> Result<Json<ExecutedBody>, ServiceError> {
     let row = select(&service, &app, &selector, &query)?;
@@ -778,9 +778,12 @@ pub async fn execute_calls(
     let row = select(&service, &app, &row.id, &SelectQuery::default())?;
     // An earlier op of the session whose request never saw its end (a replica died, a receipt
     // timed out) is settled first; while it may still land, nothing else is sent.
-    let ops = service.db.unsettled_ops(Some(row.record.hash))?;
+    let ops = service.db.ops_to_settle(
+        row.record.hash,
+        crate::db::unix_now().saturating_sub(journal::DROPPED_RECHECK_SECONDS),
+    )?;
     if let Some(op) = journal::reconcile(&service, ops).await?.first() {
-        return Err(ServiceError::Conflict(format!(
+        return Err(ServiceError::Busy(format!(
             "op {} of this session was sent and may still land: retry once it settles (within {} s)",
             op.user_op_hash,
             op.sent_at
@@ -790,47 +793,66 @@ pub async fn execute_calls(
         )));
     }
     let targets: Vec<Address> = calls.iter().map(|c| c.to).collect();
-    let idempotency_key = headers
-        .get(crate::idempotency::HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let (record, recorded) = journal::recorder(&service, &row, idempotency_key);
+    let (record, recorded) =
+        journal::recorder(&service, &row, hold.map(|axum::Extension(hold)| hold));
     let client = client(&service, &app, &row, &targets)?.with_journal(record);
     let sent = client.send(&calls).await;
     let executed = match sent {
         Ok(executed) => {
-            service.db.settle_op(
-                executed.user_op_hash,
-                &Settlement {
-                    state: OpState::Landed,
-                    transaction_hash: Some(executed.transaction_hash),
-                    gas_used: Some(executed.actual_gas_used),
-                    gas_cost: Some(executed.actual_gas_cost),
-                    revert_data: None,
-                },
-            )?;
+            // The op landed: a failure to write that down is logged, not answered (a 503
+            // would invite a retry that pays again); the journal settles it from its receipt
+            // before the session's next op.
+            let landed = Settlement {
+                state: OpState::Landed,
+                transaction_hash: Some(executed.transaction_hash),
+                gas_used: Some(executed.actual_gas_used),
+                gas_cost: Some(executed.actual_gas_cost),
+                revert_data: None,
+            };
+            if let Err(error) = service.db.settle_op(executed.user_op_hash, &landed) {
+                service.warn(&format!(
+                    "op {}: not settled: {error}",
+                    executed.user_op_hash
+                ));
+            }
             executed
         }
         Err(error) => {
             let written = *recorded.lock().unwrap_or_else(|p| p.into_inner());
-            if let (SdkError::BundlerRefused { .. }, Some(user_op_hash)) = (&error, written) {
-                // The bundler answered no to the send: the op is in no mempool.
-                service.db.settle_op(user_op_hash, &Settlement::dropped())?;
-            }
-            if let SdkError::ExecutionReverted {
-                user_op_hash,
-                actual_gas_cost,
-                ..
-            } = &error
-            {
-                service.db.settle_op(
+            let settled = match (&error, written) {
+                // The bundler refused the op in validation: it is in no mempool.
+                (SdkError::BundlerRefused { code, .. }, Some(user_op_hash))
+                    if journal::refusal_is_final(*code) =>
+                {
+                    Some((user_op_hash, Settlement::dropped()))
+                }
+                // Sent, or perhaps sent (the answer was lost, the bundler failed otherwise): it
+                // may land, so no next op until it has or the lease ends.
+                (SdkError::BundlerRefused { .. } | SdkError::Backend(_), Some(_)) => {
+                    lease.keep_to_term();
+                    None
+                }
+                (
+                    SdkError::ExecutionReverted {
+                        user_op_hash,
+                        actual_gas_cost,
+                        ..
+                    },
+                    _,
+                ) => Some((
                     *user_op_hash,
-                    &Settlement {
+                    Settlement {
                         state: OpState::Reverted,
                         gas_cost: Some(*actual_gas_cost),
                         ..Settlement::default()
                     },
-                )?;
+                )),
+                _ => None,
+            };
+            if let Some((user_op_hash, settlement)) = settled
+                && let Err(failure) = service.db.settle_op(user_op_hash, &settlement)
+            {
+                service.warn(&format!("op {user_op_hash}: not settled: {failure}"));
             }
             if let SdkError::BundlerRefused { code, .. } = &error {
                 service.metrics.bundler_error(*code);
@@ -865,7 +887,11 @@ pub async fn execute_calls(
         let mut record = row.record.clone();
         record.status = StoredStatus::Granted;
         record.approval = None;
-        sessionkeys::SessionRecords::save(&service.db.records(&app), &record)?;
+        // The op landed whatever happens here: a revoke that came meanwhile (the row stays
+        // revoked) or a database failure is logged, not answered.
+        if let Err(error) = sessionkeys::SessionRecords::save(&service.db.records(&app), &record) {
+            service.warn(&format!("session {}: not marked enabled: {error}", row.id));
+        }
         service.note(
             &row,
             Entry {
@@ -926,31 +952,32 @@ pub(crate) async fn revoke_row(
     row: SessionRow,
     actor: &'static str,
 ) -> Result<RevokedBody, ServiceError> {
-    // Under the session's send lock, so no execute for it is mid-flight when this returns.
-    let self_revoke = {
-        let _lease = service.send_lease(row.record.hash).await?;
-        // Read again under the lock: a first use that enabled it meanwhile makes the session
-        // key's own revoke worth sending.
-        let row = service
-            .db
-            .session_by_id_any(&row.id)?
-            .ok_or_else(|| ServiceError::NotFound(format!("session {} is gone", row.id)))?;
-        service.db.mark_revoked(&row)?;
-        if row.record.status != StoredStatus::Revoked {
+    let current = service
+        .db
+        .session_by_id_any(&row.id)?
+        .ok_or_else(|| ServiceError::NotFound(format!("session {} is gone", row.id)))?;
+    // The kill switch first, without waiting for anything: every execute re-reads the status
+    // under the session's lease before it signs.
+    service.db.mark_revoked(&current)?;
+    if current.record.status != StoredStatus::Revoked {
+        service.note(
+            &current,
+            Entry {
+                kind: Some(Kind::Revoked),
+                actor: Some(actor),
+                ..Entry::default()
+            },
+            &[],
+        );
+    }
+    // Then the session's turn to send: an execute that read the status before the switch
+    // finishes first, so none is mid-flight when this returns; and the session key's own
+    // revoke, for an enabled session.
+    let self_revoke = match service.send_lease(row.record.hash).await {
+        Ok(_lease) if current.record.status == StoredStatus::Granted => {
+            let done = self_revoke(service, &current).await;
             service.note(
-                &row,
-                Entry {
-                    kind: Some(Kind::Revoked),
-                    actor: Some(actor),
-                    ..Entry::default()
-                },
-                &[],
-            );
-        }
-        if row.record.status == StoredStatus::Granted {
-            let done = self_revoke(service, &row).await;
-            service.note(
-                &row,
+                &current,
                 Entry {
                     kind: Some(Kind::SelfRevoke),
                     verdict: Some(if done.user_op_hash.is_some() {
@@ -965,9 +992,15 @@ pub(crate) async fn revoke_row(
                 &[],
             );
             Some(done)
-        } else {
-            None
         }
+        Ok(_lease) => None,
+        Err(error) => Some(SelfRevokeBody {
+            user_op_hash: None,
+            error: Some(format!(
+                "revoked in this service; the session key's own revoke was not sent: {}",
+                error.public_message()
+            )),
+        }),
     };
     let owner_revoke = RevokeRequest::new(
         service.backend.as_ref(),
@@ -1031,7 +1064,7 @@ pub(crate) async fn revoke_all_rows(
         if row.record.status == StoredStatus::Revoked {
             continue;
         }
-        let _lease = service.send_lease(row.record.hash).await?;
+        // The kill switch alone: no lease, so a replica that died holding one delays nothing.
         service.db.mark_revoked(&row)?;
         service.note(
             &row,

@@ -55,7 +55,7 @@ pub struct ErrorBody {
     /// `too_large`, `idempotency_key_reused`, `idempotency_key_in_progress`, `refused`,
     /// `lint_errors`,
     /// `session_revoked`, `not_approved`, `conflict`, `chain_unavailable`,
-    /// `database_unavailable`, `internal`.
+    /// `database_unavailable`, `session_busy`, `internal`.
     pub code: String,
     /// A sentence for a person: what was wrong and how to fix it.
     pub message: String,
@@ -70,6 +70,14 @@ pub struct ErrorBody {
 
 /// The `Retry-After` of a 503 for a database that is down.
 pub const DATABASE_RETRY_AFTER_SECONDS: u64 = 5;
+
+/// The `Retry-After` of a 409 for a busy session.
+pub const BUSY_RETRY_AFTER_SECONDS: u64 = 2;
+
+/// Marks an answer that says "retry later" (a 503, a busy session): the idempotency layer
+/// gives the key back instead of keeping the answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Transient;
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +131,10 @@ pub enum ServiceError {
     /// The session's state does not allow the step (409).
     #[error("{0}")]
     Conflict(String),
+    /// The session is busy with another op, or one that may still land (409 with
+    /// `Retry-After`): not an answer to keep under an `Idempotency-Key`.
+    #[error("{0}")]
+    Busy(String),
     /// An SDK step failed.
     #[error(transparent)]
     Sdk(#[from] SdkError),
@@ -149,6 +161,7 @@ impl ServiceError {
             Self::LintErrors(_) => (S::UNPROCESSABLE_ENTITY, "lint_errors"),
             Self::Revoked(_) => (S::CONFLICT, "session_revoked"),
             Self::Conflict(_) => (S::CONFLICT, "conflict"),
+            Self::Busy(_) => (S::CONFLICT, "session_busy"),
             Self::Sdk(error) => match error {
                 SdkError::Refused { .. }
                 | SdkError::OutOfTimeRange { .. }
@@ -168,6 +181,7 @@ impl ServiceError {
                 SdkError::Account(_) => (S::CONFLICT, "not_approved"),
                 SdkError::Store(StoreError::UnknownSession { .. }) => (S::NOT_FOUND, "not_found"),
                 SdkError::Store(StoreError::Revoked { .. }) => (S::CONFLICT, "session_revoked"),
+                SdkError::Store(StoreError::Superseded { .. }) => (S::CONFLICT, "conflict"),
                 SdkError::Store(StoreError::Unavailable { .. }) => {
                     (S::SERVICE_UNAVAILABLE, "database_unavailable")
                 }
@@ -212,19 +226,22 @@ impl ServiceError {
 impl IntoResponse for ServiceError {
     fn into_response(self) -> Response {
         let (status, _) = self.status_and_code();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            // The database is down or restarting: a retry after a few seconds may work.
-            return (
-                status,
-                [(
-                    axum::http::header::RETRY_AFTER,
-                    DATABASE_RETRY_AFTER_SECONDS.to_string(),
-                )],
-                axum::Json(self.body()),
-            )
-                .into_response();
+        let retry_after = match &self {
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(DATABASE_RETRY_AFTER_SECONDS),
+            Self::Busy(_) => Some(BUSY_RETRY_AFTER_SECONDS),
+            _ => None,
+        };
+        let mut response = (status, axum::Json(self.body())).into_response();
+        if let Some(seconds) = retry_after {
+            // The database is down, or the session busy: a retry after a while may work, so
+            // the answer is not kept under an `Idempotency-Key`.
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+            response.extensions_mut().insert(Transient);
         }
-        (status, axum::Json(self.body())).into_response()
+        response
     }
 }
 

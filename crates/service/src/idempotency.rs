@@ -11,6 +11,7 @@
 //! client that hangs up does not cut an execute short.
 
 use crate::db::{Database, db_error, unix_now};
+use crate::error::Transient;
 use crate::sql::values;
 use crate::{MAX_BODY_BYTES, Service, ServiceError};
 use axum::body::{Body, to_bytes};
@@ -35,8 +36,11 @@ pub const REPLAYED: &str = "idempotent-replayed";
 /// What the database holds for a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stored {
-    /// The key was free and is now reserved for this request.
-    Reserved,
+    /// The key was free and is now reserved for this request, at `since`.
+    Reserved {
+        /// When (Unix seconds): the reservation's fencing token.
+        since: i64,
+    },
     /// A request with this key reserved it at `since` (Unix seconds) and has not answered: it
     /// is still running, or its replica died.
     Pending {
@@ -57,13 +61,14 @@ impl Database {
         key: &str,
         fingerprint: &[u8; 32],
     ) -> Result<Stored, StoreError> {
+        let since = unix_now();
         let inserted = self.sql().execute(
             "INSERT INTO idempotency (app_id, key, fingerprint, state, created_at) \
              VALUES (?1, ?2, ?3, 'pending', ?4) ON CONFLICT DO NOTHING",
-            values![app_id, key, fingerprint.as_slice(), unix_now()],
+            values![app_id, key, fingerprint.as_slice(), since],
         )?;
         if inserted == 1 {
-            return Ok(Stored::Reserved);
+            return Ok(Stored::Reserved { since });
         }
         let row = self
             .sql()
@@ -99,28 +104,64 @@ impl Database {
         app_id: &str,
         key: &str,
         since: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
+        let now = unix_now().max(since.saturating_add(1));
         let taken = self.sql().execute(
             "UPDATE idempotency SET created_at = ?4 \
              WHERE app_id = ?1 AND key = ?2 AND state = 'pending' AND created_at = ?3",
-            values![app_id, key, since, unix_now().max(since.saturating_add(1))],
+            values![app_id, key, since, now],
         )?;
-        Ok(taken == 1)
+        Ok((taken == 1).then_some(now))
     }
 
-    /// Stores the answer to the request that reserved `key`.
+    /// Whether the request that reserved `key` at `since` still holds it (no retry took it
+    /// over): checked before an op is sent.
+    pub fn holds_idempotency_key(
+        &self,
+        app_id: &str,
+        key: &str,
+        since: i64,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .sql()
+            .query_one(
+                "SELECT 1 FROM idempotency WHERE app_id = ?1 AND key = ?2 \
+                 AND state = 'pending' AND created_at = ?3",
+                values![app_id, key, since],
+            )?
+            .is_some())
+    }
+
+    /// Gives a key back (its request answered "retry later"): the next request with it runs.
+    pub fn release_idempotency_key(
+        &self,
+        app_id: &str,
+        key: &str,
+        since: i64,
+    ) -> Result<(), StoreError> {
+        self.sql().execute(
+            "DELETE FROM idempotency WHERE app_id = ?1 AND key = ?2 \
+             AND state = 'pending' AND created_at = ?3",
+            values![app_id, key, since],
+        )?;
+        Ok(())
+    }
+
+    /// Stores the answer to the request that reserved `key` at `since` (unless a retry took
+    /// the key over meanwhile: its answer is the one kept).
     pub fn finish_idempotency_key(
         &self,
         app_id: &str,
         key: &str,
+        since: i64,
         status: u16,
         body: &[u8],
     ) -> Result<(), StoreError> {
         let sealed = self.master().seal(&format!("{app_id}/{key}"), body);
         self.sql().execute(
-            "UPDATE idempotency SET state = 'done', status = ?3, body = ?4 \
-             WHERE app_id = ?1 AND key = ?2",
-            values![app_id, key, status, sealed],
+            "UPDATE idempotency SET state = 'done', status = ?4, body = ?5 \
+             WHERE app_id = ?1 AND key = ?2 AND state = 'pending' AND created_at = ?3",
+            values![app_id, key, since, status, sealed],
         )?;
         Ok(())
     }
@@ -211,6 +252,7 @@ pub async fn idempotency(
                     if let Err(error) = service.db().finish_idempotency_key(
                         &app.id,
                         &key,
+                        since,
                         parts.status.as_u16(),
                         &bytes,
                     ) {
@@ -223,8 +265,10 @@ pub async fn idempotency(
                     response
                 }
                 Ok(None) => match service.db().take_over_idempotency_key(&app.id, &key, since) {
-                    Ok(true) => run_and_store(&service, &app.id, &key, next, parts, bytes).await,
-                    Ok(false) => in_progress(key),
+                    Ok(Some(since)) => {
+                        run_and_store(&service, &app.id, &key, since, next, parts, bytes).await
+                    }
+                    Ok(None) => in_progress(key),
                     Err(error) => ServiceError::from(error).into_response(),
                 },
                 Err(error) => error.into_response(),
@@ -244,7 +288,9 @@ pub async fn idempotency(
                 .insert(REPLAYED, HeaderValue::from_static("true"));
             response
         }
-        Ok(Stored::Reserved) => run_and_store(&service, &app.id, &key, next, parts, bytes).await,
+        Ok(Stored::Reserved { since }) => {
+            run_and_store(&service, &app.id, &key, since, next, parts, bytes).await
+        }
     }
 }
 
@@ -256,16 +302,40 @@ fn in_progress(key: String) -> Response {
     response
 }
 
-/// Runs the request that holds `key`, and stores its answer.
+/// What the request holding an `Idempotency-Key` carries to its handler: the key and when it
+/// was reserved, which the handler checks before it sends an op (a retry may have taken the
+/// key over from a request presumed dead).
+#[derive(Debug, Clone)]
+pub struct Hold {
+    /// The key.
+    pub key: String,
+    /// When it was reserved (the fencing token).
+    pub since: i64,
+}
+
+/// Runs the request that holds `key` since `since`, and stores its answer — unless the answer
+/// says "retry later" (a 503, a busy session): then the key is given back.
 async fn run_and_store(
     service: &Service,
     app_id: &str,
     key: &str,
+    since: i64,
     next: Next,
     parts: axum::http::request::Parts,
     bytes: axum::body::Bytes,
 ) -> Response {
-    let response = run_to_completion(next, Request::from_parts(parts, Body::from(bytes))).await;
+    let mut request = Request::from_parts(parts, Body::from(bytes));
+    request.extensions_mut().insert(Hold {
+        key: key.to_string(),
+        since,
+    });
+    let response = run_to_completion(next, request).await;
+    if response.extensions().get::<Transient>().is_some() {
+        if let Err(error) = service.db().release_idempotency_key(app_id, key, since) {
+            return ServiceError::from(error).into_response();
+        }
+        return response;
+    }
     let (parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, usize::MAX).await else {
         return ServiceError::Conflict("the answer could not be read to store it".into())
@@ -274,7 +344,7 @@ async fn run_and_store(
     if let Err(error) =
         service
             .db()
-            .finish_idempotency_key(app_id, key, parts.status.as_u16(), &bytes)
+            .finish_idempotency_key(app_id, key, since, parts.status.as_u16(), &bytes)
     {
         return ServiceError::from(error).into_response();
     }
@@ -305,4 +375,71 @@ async fn cut_off(
             Err(error) => error.into_response(),
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::master_key::MasterKey;
+
+    #[test]
+    fn a_key_taken_over_fences_out_the_request_that_held_it() {
+        let db = Database::in_memory(MasterKey::random()).unwrap();
+        let (app, _) = db.create_app("shop").unwrap();
+        let fingerprint = [7u8; 32];
+        let Stored::Reserved { since } = db
+            .reserve_idempotency_key(&app.id, "k", &fingerprint)
+            .unwrap()
+        else {
+            panic!("a fresh key is reserved");
+        };
+        assert!(db.holds_idempotency_key(&app.id, "k", since).unwrap());
+        assert_eq!(
+            db.reserve_idempotency_key(&app.id, "k", &fingerprint)
+                .unwrap(),
+            Stored::Pending { since }
+        );
+        // One retry takes it over; a second one racing it with the same view does not.
+        let taken = db
+            .take_over_idempotency_key(&app.id, "k", since)
+            .unwrap()
+            .expect("taken over");
+        assert!(taken > since);
+        assert_eq!(
+            db.take_over_idempotency_key(&app.id, "k", since).unwrap(),
+            None
+        );
+        // The first request no longer holds it, and its late answer is not kept.
+        assert!(!db.holds_idempotency_key(&app.id, "k", since).unwrap());
+        db.finish_idempotency_key(&app.id, "k", since, 500, b"late")
+            .unwrap();
+        assert_eq!(
+            db.reserve_idempotency_key(&app.id, "k", &fingerprint)
+                .unwrap(),
+            Stored::Pending { since: taken }
+        );
+        db.finish_idempotency_key(&app.id, "k", taken, 200, b"{}")
+            .unwrap();
+        assert_eq!(
+            db.reserve_idempotency_key(&app.id, "k", &fingerprint)
+                .unwrap(),
+            Stored::Done(200, b"{}".to_vec())
+        );
+    }
+
+    #[test]
+    fn a_key_given_back_is_free_for_the_next_request() {
+        let db = Database::in_memory(MasterKey::random()).unwrap();
+        let (app, _) = db.create_app("shop").unwrap();
+        let Stored::Reserved { since } =
+            db.reserve_idempotency_key(&app.id, "k", &[1; 32]).unwrap()
+        else {
+            panic!("a fresh key is reserved");
+        };
+        db.release_idempotency_key(&app.id, "k", since).unwrap();
+        assert!(matches!(
+            db.reserve_idempotency_key(&app.id, "k", &[2; 32]).unwrap(),
+            Stored::Reserved { .. }
+        ));
+    }
 }

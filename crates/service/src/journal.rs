@@ -229,6 +229,27 @@ impl Database {
             .collect()
     }
 
+    /// `session`'s ops to settle before its next op: those sent and not settled, and those
+    /// settled as dropped since `dropped_since` (a mempool may have kept one after all).
+    pub fn ops_to_settle(
+        &self,
+        session: B256,
+        dropped_since: i64,
+    ) -> Result<Vec<JournalOp>, StoreError> {
+        self.sql()
+            .query(
+                &format!(
+                    "SELECT {COLUMNS} FROM operations WHERE session_hash = ?1 \
+                     AND (state = 'sent' OR (state = 'dropped' AND settled_at >= ?2)) \
+                     ORDER BY sent_at"
+                ),
+                values![format!("{session:x}"), dropped_since],
+            )?
+            .iter()
+            .map(journal_op)
+            .collect()
+    }
+
     /// The op a request with `key` of `app_id` sent, if it sent one.
     pub fn op_for_idempotency_key(
         &self,
@@ -239,7 +260,8 @@ impl Database {
             .query_one(
                 &format!(
                     "SELECT {COLUMNS} FROM operations WHERE app_id = ?1 AND idempotency_key = ?2 \
-                     ORDER BY sent_at DESC"
+                     ORDER BY sent_at DESC, CASE state WHEN 'landed' THEN 0 WHEN 'reverted' THEN 1 \
+                     WHEN 'sent' THEN 2 ELSE 3 END, user_op_hash"
                 ),
                 values![app_id, key],
             )?
@@ -259,6 +281,18 @@ impl Database {
     }
 }
 
+/// How long after an op is settled as dropped the session still looks for its receipt (a
+/// mempool that kept it may include it late): a day.
+pub const DROPPED_RECHECK_SECONDS: i64 = 24 * 60 * 60;
+
+/// Whether a bundler's JSON-RPC error for `eth_sendUserOperation` says the op was refused in
+/// validation, so it is in no mempool: ERC-7769's -32500 to -32508 and invalid params
+/// (-32602). Other errors (rate limits, internal errors, "already known") leave the op's fate
+/// open.
+pub fn refusal_is_final(code: i64) -> bool {
+    matches!(code, -32508..=-32500 | -32602)
+}
+
 /// Settles `ops` from their receipts where the bundler has them, as dropped where they can no
 /// longer land; logs each settled one in the activity log. Returns the ops still in flight.
 ///
@@ -271,61 +305,96 @@ pub async fn reconcile(
     let backend = service.backend.as_ref();
     let mut in_flight = Vec::new();
     for op in ops {
+        // The nonce before the receipt: an op mined between the two reads has a receipt.
+        let next = operation::next_nonce(
+            backend,
+            op.version,
+            op.sender,
+            alloy::primitives::aliases::U192::from(op.nonce >> 64),
+        )
+        .await?;
         let receipt = backend
             .user_operation_receipt(op.user_op_hash)
             .await
             .map_err(SdkError::from)?;
-        let settled = match &receipt {
-            Some(_) => true,
-            None => {
-                let lane = op.nonce >> 64;
-                let next = operation::next_nonce(
-                    backend,
-                    op.version,
-                    op.sender,
-                    alloy::primitives::aliases::U192::from(lane),
-                )
-                .await?;
-                // Another op took this nonce, or the op outlived every bundler's patience.
-                next > op.nonce
-                    || unix_now() > op.sent_at.saturating_add(service.lease_term_seconds())
+        let settlement = match &receipt {
+            Some(receipt) => Some(Settlement::from_receipt(receipt)),
+            // The nonce moved past the op: it was mined (a bundler that no longer has the
+            // receipt still left the EntryPoint's event), or another op took the nonce.
+            None if next > op.nonce => Some(
+                mined_event(service, &op)
+                    .await?
+                    .unwrap_or_else(Settlement::dropped),
+            ),
+            // It outlived every bundler's patience.
+            None if unix_now() > op.sent_at.saturating_add(service.lease_term_seconds()) => {
+                Some(Settlement::dropped())
             }
+            None => None,
         };
-        if !settled {
-            in_flight.push(op);
+        let Some(settlement) = settlement else {
+            if op.state == OpState::Sent {
+                in_flight.push(op);
+            }
             continue;
-        }
-        let settlement = receipt
-            .as_ref()
-            .map_or_else(Settlement::dropped, Settlement::from_receipt);
-        if service.db.settle_op(op.user_op_hash, &settlement)? {
-            note_settled(service, &op, receipt.as_ref());
+        };
+        // Dropped and still dropped is nothing new.
+        if settlement.state != op.state && service.db.settle_op(op.user_op_hash, &settlement)? {
+            note_settled(service, &op, &settlement);
         }
     }
     Ok(in_flight)
 }
 
-/// Logs an op settled by reconciliation (the request that sent it never saw its end).
-fn note_settled(
-    service: &std::sync::Arc<Service>,
+/// The EntryPoint's `UserOperationEvent` for `op`, if it was mined: the settlement it tells.
+async fn mined_event(
+    service: &Service,
     op: &JournalOp,
-    receipt: Option<&UserOperationReceipt>,
-) {
+) -> Result<Option<Settlement>, ServiceError> {
+    use alloy::sol_types::SolEvent;
+    use sessionkeys_chain::entrypoint::abi::IEntryPoint::UserOperationEvent;
+    let logs = service
+        .backend
+        .logs(sessionkeys::backend::LogQuery {
+            address: op.version.address(),
+            topic0: UserOperationEvent::SIGNATURE_HASH,
+            topic1: Some(op.user_op_hash),
+        })
+        .await
+        .map_err(SdkError::from)?;
+    Ok(logs.iter().find_map(|log| {
+        let event = UserOperationEvent::decode_log_data(&log.data).ok()?;
+        Some(Settlement {
+            state: if event.success {
+                OpState::Landed
+            } else {
+                OpState::Reverted
+            },
+            transaction_hash: None,
+            gas_used: Some(event.actualGasUsed),
+            gas_cost: Some(event.actualGasCost),
+            revert_data: None,
+        })
+    }))
+}
+
+/// Logs an op settled by reconciliation (the request that sent it never saw its end).
+fn note_settled(service: &std::sync::Arc<Service>, op: &JournalOp, settlement: &Settlement) {
     let Ok(Some(row)) = service.db.session_by_id_any(&op.session_id) else {
         return;
     };
-    let (verdict, reason) = match receipt {
-        Some(r) if r.success => (
+    let (verdict, reason) = match settlement.state {
+        OpState::Landed => (
             Verdict::Allowed,
-            "settled from its receipt after the request ended",
+            "settled after the request that sent it ended: landed",
         ),
-        Some(_) => (
+        OpState::Reverted => (
             Verdict::Failed,
-            "reverted; settled from its receipt after the request ended",
+            "settled after the request that sent it ended: its calls reverted",
         ),
-        None => (
+        OpState::Dropped | OpState::Sent => (
             Verdict::Failed,
-            "dropped: it can no longer land (its nonce was taken or it expired)",
+            "dropped: it can no longer land (its nonce was taken, or it expired)",
         ),
     };
     service.note(
@@ -335,8 +404,8 @@ fn note_settled(
             verdict: Some(verdict),
             reason: Some(reason.into()),
             user_op_hash: Some(op.user_op_hash),
-            transaction_hash: receipt.map(|r| r.receipt.transaction_hash),
-            gas_used: receipt.map(|r| r.actual_gas_used.to_string()),
+            transaction_hash: settlement.transaction_hash,
+            gas_used: settlement.gas_used.map(|g| g.to_string()),
             actor: Some("reconciler"),
             ..Entry::default()
         },
@@ -352,7 +421,7 @@ pub(crate) type Recorded = std::sync::Arc<std::sync::Mutex<Option<B256>>>;
 pub(crate) fn recorder(
     service: &std::sync::Arc<Service>,
     row: &SessionRow,
-    idempotency_key: Option<String>,
+    hold: Option<crate::idempotency::Hold>,
 ) -> (std::sync::Arc<operation::RecordBeforeSend>, Recorded) {
     let recorded = Recorded::default();
     let noted = std::sync::Arc::clone(&recorded);
@@ -364,6 +433,32 @@ pub(crate) fn recorder(
         row.record.entry_point,
     );
     let record = std::sync::Arc::new(move |user_op_hash, op: &sessionkeys_chain::UserOperation| {
+        // Fences, just before the send: this replica still holds the session's lease (renewed
+        // for the receipt wait), and this request still holds its Idempotency-Key (no retry
+        // took it over from a request presumed dead). Otherwise nothing is sent.
+        let superseded = |reason: &str| {
+            SdkError::Store(StoreError::Superseded {
+                reason: reason.to_string(),
+            })
+        };
+        if !service.db.renew_lease(
+            session_hash,
+            service.leases.holder(),
+            service.lease_term_seconds(),
+        )? {
+            return Err(superseded(
+                "the session's lease ran out before the op was sent, and may be another's now",
+            ));
+        }
+        if let Some(hold) = &hold
+            && !service
+                .db
+                .holds_idempotency_key(&app_id, &hold.key, hold.since)?
+        {
+            return Err(superseded(
+                "a retry took this request's Idempotency-Key over",
+            ));
+        }
         *noted
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(user_op_hash);
@@ -374,7 +469,7 @@ pub(crate) fn recorder(
                 app_id: app_id.clone(),
                 session_id: session_id.clone(),
                 session_hash,
-                idempotency_key: idempotency_key.clone(),
+                idempotency_key: hold.as_ref().map(|h| h.key.clone()),
                 sender: op.sender,
                 nonce: op.nonce,
                 version,
@@ -411,5 +506,23 @@ pub fn settled_answer(op: &JournalOp) -> Option<Result<crate::api::ExecutedBody,
             actual_gas_cost: op.gas_cost.unwrap_or_default(),
         }))),
         OpState::Sent | OpState::Dropped => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_validation_refusals_say_an_op_is_in_no_mempool() {
+        for code in [
+            -32500, -32501, -32502, -32503, -32504, -32505, -32506, -32507, -32508, -32602,
+        ] {
+            assert!(refusal_is_final(code), "{code}");
+        }
+        // Rate limits, internal errors, an unknown code: the op's fate is open.
+        for code in [-32005, -32603, -32000, -32509, -32499, 3] {
+            assert!(!refusal_is_final(code), "{code}");
+        }
     }
 }

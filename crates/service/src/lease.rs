@@ -54,6 +54,34 @@ impl Database {
         Ok(taken == 1)
     }
 
+    /// The database's clock (Unix seconds): leases are timed by it, not by each replica's.
+    pub(crate) fn clock(&self) -> Result<i64, StoreError> {
+        self.sql()
+            .query_one(&format!("SELECT {}", self.sql().now_sql()), values![])?
+            .ok_or_else(|| crate::db::db_error("the clock query returned no row"))?
+            .int(0)
+    }
+
+    /// Extends `holder`'s lease on `session` to `term` seconds from now, if it still holds it
+    /// (by the database's clock): whether it does. Checked just before an op is sent, so a
+    /// replica whose lease ran out (a long stall) sends nothing another may be sending too.
+    pub(crate) fn renew_lease(
+        &self,
+        session: B256,
+        holder: &str,
+        term: i64,
+    ) -> Result<bool, StoreError> {
+        let now = self.sql().now_sql();
+        let renewed = self.sql().execute(
+            &format!(
+                "UPDATE session_leases SET expires_at = {now} + ?3 \
+                 WHERE session_hash = ?1 AND holder = ?2 AND expires_at >= {now}"
+            ),
+            values![format!("{session:x}"), holder, term],
+        )?;
+        Ok(renewed == 1)
+    }
+
     /// Gives `session`'s lease back, if `holder` still holds it.
     pub(crate) fn release_lease(&self, session: B256, holder: &str) -> Result<(), StoreError> {
         self.sql().execute(
@@ -72,6 +100,11 @@ pub(crate) struct Leases {
 }
 
 impl Leases {
+    /// This replica's name in `session_leases`.
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
     pub fn new() -> Self {
         Self {
             holder: crate::db::random_id("replica_"),
@@ -99,11 +132,20 @@ impl Leases {
         session: B256,
         term: i64,
     ) -> Result<Lease, ServiceError> {
-        let local = self.local(session).lock_owned().await;
         let deadline = tokio::time::Instant::now() + LEASE_WAIT;
+        let busy = || {
+            ServiceError::Busy(format!(
+                "session {session} has been busy with another op for over {} s: retry later",
+                LEASE_WAIT.as_secs()
+            ))
+        };
+        // This replica's own queue counts against the same wait: no request waits unbounded.
+        let local = tokio::time::timeout_at(deadline, self.local(session).lock_owned())
+            .await
+            .map_err(|_| busy())?;
         let mut pause = LEASE_POLL_FIRST;
         loop {
-            if db.take_lease(session, &self.holder, crate::db::unix_now(), term)? {
+            if db.take_lease(session, &self.holder, db.clock()?, term)? {
                 return Ok(Lease {
                     db: Arc::clone(db),
                     session,
@@ -113,11 +155,7 @@ impl Leases {
                 });
             }
             if tokio::time::Instant::now() + pause > deadline {
-                return Err(ServiceError::Conflict(format!(
-                    "another replica has been sending for session {session} for over {} s: \
-                     retry later",
-                    LEASE_WAIT.as_secs()
-                )));
+                return Err(busy());
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(LEASE_POLL_MAX);
@@ -189,13 +227,20 @@ mod tests {
             .await
             .unwrap();
         drop(lease);
-        let now = crate::db::unix_now();
+        let now = db.clock().unwrap();
+        assert!(
+            (now - crate::db::unix_now()).abs() <= 1,
+            "SQLite's clock is the host's"
+        );
         assert!(db.take_lease(session, "other", now, 1).unwrap());
         db.release_lease(session, "other").unwrap();
         let mut lease = leases
             .acquire(&db, session, LEASE_TERM_SECONDS)
             .await
             .unwrap();
+        // Held, it renews; given up, it does not.
+        assert!(db.renew_lease(session, leases.holder(), 60).unwrap());
+        assert!(!db.renew_lease(session, "other", 60).unwrap());
         lease.keep_to_term();
         drop(lease);
         assert!(!db.take_lease(session, "other", now, 1).unwrap());

@@ -166,6 +166,18 @@ impl Service {
         self
     }
 
+    /// Logs a warning: something that did not fail the request but an operator should see.
+    pub(crate) fn warn(&self, message: &str) {
+        (self.log)(
+            &serde_json::json!({
+                "ts": db::unix_now(),
+                "level": "warn",
+                "msg": message,
+            })
+            .to_string(),
+        );
+    }
+
     /// Records `entry` for `row` in the activity log, and raises the alerts it calls for:
     /// kept, streamed, and delivered to the app's webhooks. A failure to record is not the
     /// request's failure: what the request did stands.

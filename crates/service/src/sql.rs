@@ -192,6 +192,15 @@ impl Sql {
         }
     }
 
+    /// The database's clock in Unix seconds, as SQL: one clock for every replica (theirs may
+    /// drift apart).
+    pub fn now_sql(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "unixepoch()",
+            Self::Postgres(_) => "CAST(EXTRACT(EPOCH FROM now()) AS BIGINT)",
+        }
+    }
+
     /// Runs a statement; returns how many rows it changed.
     pub fn execute(&self, sql: &str, values: Vec<Value>) -> Result<u64, StoreError> {
         match self {
@@ -432,7 +441,16 @@ fn pg_error(error: postgres::Error) -> StoreError {
         ),
         None => (error.to_string(), None),
     };
-    if error.is_closed() || io || matches!(state_class.as_deref(), Some("08" | "57")) {
+    // Also class 53 (out of connections, memory or disk) and a serialization failure or
+    // deadlock (40001, 40P01): none is the request's fault, and a retry may pass.
+    let retryable_state = error
+        .as_db_error()
+        .is_some_and(|db| matches!(db.code().code(), "40001" | "40P01"));
+    if error.is_closed()
+        || io
+        || retryable_state
+        || matches!(state_class.as_deref(), Some("08" | "53" | "57"))
+    {
         StoreError::Unavailable { reason }
     } else {
         StoreError::Database { reason }
@@ -486,8 +504,24 @@ impl Pool {
         Ok(Self { jobs })
     }
 
-    /// Runs `job` on a connection and waits for its answer.
+    /// Runs `job` on a connection and waits for its answer. On the service's multi-threaded
+    /// runtime the wait tells tokio this worker blocks, so other requests (`/readyz` among
+    /// them) move to another worker while the database is slow.
     fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut postgres::Client) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let blocking = tokio::runtime::Handle::try_current().is_ok_and(|handle| {
+            handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        });
+        if blocking {
+            tokio::task::block_in_place(|| self.run_blocking(job))
+        } else {
+            self.run_blocking(job)
+        }
+    }
+
+    fn run_blocking<T: Send + 'static>(
         &self,
         job: impl FnOnce(&mut postgres::Client) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {

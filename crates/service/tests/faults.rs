@@ -279,4 +279,13 @@ fn an_execute_cut_off_before_its_op_reached_the_bundler_runs_again_once_under_th
         before + alloy::primitives::U256::from(10 * USDC),
         "paid once"
     );
+
+    // The busy answer was not kept under its key: the same key now runs.
+    assert_eq!(busy["error"]["code"], "session_busy");
+    let (status, now_free) =
+        scene
+            .runtime
+            .block_on(execute(&restarted, &scene.key, &scene.id, Some("other")));
+    assert_eq!(status, StatusCode::OK, "{now_free}");
+    assert!(now_free.get("replayed").is_none());
 }

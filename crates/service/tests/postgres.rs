@@ -329,12 +329,16 @@ async fn connections_the_database_drops_are_503s_with_retry_after_and_then_recov
     let (owner, _) = h.funded_owner().await;
     let (id, _) = h.approved_session(&key, &owner).await;
     // Every connection of this service is closed under it, as a database restart would.
-    admin(
+    let terminated = admin_query(
         &settings,
         &format!(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
              WHERE application_name = '{schema}' AND pid <> pg_backend_pid()"
         ),
+    );
+    assert!(
+        terminated.iter().any(|row| row[0].as_deref() == Some("t")),
+        "no connection of the service was closed: {terminated:?}"
     );
     let mut answers = Vec::new();
     for _ in 0..20 {

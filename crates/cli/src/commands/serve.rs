@@ -22,7 +22,12 @@ pub struct DatabaseArgs {
     pub db: PathBuf,
     /// A PostgreSQL database instead of SQLite, for several replicas:
     /// `postgres://USER[:PASSWORD]@HOST:PORT/DB` (the schema is created if missing).
-    #[arg(long, env = "SESSIONKEYS_DATABASE_URL", conflicts_with = "db")]
+    #[arg(
+        long,
+        env = "SESSIONKEYS_DATABASE_URL",
+        hide_env_values = true,
+        conflicts_with = "db"
+    )]
     pub database_url: Option<String>,
     /// A file holding the master key, 64 hex digits (`openssl rand -hex 32`); else the
     /// environment variable SESSIONKEYS_MASTER_KEY holds them.
@@ -84,10 +89,15 @@ pub struct ServeArgs {
     )]
     pub cors_origins: Vec<String>,
     /// The node's JSON-RPC URL (required without --dev).
-    #[arg(long, env = "SESSIONKEYS_RPC_URL", requires = "bundler")]
+    #[arg(
+        long,
+        env = "SESSIONKEYS_RPC_URL",
+        hide_env_values = true,
+        requires = "bundler"
+    )]
     pub rpc: Option<String>,
     /// The ERC-4337 bundler's JSON-RPC URL (ERC-7769).
-    #[arg(long, env = "SESSIONKEYS_BUNDLER_URL")]
+    #[arg(long, env = "SESSIONKEYS_BUNDLER_URL", hide_env_values = true)]
     pub bundler: Option<String>,
     /// Whose account factories new accounts come from (see `deploy --factory-owner`).
     #[arg(long, env = "SESSIONKEYS_FACTORY_OWNER")]
@@ -105,7 +115,12 @@ pub struct ServeArgs {
     pub db: Option<PathBuf>,
     /// A PostgreSQL database instead of SQLite, shared by any number of replicas:
     /// `postgres://USER[:PASSWORD]@HOST:PORT/DB` (the schema is created if missing).
-    #[arg(long, env = "SESSIONKEYS_DATABASE_URL", conflicts_with = "db")]
+    #[arg(
+        long,
+        env = "SESSIONKEYS_DATABASE_URL",
+        hide_env_values = true,
+        conflicts_with = "db"
+    )]
     pub database_url: Option<String>,
     /// A file holding the master key (64 hex digits); else SESSIONKEYS_MASTER_KEY.
     #[arg(long, env = "SESSIONKEYS_MASTER_KEY_FILE")]
