@@ -2,7 +2,9 @@
 //! a second, against the embedded devnet with SQLite (a file in WAL mode).
 //!
 //! ```sh
-//! cargo run --release -p sessionkeys-service --bin sessionkeys-service-bench -- [--seconds 10] [--sessions 8]
+//! cargo run --release -p sessionkeys-service --bin sessionkeys-service-bench -- \
+//!   [--seconds 10] [--sessions 8] [--database-url postgres://…]
+//! scripts/service-bench        # both databases, PostgreSQL on a private server
 //! ```
 //!
 //! Each of `--sessions` workers executes (then checks) under its own session of its own
@@ -22,37 +24,21 @@ use std::time::{Duration, Instant};
 
 const ALICE: &str = "0x00000000000000000000000000000000000a11ce";
 
+/// Load on the session service over loopback HTTP: executes and checks a second, with p50 and
+/// p99, on the embedded devnet.
+#[derive(clap::Parser)]
 struct Options {
+    /// How long each measurement runs, in seconds.
+    #[arg(long, env = "SESSIONKEYS_BENCH_SECONDS", default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=3600))]
     seconds: u64,
-    sessions: usize,
-}
-
-fn options() -> Result<Options, String> {
-    let mut options = Options {
-        seconds: 10,
-        sessions: 8,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = || {
-            value
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| format!("{flag} takes a whole number above 0, not {value:?}"))
-        };
-        match flag.as_str() {
-            "--seconds" => options.seconds = number()?,
-            "--sessions" => options.sessions = number()? as usize,
-            _ => {
-                return Err(format!(
-                    "unknown flag {flag}: give --seconds N or --sessions N"
-                ));
-            }
-        }
-    }
-    Ok(options)
+    /// Concurrent workers, each with its own session of its own account.
+    #[arg(long, env = "SESSIONKEYS_BENCH_SESSIONS", default_value_t = 8,
+        value_parser = clap::value_parser!(u16).range(1..=1024))]
+    sessions: u16,
+    /// PostgreSQL instead of a SQLite file: a URL or key-value connection settings.
+    #[arg(long, env = "SESSIONKEYS_BENCH_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
 }
 
 /// One worker's session: its id, and an execute body paying Alice one unit of USDC.
@@ -219,13 +205,7 @@ fn row(
 }
 
 fn main() {
-    let options = match options() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("error: {message}");
-            std::process::exit(2);
-        }
-    };
+    let options = <Options as clap::Parser>::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -250,8 +230,14 @@ async fn run(options: Options) -> Result<(), String> {
     let usdc = backend.with_devnet(|d| d.addresses.usdc);
     let dir = std::env::temp_dir().join(format!("sessionkeys-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let db = Database::open(&dir.join("service.sqlite"), MasterKey::random())
-        .map_err(|e| e.to_string())?;
+    let (db, store) = match &options.database_url {
+        Some(url) => (Database::postgres(url, MasterKey::random()), "PostgreSQL"),
+        None => (
+            Database::open(&dir.join("service.sqlite"), MasterKey::random()),
+            "SQLite",
+        ),
+    };
+    let db = db.map_err(|e| e.to_string())?;
     let (_, key) = db.create_app("bench").map_err(|e| e.to_string())?;
     let service = Arc::new(
         Service::new(db, backend.clone())
@@ -271,7 +257,7 @@ async fn run(options: Options) -> Result<(), String> {
         std::future::pending(),
     ));
     let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(options.sessions)
+        .pool_max_idle_per_host(options.sessions.into())
         .build()
         .map_err(|e| e.to_string())?;
     let mut sessions = Vec::new();
@@ -312,19 +298,24 @@ async fn run(options: Options) -> Result<(), String> {
         options.seconds,
     )
     .await;
+    let workers = usize::from(options.sessions);
     println!("| path | workers | done | failed | per second | p50 ms | p99 ms |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     println!(
         "{}",
         row(
-            "execute over HTTP (devnet, SQLite)",
+            &format!("execute over HTTP (devnet, {store})"),
             executes,
-            options.sessions
+            workers
         )
     );
     println!(
         "{}",
-        row("check over HTTP (devnet, SQLite)", checks, options.sessions)
+        row(
+            &format!("check over HTTP (devnet, {store})"),
+            checks,
+            workers
+        )
     );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
