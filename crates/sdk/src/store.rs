@@ -126,10 +126,10 @@ pub enum StoreError {
     },
     /// Another process took this step over (a retry after this one was presumed dead): this
     /// one stops, having sent nothing.
-    #[error("{reason}: this attempt stopped and sent nothing")]
+    #[error("{what}: this attempt stopped and sent nothing")]
     Superseded {
         /// What was taken over.
-        reason: String,
+        what: Superseded,
     },
     /// The session was revoked while this step ran: nothing more is recorded for it.
     #[error("session {hash} was revoked: nothing more is recorded or signed for it")]
@@ -143,6 +143,17 @@ pub enum StoreError {
         /// The key's reference.
         key_ref: String,
     },
+}
+
+/// What another process took over from a step that was presumed dead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Superseded {
+    /// The session's send lease ran out before the op was sent, and may be another's now.
+    #[error("the session's lease ran out before the op was sent, and may be another's now")]
+    Lease,
+    /// A retry took the request's `Idempotency-Key` over.
+    #[error("a retry took this request's Idempotency-Key over")]
+    IdempotencyKey,
 }
 
 /// Where a stored session stands, as far as this machine knows.

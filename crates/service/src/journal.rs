@@ -17,7 +17,7 @@ use crate::sql::{Row, values};
 use crate::{Service, ServiceError};
 use alloy::primitives::{Address, B256, Bytes, U256};
 use sessionkeys::erc7769::UserOperationReceipt;
-use sessionkeys::store::StoreError;
+use sessionkeys::store::{StoreError, Superseded};
 use sessionkeys::{EntryPointVersion, SdkError, operation};
 
 /// Where an op stands.
@@ -436,28 +436,20 @@ pub(crate) fn recorder(
         // Fences, just before the send: this replica still holds the session's lease (renewed
         // for the receipt wait), and this request still holds its Idempotency-Key (no retry
         // took it over from a request presumed dead). Otherwise nothing is sent.
-        let superseded = |reason: &str| {
-            SdkError::Store(StoreError::Superseded {
-                reason: reason.to_string(),
-            })
-        };
+        let superseded = |what| SdkError::Store(StoreError::Superseded { what });
         if !service.db.renew_lease(
             session_hash,
             service.leases.holder(),
             service.lease_term_seconds(),
         )? {
-            return Err(superseded(
-                "the session's lease ran out before the op was sent, and may be another's now",
-            ));
+            return Err(superseded(Superseded::Lease));
         }
         if let Some(hold) = &hold
             && !service
                 .db
                 .holds_idempotency_key(&app_id, &hold.key, hold.since)?
         {
-            return Err(superseded(
-                "a retry took this request's Idempotency-Key over",
-            ));
+            return Err(superseded(Superseded::IdempotencyKey));
         }
         *noted
             .lock()
