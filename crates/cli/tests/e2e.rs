@@ -6,6 +6,9 @@
 #[path = "../../sdk/tests/support/mod.rs"]
 mod support;
 
+#[path = "e2e/service_faults.rs"]
+mod service_faults;
+
 use alloy::primitives::{Address, U256};
 use alloy::sol_types::SolCall;
 use serde_json::Value;

@@ -155,6 +155,8 @@ pub struct LogQuery {
     pub topic0: B256,
     /// The first indexed argument, if filtered.
     pub topic1: Option<B256>,
+    /// The second indexed argument, if filtered.
+    pub topic2: Option<B256>,
 }
 
 /// A node and a bundler.

@@ -287,6 +287,7 @@ impl Backend for DevnetBackend {
                 log.address == query.address
                     && topics.first() == Some(&query.topic0)
                     && query.topic1.is_none_or(|t| topics.get(1) == Some(&t))
+                    && query.topic2.is_none_or(|t| topics.get(2) == Some(&t))
             })
             .cloned()
             .collect())

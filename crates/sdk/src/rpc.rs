@@ -265,6 +265,9 @@ impl Backend for RpcBackend {
         if let Some(topic1) = query.topic1 {
             filter = filter.topic1(topic1);
         }
+        if let Some(topic2) = query.topic2 {
+            filter = filter.topic2(topic2);
+        }
         let logs = self
             .node
             .get_logs(&filter)

@@ -91,6 +91,7 @@ pub(crate) async fn enabled_logs(
             address: validator,
             topic0: ISessionKeyValidator::SessionEnabled::SIGNATURE_HASH,
             topic1: Some(account.into_word()),
+            topic2: None,
         })
         .await?)
 }

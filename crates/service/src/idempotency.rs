@@ -147,6 +147,17 @@ impl Database {
         Ok(())
     }
 
+    /// Marks every key a request still holds as abandoned (the database's sole replica
+    /// starting: the requests were cut off with the process that ran them), so its retry
+    /// settles it or takes it over at once instead of after the stale time; how many.
+    /// Abandoned means reserved at time 0: it fences out any holder as a takeover does.
+    pub(crate) fn abandon_pending_idempotency_keys(&self) -> Result<u64, StoreError> {
+        self.sql().execute(
+            "UPDATE idempotency SET created_at = 0 WHERE state = 'pending'",
+            values![],
+        )
+    }
+
     /// Stores the answer to the request that reserved `key` at `since` (unless a retry took
     /// the key over meanwhile: its answer is the one kept).
     pub fn finish_idempotency_key(
@@ -422,6 +433,45 @@ mod tests {
             .unwrap();
         assert_eq!(
             db.reserve_idempotency_key(&app.id, "k", &fingerprint)
+                .unwrap(),
+            Stored::Done(200, b"{}".to_vec())
+        );
+    }
+
+    #[test]
+    fn a_sole_replica_restarting_abandons_held_keys_and_keeps_answers() {
+        let db = Database::in_memory(MasterKey::random()).unwrap();
+        let (app, _) = db.create_app("shop").unwrap();
+        let Stored::Reserved { since: held } = db
+            .reserve_idempotency_key(&app.id, "held", &[1; 32])
+            .unwrap()
+        else {
+            panic!("a fresh key is reserved");
+        };
+        let Stored::Reserved { since: answered } = db
+            .reserve_idempotency_key(&app.id, "answered", &[2; 32])
+            .unwrap()
+        else {
+            panic!("a fresh key is reserved");
+        };
+        db.finish_idempotency_key(&app.id, "answered", answered, 200, b"{}")
+            .unwrap();
+        assert_eq!(db.abandon_pending_idempotency_keys().unwrap(), 1);
+        // The dead request is fenced out; its retry sees a key held since time 0 (stale at
+        // once) and takes it over; the kept answer is untouched.
+        assert!(!db.holds_idempotency_key(&app.id, "held", held).unwrap());
+        assert_eq!(
+            db.reserve_idempotency_key(&app.id, "held", &[1; 32])
+                .unwrap(),
+            Stored::Pending { since: 0 }
+        );
+        assert!(
+            db.take_over_idempotency_key(&app.id, "held", 0)
+                .unwrap()
+                .is_some()
+        );
+        assert_eq!(
+            db.reserve_idempotency_key(&app.id, "answered", &[2; 32])
                 .unwrap(),
             Stored::Done(200, b"{}".to_vec())
         );

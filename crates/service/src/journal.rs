@@ -319,18 +319,22 @@ pub async fn reconcile(
             .map_err(SdkError::from)?;
         let settlement = match &receipt {
             Some(receipt) => Some(Settlement::from_receipt(receipt)),
-            // The nonce moved past the op: it was mined (a bundler that no longer has the
-            // receipt still left the EntryPoint's event), or another op took the nonce.
-            None if next > op.nonce => Some(
-                mined_event(service, &op)
-                    .await?
-                    .unwrap_or_else(Settlement::dropped),
-            ),
-            // It outlived every bundler's patience.
-            None if unix_now() > op.sent_at.saturating_add(service.lease_term_seconds()) => {
-                Some(Settlement::dropped())
+            None => {
+                // The nonce moved past the op: an op with its nonce was mined — this one (a
+                // bundler that no longer has the receipt still left the EntryPoint's event) or
+                // another. Only the event says which; until the node's logs show it (they may
+                // trail its state), the op's fate stays open.
+                let told = if next > op.nonce {
+                    nonce_taken_by(service, &op).await?
+                } else {
+                    None
+                };
+                // Else: it outlived every bundler's patience.
+                told.or_else(|| {
+                    (unix_now() > op.sent_at.saturating_add(service.lease_term_seconds()))
+                        .then(Settlement::dropped)
+                })
             }
-            None => None,
         };
         let Some(settlement) = settlement else {
             if op.state == OpState::Sent {
@@ -346,8 +350,10 @@ pub async fn reconcile(
     Ok(in_flight)
 }
 
-/// The EntryPoint's `UserOperationEvent` for `op`, if it was mined: the settlement it tells.
-async fn mined_event(
+/// What the EntryPoint's `UserOperationEvent` for `op`'s sender and nonce tells: `op`'s own
+/// settlement if it was mined, dropped if another op took the nonce, nothing if the node's
+/// logs show neither yet.
+async fn nonce_taken_by(
     service: &Service,
     op: &JournalOp,
 ) -> Result<Option<Settlement>, ServiceError> {
@@ -358,12 +364,19 @@ async fn mined_event(
         .logs(sessionkeys::backend::LogQuery {
             address: op.version.address(),
             topic0: UserOperationEvent::SIGNATURE_HASH,
-            topic1: Some(op.user_op_hash),
+            topic1: None,
+            topic2: Some(op.sender.into_word()),
         })
         .await
         .map_err(SdkError::from)?;
     Ok(logs.iter().find_map(|log| {
         let event = UserOperationEvent::decode_log_data(&log.data).ok()?;
+        if event.nonce != op.nonce {
+            return None;
+        }
+        if log.topics().get(1) != Some(&op.user_op_hash) {
+            return Some(Settlement::dropped());
+        }
         Some(Settlement {
             state: if event.success {
                 OpState::Landed

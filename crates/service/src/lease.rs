@@ -90,6 +90,12 @@ impl Database {
         )?;
         Ok(())
     }
+
+    /// Ends every lease (the database's sole replica starting: whoever held them is gone);
+    /// how many there were.
+    pub(crate) fn release_every_lease(&self) -> Result<u64, StoreError> {
+        self.sql().execute("DELETE FROM session_leases", values![])
+    }
 }
 
 /// This replica's leases: its name and a mutex per session for its own tasks.
@@ -215,6 +221,27 @@ mod tests {
         // A holder that never gives it back loses it when the term ends, not a second sooner.
         assert!(!db.take_lease(session, "c", 1_180, 120).unwrap());
         assert!(db.take_lease(session, "c", 1_181, 120).unwrap());
+    }
+
+    #[test]
+    fn a_sole_replica_restarting_frees_every_lease_at_once() {
+        let db = Database::in_memory(MasterKey::random()).unwrap();
+        let now = db.clock().unwrap();
+        for byte in 1..=3 {
+            assert!(
+                db.take_lease(B256::repeat_byte(byte), "dead", now, 120)
+                    .unwrap()
+            );
+        }
+        assert!(
+            !db.take_lease(B256::repeat_byte(1), "new", now, 120)
+                .unwrap()
+        );
+        assert_eq!(db.release_every_lease().unwrap(), 3);
+        assert!(
+            db.take_lease(B256::repeat_byte(1), "new", now, 120)
+                .unwrap()
+        );
     }
 
     #[tokio::test]

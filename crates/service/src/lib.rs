@@ -142,6 +142,21 @@ impl Service {
         self
     }
 
+    /// Declares this process the database's only user (SQLite, whose file `serve` locks):
+    /// every session lease and every `Idempotency-Key` still held belongs to a process that
+    /// died, so they are given back now, and the next execute of each session (or the retry
+    /// of each request) settles what those processes sent instead of waiting out the lease
+    /// term and the stale time (docs/service.md, "Faults"). Returns the leases and keys given
+    /// back. Never for a database replicas share: their live requests would be cut off.
+    ///
+    /// # Errors
+    /// The database's.
+    pub fn recover_as_sole_replica(&self) -> Result<(u64, u64), ServiceError> {
+        let leases = self.db.release_every_lease()?;
+        let keys = self.db.abandon_pending_idempotency_keys()?;
+        Ok((leases, keys))
+    }
+
     pub(crate) fn lease_term_seconds(&self) -> i64 {
         self.lease_term
     }

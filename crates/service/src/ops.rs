@@ -326,20 +326,25 @@ pub async fn cors(State(service): State<Arc<Service>>, request: Request, next: N
     response
 }
 
-/// `/readyz`: the database answers and the chain answers within 2 s.
+/// `/readyz`: the database answers, and the node and the bundler each answer within 2 s.
 pub async fn readyz(State(service): State<Arc<Service>>) -> Response {
     let db = service.db.ping().is_ok();
-    let chain = tokio::time::timeout(
-        std::time::Duration::from_secs(2),
-        service.backend.chain_id(),
-    )
-    .await
-    .is_ok_and(|r| r.is_ok());
+    let within = std::time::Duration::from_secs(2);
+    let (chain, bundler) = tokio::join!(
+        tokio::time::timeout(within, service.backend.chain_id()),
+        tokio::time::timeout(within, service.backend.supported_entry_points()),
+    );
+    let (chain, bundler) = (
+        chain.is_ok_and(|r| r.is_ok()),
+        bundler.is_ok_and(|r| r.is_ok()),
+    );
+    let word = |up: bool| if up { "ok" } else { "unavailable" };
     let body = axum::Json(serde_json::json!({
-        "database": if db { "ok" } else { "unavailable" },
-        "chain": if chain { "ok" } else { "unavailable" },
+        "database": word(db),
+        "chain": word(chain),
+        "bundler": word(bundler),
     }));
-    if db && chain {
+    if db && chain && bundler {
         (StatusCode::OK, body).into_response()
     } else {
         let mut response = (StatusCode::SERVICE_UNAVAILABLE, body).into_response();

@@ -538,8 +538,14 @@ impl Pool {
     }
 }
 
+/// How long a connection may sit idle before it is checked on its next use.
+const IDLE_CHECK_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long that check may take before the connection is remade.
+const IDLE_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn connection_thread(config: &postgres::Config, jobs: &Mutex<mpsc::Receiver<Job>>) {
     let mut client: Option<postgres::Client> = None;
+    let mut last_used = std::time::Instant::now();
     loop {
         let job = {
             let receiver = jobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -549,6 +555,16 @@ fn connection_thread(config: &postgres::Config, jobs: &Mutex<mpsc::Receiver<Job>
                 Err(_) => return,
             }
         };
+        // A connection learns that the server closed it only when it is next used: one that
+        // sat idle is asked first (one round trip), so a database that restarted meanwhile
+        // costs a reconnect, not the request a 503.
+        if let Some(idle) = client.as_mut()
+            && last_used.elapsed() > IDLE_CHECK_AFTER
+            && idle.is_valid(IDLE_CHECK_TIMEOUT).is_err()
+        {
+            client = None;
+        }
+        last_used = std::time::Instant::now();
         if client.as_ref().is_some_and(postgres::Client::is_closed) {
             client = None;
         }

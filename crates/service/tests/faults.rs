@@ -218,6 +218,50 @@ fn an_execute_cut_off_after_sending_is_settled_from_its_receipt_and_its_retry_se
 }
 
 #[test]
+fn an_op_whose_nonce_moved_is_not_dropped_until_the_chain_shows_which_op_took_it() {
+    // Found on anvil + Alto: the restarted replica read the lane's nonce past the op before
+    // the bundler had its receipt or the node's logs its event, settled it dropped, and ran the
+    // request's retry again on the same nonce (AA25). The nonce alone does not say which op
+    // took it.
+    let scene = scene();
+    let op = cut_off(
+        &scene,
+        Scripted {
+            stall_receipts: true,
+            ..Scripted::network_like(scene.h.backend.clone())
+        },
+        "pay-3",
+    );
+    let lagging = replica(
+        &scene.open,
+        Arc::new(Scripted {
+            lagging_receipts: true,
+            lagging_logs: true,
+            ..Scripted::network_like(scene.h.backend.clone())
+        }),
+    );
+    assert_eq!(
+        scene.runtime.block_on(lagging.reconcile()).unwrap(),
+        1,
+        "still in flight"
+    );
+    let open = lagging.db().journal_op(op.user_op_hash).unwrap().unwrap();
+    assert_eq!(open.state, OpState::Sent);
+
+    // The node's logs catch up (the bundler still has no receipt): the event settles it.
+    let caught_up = replica(
+        &scene.open,
+        Arc::new(Scripted {
+            lagging_receipts: true,
+            ..Scripted::network_like(scene.h.backend.clone())
+        }),
+    );
+    assert_eq!(scene.runtime.block_on(caught_up.reconcile()).unwrap(), 0);
+    let settled = caught_up.db().journal_op(op.user_op_hash).unwrap().unwrap();
+    assert_eq!(settled.state, OpState::Landed);
+}
+
+#[test]
 fn an_execute_cut_off_before_its_op_reached_the_bundler_runs_again_once_under_the_same_key() {
     let scene = scene();
     let before = scene

@@ -149,16 +149,17 @@ async fn only_the_allowed_origins_get_cors_headers_and_preflights() {
 }
 
 #[tokio::test]
-async fn readiness_reports_the_database_and_the_chain() {
+async fn readiness_reports_the_database_the_chain_and_the_bundler() {
     let h = harness();
     let (status, body) = h.call("GET", "/readyz", None, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["database"], "ok");
     assert_eq!(body["chain"], "ok");
+    assert_eq!(body["bundler"], "ok");
 }
 
 #[tokio::test]
-async fn readiness_is_503_with_retry_after_when_the_chain_does_not_answer() {
+async fn readiness_is_503_with_retry_after_when_the_chain_and_bundler_do_not_answer() {
     // Nothing listens on port 1 of loopback: every call to the "node" is refused at once.
     let backend = sessionkeys::RpcBackend::new("http://127.0.0.1:1", "http://127.0.0.1:1").unwrap();
     let service = Arc::new(sessionkeys_service::Service::new(
@@ -181,6 +182,7 @@ async fn readiness_is_503_with_retry_after_when_the_chain_does_not_answer() {
         .to_bytes();
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["chain"], "unavailable");
+    assert_eq!(body["bundler"], "unavailable");
     assert_eq!(body["database"], "ok");
 }
 

@@ -185,8 +185,9 @@ async fn serve(args: ServeArgs, json: bool) -> Result<(), CliError> {
             .with_rate_limit(args.rate_limit)
             .with_cors_origins(args.cors_origins.clone())
     };
-    let router = if args.dev {
-        dev_service(bound, settings, json).await?
+    // `_sole_replica`: the SQLite lock, held (open and locked) until the server stops.
+    let (router, _sole_replica) = if args.dev {
+        (dev_service(bound, settings, json).await?, None)
     } else {
         let rpc = args.rpc.clone().ok_or_else(|| {
             CliError::Input(
@@ -208,9 +209,29 @@ async fn serve(args: ServeArgs, json: bool) -> Result<(), CliError> {
             database_url: args.database_url.clone(),
             master_key_file: args.master_key_file.clone(),
         };
+        // SQLite serves one replica: its file is locked for as long as this process runs, so
+        // whatever an earlier process left held (leases, idempotency keys) is a dead one's.
+        let sole_replica = match &database.database_url {
+            Some(_) => None,
+            None => Some(lock_sole_replica(&database.db)?),
+        };
         let mut service = settings(Service::new(database.open()?, chain.backend(true)?))
             .with_entry_point(args.entry_point)
             .with_factory_owner(chain.factory_owner());
+        if sole_replica.is_some() {
+            let (leases, keys) = service
+                .recover_as_sole_replica()
+                .map_err(|e| CliError::Input(e.public_message()))?;
+            if leases + keys > 0 {
+                crate::onchain::progress(
+                    json,
+                    &format!(
+                        "sessionkeys serve: an earlier run stopped with {leases} session(s) busy \
+                         and {keys} request(s) unanswered; their retries settle them now"
+                    ),
+                );
+            }
+        }
         if let Some(var) = &args.relayer_key_env {
             service = service.with_relayer(key_in_env(var)?);
         }
@@ -236,7 +257,7 @@ async fn serve(args: ServeArgs, json: bool) -> Result<(), CliError> {
                 ),
             }
         });
-        service.router()
+        (service.router(), sole_replica)
     };
     // Ctrl-C or SIGTERM: stop accepting, finish the requests in flight.
     let shutdown = async {
@@ -269,6 +290,36 @@ async fn serve(args: ServeArgs, json: bool) -> Result<(), CliError> {
 /// The `--dev` service: the devnet, a demo app, and a demo owner whose funded account sessions
 /// are requested for. The owner's wallet is stood in for by `POST /dev/owner/sign`, mounted
 /// only here.
+/// Locks `<db>.lock` beside the SQLite file for this process's lifetime: a second `serve` on
+/// the same file is refused (two replicas need PostgreSQL), and the lock dies with the
+/// process however it ends, `kill -9` included.
+fn lock_sole_replica(db: &std::path::Path) -> Result<std::fs::File, CliError> {
+    let mut path = db.as_os_str().to_owned();
+    path.push(".lock");
+    let path = PathBuf::from(path);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| {
+            CliError::Input(format!("cannot open the lock file {}: {e}", path.display()))
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(CliError::Input(format!(
+            "another `sessionkeys serve` is running on {} (it holds {}): SQLite serves one \
+             replica; for several, give each --database-url postgres://…",
+            db.display(),
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(CliError::Input(format!(
+            "cannot lock {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 /// The EIP-4361 origin from `--public-url`: its host (and port) and the URL itself.
 fn sign_in_origin(public_url: Option<&str>, bound: SocketAddr) -> Result<SignInOrigin, CliError> {
     let uri = public_url

@@ -294,6 +294,11 @@ pub struct Scripted {
     pub stall_sends: bool,
     /// `eth_getUserOperationReceipt` never answers: the op lands, its sender never learns.
     pub stall_receipts: bool,
+    /// The bundler has no receipt yet (`eth_getUserOperationReceipt` answers null).
+    pub lagging_receipts: bool,
+    /// The node's logs trail its state (they show no event), as they may for a moment after a
+    /// block.
+    pub lagging_logs: bool,
 }
 
 impl Scripted {
@@ -303,6 +308,8 @@ impl Scripted {
             pause: std::time::Duration::from_millis(2),
             stall_sends: false,
             stall_receipts: false,
+            lagging_receipts: false,
+            lagging_logs: false,
         }
     }
 
@@ -361,6 +368,9 @@ impl Backend for Scripted {
     }
     async fn logs(&self, query: LogQuery) -> Result<Vec<Log>, BackendError> {
         self.pause().await;
+        if self.lagging_logs {
+            return Ok(Vec::new());
+        }
         self.chain.logs(query).await
     }
     async fn send_transaction(
@@ -402,6 +412,9 @@ impl Backend for Scripted {
         self.pause().await;
         if self.stall_receipts {
             std::future::pending::<()>().await;
+        }
+        if self.lagging_receipts {
+            return Ok(None);
         }
         self.chain.user_operation_receipt(user_op_hash).await
     }
