@@ -118,12 +118,32 @@ pub struct SessionClient {
     account: SmartAccount,
     spec: SessionSpec,
     hash: B256,
-    key: PrivateKeySigner,
+    /// The session key, when this client holds it; `None` when the app that asked for the
+    /// session keeps it ([`for_external_signer`](Self::for_external_signer)).
+    key: Option<PrivateKeySigner>,
     setting: ValidatorSetting,
     approval: Option<EnableApproval>,
     wait: WaitPolicy,
     expiry_margin: u64,
     journal: Option<Arc<operation::RecordBeforeSend>>,
+}
+
+/// An op priced and judged, waiting for the session key's signature (a key held elsewhere):
+/// made by [`SessionClient::prepare_op`], sent by [`SessionClient::submit_prepared`].
+#[derive(Debug, Clone)]
+pub struct PreparedOp {
+    /// The op; its signature field holds a stub of the real one's length (the userOp hash
+    /// leaves it out).
+    pub op: UserOperation,
+    /// The EntryPoint's hash of the op.
+    pub user_op_hash: B256,
+    /// What the session key signs (rule 10): `keccak256(userOpHash, sessionHash, timeHint,
+    /// mode)`, raw ECDSA over these 32 bytes.
+    pub digest: B256,
+    /// The time hint the digest binds.
+    pub time_hint: u64,
+    /// Use, or enable in first use.
+    pub mode: SignatureMode,
 }
 
 /// How far ahead of a bundler's clock an op's `validUntil` must be for the bundler to accept it:
@@ -136,7 +156,8 @@ impl std::fmt::Debug for SessionClient {
             .field("backend", &self.backend.describe())
             .field("account", &self.account.address)
             .field("session", &self.hash)
-            .field("signer", &self.key.address())
+            .field("signer", &self.spec.signer)
+            .field("holds_key", &self.key.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -160,12 +181,30 @@ impl SessionClient {
                 spec.signer
             )));
         }
+        let mut client = Self::for_external_signer(backend, account, spec, validator)?;
+        client.key = Some(key);
+        Ok(client)
+    }
+
+    /// A client for a session whose key someone else holds (ERC-7715: the app keeps its key
+    /// and the service never sees it): it prepares ops ([`prepare_op`](Self::prepare_op)) and
+    /// submits them signed ([`submit_prepared`](Self::submit_prepared)); [`send`](Self::send)
+    /// is [`SdkError::KeyHeldElsewhere`].
+    ///
+    /// # Errors
+    /// A spec that does not hash ([`SdkError::InvalidSpec`]).
+    pub fn for_external_signer(
+        backend: Arc<dyn Backend>,
+        account: SmartAccount,
+        spec: SessionSpec,
+        validator: Address,
+    ) -> Result<Self, SdkError> {
         Ok(Self {
             backend,
             account,
             hash: sessionkeys_engine::session_hash(&spec)?,
             spec,
-            key,
+            key: None,
             setting: ValidatorSetting {
                 validator,
                 entry_points: [
@@ -279,6 +318,12 @@ impl SessionClient {
 
     /// The engine's context: what the validator will read for this account, session and calls.
     pub async fn context(&self, calls: &[Call]) -> Result<EvalContext, SdkError> {
+        self.context_for_targets(calls.iter().map(|c| c.to).collect())
+            .await
+    }
+
+    /// The engine's context for an op calling `targets`.
+    async fn context_for_targets(&self, targets: Vec<Address>) -> Result<EvalContext, SdkError> {
         let backend = self.backend.as_ref();
         let account = self.account.address;
         let slots = validator_state::context_slots(account, &self.spec, self.hash);
@@ -295,12 +340,12 @@ impl SessionClient {
             &words,
         );
         ctx.owner = Some(self.account.owner);
-        ctx.installed_modules = self.installed_modules(calls).await?;
+        ctx.installed_modules = self.installed_modules(targets).await?;
         Ok(ctx)
     }
 
     /// Which call targets the account reports as installed modules (the validator bans them).
-    async fn installed_modules(&self, calls: &[Call]) -> Result<Vec<Address>, SdkError> {
+    async fn installed_modules(&self, mut targets: Vec<Address>) -> Result<Vec<Address>, SdkError> {
         let backend = self.backend.as_ref();
         if !self.account.is_deployed(backend).await? {
             // Deployed by this op: the modules are those the factory installs.
@@ -312,7 +357,6 @@ impl SessionClient {
             });
         }
         let mut installed = Vec::new();
-        let mut targets: Vec<Address> = calls.iter().map(|c| c.to).collect();
         targets.sort();
         targets.dedup();
         for target in targets {
@@ -505,41 +549,86 @@ impl SessionClient {
     }
 
     async fn send_checked(&self, calls: &[Call], precheck: bool) -> Result<Executed, SdkError> {
+        let Some(key) = &self.key else {
+            return Err(SdkError::KeyHeldElsewhere {
+                session: self.hash,
+                signer: self.spec.signer,
+            });
+        };
+        let (priced, mode, time_hint) = self.priced(calls, precheck).await?;
+        self.sign_record_and_send(priced, mode, time_hint, |digest| {
+            signing::sign_digest(key, digest)
+        })
+        .await
+    }
+
+    /// The op for `calls`, judged by the engine, priced by the bundler (its signature field
+    /// holds a stub of the real one's length), judged again with its fees.
+    async fn priced(
+        &self,
+        calls: &[Call],
+        precheck: bool,
+    ) -> Result<(UserOperation, SignatureMode, u64), SdkError> {
         let (ctx, op, mode, time_hint) = if precheck {
             self.prepare_judged(calls).await?
         } else {
             self.prepare(calls).await?
         };
-        let enable = (mode == SignatureMode::Enable)
-            .then_some(())
-            .and(self.approval.as_ref());
-        let stub = signing::encode_session_signature(
-            &self.spec,
-            time_hint,
-            &op.call_data,
-            &STUB_ECDSA_SIGNATURE,
-            enable,
-        )?;
-        let priced = operation::price(
-            self.backend.as_ref(),
-            self.account.version,
-            op,
-            stub.clone(),
-        )
-        .await?;
+        let stub = self.stub_signature(&op.call_data, mode, time_hint)?;
+        let priced =
+            operation::price(self.backend.as_ref(), self.account.version, op, stub).await?;
         if precheck {
             // The fee budget (rule 11) is charged at the op's maximum prefund: judge it now.
             self.evaluate(&ctx, &priced, mode, time_hint)?;
         }
-        let (hash, key) = (self.hash, &self.key);
+        Ok((priced, mode, time_hint))
+    }
+
+    /// The session signature with a stub key signature: its length and every byte but the
+    /// last 65 are the real one's.
+    fn stub_signature(
+        &self,
+        call_data: &[u8],
+        mode: SignatureMode,
+        time_hint: u64,
+    ) -> Result<Bytes, SdkError> {
+        let enable = match mode {
+            SignatureMode::Enable => Some(self.approval.as_ref().ok_or_else(|| {
+                SdkError::Account(format!(
+                    "session {} is not enabled and this client carries no owner's approval to \
+                     enable it in its first use",
+                    self.hash
+                ))
+            })?),
+            SignatureMode::Use => None,
+        };
+        Ok(signing::encode_session_signature(
+            &self.spec,
+            time_hint,
+            call_data,
+            &STUB_ECDSA_SIGNATURE,
+            enable,
+        )?)
+    }
+
+    /// Signs a priced op (its signature field the stub) with `sign` (given the rule-10 digest,
+    /// the key's 65-byte signature), records it in the journal, sends it, waits for it.
+    async fn sign_record_and_send(
+        &self,
+        priced: UserOperation,
+        mode: SignatureMode,
+        time_hint: u64,
+        sign: impl FnOnce(B256) -> Bytes,
+    ) -> Result<Executed, SdkError> {
+        let hash = self.hash;
+        let stub = priced.signature.clone();
         let journal = self.journal.clone();
         operation::sign_record_and_send(
             self.backend.as_ref(),
             self.account.version,
             priced,
             |user_op_hash| {
-                let digest = signing::session_digest(user_op_hash, hash, time_hint, mode);
-                let signature = signing::sign_digest(key, digest);
+                let signature = sign(signing::session_digest(user_op_hash, hash, time_hint, mode));
                 // The stub's bytes, signed: only the last 65 bytes differ.
                 signing::with_session_signature(&stub, &signature)
             },
@@ -550,6 +639,79 @@ impl SessionClient {
             self.wait,
         )
         .await
+    }
+
+    /// The op for `calls`, judged by the engine and priced, for a key held elsewhere to sign:
+    /// it signs [`PreparedOp::digest`] (raw ECDSA over the 32 bytes) and the op goes back
+    /// through [`submit_prepared`](Self::submit_prepared). Nothing is kept between the two.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send) before signing: [`SdkError::Refused`] with the validator's
+    /// reason, the backend's failures.
+    pub async fn prepare_op(&self, calls: &[Call]) -> Result<PreparedOp, SdkError> {
+        let (op, mode, time_hint) = self.priced(calls, true).await?;
+        let user_op_hash =
+            operation::user_op_hash(self.backend.as_ref(), self.account.version, &op).await?;
+        Ok(PreparedOp {
+            digest: signing::session_digest(user_op_hash, self.hash, time_hint, mode),
+            user_op_hash,
+            op,
+            mode,
+            time_hint,
+        })
+    }
+
+    /// Sends an op [`prepare_op`](Self::prepare_op) made (its gas fields possibly changed by
+    /// the signer) with the session key's `signature` over its digest: the signature is checked
+    /// to be the session key's, the op is judged by the engine again, then recorded, sent and
+    /// waited for as [`send`](Self::send) does.
+    ///
+    /// # Errors
+    /// [`SdkError::WrongSessionSigner`] naming both keys; [`SdkError::MalformedSignature`];
+    /// [`SdkError::Account`] for an op of another account or lane; then as [`send`](Self::send).
+    pub async fn submit_prepared(
+        &self,
+        mut op: UserOperation,
+        mode: SignatureMode,
+        time_hint: u64,
+        signature: &[u8],
+    ) -> Result<Executed, SdkError> {
+        let lane = nonce_key(self.setting.validator, session_lane(self.hash));
+        if op.sender != self.account.address || op.nonce >> 64 != U256::from(lane) {
+            return Err(SdkError::Account(format!(
+                "this op is not one of session {}'s: its sender must be {} and its nonce on \
+                 the session's lane; prepare it again",
+                self.hash, self.account.address
+            )));
+        }
+        op.signature = self.stub_signature(&op.call_data, mode, time_hint)?;
+        let user_op_hash =
+            operation::user_op_hash(self.backend.as_ref(), self.account.version, &op).await?;
+        let digest = signing::session_digest(user_op_hash, self.hash, time_hint, mode);
+        let parsed = alloy::primitives::Signature::try_from(signature).map_err(|e| {
+            SdkError::MalformedSignature(format!("{e} ({} bytes given)", signature.len()))
+        })?;
+        let recovered = parsed
+            .recover_address_from_prehash(&digest)
+            .map_err(|e| SdkError::MalformedSignature(e.to_string()))?;
+        if recovered != self.spec.signer {
+            return Err(SdkError::WrongSessionSigner {
+                session: self.hash,
+                signer: self.spec.signer,
+                recovered,
+            });
+        }
+        let targets: Vec<Address> = sessionkeys_engine::execute::decode_execute(&op.call_data)
+            .map_err(|violation| SdkError::Refused { violation })?
+            .iter()
+            .map(|call| call.target)
+            .collect();
+        let ctx = self.context_for_targets(targets).await?;
+        let validation = self.evaluate(&ctx, &op, mode, time_hint)?;
+        self.check_window(&validation, time_hint)?;
+        let signature = Bytes::copy_from_slice(signature);
+        self.sign_record_and_send(op, mode, time_hint, move |_| signature)
+            .await
     }
 
     /// Remaining budgets in the current period (the validator's `sessionUsage` view).

@@ -160,6 +160,33 @@ pub enum SdkError {
         /// Who signed.
         recovered: alloy::primitives::Address,
     },
+    /// A prepared op's signature does not recover to the session's signer: signed by another
+    /// key, or over another digest than the one `prepare` returned.
+    #[error(
+        "the op's signature is by {recovered}, but session {session}'s key is {signer}: sign \
+         the digest `prepare` returned, raw ECDSA over its 32 bytes (no EIP-191 prefix), with \
+         the session's key"
+    )]
+    WrongSessionSigner {
+        /// The session hash.
+        session: alloy::primitives::B256,
+        /// The session's signer.
+        signer: alloy::primitives::Address,
+        /// Who signed.
+        recovered: alloy::primitives::Address,
+    },
+    /// The session's key is held by someone else (an app that keeps its own key): the client
+    /// can prepare ops and submit them signed, not sign them itself.
+    #[error(
+        "session {session}'s key ({signer}) is held by the app, not here: prepare the op, sign \
+         its digest with that key, and submit it"
+    )]
+    KeyHeldElsewhere {
+        /// The session hash.
+        session: alloy::primitives::B256,
+        /// The session's signer.
+        signer: alloy::primitives::Address,
+    },
     /// The account's revocation epoch moved since the typed data was made (a `revoke --all`):
     /// an approval of the old epoch is dead.
     #[error(

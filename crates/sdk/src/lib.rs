@@ -29,7 +29,7 @@ pub mod wallet;
 pub use account::SmartAccount;
 pub use address_book::AddressBook;
 pub use backend::{Backend, BackendError};
-pub use client::SessionClient;
+pub use client::{PreparedOp, SessionClient};
 #[cfg(feature = "devnet")]
 pub use devnet::DevnetBackend;
 pub use error::SdkError;

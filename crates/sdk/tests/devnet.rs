@@ -587,3 +587,141 @@ async fn usage_on_a_chain_without_the_usage_lens_says_how_to_deploy_it() {
         other => panic!("expected NotDeployed, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_key_held_elsewhere_signs_prepared_ops_and_only_its_signature_is_accepted() {
+    use alloy::signers::SignerSync;
+    let backend = backend();
+    let (account, owner) = new_account(backend.as_ref(), EntryPointVersion::V07).await;
+    // The app keeps its key: the client knows only its address.
+    let app_key = PrivateKeySigner::random();
+    let now = backend.latest_timestamp().await.unwrap();
+    let grant = SessionGrant::new(usdc_session(app_key.address(), now), validator()).unwrap();
+    let chain = grant
+        .current_chain(backend.as_ref(), account.address)
+        .await
+        .unwrap();
+    let client = SessionClient::for_external_signer(
+        backend.clone(),
+        account.clone(),
+        grant.spec.clone(),
+        validator(),
+    )
+    .unwrap()
+    .with_enable_approval(grant.approve(&owner, account.address, vec![chain]));
+    match client.send(&[transfer(ALICE, USDC)]).await {
+        Err(SdkError::KeyHeldElsewhere { signer, .. }) => assert_eq!(signer, app_key.address()),
+        other => panic!("expected KeyHeldElsewhere, got {other:?}"),
+    }
+
+    // Out of scope: refused at prepare, before anything exists to sign.
+    assert_eq!(
+        match client.prepare_op(&[transfer(CAROL, USDC)]).await {
+            Err(SdkError::Refused { violation }) => violation.name(),
+            other => panic!("expected a refusal, got {other:?}"),
+        },
+        "ConstraintViolated"
+    );
+
+    // The first op deploys the account and enables the session; another key's signature,
+    // or the right key over an EIP-191-prefixed digest, is refused naming both keys.
+    let prepared = client.prepare_op(&[transfer(ALICE, USDC)]).await.unwrap();
+    assert_eq!(prepared.mode, SignatureMode::Enable);
+    let stranger = PrivateKeySigner::random();
+    let prefixed = app_key
+        .sign_message_sync(prepared.digest.as_slice())
+        .unwrap();
+    for (signature, recovered) in [
+        (
+            stranger.sign_hash_sync(&prepared.digest).unwrap(),
+            stranger.address(),
+        ),
+        (prefixed, {
+            prefixed
+                .recover_address_from_prehash(&prepared.digest)
+                .unwrap()
+        }),
+    ] {
+        match client
+            .submit_prepared(
+                prepared.op.clone(),
+                prepared.mode,
+                prepared.time_hint,
+                &signature.as_bytes(),
+            )
+            .await
+        {
+            Err(SdkError::WrongSessionSigner {
+                signer,
+                recovered: r,
+                ..
+            }) => assert_eq!((signer, r), (app_key.address(), recovered)),
+            other => panic!("expected WrongSessionSigner, got {other:?}"),
+        }
+    }
+    assert!(!account.is_deployed(backend.as_ref()).await.unwrap());
+    let signature = app_key.sign_hash_sync(&prepared.digest).unwrap();
+    let landed = client
+        .submit_prepared(
+            prepared.op.clone(),
+            prepared.mode,
+            prepared.time_hint,
+            &signature.as_bytes(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(landed.user_op_hash, prepared.user_op_hash);
+    assert_eq!(
+        usdc_balance(backend.as_ref(), ALICE).await,
+        U256::from(USDC)
+    );
+
+    // Submitted again, the same op is refused (its nonce is spent).
+    assert!(
+        client
+            .submit_prepared(
+                prepared.op.clone(),
+                prepared.mode,
+                prepared.time_hint,
+                &signature.as_bytes()
+            )
+            .await
+            .is_err()
+    );
+    // The app's key signs calls it put in itself, over the limit: correctly signed, still
+    // judged by the engine before anything is sent.
+    let next = client.prepare_op(&[transfer(ALICE, USDC)]).await.unwrap();
+    assert_eq!(next.mode, SignatureMode::Use);
+    let mut swapped = next.op.clone();
+    swapped.call_data = sessionkeys_chain::execution::encode_calls(&[transfer(ALICE, 200 * USDC)]);
+    let swapped_hash =
+        sessionkeys::operation::user_op_hash(backend.as_ref(), EntryPointVersion::V07, &swapped)
+            .await
+            .unwrap();
+    let swapped_digest = sessionkeys_chain::signing::session_digest(
+        swapped_hash,
+        client.session_hash(),
+        next.time_hint,
+        next.mode,
+    );
+    let signed_swap = app_key.sign_hash_sync(&swapped_digest).unwrap();
+    assert_eq!(
+        match client
+            .submit_prepared(swapped, next.mode, next.time_hint, &signed_swap.as_bytes())
+            .await
+        {
+            Err(SdkError::Refused { violation }) => violation.name(),
+            other => panic!("expected the engine to refuse, got {other:?}"),
+        },
+        "LimitExceeded"
+    );
+    let signature = app_key.sign_hash_sync(&next.digest).unwrap();
+    client
+        .submit_prepared(next.op, next.mode, next.time_hint, &signature.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(
+        usdc_balance(backend.as_ref(), ALICE).await,
+        U256::from(2 * USDC)
+    );
+}

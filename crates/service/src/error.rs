@@ -173,7 +173,9 @@ impl ServiceError {
                 | SdkError::Template(_)
                 | SdkError::SessionExpired { .. }
                 | SdkError::MalformedSignature(_)
-                | SdkError::WrongSigner { .. } => (S::UNPROCESSABLE_ENTITY, "bad_request"),
+                | SdkError::WrongSigner { .. }
+                | SdkError::WrongSessionSigner { .. } => (S::UNPROCESSABLE_ENTITY, "bad_request"),
+                SdkError::KeyHeldElsewhere { .. } => (S::CONFLICT, "external_signer"),
                 SdkError::LintErrors { .. } => (S::UNPROCESSABLE_ENTITY, "lint_errors"),
                 SdkError::LaneTaken { .. }
                 | SdkError::ApprovalStale { .. }
