@@ -255,14 +255,18 @@ impl SessionClient {
                 stored.hash
             )));
         }
-        let key = records.open_key(stored)?;
-        let client = Self::new(
-            backend,
-            stored.account()?,
-            stored.spec()?,
-            key,
-            stored.validator,
-        )?;
+        let client = if stored.key_is_external() {
+            Self::for_external_signer(backend, stored.account()?, stored.spec()?, stored.validator)?
+        } else {
+            let key = records.open_key(stored)?;
+            Self::new(
+                backend,
+                stored.account()?,
+                stored.spec()?,
+                key,
+                stored.validator,
+            )?
+        };
         Ok(match (stored.status, &stored.approval) {
             (StoredStatus::Approved, Some(approval)) => {
                 client.with_enable_approval(approval.to_approval())

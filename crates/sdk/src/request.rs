@@ -225,6 +225,36 @@ pub async fn request(
     made
 }
 
+/// As [`request`], for a session key someone else holds (ERC-7715's `to`: the app keeps its
+/// key): `signer` becomes the session's signer and no key is made or stored; the session's ops
+/// are prepared and submitted signed ([`SessionClient::prepare_op`](crate::SessionClient::prepare_op)).
+///
+/// # Errors
+/// As [`request`].
+pub async fn request_for_signer(
+    backend: &dyn Backend,
+    records: &dyn SessionRecords,
+    template: &SessionTemplate,
+    plan: &AccountPlan,
+    options: RequestOptions,
+    signer: Address,
+) -> Result<Requested, SdkError> {
+    let now = backend.latest_timestamp().await?;
+    template.ensure_not_expired(now)?;
+    template.ensure_lint_clean(now, options.allow_lint_errors)?;
+    let account = plan.account(backend).await?;
+    request_with_key(
+        backend,
+        records,
+        template,
+        plan,
+        &account,
+        signer,
+        crate::store::EXTERNAL_KEY,
+    )
+    .await
+}
+
 async fn request_with_key(
     backend: &dyn Backend,
     records: &dyn SessionRecords,

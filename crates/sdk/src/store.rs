@@ -281,7 +281,8 @@ pub struct StoredSession {
     pub validator: Address,
     /// The spec, as its canonical `abi.encode` bytes.
     pub spec: Bytes,
-    /// The key file's name inside `keys/`.
+    /// The key file's name inside `keys/` (or the key's id in another store);
+    /// [`EXTERNAL_KEY`] when the app that asked for the session keeps its key.
     pub key_file: String,
     /// Where it stands.
     pub status: StoredStatus,
@@ -299,7 +300,16 @@ pub struct StoredSession {
     pub request: Option<StoredRequest>,
 }
 
+/// The [`StoredSession::key_file`] of a session whose key this store does not hold: the app
+/// that asked for it keeps it (ERC-7715's `to`), and signs prepared ops itself.
+pub const EXTERNAL_KEY: &str = "external";
+
 impl StoredSession {
+    /// Whether the session's key is held by the app that asked for it, not by this store.
+    pub fn key_is_external(&self) -> bool {
+        self.key_file == EXTERNAL_KEY
+    }
+
     /// The account, deployable by its first op when the record keeps its factory.
     pub fn account(&self) -> Result<SmartAccount, StoreError> {
         Ok(SmartAccount {

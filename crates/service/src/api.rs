@@ -250,6 +250,42 @@ pub struct CallsBody {
     pub calls: Vec<CallBody>,
 }
 
+/// The answer to `prepare`: the op and what the session key signs.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PreparedBody {
+    /// The userOp in its ERC-7769 JSON form; its `signature` is a placeholder of the real
+    /// one's length, replaced at `submit`.
+    #[schema(value_type = Object)]
+    pub user_op: serde_json::Value,
+    /// The EntryPoint's hash of it.
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{64}$")]
+    pub user_op_hash: B256,
+    /// What the session key signs (rule 10): raw ECDSA over these 32 bytes, no EIP-191 prefix.
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{64}$")]
+    pub digest: B256,
+    /// The time hint the digest binds: give it back to `submit`.
+    pub time_hint: u64,
+    /// `use`, or `enable` when this op also enables the session: give it back to `submit`.
+    pub mode: String,
+}
+
+/// `POST …/submit`: a prepared op and the session key's signature of its digest.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubmitBody {
+    /// The userOp `prepare` returned (its gas fields may be changed; they are judged again).
+    #[schema(value_type = Object)]
+    pub user_op: serde_json::Value,
+    /// The `timeHint` `prepare` returned.
+    pub time_hint: u64,
+    /// The `mode` `prepare` returned.
+    pub mode: String,
+    /// The session key's signature of the digest (65 bytes, hex).
+    #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{130}$")]
+    pub signature: Bytes,
+}
+
 /// The answer to a check: the op would pass the validator now.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -772,17 +808,167 @@ pub async fn execute_calls(
 ) -> Result<Json<ExecutedBody>, ServiceError> {
     let row = select(&service, &app, &selector, &query)?;
     let calls = calls(&body)?;
-    // One op at a time per session, on every replica: each takes the next nonce of its lane.
-    let mut lease = service.send_lease(row.record.hash).await?;
-    // Read again under the lock: a revoke that landed while this waited stops it.
-    let row = select(&service, &app, &row.id, &SelectQuery::default())?;
+    if row.record.key_is_external() {
+        return Err(SdkError::KeyHeldElsewhere {
+            session: row.record.hash,
+            signer: row.record.spec()?.signer,
+        }
+        .into());
+    }
+    let (mut lease, row) = turn_to_send(&service, &app, &row).await?;
+    let targets: Vec<Address> = calls.iter().map(|c| c.to).collect();
+    let (record, recorded) =
+        journal::recorder(&service, &row, hold.map(|axum::Extension(hold)| hold));
+    let client = client(&service, &app, &row, &targets)?.with_journal(record);
+    let sent = client.send(&calls).await;
+    let recorded = *recorded.lock().unwrap_or_else(|p| p.into_inner());
+    settle_sent(
+        &service, &app, &row, &mut lease, targets, recorded, &client, sent,
+    )
+    .await
+}
+
+/// An op for a session whose key the app holds (ERC-7715): judged by the engine, priced,
+/// and returned with the digest the app's key signs. Nothing is kept: `submit` takes it back.
+#[utoipa::path(post, path = "/v1/sessions/{session}/prepare", request_body = CallsBody,
+    params(("session" = String, Path, pattern = r"^(ses_[0-9a-f]{16}|0x[0-9a-fA-F]{64}|latest)$", description = "`ses_…`, the session hash (0x…), or `latest`"), SelectQuery),
+    security(("app_key" = [])),
+    responses(
+        (status = 200, description = "The op and the digest to sign", body = PreparedBody),
+        (status = 404, description = "This app has no such session", body = ErrorResponse),
+        (status = 409, description = "Revoked here, not approved yet, or the service holds the key (use execute)", body = ErrorResponse),
+        (status = 422, description = "Refused by the engine (the named violation)", body = ErrorResponse),
+        (status = 502, description = "The chain or bundler failed", body = ErrorResponse),
+    ))]
+pub async fn prepare_calls(
+    State(service): State<Arc<Service>>,
+    AuthedApp(app): AuthedApp,
+    PathParam(selector): PathParam,
+    QueryParams(query): QueryParams<SelectQuery>,
+    JsonBody(body): JsonBody<CallsBody>,
+) -> Result<Json<PreparedBody>, ServiceError> {
+    let row = select(&service, &app, &selector, &query)?;
+    ensure_external_key(&row)?;
+    let calls = calls(&body)?;
+    let targets: Vec<Address> = calls.iter().map(|c| c.to).collect();
+    let prepared = client(&service, &app, &row, &targets)?
+        .prepare_op(&calls)
+        .await;
+    let (verdict, reason) = match &prepared {
+        Ok(_) => (Verdict::Allowed, None),
+        Err(error) => outcome(error),
+    };
+    service.note(
+        &row,
+        Entry {
+            kind: Some(Kind::Check),
+            verdict: Some(verdict),
+            reason,
+            targets,
+            ..Entry::default()
+        },
+        &[],
+    );
+    let prepared = prepared?;
+    Ok(Json(PreparedBody {
+        user_op: serde_json::to_value(sessionkeys::erc7769::RpcUserOperation::from(&prepared.op))
+            .unwrap_or_default(),
+        user_op_hash: prepared.user_op_hash,
+        digest: prepared.digest,
+        time_hint: prepared.time_hint,
+        mode: mode_word(prepared.mode).to_string(),
+    }))
+}
+
+/// A prepared op with the app's key's signature over its digest: checked, judged again, sent
+/// and waited for as `execute` does (under the session's lease and `Idempotency-Key`).
+#[utoipa::path(post, path = "/v1/sessions/{session}/submit", request_body = SubmitBody,
+    params(("session" = String, Path, pattern = r"^(ses_[0-9a-f]{16}|0x[0-9a-fA-F]{64}|latest)$", description = "`ses_…`, the session hash (0x…), or `latest`"), SelectQuery),
+    security(("app_key" = [])),
+    responses(
+        (status = 200, description = "The op landed", body = ExecutedBody),
+        (status = 404, description = "This app has no such session", body = ErrorResponse),
+        (status = 409, description = "Revoked here, the service holds the key, or an earlier op may still land", body = ErrorResponse),
+        (status = 422, description = "Not the session key's signature, refused by the engine or the bundler, or reverted", body = ErrorResponse),
+        (status = 502, description = "The chain or bundler failed", body = ErrorResponse),
+    ))]
+pub async fn submit_op(
+    State(service): State<Arc<Service>>,
+    AuthedApp(app): AuthedApp,
+    PathParam(selector): PathParam,
+    QueryParams(query): QueryParams<SelectQuery>,
+    hold: Option<axum::Extension<crate::idempotency::Hold>>,
+    JsonBody(body): JsonBody<SubmitBody>,
+) -> Result<Json<ExecutedBody>, ServiceError> {
+    let row = select(&service, &app, &selector, &query)?;
+    ensure_external_key(&row)?;
+    let op: sessionkeys::erc7769::RpcUserOperation = serde_json::from_value(body.user_op)
+        .map_err(|e| ServiceError::BadRequest(format!("userOp: {e}")))?;
+    let op = sessionkeys_chain::UserOperation::try_from(&op)
+        .map_err(|e| ServiceError::BadRequest(format!("userOp: {e}")))?;
+    let mode = match body.mode.as_str() {
+        "use" => SignatureMode::Use,
+        "enable" => SignatureMode::Enable,
+        other => {
+            return Err(ServiceError::BadRequest(format!(
+                "mode {other:?}: give the mode prepare returned, \"use\" or \"enable\""
+            )));
+        }
+    };
+    let targets: Vec<Address> = sessionkeys_engine::execute::decode_execute(&op.call_data)
+        .map(|calls| calls.iter().map(|c| c.target).collect())
+        .unwrap_or_default();
+    let (mut lease, row) = turn_to_send(&service, &app, &row).await?;
+    let (record, recorded) =
+        journal::recorder(&service, &row, hold.map(|axum::Extension(hold)| hold));
+    let client = client(&service, &app, &row, &targets)?.with_journal(record);
+    let sent = client
+        .submit_prepared(op, mode, body.time_hint, &body.signature)
+        .await;
+    let recorded = *recorded.lock().unwrap_or_else(|p| p.into_inner());
+    settle_sent(
+        &service, &app, &row, &mut lease, targets, recorded, &client, sent,
+    )
+    .await
+}
+
+/// `prepare` and `submit` are for sessions whose key the app holds; the service signs the
+/// others itself (`execute`).
+fn ensure_external_key(row: &SessionRow) -> Result<(), ServiceError> {
+    if row.record.key_is_external() {
+        Ok(())
+    } else {
+        Err(ServiceError::Conflict(format!(
+            "session {} is signed by this service: use POST /v1/sessions/{}/execute",
+            row.id, row.id
+        )))
+    }
+}
+
+fn mode_word(mode: SignatureMode) -> &'static str {
+    match mode {
+        SignatureMode::Enable => "enable",
+        _ => "use",
+    }
+}
+
+/// The session's turn to send, on every replica (each op takes the next nonce of its lane):
+/// its lease, the row read again under it (a revoke that landed while this waited stops it),
+/// and the ops an earlier request sent settled first.
+async fn turn_to_send(
+    service: &Arc<Service>,
+    app: &App,
+    row: &SessionRow,
+) -> Result<(crate::lease::Lease, SessionRow), ServiceError> {
+    let lease = service.send_lease(row.record.hash).await?;
+    let row = select(service, app, &row.id, &SelectQuery::default())?;
     // An earlier op of the session whose request never saw its end (a replica died, a receipt
     // timed out) is settled first; while it may still land, nothing else is sent.
     let ops = service.db.ops_to_settle(
         row.record.hash,
         crate::db::unix_now().saturating_sub(journal::DROPPED_RECHECK_SECONDS),
     )?;
-    if let Some(op) = journal::reconcile(&service, ops).await?.first() {
+    if let Some(op) = journal::reconcile(service, ops).await?.first() {
         return Err(ServiceError::Busy(format!(
             "op {} of this session was sent and may still land: retry once it settles (within {} s)",
             op.user_op_hash,
@@ -792,11 +978,22 @@ pub async fn execute_calls(
                 .max(1)
         )));
     }
-    let targets: Vec<Address> = calls.iter().map(|c| c.to).collect();
-    let (record, recorded) =
-        journal::recorder(&service, &row, hold.map(|axum::Extension(hold)| hold));
-    let client = client(&service, &app, &row, &targets)?.with_journal(record);
-    let sent = client.send(&calls).await;
+    Ok((lease, row))
+}
+
+/// After an op was sent (or not): its journal entry settled, the log written, the session
+/// marked enabled by its first op, the budgets read for the alerts; the answer.
+#[allow(clippy::too_many_arguments)] // one step of execute and submit, not an API
+async fn settle_sent(
+    service: &Arc<Service>,
+    app: &App,
+    row: &SessionRow,
+    lease: &mut crate::lease::Lease,
+    targets: Vec<Address>,
+    recorded: Option<B256>,
+    client: &SessionClient,
+    sent: Result<sessionkeys::Executed, SdkError>,
+) -> Result<Json<ExecutedBody>, ServiceError> {
     let executed = match sent {
         Ok(executed) => {
             // The op landed: a failure to write that down is logged, not answered (a 503
@@ -818,8 +1015,7 @@ pub async fn execute_calls(
             executed
         }
         Err(error) => {
-            let written = *recorded.lock().unwrap_or_else(|p| p.into_inner());
-            let settled = match (&error, written) {
+            let settled = match (&error, recorded) {
                 // The bundler refused the op in validation: it is in no mempool.
                 (SdkError::BundlerRefused { code, .. }, Some(user_op_hash))
                     if journal::refusal_is_final(*code) =>
@@ -868,7 +1064,7 @@ pub async fn execute_calls(
                 _ => None,
             };
             service.note(
-                &row,
+                row,
                 Entry {
                     kind: Some(Kind::Execute),
                     verdict: Some(verdict),
@@ -889,11 +1085,11 @@ pub async fn execute_calls(
         record.approval = None;
         // The op landed whatever happens here: a revoke that came meanwhile (the row stays
         // revoked) or a database failure is logged, not answered.
-        if let Err(error) = sessionkeys::SessionRecords::save(&service.db.records(&app), &record) {
+        if let Err(error) = sessionkeys::SessionRecords::save(&service.db.records(app), &record) {
             service.warn(&format!("session {}: not marked enabled: {error}", row.id));
         }
         service.note(
-            &row,
+            row,
             Entry {
                 kind: Some(Kind::Enabled),
                 user_op_hash: Some(executed.user_op_hash),
@@ -906,7 +1102,7 @@ pub async fn execute_calls(
     // The budgets after the op, for the budget alert (best effort: a failed read skips it).
     let usage = client.usage().await.unwrap_or_default();
     service.note(
-        &row,
+        row,
         Entry {
             kind: Some(Kind::Execute),
             verdict: Some(Verdict::Allowed),
@@ -974,6 +1170,15 @@ pub(crate) async fn revoke_row(
     // finishes first, so none is mid-flight when this returns; and the session key's own
     // revoke, for an enabled session.
     let self_revoke = match service.send_lease(row.record.hash).await {
+        Ok(_lease) if current.record.key_is_external() => Some(SelfRevokeBody {
+            user_op_hash: None,
+            error: Some(
+                "the session key is held by the app that asked for it: its own revoke is an op \
+                 the app prepares and submits; until then, or the owner's revoke, the chain \
+                 still accepts the key"
+                    .into(),
+            ),
+        }),
         Ok(_lease) if current.record.status == StoredStatus::Granted => {
             let done = self_revoke(service, &current).await;
             service.note(

@@ -163,6 +163,13 @@ CREATE TABLE IF NOT EXISTS operations (
 );
 CREATE INDEX IF NOT EXISTS operations_by_state ON operations(state, session_hash);
 CREATE INDEX IF NOT EXISTS operations_by_key ON operations(app_id, idempotency_key);
+CREATE TABLE IF NOT EXISTS erc7715_permissions (
+    session_id TEXT PRIMARY KEY REFERENCES sessions(id),
+    app_id TEXT NOT NULL,
+    request TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS erc7715_permissions_by_app ON erc7715_permissions(app_id, created_at);
 CREATE TABLE IF NOT EXISTS session_leases (
     session_hash TEXT PRIMARY KEY,
     holder TEXT NOT NULL,
@@ -417,6 +424,18 @@ impl Database {
         values: Vec<crate::sql::Value>,
     ) -> Result<Option<SessionRow>, StoreError> {
         Ok(self.select_sessions(filter, values)?.into_iter().next())
+    }
+
+    /// A session this service holds on `account`, whichever app asked for it (the account's
+    /// owner and factory are the same in all of them).
+    pub(crate) fn any_session_of_account(
+        &self,
+        account: Address,
+    ) -> Result<Option<SessionRow>, StoreError> {
+        self.one_session(
+            "account = ?1 ORDER BY created_at, id",
+            values![format!("{account:x}")],
+        )
     }
 
     /// `app`'s session with this id.

@@ -147,7 +147,7 @@ impl From<StoreError> for ServiceError {
 }
 
 impl ServiceError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    pub(crate) fn status_and_code(&self) -> (StatusCode, &'static str) {
         use StatusCode as S;
         match self {
             Self::Unauthorized | Self::OwnerUnauthorized => (S::UNAUTHORIZED, "unauthorized"),

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod api;
 pub mod app_key;
 pub mod db;
+pub mod erc7715;
 pub mod error;
 pub mod events;
 pub mod idempotency;
@@ -14,6 +15,7 @@ pub mod master_key;
 pub mod ops;
 pub mod owner_api;
 pub mod owner_auth;
+pub mod permissions;
 mod sql;
 pub mod webhooks;
 
@@ -287,6 +289,9 @@ impl Service {
             .route("/v1/sessions/{session}/approve", post(api::approve_session))
             .route("/v1/sessions/{session}/check", post(api::check_calls))
             .route("/v1/sessions/{session}/execute", post(api::execute_calls))
+            .route("/v1/sessions/{session}/prepare", post(api::prepare_calls))
+            .route("/v1/sessions/{session}/submit", post(api::submit_op))
+            .route("/v1/erc7715", post(erc7715::erc7715))
             .route("/v1/sessions/{session}/revoke", post(api::revoke_session))
             .route(
                 "/v1/webhooks",
@@ -389,6 +394,9 @@ impl Service {
         api::approve_session,
         api::check_calls,
         api::execute_calls,
+        api::prepare_calls,
+        api::submit_op,
+        erc7715::erc7715,
         api::revoke_session,
         api::account_sessions,
         api::revoke_account,
