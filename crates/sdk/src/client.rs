@@ -680,21 +680,55 @@ impl SessionClient {
         time_hint: u64,
         signature: &[u8],
     ) -> Result<Executed, SdkError> {
+        let backend = self.backend.as_ref();
+        let foreign = |reason: String| SdkError::ForeignOp {
+            session: self.hash,
+            reason,
+        };
         let lane = nonce_key(self.setting.validator, session_lane(self.hash));
         if op.sender != self.account.address || op.nonce >> 64 != U256::from(lane) {
-            return Err(SdkError::Account(format!(
-                "this op is not one of session {}'s: its sender must be {} and its nonce on \
-                 the session's lane; prepare it again",
-                self.hash, self.account.address
+            return Err(foreign(format!(
+                "its sender must be {} and its nonce on the session's lane",
+                self.account.address
+            )));
+        }
+        let next = operation::next_nonce(backend, self.account.version, op.sender, lane).await?;
+        if op.nonce < next {
+            return Err(SdkError::NonceUsed {
+                session: self.hash,
+                nonce: op.nonce,
+            });
+        }
+        // The hint the digest binds must be one the chain could have given: not after its
+        // latest block (the bundler simulates there), and the op judged at the chain's time.
+        let now = backend.latest_timestamp().await?;
+        if time_hint > now {
+            return Err(foreign(format!(
+                "its time hint {time_hint} is after the chain's time {now}"
+            )));
+        }
+        let targets: Vec<Address> = sessionkeys_engine::execute::decode_execute(&op.call_data)
+            .map_err(|violation| SdkError::Refused { violation })?
+            .iter()
+            .map(|call| call.target)
+            .collect();
+        let ctx = self.context_for_targets(targets).await?;
+        if self.mode(&ctx) != mode {
+            return Err(foreign(format!(
+                "its mode is {mode:?}, but the session needs {:?} now",
+                self.mode(&ctx)
             )));
         }
         op.signature = self.stub_signature(&op.call_data, mode, time_hint)?;
-        let user_op_hash =
-            operation::user_op_hash(self.backend.as_ref(), self.account.version, &op).await?;
+        let user_op_hash = operation::user_op_hash(backend, self.account.version, &op).await?;
         let digest = signing::session_digest(user_op_hash, self.hash, time_hint, mode);
-        let parsed = alloy::primitives::Signature::try_from(signature).map_err(|e| {
-            SdkError::MalformedSignature(format!("{e} ({} bytes given)", signature.len()))
-        })?;
+        // The validator takes v = 27 or 28 and a low s only: the signature is checked, then sent,
+        // in that one form (the same key's signature, whatever form it came in).
+        let parsed = alloy::primitives::Signature::try_from(signature)
+            .map_err(|e| {
+                SdkError::MalformedSignature(format!("{e} ({} bytes given)", signature.len()))
+            })?
+            .normalized_s();
         let recovered = parsed
             .recover_address_from_prehash(&digest)
             .map_err(|e| SdkError::MalformedSignature(e.to_string()))?;
@@ -705,15 +739,9 @@ impl SessionClient {
                 recovered,
             });
         }
-        let targets: Vec<Address> = sessionkeys_engine::execute::decode_execute(&op.call_data)
-            .map_err(|violation| SdkError::Refused { violation })?
-            .iter()
-            .map(|call| call.target)
-            .collect();
-        let ctx = self.context_for_targets(targets).await?;
         let validation = self.evaluate(&ctx, &op, mode, time_hint)?;
-        self.check_window(&validation, time_hint)?;
-        let signature = Bytes::copy_from_slice(signature);
+        self.check_window(&validation, now)?;
+        let signature = Bytes::copy_from_slice(&parsed.as_bytes());
         self.sign_record_and_send(op, mode, time_hint, move |_| signature)
             .await
     }

@@ -175,6 +175,26 @@ pub enum SdkError {
         /// Who signed.
         recovered: alloy::primitives::Address,
     },
+    /// An op submitted for a session that is not one it could send now: another account or
+    /// lane, a time hint after the chain's time, or a mode the session does not need.
+    #[error("this op is not one session {session} can send: {reason}; prepare it again")]
+    ForeignOp {
+        /// The session hash.
+        session: alloy::primitives::B256,
+        /// What does not match.
+        reason: String,
+    },
+    /// A prepared op whose nonce an op of the session has used since.
+    #[error(
+        "nonce {nonce} of session {session} is used already (another op landed since this one \
+         was prepared): prepare it again"
+    )]
+    NonceUsed {
+        /// The session hash.
+        session: alloy::primitives::B256,
+        /// The op's nonce.
+        nonce: alloy::primitives::U256,
+    },
     /// The session's key is held by someone else (an app that keeps its own key): the client
     /// can prepare ops and submit them signed, not sign them itself.
     #[error(

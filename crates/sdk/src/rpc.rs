@@ -257,23 +257,42 @@ impl Backend for RpcBackend {
         })
     }
 
+    /// Every matching log from block 0 to the latest, in pages: the whole range first; a page
+    /// the node refuses (a provider's range or result cap) is halved and asked again, and the
+    /// pages after keep the size that passed. A node without caps answers in one request; a
+    /// capped one in about range / cap requests, plus one per halving.
     async fn logs(&self, query: LogQuery) -> Result<Vec<Log>, BackendError> {
         let mut filter = Filter::new()
             .address(query.address)
-            .event_signature(query.topic0)
-            .from_block(0);
+            .event_signature(query.topic0);
         if let Some(topic1) = query.topic1 {
             filter = filter.topic1(topic1);
         }
         if let Some(topic2) = query.topic2 {
             filter = filter.topic2(topic2);
         }
-        let logs = self
+        let latest = self
             .node
-            .get_logs(&filter)
+            .get_block_number()
             .await
-            .map_err(|e| self.node_error("eth_getLogs", e))?;
-        Ok(logs.into_iter().map(|l| l.inner).collect())
+            .map_err(|e| self.node_error("eth_blockNumber", e))?;
+        let mut out = Vec::new();
+        let mut start = 0u64;
+        let mut page = latest.saturating_add(1);
+        while start <= latest {
+            let end = start.saturating_add(page - 1).min(latest);
+            let paged = filter.clone().from_block(start).to_block(end);
+            match self.node.get_logs(&paged).await {
+                Ok(logs) => {
+                    out.extend(logs.into_iter().map(|l| l.inner));
+                    start = end.saturating_add(1);
+                }
+                // The node answered, refusing the page: a smaller one may pass.
+                Err(RpcError::ErrorResp(_)) if page > 1 => page /= 2,
+                Err(e) => return Err(self.node_error("eth_getLogs", e)),
+            }
+        }
+        Ok(out)
     }
 
     async fn send_transaction(
@@ -366,6 +385,121 @@ fn system_time() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A node on loopback whose `eth_getLogs` refuses any range wider than `cap` blocks (as
+    /// hosted providers do) and finds one log at block 77 of 0..=100; it records each range
+    /// asked.
+    /// The block ranges a test node was asked for, in order.
+    type Asked = std::sync::Arc<std::sync::Mutex<Vec<(u64, u64)>>>;
+
+    fn capped_node(cap: u64) -> (String, Asked) {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = std::sync::Arc::clone(&asked);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0u8; length];
+                if reader.read_exact(&mut body).is_err() {
+                    continue;
+                }
+                let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                let number = |v: &serde_json::Value| {
+                    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+                };
+                let reply = match request["method"].as_str().unwrap() {
+                    "eth_blockNumber" => serde_json::json!({ "result": "0x64" }),
+                    "eth_getLogs" => {
+                        let (from, to) = (
+                            number(&request["params"][0]["fromBlock"]),
+                            number(&request["params"][0]["toBlock"]),
+                        );
+                        record.lock().unwrap().push((from, to));
+                        if to - from + 1 > cap {
+                            serde_json::json!({ "error": { "code": -32005,
+                                "message": format!("block range is too wide (max {cap})") } })
+                        } else if (from..=to).contains(&77) {
+                            serde_json::json!({ "result": [{
+                                "address": "0x0000000000000000000000000000000000000001",
+                                "topics": [format!("0x{}", "ab".repeat(32))],
+                                "data": "0x",
+                                "blockNumber": "0x4d",
+                                "blockHash": format!("0x{}", "11".repeat(32)),
+                                "transactionHash": format!("0x{}", "22".repeat(32)),
+                                "transactionIndex": "0x0",
+                                "logIndex": "0x0",
+                                "removed": false
+                            }] })
+                        } else {
+                            serde_json::json!({ "result": [] })
+                        }
+                    }
+                    other => panic!("unexpected {other}"),
+                };
+                let mut reply = reply;
+                reply["jsonrpc"] = "2.0".into();
+                reply["id"] = request["id"].clone();
+                let text = reply.to_string();
+                let mut stream = stream;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+            }
+        });
+        (url, asked)
+    }
+
+    fn log_query() -> LogQuery {
+        LogQuery {
+            address: Address::with_last_byte(1),
+            topic0: B256::repeat_byte(0xab),
+            topic1: None,
+            topic2: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn logs_are_read_in_pages_a_capped_node_accepts() {
+        let (url, asked) = capped_node(16);
+        let backend = RpcBackend::new(&url, &url).unwrap();
+        let logs = backend.logs(log_query()).await.unwrap();
+        assert_eq!(logs.len(), 1, "the one log, found once");
+        let asked = asked.lock().unwrap().clone();
+        // Every block 0..=100 was read exactly once by the pages that passed.
+        let mut covered: Vec<(u64, u64)> =
+            asked.iter().copied().filter(|(f, t)| t - f < 16).collect();
+        covered.sort_unstable();
+        let mut next = 0;
+        for (from, to) in &covered {
+            assert_eq!(*from, next, "{covered:?}");
+            next = to + 1;
+        }
+        assert_eq!(next, 101, "{covered:?}");
+        // 101 → 50 → 25 refused, then pages of 12: 3 + 9 requests, not one per block.
+        assert_eq!(asked.len(), 12, "{asked:?}");
+    }
+
+    #[tokio::test]
+    async fn a_node_without_a_cap_is_asked_once() {
+        let (url, asked) = capped_node(u64::MAX);
+        let backend = RpcBackend::new(&url, &url).unwrap();
+        assert_eq!(backend.logs(log_query()).await.unwrap().len(), 1);
+        assert_eq!(asked.lock().unwrap().as_slice(), [(0, 100)]);
+    }
 
     #[tokio::test]
     async fn a_node_that_takes_the_connection_and_never_answers_times_out_naming_its_url() {

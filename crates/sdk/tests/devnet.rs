@@ -676,8 +676,8 @@ async fn a_key_held_elsewhere_signs_prepared_ops_and_only_its_signature_is_accep
         U256::from(USDC)
     );
 
-    // Submitted again, the same op is refused (its nonce is spent).
-    assert!(
+    // Submitted again, the same op is refused before anything is sent: its nonce is spent.
+    assert!(matches!(
         client
             .submit_prepared(
                 prepared.op.clone(),
@@ -685,9 +685,9 @@ async fn a_key_held_elsewhere_signs_prepared_ops_and_only_its_signature_is_accep
                 prepared.time_hint,
                 &signature.as_bytes()
             )
-            .await
-            .is_err()
-    );
+            .await,
+        Err(SdkError::NonceUsed { .. })
+    ));
     // The app's key signs calls it put in itself, over the limit: correctly signed, still
     // judged by the engine before anything is sent.
     let next = client.prepare_op(&[transfer(ALICE, USDC)]).await.unwrap();
@@ -715,9 +715,25 @@ async fn a_key_held_elsewhere_signs_prepared_ops_and_only_its_signature_is_accep
         },
         "LimitExceeded"
     );
+    // Another mode than the session needs, or a hint after the chain's time: not this op.
     let signature = app_key.sign_hash_sync(&next.digest).unwrap();
+    for (mode, hint) in [
+        (SignatureMode::Enable, next.time_hint),
+        (next.mode, next.time_hint + 3600),
+    ] {
+        assert!(matches!(
+            client
+                .submit_prepared(next.op.clone(), mode, hint, &signature.as_bytes())
+                .await,
+            Err(SdkError::ForeignOp { .. })
+        ));
+    }
+    // The same key's signature in another encoding (v = 0/1, as some libraries write it) is
+    // the key's: it is sent in the validator's form (v = 27/28, low s).
+    let mut v01 = signature.as_bytes();
+    v01[64] -= 27;
     client
-        .submit_prepared(next.op, next.mode, next.time_hint, &signature.as_bytes())
+        .submit_prepared(next.op, next.mode, next.time_hint, &v01)
         .await
         .unwrap();
     assert_eq!(

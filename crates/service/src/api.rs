@@ -1170,15 +1170,18 @@ pub(crate) async fn revoke_row(
     // finishes first, so none is mid-flight when this returns; and the session key's own
     // revoke, for an enabled session.
     let self_revoke = match service.send_lease(row.record.hash).await {
-        Ok(_lease) if current.record.key_is_external() => Some(SelfRevokeBody {
-            user_op_hash: None,
-            error: Some(
-                "the session key is held by the app that asked for it: its own revoke is an op \
-                 the app prepares and submits; until then, or the owner's revoke, the chain \
-                 still accepts the key"
-                    .into(),
-            ),
-        }),
+        Ok(_lease) if current.record.key_is_external() => {
+            (current.record.status == StoredStatus::Granted).then(|| SelfRevokeBody {
+                user_op_hash: None,
+                error: Some(
+                    "the session key is held by the app that asked for it, so this service \
+                     cannot send its own revoke: the chain accepts the key until the owner \
+                     revokes the session, or the app sends the key's revokeSession op to a \
+                     bundler itself"
+                        .into(),
+                ),
+            })
+        }
         Ok(_lease) if current.record.status == StoredStatus::Granted => {
             let done = self_revoke(service, &current).await;
             service.note(

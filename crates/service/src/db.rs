@@ -426,15 +426,15 @@ impl Database {
         Ok(self.select_sessions(filter, values)?.into_iter().next())
     }
 
-    /// A session this service holds on `account`, whichever app asked for it (the account's
-    /// owner and factory are the same in all of them).
-    pub(crate) fn any_session_of_account(
+    /// A session `app` holds on `account` (its owner and factory).
+    pub(crate) fn app_session_of_account(
         &self,
+        app: &App,
         account: Address,
     ) -> Result<Option<SessionRow>, StoreError> {
         self.one_session(
-            "account = ?1 ORDER BY created_at, id",
-            values![format!("{account:x}")],
+            "account = ?1 AND app_id = ?2 ORDER BY created_at, id",
+            values![format!("{account:x}"), &app.id],
         )
     }
 

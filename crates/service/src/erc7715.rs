@@ -34,12 +34,19 @@ pub const INVALID_PARAMS: i64 = -32602;
 /// The chain, the bundler or the database failed (retry later).
 pub const INTERNAL_ERROR: i64 = -32603;
 
+/// At most this many permissions per `wallet_requestExecutionPermissions` call: each costs
+/// several chain reads and a stored session, under one rate-limit token.
+pub const MAX_REQUESTS_PER_CALL: usize = 16;
+
 /// A JSON-RPC error: its code, a sentence, and details.
 #[derive(Debug)]
 pub struct RpcError {
     code: i64,
     message: String,
     data: Option<Value>,
+    /// "Retry later" (the database down, the session busy): not kept under an
+    /// `Idempotency-Key`, as the REST endpoints' 503 and 409 `session_busy` are not.
+    transient: bool,
 }
 
 impl From<NotGrantable> for RpcError {
@@ -48,6 +55,7 @@ impl From<NotGrantable> for RpcError {
             code: INVALID_PARAMS,
             message: refusal.to_string(),
             data: Some(json!({ "path": refusal.path, "reason": refusal.reason })),
+            transient: false,
         }
     }
 }
@@ -56,6 +64,8 @@ impl From<ServiceError> for RpcError {
     fn from(error: ServiceError) -> Self {
         let body = error.body();
         let status = error.status_and_code().0;
+        let transient = status == axum::http::StatusCode::SERVICE_UNAVAILABLE
+            || matches!(error, ServiceError::Busy(_));
         Self {
             code: if status.is_server_error() {
                 INTERNAL_ERROR
@@ -64,6 +74,7 @@ impl From<ServiceError> for RpcError {
             },
             message: body.error.message.clone(),
             data: Some(serde_json::to_value(&body.error).unwrap_or(Value::Null)),
+            transient,
         }
     }
 }
@@ -109,7 +120,7 @@ pub async fn erc7715(
     State(service): State<Arc<Service>>,
     AuthedApp(app): AuthedApp,
     body: axum::body::Bytes,
-) -> Json<Value> {
+) -> axum::response::Response {
     let request: RpcRequest = match serde_json::from_slice::<Value>(&body) {
         Err(error) => {
             return answer(
@@ -118,6 +129,7 @@ pub async fn erc7715(
                     code: PARSE_ERROR,
                     message: format!("the body is not JSON: {error}"),
                     data: None,
+                    transient: false,
                 }),
             );
         }
@@ -135,6 +147,7 @@ pub async fn erc7715(
                                  \"method\", \"params\"}}): {error}"
                             ),
                             data: None,
+                            transient: false,
                         }),
                     );
                 }
@@ -148,6 +161,7 @@ pub async fn erc7715(
                 code: INVALID_REQUEST,
                 message: format!("jsonrpc must be \"2.0\", not {:?}", request.jsonrpc),
                 data: None,
+                transient: false,
             }),
         );
     }
@@ -166,22 +180,40 @@ pub async fn erc7715(
                  wallet_getGrantedExecutionPermissions, wallet_revokeExecutionPermission"
             ),
             data: None,
+            transient: false,
         }),
     };
     answer(request.id, result)
 }
 
-fn answer(id: Value, result: Result<Value, RpcError>) -> Json<Value> {
-    Json(match result {
-        Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+fn answer(id: Value, result: Result<Value, RpcError>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (body, transient) = rpc_body(id, result);
+    let mut response = Json(body).into_response();
+    if transient {
+        response.extensions_mut().insert(crate::error::Transient);
+    }
+    response
+}
+
+/// The JSON-RPC 2.0 response body, and whether it says "retry later".
+fn rpc_body(id: Value, result: Result<Value, RpcError>) -> (Value, bool) {
+    match result {
+        Ok(result) => (
+            json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+            false,
+        ),
         Err(error) => {
             let mut body = json!({ "code": error.code, "message": error.message });
             if let Some(data) = error.data {
                 body["data"] = data;
             }
-            json!({ "jsonrpc": "2.0", "id": id, "error": body })
+            (
+                json!({ "jsonrpc": "2.0", "id": id, "error": body }),
+                error.transient,
+            )
         }
-    })
+    }
 }
 
 async fn chain_id(service: &Service) -> Result<u64, RpcError> {
@@ -211,8 +243,14 @@ async fn request_permissions(
 ) -> Result<Value, RpcError> {
     let requests: Vec<PermissionRequest> = serde_json::from_value(params)
         .map_err(|e| invalid_params("params", format!("an array of PermissionRequest: {e}")))?;
-    if requests.is_empty() {
-        return Err(invalid_params("params", "no PermissionRequest given"));
+    if requests.is_empty() || requests.len() > MAX_REQUESTS_PER_CALL {
+        return Err(invalid_params(
+            "params",
+            format!(
+                "{} PermissionRequests: give 1 to {MAX_REQUESTS_PER_CALL} per call",
+                requests.len()
+            ),
+        ));
     }
     let chain = chain_id(service).await?;
     let now = service
@@ -262,9 +300,15 @@ async fn request_permissions(
                  ask which)",
             )
         })?;
-        let plan = account_plan(service, from)
-            .await
-            .map_err(|reason| invalid_params(&at("from"), reason))?;
+        let plan = account_plan(service, app, from).await?.ok_or_else(|| {
+            invalid_params(
+                &at("from"),
+                format!(
+                    "{from} is not an account this service knows: request a session for its \
+                     owner first (POST /v1/sessions with its owner and salt), or deploy it"
+                ),
+            )
+        })?;
         planned.push((asked, template, findings, plan));
     }
     let mut granted = Vec::with_capacity(planned.len());
@@ -325,37 +369,29 @@ fn redeem_note(row: &SessionRow) -> String {
     )
 }
 
-/// The plan of account `from`: from a session this service holds on it, else from its
-/// `owner()` if it is the default account of that owner.
-async fn account_plan(service: &Service, from: Address) -> Result<AccountPlan, String> {
-    if let Some(row) = service
-        .db
-        .any_session_of_account(from)
-        .map_err(|e| e.to_string())?
+/// The plan of account `from`: from a session this app holds on it, else from its `owner()`
+/// if it is that owner's default account; `None` when neither. Chain failures are errors
+/// (their text never reaches the app: it would quote the node's URL).
+async fn account_plan(
+    service: &Service,
+    app: &App,
+    from: Address,
+) -> Result<Option<AccountPlan>, RpcError> {
+    if let Some(row) = service.db.app_session_of_account(app, from)?
         && let Some(factory) = &row.record.factory
     {
         let mut plan = AccountPlan::new(row.record.owner, row.record.entry_point);
         plan.factory_owner = service.factory_owner;
         plan.salt = factory.salt;
         if plan.stored_factory().factory == factory.factory {
-            return Ok(plan);
+            return Ok(Some(plan));
         }
     }
-    let unknown = || {
-        format!(
-            "{from} is not an account this service knows: request a session for its owner first \
-             (POST /v1/sessions with its owner and salt), or deploy it"
-        )
-    };
-    let code = service
-        .backend
-        .code(from)
-        .await
-        .map_err(|e| SdkError::from(e).to_string())?;
+    let code = service.backend.code(from).await.map_err(SdkError::from)?;
     if code.is_empty() {
-        return Err(unknown());
+        return Ok(None);
     }
-    let out = service
+    let owner = service
         .backend
         .call(
             from,
@@ -368,17 +404,13 @@ async fn account_plan(service: &Service, from: Address) -> Result<AccountPlan, S
         .and_then(|o| {
             sessionkeys_contracts::abi::SessionAccount::ownerCall::abi_decode_returns(&o).ok()
         });
-    let owner = out.ok_or_else(unknown)?;
+    let Some(owner) = owner else {
+        return Ok(None);
+    };
     let mut plan = AccountPlan::new(owner, service.version);
     plan.factory_owner = service.factory_owner;
-    let account = plan
-        .account(service.backend.as_ref())
-        .await
-        .map_err(|e| e.to_string())?;
-    if account.address != from {
-        return Err(unknown());
-    }
-    Ok(plan)
+    let account = plan.account(service.backend.as_ref()).await?;
+    Ok((account.address == from).then_some(plan))
 }
 
 /// A PermissionResponse: the request as asked, `context` (the session hash), `dependencies`,
@@ -523,12 +555,20 @@ mod tests {
 
     #[test]
     fn every_answer_is_a_json_rpc_2_response_with_the_request_id() {
-        let ok = answer(json!(7), Ok(json!({})));
-        assert_eq!(ok.0, json!({ "jsonrpc": "2.0", "id": 7, "result": {} }));
-        let refused = answer(json!("a"), Err(invalid_params("params[0].to", "has code")));
-        assert_eq!(refused.0["error"]["code"], INVALID_PARAMS);
-        assert_eq!(refused.0["error"]["data"]["path"], "params[0].to");
-        assert_eq!(refused.0["id"], "a");
+        let (ok, _) = rpc_body(json!(7), Ok(json!({})));
+        assert_eq!(ok, json!({ "jsonrpc": "2.0", "id": 7, "result": {} }));
+        let (refused, transient) =
+            rpc_body(json!("a"), Err(invalid_params("params[0].to", "has code")));
+        assert_eq!(refused["error"]["code"], INVALID_PARAMS);
+        assert_eq!(refused["error"]["data"]["path"], "params[0].to");
+        assert_eq!(refused["id"], "a");
+        assert!(!transient);
+        // The database down is "retry later": not kept under an Idempotency-Key.
+        let down = RpcError::from(ServiceError::from(StoreError::Unavailable {
+            reason: "connection closed".into(),
+        }));
+        assert_eq!(down.code, INTERNAL_ERROR);
+        assert!(down.transient);
     }
 
     #[test]

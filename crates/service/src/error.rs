@@ -174,7 +174,9 @@ impl ServiceError {
                 | SdkError::SessionExpired { .. }
                 | SdkError::MalformedSignature(_)
                 | SdkError::WrongSigner { .. }
-                | SdkError::WrongSessionSigner { .. } => (S::UNPROCESSABLE_ENTITY, "bad_request"),
+                | SdkError::WrongSessionSigner { .. }
+                | SdkError::ForeignOp { .. } => (S::UNPROCESSABLE_ENTITY, "bad_request"),
+                SdkError::NonceUsed { .. } => (S::CONFLICT, "conflict"),
                 SdkError::KeyHeldElsewhere { .. } => (S::CONFLICT, "external_signer"),
                 SdkError::LintErrors { .. } => (S::UNPROCESSABLE_ENTITY, "lint_errors"),
                 SdkError::LaneTaken { .. }

@@ -324,16 +324,18 @@ pub async fn reconcile(
                 // bundler that no longer has the receipt still left the EntryPoint's event) or
                 // another. Only the event says which; until the node's logs show it (they may
                 // trail its state), the op's fate stays open.
-                let told = if next > op.nonce {
-                    nonce_taken_by(service, &op).await?
+                if next > op.nonce {
+                    // A nonce can also move without an event (the account calling the
+                    // EntryPoint's incrementNonce): after a day without one, it is dropped.
+                    nonce_taken_by(service, &op).await?.or_else(|| {
+                        (unix_now() > op.sent_at.saturating_add(DROPPED_RECHECK_SECONDS))
+                            .then(Settlement::dropped)
+                    })
                 } else {
-                    None
-                };
-                // Else: it outlived every bundler's patience.
-                told.or_else(|| {
+                    // Its nonce is free: it outlived every bundler's patience.
                     (unix_now() > op.sent_at.saturating_add(service.lease_term_seconds()))
                         .then(Settlement::dropped)
-                })
+                }
             }
         };
         let Some(settlement) = settlement else {

@@ -272,6 +272,10 @@ async fn requests_that_cannot_be_granted_are_refused_naming_the_field_and_store_
         // Checked before anything is stored: the good first request is not kept either.
         (json!([good, other_chain]), "params[1].chainId"),
         (json!({ "not": "an array" }), "params"),
+        (
+            json!(vec![periodic_request(account, to, now); 17]),
+            "params",
+        ),
     ] {
         let answer = rpc(&h, &key, "wallet_requestExecutionPermissions", params).await;
         assert_eq!(refusal_path(&answer), path, "{answer}");
@@ -292,8 +296,16 @@ async fn requests_that_cannot_be_granted_are_refused_naming_the_field_and_store_
     )
     .await;
     assert_eq!(refusal_path(&revoke_unknown), "params.permissionContext");
-    // Another app cannot see or revoke this app's permissions.
+    // Another app cannot see or revoke this app's permissions, nor learn of its accounts.
     let (_, other_key) = h.app("other");
+    let theirs = rpc(
+        &h,
+        &other_key,
+        "wallet_requestExecutionPermissions",
+        json!([periodic_request(account, to, now)]),
+    )
+    .await;
+    assert_eq!(refusal_path(&theirs), "params[0].from");
     let granted = rpc(
         &h,
         &key,

@@ -294,7 +294,22 @@ async fn serve(args: ServeArgs, json: bool) -> Result<(), CliError> {
 /// the same file is refused (two replicas need PostgreSQL), and the lock dies with the
 /// process however it ends, `kill -9` included.
 fn lock_sole_replica(db: &std::path::Path) -> Result<std::fs::File, CliError> {
-    let mut path = db.as_os_str().to_owned();
+    // Named from the file's canonical path, so a symlink or a relative path to the same
+    // database finds the same lock (the directory exists; the file may not yet).
+    let name = db.file_name().ok_or_else(|| {
+        CliError::Input(format!(
+            "--db {}: give the database's file name",
+            db.display()
+        ))
+    })?;
+    let dir = match db.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dir = std::fs::canonicalize(&dir)
+        .map_err(|e| CliError::Input(format!("--db {}: its directory: {e}", db.display())))?;
+    let target = std::fs::canonicalize(dir.join(name)).unwrap_or_else(|_| dir.join(name));
+    let mut path = target.into_os_string();
     path.push(".lock");
     let path = PathBuf::from(path);
     let file = std::fs::OpenOptions::new()
