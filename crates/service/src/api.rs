@@ -759,12 +759,28 @@ pub async fn check_calls(
     let checked = client(&service, &app, &row, &targets)?
         .precheck(&calls)
         .await;
-    let (verdict, reason) = match &checked {
+    note_check(&service, &row, targets, &checked);
+    let precheck = checked?;
+    Ok(Json(CheckedBody {
+        allowed: true,
+        mode: mode_word(precheck.mode).to_string(),
+        time_hint: precheck.time_hint,
+    }))
+}
+
+/// Logs a pre-check (`check`, `prepare`) with its verdict and, for a refusal, the reason.
+fn note_check<T>(
+    service: &Arc<Service>,
+    row: &SessionRow,
+    targets: Vec<Address>,
+    checked: &Result<T, SdkError>,
+) {
+    let (verdict, reason) = match checked {
         Ok(_) => (Verdict::Allowed, None),
         Err(error) => outcome(error),
     };
     service.note(
-        &row,
+        row,
         Entry {
             kind: Some(Kind::Check),
             verdict: Some(verdict),
@@ -774,16 +790,6 @@ pub async fn check_calls(
         },
         &[],
     );
-    let precheck = checked?;
-    Ok(Json(CheckedBody {
-        allowed: true,
-        mode: match precheck.mode {
-            SignatureMode::Enable => "enable",
-            _ => "use",
-        }
-        .to_string(),
-        time_hint: precheck.time_hint,
-    }))
 }
 
 /// Execute calls under the session: pre-checked by the engine (a refusal signs and sends
@@ -854,21 +860,7 @@ pub async fn prepare_calls(
     let prepared = client(&service, &app, &row, &targets)?
         .prepare_op(&calls)
         .await;
-    let (verdict, reason) = match &prepared {
-        Ok(_) => (Verdict::Allowed, None),
-        Err(error) => outcome(error),
-    };
-    service.note(
-        &row,
-        Entry {
-            kind: Some(Kind::Check),
-            verdict: Some(verdict),
-            reason,
-            targets,
-            ..Entry::default()
-        },
-        &[],
-    );
+    note_check(&service, &row, targets, &prepared);
     let prepared = prepared?;
     Ok(Json(PreparedBody {
         user_op: serde_json::to_value(sessionkeys::erc7769::RpcUserOperation::from(&prepared.op))

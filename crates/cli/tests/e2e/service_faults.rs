@@ -10,6 +10,7 @@ use alloy::primitives::{Address, B256, U256};
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 use sessionkeys::backend::Backend;
 use sessionkeys_contracts::abi::TestToken;
@@ -35,7 +36,7 @@ fn free_port() -> u16 {
 /// An HTTP answer: status, headers (names lower-case) and body (JSON, or the text as a string).
 #[derive(Debug)]
 struct Answer {
-    status: u16,
+    status: StatusCode,
     headers: Vec<(String, String)>,
     body: Value,
 }
@@ -90,8 +91,13 @@ fn http(
     let status = lines
         .next()
         .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
+        .and_then(|code| StatusCode::from_bytes(code.as_bytes()).ok())
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("no HTTP status line in {head:?}"),
+            )
+        })?;
     let headers: Vec<(String, String)> = lines
         .filter_map(|line| line.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
@@ -244,7 +250,7 @@ impl Server {
         let started = Instant::now();
         loop {
             if let Ok(answer) = http(&server.url, "GET", "/healthz", &[], None)
-                && answer.status == 200
+                && answer.status == StatusCode::OK
             {
                 return server;
             }
@@ -332,7 +338,12 @@ impl App {
     ) -> Answer {
         loop {
             match self.execute(session, amount, Some(key)) {
-                Ok(answer) if ![409, 503].contains(&answer.status) => return answer,
+                Ok(answer)
+                    if ![StatusCode::CONFLICT, StatusCode::SERVICE_UNAVAILABLE]
+                        .contains(&answer.status) =>
+                {
+                    return answer;
+                }
                 Ok(answer) => assert!(
                     Instant::now() < deadline,
                     "{key}: still {} at the deadline: {}",
@@ -382,7 +393,7 @@ async fn approved_session(stack: &Stack, app: &App, budget: u64) -> (String, Add
             Some(&json!({ "owner": owner.address(), "session": session })),
         )
         .unwrap();
-    assert_eq!(requested.status, 201, "{}", requested.body);
+    assert_eq!(requested.status, StatusCode::CREATED, "{}", requested.body);
     let id = requested.body["session"]["id"]
         .as_str()
         .unwrap()
@@ -405,9 +416,14 @@ async fn approved_session(stack: &Stack, app: &App, budget: u64) -> (String, Add
             ),
         )
         .unwrap();
-    assert_eq!(approved.status, 200, "{}", approved.body);
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
     let first = app.execute(&id, USDC, None).unwrap();
-    assert_eq!(first.status, 200, "the enabling op: {}", first.body);
+    assert_eq!(
+        first.status,
+        StatusCode::OK,
+        "the enabling op: {}",
+        first.body
+    );
     let hash = first.body["userOpHash"].as_str().unwrap().parse().unwrap();
     (id, account, hash)
 }
@@ -475,7 +491,7 @@ async fn a_server_killed_mid_executes_and_restarted_loses_none_and_sends_none_tw
         requests.into_iter().map(|r| r.join().unwrap()).collect();
     let answered = before_kill
         .iter()
-        .filter(|r| r.as_ref().is_ok_and(|a| a.status == 200))
+        .filter(|r| r.as_ref().is_ok_and(|a| a.status == StatusCode::OK))
         .count();
     eprintln!("{answered} of {REQUESTS} executes answered 200 before the kill");
     assert!(
@@ -524,9 +540,9 @@ async fn a_server_killed_mid_executes_and_restarted_loses_none_and_sends_none_tw
     let mut hashes = vec![enabled];
     for (i, earlier) in before_kill.iter().enumerate() {
         let retry = app.execute_until_final(&session, USDC, &format!("pay-{i}"), deadline);
-        assert_eq!(retry.status, 200, "pay-{i}: {}", retry.body);
+        assert_eq!(retry.status, StatusCode::OK, "pay-{i}: {}", retry.body);
         if let Ok(earlier) = earlier
-            && earlier.status == 200
+            && earlier.status == StatusCode::OK
         {
             assert_eq!(retry.header("idempotent-replayed"), Some("true"));
             assert_eq!(
@@ -547,7 +563,7 @@ async fn a_server_killed_mid_executes_and_restarted_loses_none_and_sends_none_tw
     // Every op is in the activity log in its final state, and the chain's budget is what was
     // paid: 7 of 100 USDC spent.
     let activity = app.get(&format!("/v1/activity?session={session}&limit=200"));
-    assert_eq!(activity.status, 200, "{}", activity.body);
+    assert_eq!(activity.status, StatusCode::OK, "{}", activity.body);
     let entries = activity.body["activity"].as_array().unwrap();
     for hash in &hashes {
         let hash = format!("{hash:#x}");
@@ -571,7 +587,7 @@ async fn a_server_killed_mid_executes_and_restarted_loses_none_and_sends_none_tw
         activity.body
     );
     let listed = app.get(&format!("/v1/accounts/{account}/sessions"));
-    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
     let spent = (REQUESTS as u64 + 1) * USDC;
     assert!(
         listed
@@ -620,8 +636,14 @@ async fn two_replicas_on_one_postgres_spend_a_tight_budget_once_and_survive_the_
         .into_iter()
         .map(|r| r.join().unwrap().expect("the replicas answer"))
         .collect();
-    let landed: Vec<&Answer> = answers.iter().filter(|a| a.status == 200).collect();
-    let refused: Vec<&Answer> = answers.iter().filter(|a| a.status == 422).collect();
+    let landed: Vec<&Answer> = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::OK)
+        .collect();
+    let refused: Vec<&Answer> = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::UNPROCESSABLE_ENTITY)
+        .collect();
     assert_eq!(
         (landed.len(), refused.len()),
         (3, REQUESTS - 3),
@@ -645,7 +667,7 @@ async fn two_replicas_on_one_postgres_spend_a_tight_budget_once_and_survive_the_
 
     // The database stops: the replicas answer 503 with Retry-After, and say which part is down.
     let activity_before = apps[1].get(&format!("/v1/activity?session={session}&limit=200"));
-    assert_eq!(activity_before.status, 200);
+    assert_eq!(activity_before.status, StatusCode::OK);
     postgres_ctl("stop");
     let down = apps[1]
         .send("GET", &format!("/v1/sessions/{session}"), None, None)
@@ -661,11 +683,21 @@ async fn two_replicas_on_one_postgres_spend_a_tight_budget_once_and_survive_the_
         .unwrap();
     postgres_ctl("start");
     for answer in [&down, &check] {
-        assert_eq!(answer.status, 503, "{}", answer.body);
+        assert_eq!(
+            answer.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            answer.body
+        );
         assert_eq!(answer.code(), "database_unavailable", "{}", answer.body);
         assert_eq!(answer.header("retry-after"), Some("5"));
     }
-    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert_eq!(
+        ready.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        ready.body
+    );
     assert_eq!(ready.body["database"], "unavailable", "{}", ready.body);
     assert_eq!(ready.body["chain"], "ok", "{}", ready.body);
 
@@ -675,7 +707,7 @@ async fn two_replicas_on_one_postgres_spend_a_tight_budget_once_and_survive_the_
     for app in &apps {
         loop {
             let answer = app.get(&format!("/v1/sessions/{session}"));
-            if answer.status == 200 {
+            if answer.status == StatusCode::OK {
                 assert_eq!(answer.body["status"], "granted", "{}", answer.body);
                 break;
             }
@@ -689,7 +721,12 @@ async fn two_replicas_on_one_postgres_spend_a_tight_budget_once_and_survive_the_
         "the log survived the stop, unchanged"
     );
     let over = apps[0].execute(&session, 1, None).unwrap();
-    assert_eq!(over.status, 422, "{}", over.body);
+    assert_eq!(
+        over.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        over.body
+    );
     assert_eq!(over.body["error"]["violation"], "LimitExceeded");
 }
 
@@ -772,7 +809,12 @@ async fn a_bundler_down_or_silent_fails_executes_clearly_and_leaves_nothing_stuc
         let started = Instant::now();
         let failed = app.execute(&session, USDC, None).unwrap();
         let took = started.elapsed();
-        assert_eq!(failed.status, 502, "bundler {name}: {}", failed.body);
+        assert_eq!(
+            failed.status,
+            StatusCode::BAD_GATEWAY,
+            "bundler {name}: {}",
+            failed.body
+        );
         assert_eq!(
             failed.code(),
             "chain_unavailable",
@@ -791,7 +833,12 @@ async fn a_bundler_down_or_silent_fails_executes_clearly_and_leaves_nothing_stuc
             "bundler {name}: took {took:?}"
         );
         let ready = http(&app.url, "GET", "/readyz", &[], None).unwrap();
-        assert_eq!(ready.status, 503, "bundler {name}: {}", ready.body);
+        assert_eq!(
+            ready.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "bundler {name}: {}",
+            ready.body
+        );
         assert_eq!(ready.body["bundler"], "unavailable", "{}", ready.body);
         assert_eq!(ready.body["chain"], "ok", "{}", ready.body);
     }
@@ -800,7 +847,7 @@ async fn a_bundler_down_or_silent_fails_executes_clearly_and_leaves_nothing_stuc
     // the chain saw only the ops that succeeded.
     proxy.set(UP);
     let paid = app.execute(&session, USDC, None).unwrap();
-    assert_eq!(paid.status, 200, "{}", paid.body);
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.body);
     assert_eq!(
         usdc_balance(&stack.backend, ALICE).await - alice_before,
         U256::from(USDC)
