@@ -279,20 +279,24 @@ impl Backend for RpcBackend {
         let mut out = Vec::new();
         let mut start = 0u64;
         let mut page = latest.saturating_add(1);
-        while start <= latest {
+        loop {
             let end = start.saturating_add(page - 1).min(latest);
             let paged = filter.clone().from_block(start).to_block(end);
             match self.node.get_logs(&paged).await {
                 Ok(logs) => {
                     out.extend(logs.into_iter().map(|l| l.inner));
-                    start = end.saturating_add(1);
+                    // Ends at the latest block, whatever number a node reports for it (a
+                    // `start` past u64::MAX cannot be written, so no `start <= latest` test).
+                    if end == latest {
+                        return Ok(out);
+                    }
+                    start = end + 1;
                 }
                 // The node answered, refusing the page: a smaller one may pass.
                 Err(RpcError::ErrorResp(_)) if page > 1 => page /= 2,
                 Err(e) => return Err(self.node_error("eth_getLogs", e)),
             }
         }
-        Ok(out)
     }
 
     async fn send_transaction(
@@ -393,6 +397,11 @@ mod tests {
     type Asked = std::sync::Arc<std::sync::Mutex<Vec<(u64, u64)>>>;
 
     fn capped_node(cap: u64) -> (String, Asked) {
+        capped_node_at(cap, 100)
+    }
+
+    /// As [`capped_node`], with `latest` as the node's latest block.
+    fn capped_node_at(cap: u64, latest: u64) -> (String, Asked) {
         use std::io::{BufRead, BufReader, Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -420,14 +429,14 @@ mod tests {
                     u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
                 };
                 let reply = match request["method"].as_str().unwrap() {
-                    "eth_blockNumber" => serde_json::json!({ "result": "0x64" }),
+                    "eth_blockNumber" => serde_json::json!({ "result": format!("{latest:#x}") }),
                     "eth_getLogs" => {
                         let (from, to) = (
                             number(&request["params"][0]["fromBlock"]),
                             number(&request["params"][0]["toBlock"]),
                         );
                         record.lock().unwrap().push((from, to));
-                        if to - from + 1 > cap {
+                        if to - from >= cap {
                             serde_json::json!({ "error": { "code": -32005,
                                 "message": format!("block range is too wide (max {cap})") } })
                         } else if (from..=to).contains(&77) {
@@ -491,6 +500,19 @@ mod tests {
         assert_eq!(next, 101, "{covered:?}");
         // 101 → 50 → 25 refused, then pages of 12: 3 + 9 requests, not one per block.
         assert_eq!(asked.len(), 12, "{asked:?}");
+    }
+
+    #[tokio::test]
+    async fn a_node_that_reports_the_last_possible_block_is_read_to_it_and_no_further() {
+        // A chain's answer cannot make the pages go round for ever past u64::MAX.
+        let (url, asked) = capped_node_at(u64::MAX, u64::MAX);
+        let backend = RpcBackend::new(&url, &url).unwrap();
+        assert_eq!(backend.logs(log_query()).await.unwrap().len(), 1);
+        // 2^64 blocks make no u64 page size: two pages, each block once, then the end.
+        assert_eq!(
+            asked.lock().unwrap().as_slice(),
+            [(0, u64::MAX - 1), (u64::MAX, u64::MAX)]
+        );
     }
 
     #[tokio::test]

@@ -257,7 +257,7 @@ pub struct PreparedBody {
     /// The userOp in its ERC-7769 JSON form; its `signature` is a placeholder of the real
     /// one's length, replaced at `submit`.
     #[schema(value_type = Object)]
-    pub user_op: serde_json::Value,
+    pub user_op: sessionkeys::erc7769::RpcUserOperation,
     /// The EntryPoint's hash of it.
     #[schema(value_type = String, pattern = r"^0x[0-9a-fA-F]{64}$")]
     pub user_op_hash: B256,
@@ -276,7 +276,7 @@ pub struct PreparedBody {
 pub struct SubmitBody {
     /// The userOp `prepare` returned (its gas fields may be changed; they are judged again).
     #[schema(value_type = Object)]
-    pub user_op: serde_json::Value,
+    pub user_op: sessionkeys::erc7769::RpcUserOperation,
     /// The `timeHint` `prepare` returned.
     pub time_hint: u64,
     /// The `mode` `prepare` returned.
@@ -863,8 +863,7 @@ pub async fn prepare_calls(
     note_check(&service, &row, targets, &prepared);
     let prepared = prepared?;
     Ok(Json(PreparedBody {
-        user_op: serde_json::to_value(sessionkeys::erc7769::RpcUserOperation::from(&prepared.op))
-            .unwrap_or_default(),
+        user_op: sessionkeys::erc7769::RpcUserOperation::from(&prepared.op),
         user_op_hash: prepared.user_op_hash,
         digest: prepared.digest,
         time_hint: prepared.time_hint,
@@ -894,19 +893,17 @@ pub async fn submit_op(
 ) -> Result<Json<ExecutedBody>, ServiceError> {
     let row = select(&service, &app, &selector, &query)?;
     ensure_external_key(&row)?;
-    let op: sessionkeys::erc7769::RpcUserOperation = serde_json::from_value(body.user_op)
+    let op = sessionkeys_chain::UserOperation::try_from(&body.user_op)
         .map_err(|e| ServiceError::BadRequest(format!("userOp: {e}")))?;
-    let op = sessionkeys_chain::UserOperation::try_from(&op)
-        .map_err(|e| ServiceError::BadRequest(format!("userOp: {e}")))?;
-    let mode = match body.mode.as_str() {
-        "use" => SignatureMode::Use,
-        "enable" => SignatureMode::Enable,
-        other => {
-            return Err(ServiceError::BadRequest(format!(
-                "mode {other:?}: give the mode prepare returned, \"use\" or \"enable\""
-            )));
-        }
-    };
+    let mode = [SignatureMode::Use, SignatureMode::Enable]
+        .into_iter()
+        .find(|mode| mode_word(*mode) == body.mode)
+        .ok_or_else(|| {
+            ServiceError::BadRequest(format!(
+                "mode {:?}: give the mode prepare returned, \"use\" or \"enable\"",
+                body.mode
+            ))
+        })?;
     let targets: Vec<Address> = sessionkeys_engine::execute::decode_execute(&op.call_data)
         .map(|calls| calls.iter().map(|c| c.target).collect())
         .unwrap_or_default();

@@ -11,7 +11,6 @@ use crate::db::{App, Database, SessionRow, unix_now};
 use crate::error::{FindingBody, ServiceError};
 use crate::permissions::{self, NotGrantable, PermissionRequest};
 use alloy::primitives::{Address, B256};
-use alloy::sol_types::SolCall;
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
@@ -21,6 +20,7 @@ use sessionkeys::store::StoreError;
 use sessionkeys::store::StoredStatus;
 use sessionkeys::{SdkError, SessionTemplate};
 use sessionkeys_engine::explain::Labels;
+use sessionkeys_engine::lint::Severity;
 use std::sync::Arc;
 
 /// JSON-RPC 2.0: invalid JSON.
@@ -268,13 +268,14 @@ async fn request_permissions(
             })
         })?;
         let template = SessionTemplate::parse(&session.to_string()).map_err(SdkError::from)?;
-        let findings: Vec<FindingBody> = template.lint(now).iter().map(FindingBody::from).collect();
+        let lint = template.lint(now);
+        let findings: Vec<FindingBody> = lint.iter().map(FindingBody::from).collect();
         // ERC-7715's ERC-20 permissions allow any recipient by definition: SK001 (a free
         // transfer destination) is the permission itself, bounded by its budget, and the owner
         // sees the finding before signing. Any other error refuses the request.
-        if findings
+        if lint
             .iter()
-            .any(|f| f.severity == "error" && f.code != permissions::ANY_RECIPIENT_FINDING)
+            .any(|f| f.severity == Severity::Error && f.code != permissions::ANY_RECIPIENT_FINDING)
         {
             return Err(ServiceError::LintErrors(findings).into());
         }
@@ -391,19 +392,7 @@ async fn account_plan(
     if code.is_empty() {
         return Ok(None);
     }
-    let owner = service
-        .backend
-        .call(
-            from,
-            sessionkeys_contracts::abi::SessionAccount::ownerCall {}
-                .abi_encode()
-                .into(),
-        )
-        .await
-        .ok()
-        .and_then(|o| {
-            sessionkeys_contracts::abi::SessionAccount::ownerCall::abi_decode_returns(&o).ok()
-        });
+    let owner = crate::owner_api::account_owner(service, from).await;
     let Some(owner) = owner else {
         return Ok(None);
     };

@@ -226,6 +226,21 @@ pub async fn owner_revoke(
     Ok(Json(revoke_row(&service, row, "owner").await?))
 }
 
+/// A deployed account's `owner()`, or `None` when it answers nothing a `SessionAccount` would.
+pub(crate) async fn account_owner(service: &Service, account: Address) -> Option<Address> {
+    let out = service
+        .backend
+        .call(
+            account,
+            sessionkeys_contracts::abi::SessionAccount::ownerCall {}
+                .abi_encode()
+                .into(),
+        )
+        .await
+        .ok()?;
+    sessionkeys_contracts::abi::SessionAccount::ownerCall::abi_decode_returns(&out).ok()
+}
+
 /// The owner's sessions on `account`, or a 404 when the account is not the owner's: its
 /// `owner()` on-chain, or, while it has no code, the owner the service made it for.
 pub(crate) async fn owned_account(
@@ -242,18 +257,7 @@ pub(crate) async fn owned_account(
     let owns = if code.is_empty() {
         !held.is_empty()
     } else {
-        let out = service
-            .backend
-            .call(
-                account,
-                sessionkeys_contracts::abi::SessionAccount::ownerCall {}
-                    .abi_encode()
-                    .into(),
-            )
-            .await;
-        out.ok().and_then(|o| {
-            sessionkeys_contracts::abi::SessionAccount::ownerCall::abi_decode_returns(&o).ok()
-        }) == Some(owner)
+        account_owner(service, account).await == Some(owner)
     };
     if !owns {
         return Err(ServiceError::NotFound(format!(
