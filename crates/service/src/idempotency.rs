@@ -257,7 +257,9 @@ pub async fn idempotency(
             // this request runs in its place (an op of the same session takes the same nonce,
             // so at most one of the two lands).
             match cut_off(&service, &app.id, &key).await {
-                Ok(Some(response)) => {
+                // Not an answer to keep: the op's fate is still open.
+                Ok(CutOff::MayStillLand) => in_progress(key),
+                Ok(CutOff::Settled(response)) => {
                     let (parts, body) = response.into_parts();
                     let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
                     if let Err(error) = service.db().finish_idempotency_key(
@@ -275,13 +277,15 @@ pub async fn idempotency(
                         .insert(REPLAYED, HeaderValue::from_static("true"));
                     response
                 }
-                Ok(None) => match service.db().take_over_idempotency_key(&app.id, &key, since) {
-                    Ok(Some(since)) => {
-                        run_and_store(&service, &app.id, &key, since, next, parts, bytes).await
+                Ok(CutOff::RunAgain) => {
+                    match service.db().take_over_idempotency_key(&app.id, &key, since) {
+                        Ok(Some(since)) => {
+                            run_and_store(&service, &app.id, &key, since, next, parts, bytes).await
+                        }
+                        Ok(None) => in_progress(key),
+                        Err(error) => ServiceError::from(error).into_response(),
                     }
-                    Ok(None) => in_progress(key),
-                    Err(error) => ServiceError::from(error).into_response(),
-                },
+                }
                 Err(error) => error.into_response(),
             }
         }
@@ -362,30 +366,35 @@ async fn run_and_store(
     Response::from_parts(parts, Body::from(bytes))
 }
 
-/// The answer of a request cut off after it sent an op that has settled (landed or
-/// reverted), or `None` when it sent none or one that can no longer land, so the request may
-/// run again. An op that may still land is a 409: retry later.
-async fn cut_off(
-    service: &Arc<Service>,
-    app_id: &str,
-    key: &str,
-) -> Result<Option<Response>, ServiceError> {
+/// What became of a request cut off (its replica died) while it held an `Idempotency-Key`.
+enum CutOff {
+    /// It sent an op that has settled (landed or reverted): the op's outcome is its answer,
+    /// stored under the key.
+    Settled(Response),
+    /// It sent an op that may still land: retry later; nothing is stored, so a later retry
+    /// looks again.
+    MayStillLand,
+    /// It sent none, or one that can no longer land: the request may run again.
+    RunAgain,
+}
+
+/// What became of the request cut off while it held `key`.
+async fn cut_off(service: &Arc<Service>, app_id: &str, key: &str) -> Result<CutOff, ServiceError> {
     let Some(op) = service.db().op_for_idempotency_key(app_id, key)? else {
-        return Ok(None);
+        return Ok(CutOff::RunAgain);
     };
     if !crate::journal::reconcile(service, vec![op.clone()])
         .await?
         .is_empty()
     {
-        return Ok(Some(in_progress(key.to_string())));
+        return Ok(CutOff::MayStillLand);
     }
     let settled = service.db().journal_op(op.user_op_hash)?.unwrap_or(op);
-    Ok(
-        crate::journal::settled_answer(&settled).map(|answer| match answer {
-            Ok(body) => axum::Json(body).into_response(),
-            Err(error) => error.into_response(),
-        }),
-    )
+    Ok(match crate::journal::settled_answer(&settled) {
+        Some(Ok(body)) => CutOff::Settled(axum::Json(body).into_response()),
+        Some(Err(error)) => CutOff::Settled(error.into_response()),
+        None => CutOff::RunAgain,
+    })
 }
 
 #[cfg(test)]

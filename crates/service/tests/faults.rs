@@ -275,9 +275,17 @@ fn an_execute_cut_off_before_its_op_reached_the_bundler_runs_again_once_under_th
         },
         "pay-2",
     );
+    // A lease term long enough to see the retry while the op might still land (times here
+    // are whole seconds).
+    const LONGER_LEASE: i64 = 5;
     let restarted = Harness {
         backend: scene.h.backend.clone(),
-        service: replica(&scene.open, scene.h.backend.clone()),
+        service: Arc::new(
+            Service::new((scene.open)(), scene.h.backend.clone())
+                .with_lease_term(LONGER_LEASE)
+                .with_stale_after(STALE_AFTER)
+                .with_rate_limit(0),
+        ),
     };
 
     // While the dead replica's op might still land, the session sends nothing else.
@@ -294,9 +302,21 @@ fn an_execute_cut_off_before_its_op_reached_the_bundler_runs_again_once_under_th
         "{busy}"
     );
 
+    // Its own retry, once the request counts as cut off but while its op might still land:
+    // retry later — an answer not kept, so the retry after the lease term looks again (found
+    // on anvil + Alto: this 409 was stored and replayed for ever).
+    std::thread::sleep(Duration::from_millis(2_100));
+    let (status, waiting) =
+        scene
+            .runtime
+            .block_on(execute(&restarted, &scene.key, &scene.id, Some("pay-2")));
+    assert_eq!(status, StatusCode::CONFLICT, "{waiting}");
+    assert_eq!(waiting["error"]["code"], "idempotency_key_in_progress");
+    assert!(waiting.get("replayed").is_none(), "{waiting}");
+
     // Past the lease term without a receipt it can no longer land: the retry runs again,
     // on the same nonce, and lands once.
-    std::thread::sleep(Duration::from_millis(3_100));
+    std::thread::sleep(Duration::from_millis(4_100));
     let (status, answer) =
         scene
             .runtime
