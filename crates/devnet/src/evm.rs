@@ -50,6 +50,12 @@ pub struct TxOutcome {
     pub halt: Option<String>,
 }
 
+/// A stamp no change has had yet, in this process.
+fn next_change() -> u64 {
+    static STAMPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    STAMPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The in-process chain.
 #[derive(Clone, Debug)]
 pub struct DevnetEvm {
@@ -57,6 +63,9 @@ pub struct DevnetEvm {
     chain_id: u64,
     timestamp: u64,
     number: u64,
+    /// The stamp of the latest change to the state or the clock: what a reader caching reads
+    /// compares.
+    changes: u64,
 }
 
 impl DevnetEvm {
@@ -67,6 +76,7 @@ impl DevnetEvm {
             chain_id,
             timestamp,
             number: 1,
+            changes: next_change(),
         };
         chain.set_code(
             DETERMINISTIC_DEPLOYER,
@@ -88,11 +98,20 @@ impl DevnetEvm {
     /// Sets the timestamp of the next block.
     pub fn set_time(&mut self, timestamp: u64) {
         self.timestamp = timestamp;
+        self.changes = next_change();
     }
 
     /// Moves time forward.
     pub fn advance(&mut self, seconds: u64) {
         self.timestamp += seconds;
+        self.changes = next_change();
+    }
+
+    /// The stamp of the latest change to the state or the clock (a transaction, a setter).
+    /// Stamps are unique in the process, so two chains — a chain and a clone that went its own
+    /// way — with equal stamps hold the same state: every read answers alike.
+    pub fn changes(&self) -> u64 {
+        self.changes
     }
 
     /// Installs runtime code at an address (keeping its balance).
@@ -102,6 +121,7 @@ impl DevnetEvm {
         info.code_hash = bytecode.hash_slow();
         info.code = Some(bytecode);
         self.db.insert_account_info(at, info);
+        self.changes = next_change();
     }
 
     /// Makes `eoa` an EIP-7702 account delegating to `delegate` (as a processed authorization would).
@@ -111,6 +131,7 @@ impl DevnetEvm {
         info.code_hash = bytecode.hash_slow();
         info.code = Some(bytecode);
         self.db.insert_account_info(eoa, info);
+        self.changes = next_change();
     }
 
     /// The runtime code at an address (empty if none).
@@ -139,6 +160,7 @@ impl DevnetEvm {
         let mut info = self.account_info(at);
         info.balance = wei;
         self.db.insert_account_info(at, info);
+        self.changes = next_change();
     }
 
     /// An address's balance.
@@ -226,6 +248,7 @@ impl DevnetEvm {
         let result = evm.inspect_tx_commit(tx);
         self.db = std::mem::take(&mut evm.ctx.journaled_state.database);
         self.number += 1;
+        self.changes = next_change();
         let result = result.map_err(|e| DevnetError::Evm(format!("{e:?}")))?;
         Ok((outcome(result), evm.inspector))
     }
@@ -319,5 +342,59 @@ fn outcome(result: ExecutionResult<HaltReason>) -> TxOutcome {
             logs: vec![],
             halt: Some(format!("{reason:?}")),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_change_gets_a_new_stamp_and_a_read_none() {
+        let mut chain = DevnetEvm::new(31337, 1_000);
+        let mut seen = vec![chain.changes()];
+        let mut stamp = |chain: &DevnetEvm, what: &str| {
+            assert!(
+                !seen.contains(&chain.changes()),
+                "{what} left the stamp unchanged"
+            );
+            seen.push(chain.changes());
+        };
+        chain.set_time(2_000);
+        stamp(&chain, "set_time");
+        chain.advance(1);
+        stamp(&chain, "advance");
+        chain.set_balance(Address::with_last_byte(1), U256::from(1));
+        stamp(&chain, "set_balance");
+        chain.set_code(Address::with_last_byte(2), Bytes::from_static(&[0x00]));
+        stamp(&chain, "set_code");
+        chain.set_delegation(Address::with_last_byte(3), Address::with_last_byte(2));
+        stamp(&chain, "set_delegation");
+        chain.set_balance(
+            Address::with_last_byte(4),
+            U256::from(10u64).pow(U256::from(18)),
+        );
+        chain
+            .transact(
+                Address::with_last_byte(4),
+                Address::with_last_byte(1),
+                U256::from(1),
+                Bytes::new(),
+            )
+            .unwrap();
+        stamp(&chain, "transact");
+
+        // Reads, and calls that commit nothing, keep it.
+        let before = chain.changes();
+        let _ = chain.storage(Address::with_last_byte(2), U256::ZERO);
+        let _ = chain.call(Address::with_last_byte(2), Bytes::new());
+        assert_eq!(chain.changes(), before);
+
+        // A clone that goes its own way never meets the original's stamps.
+        let mut fork = chain.clone();
+        assert_eq!(fork.changes(), chain.changes());
+        fork.advance(1);
+        chain.advance(1);
+        assert_ne!(fork.changes(), chain.changes());
     }
 }

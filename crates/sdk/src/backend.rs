@@ -146,6 +146,20 @@ pub struct TransactionOutcome {
     pub gas_used: u64,
 }
 
+/// Where the chain stands for reads at the latest block ([`Backend::head`]): while the head
+/// is the same, every such read answers as before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Head {
+    /// The latest block's number; on the devnet, which makes no blocks of its own, the stamp
+    /// of its latest change (a transaction, a balance or a clock set).
+    pub block: u64,
+    /// The latest block's hash (a reorganised chain has another at the same height); zero on
+    /// the devnet.
+    pub hash: B256,
+    /// The latest block's time.
+    pub timestamp: u64,
+}
+
 /// Which logs to fetch: one emitter, topic 0, and optionally topic 1 (from block 0 to latest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogQuery {
@@ -178,6 +192,12 @@ pub trait Backend: Send + Sync {
     async fn transaction_count(&self, of: Address) -> Result<u64, BackendError>;
     /// The latest block's timestamp.
     async fn latest_timestamp(&self) -> Result<u64, BackendError>;
+    /// Where the chain stands: equal heads mean reads at the latest block answer alike, so a
+    /// reader may keep what it read until the head moves. `None` (the default) when this
+    /// backend cannot say: then nothing read from it may be kept.
+    async fn head(&self) -> Result<Option<Head>, BackendError> {
+        Ok(None)
+    }
     /// The clock a bundler checks an op's `validUntil` against: the later of the latest
     /// block's time and this machine's clock for a node (a dev node's latest block may be
     /// old), the devnet's own time for the devnet.

@@ -36,6 +36,21 @@ pub struct Precheck {
     pub time_hint: u64,
 }
 
+/// What the chain said, at one block, that judging an op of one session calling some targets
+/// needs ([`SessionClient::chain_view`]). It holds no key.
+#[derive(Debug, Clone)]
+pub struct ChainView {
+    /// The engine's context: the validator's words for the session, the account's epoch, the
+    /// installed-module answers for the targets.
+    pub ctx: EvalContext,
+    /// The latest block's time: the op's time hint.
+    pub time_hint: u64,
+    /// The next nonce on the session's lane.
+    pub nonce: U256,
+    /// The factory and its data while the account is still to be deployed.
+    pub factory: Option<(Address, Bytes)>,
+}
+
 /// Sends calls for an account as one session's key.
 ///
 /// A whole session on the devnet (this example runs as a doc test; against a node and
@@ -247,6 +262,31 @@ impl SessionClient {
         records: &dyn crate::records::SessionRecords,
         stored: &crate::store::StoredSession,
     ) -> Result<Self, SdkError> {
+        let mut client = Self::without_key(backend, stored)?;
+        if !stored.key_is_external() {
+            let key = records.open_key(stored)?;
+            if key.address() != client.spec.signer {
+                return Err(SdkError::Account(format!(
+                    "the session key given is {}, but the session's signer is {}",
+                    key.address(),
+                    client.spec.signer
+                )));
+            }
+            client.key = Some(key);
+        }
+        Ok(client)
+    }
+
+    /// A client for a stored session that judges ops ([`precheck`](Self::precheck)) and signs
+    /// none: the key stays sealed in its store (a pre-check needs none, and opening a key
+    /// costs a public-key derivation).
+    ///
+    /// # Errors
+    /// As [`from_records`](Self::from_records), less the key's.
+    pub fn without_key(
+        backend: Arc<dyn Backend>,
+        stored: &crate::store::StoredSession,
+    ) -> Result<Self, SdkError> {
         use crate::store::StoredStatus;
         if stored.status == StoredStatus::Requested {
             return Err(SdkError::Account(format!(
@@ -255,18 +295,12 @@ impl SessionClient {
                 stored.hash
             )));
         }
-        let client = if stored.key_is_external() {
-            Self::for_external_signer(backend, stored.account()?, stored.spec()?, stored.validator)?
-        } else {
-            let key = records.open_key(stored)?;
-            Self::new(
-                backend,
-                stored.account()?,
-                stored.spec()?,
-                key,
-                stored.validator,
-            )?
-        };
+        let client = Self::for_external_signer(
+            backend,
+            stored.account()?,
+            stored.spec()?,
+            stored.validator,
+        )?;
         Ok(match (stored.status, &stored.approval) {
             (StoredStatus::Approved, Some(approval)) => {
                 client.with_enable_approval(approval.to_approval())
@@ -453,34 +487,72 @@ impl SessionClient {
     /// The engine's verdict on `calls` now, without fees (those are checked again after the
     /// bundler's estimate, in [`send`](Self::send)).
     pub async fn precheck(&self, calls: &[Call]) -> Result<Precheck, SdkError> {
-        let (ctx, op, mode, time_hint) = self.prepare(calls).await?;
-        let validation = self.evaluate(&ctx, &op, mode, time_hint)?;
-        self.check_window(&validation, time_hint)?;
+        let view = self
+            .chain_view(calls.iter().map(|c| c.to).collect())
+            .await?;
+        self.precheck_on(&view, calls)
+    }
+
+    /// What the chain says now that judging an op calling `targets` needs: the validator's
+    /// words for this session, the installed-module answers for `targets`, the time, the
+    /// nonce and whether the account is still to be deployed. Read once, it judges any number
+    /// of calls to those targets ([`precheck_on`](Self::precheck_on)) until the chain moves.
+    ///
+    /// # Errors
+    /// The node's failure.
+    pub async fn chain_view(&self, targets: Vec<Address>) -> Result<ChainView, SdkError> {
+        let backend = self.backend.as_ref();
+        let ctx = self.context_for_targets(targets).await?;
+        // The bundler simulates at the latest block: the hint must not be later.
+        let time_hint = backend.latest_timestamp().await?;
+        let key = nonce_key(self.setting.validator, session_lane(self.hash));
+        let nonce =
+            operation::next_nonce(backend, self.account.version, self.account.address, key).await?;
+        let factory = self.account.init_code(backend).await?;
+        Ok(ChainView {
+            ctx,
+            time_hint,
+            nonce,
+            factory,
+        })
+    }
+
+    /// The engine's verdict on `calls` against `view` (read for their targets by
+    /// [`chain_view`](Self::chain_view)), without fees: no chain read.
+    ///
+    /// # Errors
+    /// [`SdkError::Refused`] with the validator's violation, [`SdkError::OutOfTimeRange`].
+    pub fn precheck_on(&self, view: &ChainView, calls: &[Call]) -> Result<Precheck, SdkError> {
+        let (mode, op) = self.op_on(view, calls);
+        let validation = self.evaluate(&view.ctx, &op, mode, view.time_hint)?;
+        self.check_window(&validation, view.time_hint)?;
         Ok(Precheck {
             validation,
             mode,
-            time_hint,
+            time_hint: view.time_hint,
         })
+    }
+
+    /// The unpriced op for `calls` on `view`, and its mode.
+    fn op_on(&self, view: &ChainView, calls: &[Call]) -> (SignatureMode, UserOperation) {
+        let mode = self.mode(&view.ctx);
+        let mut op = UserOperation::new(self.account.address, view.nonce, encode_calls(calls));
+        op.factory = view.factory.clone();
+        // Fees are judged after the estimate; zero here keeps the first check to the policies.
+        op.max_fee_per_gas = 0;
+        op.max_priority_fee_per_gas = 0;
+        (mode, op)
     }
 
     async fn prepare(
         &self,
         calls: &[Call],
     ) -> Result<(EvalContext, UserOperation, SignatureMode, u64), SdkError> {
-        let backend = self.backend.as_ref();
-        let ctx = self.context(calls).await?;
-        let mode = self.mode(&ctx);
-        // The bundler simulates at the latest block: the hint must not be later.
-        let time_hint = backend.latest_timestamp().await?;
-        let key = nonce_key(self.setting.validator, session_lane(self.hash));
-        let nonce =
-            operation::next_nonce(backend, self.account.version, self.account.address, key).await?;
-        let mut op = UserOperation::new(self.account.address, nonce, encode_calls(calls));
-        op.factory = self.account.init_code(backend).await?;
-        // Fees are judged after the estimate; zero here keeps the first check to the policies.
-        op.max_fee_per_gas = 0;
-        op.max_priority_fee_per_gas = 0;
-        Ok((ctx, op, mode, time_hint))
+        let view = self
+            .chain_view(calls.iter().map(|c| c.to).collect())
+            .await?;
+        let (mode, op) = self.op_on(&view, calls);
+        Ok((view.ctx, op, mode, view.time_hint))
     }
 
     /// Sends `calls` (one call as a single execution, several as a batch) as the session key,

@@ -261,6 +261,15 @@ impl Backend for DevnetBackend {
         Ok(lock(&self.devnet).chain.time())
     }
 
+    async fn head(&self) -> Result<Option<crate::backend::Head>, BackendError> {
+        let devnet = lock(&self.devnet);
+        Ok(Some(crate::backend::Head {
+            block: devnet.chain.changes(),
+            hash: B256::ZERO,
+            timestamp: devnet.chain.time(),
+        }))
+    }
+
     /// The devnet has no clock of its own: waiting moves its time forward (never back).
     async fn wait_for_block_time(&self, timestamp: u64) -> Result<(), BackendError> {
         let mut devnet = lock(&self.devnet);

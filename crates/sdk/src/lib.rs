@@ -29,7 +29,7 @@ pub mod wallet;
 pub use account::SmartAccount;
 pub use address_book::AddressBook;
 pub use backend::{Backend, BackendError};
-pub use client::{PreparedOp, SessionClient};
+pub use client::{ChainView, Precheck, PreparedOp, SessionClient};
 #[cfg(feature = "devnet")]
 pub use devnet::DevnetBackend;
 pub use error::SdkError;

@@ -220,6 +220,23 @@ impl Backend for RpcBackend {
             })
     }
 
+    async fn head(&self) -> Result<Option<crate::backend::Head>, BackendError> {
+        let block = self
+            .node
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| self.node_error("eth_getBlockByNumber", e))?
+            .ok_or_else(|| BackendError::Decode {
+                method: "eth_getBlockByNumber".into(),
+                reason: "the node has no latest block".into(),
+            })?;
+        Ok(Some(crate::backend::Head {
+            block: block.header.number,
+            hash: block.header.hash,
+            timestamp: block.header.timestamp,
+        }))
+    }
+
     /// A node's latest block may be seconds old (anvil mines only on demand) while bundlers
     /// go by the clock: the later of the two.
     async fn clock(&self) -> Result<u64, BackendError> {

@@ -4,6 +4,7 @@
 //! filtered by session, account and kind; an app reads its own, an owner those of their
 //! accounts across apps.
 
+use crate::activity_queue::INSERT_ACTIVITY;
 use crate::db::{Database, SessionRow, db_error, unix_now};
 use crate::sql::values;
 use alloy::primitives::{Address, B256};
@@ -172,30 +173,14 @@ impl Database {
     ) -> Result<ActivityBody, StoreError> {
         let at = unix_now();
         let kind = entry.kind.unwrap_or(Kind::Check);
-        let targets: Vec<String> = entry.targets.iter().map(|t| format!("{t:x}")).collect();
         let id = self
             .sql()
-            .query_one(
-                "INSERT INTO activity (at, app_id, owner, session_id, session_hash, account, kind, \
-                 verdict, reason, user_op_hash, transaction_hash, gas_used, targets, actor) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id",
-                values![
-                    at,
-                    &row.app_id,
-                    format!("{:x}", row.record.owner),
-                    &row.id,
-                    format!("{:x}", row.record.hash),
-                    format!("{:x}", row.record.account),
-                    kind.word(),
-                    entry.verdict.map(Verdict::word),
-                    entry.reason.clone(),
-                    entry.user_op_hash.map(|h| format!("{h:x}")),
-                    entry.transaction_hash.map(|h| format!("{h:x}")),
-                    entry.gas_used.clone(),
-                    targets.join(","),
-                    entry.actor,
-                ],
+            .query_relaxed(
+                &format!("{INSERT_ACTIVITY} RETURNING id"),
+                activity_values(row, entry, at),
             )?
+            .into_iter()
+            .next()
             .ok_or_else(|| db_error("the insert returned no id"))?
             .int(0)?;
         Ok(ActivityBody {
@@ -216,8 +201,16 @@ impl Database {
         })
     }
 
+    /// Queues `entry` for the session of `row`, for a group commit: for entries no alert rule
+    /// reads at once (allowed checks). Reads of the log on this replica wait for it.
+    pub(crate) fn queue_activity(&self, row: &SessionRow, entry: &Entry) {
+        self.activity_queue()
+            .push(activity_values(row, entry, unix_now()));
+    }
+
     /// Entries matching `filter`, newest first.
     pub fn activity(&self, filter: &Filter) -> Result<Vec<ActivityBody>, StoreError> {
+        self.activity_queue().flush();
         let rows = self.sql().query(
             "SELECT id, at, app_id, session_id, session_hash, account, kind, verdict, reason, \
              user_op_hash, transaction_hash, gas_used, targets, actor FROM activity \
@@ -274,6 +267,7 @@ impl Database {
         verdict: Option<Verdict>,
         since: i64,
     ) -> Result<u64, StoreError> {
+        self.activity_queue().flush();
         self.sql()
             .query_one(
                 "SELECT COUNT(*) FROM activity WHERE session_id = ?1 AND kind = ?2 \
@@ -291,6 +285,7 @@ impl Database {
         kind: Kind,
         verdict: Verdict,
     ) -> Result<Option<i64>, StoreError> {
+        self.activity_queue().flush();
         self.sql()
             .query_one(
                 "SELECT MIN(at) FROM activity WHERE session_id = ?1 AND kind = ?2 AND verdict = ?3",
@@ -309,10 +304,32 @@ impl Database {
         account: Address,
         target: Address,
     ) -> Result<bool, StoreError> {
-        let inserted = self.sql().execute(
+        let inserted = self.sql().execute_relaxed(
             "INSERT INTO account_targets (account, target) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             values![format!("{app_id}:{account:x}"), format!("{target:x}")],
         )?;
         Ok(inserted == 1)
     }
+}
+
+/// The values of [`INSERT_ACTIVITY`] for `entry` of the session of `row`, recorded at `at`.
+fn activity_values(row: &SessionRow, entry: &Entry, at: i64) -> Vec<crate::sql::Value> {
+    let kind = entry.kind.unwrap_or(Kind::Check);
+    let targets: Vec<String> = entry.targets.iter().map(|t| format!("{t:x}")).collect();
+    values![
+        at,
+        &row.app_id,
+        format!("{:x}", row.record.owner),
+        &row.id,
+        format!("{:x}", row.record.hash),
+        format!("{:x}", row.record.account),
+        kind.word(),
+        entry.verdict.map(Verdict::word),
+        entry.reason.clone(),
+        entry.user_op_hash.map(|h| format!("{h:x}")),
+        entry.transaction_hash.map(|h| format!("{h:x}")),
+        entry.gas_used.clone(),
+        targets.join(","),
+        entry.actor,
+    ]
 }

@@ -355,12 +355,17 @@ impl Database {
         }
         if let (Some(spike), true) = (rules.rate_spike, landed) {
             let minute_ago = entry.at - 59;
+            // The history is the hour before: counting it costs the same at the session's
+            // thousandth op as at its millionth.
+            let history_from = minute_ago - RATE_HISTORY_SECONDS;
             let last =
                 self.count_activity(&row.id, Kind::Execute, Some(Verdict::Allowed), minute_ago)?;
-            let all = self.count_activity(&row.id, Kind::Execute, Some(Verdict::Allowed), 0)?;
+            let all =
+                self.count_activity(&row.id, Kind::Execute, Some(Verdict::Allowed), history_from)?;
             let first = self
                 .first_activity(&row.id, Kind::Execute, Verdict::Allowed)?
-                .unwrap_or(entry.at);
+                .unwrap_or(entry.at)
+                .max(history_from);
             let earlier_minutes = u64::try_from((minute_ago - first) / 60).unwrap_or(0);
             if rate_spike(last, all - last, earlier_minutes, spike) {
                 raised.extend(self.raise(
@@ -379,6 +384,9 @@ impl Database {
         Ok(raised)
     }
 }
+
+/// How far back the rate-spike rule's history reaches (before the last minute).
+pub const RATE_HISTORY_SECONDS: i64 = 3_600;
 
 #[cfg(test)]
 mod tests {

@@ -30,6 +30,12 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Clone)]
 pub struct AuthedApp(pub App);
 
+/// The app the request's key proved, put in the request's extensions by the outermost layer
+/// (which checks the key for the rate limit anyway), so it is checked once per request.
+/// Clients cannot set extensions.
+#[derive(Debug, Clone)]
+pub struct ProvenApp(pub App);
+
 impl FromRequestParts<Arc<Service>> for AuthedApp {
     type Rejection = ServiceError;
 
@@ -37,6 +43,9 @@ impl FromRequestParts<Arc<Service>> for AuthedApp {
         parts: &mut Parts,
         service: &Arc<Service>,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(ProvenApp(app)) = parts.extensions.get::<ProvenApp>() {
+            return Ok(AuthedApp(app.clone()));
+        }
         let key = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -658,6 +667,7 @@ pub async fn approve_session(
         how,
     )
     .await?;
+    service.chain_views.forget();
     let row = select(&service, &app, &row.id, &SelectQuery::default())?;
     let transaction = match approved.enabled {
         Enabled::Relayed { transaction, .. } => Some(transaction),
@@ -714,6 +724,21 @@ fn client(
     row: &SessionRow,
     targets: &[Address],
 ) -> Result<SessionClient, ServiceError> {
+    refuse_if_revoked(service, row, targets)?;
+    let records = service.db.records(app);
+    Ok(SessionClient::from_records(
+        service.backend.clone(),
+        &records,
+        &row.record,
+    )?)
+}
+
+/// A session revoked in this service is refused before anything else, and the attempt noted.
+fn refuse_if_revoked(
+    service: &Arc<Service>,
+    row: &SessionRow,
+    targets: &[Address],
+) -> Result<(), ServiceError> {
     if row.record.status == StoredStatus::Revoked {
         service.note(
             row,
@@ -728,12 +753,7 @@ fn client(
         );
         return Err(ServiceError::Revoked(row.id.clone()));
     }
-    let records = service.db.records(app);
-    Ok(SessionClient::from_records(
-        service.backend.clone(),
-        &records,
-        &row.record,
-    )?)
+    Ok(())
 }
 
 /// Would these calls pass under the session now? Nothing is signed or sent.
@@ -756,9 +776,21 @@ pub async fn check_calls(
     let row = select(&service, &app, &selector, &query)?;
     let calls = calls(&body)?;
     let targets: Vec<Address> = calls.iter().map(|c| c.to).collect();
-    let checked = client(&service, &app, &row, &targets)?
-        .precheck(&calls)
-        .await;
+    let checked = if row.record.key_is_external() {
+        // Its ops are sent by whoever holds its key: the chain is read at each check.
+        client(&service, &app, &row, &targets)?
+            .precheck(&calls)
+            .await
+    } else {
+        refuse_if_revoked(&service, &row, &targets)?;
+        let judge = service
+            .chain_views
+            .judge(&service.backend, &row.id, &row.record)?;
+        service
+            .chain_views
+            .precheck(service.backend.as_ref(), &judge, &calls)
+            .await
+    };
     note_check(&service, &row, targets, &checked);
     let precheck = checked?;
     Ok(Json(CheckedBody {
@@ -827,6 +859,8 @@ pub async fn execute_calls(
         journal::recorder(&service, &row, hold.map(|axum::Extension(hold)| hold));
     let client = client(&service, &app, &row, &targets)?.with_journal(record);
     let sent = client.send(&calls).await;
+    // Its op may land before the head is next asked: checks read the chain again.
+    service.chain_views.forget();
     let recorded = *recorded.lock().unwrap_or_else(|p| p.into_inner());
     settle_sent(
         &service, &app, &row, &mut lease, targets, recorded, &client, sent,
@@ -914,6 +948,7 @@ pub async fn submit_op(
     let sent = client
         .submit_prepared(op, mode, body.time_hint, &body.signature)
         .await;
+    service.chain_views.forget();
     let recorded = *recorded.lock().unwrap_or_else(|p| p.into_inner());
     settle_sent(
         &service, &app, &row, &mut lease, targets, recorded, &client, sent,
@@ -1236,6 +1271,7 @@ async fn self_revoke(service: &Service, row: &SessionRow) -> SelfRevokeBody {
         Ok(client) => client.send(&[call]).await,
         Err(error) => Err(error),
     };
+    service.chain_views.forget();
     match sent {
         Ok(executed) => SelfRevokeBody {
             user_op_hash: Some(executed.user_op_hash),

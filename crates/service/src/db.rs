@@ -28,6 +28,7 @@
 //! `record` is the SDK's `StoredSession` as JSON; `status`, `account` and `owner` repeat three
 //! of its fields so queries can filter on them.
 
+use crate::activity_queue::ActivityQueue;
 use crate::app_key;
 use crate::master_key::MasterKey;
 use crate::sql::{Dialect, Pool, Row, Sql, values};
@@ -36,7 +37,7 @@ use alloy::signers::local::PrivateKeySigner;
 use sessionkeys::SessionRecords;
 use sessionkeys::store::{StoreError, StoredSession, StoredStatus};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 const SCHEMA_VERSION: i64 = 1;
 
@@ -94,6 +95,7 @@ CREATE TABLE IF NOT EXISTS activity (
     actor TEXT
 );
 CREATE INDEX IF NOT EXISTS activity_by_session ON activity(session_id, kind, at);
+CREATE INDEX IF NOT EXISTS activity_by_verdict ON activity(session_id, kind, verdict, at);
 CREATE INDEX IF NOT EXISTS activity_by_app ON activity(app_id, id);
 CREATE INDEX IF NOT EXISTS activity_by_owner ON activity(owner, id);
 CREATE TABLE IF NOT EXISTS account_targets (
@@ -224,8 +226,17 @@ pub struct SessionRow {
 
 /// The database.
 pub struct Database {
-    sql: Sql,
+    sql: Arc<Sql>,
     master: MasterKey,
+    /// Allowed checks' log entries, committed in groups.
+    activity_queue: ActivityQueue,
+    /// Apps read so far, by id: their name and key digest.
+    apps: Mutex<std::collections::HashMap<String, (String, [u8; 32])>>,
+}
+
+fn lock_apps<T>(apps: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Inserting cannot leave the map half-changed: a poisoned lock is safe to take.
+    apps.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl std::fmt::Debug for Database {
@@ -263,7 +274,23 @@ impl Database {
         connection
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(db_error)?;
-        Self::sqlite(connection, master)
+        let mut database = Self::sqlite(connection, master)?;
+        // The log's group commits on a connection of their own: WAL lets requests read (and
+        // write) through the first while the writer waits for its `fsync`.
+        let writer = rusqlite::Connection::open(path).map_err(|e| StoreError::Database {
+            reason: format!("{}: {e}", path.display()),
+        })?;
+        writer
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db_error)?;
+        // Only allowed checks' entries go through it: relaxed (sql.rs, `execute_relaxed`).
+        writer
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db_error)?;
+        database.activity_queue =
+            ActivityQueue::start(Arc::new(Sql::Sqlite(Mutex::new(writer))))
+                .map_err(|e| db_error(format!("cannot start the activity writer: {e}")))?;
+        Ok(database)
     }
 
     /// A database in memory (`--dev`, tests): gone when the service stops.
@@ -282,10 +309,8 @@ impl Database {
     /// [`StoreError::Database`] when the URL does not parse or the database holds a newer
     /// schema; [`StoreError::Unavailable`] when it cannot be reached.
     pub fn postgres(url: &str, master: MasterKey) -> Result<Self, StoreError> {
-        let database = Self {
-            sql: Sql::Postgres(Pool::new(url, POSTGRES_CONNECTIONS)?),
-            master,
-        };
+        let database =
+            Self::with_sql(Sql::Postgres(Pool::new(url, POSTGRES_CONNECTIONS)?), master)?;
         database.sql.batch(&format!(
             "SELECT pg_advisory_xact_lock({SCHEMA_LOCK_KEY}); {}",
             postgres_schema()
@@ -301,13 +326,42 @@ impl Database {
         connection
             .pragma_update(None, "foreign_keys", "ON")
             .map_err(db_error)?;
-        let database = Self {
-            sql: Sql::Sqlite(Mutex::new(connection)),
-            master,
-        };
+        // Every commit durable unless a write says otherwise (`Sql::execute_relaxed`).
+        connection
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(db_error)?;
+        let database = Self::with_sql(Sql::Sqlite(Mutex::new(connection)), master)?;
         database.sql.batch(SCHEMA)?;
         database.check_version()?;
         Ok(database)
+    }
+
+    fn with_sql(sql: Sql, master: MasterKey) -> Result<Self, StoreError> {
+        let sql = Arc::new(sql);
+        let activity_queue = ActivityQueue::start(Arc::clone(&sql))
+            .map_err(|e| db_error(format!("cannot start the activity writer: {e}")))?;
+        Ok(Self {
+            sql,
+            master,
+            activity_queue,
+            apps: Mutex::default(),
+        })
+    }
+
+    /// The database's own figures, in the Prometheus text format (after the service's).
+    pub(crate) fn render_metrics(&self) -> String {
+        format!(
+            "# HELP sessionkeys_activity_entries_lost_total Log entries of allowed checks given up \
+             because the database refused every attempt to write them.\n\
+             # TYPE sessionkeys_activity_entries_lost_total counter\n\
+             sessionkeys_activity_entries_lost_total {}\n",
+            self.activity_queue.lost()
+        )
+    }
+
+    /// The queue of log entries committed in groups.
+    pub(crate) fn activity_queue(&self) -> &ActivityQueue {
+        &self.activity_queue
     }
 
     fn check_version(&self) -> Result<(), StoreError> {
@@ -376,24 +430,31 @@ impl Database {
         let Some((id, digest)) = app_key::parse_api_key(key) else {
             return Ok(None);
         };
-        let Some(row) = self.sql.query_one(
-            "SELECT name, key_digest FROM apps WHERE id = ?1",
-            values![id],
-        )?
-        else {
-            return Ok(None);
+        let known = lock_apps(&self.apps).get(id).cloned();
+        let (name, stored) = match known {
+            Some(known) => known,
+            None => {
+                let Some(row) = self.sql.query_one(
+                    "SELECT name, key_digest FROM apps WHERE id = ?1",
+                    values![id],
+                )?
+                else {
+                    return Ok(None);
+                };
+                let (name, stored) = (row.text(0)?, row.blob(1)?);
+                let Ok(stored) = <[u8; 32]>::try_from(stored) else {
+                    return Ok(None);
+                };
+                // An app's name and key digest never change and apps are never deleted: what
+                // was read once stays true (a later way to rotate a key must forget it here).
+                lock_apps(&self.apps).insert(id.to_string(), (name.clone(), stored));
+                (name, stored)
+            }
         };
-        let (name, stored) = (row.text(0)?, row.blob(1)?);
-        Ok({
-            let stored: [u8; 32] = match stored.try_into() {
-                Ok(stored) => stored,
-                Err(_) => return Ok(None),
-            };
-            app_key::digests_equal(&stored, &digest).then(|| App {
-                id: id.to_string(),
-                name,
-            })
-        })
+        Ok(app_key::digests_equal(&stored, &digest).then(|| App {
+            id: id.to_string(),
+            name,
+        }))
     }
 
     /// The records of one app, for the SDK's workflow.

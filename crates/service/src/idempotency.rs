@@ -62,7 +62,7 @@ impl Database {
         fingerprint: &[u8; 32],
     ) -> Result<Stored, StoreError> {
         let since = unix_now();
-        let inserted = self.sql().execute(
+        let inserted = self.sql().execute_relaxed(
             "INSERT INTO idempotency (app_id, key, fingerprint, state, created_at) \
              VALUES (?1, ?2, ?3, 'pending', ?4) ON CONFLICT DO NOTHING",
             values![app_id, key, fingerprint.as_slice(), since],
@@ -106,7 +106,7 @@ impl Database {
         since: i64,
     ) -> Result<Option<i64>, StoreError> {
         let now = unix_now().max(since.saturating_add(1));
-        let taken = self.sql().execute(
+        let taken = self.sql().execute_relaxed(
             "UPDATE idempotency SET created_at = ?4 \
              WHERE app_id = ?1 AND key = ?2 AND state = 'pending' AND created_at = ?3",
             values![app_id, key, since, now],
@@ -139,7 +139,7 @@ impl Database {
         key: &str,
         since: i64,
     ) -> Result<(), StoreError> {
-        self.sql().execute(
+        self.sql().execute_relaxed(
             "DELETE FROM idempotency WHERE app_id = ?1 AND key = ?2 \
              AND state = 'pending' AND created_at = ?3",
             values![app_id, key, since],
@@ -152,7 +152,7 @@ impl Database {
     /// settles it or takes it over at once instead of after the stale time; how many.
     /// Abandoned means reserved at time 0: it fences out any holder as a takeover does.
     pub(crate) fn abandon_pending_idempotency_keys(&self) -> Result<u64, StoreError> {
-        self.sql().execute(
+        self.sql().execute_relaxed(
             "UPDATE idempotency SET created_at = 0 WHERE state = 'pending'",
             values![],
         )
@@ -169,7 +169,7 @@ impl Database {
         body: &[u8],
     ) -> Result<(), StoreError> {
         let sealed = self.master().seal(&format!("{app_id}/{key}"), body);
-        self.sql().execute(
+        self.sql().execute_relaxed(
             "UPDATE idempotency SET state = 'done', status = ?4, body = ?5 \
              WHERE app_id = ?1 AND key = ?2 AND state = 'pending' AND created_at = ?3",
             values![app_id, key, since, status, sealed],
@@ -221,12 +221,18 @@ pub async fn idempotency(
         .into_response();
     };
     // Keys belong to an app; without one the handler answers 401 and nothing is stored.
-    let app = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|k| service.db().authenticate(k.trim()));
+    let proven = request
+        .extensions()
+        .get::<crate::api::ProvenApp>()
+        .map(|proven| Ok(Some(proven.0.clone())));
+    let app = proven.or_else(|| {
+        request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|k| service.db().authenticate(k.trim()))
+    });
     let app = match app {
         Some(Ok(Some(app))) => app,
         Some(Err(error)) => return ServiceError::from(error).into_response(),

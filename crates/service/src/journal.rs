@@ -195,7 +195,8 @@ impl Database {
             OpState::Dropped | OpState::Sent => "('sent')",
             OpState::Landed | OpState::Reverted => "('sent', 'dropped')",
         };
-        let changed = self.sql().execute(
+        // Relaxed: a settlement lost in a power cut is read again from the chain.
+        let changed = self.sql().execute_relaxed(
             &format!(
                 "UPDATE operations SET state = ?2, transaction_hash = ?3, gas_used = ?4, \
                  gas_cost = ?5, revert_data = ?6, settled_at = ?7 \

@@ -39,7 +39,7 @@ impl Database {
         now: i64,
         term: i64,
     ) -> Result<bool, StoreError> {
-        let taken = self.sql().execute(
+        let taken = self.sql().execute_relaxed(
             "INSERT INTO session_leases (session_hash, holder, expires_at) VALUES (?1, ?2, ?3) \
              ON CONFLICT (session_hash) DO UPDATE \
              SET holder = excluded.holder, expires_at = excluded.expires_at \
@@ -72,7 +72,7 @@ impl Database {
         term: i64,
     ) -> Result<bool, StoreError> {
         let now = self.sql().now_sql();
-        let renewed = self.sql().execute(
+        let renewed = self.sql().execute_relaxed(
             &format!(
                 "UPDATE session_leases SET expires_at = {now} + ?3 \
                  WHERE session_hash = ?1 AND holder = ?2 AND expires_at >= {now}"
@@ -84,7 +84,7 @@ impl Database {
 
     /// Gives `session`'s lease back, if `holder` still holds it.
     pub(crate) fn release_lease(&self, session: B256, holder: &str) -> Result<(), StoreError> {
-        self.sql().execute(
+        self.sql().execute_relaxed(
             "DELETE FROM session_leases WHERE session_hash = ?1 AND holder = ?2",
             values![format!("{session:x}"), holder],
         )?;

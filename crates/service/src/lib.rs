@@ -1,9 +1,11 @@
 #![doc = include_str!("../README.md")]
 
 pub mod activity;
+mod activity_queue;
 pub mod alerts;
 pub mod api;
 pub mod app_key;
+mod chain_views;
 pub mod db;
 pub mod erc7715;
 pub mod error;
@@ -59,6 +61,7 @@ pub struct Service {
     leases: lease::Leases,
     lease_term: i64,
     stale_after: i64,
+    chain_views: chain_views::ChainViews,
 }
 
 impl std::fmt::Debug for Service {
@@ -98,7 +101,17 @@ impl Service {
             leases: lease::Leases::new(),
             lease_term: lease::LEASE_TERM_SECONDS,
             stale_after: idempotency::STALE_AFTER_SECONDS,
+            chain_views: chain_views::ChainViews::new(std::time::Duration::ZERO),
         }
+    }
+
+    /// Checks are answered from views of the chain kept until its head moves; the head is
+    /// asked at most this often (default: at each check; a node behind a network may be asked
+    /// less often, at the price of a view up to this old: docs/service.md, "Checks from the
+    /// service's state").
+    pub fn with_head_every(mut self, every: std::time::Duration) -> Self {
+        self.chain_views = chain_views::ChainViews::new(every);
+        self
     }
 
     /// Each app may make `per_second` requests a second, in bursts of up to twice that
@@ -223,6 +236,11 @@ impl Service {
                 activity::Verdict::Failed => "failed",
             };
             self.metrics.verdict(kind.word(), verdict_word, reason);
+            // An allowed check raises no alert: its entry needs no commit of its own.
+            if (kind, verdict) == (activity::Kind::Check, activity::Verdict::Allowed) {
+                self.db.queue_activity(row, &entry);
+                return;
+            }
         }
         let Ok(recorded) = self.db.record_activity(row, &entry) else {
             return;
@@ -325,7 +343,7 @@ impl Service {
                                 axum::http::header::CONTENT_TYPE,
                                 "text/plain; version=0.0.4",
                             )],
-                            service.metrics.render(),
+                            service.metrics.render() + &service.db.render_metrics(),
                         )
                     },
                 ),

@@ -213,7 +213,7 @@ impl RateLimit {
 /// and the log line.
 pub async fn observe(
     State(service): State<Arc<Service>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
@@ -244,7 +244,12 @@ pub async fn observe(
     let now = crate::db::unix_now();
     let (caller, app) = match bearer {
         Some(key) if key.starts_with("sk_app_") => match service.db.authenticate(key) {
-            Ok(Some(app)) => (format!("app:{}", app.id), Some(app.id)),
+            Ok(Some(app)) => {
+                let caller = (format!("app:{}", app.id), Some(app.id.clone()));
+                // Proven once per request: the handler's extractor takes it from here.
+                request.extensions_mut().insert(crate::api::ProvenApp(app));
+                caller
+            }
             _ => ("anyone".to_string(), None),
         },
         Some(token) if token.starts_with("sk_own_") => match service.db.owner_for_token(token, now)

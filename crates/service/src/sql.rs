@@ -201,19 +201,11 @@ impl Sql {
         }
     }
 
-    /// Runs a statement; returns how many rows it changed.
+    /// Runs a statement; returns how many rows it changed. Its commit is durable (on
+    /// SQLite, `fsync`ed) before it returns.
     pub fn execute(&self, sql: &str, values: Vec<Value>) -> Result<u64, StoreError> {
         match self {
-            Self::Sqlite(connection) => {
-                let connection = lock(connection);
-                let changed = connection
-                    .prepare_cached(sql)
-                    .and_then(|mut statement| {
-                        statement.execute(rusqlite::params_from_iter(values.iter()))
-                    })
-                    .map_err(sqlite_error)?;
-                Ok(changed as u64)
-            }
+            Self::Sqlite(connection) => sqlite_execute(&lock(connection), sql, &values),
             Self::Postgres(pool) => {
                 let sql = placeholders_for_postgres(sql);
                 pool.run(move |client| {
@@ -224,26 +216,35 @@ impl Sql {
         }
     }
 
+    /// Like [`execute`](Self::execute) for a write whose loss in a power cut costs nothing
+    /// the chain or a later durable write does not restore (a lease, a log entry, a settled
+    /// op's state): on SQLite its commit is not `fsync`ed by itself. WAL keeps commits in
+    /// order, so the next durable commit makes it durable too, and a process crash never loses
+    /// it (docs/service.md, "Durability").
+    pub fn execute_relaxed(&self, sql: &str, values: Vec<Value>) -> Result<u64, StoreError> {
+        match self {
+            Self::Sqlite(connection) => {
+                relaxed(&lock(connection), |c| sqlite_execute(c, sql, &values))
+            }
+            Self::Postgres(_) => self.execute(sql, values),
+        }
+    }
+
+    /// [`query`](Self::query) for a write that returns rows, relaxed as
+    /// [`execute_relaxed`](Self::execute_relaxed) is.
+    pub fn query_relaxed(&self, sql: &str, values: Vec<Value>) -> Result<Vec<Row>, StoreError> {
+        match self {
+            Self::Sqlite(connection) => {
+                relaxed(&lock(connection), |c| sqlite_query(c, sql, &values))
+            }
+            Self::Postgres(_) => self.query(sql, values),
+        }
+    }
+
     /// Runs a query; returns its rows.
     pub fn query(&self, sql: &str, values: Vec<Value>) -> Result<Vec<Row>, StoreError> {
         match self {
-            Self::Sqlite(connection) => {
-                let connection = lock(connection);
-                let mut statement = connection.prepare_cached(sql).map_err(sqlite_error)?;
-                let width = statement.column_count();
-                let mut rows = statement
-                    .query(rusqlite::params_from_iter(values.iter()))
-                    .map_err(sqlite_error)?;
-                let mut out = Vec::new();
-                while let Some(row) = rows.next().map_err(sqlite_error)? {
-                    let mut columns = Vec::with_capacity(width);
-                    for index in 0..width {
-                        columns.push(sqlite_value(row.get_ref(index).map_err(sqlite_error)?)?);
-                    }
-                    out.push(Row(columns));
-                }
-                Ok(out)
-            }
+            Self::Sqlite(connection) => sqlite_query(&lock(connection), sql, &values),
             Self::Postgres(pool) => {
                 let sql = placeholders_for_postgres(sql);
                 pool.run(move |client| {
@@ -258,6 +259,39 @@ impl Sql {
     /// The first row of a query, if any.
     pub fn query_one(&self, sql: &str, values: Vec<Value>) -> Result<Option<Row>, StoreError> {
         Ok(self.query(sql, values)?.into_iter().next())
+    }
+
+    /// Runs one statement once for each of `rows`, all in one transaction: one commit (one
+    /// `fsync`) for many rows.
+    pub fn execute_each(&self, sql: &str, rows: Vec<Vec<Value>>) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(connection) => {
+                let mut connection = lock(connection);
+                let transaction = connection.transaction().map_err(sqlite_error)?;
+                {
+                    let mut statement = transaction.prepare_cached(sql).map_err(sqlite_error)?;
+                    for values in &rows {
+                        statement
+                            .execute(rusqlite::params_from_iter(values.iter()))
+                            .map_err(sqlite_error)?;
+                    }
+                }
+                transaction.commit().map_err(sqlite_error)
+            }
+            Self::Postgres(pool) => {
+                let sql = placeholders_for_postgres(sql);
+                pool.run(move |client| {
+                    let mut transaction = client.transaction().map_err(pg_error)?;
+                    let statement = transaction.prepare(sql.as_str()).map_err(pg_error)?;
+                    for values in &rows {
+                        transaction
+                            .execute(&statement, &pg_params(values))
+                            .map_err(pg_error)?;
+                    }
+                    transaction.commit().map_err(pg_error)
+                })
+            }
+        }
     }
 
     /// Runs statements with no placeholders, in one transaction (the schema).
@@ -276,6 +310,55 @@ impl Sql {
             }
         }
     }
+}
+
+fn sqlite_execute(
+    connection: &rusqlite::Connection,
+    sql: &str,
+    values: &[Value],
+) -> Result<u64, StoreError> {
+    let changed = connection
+        .prepare_cached(sql)
+        .and_then(|mut statement| statement.execute(rusqlite::params_from_iter(values.iter())))
+        .map_err(sqlite_error)?;
+    Ok(changed as u64)
+}
+
+fn sqlite_query(
+    connection: &rusqlite::Connection,
+    sql: &str,
+    values: &[Value],
+) -> Result<Vec<Row>, StoreError> {
+    let mut statement = connection.prepare_cached(sql).map_err(sqlite_error)?;
+    let width = statement.column_count();
+    let mut rows = statement
+        .query(rusqlite::params_from_iter(values.iter()))
+        .map_err(sqlite_error)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(sqlite_error)? {
+        let mut columns = Vec::with_capacity(width);
+        for index in 0..width {
+            columns.push(sqlite_value(row.get_ref(index).map_err(sqlite_error)?)?);
+        }
+        out.push(Row(columns));
+    }
+    Ok(out)
+}
+
+/// Runs `statement` with `synchronous=NORMAL` (its WAL commit not `fsync`ed), then sets the
+/// connection back to `FULL` whatever happened: every other statement stays durable.
+fn relaxed<T>(
+    connection: &rusqlite::Connection,
+    statement: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    connection
+        .pragma_update(None, "synchronous", "NORMAL")
+        .map_err(sqlite_error)?;
+    let result = statement(connection);
+    connection
+        .pragma_update(None, "synchronous", "FULL")
+        .map_err(sqlite_error)?;
+    result
 }
 
 fn lock(

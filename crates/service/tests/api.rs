@@ -438,3 +438,118 @@ async fn a_revoked_session_is_never_written_back_to_life_by_a_late_save() {
         .await;
     assert_eq!(session["status"], "revoked");
 }
+
+#[tokio::test]
+async fn checks_are_answered_from_the_service_state_and_read_the_chain_again_once_it_moves() {
+    let base = harness();
+    let chain = Scripted {
+        heads: true,
+        pause: std::time::Duration::ZERO,
+        ..Scripted::network_like(base.backend.clone())
+    };
+    let reads = chain.reads.clone();
+    let h = Harness {
+        backend: base.backend.clone(),
+        service: std::sync::Arc::new(
+            sessionkeys_service::Service::new(test_database(), std::sync::Arc::new(chain))
+                .with_rate_limit(0),
+        ),
+    };
+    let (_, key) = h.app("shop");
+    let (owner, _) = h.funded_owner().await;
+    let (id, _) = h.approved_session(&key, &owner).await;
+    let execute = format!("/v1/sessions/{id}/execute");
+    let check = format!("/v1/sessions/{id}/check");
+    let (status, first) = h
+        .call("POST", &execute, Some(&key), Some(calls(ALICE, 10 * USDC)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let verdict = |amount: u64| {
+        let (h, check, key) = (&h, &check, &key);
+        async move {
+            let (status, body) = h
+                .call("POST", check, Some(key), Some(calls(ALICE, amount)))
+                .await;
+            (status, body["error"]["violation"].clone())
+        }
+    };
+
+    // 90 of the 100 USDC are left. The first check reads the chain; the next ones, allowed or
+    // refused, are answered from what it read.
+    assert_eq!(verdict(90 * USDC).await.0, StatusCode::OK);
+    let kept = reads.load(std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..3 {
+        assert_eq!(verdict(90 * USDC).await.0, StatusCode::OK);
+    }
+    assert_eq!(
+        verdict(90 * USDC + 1).await,
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("LimitExceeded"))
+    );
+    assert_eq!(
+        reads.load(std::sync::atomic::Ordering::SeqCst),
+        kept,
+        "answered from the service's state: no chain read"
+    );
+
+    // The service's own op spends 10 more: the next check reads the chain again and sees it.
+    let (status, second) = h
+        .call("POST", &execute, Some(&key), Some(calls(ALICE, 10 * USDC)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let before = reads.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        verdict(90 * USDC).await,
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("LimitExceeded"))
+    );
+    assert!(reads.load(std::sync::atomic::Ordering::SeqCst) > before);
+    assert_eq!(verdict(80 * USDC).await.0, StatusCode::OK);
+
+    // A change the service did not make — the chain's time passing the session's end — is
+    // seen at the very next check.
+    h.backend.with_devnet(|d| d.chain.advance(2 * 3600));
+    let (status, expired) = h
+        .call("POST", &check, Some(&key), Some(calls(ALICE, USDC)))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{expired}");
+    assert!(
+        expired["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("time"),
+        "{expired}"
+    );
+}
+
+#[tokio::test]
+async fn without_a_head_from_the_chain_every_check_reads_the_chain() {
+    // A backend that cannot say where the chain stands: nothing read from it is kept.
+    let base = harness();
+    let chain = Scripted {
+        pause: std::time::Duration::ZERO,
+        ..Scripted::network_like(base.backend.clone())
+    };
+    let reads = chain.reads.clone();
+    let h = Harness {
+        backend: base.backend.clone(),
+        service: std::sync::Arc::new(
+            sessionkeys_service::Service::new(test_database(), std::sync::Arc::new(chain))
+                .with_rate_limit(0),
+        ),
+    };
+    let (_, key) = h.app("shop");
+    let (owner, _) = h.funded_owner().await;
+    let (id, _) = h.approved_session(&key, &owner).await;
+    let check = format!("/v1/sessions/{id}/check");
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let (status, body) = h
+            .call("POST", &check, Some(&key), Some(calls(ALICE, USDC)))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        seen.push(reads.load(std::sync::atomic::Ordering::SeqCst));
+    }
+    assert!(
+        seen[0] > 0 && seen[1] > seen[0] && seen[2] > seen[1],
+        "{seen:?}"
+    );
+}

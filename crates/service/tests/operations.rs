@@ -39,6 +39,7 @@ async fn metrics_count_requests_by_route_and_status_and_verdicts_by_reason() {
         "sessionkeys_verdicts_total{kind=\"execute\",verdict=\"refused\",reason=\"LimitExceeded\"} 1",
         "sessionkeys_verdicts_total{kind=\"execute\",verdict=\"refused\",reason=\"ConstraintViolated\"} 1",
         "sessionkeys_http_request_duration_seconds_count{route=\"/v1/sessions/{session}/execute\"} 3",
+        "sessionkeys_activity_entries_lost_total 0",
     ] {
         assert!(text.contains(line), "{line} missing from:\n{text}");
     }

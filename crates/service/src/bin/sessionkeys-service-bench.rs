@@ -36,9 +36,23 @@ struct Options {
     #[arg(long, env = "SESSIONKEYS_BENCH_SESSIONS", default_value_t = 8,
         value_parser = clap::value_parser!(u16).range(1..=1024))]
     sessions: u16,
+    /// Which measurements to run (one alone, to profile it).
+    #[arg(long, value_enum, default_value_t = Only::Both)]
+    only: Only,
     /// PostgreSQL instead of a SQLite file: a URL or key-value connection settings.
     #[arg(long, env = "SESSIONKEYS_BENCH_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+}
+
+/// Which measurements run.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Only {
+    /// Executes, then checks.
+    Both,
+    /// Executes only.
+    Execute,
+    /// Checks only.
+    Check,
 }
 
 /// One worker's session: its id, and an execute body paying Alice one unit of USDC.
@@ -278,45 +292,33 @@ async fn run(options: Options) -> Result<(), String> {
             return Err(format!("first execute: {status} {answer}"));
         }
     }
-    let executes = drive(
-        &client,
-        &base,
-        &key,
-        &sessions,
-        "execute",
-        &body,
-        options.seconds,
-    )
-    .await;
-    let checks = drive(
-        &client,
-        &base,
-        &key,
-        &sessions,
-        "check",
-        &body,
-        options.seconds,
-    )
-    .await;
     let workers = usize::from(options.sessions);
+    let mut rows = Vec::new();
+    for (step, wanted) in [("execute", Only::Execute), ("check", Only::Check)] {
+        if ![Only::Both, wanted].contains(&options.only) {
+            continue;
+        }
+        let measured = drive(
+            &client,
+            &base,
+            &key,
+            &sessions,
+            step,
+            &body,
+            options.seconds,
+        )
+        .await;
+        rows.push(row(
+            &format!("{step} over HTTP (devnet, {store})"),
+            measured,
+            workers,
+        ));
+    }
     println!("| path | workers | done | failed | per second | p50 ms | p99 ms |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    println!(
-        "{}",
-        row(
-            &format!("execute over HTTP (devnet, {store})"),
-            executes,
-            workers
-        )
-    );
-    println!(
-        "{}",
-        row(
-            &format!("check over HTTP (devnet, {store})"),
-            checks,
-            workers
-        )
-    );
+    for row in rows {
+        println!("{row}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -299,6 +299,10 @@ pub struct Scripted {
     /// The node's logs trail its state (they show no event), as they may for a moment after a
     /// block.
     pub lagging_logs: bool,
+    /// It tells its head (the devnet's), so the service may keep what it read.
+    pub heads: bool,
+    /// How many state reads (`eth_getStorageAt`, `eth_call`, `eth_getCode`) it answered.
+    pub reads: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Scripted {
@@ -310,7 +314,13 @@ impl Scripted {
             stall_receipts: false,
             lagging_receipts: false,
             lagging_logs: false,
+            heads: false,
+            reads: Arc::default(),
         }
+    }
+
+    fn read(&self) {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     async fn pause(&self) {
@@ -333,15 +343,25 @@ impl Backend for Scripted {
     }
     async fn call(&self, to: Address, data: Bytes) -> Result<Bytes, BackendError> {
         self.pause().await;
+        self.read();
         self.chain.call(to, data).await
     }
     async fn code(&self, at: Address) -> Result<Bytes, BackendError> {
         self.pause().await;
+        self.read();
         self.chain.code(at).await
     }
     async fn storage(&self, at: Address, slot: U256) -> Result<U256, BackendError> {
         self.pause().await;
+        self.read();
         self.chain.storage(at, slot).await
+    }
+    async fn head(&self) -> Result<Option<sessionkeys::backend::Head>, BackendError> {
+        if !self.heads {
+            return Ok(None);
+        }
+        self.pause().await;
+        self.chain.head().await
     }
     async fn balance(&self, of: Address) -> Result<U256, BackendError> {
         self.pause().await;
