@@ -94,7 +94,7 @@ CREATE TABLE IF NOT EXISTS activity (
     targets TEXT NOT NULL,
     actor TEXT
 );
-CREATE INDEX IF NOT EXISTS activity_by_session ON activity(session_id, kind, at);
+DROP INDEX IF EXISTS activity_by_session;
 CREATE INDEX IF NOT EXISTS activity_by_verdict ON activity(session_id, kind, verdict, at);
 CREATE INDEX IF NOT EXISTS activity_by_app ON activity(app_id, id);
 CREATE INDEX IF NOT EXISTS activity_by_owner ON activity(owner, id);

@@ -171,16 +171,33 @@ async fn drive(
     for session in sessions {
         let client = client.clone();
         let url = format!("{base}/v1/sessions/{}/{step}", session.id);
-        let key = key.to_string();
-        let body = body.clone();
+        let bearer = format!("Bearer {key}");
+        // The load client's own work is kept small: the body serialized once, the answer's
+        // status read and its bytes drained (for the connection's reuse), not parsed.
+        let body = serde_json::to_vec(body).unwrap_or_default();
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut failures = 0;
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                match post(&client, &url, &key, &body).await {
-                    Ok((StatusCode::OK, _)) => latencies.push(sent.elapsed()),
-                    _ => failures += 1,
+                let answer = client
+                    .post(&url)
+                    .header(reqwest::header::AUTHORIZATION, &bearer)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await;
+                match answer {
+                    Ok(answer) => {
+                        let status = answer.status();
+                        let drained = answer.bytes().await.is_ok();
+                        if status == StatusCode::OK && drained {
+                            latencies.push(sent.elapsed());
+                        } else {
+                            failures += 1;
+                        }
+                    }
+                    Err(_) => failures += 1,
                 }
             }
             (latencies, failures)
