@@ -171,6 +171,8 @@ impl Database {
         row: &SessionRow,
         entry: &Entry,
     ) -> Result<ActivityBody, StoreError> {
+        // Ids order the log: the checks queued before this entry get theirs first.
+        self.activity_queue().flush();
         let at = unix_now();
         let kind = entry.kind.unwrap_or(Kind::Check);
         let id = self
@@ -267,7 +269,7 @@ impl Database {
         verdict: Option<Verdict>,
         since: i64,
     ) -> Result<u64, StoreError> {
-        self.activity_queue().flush();
+        flush_if_queued(self, kind, verdict);
         self.sql()
             .query_one(
                 "SELECT COUNT(*) FROM activity WHERE session_id = ?1 AND kind = ?2 \
@@ -285,7 +287,7 @@ impl Database {
         kind: Kind,
         verdict: Verdict,
     ) -> Result<Option<i64>, StoreError> {
-        self.activity_queue().flush();
+        flush_if_queued(self, kind, Some(verdict));
         self.sql()
             .query_one(
                 "SELECT MIN(at) FROM activity WHERE session_id = ?1 AND kind = ?2 AND verdict = ?3",
@@ -332,4 +334,12 @@ fn activity_values(row: &SessionRow, entry: &Entry, at: i64) -> Vec<crate::sql::
         targets.join(","),
         entry.actor,
     ]
+}
+
+/// Waits for the queued entries when a count of `kind` and `verdict` (any, when `None`) would
+/// include them: only allowed checks are queued, and the alert rules count others.
+fn flush_if_queued(db: &Database, kind: Kind, verdict: Option<Verdict>) {
+    if kind == Kind::Check && verdict != Some(Verdict::Refused) {
+        db.activity_queue().flush();
+    }
 }

@@ -2,12 +2,13 @@
 //!
 //! A check that passes raises no alert (docs/service.md, "Alerts"), so its log entry need not
 //! be written before the check answers. Such entries go to one writer thread, which inserts
-//! whatever has queued up in one transaction: one commit, one `fsync`, for many checks,
-//! instead of one each — a commit per check bounded checks to one `fsync` at a time. Every
-//! read of the log on this replica first waits for the queue to drain, so an app that checks
-//! and then reads its activity sees the check. What the queue holds when the process dies (at
-//! most what arrived during one commit) is lost: a check changed nothing, and the chain holds
-//! every op.
+//! whatever has queued up in one transaction — one commit for many checks instead of one each,
+//! on SQLite through a connection of its own (relaxed: its commits are not `fsync`ed), so the
+//! requests' connection is never held by it. Every read of the log on this replica, and every
+//! other entry written, first waits for the queue to drain: an app that checks and then reads
+//! its activity sees the check, and ids keep the order things happened in. What the queue
+//! holds when the process dies (what arrived since the last commit; longer while the database
+//! refuses commits) is lost: a check changed nothing, and the chain holds every op.
 
 use crate::sql::{Sql, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +28,9 @@ const MOST_PER_COMMIT: usize = 2_048;
 const ATTEMPTS: u32 = 10;
 const RETRY_AFTER: Duration = Duration::from_millis(if cfg!(test) { 5 } else { 500 });
 /// A read waits at most this long for the queue to drain (a database that is down).
-const FLUSH_WAIT: Duration = Duration::from_secs(10);
+const FLUSH_WAIT: Duration = Duration::from_secs(2);
+/// At most this many rows wait; past it a row is given up (and counted) rather than queued.
+const MOST_WAITING: usize = 65_536;
 
 enum Message {
     Row(Vec<Value>),
@@ -37,7 +40,7 @@ enum Message {
 /// The queue and its writer thread (which stops when the queue is dropped, after writing what
 /// it holds).
 pub(crate) struct ActivityQueue {
-    sender: Mutex<mpsc::Sender<Message>>,
+    sender: Mutex<mpsc::SyncSender<Message>>,
     counts: Arc<Counts>,
 }
 
@@ -52,7 +55,7 @@ struct Counts {
 impl ActivityQueue {
     /// Starts the writer for `sql`.
     pub(crate) fn start(sql: Arc<Sql>) -> std::io::Result<Self> {
-        let (sender, receiver) = mpsc::channel();
+        let (sender, receiver) = mpsc::sync_channel(MOST_WAITING);
         let counts = Arc::new(Counts::default());
         let writer_counts = Arc::clone(&counts);
         std::thread::Builder::new()
@@ -67,8 +70,8 @@ impl ActivityQueue {
     /// Queues one row of [`INSERT_ACTIVITY`]'s values.
     pub(crate) fn push(&self, row: Vec<Value>) {
         self.counts.waiting.fetch_add(1, Ordering::SeqCst);
-        if self.sender().send(Message::Row(row)).is_err() {
-            // The writer stopped (it only does when the queue is dropped).
+        if self.sender().try_send(Message::Row(row)).is_err() {
+            // Full (the database has refused commits for a while), or the writer stopped.
             self.counts.waiting.fetch_sub(1, Ordering::SeqCst);
             self.counts.lost.fetch_add(1, Ordering::SeqCst);
         }
@@ -81,7 +84,8 @@ impl ActivityQueue {
             return;
         }
         let (done, wait) = mpsc::sync_channel(1);
-        if self.sender().send(Message::Flush(done)).is_ok() {
+        // Never blocks on a full queue (the database refusing commits): the read goes on.
+        if self.sender().try_send(Message::Flush(done)).is_ok() {
             let _ = wait.recv_timeout(FLUSH_WAIT);
         }
     }
@@ -91,7 +95,7 @@ impl ActivityQueue {
         self.counts.lost.load(Ordering::SeqCst)
     }
 
-    fn sender(&self) -> std::sync::MutexGuard<'_, mpsc::Sender<Message>> {
+    fn sender(&self) -> std::sync::MutexGuard<'_, mpsc::SyncSender<Message>> {
         // Sending cannot leave the sender half-changed: a poisoned lock is safe to take.
         self.sender
             .lock()

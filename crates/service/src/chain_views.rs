@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 
 /// At most this many views or judges are kept; past it they are all dropped (and read again).
 const MOST_KEPT: usize = 65_536;
+/// Views for ops calling more distinct targets than this are not kept (a view's key holds its
+/// targets: this bounds what one view may hold).
+const MOST_TARGETS_KEPT: usize = 16;
 
 /// The views of one head, by session hash and the targets they answer for.
 #[derive(Default)]
@@ -129,7 +132,10 @@ impl ChainViews {
         // Kept only if the chain did not move while it was read.
         if backend.head().await? == Some(head) {
             let mut views = lock(&self.views);
-            if views.head == Some(head) && views.by_session.len() < MOST_KEPT {
+            if views.head == Some(head)
+                && views.by_session.len() < MOST_KEPT
+                && key.1.len() <= MOST_TARGETS_KEPT
+            {
                 views.by_session.insert(key, Arc::clone(&view));
             }
         }

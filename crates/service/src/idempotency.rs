@@ -169,7 +169,9 @@ impl Database {
         body: &[u8],
     ) -> Result<(), StoreError> {
         let sealed = self.master().seal(&format!("{app_id}/{key}"), body);
-        self.sql().execute_relaxed(
+        // Durable: for a request that sent no op (a session requested, a webhook made) the
+        // journal cannot rebuild this answer, and its retry would run the request again.
+        self.sql().execute(
             "UPDATE idempotency SET state = 'done', status = ?4, body = ?5 \
              WHERE app_id = ?1 AND key = ?2 AND state = 'pending' AND created_at = ?3",
             values![app_id, key, since, status, sealed],

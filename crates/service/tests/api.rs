@@ -553,3 +553,98 @@ async fn without_a_head_from_the_chain_every_check_reads_the_chain() {
         "{seen:?}"
     );
 }
+
+#[tokio::test]
+async fn the_services_own_op_drops_what_it_kept_even_before_the_head_moves() {
+    // A head that never moves stands for a node asked less often than it makes blocks: the
+    // service's own send is what must make the next check read the chain again.
+    let base = harness();
+    let chain = Scripted {
+        frozen_head: true,
+        pause: std::time::Duration::ZERO,
+        ..Scripted::network_like(base.backend.clone())
+    };
+    let reads = chain.reads.clone();
+    let h = Harness {
+        backend: base.backend.clone(),
+        service: std::sync::Arc::new(
+            sessionkeys_service::Service::new(test_database(), std::sync::Arc::new(chain))
+                .with_rate_limit(0),
+        ),
+    };
+    let (_, key) = h.app("shop");
+    let (owner, _) = h.funded_owner().await;
+    let (id, _) = h.approved_session(&key, &owner).await;
+    let execute = format!("/v1/sessions/{id}/execute");
+    let check = format!("/v1/sessions/{id}/check");
+    let (status, first) = h
+        .call("POST", &execute, Some(&key), Some(calls(ALICE, 10 * USDC)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    for _ in 0..2 {
+        let (status, body) = h
+            .call("POST", &check, Some(&key), Some(calls(ALICE, 90 * USDC)))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let kept = reads.load(std::sync::atomic::Ordering::SeqCst);
+    let (status, body) = h
+        .call("POST", &check, Some(&key), Some(calls(ALICE, 90 * USDC)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), kept);
+
+    let (status, second) = h
+        .call("POST", &execute, Some(&key), Some(calls(ALICE, 10 * USDC)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    let (status, refused) = h
+        .call("POST", &check, Some(&key), Some(calls(ALICE, 90 * USDC)))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["violation"], "LimitExceeded");
+}
+
+#[tokio::test]
+async fn a_check_logged_in_a_group_commit_keeps_its_place_before_what_came_after() {
+    let h = harness();
+    let (_, key) = h.app("shop");
+    let (owner, _) = h.funded_owner().await;
+    let (id, _) = h.approved_session(&key, &owner).await;
+    let (status, checked) = h
+        .call(
+            "POST",
+            &format!("/v1/sessions/{id}/check"),
+            Some(&key),
+            Some(calls(ALICE, USDC)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{checked}");
+    let (status, revoked) = h
+        .call(
+            "POST",
+            &format!("/v1/sessions/{id}/revoke"),
+            Some(&key),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{revoked}");
+    let (status, log) = h
+        .call(
+            "GET",
+            &format!("/v1/activity?session={id}"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    let kinds: Vec<&str> = log["activity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    let at = |kind: &str| kinds.iter().position(|k| *k == kind).unwrap();
+    // Newest first: the revoke above the check it followed.
+    assert!(at("revoked") < at("check"), "{kinds:?}");
+}

@@ -301,6 +301,9 @@ pub struct Scripted {
     pub lagging_logs: bool,
     /// It tells its head (the devnet's), so the service may keep what it read.
     pub heads: bool,
+    /// It tells a head that never moves, as a node polled less often than it makes blocks
+    /// would: only the service's own bookkeeping can drop what it kept.
+    pub frozen_head: bool,
     /// How many state reads (`eth_getStorageAt`, `eth_call`, `eth_getCode`) it answered.
     pub reads: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -315,6 +318,7 @@ impl Scripted {
             lagging_receipts: false,
             lagging_logs: false,
             heads: false,
+            frozen_head: false,
             reads: Arc::default(),
         }
     }
@@ -357,6 +361,13 @@ impl Backend for Scripted {
         self.chain.storage(at, slot).await
     }
     async fn head(&self) -> Result<Option<sessionkeys::backend::Head>, BackendError> {
+        if self.frozen_head {
+            return Ok(Some(sessionkeys::backend::Head {
+                block: 1,
+                hash: alloy::primitives::B256::ZERO,
+                timestamp: 0,
+            }));
+        }
         if !self.heads {
             return Ok(None);
         }
