@@ -441,23 +441,11 @@ async fn a_revoked_session_is_never_written_back_to_life_by_a_late_save() {
 
 #[tokio::test]
 async fn checks_are_answered_from_the_service_state_and_read_the_chain_again_once_it_moves() {
-    let base = harness();
-    let chain = Scripted {
+    let (h, reads, key, id) = counted_session(|chain| Scripted {
         heads: true,
-        pause: std::time::Duration::ZERO,
-        ..Scripted::network_like(base.backend.clone())
-    };
-    let reads = chain.reads.clone();
-    let h = Harness {
-        backend: base.backend.clone(),
-        service: std::sync::Arc::new(
-            sessionkeys_service::Service::new(test_database(), std::sync::Arc::new(chain))
-                .with_rate_limit(0),
-        ),
-    };
-    let (_, key) = h.app("shop");
-    let (owner, _) = h.funded_owner().await;
-    let (id, _) = h.approved_session(&key, &owner).await;
+        ..chain
+    })
+    .await;
     let execute = format!("/v1/sessions/{id}/execute");
     let check = format!("/v1/sessions/{id}/check");
     let (status, first) = h
@@ -523,22 +511,7 @@ async fn checks_are_answered_from_the_service_state_and_read_the_chain_again_onc
 #[tokio::test]
 async fn without_a_head_from_the_chain_every_check_reads_the_chain() {
     // A backend that cannot say where the chain stands: nothing read from it is kept.
-    let base = harness();
-    let chain = Scripted {
-        pause: std::time::Duration::ZERO,
-        ..Scripted::network_like(base.backend.clone())
-    };
-    let reads = chain.reads.clone();
-    let h = Harness {
-        backend: base.backend.clone(),
-        service: std::sync::Arc::new(
-            sessionkeys_service::Service::new(test_database(), std::sync::Arc::new(chain))
-                .with_rate_limit(0),
-        ),
-    };
-    let (_, key) = h.app("shop");
-    let (owner, _) = h.funded_owner().await;
-    let (id, _) = h.approved_session(&key, &owner).await;
+    let (h, reads, key, id) = counted_session(|chain| chain).await;
     let check = format!("/v1/sessions/{id}/check");
     let mut seen = Vec::new();
     for _ in 0..3 {
@@ -558,23 +531,11 @@ async fn without_a_head_from_the_chain_every_check_reads_the_chain() {
 async fn the_services_own_op_drops_what_it_kept_even_before_the_head_moves() {
     // A head that never moves stands for a node asked less often than it makes blocks: the
     // service's own send is what must make the next check read the chain again.
-    let base = harness();
-    let chain = Scripted {
+    let (h, reads, key, id) = counted_session(|chain| Scripted {
         frozen_head: true,
-        pause: std::time::Duration::ZERO,
-        ..Scripted::network_like(base.backend.clone())
-    };
-    let reads = chain.reads.clone();
-    let h = Harness {
-        backend: base.backend.clone(),
-        service: std::sync::Arc::new(
-            sessionkeys_service::Service::new(test_database(), std::sync::Arc::new(chain))
-                .with_rate_limit(0),
-        ),
-    };
-    let (_, key) = h.app("shop");
-    let (owner, _) = h.funded_owner().await;
-    let (id, _) = h.approved_session(&key, &owner).await;
+        ..chain
+    })
+    .await;
     let execute = format!("/v1/sessions/{id}/execute");
     let check = format!("/v1/sessions/{id}/check");
     let (status, first) = h
@@ -647,4 +608,33 @@ async fn a_check_logged_in_a_group_commit_keeps_its_place_before_what_came_after
     let at = |kind: &str| kinds.iter().position(|k| *k == kind).unwrap();
     // Newest first: the revoke above the check it followed.
     assert!(at("revoked") < at("check"), "{kinds:?}");
+}
+
+/// An approved session of a funded owner, on a service whose chain is the devnet as `adjust`
+/// sets it up; with the chain's count of state reads, the app's key and the session's id.
+async fn counted_session(
+    adjust: impl FnOnce(Scripted) -> Scripted,
+) -> (
+    Harness,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    String,
+    String,
+) {
+    let base = harness();
+    let chain = adjust(Scripted {
+        pause: std::time::Duration::ZERO,
+        ..Scripted::network_like(base.backend.clone())
+    });
+    let reads = chain.reads.clone();
+    let h = Harness {
+        backend: base.backend.clone(),
+        service: std::sync::Arc::new(
+            sessionkeys_service::Service::new(test_database(), std::sync::Arc::new(chain))
+                .with_rate_limit(0),
+        ),
+    };
+    let (_, key) = h.app("shop");
+    let (owner, _) = h.funded_owner().await;
+    let (id, _) = h.approved_session(&key, &owner).await;
+    (h, reads, key, id)
 }
