@@ -189,16 +189,20 @@ impl SessionClient {
         key: PrivateKeySigner,
         validator: Address,
     ) -> Result<Self, SdkError> {
-        if key.address() != spec.signer {
+        Self::for_external_signer(backend, account, spec, validator)?.with_key(key)
+    }
+
+    /// This client signing with `key`, which must be the session's signer.
+    fn with_key(mut self, key: PrivateKeySigner) -> Result<Self, SdkError> {
+        if key.address() != self.spec.signer {
             return Err(SdkError::Account(format!(
                 "the session key given is {}, but the session's signer is {}",
                 key.address(),
-                spec.signer
+                self.spec.signer
             )));
         }
-        let mut client = Self::for_external_signer(backend, account, spec, validator)?;
-        client.key = Some(key);
-        Ok(client)
+        self.key = Some(key);
+        Ok(self)
     }
 
     /// A client for a session whose key someone else holds (ERC-7715: the app keeps its key
@@ -262,19 +266,11 @@ impl SessionClient {
         records: &dyn crate::records::SessionRecords,
         stored: &crate::store::StoredSession,
     ) -> Result<Self, SdkError> {
-        let mut client = Self::without_key(backend, stored)?;
-        if !stored.key_is_external() {
-            let key = records.open_key(stored)?;
-            if key.address() != client.spec.signer {
-                return Err(SdkError::Account(format!(
-                    "the session key given is {}, but the session's signer is {}",
-                    key.address(),
-                    client.spec.signer
-                )));
-            }
-            client.key = Some(key);
+        let client = Self::without_key(backend, stored)?;
+        if stored.key_is_external() {
+            return Ok(client);
         }
-        Ok(client)
+        client.with_key(records.open_key(stored)?)
     }
 
     /// A client for a stored session that judges ops ([`precheck`](Self::precheck)) and signs

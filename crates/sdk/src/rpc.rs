@@ -44,6 +44,24 @@ fn client_for(http: &reqwest::Client, url: &reqwest_url::Url) -> RpcClient {
 }
 
 impl RpcBackend {
+    /// The latest block's number, hash and time (`eth_getBlockByNumber("latest")`).
+    async fn latest_head(&self) -> Result<crate::backend::Head, BackendError> {
+        let block = self
+            .node
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| self.node_error("eth_getBlockByNumber", e))?
+            .ok_or_else(|| BackendError::Decode {
+                method: "eth_getBlockByNumber".into(),
+                reason: "the node has no latest block".into(),
+            })?;
+        Ok(crate::backend::Head {
+            block: block.header.number,
+            hash: block.header.hash,
+            timestamp: block.header.timestamp,
+        })
+    }
+
     /// A backend for the node at `node_url` and the bundler at `bundler_url`, each request
     /// answered within [`DEFAULT_TIMEOUT`]. Nothing is contacted until the first request.
     pub fn new(node_url: &str, bundler_url: &str) -> Result<Self, BackendError> {
@@ -207,34 +225,11 @@ impl Backend for RpcBackend {
     }
 
     async fn latest_timestamp(&self) -> Result<u64, BackendError> {
-        let block = self
-            .node
-            .get_block_by_number(BlockNumberOrTag::Latest)
-            .await
-            .map_err(|e| self.node_error("eth_getBlockByNumber", e))?;
-        block
-            .map(|b| b.header.timestamp)
-            .ok_or_else(|| BackendError::Decode {
-                method: "eth_getBlockByNumber".into(),
-                reason: "the node has no latest block".into(),
-            })
+        Ok(self.latest_head().await?.timestamp)
     }
 
     async fn head(&self) -> Result<Option<crate::backend::Head>, BackendError> {
-        let block = self
-            .node
-            .get_block_by_number(BlockNumberOrTag::Latest)
-            .await
-            .map_err(|e| self.node_error("eth_getBlockByNumber", e))?
-            .ok_or_else(|| BackendError::Decode {
-                method: "eth_getBlockByNumber".into(),
-                reason: "the node has no latest block".into(),
-            })?;
-        Ok(Some(crate::backend::Head {
-            block: block.header.number,
-            hash: block.header.hash,
-            timestamp: block.header.timestamp,
-        }))
+        self.latest_head().await.map(Some)
     }
 
     /// A node's latest block may be seconds old (anvil mines only on demand) while bundlers
