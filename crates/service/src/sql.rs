@@ -10,6 +10,7 @@
 //! service: storage").
 
 use sessionkeys::store::StoreError;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -574,12 +575,14 @@ impl Pool {
         config.connect_timeout(CONNECT_TIMEOUT);
         let (jobs, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
+        let losses = Arc::new(AtomicU64::new(0));
         for index in 0..size.max(1) {
             let receiver = Arc::clone(&receiver);
+            let losses = Arc::clone(&losses);
             let config = config.clone();
             std::thread::Builder::new()
                 .name(format!("postgres-{index}"))
-                .spawn(move || connection_thread(&config, &receiver))
+                .spawn(move || connection_thread(&config, &receiver, &losses))
                 .map_err(|e| StoreError::Database {
                     reason: format!("cannot start a database thread: {e}"),
                 })?;
@@ -626,9 +629,15 @@ const IDLE_CHECK_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 /// How long that check may take before the connection is remade.
 const IDLE_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-fn connection_thread(config: &postgres::Config, jobs: &Mutex<mpsc::Receiver<Job>>) {
+fn connection_thread(
+    config: &postgres::Config,
+    jobs: &Mutex<mpsc::Receiver<Job>>,
+    losses: &AtomicU64,
+) {
     let mut client: Option<postgres::Client> = None;
     let mut last_used = std::time::Instant::now();
+    // The pool's count of lost connections when this one was last known good.
+    let mut losses_seen = losses.load(Ordering::Acquire);
     loop {
         let job = {
             let receiver = jobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -638,15 +647,18 @@ fn connection_thread(config: &postgres::Config, jobs: &Mutex<mpsc::Receiver<Job>
                 Err(_) => return,
             }
         };
-        // A connection learns that the server closed it only when it is next used: one that
-        // sat idle is asked first (one round trip), so a database that restarted meanwhile
-        // costs a reconnect, not the request a 503.
+        // A connection learns that the server closed it only when it is next used. One that
+        // sat idle is asked first (one round trip); so is every one after another connection
+        // of the pool was lost — a restart of the database closes them all, and a request
+        // should meet a reconnect, not a 503, on each of them but the first.
+        let losses_now = losses.load(Ordering::Acquire);
         if let Some(idle) = client.as_mut()
-            && last_used.elapsed() > IDLE_CHECK_AFTER
+            && (last_used.elapsed() > IDLE_CHECK_AFTER || losses_now != losses_seen)
             && idle.is_valid(IDLE_CHECK_TIMEOUT).is_err()
         {
             client = None;
         }
+        losses_seen = losses_now;
         last_used = std::time::Instant::now();
         if client.as_ref().is_some_and(postgres::Client::is_closed) {
             client = None;
@@ -661,7 +673,14 @@ fn connection_thread(config: &postgres::Config, jobs: &Mutex<mpsc::Receiver<Job>
             }
         }
         match client.as_mut() {
-            Some(connected) => job(Ok(connected)),
+            Some(connected) => {
+                job(Ok(connected));
+                if connected.is_closed() {
+                    // This connection died under its job: the others are asked before use.
+                    losses_seen = losses.fetch_add(1, Ordering::AcqRel) + 1;
+                    client = None;
+                }
+            }
             None => job(Err(StoreError::Unavailable {
                 reason: "no database connection".into(),
             })),

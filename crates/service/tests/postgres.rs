@@ -322,7 +322,7 @@ async fn two_replicas_executing_under_one_tight_budget_never_double_spend_nor_re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL: scripts/postgres-tests"]
-async fn connections_the_database_drops_are_503s_with_retry_after_and_then_recover() {
+async fn a_restart_dropping_every_connection_costs_at_most_one_503_with_retry_after() {
     let (settings, schema) = fresh_schema_named(&settings());
     let h = harness_with(Database::postgres(&settings, MasterKey::random()).unwrap());
     let (_, key) = h.app("shop");
@@ -341,8 +341,9 @@ async fn connections_the_database_drops_are_503s_with_retry_after_and_then_recov
         "no connection of the service was closed: {terminated:?}"
     );
     let mut answers = Vec::new();
-    // Each dead connection costs at most the one request that finds it dead; ask until eight
-    // answers in a row are whole (a request may use fewer connections than there are).
+    // The first request that meets a dead connection may fail; the pool then asks each of its
+    // other connections before their next use. Ask until eight answers in a row are whole
+    // (jobs go round the pool's eight connections, so each of them has been used).
     while answers.len() < 40
         && (answers.len() < 8
             || answers[answers.len() - 8..]
@@ -366,17 +367,17 @@ async fn connections_the_database_drops_are_503s_with_retry_after_and_then_recov
         }
         answers.push(status);
     }
-    // Each connection reconnects on its next use: the last answers are whole again, and no
-    // more requests failed than the replica has connections (8).
     assert!(
         answers[answers.len() - 8..]
             .iter()
             .all(|s| *s == StatusCode::OK),
         "{answers:?}"
     );
+    // One lost connection costs one request, not one per connection of the pool (a background
+    // job of the service may have met it first: then none).
     let failed = answers
         .iter()
         .filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE)
         .count();
-    assert!((1..=8).contains(&failed), "{answers:?}");
+    assert!(failed <= 1, "{answers:?}");
 }
