@@ -31,6 +31,7 @@
 use crate::activity_queue::ActivityQueue;
 use crate::app_key;
 use crate::master_key::MasterKey;
+use crate::session_cache::{SessionCache, SessionName};
 use crate::sql::{Dialect, Pool, Row, Sql, values};
 use alloy::primitives::{Address, B256};
 use alloy::signers::local::PrivateKeySigner;
@@ -232,6 +233,8 @@ pub struct Database {
     activity_queue: ActivityQueue,
     /// Apps read so far, by id: their name and key digest.
     apps: Mutex<std::collections::HashMap<String, (String, [u8; 32])>>,
+    /// Session rows read since the last write to them (SQLite only).
+    session_cache: SessionCache,
 }
 
 fn lock_apps<T>(apps: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -340,11 +343,14 @@ impl Database {
         let sql = Arc::new(sql);
         let activity_queue = ActivityQueue::start(Arc::clone(&sql))
             .map_err(|e| db_error(format!("cannot start the activity writer: {e}")))?;
+        // A SQLite file serves this replica alone; PostgreSQL is shared (session_cache.rs).
+        let session_cache = SessionCache::new(sql.dialect() == Dialect::Sqlite);
         Ok(Self {
             sql,
             master,
             activity_queue,
             apps: Mutex::default(),
+            session_cache,
         })
     }
 
@@ -501,7 +507,10 @@ impl Database {
 
     /// `app`'s session with this id.
     pub fn session_by_id(&self, app: &App, id: &str) -> Result<Option<SessionRow>, StoreError> {
-        self.one_session("id = ?1 AND app_id = ?2", values![id, &app.id])
+        self.session_cache
+            .get_or_read(&app.id, SessionName::Id(id.to_string()), || {
+                self.one_session("id = ?1 AND app_id = ?2", values![id, &app.id])
+            })
     }
 
     /// The session with this id, whichever app holds it (for steps already authorized).
@@ -511,10 +520,13 @@ impl Database {
 
     /// `app`'s session with this hash.
     pub fn session_by_hash(&self, app: &App, hash: B256) -> Result<Option<SessionRow>, StoreError> {
-        self.one_session(
-            "hash = ?1 AND app_id = ?2",
-            values![format!("{hash:x}"), &app.id],
-        )
+        self.session_cache
+            .get_or_read(&app.id, SessionName::Hash(hash), || {
+                self.one_session(
+                    "hash = ?1 AND app_id = ?2",
+                    values![format!("{hash:x}"), &app.id],
+                )
+            })
     }
 
     /// `app`'s sessions, newest first, of `account` if given; at most `limit` from `offset`.
@@ -577,10 +589,12 @@ impl Database {
     pub fn mark_revoked(&self, row: &SessionRow) -> Result<(), StoreError> {
         // The status column only (it overrides the record's status when read): nothing else a
         // concurrent step wrote is overwritten with an older copy.
-        self.sql.execute(
+        let written = self.sql.execute(
             "UPDATE sessions SET status = ?1 WHERE id = ?2",
             values![StoredStatus::Revoked.word(), &row.id],
-        )?;
+        );
+        self.session_cache.changed();
+        written?;
         Ok(())
     }
 }
@@ -678,7 +692,10 @@ impl SessionRecords for AppRecords<'_> {
                 created_at,
                 StoredStatus::Revoked.word(),
             ],
-        )?;
+        );
+        // Even a failed statement may have been applied (a lost answer): forget either way.
+        self.db.session_cache.changed();
+        let changed = changed?;
         if changed == 1 || session.status == StoredStatus::Revoked {
             return Ok(());
         }
@@ -701,10 +718,12 @@ impl SessionRecords for AppRecords<'_> {
     }
 
     fn remove(&self, session: &StoredSession) -> Result<(), StoreError> {
-        self.db.sql.execute(
+        let removed = self.db.sql.execute(
             "DELETE FROM sessions WHERE hash = ?1 AND app_id = ?2",
             values![format!("{:x}", session.hash), &self.app.id],
-        )?;
+        );
+        self.db.session_cache.changed();
+        removed?;
         self.remove_key(&session.key_file)
     }
 

@@ -18,6 +18,7 @@ pub mod ops;
 pub mod owner_api;
 pub mod owner_auth;
 pub mod permissions;
+mod session_cache;
 mod sql;
 pub mod webhooks;
 

@@ -47,12 +47,15 @@ struct Options {
 /// Which measurements run.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Only {
-    /// Executes, then checks.
+    /// Executes, then checks, then the HTTP floor.
     Both,
     /// Executes only.
     Execute,
     /// Checks only.
     Check,
+    /// `GET /healthz` only: what the HTTP stack and this load client cost on their own, the
+    /// ceiling any endpoint of the service can reach on this machine.
+    Floor,
 }
 
 /// One worker's session: its id, and an execute body paying Alice one unit of USDC.
@@ -155,39 +158,38 @@ fn transfer(usdc: Address) -> Value {
         "0xa9059cbb000000000000000000000000{}{:064x}", &ALICE[2..], 1) }] })
 }
 
-/// Runs one request per worker at a time for `seconds`; every latency, and the failures.
+/// Runs one request per worker at a time for `seconds` (a POST of `body`, or a GET without
+/// one); every latency, and the failures.
 async fn drive(
     client: &reqwest::Client,
-    base: &str,
+    urls: Vec<String>,
     key: &str,
-    sessions: &[Session],
-    step: &str,
-    body: &Value,
+    body: Option<&Value>,
     seconds: u64,
 ) -> (Vec<Duration>, usize, Duration) {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     let mut workers = Vec::new();
-    for session in sessions {
+    for url in urls {
         let client = client.clone();
-        let url = format!("{base}/v1/sessions/{}/{step}", session.id);
         let bearer = format!("Bearer {key}");
         // The load client's own work is kept small: the body serialized once, the answer's
         // status read and its bytes drained (for the connection's reuse), not parsed.
-        let body = serde_json::to_vec(body).unwrap_or_default();
+        let body = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut failures = 0;
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                let answer = client
-                    .post(&url)
-                    .header(reqwest::header::AUTHORIZATION, &bearer)
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await;
-                match answer {
+                let request = match &body {
+                    Some(body) => client
+                        .post(&url)
+                        .header(reqwest::header::AUTHORIZATION, &bearer)
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(body.clone()),
+                    None => client.get(&url),
+                };
+                match request.send().await {
                     Ok(answer) => {
                         let status = answer.status();
                         let drained = answer.bytes().await.is_ok();
@@ -311,25 +313,30 @@ async fn run(options: Options) -> Result<(), String> {
     }
     let workers = usize::from(options.sessions);
     let mut rows = Vec::new();
-    for (step, wanted) in [("execute", Only::Execute), ("check", Only::Check)] {
+    for (step, wanted) in [
+        ("execute", Only::Execute),
+        ("check", Only::Check),
+        ("floor", Only::Floor),
+    ] {
         if ![Only::Both, wanted].contains(&options.only) {
             continue;
         }
-        let measured = drive(
-            &client,
-            &base,
-            &key,
-            &sessions,
-            step,
-            &body,
-            options.seconds,
-        )
-        .await;
-        rows.push(row(
-            &format!("{step} over HTTP (devnet, {store})"),
-            measured,
-            workers,
-        ));
+        let (urls, body, name) = if wanted == Only::Floor {
+            let urls = vec![format!("{base}/healthz"); workers];
+            (urls, None, "GET /healthz (the HTTP floor)".to_string())
+        } else {
+            let urls = sessions
+                .iter()
+                .map(|s| format!("{base}/v1/sessions/{}/{step}", s.id))
+                .collect();
+            (
+                urls,
+                Some(&body),
+                format!("{step} over HTTP (devnet, {store})"),
+            )
+        };
+        let measured = drive(&client, urls, &key, body, options.seconds).await;
+        rows.push(row(&name, measured, workers));
     }
     println!("| path | workers | done | failed | per second | p50 ms | p99 ms |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
