@@ -12,13 +12,14 @@
 //! send their ops. The execute path never uses a view: it reads the chain itself and the
 //! validator judges again on-chain (docs/service.md, "Checks from the service's state").
 
+use crate::unpoisoned::lock;
 use alloy::primitives::{Address, B256};
 use sessionkeys::backend::{Backend, Head};
 use sessionkeys::store::{StoredApproval, StoredSession, StoredStatus};
 use sessionkeys::{Call, SdkError, SessionClient};
 use sessionkeys::{ChainView, Precheck};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// At most this many views or judges are kept; past it they are all dropped (and read again).
@@ -47,13 +48,6 @@ struct Judge {
     status: StoredStatus,
     approval: Option<StoredApproval>,
     client: Arc<SessionClient>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Each critical section here leaves the maps whole: a poisoned lock is safe to take.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl ChainViews {

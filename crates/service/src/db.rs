@@ -33,6 +33,7 @@ use crate::app_key;
 use crate::master_key::MasterKey;
 use crate::session_cache::{SessionCache, SessionName};
 use crate::sql::{Dialect, Pool, Row, Sql, values};
+use crate::unpoisoned::lock;
 use alloy::primitives::{Address, B256};
 use alloy::signers::local::PrivateKeySigner;
 use sessionkeys::SessionRecords;
@@ -237,11 +238,6 @@ pub struct Database {
     session_cache: SessionCache,
 }
 
-fn lock_apps<T>(apps: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Inserting cannot leave the map half-changed: a poisoned lock is safe to take.
-    apps.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Database").finish_non_exhaustive()
@@ -436,7 +432,7 @@ impl Database {
         let Some((id, digest)) = app_key::parse_api_key(key) else {
             return Ok(None);
         };
-        let known = lock_apps(&self.apps).get(id).cloned();
+        let known = lock(&self.apps).get(id).cloned();
         let (name, stored) = match known {
             Some(known) => known,
             None => {
@@ -453,7 +449,7 @@ impl Database {
                 };
                 // An app's name and key digest never change and apps are never deleted: what
                 // was read once stays true (a later way to rotate a key must forget it here).
-                lock_apps(&self.apps).insert(id.to_string(), (name.clone(), stored));
+                lock(&self.apps).insert(id.to_string(), (name.clone(), stored));
                 (name, stored)
             }
         };
@@ -503,6 +499,15 @@ impl Database {
             "account = ?1 AND app_id = ?2 ORDER BY created_at, id",
             values![format!("{account:x}"), &app.id],
         )
+    }
+
+    /// Runs `sql`, a write to `sessions`: every write goes through here, so the rows kept in
+    /// memory are dropped after each (session_cache.rs).
+    fn write_sessions(&self, sql: &str, values: Vec<crate::sql::Value>) -> Result<u64, StoreError> {
+        let written = self.sql.execute(sql, values);
+        // Even a failed statement may have been applied (a lost answer): forget either way.
+        self.session_cache.changed();
+        written
     }
 
     /// `app`'s session with this id.
@@ -589,12 +594,10 @@ impl Database {
     pub fn mark_revoked(&self, row: &SessionRow) -> Result<(), StoreError> {
         // The status column only (it overrides the record's status when read): nothing else a
         // concurrent step wrote is overwritten with an older copy.
-        let written = self.sql.execute(
+        self.write_sessions(
             "UPDATE sessions SET status = ?1 WHERE id = ?2",
             values![StoredStatus::Revoked.word(), &row.id],
-        );
-        self.session_cache.changed();
-        written?;
+        )?;
         Ok(())
     }
 }
@@ -675,7 +678,7 @@ impl SessionRecords for AppRecords<'_> {
         // One statement, so replicas cannot interleave: insert, or update the app's row unless
         // it is revoked. A revoked session stays revoked: a save racing a revoke (an approve, a
         // first use) never writes it back to life.
-        let changed = self.db.sql.execute(
+        let changed = self.db.write_sessions(
             "INSERT INTO sessions \
              (id, app_id, hash, account, owner, status, record, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
@@ -692,10 +695,7 @@ impl SessionRecords for AppRecords<'_> {
                 created_at,
                 StoredStatus::Revoked.word(),
             ],
-        );
-        // Even a failed statement may have been applied (a lost answer): forget either way.
-        self.db.session_cache.changed();
-        let changed = changed?;
+        )?;
         if changed == 1 || session.status == StoredStatus::Revoked {
             return Ok(());
         }
@@ -718,12 +718,10 @@ impl SessionRecords for AppRecords<'_> {
     }
 
     fn remove(&self, session: &StoredSession) -> Result<(), StoreError> {
-        let removed = self.db.sql.execute(
+        self.db.write_sessions(
             "DELETE FROM sessions WHERE hash = ?1 AND app_id = ?2",
             values![format!("{:x}", session.hash), &self.app.id],
-        );
-        self.db.session_cache.changed();
-        removed?;
+        )?;
         self.remove_key(&session.key_file)
     }
 

@@ -20,6 +20,7 @@ pub mod owner_auth;
 pub mod permissions;
 mod session_cache;
 mod sql;
+mod unpoisoned;
 pub mod webhooks;
 
 use alloy::primitives::{Address, B256};

@@ -3,6 +3,7 @@
 
 use crate::Service;
 use crate::error::ServiceError;
+use crate::unpoisoned::lock;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -32,12 +33,6 @@ pub struct Metrics {
     verdicts: Mutex<HashMap<(String, String, String), u64>>,
     bundler_errors: Mutex<HashMap<String, u64>>,
     rate_limited: Mutex<u64>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Escapes a label value (Prometheus text format).

@@ -3,8 +3,8 @@
 //! Every check and execute names its session, and reading its row means a query and parsing
 //! its record's JSON: a seventh of a check's time under load (docs/benchmarks.md). A SQLite
 //! file serves one replica (`serve` holds its lock), and every write to `sessions` goes through
-//! this process's [`Database`](crate::Database), which calls [`SessionCache::changed`] after
-//! it: so a row kept here is the row the file holds. On PostgreSQL another replica may revoke
+//! this process's [`Database`](crate::Database) (`write_sessions`), which calls
+//! [`SessionCache::changed`] after it: so a row kept here is the row the file holds. On PostgreSQL another replica may revoke
 //! a session at any time: there, nothing is kept and every read asks the database.
 
 use alloy::primitives::B256;
@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::db::SessionRow;
+use crate::unpoisoned::lock;
 
 /// How one app names one of its sessions.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -60,13 +61,13 @@ impl<Row: Clone> SessionCache<Row> {
             return read();
         }
         let key = (app.to_string(), name);
-        if let Some(row) = self.lock().get(&key) {
+        if let Some(row) = lock(&self.rows).get(&key) {
             return Ok(Some(row.clone()));
         }
         let before = self.writes.load(Ordering::Acquire);
         let row = read()?;
         if let Some(row) = &row {
-            let mut rows = self.lock();
+            let mut rows = lock(&self.rows);
             // Checked under the lock `changed` clears under: a write after this check clears
             // what is inserted here.
             if self.writes.load(Ordering::Acquire) == before {
@@ -82,14 +83,7 @@ impl<Row: Clone> SessionCache<Row> {
     /// A write to `sessions` has been made (call after it): every kept row is dropped.
     pub(crate) fn changed(&self) {
         self.writes.fetch_add(1, Ordering::AcqRel);
-        self.lock().clear();
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, SessionName), Row>> {
-        // Inserting or clearing cannot leave the map half-changed: a poisoned lock is safe.
-        self.rows
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.rows).clear();
     }
 }
 

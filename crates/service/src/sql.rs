@@ -15,6 +15,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::unpoisoned::lock;
+
 /// A value bound to a placeholder or read from a column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Value {
@@ -362,16 +364,6 @@ fn relaxed<T>(
     result
 }
 
-fn lock(
-    connection: &Mutex<rusqlite::Connection>,
-) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
-    // Each statement is atomic in SQLite: a panic while holding the lock cannot leave it
-    // half-written, so a poisoned lock is safe to take.
-    connection
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 fn sqlite_error(error: rusqlite::Error) -> StoreError {
     match &error {
         rusqlite::Error::SqliteFailure(code, _)
@@ -640,7 +632,7 @@ fn connection_thread(
     let mut losses_seen = losses.load(Ordering::Acquire);
     loop {
         let job = {
-            let receiver = jobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let receiver = lock(jobs);
             match receiver.recv() {
                 Ok(job) => job,
                 // The pool was dropped.
@@ -677,7 +669,7 @@ fn connection_thread(
                 job(Ok(connected));
                 if connected.is_closed() {
                     // This connection died under its job: the others are asked before use.
-                    losses_seen = losses.fetch_add(1, Ordering::AcqRel) + 1;
+                    losses_seen = losses.fetch_add(1, Ordering::AcqRel).wrapping_add(1);
                     client = None;
                 }
             }
