@@ -10,6 +10,7 @@ use crate::backend::{Backend, BackendError, Fees, LogQuery, PlainTransaction, Tr
 use crate::erc7769::{
     BundleTransaction, GasEstimate, RpcLog, RpcUserOperation, UserOperationReceipt,
 };
+use crate::held_lock::{Held, TimedMutex};
 use alloy::primitives::{Address, B256, Bytes, Log, U256};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
@@ -21,6 +22,7 @@ use sessionkeys_devnet::evm::BASE_FEE;
 use sessionkeys_devnet::{BundleError, Devnet, DevnetError};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 /// ERC-7769: the account's (or the EntryPoint's) validation refused the op.
 pub const REJECTED_BY_ACCOUNT: i64 = -32500;
@@ -46,7 +48,8 @@ struct Ledger {
 /// The devnet and its in-process bundler.
 #[derive(Debug)]
 pub struct DevnetBackend {
-    devnet: Mutex<Devnet>,
+    /// The chain runs one call at a time; how long it is held is what every caller waits on.
+    devnet: TimedMutex<Devnet>,
     ledger: Mutex<Ledger>,
 }
 
@@ -117,14 +120,25 @@ impl DevnetBackend {
     /// Wraps an existing devnet.
     pub fn from_devnet(devnet: Devnet) -> Self {
         Self {
-            devnet: Mutex::new(devnet),
+            devnet: TimedMutex::new(devnet),
             ledger: Mutex::new(Ledger::default()),
         }
     }
 
+    fn chain(&self) -> Held<'_, Devnet> {
+        self.devnet.lock()
+    }
+
+    /// How long the chain has been held by calls, in all since it was made: the devnet runs
+    /// one call at a time, so over a measurement, held time ÷ elapsed time is how busy it was
+    /// (near 1, the chain is what bounds the rate).
+    pub fn chain_held(&self) -> Duration {
+        self.devnet.held()
+    }
+
     /// Runs `f` on the devnet (to move time, mint, or read what the backend does not expose).
     pub fn with_devnet<R>(&self, f: impl FnOnce(&mut Devnet) -> R) -> R {
-        f(&mut lock(&self.devnet))
+        f(&mut self.chain())
     }
 
     fn estimate(
@@ -132,7 +146,7 @@ impl DevnetBackend {
         version: EntryPointVersion,
         op: &UserOperation,
     ) -> Result<GasEstimate, BackendError> {
-        let mut devnet = lock(&self.devnet).clone();
+        let mut devnet = self.chain().clone();
         let chain = &mut devnet.chain;
         let entry_point = version.address();
         let mut verification = ENTRY_POINT_OVERHEAD;
@@ -228,41 +242,38 @@ impl Backend for DevnetBackend {
     }
 
     async fn chain_id(&self) -> Result<u64, BackendError> {
-        Ok(lock(&self.devnet).chain.chain_id())
+        Ok(self.chain().chain.chain_id())
     }
 
     async fn call(&self, to: Address, data: Bytes) -> Result<Bytes, BackendError> {
-        lock(&self.devnet)
-            .chain
-            .call(to, data)
-            .map_err(|e| match e {
-                DevnetError::CallReverted { to, data } => BackendError::Reverted { to, data },
-                other => devnet_error(other),
-            })
+        self.chain().chain.call(to, data).map_err(|e| match e {
+            DevnetError::CallReverted { to, data } => BackendError::Reverted { to, data },
+            other => devnet_error(other),
+        })
     }
 
     async fn code(&self, at: Address) -> Result<Bytes, BackendError> {
-        Ok(lock(&self.devnet).chain.code(at))
+        Ok(self.chain().chain.code(at))
     }
 
     async fn storage(&self, at: Address, slot: U256) -> Result<U256, BackendError> {
-        Ok(lock(&self.devnet).chain.storage(at, slot))
+        Ok(self.chain().chain.storage(at, slot))
     }
 
     async fn balance(&self, of: Address) -> Result<U256, BackendError> {
-        Ok(lock(&self.devnet).chain.balance(of))
+        Ok(self.chain().chain.balance(of))
     }
 
     async fn transaction_count(&self, of: Address) -> Result<u64, BackendError> {
-        Ok(lock(&self.devnet).chain.nonce(of))
+        Ok(self.chain().chain.nonce(of))
     }
 
     async fn latest_timestamp(&self) -> Result<u64, BackendError> {
-        Ok(lock(&self.devnet).chain.time())
+        Ok(self.chain().chain.time())
     }
 
     async fn head(&self) -> Result<Option<crate::backend::Head>, BackendError> {
-        let devnet = lock(&self.devnet);
+        let devnet = self.chain();
         Ok(Some(crate::backend::Head {
             block: devnet.chain.changes(),
             hash: B256::ZERO,
@@ -272,7 +283,7 @@ impl Backend for DevnetBackend {
 
     /// The devnet has no clock of its own: waiting moves its time forward (never back).
     async fn wait_for_block_time(&self, timestamp: u64) -> Result<(), BackendError> {
-        let mut devnet = lock(&self.devnet);
+        let mut devnet = self.chain();
         if devnet.chain.time() < timestamp {
             devnet.chain.set_time(timestamp);
         }
@@ -307,7 +318,7 @@ impl Backend for DevnetBackend {
         from: &PrivateKeySigner,
         tx: PlainTransaction,
     ) -> Result<TransactionOutcome, BackendError> {
-        let mut devnet = lock(&self.devnet);
+        let mut devnet = self.chain();
         for authorization in &tx.authorizations {
             let authority = authorization.recover_authority().map_err(|e| {
                 BackendError::Devnet(format!("an EIP-7702 authorization does not recover: {e}"))
@@ -352,7 +363,7 @@ impl Backend for DevnetBackend {
     ) -> Result<B256, BackendError> {
         let version = version_at(entry_point)?;
         let op = to_op(op)?;
-        let mut devnet = lock(&self.devnet);
+        let mut devnet = self.chain();
         let receipt = devnet
             .handle_ops(version, std::slice::from_ref(&op))
             .map_err(|e| match e {

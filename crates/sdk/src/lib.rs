@@ -12,6 +12,7 @@ pub mod devnet;
 pub mod erc7769;
 pub mod error;
 pub mod grant;
+pub mod held_lock;
 pub mod lanes;
 pub mod operation;
 pub mod password;

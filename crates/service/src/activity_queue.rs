@@ -135,8 +135,10 @@ fn write_until_closed(sql: &Sql, receiver: &mpsc::Receiver<Message>, counts: &Co
 /// Inserts `rows` in one transaction, trying again while the database is down; whether they
 /// were written.
 fn commit(sql: &Sql, rows: Vec<Vec<Value>>) -> bool {
+    // Shared, not copied, by each attempt.
+    let rows = Arc::new(rows);
     for attempt in 1..=ATTEMPTS {
-        if sql.execute_each(INSERT_ACTIVITY, rows.clone()).is_ok() {
+        if sql.execute_each(INSERT_ACTIVITY, Arc::clone(&rows)).is_ok() {
             return true;
         }
         if attempt < ATTEMPTS {
@@ -149,6 +151,8 @@ fn commit(sql: &Sql, rows: Vec<Vec<Value>>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::group_commit::Durability;
+    use crate::sql::Sqlite;
 
     const TABLE: &str = "CREATE TABLE activity (id INTEGER PRIMARY KEY, at INTEGER, \
         app_id TEXT, owner TEXT, session_id TEXT, session_hash TEXT, account TEXT, kind TEXT, \
@@ -156,9 +160,13 @@ mod tests {
         targets TEXT, actor TEXT);";
 
     fn activity_table() -> Arc<Sql> {
-        let sql = Arc::new(Sql::Sqlite(Mutex::new(
-            rusqlite::Connection::open_in_memory().unwrap(),
-        )));
+        let sql = Arc::new(Sql::Sqlite(
+            Sqlite::new(
+                rusqlite::Connection::open_in_memory().unwrap(),
+                Durability::Relaxed,
+            )
+            .unwrap(),
+        ));
         sql.batch(TABLE).unwrap();
         sql
     }
@@ -200,9 +208,13 @@ mod tests {
 
     #[test]
     fn rows_the_database_refuses_are_counted_lost_and_the_queue_goes_on() {
-        let sql = Arc::new(Sql::Sqlite(Mutex::new(
-            rusqlite::Connection::open_in_memory().unwrap(),
-        )));
+        let sql = Arc::new(Sql::Sqlite(
+            Sqlite::new(
+                rusqlite::Connection::open_in_memory().unwrap(),
+                Durability::Relaxed,
+            )
+            .unwrap(),
+        ));
         let queue = ActivityQueue::start(Arc::clone(&sql)).unwrap();
         // No table yet: every attempt fails, then the rows are given up.
         queue.push(row(1));

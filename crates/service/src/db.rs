@@ -30,9 +30,10 @@
 
 use crate::activity_queue::ActivityQueue;
 use crate::app_key;
+use crate::group_commit::Durability;
 use crate::master_key::MasterKey;
 use crate::session_cache::{SessionCache, SessionName};
-use crate::sql::{Dialect, Pool, Row, Sql, values};
+use crate::sql::{Dialect, Pool, Row, Sql, Sqlite, values};
 use crate::unpoisoned::lock;
 use alloy::primitives::{Address, B256};
 use alloy::signers::local::PrivateKeySigner;
@@ -283,12 +284,9 @@ impl Database {
             .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(db_error)?;
         // Only allowed checks' entries go through it: relaxed (sql.rs, `execute_relaxed`).
-        writer
-            .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(db_error)?;
-        database.activity_queue =
-            ActivityQueue::start(Arc::new(Sql::Sqlite(Mutex::new(writer))))
-                .map_err(|e| db_error(format!("cannot start the activity writer: {e}")))?;
+        let writer = Sqlite::new(writer, Durability::Relaxed)?;
+        database.activity_queue = ActivityQueue::start(Arc::new(Sql::Sqlite(writer)))
+            .map_err(|e| db_error(format!("cannot start the activity writer: {e}")))?;
         Ok(database)
     }
 
@@ -325,11 +323,10 @@ impl Database {
         connection
             .pragma_update(None, "foreign_keys", "ON")
             .map_err(db_error)?;
-        // Every commit durable unless a write says otherwise (`Sql::execute_relaxed`).
-        connection
-            .pragma_update(None, "synchronous", "FULL")
-            .map_err(db_error)?;
-        let database = Self::with_sql(Sql::Sqlite(Mutex::new(connection)), master)?;
+        // Every commit durable unless a write says otherwise (`Sql::execute_relaxed`), its
+        // `fsync` shared with the writes that arrive with it (group_commit.rs).
+        let connection = Sqlite::new(connection, Durability::Durable)?;
+        let database = Self::with_sql(Sql::Sqlite(connection), master)?;
         database.sql.batch(SCHEMA)?;
         database.check_version()?;
         Ok(database)
@@ -399,6 +396,13 @@ impl Database {
     /// Which database this is.
     pub fn dialect(&self) -> Dialect {
         self.sql.dialect()
+    }
+
+    /// How long the requests' SQLite connection has been held by statements since it was
+    /// opened (`None` on PostgreSQL): the bench's measure of how busy it is, since it runs one
+    /// statement at a time.
+    pub fn connection_held(&self) -> Option<std::time::Duration> {
+        self.sql.held()
     }
 
     /// Whether the database answers.

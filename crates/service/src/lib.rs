@@ -10,6 +10,7 @@ pub mod db;
 pub mod erc7715;
 pub mod error;
 pub mod events;
+mod group_commit;
 pub mod idempotency;
 pub mod journal;
 mod lease;
@@ -43,6 +44,24 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024;
 
 /// Requests a second each app may make unless `--rate-limit` says otherwise.
 pub const DEFAULT_RATE_PER_SECOND: u32 = 1000;
+
+/// Runtime worker threads per core for [`runtime`].
+const WORKERS_PER_CORE: usize = 4;
+
+/// The runtime to serve on: multi-threaded, with more worker threads than cores. The handlers
+/// call the database and the chain synchronously, on the worker that runs them; a worker
+/// waiting for an `fsync` or a lock would otherwise leave its core idle while other requests
+/// are ready to run (docs/decisions.md, "The session service under load").
+///
+/// # Errors
+/// When the operating system refuses the threads.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores.saturating_mul(WORKERS_PER_CORE))
+        .enable_all()
+        .build()
+}
 
 /// The service: its database, the chain it acts on, and how it makes accounts.
 pub struct Service {

@@ -15,7 +15,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::group_commit::{Durability, GroupCommit};
 use crate::unpoisoned::lock;
+use sessionkeys::held_lock::{Held, TimedMutex};
 
 /// A value bound to a placeholder or read from a column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,8 +185,51 @@ pub enum Dialect {
 
 /// A connection to the database, in either dialect.
 pub(crate) enum Sql {
-    Sqlite(Mutex<rusqlite::Connection>),
+    Sqlite(Sqlite),
     Postgres(Pool),
+}
+
+/// A SQLite connection and how its commits are made durable ([`GroupCommit`]).
+pub(crate) struct Sqlite {
+    /// Statements run one at a time; how long it is held is what the bench reports.
+    connection: TimedMutex<rusqlite::Connection>,
+    commits: GroupCommit,
+}
+
+impl Sqlite {
+    /// Wraps `connection`, set up for `durability`.
+    pub(crate) fn new(
+        connection: rusqlite::Connection,
+        durability: Durability,
+    ) -> Result<Self, StoreError> {
+        let commits = GroupCommit::for_connection(&connection, durability).map_err(sqlite_error)?;
+        Ok(Self {
+            connection: TimedMutex::new(connection),
+            commits,
+        })
+    }
+
+    fn connection(&self) -> Held<'_, rusqlite::Connection> {
+        self.connection.lock()
+    }
+
+    /// Runs `write` on the connection; when it committed something (`Some` ticket from the
+    /// closure's `true`), returns after that commit is durable. The connection's lock is not
+    /// held while waiting for the disk.
+    fn durable<T>(
+        &self,
+        write: impl FnOnce(&mut rusqlite::Connection) -> Result<(T, bool), StoreError>,
+    ) -> Result<T, StoreError> {
+        let (value, ticket) = {
+            let mut connection = self.connection();
+            let (value, wrote) = write(&mut connection)?;
+            (value, wrote.then(|| self.commits.written()))
+        };
+        if let Some(ticket) = ticket {
+            self.commits.sync(ticket)?;
+        }
+        Ok(value)
+    }
 }
 
 impl Sql {
@@ -192,6 +237,16 @@ impl Sql {
         match self {
             Self::Sqlite(_) => Dialect::Sqlite,
             Self::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// How long the SQLite connection has been held by statements, in all (`None` on
+    /// PostgreSQL, whose connections are a pool): over a measurement, held time ÷ elapsed
+    /// time is how busy the one connection was.
+    pub fn held(&self) -> Option<Duration> {
+        match self {
+            Self::Sqlite(sqlite) => Some(sqlite.connection.held()),
+            Self::Postgres(_) => None,
         }
     }
 
@@ -208,7 +263,9 @@ impl Sql {
     /// SQLite, `fsync`ed) before it returns.
     pub fn execute(&self, sql: &str, values: Vec<Value>) -> Result<u64, StoreError> {
         match self {
-            Self::Sqlite(connection) => sqlite_execute(&lock(connection), sql, &values),
+            Self::Sqlite(sqlite) => {
+                sqlite.durable(|c| sqlite_execute(c, sql, &values).map(|changed| (changed, true)))
+            }
             Self::Postgres(pool) => {
                 let sql = placeholders_for_postgres(sql);
                 pool.run(move |client| {
@@ -226,9 +283,7 @@ impl Sql {
     /// it (docs/service.md, "Durability").
     pub fn execute_relaxed(&self, sql: &str, values: Vec<Value>) -> Result<u64, StoreError> {
         match self {
-            Self::Sqlite(connection) => {
-                relaxed(&lock(connection), |c| sqlite_execute(c, sql, &values))
-            }
+            Self::Sqlite(sqlite) => sqlite_execute(&sqlite.connection(), sql, &values),
             Self::Postgres(_) => self.execute(sql, values),
         }
     }
@@ -237,8 +292,8 @@ impl Sql {
     /// [`execute_relaxed`](Self::execute_relaxed) is.
     pub fn query_relaxed(&self, sql: &str, values: Vec<Value>) -> Result<Vec<Row>, StoreError> {
         match self {
-            Self::Sqlite(connection) => {
-                relaxed(&lock(connection), |c| sqlite_query(c, sql, &values))
+            Self::Sqlite(sqlite) => {
+                sqlite_query(&sqlite.connection(), sql, &values).map(|(rows, _)| rows)
             }
             Self::Postgres(_) => self.query(sql, values),
         }
@@ -247,7 +302,9 @@ impl Sql {
     /// Runs a query; returns its rows.
     pub fn query(&self, sql: &str, values: Vec<Value>) -> Result<Vec<Row>, StoreError> {
         match self {
-            Self::Sqlite(connection) => sqlite_query(&lock(connection), sql, &values),
+            // A query that writes (`… RETURNING`) is durable like `execute`; a read waits for
+            // no disk.
+            Self::Sqlite(sqlite) => sqlite.durable(|c| sqlite_query(c, sql, &values)),
             Self::Postgres(pool) => {
                 let sql = placeholders_for_postgres(sql);
                 pool.run(move |client| {
@@ -266,27 +323,27 @@ impl Sql {
 
     /// Runs one statement once for each of `rows`, all in one transaction: one commit (one
     /// `fsync`) for many rows.
-    pub fn execute_each(&self, sql: &str, rows: Vec<Vec<Value>>) -> Result<(), StoreError> {
+    pub fn execute_each(&self, sql: &str, rows: Arc<Vec<Vec<Value>>>) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(connection) => {
-                let mut connection = lock(connection);
+            Self::Sqlite(sqlite) => sqlite.durable(|connection| {
                 let transaction = connection.transaction().map_err(sqlite_error)?;
                 {
                     let mut statement = transaction.prepare_cached(sql).map_err(sqlite_error)?;
-                    for values in &rows {
+                    for values in rows.iter() {
                         statement
                             .execute(rusqlite::params_from_iter(values.iter()))
                             .map_err(sqlite_error)?;
                     }
                 }
-                transaction.commit().map_err(sqlite_error)
-            }
+                transaction.commit().map_err(sqlite_error)?;
+                Ok(((), true))
+            }),
             Self::Postgres(pool) => {
                 let sql = placeholders_for_postgres(sql);
                 pool.run(move |client| {
                     let mut transaction = client.transaction().map_err(pg_error)?;
                     let statement = transaction.prepare(sql.as_str()).map_err(pg_error)?;
-                    for values in &rows {
+                    for values in rows.iter() {
                         transaction
                             .execute(&statement, &pg_params(values))
                             .map_err(pg_error)?;
@@ -300,9 +357,12 @@ impl Sql {
     /// Runs statements with no placeholders, in one transaction (the schema).
     pub fn batch(&self, sql: &str) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(connection) => lock(connection)
-                .execute_batch(&format!("BEGIN; {sql} COMMIT;"))
-                .map_err(sqlite_error),
+            Self::Sqlite(sqlite) => sqlite.durable(|connection| {
+                connection
+                    .execute_batch(&format!("BEGIN; {sql} COMMIT;"))
+                    .map_err(sqlite_error)?;
+                Ok(((), true))
+            }),
             Self::Postgres(pool) => {
                 let sql = sql.to_string();
                 pool.run(move |client| {
@@ -327,13 +387,15 @@ fn sqlite_execute(
     Ok(changed as u64)
 }
 
+/// The rows, and whether the statement may have written (not read-only).
 fn sqlite_query(
     connection: &rusqlite::Connection,
     sql: &str,
     values: &[Value],
-) -> Result<Vec<Row>, StoreError> {
+) -> Result<(Vec<Row>, bool), StoreError> {
     let mut statement = connection.prepare_cached(sql).map_err(sqlite_error)?;
     let width = statement.column_count();
+    let wrote = !statement.readonly();
     let mut rows = statement
         .query(rusqlite::params_from_iter(values.iter()))
         .map_err(sqlite_error)?;
@@ -345,23 +407,7 @@ fn sqlite_query(
         }
         out.push(Row(columns));
     }
-    Ok(out)
-}
-
-/// Runs `statement` with `synchronous=NORMAL` (its WAL commit not `fsync`ed), then sets the
-/// connection back to `FULL` whatever happened: every other statement stays durable.
-fn relaxed<T>(
-    connection: &rusqlite::Connection,
-    statement: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    connection
-        .pragma_update(None, "synchronous", "NORMAL")
-        .map_err(sqlite_error)?;
-    let result = statement(connection);
-    connection
-        .pragma_update(None, "synchronous", "FULL")
-        .map_err(sqlite_error)?;
-    result
+    Ok((out, wrote))
 }
 
 fn sqlite_error(error: rusqlite::Error) -> StoreError {
@@ -708,8 +754,58 @@ mod tests {
     }
 
     #[test]
+    fn on_a_wal_file_writes_wait_for_an_fsync_and_reads_and_relaxed_writes_do_not() {
+        let dir = std::env::temp_dir().join(format!("sql-durable-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let connection = rusqlite::Connection::open(dir.join("db.sqlite")).unwrap();
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .unwrap();
+        let sqlite = Sqlite::new(connection, Durability::Durable).unwrap();
+        let sql = Sql::Sqlite(sqlite);
+        let syncs = || match &sql {
+            Sql::Sqlite(sqlite) => sqlite.commits.syncs(),
+            Sql::Postgres(_) => unreachable!("a SQLite connection"),
+        };
+        sql.batch("CREATE TABLE t (a INTEGER);").unwrap();
+        assert_eq!(syncs(), 1, "the schema");
+        sql.execute("INSERT INTO t (a) VALUES (?1)", values![1i64])
+            .unwrap();
+        assert_eq!(syncs(), 2, "a durable write");
+        sql.query("SELECT a FROM t", values![]).unwrap();
+        assert_eq!(syncs(), 2, "a read waits for no disk");
+        let returned = sql
+            .query("INSERT INTO t (a) VALUES (?1) RETURNING a", values![2i64])
+            .unwrap();
+        assert_eq!(returned[0].int(0).unwrap(), 2);
+        assert_eq!(syncs(), 3, "a write that returns rows is durable too");
+        sql.execute_relaxed("INSERT INTO t (a) VALUES (?1)", values![3i64])
+            .unwrap();
+        sql.query_relaxed("DELETE FROM t WHERE a = ?1 RETURNING a", values![3i64])
+            .unwrap();
+        assert_eq!(
+            syncs(),
+            3,
+            "relaxed writes are synced by the next durable one"
+        );
+        sql.execute_each(
+            "INSERT INTO t (a) VALUES (?1)",
+            Arc::new(vec![values![4i64], values![5i64]]),
+        )
+        .unwrap();
+        assert_eq!(syncs(), 4, "one fsync for the whole transaction");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn sqlite_round_trips_every_value() {
-        let sql = Sql::Sqlite(Mutex::new(rusqlite::Connection::open_in_memory().unwrap()));
+        let sql = Sql::Sqlite(
+            Sqlite::new(
+                rusqlite::Connection::open_in_memory().unwrap(),
+                Durability::Durable,
+            )
+            .unwrap(),
+        );
         sql.batch("CREATE TABLE t (a INTEGER, b TEXT, c BLOB, d TEXT);")
             .unwrap();
         let changed = sql

@@ -164,9 +164,7 @@ pub fn run_app(command: AppCommand, json: bool) -> Result<(), CliError> {
 }
 
 pub fn run(args: ServeArgs, json: bool) -> Result<(), CliError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let runtime = sessionkeys_service::runtime()
         .map_err(|e| CliError::Input(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(serve(args, json))
 }
