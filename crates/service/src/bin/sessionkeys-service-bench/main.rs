@@ -9,7 +9,10 @@
 //!
 //! Each of `--sessions` workers executes (then checks) under its own session of its own
 //! account, one request at a time, for `--seconds` each; the table goes to standard output
-//! (docs/benchmarks.md keeps the figures).
+//! (docs/benchmarks.md keeps the figures). The workers are threads of a small HTTP/1.1 client
+//! ([`http1`]) so that the load costs the shared cores little; beside the rates, the table
+//! gives the CPU time the service and the client each spent per request ([`cpu`]) and how much
+//! of the time the devnet's lock was held (it runs one call at a time).
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::signers::SignerSync;
@@ -19,8 +22,12 @@ use serde_json::{Value, json};
 use sessionkeys::backend::Backend;
 use sessionkeys::{AccountPlan, DevnetBackend, EntryPointVersion};
 use sessionkeys_service::{Database, MasterKey, Service};
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
+
+mod cpu;
+mod http1;
 
 const ALICE: &str = "0x00000000000000000000000000000000000a11ce";
 
@@ -158,69 +165,88 @@ fn transfer(usdc: Address) -> Value {
         "0xa9059cbb000000000000000000000000{}{:064x}", &ALICE[2..], 1) }] })
 }
 
-/// Runs one request per worker at a time for `seconds` (a POST of `body`, or a GET without
-/// one); every latency, and the failures.
-async fn drive(
-    client: &reqwest::Client,
-    urls: Vec<String>,
-    key: &str,
-    body: Option<&Value>,
-    seconds: u64,
-) -> (Vec<Duration>, usize, Duration) {
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(seconds);
-    let mut workers = Vec::new();
-    for url in urls {
-        let client = client.clone();
-        let bearer = format!("Bearer {key}");
-        // The load client's own work is kept small: the body serialized once, the answer's
-        // status read and its bytes drained (for the connection's reuse), not parsed.
-        let body = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut failures = 0;
-            while Instant::now() < deadline {
-                let sent = Instant::now();
-                let request = match &body {
-                    Some(body) => client
-                        .post(&url)
-                        .header(reqwest::header::AUTHORIZATION, &bearer)
-                        .header(reqwest::header::CONTENT_TYPE, "application/json")
-                        .body(body.clone()),
-                    None => client.get(&url),
-                };
-                match request.send().await {
-                    Ok(answer) => {
-                        let status = answer.status();
-                        let drained = answer.bytes().await.is_ok();
-                        if status == StatusCode::OK && drained {
-                            latencies.push(sent.elapsed());
-                        } else {
-                            failures += 1;
-                        }
-                    }
-                    Err(_) => failures += 1,
-                }
-            }
-            (latencies, failures)
-        }));
-    }
-    let mut all = Vec::new();
-    let mut failures = 0;
-    for worker in workers {
-        if let Ok((latencies, failed)) = worker.await {
-            all.extend(latencies);
-            failures += failed;
-        }
-    }
-    (all, failures, started.elapsed())
+/// What one measurement saw: every latency, the failures, how long it ran, and the CPU time
+/// the load client and the service spent meanwhile (when the kernel keeps it).
+struct Measured {
+    latencies: Vec<Duration>,
+    failures: usize,
+    elapsed: Duration,
+    cpu: Option<cpu::CpuTime>,
+    /// How long the devnet's lock was held meanwhile.
+    chain_held: Duration,
+    /// How long the SQLite connection was held meanwhile (`None`: PostgreSQL).
+    database_held: Option<Duration>,
 }
 
-fn row(
-    name: &str,
-    (mut latencies, failures, elapsed): (Vec<Duration>, usize, Duration),
-    workers: usize,
-) -> String {
+/// Runs one request per worker at a time for `seconds`, each worker a thread with its own
+/// keep-alive connection ([`http1`]): `paths` one per worker, each a POST of `body` with the
+/// app's key, or a GET without either.
+fn drive(
+    address: SocketAddr,
+    paths: Vec<String>,
+    key: &str,
+    body: Option<&[u8]>,
+    seconds: u64,
+) -> Result<Measured, String> {
+    let workers = paths.len();
+    // Every worker is alive at both CPU readings: a thread that has ended is not counted.
+    let start = Arc::new(Barrier::new(workers + 1));
+    let end = Arc::new(Barrier::new(workers + 1));
+    let release = Arc::new(Barrier::new(workers + 1));
+    let seconds = Duration::from_secs(seconds);
+    let mut threads = Vec::new();
+    for (n, path) in paths.into_iter().enumerate() {
+        let request = http1::Request::new(address, &path, body.map(|_| key), body);
+        let (start, end, release) = (start.clone(), end.clone(), release.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("{}-{n}", cpu::CLIENT_THREAD))
+            .spawn(move || {
+                let mut connection = http1::Connection::new(address);
+                let mut latencies = Vec::new();
+                let mut failures = 0;
+                start.wait();
+                let deadline = Instant::now() + seconds;
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    match connection.exchange(&request) {
+                        Ok(200) => latencies.push(sent.elapsed()),
+                        _ => failures += 1,
+                    }
+                }
+                end.wait();
+                release.wait();
+                (latencies, failures)
+            })
+            .map_err(|e| format!("cannot start a load client thread: {e}"))?;
+        threads.push(thread);
+    }
+    let before = cpu::now();
+    let started = Instant::now();
+    start.wait();
+    end.wait();
+    let elapsed = started.elapsed();
+    let after = cpu::now();
+    release.wait();
+    let mut measured = Measured {
+        latencies: Vec::new(),
+        failures: 0,
+        elapsed,
+        cpu: before.zip(after).map(|(before, after)| after.since(before)),
+        chain_held: Duration::ZERO,
+        database_held: None,
+    };
+    for thread in threads {
+        let (latencies, failures) = thread
+            .join()
+            .map_err(|_| "a load client thread panicked".to_string())?;
+        measured.latencies.extend(latencies);
+        measured.failures += failures;
+    }
+    Ok(measured)
+}
+
+fn row(name: &str, mut measured: Measured, workers: usize) -> String {
+    let latencies = &mut measured.latencies;
     latencies.sort();
     let at = |q: f64| {
         latencies
@@ -228,21 +254,35 @@ fn row(
             .map(|d| d.as_secs_f64() * 1000.0)
             .unwrap_or(f64::NAN)
     };
+    let done = latencies.len();
+    // CPU time per answered request, in microseconds, for the service and the load client.
+    let per_request = |spent: Duration| {
+        if done == 0 {
+            "–".to_string()
+        } else {
+            format!("{:.0}", spent.as_secs_f64() * 1e6 / done as f64)
+        }
+    };
+    let (service, client) = match measured.cpu {
+        Some(cpu) => (per_request(cpu.service), per_request(cpu.client)),
+        None => ("n/a".to_string(), "n/a".to_string()),
+    };
+    let elapsed = measured.elapsed.as_secs_f64();
+    let busy = |held: Duration| format!("{:.0} %", held.as_secs_f64() * 100.0 / elapsed);
     format!(
-        "| {name} | {workers} | {} | {failures} | {:.0} | {:.2} | {:.2} |",
-        latencies.len(),
-        latencies.len() as f64 / elapsed.as_secs_f64(),
+        "| {name} | {workers} | {done} | {} | {:.0} | {:.2} | {:.2} | {service} | {client} | {} | {} |",
+        measured.failures,
+        done as f64 / elapsed,
         at(0.5),
-        at(0.99)
+        at(0.99),
+        busy(measured.chain_held),
+        measured.database_held.map_or("n/a".to_string(), busy),
     )
 }
 
 fn main() {
     let options = <Options as clap::Parser>::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match sessionkeys_service::runtime() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -280,12 +320,10 @@ async fn run(options: Options) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
-    let base = format!(
-        "http://{}",
-        listener.local_addr().map_err(|e| e.to_string())?
-    );
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let base = format!("http://{address}");
     tokio::spawn(sessionkeys_service::serve(
-        service,
+        Arc::clone(&service),
         listener,
         std::future::pending(),
     ));
@@ -298,6 +336,7 @@ async fn run(options: Options) -> Result<(), String> {
         sessions.push(session(&backend, &client, &base, &key, usdc).await?);
     }
     let body = transfer(usdc);
+    let body_bytes = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
     // The first op of each session enables it: warm up before measuring.
     for session in &sessions {
         let (status, answer) = post(
@@ -321,25 +360,34 @@ async fn run(options: Options) -> Result<(), String> {
         if ![Only::Both, wanted].contains(&options.only) {
             continue;
         }
-        let (urls, body, name) = if wanted == Only::Floor {
-            let urls = vec![format!("{base}/healthz"); workers];
-            (urls, None, "GET /healthz (the HTTP floor)".to_string())
+        let (paths, body, name) = if wanted == Only::Floor {
+            let paths = vec!["/healthz".to_string(); workers];
+            (paths, None, "GET /healthz (the HTTP floor)".to_string())
         } else {
-            let urls = sessions
+            let paths = sessions
                 .iter()
-                .map(|s| format!("{base}/v1/sessions/{}/{step}", s.id))
+                .map(|s| format!("/v1/sessions/{}/{step}", s.id))
                 .collect();
             (
-                urls,
-                Some(&body),
+                paths,
+                Some(body_bytes.clone()),
                 format!("{step} over HTTP (devnet, {store})"),
             )
         };
-        let measured = drive(&client, urls, &key, body, options.seconds).await;
+        let held = (backend.chain_held(), service.db().connection_held());
+        let mut measured = drive(address, paths, &key, body.as_deref(), options.seconds)?;
+        measured.chain_held = backend.chain_held().saturating_sub(held.0);
+        measured.database_held = service
+            .db()
+            .connection_held()
+            .zip(held.1)
+            .map(|(after, before)| after.saturating_sub(before));
         rows.push(row(&name, measured, workers));
     }
-    println!("| path | workers | done | failed | per second | p50 ms | p99 ms |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| path | workers | done | failed | per second | p50 ms | p99 ms | service CPU µs/request | client CPU µs/request | devnet held | SQLite held |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         println!("{row}");
     }
