@@ -15,25 +15,38 @@
 //! database before the `fsync` began was durable already (with `NORMAL` a checkpoint syncs the
 //! WAL before it and the database after). A statement that returns without error has been
 //! synced; one whose `fsync` fails returns the error, and the caller does not act on it (the
-//! journal sends nothing it could not record).
+//! journal sends nothing it could not record). After a failed `fsync` every durable write fails:
+//! the kernel may have marked the pages it could not write clean, so a later `fsync` that
+//! succeeds proves nothing about them (the WAL stays open on one descriptor, which sees the
+//! error).
+//!
+//! A statement that wrote nothing durable (a read, a relaxed write, a write that changed no
+//! row) still waits for the commits written before it ran: the connection's lock is released
+//! before the `fsync`, so it may have read a commit not yet on disk, and must not answer from
+//! it until it is (a stored `Idempotency-Key` answer, say). It waits only while such an `fsync`
+//! is pending, and shares it.
 
 use crate::unpoisoned::lock;
 use sessionkeys::store::StoreError;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// What a connection's commits need before they count as durable.
 pub(crate) struct GroupCommit {
-    /// The WAL file to `fsync`; `None` when SQLite's own commit is all there is (a database
-    /// in memory; a connection whose writes are all relaxed; a journal mode other than WAL,
-    /// left at `synchronous=FULL`).
-    wal: Option<PathBuf>,
+    /// The WAL file to `fsync`, opened once (so a write-back error the kernel reports after it
+    /// was opened reaches it); `None` when SQLite's own commit is all there is (a database in
+    /// memory; a connection whose writes are all relaxed; a journal mode other than WAL, left at
+    /// `synchronous=FULL`).
+    wal: Option<(PathBuf, std::fs::File)>,
     /// Commits written so far (a commit's ticket is the count after it).
     written: AtomicU64,
     /// The most written commits one finished `fsync` covers; held while an `fsync` runs, so
     /// writers that arrive meanwhile wait for it and then, mostly, for nothing more.
     synced: Mutex<u64>,
+    /// An `fsync` failed: the kernel may have dropped the pages it could not write, so no
+    /// later `fsync` proves anything; every durable write fails from then on.
+    failed: AtomicBool,
     /// `fsync`s taken, for the tests and the bench.
     syncs: AtomicU64,
 }
@@ -53,21 +66,44 @@ impl GroupCommit {
     pub(crate) fn for_connection(
         connection: &rusqlite::Connection,
         durability: Durability,
-    ) -> Result<Self, rusqlite::Error> {
-        let journal: String =
-            connection.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+    ) -> Result<Self, StoreError> {
+        let database = |e: rusqlite::Error| StoreError::Database {
+            reason: e.to_string(),
+        };
+        let journal: String = connection
+            .pragma_query_value(None, "journal_mode", |row| row.get(0))
+            .map_err(database)?;
         let file = connection.path().filter(|p| !p.is_empty());
         let wal = match (durability, file) {
             (Durability::Durable, Some(file)) if journal.eq_ignore_ascii_case("wal") => {
-                connection.pragma_update(None, "synchronous", "NORMAL")?;
-                Some(PathBuf::from(format!("{file}-wal")))
+                // A read opens (creating) the WAL file, which SQLite keeps while any
+                // connection is open.
+                connection
+                    .query_row("SELECT COUNT(*) FROM sqlite_master", [], |_| Ok(()))
+                    .map_err(database)?;
+                let path = PathBuf::from(format!("{file}-wal"));
+                let wal = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| StoreError::Database {
+                        reason: format!("cannot open {} to sync it: {e}", path.display()),
+                    })?;
+                connection
+                    .pragma_update(None, "synchronous", "NORMAL")
+                    .map_err(database)?;
+                Some((path, wal))
             }
             (Durability::Durable, _) => {
-                connection.pragma_update(None, "synchronous", "FULL")?;
+                connection
+                    .pragma_update(None, "synchronous", "FULL")
+                    .map_err(database)?;
                 None
             }
             (Durability::Relaxed, _) => {
-                connection.pragma_update(None, "synchronous", "NORMAL")?;
+                connection
+                    .pragma_update(None, "synchronous", "NORMAL")
+                    .map_err(database)?;
                 None
             }
         };
@@ -75,30 +111,48 @@ impl GroupCommit {
             wal,
             written: AtomicU64::new(0),
             synced: Mutex::new(0),
+            failed: AtomicBool::new(false),
             syncs: AtomicU64::new(0),
         })
     }
 
-    /// Counts a commit that has just been written (call it after the commit returned): its
-    /// ticket for [`sync`](Self::sync).
+    /// Counts a commit that has just been written (call it under the connection's lock,
+    /// after the commit returned): its ticket for [`sync`](Self::sync).
     pub(crate) fn written(&self) -> u64 {
         self.written.fetch_add(1, Ordering::SeqCst) + 1
     }
 
+    /// The ticket of the latest commit written: a statement that wrote nothing durable takes
+    /// it (under the connection's lock), so that what it read is on disk before it is acted on
+    /// or answered.
+    pub(crate) fn latest(&self) -> u64 {
+        self.written.load(Ordering::SeqCst)
+    }
+
     /// Returns once the commit with `ticket` is on disk: at once when an `fsync` that began
     /// after it has finished, else after the next one (which this call may take itself).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the `fsync` fails, and for every call after one
+    /// failed (the commit may be in the database, but nothing can be promised of it).
     pub(crate) fn sync(&self, ticket: u64) -> Result<(), StoreError> {
-        let Some(wal) = &self.wal else {
+        let Some((path, wal)) = &self.wal else {
             return Ok(());
         };
         let mut synced = lock(&self.synced);
+        if self.failed.load(Ordering::SeqCst) {
+            return Err(failed(path, "an earlier fsync failed; restart the service"));
+        }
         if *synced >= ticket {
             return Ok(());
         }
         // Every commit counted by now was written before this `fsync` begins.
         let covers = self.written.load(Ordering::SeqCst);
         self.syncs.fetch_add(1, Ordering::Relaxed);
-        sync_file(wal)?;
+        if let Err(e) = wal.sync_data() {
+            self.failed.store(true, Ordering::SeqCst);
+            return Err(failed(path, &e.to_string()));
+        }
         *synced = covers;
         Ok(())
     }
@@ -110,15 +164,10 @@ impl GroupCommit {
     }
 }
 
-/// `fdatasync` of `path` (what SQLite itself uses on Linux). Opened by path each time, so a WAL
-/// file SQLite recreated is the one synced.
-fn sync_file(path: &std::path::Path) -> Result<(), StoreError> {
-    let failed = |e: std::io::Error| StoreError::Unavailable {
-        reason: format!("cannot fsync {}: {e}", path.display()),
-    };
-    std::fs::File::open(path)
-        .and_then(|file| file.sync_data())
-        .map_err(failed)
+fn failed(path: &std::path::Path, why: &str) -> StoreError {
+    StoreError::Unavailable {
+        reason: format!("cannot fsync {}: {why}", path.display()),
+    }
 }
 
 #[cfg(test)]
@@ -147,17 +196,20 @@ mod tests {
         let path = dir.join("db.sqlite");
         let file = open(&path);
         let durable = GroupCommit::for_connection(&file, Durability::Durable).unwrap();
-        assert_eq!(durable.wal, Some(dir.join("db.sqlite-wal")));
+        assert_eq!(
+            durable.wal.as_ref().map(|(path, _)| path.clone()),
+            Some(dir.join("db.sqlite-wal"))
+        );
         assert_eq!(
             synchronous(&file),
             1,
             "NORMAL: the service syncs the WAL itself"
         );
         let relaxed = GroupCommit::for_connection(&open(&path), Durability::Relaxed).unwrap();
-        assert_eq!(relaxed.wal, None);
+        assert!(relaxed.wal.is_none());
         let memory = rusqlite::Connection::open_in_memory().unwrap();
         let in_memory = GroupCommit::for_connection(&memory, Durability::Durable).unwrap();
-        assert_eq!(in_memory.wal, None);
+        assert!(in_memory.wal.is_none());
         assert_eq!(synchronous(&memory), 2, "FULL: SQLite's own commits");
         assert!(in_memory.sync(in_memory.written()).is_ok());
         let _ = std::fs::remove_dir_all(&dir);

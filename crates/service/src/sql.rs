@@ -202,7 +202,7 @@ impl Sqlite {
         connection: rusqlite::Connection,
         durability: Durability,
     ) -> Result<Self, StoreError> {
-        let commits = GroupCommit::for_connection(&connection, durability).map_err(sqlite_error)?;
+        let commits = GroupCommit::for_connection(&connection, durability)?;
         Ok(Self {
             connection: TimedMutex::new(connection),
             commits,
@@ -213,21 +213,25 @@ impl Sqlite {
         self.connection.lock()
     }
 
-    /// Runs `write` on the connection; when it committed something (`Some` ticket from the
-    /// closure's `true`), returns after that commit is durable. The connection's lock is not
-    /// held while waiting for the disk.
-    fn durable<T>(
+    /// Runs `statement` on the connection and returns once what it depends on is on disk:
+    /// its own commit when it made a durable change (the closure's `true`), else every durable
+    /// commit written before it ran (it may have read one). The connection's lock is not held
+    /// while waiting for the disk (group_commit.rs).
+    fn run<T>(
         &self,
-        write: impl FnOnce(&mut rusqlite::Connection) -> Result<(T, bool), StoreError>,
+        statement: impl FnOnce(&mut rusqlite::Connection) -> Result<(T, bool), StoreError>,
     ) -> Result<T, StoreError> {
         let (value, ticket) = {
             let mut connection = self.connection();
-            let (value, wrote) = write(&mut connection)?;
-            (value, wrote.then(|| self.commits.written()))
+            let (value, durable_change) = statement(&mut connection)?;
+            let ticket = if durable_change {
+                self.commits.written()
+            } else {
+                self.commits.latest()
+            };
+            (value, ticket)
         };
-        if let Some(ticket) = ticket {
-            self.commits.sync(ticket)?;
-        }
+        self.commits.sync(ticket)?;
         Ok(value)
     }
 }
@@ -263,9 +267,9 @@ impl Sql {
     /// SQLite, `fsync`ed) before it returns.
     pub fn execute(&self, sql: &str, values: Vec<Value>) -> Result<u64, StoreError> {
         match self {
-            Self::Sqlite(sqlite) => {
-                sqlite.durable(|c| sqlite_execute(c, sql, &values).map(|changed| (changed, true)))
-            }
+            // A write that changed no row committed nothing to wait for.
+            Self::Sqlite(sqlite) => sqlite
+                .run(|c| sqlite_execute(c, sql, &values).map(|changed| (changed, changed > 0))),
             Self::Postgres(pool) => {
                 let sql = placeholders_for_postgres(sql);
                 pool.run(move |client| {
@@ -283,7 +287,9 @@ impl Sql {
     /// it (docs/service.md, "Durability").
     pub fn execute_relaxed(&self, sql: &str, values: Vec<Value>) -> Result<u64, StoreError> {
         match self {
-            Self::Sqlite(sqlite) => sqlite_execute(&sqlite.connection(), sql, &values),
+            Self::Sqlite(sqlite) => {
+                sqlite.run(|c| sqlite_execute(c, sql, &values).map(|changed| (changed, false)))
+            }
             Self::Postgres(_) => self.execute(sql, values),
         }
     }
@@ -293,7 +299,7 @@ impl Sql {
     pub fn query_relaxed(&self, sql: &str, values: Vec<Value>) -> Result<Vec<Row>, StoreError> {
         match self {
             Self::Sqlite(sqlite) => {
-                sqlite_query(&sqlite.connection(), sql, &values).map(|(rows, _)| rows)
+                sqlite.run(|c| sqlite_query(c, sql, &values).map(|(rows, _)| (rows, false)))
             }
             Self::Postgres(_) => self.query(sql, values),
         }
@@ -304,7 +310,7 @@ impl Sql {
         match self {
             // A query that writes (`… RETURNING`) is durable like `execute`; a read waits for
             // no disk.
-            Self::Sqlite(sqlite) => sqlite.durable(|c| sqlite_query(c, sql, &values)),
+            Self::Sqlite(sqlite) => sqlite.run(|c| sqlite_query(c, sql, &values)),
             Self::Postgres(pool) => {
                 let sql = placeholders_for_postgres(sql);
                 pool.run(move |client| {
@@ -325,7 +331,7 @@ impl Sql {
     /// `fsync`) for many rows.
     pub fn execute_each(&self, sql: &str, rows: Arc<Vec<Vec<Value>>>) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(sqlite) => sqlite.durable(|connection| {
+            Self::Sqlite(sqlite) => sqlite.run(|connection| {
                 let transaction = connection.transaction().map_err(sqlite_error)?;
                 {
                     let mut statement = transaction.prepare_cached(sql).map_err(sqlite_error)?;
@@ -357,7 +363,7 @@ impl Sql {
     /// Runs statements with no placeholders, in one transaction (the schema).
     pub fn batch(&self, sql: &str) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(sqlite) => sqlite.durable(|connection| {
+            Self::Sqlite(sqlite) => sqlite.run(|connection| {
                 connection
                     .execute_batch(&format!("BEGIN; {sql} COMMIT;"))
                     .map_err(sqlite_error)?;
@@ -387,7 +393,7 @@ fn sqlite_execute(
     Ok(changed as u64)
 }
 
-/// The rows, and whether the statement may have written (not read-only).
+/// The rows, and whether the statement changed a row.
 fn sqlite_query(
     connection: &rusqlite::Connection,
     sql: &str,
@@ -395,7 +401,7 @@ fn sqlite_query(
 ) -> Result<(Vec<Row>, bool), StoreError> {
     let mut statement = connection.prepare_cached(sql).map_err(sqlite_error)?;
     let width = statement.column_count();
-    let wrote = !statement.readonly();
+    let writes = !statement.readonly();
     let mut rows = statement
         .query(rusqlite::params_from_iter(values.iter()))
         .map_err(sqlite_error)?;
@@ -407,7 +413,11 @@ fn sqlite_query(
         }
         out.push(Row(columns));
     }
-    Ok((out, wrote))
+    drop(rows);
+    drop(statement);
+    // `changes()` counts the last INSERT, UPDATE or DELETE the connection finished: this one's
+    // when it writes.
+    Ok((out, writes && connection.changes() > 0))
 }
 
 fn sqlite_error(error: rusqlite::Error) -> StoreError {
@@ -754,7 +764,7 @@ mod tests {
     }
 
     #[test]
-    fn on_a_wal_file_writes_wait_for_an_fsync_and_reads_and_relaxed_writes_do_not() {
+    fn on_a_wal_file_writes_wait_for_an_fsync_and_reads_and_relaxed_writes_take_none() {
         let dir = std::env::temp_dir().join(format!("sql-durable-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let connection = rusqlite::Connection::open(dir.join("db.sqlite")).unwrap();
@@ -794,6 +804,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(syncs(), 4, "one fsync for the whole transaction");
+        sql.execute("UPDATE t SET a = 9 WHERE a = ?1", values![100i64])
+            .unwrap();
+        assert_eq!(
+            syncs(),
+            4,
+            "a write that changed no row committed nothing to sync"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -25,31 +25,45 @@ impl CpuTime {
     }
 }
 
-/// Reads every thread's CPU time (`/proc/self/task/*/schedstat`, nanoseconds on the CPU);
-/// `None` where the kernel does not keep it. Threads that ended since the last reading are
-/// not counted: the bench starts every thread it measures before its first reading and ends
-/// them after its last.
+/// Reads the process's CPU time (`/proc/self/stat`: every thread's, ended ones included) and
+/// the load client's threads' (`/proc/self/task/*/schedstat`, nanoseconds on the CPU); the
+/// service's is the difference. `None` where the kernel keeps neither. The client's threads
+/// are alive at both readings (the bench starts them before the first and ends them after the
+/// second), so none of theirs is missed.
 pub fn now() -> Option<CpuTime> {
-    let mut total = CpuTime::default();
+    let process = process_cpu()?;
+    let mut client = Duration::ZERO;
     for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
         let path = task.path();
         let Ok(name) = std::fs::read_to_string(path.join("comm")) else {
             continue;
         };
-        let Some(nanos) = std::fs::read_to_string(path.join("schedstat"))
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        else {
+        if !name.trim_end().starts_with(CLIENT_THREAD) {
             continue;
-        };
-        let spent = Duration::from_nanos(nanos);
-        if name.trim_end().starts_with(CLIENT_THREAD) {
-            total.client += spent;
-        } else {
-            total.service += spent;
         }
+        let nanos = std::fs::read_to_string(path.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())?;
+        client += Duration::from_nanos(nanos);
     }
-    Some(total)
+    Some(CpuTime {
+        client,
+        service: process.saturating_sub(client),
+    })
+}
+
+/// User and system time of the whole process, in clock ticks of 10 ms (Linux's `USER_HZ`).
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .collect();
+    let ticks = |field: usize| fields.get(field)?.parse::<u64>().ok();
+    // utime and stime are the 14th and 15th fields; the state (3rd) is fields[0].
+    let total = ticks(11)?.checked_add(ticks(12)?)?;
+    Some(Duration::from_millis(total.checked_mul(10)?))
 }
 
 #[cfg(test)]
@@ -62,6 +76,18 @@ mod tests {
         while started.elapsed() < until {
             x = std::hint::black_box(x.wrapping_add(1));
         }
+    }
+
+    #[test]
+    fn the_service_is_charged_for_threads_that_ended_between_two_readings() {
+        let Some(before) = now() else {
+            return;
+        };
+        std::thread::spawn(|| spin(Duration::from_millis(100)))
+            .join()
+            .unwrap();
+        let spent = now().unwrap().since(before);
+        assert!(spent.service >= Duration::from_millis(60), "{spent:?}");
     }
 
     #[test]

@@ -9,9 +9,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
 
 /// The most bytes an answer's head may take.
 const MOST_HEAD_BYTES: usize = 16 * 1024;
+/// The most bytes an answer's body may take (the service's answers here are a few hundred).
+const MOST_BODY_BYTES: usize = 1024 * 1024;
+/// How long a read or a write may wait: a stalled service fails the request, not the bench.
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One request, serialized once and sent as often as asked.
 pub struct Request {
@@ -68,8 +73,10 @@ impl Connection {
 
     fn try_exchange(&mut self, request: &Request) -> io::Result<u16> {
         if self.stream.is_none() {
-            let stream = TcpStream::connect(self.address)?;
+            let stream = TcpStream::connect_timeout(&self.address, IO_TIMEOUT)?;
             stream.set_nodelay(true)?;
+            stream.set_read_timeout(Some(IO_TIMEOUT))?;
+            stream.set_write_timeout(Some(IO_TIMEOUT))?;
             self.stream = Some(stream);
             self.buffer.clear();
         }
@@ -99,10 +106,14 @@ impl Connection {
             .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
             .and_then(|(_, value)| value.trim().parse::<usize>().ok())
             .ok_or_else(|| invalid("an answer without Content-Length"))?;
-        while self.buffer.len() < head_end + length {
+        if length > MOST_BODY_BYTES {
+            return Err(invalid("an answer's body longer than 1 MiB"));
+        }
+        let end = head_end + length;
+        while self.buffer.len() < end {
             fill(stream, &mut self.buffer)?;
         }
-        self.buffer.drain(..head_end + length);
+        self.buffer.drain(..end);
         Ok(status)
     }
 }
@@ -172,6 +183,17 @@ mod tests {
         let error = connection.exchange(&request).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
         assert!(connection.stream.is_none(), "the connection is dropped");
+    }
+
+    #[test]
+    fn an_answer_claiming_a_huge_body_is_a_failure_not_an_allocation() {
+        let address = serve(vec![
+            b"HTTP/1.1 200 OK\r\ncontent-length: 18446744073709551615\r\n\r\nok",
+        ]);
+        let mut connection = Connection::new(address);
+        let request = Request::new(address, "/healthz", None, None);
+        let error = connection.exchange(&request).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
     }
 
     #[test]

@@ -201,21 +201,26 @@ fn drive(
         let thread = std::thread::Builder::new()
             .name(format!("{}-{n}", cpu::CLIENT_THREAD))
             .spawn(move || {
-                let mut connection = http1::Connection::new(address);
-                let mut latencies = Vec::new();
-                let mut failures = 0;
                 start.wait();
-                let deadline = Instant::now() + seconds;
-                while Instant::now() < deadline {
-                    let sent = Instant::now();
-                    match connection.exchange(&request) {
-                        Ok(200) => latencies.push(sent.elapsed()),
-                        _ => failures += 1,
+                // Whatever happens in the loop, the barriers are met: a worker that panicked
+                // must not leave the others waiting for it.
+                let measured = std::panic::catch_unwind(|| {
+                    let mut connection = http1::Connection::new(address);
+                    let mut latencies = Vec::new();
+                    let mut failures = 0;
+                    let deadline = Instant::now() + seconds;
+                    while Instant::now() < deadline {
+                        let sent = Instant::now();
+                        match connection.exchange(&request) {
+                            Ok(200) => latencies.push(sent.elapsed()),
+                            _ => failures += 1,
+                        }
                     }
-                }
+                    (latencies, failures)
+                });
                 end.wait();
                 release.wait();
-                (latencies, failures)
+                measured.ok()
             })
             .map_err(|e| format!("cannot start a load client thread: {e}"))?;
         threads.push(thread);
@@ -238,7 +243,9 @@ fn drive(
     for thread in threads {
         let (latencies, failures) = thread
             .join()
-            .map_err(|_| "a load client thread panicked".to_string())?;
+            .ok()
+            .flatten()
+            .ok_or_else(|| "a load client thread panicked".to_string())?;
         measured.latencies.extend(latencies);
         measured.failures += failures;
     }
