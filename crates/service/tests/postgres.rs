@@ -340,6 +340,26 @@ async fn a_restart_dropping_every_connection_costs_at_most_one_503_with_retry_af
         terminated.iter().any(|row| row[0].as_deref() == Some("t")),
         "no connection of the service was closed: {terminated:?}"
     );
+    // `pg_terminate_backend` only signals: wait until every one of them has gone, as after a
+    // restart (a backend still dying may answer the pool's check, then fail the job).
+    let alive = || {
+        admin_query(
+            &settings,
+            &format!(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = '{schema}' \
+                 AND pid <> pg_backend_pid()"
+            ),
+        )[0][0]
+            .clone()
+    };
+    let waiting_since = std::time::Instant::now();
+    while alive().as_deref() != Some("0") {
+        assert!(
+            waiting_since.elapsed() < std::time::Duration::from_secs(10),
+            "the service's connections were signalled but did not end"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let mut answers = Vec::new();
     // The first request that meets a dead connection may fail; the pool then asks each of its
     // other connections before their next use. Ask until eight answers in a row are whole
