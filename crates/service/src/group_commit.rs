@@ -67,9 +67,7 @@ impl GroupCommit {
         connection: &rusqlite::Connection,
         durability: Durability,
     ) -> Result<Self, StoreError> {
-        let database = |e: rusqlite::Error| StoreError::Database {
-            reason: e.to_string(),
-        };
+        let database = crate::sql::sqlite_error;
         let journal: String = connection
             .pragma_query_value(None, "journal_mode", |row| row.get(0))
             .map_err(database)?;

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use crate::group_commit::{Durability, GroupCommit};
 use crate::unpoisoned::lock;
-use sessionkeys::held_lock::{Held, TimedMutex};
+use sessionkeys::held_lock::TimedMutex;
 
 /// A value bound to a placeholder or read from a column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,10 +209,6 @@ impl Sqlite {
         })
     }
 
-    fn connection(&self) -> Held<'_, rusqlite::Connection> {
-        self.connection.lock()
-    }
-
     /// Runs `statement` on the connection and returns once what it depends on is on disk:
     /// its own commit when it made a durable change (the closure's `true`), else every durable
     /// commit written before it ran (it may have read one). The connection's lock is not held
@@ -222,7 +218,7 @@ impl Sqlite {
         statement: impl FnOnce(&mut rusqlite::Connection) -> Result<(T, bool), StoreError>,
     ) -> Result<T, StoreError> {
         let (value, ticket) = {
-            let mut connection = self.connection();
+            let mut connection = self.connection.lock();
             let (value, durable_change) = statement(&mut connection)?;
             let ticket = if durable_change {
                 self.commits.written()
@@ -308,8 +304,8 @@ impl Sql {
     /// Runs a query; returns its rows.
     pub fn query(&self, sql: &str, values: Vec<Value>) -> Result<Vec<Row>, StoreError> {
         match self {
-            // A query that writes (`… RETURNING`) is durable like `execute`; a read waits for
-            // no disk.
+            // A query that writes (`… RETURNING`) is durable like `execute`; a read waits only
+            // for durable commits still being synced that it may have seen.
             Self::Sqlite(sqlite) => sqlite.run(|c| sqlite_query(c, sql, &values)),
             Self::Postgres(pool) => {
                 let sql = placeholders_for_postgres(sql);
@@ -420,7 +416,7 @@ fn sqlite_query(
     Ok((out, writes && connection.changes() > 0))
 }
 
-fn sqlite_error(error: rusqlite::Error) -> StoreError {
+pub(crate) fn sqlite_error(error: rusqlite::Error) -> StoreError {
     match &error {
         rusqlite::Error::SqliteFailure(code, _)
             if matches!(
