@@ -5,7 +5,9 @@
 use crate::destinations::{DESTINATION_FUNCTIONS, approval_function};
 use crate::format::scalars::{LAST_RFC3339_SECOND, civil_from_unix};
 use alloy::primitives::{Address, B256, U256, address, keccak256};
-use sessionkeys_contracts::session::{CallPolicy, Constraint, SessionSpec, UsageLimit};
+use sessionkeys_contracts::session::{
+    CallPolicy, Constraint, SessionSpec, TransferPolicy, UsageLimit,
+};
 use sessionkeys_contracts::vocabulary::{Condition, LimitType, PaymasterMode};
 
 /// A token's display facts.
@@ -128,6 +130,15 @@ impl Labels {
             .iter()
             .find(|(a, _)| *a == address)
             .map(|(_, t)| t)
+    }
+
+    /// The signature of the function with `selector`, e.g. `transfer(address,uint256)`, if
+    /// known.
+    pub fn signature(&self, selector: [u8; 4]) -> Option<&str> {
+        self.functions
+            .iter()
+            .find(|(s, _)| *s == selector)
+            .map(|(_, signature)| signature.as_str())
     }
 
     fn function(&self, selector: [u8; 4]) -> String {
@@ -360,6 +371,99 @@ fn gas(spec: &SessionSpec) -> (Vec<Line>, Vec<String>) {
     (lines, notes)
 }
 
+/// The sentence of one call policy (the lines of [`explain`] are these, sorted by risk), and
+/// the note it adds, if any (an approval outliving the session).
+pub fn call_policy_line(policy: &CallPolicy, labels: &Labels) -> (Line, Option<String>) {
+    let eth = |v: U256| format!("{} ETH", format_units(v, 18));
+    let mut note = None;
+    let selector = policy.selector.0;
+    let token = labels.token(policy.target);
+    let token_name = match token {
+        Some(t) => format!("{} ({})", t.symbol, short(policy.target)),
+        None => format!("an unknown token or contract at {}", short(policy.target)),
+    };
+    let units = |v: U256| match token {
+        Some(t) => format!("{} {}", format_units(v, t.decimals), t.symbol),
+        None => format!("{v} base units"),
+    };
+    let (text, risk) = if selector == selector_of("transfer(address,uint256)") {
+        let (amount, capped) = amount_clause(policy, 1, &units);
+        let to = destination(
+            policy.constraints.iter().find(|c| c.index == 0 && pins(c)),
+            "to",
+        );
+        (
+            format!("send {token_name}, {to}, {amount}"),
+            if capped { 2 } else { 3 },
+        )
+    } else if approval_function(selector).is_some_and(|f| f.word == 0 && f.amount == Some(1)) {
+        let (amount, capped) = amount_clause(policy, 1, &units);
+        let spender = destination(
+            policy.constraints.iter().find(|c| c.index == 0 && pins(c)),
+            "for",
+        );
+        note = Some(format!(
+            "approvals of {token_name} granted by this session outlive it: revoke them with approve(spender, 0)"
+        ));
+        (
+            format!("let others spend {token_name}, {spender}, {amount}"),
+            if capped { 2 } else { 3 },
+        )
+    } else {
+        let mut text = format!(
+            "call {} on {}",
+            labels.function(selector),
+            short(policy.target)
+        );
+        let conditions: Vec<String> = policy
+            .constraints
+            .iter()
+            .filter_map(condition_words)
+            .collect();
+        if !conditions.is_empty() {
+            text += &format!(" where {}", conditions.join(" and "));
+        }
+        if policy.maxValuePerUse > U256::ZERO {
+            text += &format!(", sending at most {} each time", eth(policy.maxValuePerUse));
+            text += &budget(&policy.valueLimit, eth, "")
+                .map(|b| format!(" and {b}"))
+                .unwrap_or_else(|| " with no total cap".into());
+        }
+        if let Some(b) = budget(&policy.callLimit, |v| v.to_string(), "times ") {
+            text += &format!(", {b}");
+        }
+        let risk = if policy.maxValuePerUse > U256::ZERO {
+            if policy.valueLimit.is_unlimited() {
+                3
+            } else {
+                2
+            }
+        } else {
+            1
+        };
+        (text, risk)
+    };
+    (Line { risk, text }, note)
+}
+
+/// The sentence of one transfer policy (plain ETH to one address).
+pub fn transfer_policy_line(policy: &TransferPolicy) -> Line {
+    let eth = |v: U256| format!("{} ETH", format_units(v, 18));
+    let total = budget(&policy.valueLimit, eth, "").unwrap_or_else(|| "with no total cap".into());
+    Line {
+        risk: if policy.valueLimit.is_unlimited() {
+            3
+        } else {
+            2
+        },
+        text: format!(
+            "send ETH to {}, at most {} each time, {total}",
+            short(policy.target),
+            eth(policy.maxValuePerUse)
+        ),
+    }
+}
+
 /// Explains a session with the given labels.
 pub fn explain(spec: &SessionSpec, labels: &Labels) -> Explanation {
     let (after, until): (u64, u64) = (spec.validAfter.to(), spec.validUntil.to());
@@ -372,7 +476,6 @@ pub fn explain(spec: &SessionSpec, labels: &Labels) -> Explanation {
             human_time(until)
         )
     };
-    let eth = |v: U256| format!("{} ETH", format_units(v, 18));
     let mut lines = Vec::new();
     let mut notes = Vec::new();
     let mut periods: Vec<u64> = Vec::new();
@@ -396,89 +499,11 @@ pub fn explain(spec: &SessionSpec, labels: &Labels) -> Explanation {
         .for_each(|p| note_period(&p.valueLimit));
 
     for policy in &spec.callPolicies {
-        let selector = policy.selector.0;
-        let token = labels.token(policy.target);
-        let token_name = match token {
-            Some(t) => format!("{} ({})", t.symbol, short(policy.target)),
-            None => format!("an unknown token or contract at {}", short(policy.target)),
-        };
-        let units = |v: U256| match token {
-            Some(t) => format!("{} {}", format_units(v, t.decimals), t.symbol),
-            None => format!("{v} base units"),
-        };
-        let (text, risk) = if selector == selector_of("transfer(address,uint256)") {
-            let (amount, capped) = amount_clause(policy, 1, &units);
-            let to = destination(
-                policy.constraints.iter().find(|c| c.index == 0 && pins(c)),
-                "to",
-            );
-            (
-                format!("send {token_name}, {to}, {amount}"),
-                if capped { 2 } else { 3 },
-            )
-        } else if approval_function(selector).is_some_and(|f| f.word == 0 && f.amount == Some(1)) {
-            let (amount, capped) = amount_clause(policy, 1, &units);
-            let spender = destination(
-                policy.constraints.iter().find(|c| c.index == 0 && pins(c)),
-                "for",
-            );
-            notes.push(format!("approvals of {token_name} granted by this session outlive it: revoke them with approve(spender, 0)"));
-            (
-                format!("let others spend {token_name}, {spender}, {amount}"),
-                if capped { 2 } else { 3 },
-            )
-        } else {
-            let mut text = format!(
-                "call {} on {}",
-                labels.function(selector),
-                short(policy.target)
-            );
-            let conditions: Vec<String> = policy
-                .constraints
-                .iter()
-                .filter_map(condition_words)
-                .collect();
-            if !conditions.is_empty() {
-                text += &format!(" where {}", conditions.join(" and "));
-            }
-            if policy.maxValuePerUse > U256::ZERO {
-                text += &format!(", sending at most {} each time", eth(policy.maxValuePerUse));
-                text += &budget(&policy.valueLimit, eth, "")
-                    .map(|b| format!(" and {b}"))
-                    .unwrap_or_else(|| " with no total cap".into());
-            }
-            if let Some(b) = budget(&policy.callLimit, |v| v.to_string(), "times ") {
-                text += &format!(", {b}");
-            }
-            let risk = if policy.maxValuePerUse > U256::ZERO {
-                if policy.valueLimit.is_unlimited() {
-                    3
-                } else {
-                    2
-                }
-            } else {
-                1
-            };
-            (text, risk)
-        };
-        lines.push(Line { risk, text });
+        let (line, note) = call_policy_line(policy, labels);
+        lines.push(line);
+        notes.extend(note);
     }
-    for policy in &spec.transferPolicies {
-        let total =
-            budget(&policy.valueLimit, eth, "").unwrap_or_else(|| "with no total cap".into());
-        lines.push(Line {
-            risk: if policy.valueLimit.is_unlimited() {
-                3
-            } else {
-                2
-            },
-            text: format!(
-                "send ETH to {}, at most {} each time, {total}",
-                short(policy.target),
-                eth(policy.maxValuePerUse)
-            ),
-        });
-    }
+    lines.extend(spec.transferPolicies.iter().map(transfer_policy_line));
     if lines.is_empty() {
         lines.push(Line {
             risk: 0,
