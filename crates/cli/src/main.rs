@@ -18,7 +18,8 @@ mod wallet_args;
 
 use clap::{Parser, Subcommand};
 use commands::{
-    account, check, demo, deploy, devnet, exec, key, revoke, serve, session, sessions, simulate,
+    account, agent, check, demo, deploy, devnet, exec, key, revoke, serve, session, sessions,
+    simulate,
 };
 pub use error::{CliError, InputError};
 use std::process::ExitCode;
@@ -74,6 +75,9 @@ enum Command {
     /// Apps (tenants) of the session service.
     #[command(subcommand)]
     App(serve::AppCommand),
+    /// An MCP server for AI agents acting within one session: tools shaped by its scope,
+    /// refusals they can read (docs/agents.md). `--dev` runs it on the embedded devnet.
+    Agent(agent::AgentArgs),
 }
 
 /// Whether the command line asks for JSON, read before clap could parse it.
@@ -106,6 +110,7 @@ fn main() -> ExitCode {
         Command::Revoke(args) => revoke::run(args, json),
         Command::Serve(args) => serve::run(args, json),
         Command::App(command) => serve::run_app(command, json),
+        Command::Agent(args) => agent::run(args),
         Command::Devnet => devnet::run(json),
         Command::Key(command) => key::run(command, json),
         Command::Check(args) => check::run(args, json),

@@ -1474,3 +1474,13 @@ fn a_usage_error_under_json_is_json_too() {
     let out = sessionkeys(&["--json", "--help"]);
     assert_exit(&out, 0, "Usage");
 }
+
+#[test]
+fn agent_refuses_to_listen_beyond_loopback_and_needs_a_chain() {
+    let out = sessionkeys(&["agent", "--dev", "--http", "0.0.0.0:8788"]);
+    assert_exit(&out, 2, "listens on loopback only");
+    let out = sessionkeys(&["agent"]);
+    assert_exit(&out, 2, "give --dev, or --rpc URL and --bundler URL");
+    let out = sessionkeys(&["agent", "--dev", "--rpc", "http://127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}

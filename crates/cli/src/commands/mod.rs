@@ -1,6 +1,7 @@
 //! One module per command (and per `session` subcommand): its flags and its `run`.
 
 pub mod account;
+pub mod agent;
 pub mod check;
 pub mod demo;
 pub mod deploy;
