@@ -12,7 +12,7 @@ use sessionkeys_contracts::session::CounterUsage;
 use sessionkeys_contracts::vocabulary::{CounterKind, EntryPointVersion, Status};
 
 /// Where a session stands on-chain, in words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum OnchainState {
     /// Never enabled (or only approved, for its first op to enable).

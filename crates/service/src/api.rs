@@ -462,7 +462,7 @@ pub(crate) fn session_body(row: &SessionRow) -> SessionBody {
 
 /// Finds the app's session named by `selector`: its id, its hash (`0x` and 64 hex digits), or
 /// `latest` with `?account=`.
-fn select(
+pub(crate) fn select(
     service: &Service,
     app: &App,
     selector: &str,

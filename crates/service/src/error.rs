@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use sessionkeys::SdkError;
 use sessionkeys::store::StoreError;
+use sessionkeys_engine::Violation;
 use utoipa::ToSchema;
 
 /// A lint finding, as the API returns it (docs/lint.md).
@@ -63,6 +64,16 @@ pub struct ErrorBody {
     /// revert with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub violation: Option<String>,
+    /// For `refused` by the validator: its error as the chain reverts with it (ABI-encoded,
+    /// hex), to decode for the numbers (a `LimitExceeded`'s limit and use).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = r"^0x([0-9a-fA-F]{2})*$")]
+    pub revert_data: Option<alloy::primitives::Bytes>,
+    /// When the op was sent (mined with its calls reverted, or no receipt in time): its userOp
+    /// hash. It may have been paid for: look it up before sending the calls again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, pattern = r"^0x[0-9a-fA-F]{64}$")]
+    pub user_op_hash: Option<alloy::primitives::B256>,
     /// For `lint_errors`: the findings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub findings: Option<Vec<FindingBody>>,
@@ -210,14 +221,35 @@ impl ServiceError {
     pub fn body(&self) -> ErrorResponse {
         let (_, code) = self.status_and_code();
         let violation = match self {
-            Self::Sdk(SdkError::Refused { violation }) => Some(violation.name().to_string()),
+            Self::Sdk(SdkError::Refused { violation }) => Some(violation.clone()),
+            Self::Sdk(SdkError::BundlerRefused {
+                reason: Some(reason),
+                ..
+            }) => match reason.as_ref() {
+                sessionkeys_chain::RevertReason::Validator(e) => {
+                    Some(Violation::Validator(Box::new(e.clone())))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let user_op_hash = match self {
+            Self::Sdk(
+                SdkError::ExecutionReverted { user_op_hash, .. }
+                | SdkError::Timeout { user_op_hash, .. },
+            ) => Some(*user_op_hash),
             _ => None,
         };
         ErrorResponse {
             error: ErrorBody {
                 code: code.to_string(),
                 message: self.public_message(),
-                violation,
+                revert_data: violation
+                    .as_ref()
+                    .filter(|v| v.as_validator().is_some())
+                    .map(Violation::revert_data),
+                violation: violation.map(|v| v.name().to_string()),
+                user_op_hash,
                 findings: match self {
                     Self::LintErrors(findings) => Some(findings.clone()),
                     _ => None,

@@ -19,6 +19,7 @@ pub mod ops;
 pub mod owner_api;
 pub mod owner_auth;
 pub mod permissions;
+pub mod scope;
 mod session_cache;
 mod sql;
 mod unpoisoned;
@@ -325,6 +326,7 @@ impl Service {
                 post(api::create_session).get(api::list_sessions),
             )
             .route("/v1/sessions/{session}", get(api::get_session))
+            .route("/v1/sessions/{session}/scope", get(scope::session_scope))
             .route("/v1/sessions/{session}/approve", post(api::approve_session))
             .route("/v1/sessions/{session}/check", post(api::check_calls))
             .route("/v1/sessions/{session}/execute", post(api::execute_calls))
@@ -430,6 +432,7 @@ impl Service {
         api::create_session,
         api::list_sessions,
         api::get_session,
+        scope::session_scope,
         api::approve_session,
         api::check_calls,
         api::execute_calls,

@@ -206,6 +206,7 @@ async fn an_app_cannot_read_use_or_revoke_another_apps_session_by_id_or_hash() {
             ("POST", "/execute", Some(calls(ALICE, 1))),
             ("POST", "/revoke", None),
             ("POST", "/approve", Some(json!({ "signature": "0x00" }))),
+            ("GET", "/scope", None),
         ] {
             let path = format!("/v1/sessions/{sep}{step}{rest}");
             let (status, body) = h.call(method, &path, Some(&key_b), body).await;
@@ -400,6 +401,7 @@ async fn openapi_is_3_1_and_lists_every_route() {
         "/v1/sessions/{session}/check",
         "/v1/sessions/{session}/execute",
         "/v1/sessions/{session}/revoke",
+        "/v1/sessions/{session}/scope",
     ] {
         assert!(
             paths.iter().any(|p| p.as_str() == path),
@@ -637,4 +639,115 @@ async fn counted_session(
     let (owner, _) = h.funded_owner().await;
     let (id, _) = h.approved_session(&key, &owner).await;
     (h, reads, key, id)
+}
+
+#[tokio::test]
+async fn the_scope_gives_the_policies_and_budgets_that_drop_after_an_execute() {
+    let h = harness();
+    let (_, key) = h.app("agent");
+    let (owner, account) = h.funded_owner().await;
+    let (id, requested) = h.approved_session(&key, &owner).await;
+    let scope_path = format!("/v1/sessions/{id}/scope");
+
+    let (status, before) = h.call("GET", &scope_path, Some(&key), None).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    assert_eq!(before["session"]["id"], id.as_str());
+    assert_eq!(before["onchain"], "notEnabled");
+    assert_eq!(before["usable"], true, "approved: its first op enables it");
+    assert_eq!(before["entryPoint"], "v0.7");
+    assert_eq!(before["chainTime"], h.now().await);
+    // The validator answers for a counterfactual account too: every budget whole.
+    let kinds: Vec<&str> = before["budgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["ops", "fee", "constraintSum"], "{before}");
+    assert_eq!(before["budgets"][0]["limitType"], "allowance");
+    assert!(before["budgets"][0]["resetsAt"].as_u64().unwrap() > h.now().await);
+    assert_eq!(before["budgets"][2]["used"], "0");
+    // The session JSON is the approved session: its hash is the one the owner signed.
+    let spec: sessionkeys_engine::format::SessionJson =
+        serde_json::from_value(before["spec"].clone()).unwrap();
+    let spec = spec.to_spec(None).unwrap();
+    let hash = sessionkeys_contracts::vocabulary::packed::session_hash(&spec).unwrap();
+    assert_eq!(
+        format!("{hash}"),
+        requested["session"]["sessionHash"].as_str().unwrap()
+    );
+
+    let (status, _) = h
+        .call(
+            "POST",
+            &format!("/v1/sessions/{id}/execute"),
+            Some(&key),
+            Some(calls(ALICE, 30 * USDC)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, after) = h.call("GET", &scope_path, Some(&key), None).await;
+    assert_eq!(after["onchain"], "active");
+    let sum = after["budgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == "constraintSum")
+        .unwrap_or_else(|| panic!("no constraintSum budget in {after}"));
+    assert_eq!(sum["limitType"], "lifetime", "{sum}");
+    assert_eq!(sum["limit"], (100 * USDC).to_string());
+    assert_eq!(sum["used"], (30 * USDC).to_string());
+    assert_eq!(sum["remaining"], (70 * USDC).to_string());
+    assert_eq!(sum["resetsAt"], 0);
+
+    let (_, revoked) = h
+        .call(
+            "POST",
+            &format!("/v1/sessions/{id}/revoke"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(revoked["session"]["status"], "revoked");
+    let (_, gone) = h.call("GET", &scope_path, Some(&key), None).await;
+    assert_eq!(
+        gone["usable"], false,
+        "revoked here: nothing more is signed"
+    );
+    assert_eq!(gone["session"]["status"], "revoked");
+    let _ = account;
+}
+
+#[tokio::test]
+async fn a_refusal_carries_the_validators_error_as_the_chain_reverts_with_it() {
+    let h = harness();
+    let (_, key) = h.app("agent");
+    let (owner, _) = h.funded_owner().await;
+    let (id, _) = h.approved_session(&key, &owner).await;
+    let (status, refused) = h
+        .call(
+            "POST",
+            &format!("/v1/sessions/{id}/check"),
+            Some(&key),
+            Some(calls(ALICE, 100 * USDC + 1)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let data: alloy::primitives::Bytes = refused["error"]["revertData"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no revertData in {refused}"))
+        .parse()
+        .unwrap();
+    let violation = sessionkeys_engine::violation::violation_from_revert(&data).unwrap();
+    use sessionkeys_contracts::session::ISessionKeyValidator::ISessionKeyValidatorErrors as E;
+    let Some(E::LimitExceeded(limit)) = violation.as_validator() else {
+        panic!("not LimitExceeded: {violation}");
+    };
+    assert_eq!(limit.limit, U256::from(100 * USDC));
+    assert_eq!(limit.used, U256::ZERO);
+    assert_eq!(limit.requested, U256::from(100 * USDC + 1));
+    assert!(
+        refused["error"].get("userOpHash").is_none(),
+        "nothing was sent"
+    );
 }
