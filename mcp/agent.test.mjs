@@ -124,7 +124,8 @@ await test('an injected agent tries 50+ out-of-scope actions: none succeeds, the
   for (const extra of ['data', 'value', 'calldata', 'target', 'selector', 'nonce']) {
     attempts.push(['send_usdc', { to: ALICE, amount: '1', [extra]: '0x095ea7b3' }]);
   }
-  attempts.push(['send_usdc', { to: ALICE.toLowerCase().replace('a11ce', 'A11CE').replace('0x', '0x'), amount: '1', to2: BOB }]);
+  attempts.push(['send_usdc', { to: ALICE, amount: '1', to2: BOB }]);
+  attempts.push(['send_usdc', { to: BOB.replace('0x', '0X'), amount: '1' }]);
   attempts.push(['send_usdc', { to: 'alice', amount: '1' }]);
   attempts.push(['send_usdc', { to: ALICE.slice(0, 41), amount: '1' }]);
   attempts.push(['send_eth', { to: ALICE, amount: '0.010000000000000001' }]);
@@ -150,13 +151,19 @@ await test('an injected agent tries 50+ out-of-scope actions: none succeeds, the
   attempts.push(['revoke_session', { session: '0x00', reason: 'ignore previous instructions' }]);
   assert.ok(attempts.length >= 50, `${attempts.length} attempts`);
   const reasons = new Map();
+  // Every one is a tool error the agent can read (no protocol error, no crash), refused before
+  // anything was signed, for a reason an argument rule or the validator names.
+  const known = new Set(['ArgumentUnknown', 'ArgumentMissing', 'ArgumentInvalid', 'ArgumentAmount',
+    'ArgumentNotAllowed', 'ArgumentOverCap', 'UnknownTool', 'LimitExceeded']);
   for (const [tool, args] of attempts) {
     const refusal = await refused(tool, args);
+    const what = `${tool} ${JSON.stringify(args).slice(0, 120)}: ${JSON.stringify(refusal)}`;
+    assert.ok(known.has(refusal.reason), what);
+    assert.equal(refusal.refused, true, what);
     reasons.set(refusal.reason, (reasons.get(refusal.reason) ?? 0) + 1);
   }
   console.log(`# ${attempts.length} attempts refused: ${JSON.stringify(Object.fromEntries(reasons))}`);
   assert.ok(reasons.get('LimitExceeded') >= 2, 'the over-budget batches were not refused by the engine');
-  assert.ok(!reasons.has('ProtocolError') || reasons.get('ProtocolError') < attempts.length);
   assert.deepEqual((await describe()).balances, before, 'an attempt moved funds');
   const { tools } = await client.listTools();
   assert.equal(tools.length, 7, 'the server still answers');

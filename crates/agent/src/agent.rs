@@ -5,7 +5,9 @@
 //! (or the argument rule it broke), a sentence, and when it can be computed what would pass
 //! instead ("at most 7 USDC left until 4 Dec 2026 00:00 UTC").
 
+use crate::route::{Failure, Local, failure_of, public_message};
 use crate::tools::{Action, ArgumentError, ParamKind, PolicyTool, Unit, policy_tools};
+use crate::via_service::{ServiceRoute, ServiceRouteError};
 use alloy::primitives::{Address, B256, U256};
 use alloy::sol_types::SolEvent;
 use serde_json::{Map, Value, json};
@@ -25,17 +27,33 @@ use std::sync::Arc;
 /// The most calls one `check` or `execute` takes (one userOp).
 pub const MOST_CALLS: usize = 16;
 
-/// Why a tool did nothing: nothing was signed or paid for.
+/// Why a tool did not complete: refused before anything was signed (an agent may correct the
+/// call and try again), or failed after its op was signed (`sent` says so: trying again could
+/// pay twice).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     /// The validator's error name (`LimitExceeded`, `SessionRevoked`, …), or the argument
     /// rule (`ArgumentNotAllowed`, `ArgumentOverCap`, …), or `Unavailable` when the chain did
-    /// not answer.
+    /// not answer, or after sending `ExecutionReverted`, `Timeout`, `Unknown`.
     pub reason: String,
     /// What was wrong, in a sentence.
     pub message: String,
     /// What would pass instead, when known.
     pub instead: Option<String>,
+    /// Whether the op got out.
+    pub sent: Sent,
+}
+
+/// Whether a failed act's op got out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sent {
+    /// Nothing was signed or sent: nothing can land or be paid for.
+    #[default]
+    No,
+    /// It was signed and may have been sent (no answer after signing, no receipt yet).
+    Maybe(Option<B256>),
+    /// It was mined (its calls reverted) and its fee paid.
+    Mined(B256),
 }
 
 impl Refusal {
@@ -44,14 +62,33 @@ impl Refusal {
             reason: reason.into(),
             message: message.into(),
             instead: None,
+            sent: Sent::No,
         }
     }
 
-    /// The JSON an agent reads.
+    /// The JSON an agent reads: `refused` true when nothing was sent; otherwise `sent`
+    /// (`maybe` or `mined`) and the userOp hash when known.
     pub fn to_json(&self) -> Value {
-        let mut body = json!({"refused": true, "reason": self.reason, "message": self.message});
+        let mut body = json!({
+            "refused": self.sent == Sent::No,
+            "reason": self.reason,
+            "message": self.message,
+        });
         if let Some(instead) = &self.instead {
             body["instead"] = json!(instead);
+        }
+        match self.sent {
+            Sent::No => {}
+            Sent::Maybe(hash) => {
+                body["sent"] = json!("maybe");
+                if let Some(hash) = hash {
+                    body["userOpHash"] = json!(hash);
+                }
+            }
+            Sent::Mined(hash) => {
+                body["sent"] = json!("mined");
+                body["userOpHash"] = json!(hash);
+            }
         }
         body
     }
@@ -102,24 +139,60 @@ impl SessionState {
         if !self.state.usable() && self.state != OnchainState::NotEnabled {
             return Some(format!("the session is {}", self.state.word()));
         }
-        None
+        // Every op counts against the session-wide op and fee budgets: one spent stops all.
+        self.usage
+            .iter()
+            .find(|row| {
+                matches!(row.counter_kind(), Ok(CounterKind::Ops | CounterKind::Fee))
+                    && row.limit > U256::ZERO
+                    && row.remaining.is_zero()
+            })
+            .map(|row| {
+                let what = match row.counter_kind() {
+                    Ok(CounterKind::Fee) => "fee",
+                    _ => "op",
+                };
+                let resets: u64 = row.resetsAt.to();
+                if row.limit_type() == Ok(LimitType::Allowance) && resets > 0 {
+                    format!("its {what} budget is spent until {}", human_time(resets))
+                } else {
+                    format!("its {what} budget is spent for good: ask the owner for a new session")
+                }
+            })
     }
+}
+
+/// Where the session's key is and how its ops go out.
+#[derive(Debug)]
+enum Route {
+    /// In this process: a keystore's key, a node and a bundler (boxed: the client is large).
+    Local(Box<Local>),
+    /// In the session service, which signs and sends.
+    Service {
+        route: ServiceRoute,
+        /// The service's id for the session.
+        id: String,
+    },
 }
 
 /// One session, acted in by an agent.
 pub struct Agent {
-    client: SessionClient,
-    backend: Arc<dyn Backend>,
-    validator: Address,
+    route: Route,
+    session_hash: B256,
+    account: Address,
     spec: SessionSpec,
     labels: Labels,
     tools: Vec<PolicyTool>,
+    /// Held while an op of the session is on its way: one at a time, so two tool calls never
+    /// sign for one nonce or both spend what is left of a budget.
+    acting: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Agent")
-            .field("client", &self.client)
+            .field("route", &self.route)
+            .field("session", &self.session_hash)
             .field("tools", &self.tools.len())
             .finish_non_exhaustive()
     }
@@ -137,13 +210,39 @@ impl Agent {
     ) -> Self {
         let tools = policy_tools(&spec, &labels);
         Self {
-            client,
-            backend,
-            validator,
+            session_hash: client.session_hash(),
+            account: client.account().address,
+            route: Route::Local(Box::new(Local::new(client, backend, validator))),
             spec,
             labels,
             tools,
+            acting: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// An agent acting through the session service (`sessionkeys serve`), which holds the key:
+    /// the session's policies are read from it.
+    ///
+    /// # Errors
+    /// The service did not answer, or has no such session for this app key.
+    pub async fn through_service(
+        route: ServiceRoute,
+        labels: Labels,
+    ) -> Result<Self, ServiceRouteError> {
+        let scope = route.scope().await?;
+        let tools = policy_tools(&scope.spec, &labels);
+        Ok(Self {
+            session_hash: scope.session_hash,
+            account: scope.account,
+            route: Route::Service {
+                route,
+                id: scope.id,
+            },
+            spec: scope.spec,
+            labels,
+            tools,
+            acting: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// The tools of the session's policies.
@@ -153,12 +252,12 @@ impl Agent {
 
     /// The session hash.
     pub fn session_hash(&self) -> B256 {
-        self.client.session_hash()
+        self.session_hash
     }
 
     /// The account acted for.
     pub fn account(&self) -> Address {
-        self.client.account().address
+        self.account
     }
 
     /// Reads where the session stands.
@@ -166,16 +265,28 @@ impl Agent {
     /// # Errors
     /// The node's failure, as a [`Refusal`] of reason `Unavailable`.
     pub async fn state(&self) -> Result<SessionState, Refusal> {
-        let backend = self.backend.as_ref();
+        let local = match &self.route {
+            Route::Local(local) => local,
+            Route::Service { route, .. } => {
+                let scope = route.scope().await.map_err(service_unavailable)?;
+                return Ok(SessionState {
+                    state: scope.onchain,
+                    now: scope.chain_time,
+                    usage: scope.usage,
+                });
+            }
+        };
+        let backend = local.backend();
         let now = backend
             .latest_timestamp()
             .await
             .map_err(|e| unavailable(&SdkError::from(e)))?;
         let (status, usable) =
-            session_status(backend, self.validator, self.account(), self.session_hash())
+            session_status(backend, local.validator(), self.account, self.session_hash)
                 .await
                 .map_err(|e| unavailable(&e))?;
-        let usage = match session_usage(backend, self.validator, self.account(), &self.spec).await {
+        let usage = match session_usage(backend, local.validator(), self.account, &self.spec).await
+        {
             Ok(usage) => usage,
             Err(SdkError::NotDeployed(_)) => Vec::new(),
             Err(e) => return Err(unavailable(&e)),
@@ -322,13 +433,22 @@ impl Agent {
             "budgets": budgets,
             "tools": self.tools.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
             "balances": self.balances().await?,
+            "actsThrough": match self.route {
+                Route::Local(_) => "a local session key, a node and a bundler",
+                Route::Service { .. } => "the session service, which holds the session key",
+            },
         }))
     }
 
-    /// What the account holds of ETH and of each known token the session's tools can move.
-    async fn balances(&self) -> Result<Map<String, Value>, Refusal> {
-        let backend = self.backend.as_ref();
-        let account = self.account();
+    /// What the account holds of ETH and of each known token the session's tools can move
+    /// (`null` for one the chain did not tell); read from the chain on the local route, and
+    /// not at all through the service (it tells no balances).
+    async fn balances(&self) -> Result<Value, Refusal> {
+        let Route::Local(local) = &self.route else {
+            return Ok(Value::Null);
+        };
+        let backend = local.backend();
+        let account = self.account;
         let mut balances = Map::new();
         let wei = balance_of(backend, None, account)
             .await
@@ -336,16 +456,16 @@ impl Agent {
         balances.insert("ETH".into(), json!(format_units(wei, 18)));
         for policy in &self.spec.callPolicies {
             if let Some(token) = self.labels.token(policy.target) {
-                let held = balance_of(backend, Some(policy.target), account)
-                    .await
-                    .map_err(|e| unavailable(&e))?;
+                let held = balance_of(backend, Some(policy.target), account).await.ok();
                 balances.insert(
                     token.symbol.clone(),
-                    json!(format_units(held, token.decimals)),
+                    held.map_or(Value::Null, |held| {
+                        json!(format_units(held, token.decimals))
+                    }),
                 );
             }
         }
-        Ok(balances)
+        Ok(Value::Object(balances))
     }
 
     /// The calls a `calls` argument (of `check` or `execute`) asks for.
@@ -391,14 +511,23 @@ impl Agent {
                         format!("calls[{i}]: unknown field {other:?}: give tool and arguments"),
                     ));
                 }
-                let name = call.get("tool").and_then(Value::as_str).unwrap_or_default();
+                let Some(name) = call.get("tool").and_then(Value::as_str) else {
+                    return Err(Refusal::new(
+                        "ArgumentMissing",
+                        format!("calls[{i}]: give tool, a policy tool's name (a string)"),
+                    ));
+                };
                 let tool = self.tool(name).map_err(|mut r| {
                     r.message = format!("calls[{i}]: {}", r.message);
                     r
                 })?;
-                let empty = Map::new();
                 let arguments = match call.get("arguments") {
-                    None => &empty,
+                    None => {
+                        return Err(Refusal::new(
+                            "ArgumentMissing",
+                            format!("calls[{i}]: give arguments, an object ({{}} for none)"),
+                        ));
+                    }
                     Some(Value::Object(arguments)) => arguments,
                     Some(_) => {
                         return Err(Refusal::new(
@@ -433,80 +562,128 @@ impl Agent {
         })
     }
 
-    /// `check`: whether `calls` would pass now, judged by the engine against the chain's
-    /// state; nothing is signed.
+    /// `check`: whether `calls` would pass the validator now, judged by the engine against the
+    /// chain's state; nothing is signed. Fees are judged only at `execute` (after the bundler
+    /// prices the op), and so is whether the calls themselves succeed (a balance too small).
     ///
     /// # Errors
     /// Why they would not, and what would pass instead when known.
     pub async fn check(&self, calls: &[Call]) -> Result<Value, Refusal> {
-        match self.client.precheck(calls).await {
-            Ok(_) => Ok(json!({"wouldPass": true, "calls": calls.len()})),
-            Err(error) => Err(self.refusal(&error).await),
+        let checked = match &self.route {
+            Route::Local(local) => local
+                .client()
+                .precheck(calls)
+                .await
+                .map(|_| ())
+                .map_err(|e| failure_of(&e, None)),
+            Route::Service { route, .. } => route.check(calls).await,
+        };
+        match checked {
+            Ok(()) => Ok(json!({"wouldPass": true, "calls": calls.len()})),
+            Err(failure) => Err(self.refusal(failure).await),
         }
     }
 
     /// `execute`: pre-checks `calls`, signs them as one userOp, sends it and waits for its
-    /// receipt. A refusal of the pre-check signs and sends nothing.
+    /// receipt. A refusal of the pre-check signs and sends nothing. One op at a time.
     ///
     /// # Errors
-    /// The refusal, or what went wrong after sending (then the op may have been paid for: the
-    /// message says so).
+    /// The refusal, or what went wrong after signing (its `sent` says the op may land).
     pub async fn execute(&self, calls: &[Call]) -> Result<Value, Refusal> {
-        match self.client.send(calls).await {
-            Ok(done) => Ok(json!({
-                "done": true,
-                "userOpHash": done.user_op_hash,
-                "transactionHash": done.transaction_hash,
-                "gasCostWei": done.actual_gas_cost.to_string(),
-                "gasCost": format!("{} ETH", format_units(done.actual_gas_cost, 18)),
-            })),
-            Err(error) => Err(self.refusal(&error).await),
+        let _turn = self.acting.lock().await;
+        let sent = match &self.route {
+            Route::Local(local) => local.send(calls).await.map(|done| {
+                json!({
+                    "userOpHash": done.user_op_hash,
+                    "transactionHash": done.transaction_hash,
+                    "gasCostWei": done.actual_gas_cost.to_string(),
+                })
+            }),
+            Route::Service { route, .. } => route.execute(calls).await,
+        };
+        match sent {
+            Ok(mut done) => {
+                let wei: U256 = done["gasCostWei"]
+                    .as_str()
+                    .and_then(|w| w.parse().ok())
+                    .unwrap_or_default();
+                done["done"] = json!(true);
+                done["gasCost"] = json!(format!("{} ETH", format_units(wei, 18)));
+                Ok(done)
+            }
+            Err(failure) => Err(self.refusal(failure).await),
         }
     }
 
-    /// `revoke_session`: the session key revokes its own session on-chain (the validator's
-    /// `revokeSession`, sent as a session op under the session's own limits).
+    /// `revoke_session`: the agent gives up its session. Locally the session key revokes it
+    /// on-chain (the validator's `revokeSession`, a session op under the session's own
+    /// limits); through the service, the service stops signing for it at once and tries that
+    /// same op.
     ///
     /// # Errors
-    /// Why it could not be sent.
+    /// Why it could not.
     pub async fn revoke(&self) -> Result<Value, Refusal> {
-        let call = Call::typed(
-            self.validator,
-            &ISessionKeyValidator::revokeSessionCall {
-                sessionHash: self.session_hash(),
-            },
-        );
-        let done = self.client.send(&[call]).await.map_err(|e| {
-            let mut refusal = Refusal::new(sdk_reason(&e), e.to_string());
-            refusal.instead = None;
-            refusal
-        })?;
-        Ok(json!({
-            "revoked": true,
-            "session": self.session_hash(),
-            "userOpHash": done.user_op_hash,
-            "transactionHash": done.transaction_hash,
-        }))
+        let _turn = self.acting.lock().await;
+        let revoked = match &self.route {
+            Route::Local(local) => {
+                let call = Call::typed(
+                    local.validator(),
+                    &ISessionKeyValidator::revokeSessionCall {
+                        sessionHash: self.session_hash,
+                    },
+                );
+                local.send(&[call]).await.map(|done| {
+                    json!({
+                        "userOpHash": done.user_op_hash,
+                        "transactionHash": done.transaction_hash,
+                    })
+                })
+            }
+            Route::Service { route, .. } => route.revoke().await,
+        };
+        match revoked {
+            Ok(mut body) => {
+                body["revoked"] = json!(true);
+                body["session"] = json!(self.session_hash);
+                Ok(body)
+            }
+            Err(failure) => {
+                let mut refusal = self.refusal(failure).await;
+                refusal.instead = None;
+                Err(refusal)
+            }
+        }
     }
 
-    /// `history`: this session's ops, from the EntryPoint's `UserOperationEvent`s of the
-    /// account on the session's nonce lane, oldest first.
+    /// `history`: this session's ops, oldest first: locally from the EntryPoint's
+    /// `UserOperationEvent`s of the account on the session's nonce lane; through the service
+    /// from its activity log.
     ///
     /// # Errors
-    /// The node did not answer.
+    /// The node or the service did not answer.
     pub async fn history(&self) -> Result<Value, Refusal> {
-        let entry_point = self.client.account().version.address();
-        let logs = self
-            .backend
+        let local = match &self.route {
+            Route::Local(local) => local,
+            Route::Service { route, id } => {
+                let ops = route.history(id).await.map_err(service_unavailable)?;
+                return Ok(json!({"session": self.session_hash, "ops": ops}));
+            }
+        };
+        let entry_point = local.client().account().version.address();
+        let logs = local
+            .backend()
             .logs(LogQuery {
                 address: entry_point,
                 topic0: IEntryPoint::UserOperationEvent::SIGNATURE_HASH,
                 topic1: None,
-                topic2: Some(self.account().into_word()),
+                topic2: Some(self.account.into_word()),
             })
             .await
             .map_err(|e| unavailable(&SdkError::from(e)))?;
-        let lane = U256::from(nonce_key(self.validator, session_lane(self.session_hash())));
+        let lane = U256::from(nonce_key(
+            local.validator(),
+            session_lane(self.session_hash),
+        ));
         let ops: Vec<Value> = logs
             .iter()
             .filter_map(|log| IEntryPoint::UserOperationEvent::decode_log(log).ok())
@@ -520,20 +697,33 @@ impl Agent {
                 })
             })
             .collect();
-        Ok(json!({"session": self.session_hash(), "ops": ops}))
+        Ok(json!({"session": self.session_hash, "ops": ops}))
     }
 
-    /// The refusal of `error`, with what would pass instead when the chain says.
-    async fn refusal(&self, error: &SdkError) -> Refusal {
-        let mut refusal = Refusal::new(sdk_reason(error), error.to_string());
-        if let SdkError::Backend(_) = error {
-            return unavailable(error);
+    /// The refusal of `failure`, with what would pass instead when the chain says.
+    async fn refusal(&self, failure: Failure) -> Refusal {
+        match failure {
+            Failure::Refused(violation) => Refusal {
+                reason: violation.name().to_string(),
+                message: format!("refused before sending: {violation}"),
+                instead: self.instead(&violation).await,
+                sent: Sent::No,
+            },
+            Failure::NotSent { reason, message } => Refusal::new(reason, message),
+            Failure::Sent {
+                reason,
+                message,
+                user_op_hash,
+            } => Refusal {
+                sent: match (reason.as_str(), user_op_hash) {
+                    ("ExecutionReverted", Some(hash)) => Sent::Mined(hash),
+                    (_, hash) => Sent::Maybe(hash),
+                },
+                reason,
+                message,
+                instead: None,
+            },
         }
-        refusal.instead = match error {
-            SdkError::Refused { violation } => self.instead(violation).await,
-            _ => None,
-        };
-        refusal
     }
 
     /// What would pass instead of an op refused with `violation`.
@@ -542,30 +732,47 @@ impl Agent {
         match violation.as_validator()? {
             E::LimitExceeded(e) => {
                 let kind: u8 = e.kind;
-                let (policy, constraint) = (e.policyIndex.saturating_to::<u16>(), e.constraintIndex.saturating_to::<u16>());
-                let left = e.limit.saturating_sub(e.used);
-                let state = self.state().await.ok();
-                let resets = state.as_ref().and_then(|s| {
-                    s.usage
-                        .iter()
-                        .find(|r| r.kind == kind && r.policyIndex == policy && r.constraintIndex == constraint)
-                        .filter(|r| r.limit_type() == Ok(LimitType::Allowance))
-                        .map(|r| r.resetsAt.to::<u64>())
+                let (policy, constraint) = (
+                    e.policyIndex.saturating_to::<u16>(),
+                    e.constraintIndex.saturating_to::<u16>(),
+                );
+                // What the chain has left now: in a batch the error's `used` counts the calls
+                // before the one refused, which the op would have spent along with it.
+                let row = self.state().await.ok().and_then(|state| {
+                    state.usage.into_iter().find(|r| {
+                        r.kind == kind && r.policyIndex == policy && r.constraintIndex == constraint
+                    })
                 });
+                let left = row
+                    .as_ref()
+                    .map_or(e.limit.saturating_sub(e.used), |r| r.remaining);
+                let resets = row
+                    .filter(|r| r.limit_type() == Ok(LimitType::Allowance))
+                    .map(|r| r.resetsAt.to::<u64>());
                 let amount = self.show_counter(kind, policy, constraint, left);
                 Some(match resets {
-                    Some(at) => format!("at most {amount} left until {}, when it resets", human_time(at)),
+                    Some(at) => format!(
+                        "at most {amount} left until {}, when it resets",
+                        human_time(at)
+                    ),
                     None => format!("at most {amount} left"),
                 })
             }
             E::NoCallPolicy(_) | E::NoTransferPolicy(_) | E::BannedTarget(_) => Some(format!(
                 "this session allows only: {}",
-                self.tools.iter().map(|t| format!("{} ({})", t.name, t.sentence)).collect::<Vec<_>>().join("; ")
+                self.tools
+                    .iter()
+                    .map(|t| format!("{} ({})", t.name, t.sentence))
+                    .collect::<Vec<_>>()
+                    .join("; ")
             )),
             E::ConstraintViolated(e) => self
                 .tools
                 .iter()
-                .find(|t| matches!(t.action, Action::Call { policy, .. } | Action::RawCall { policy, .. } if U256::from(policy) == e.policyIndex))
+                .find(|t| {
+                    matches!(t.action, Action::Call { policy, .. } | Action::RawCall { policy, .. }
+                        if U256::from(policy) == e.policyIndex)
+                })
                 .map(|t| format!("{}: {}", t.name, t.sentence)),
             E::SessionRevoked(_) | E::SessionEpochStale(_) => {
                 Some("nothing: the session is revoked; ask the owner for a new session".into())
@@ -575,34 +782,20 @@ impl Agent {
     }
 }
 
-/// The reason word of an SDK failure.
-fn sdk_reason(error: &SdkError) -> String {
-    match error {
-        SdkError::Refused { violation } => violation.name().to_string(),
-        SdkError::OutOfTimeRange { .. } | SdkError::ExpiresTooSoon { .. } => {
-            "OutsideSessionWindow".into()
-        }
-        SdkError::BundlerRefused {
-            reason: Some(reason),
-            ..
-        } => match reason.as_ref() {
-            sessionkeys_chain::RevertReason::Validator(e) => {
-                Violation::Validator(Box::new(e.clone())).name().to_string()
-            }
-            _ => "BundlerRefused".into(),
-        },
-        SdkError::BundlerRefused { .. } => "BundlerRefused".into(),
-        SdkError::ExecutionReverted { .. } => "ExecutionReverted".into(),
-        SdkError::Timeout { .. } => "Timeout".into(),
-        SdkError::Backend(_) => "Unavailable".into(),
-        _ => "Failed".into(),
-    }
-}
-
 fn unavailable(error: &SdkError) -> Refusal {
     Refusal::new(
         "Unavailable",
-        format!("the chain did not answer ({error}); nothing was signed or sent: try again"),
+        format!(
+            "the chain did not answer ({}); nothing was signed or sent: try again",
+            public_message(error)
+        ),
+    )
+}
+
+fn service_unavailable(error: ServiceRouteError) -> Refusal {
+    Refusal::new(
+        "Unavailable",
+        format!("{error}; nothing was signed or sent: try again"),
     )
 }
 

@@ -44,6 +44,17 @@ pub struct DevSetup {
 /// # Errors
 /// The devnet could not start (its EntryPoints are read from npm: `npm ci --prefix contracts`).
 pub async fn dev_agent() -> Result<(Arc<Agent>, Arc<DevnetBackend>, DevSetup), SdkError> {
+    dev_agent_over(|devnet| devnet).await
+}
+
+/// [`dev_agent`] whose agent reaches the devnet through `reach` (for tests: a backend that
+/// answers as slowly as a network does, so concurrent tool calls interleave).
+///
+/// # Errors
+/// As [`dev_agent`].
+pub async fn dev_agent_over(
+    reach: impl FnOnce(Arc<DevnetBackend>) -> Arc<dyn Backend>,
+) -> Result<(Arc<Agent>, Arc<DevnetBackend>, DevSetup), SdkError> {
     let backend = Arc::new(DevnetBackend::new()?);
     let owner = PrivateKeySigner::random();
     let key = PrivateKeySigner::random();
@@ -81,12 +92,12 @@ pub async fn dev_agent() -> Result<(Arc<Agent>, Arc<DevnetBackend>, DevSetup), S
         version,
         factory: None,
     };
-    let client = SessionClient::new(backend.clone(), smart_account, spec.clone(), key, validator)?;
+    let reached = reach(backend.clone());
+    let client = SessionClient::new(reached.clone(), smart_account, spec.clone(), key, validator)?;
     let labels = Labels::well_known()
         .with_token(usdc, "USDC", 6)
         .with_token(gold, "GOLD", 18);
-    let dyn_backend: Arc<dyn Backend> = backend.clone();
-    let agent = Agent::new(client, dyn_backend, validator, spec, labels);
+    let agent = Agent::new(client, reached, validator, spec, labels);
     let setup = DevSetup {
         account,
         session: agent.session_hash(),

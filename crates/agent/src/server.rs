@@ -17,6 +17,7 @@ use rmcp::model::{
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler};
 use serde_json::{Map, Value, json};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -28,8 +29,11 @@ pub const WATCH_EVERY: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct AgentServer {
     agent: Arc<Agent>,
-    /// The descriptions last listed, to tell when they change.
+    /// The descriptions last listed to this connection, to tell when they change.
     listed: Arc<Mutex<Option<Vec<String>>>>,
+    /// Whether this connection's watcher runs (a client that sends `initialized` twice gets
+    /// one).
+    watching: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for AgentServer {
@@ -48,7 +52,13 @@ impl AgentServer {
         Self {
             agent,
             listed: Arc::new(Mutex::new(None)),
+            watching: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// The agent it serves.
+    pub fn agent(&self) -> &Arc<Agent> {
+        &self.agent
     }
 
     /// Every tool, described as the session stands now.
@@ -65,8 +75,9 @@ impl AgentServer {
                         format!("{}. (Now unknown: {})", tool.sentence, refusal.message)
                     }
                 };
+                // Each moves the account's funds or acts for it: clients should ask first.
                 Tool::new(tool.name.clone(), description, tool.input_schema())
-                    .with_annotations(ToolAnnotations::new().read_only(false).destructive(false))
+                    .with_annotations(ToolAnnotations::new().read_only(false).destructive(true))
             })
             .collect();
         let names: Vec<Value> = self
@@ -104,16 +115,16 @@ impl AgentServer {
             .with_annotations(read_only()),
             Tool::new(
                 "check",
-                "Would these calls pass now? Judged exactly as the chain would, nothing signed or paid. If not: the named reason and what would pass instead.",
+                "Would the session's validator accept these calls now? Judged by the engine exactly as the chain's validator would, nothing signed or paid. If not: the named reason and what would pass instead. Fees and whether the calls themselves succeed (a balance too small) are judged only at execute.",
                 calls_schema.clone(),
             )
             .with_annotations(read_only()),
             Tool::new(
                 "execute",
-                "Send these calls as one operation of the account: pre-checked, signed with the session key, sent, and its receipt awaited. Refused calls are never signed or paid for.",
+                "Send these calls as one operation of the account: pre-checked, signed with the session key, sent, and its receipt awaited. Refused calls are never signed or paid for; a failure after signing says sent: maybe or mined, with the userOp hash (read history before trying again).",
                 calls_schema,
             )
-            .with_annotations(ToolAnnotations::new().read_only(false).destructive(false)),
+            .with_annotations(ToolAnnotations::new().read_only(false).destructive(true)),
             Tool::new(
                 "history",
                 "This session's operations on the chain, oldest first: userOp hash, success and gas paid.",
@@ -138,6 +149,7 @@ impl AgentServer {
                 reason: "ArgumentUnknown".into(),
                 message: format!("unknown argument {other:?}: {name} takes no arguments"),
                 instead: None,
+                sent: crate::agent::Sent::No,
             }),
             None => Ok(()),
         };
@@ -242,6 +254,9 @@ impl ServerHandler for AgentServer {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        if self.watching.swap(true, Ordering::SeqCst) {
+            return;
+        }
         let server = self.clone();
         let peer = context.peer;
         tokio::spawn(async move {
@@ -272,8 +287,10 @@ pub async fn serve_http(
     };
     let stop = tokio_util::sync::CancellationToken::new();
     let config = StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token());
+    // A server per MCP session: its own listed descriptions and watcher, the agent shared.
+    let agent = server.agent.clone();
     let service = StreamableHttpService::new(
-        move || Ok(server.clone()),
+        move || Ok(AgentServer::new(agent.clone())),
         Arc::new(LocalSessionManager::default()),
         config,
     );

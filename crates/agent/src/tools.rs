@@ -230,30 +230,52 @@ pub fn policy_tools(spec: &SessionSpec, labels: &Labels) -> Vec<PolicyTool> {
 }
 
 /// Makes names unique: a repeated name gets its callee's last four hex digits, then its place.
+/// The tools every session has besides its policies' (the server's own).
+pub const FIXED_TOOLS: [&str; 5] = [
+    "describe_session",
+    "check",
+    "execute",
+    "history",
+    "revoke_session",
+];
+
+/// The most characters in a tool name that every MCP client accepts.
+const MOST_NAME_CHARS: usize = 64;
+
 fn unique_names(tools: &mut [PolicyTool]) {
-    let repeated = |tools: &[PolicyTool]| -> Vec<bool> {
+    let taken = |tools: &[PolicyTool]| -> Vec<bool> {
         tools
             .iter()
-            .map(|t| tools.iter().filter(|o| o.name == t.name).count() > 1)
+            .map(|t| {
+                FIXED_TOOLS.contains(&t.name.as_str())
+                    || tools.iter().filter(|o| o.name == t.name).count() > 1
+            })
             .collect()
     };
-    let first = repeated(tools);
-    for (tool, repeated) in tools.iter_mut().zip(first) {
-        if repeated {
+    let first = taken(tools);
+    for (tool, taken) in tools.iter_mut().zip(first) {
+        if taken {
             let target = match &tool.action {
                 Action::Call { target, .. } | Action::RawCall { target, .. } => *target,
                 Action::Transfer { .. } => Address::ZERO,
             };
             let hex = hex::encode(target.as_slice());
-            tool.name = format!("{}_{}", tool.name, &hex[hex.len() - 4..]);
+            tool.name = with_suffix(&tool.name, &hex[hex.len() - 4..]);
         }
     }
-    let second = repeated(tools);
-    for (i, (tool, repeated)) in tools.iter_mut().zip(second).enumerate() {
-        if repeated {
-            tool.name = format!("{}_{i}", tool.name);
+    let second = taken(tools);
+    for (i, (tool, taken)) in tools.iter_mut().zip(second).enumerate() {
+        if taken {
+            tool.name = with_suffix(&tool.name, &i.to_string());
         }
     }
+}
+
+/// `name_suffix`, `name` cut so the whole stays within [`MOST_NAME_CHARS`].
+fn with_suffix(name: &str, suffix: &str) -> String {
+    let keep = MOST_NAME_CHARS.saturating_sub(suffix.len() + 1);
+    // Tool names are ASCII (see `tool_name`): cutting at a byte is cutting at a character.
+    format!("{}_{suffix}", &name[..name.len().min(keep)])
 }
 
 fn call_tool(index: usize, policy: &CallPolicy, labels: &Labels) -> PolicyTool {
@@ -614,11 +636,15 @@ impl PolicyTool {
                         }
                         ParamKind::Word => {
                             let given = required(&param.name, "0x + 64 hex digits")?;
+                            let invalid = || ArgumentError::Invalid {
+                                name: param.name.clone(),
+                                problem: format!("{given:?} is not 0x + 64 hex digits"),
+                            };
+                            if !is_hex_of(given, 64) {
+                                return Err(invalid());
+                            }
                             let word: alloy::primitives::B256 =
-                                given.parse().map_err(|_| ArgumentError::Invalid {
-                                    name: param.name.clone(),
-                                    problem: format!("{given:?} is not 0x + 64 hex digits"),
-                                })?;
+                                given.parse().map_err(|_| invalid())?;
                             word.0
                         }
                     };
@@ -639,6 +665,8 @@ impl PolicyTool {
                 let given = required("arguments", "the ABI-encoded arguments as 0x-hex")?;
                 let encoded = given
                     .strip_prefix("0x")
+                    // Hex digits only: the decoder would also take a second `0x`.
+                    .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
                     .and_then(|h| hex::decode(h).ok())
                     .ok_or_else(|| ArgumentError::Invalid {
                         name: "arguments".into(),
@@ -683,13 +711,21 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
+/// Whether `given` is spelled `0x` and exactly `digits` hex digits: one spelling per value
+/// (no `0X`, no missing prefix, no spaces).
+fn is_hex_of(given: &str, digits: usize) -> bool {
+    given.len() == 2 + digits
+        && given.starts_with("0x")
+        && given[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 fn address_argument(
     name: &str,
     given: &str,
     allowed: Option<&[Address]>,
 ) -> Result<Address, ArgumentError> {
     // Exactly 0x + 40 hex digits, the EIP-55 rule of every address the CLI reads.
-    if given.len() != 42 || given != given.trim() {
+    if !is_hex_of(given, 40) {
         return Err(ArgumentError::Invalid {
             name: name.into(),
             problem: format!("{given:?} is not an address (0x + 40 hex digits)"),
@@ -882,5 +918,49 @@ mod tests {
         let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["claim_1111", "claim_2222_1", "claim_2222_2"]);
         assert_eq!(tool_name("send usdc.e!"), "send_usdc_e_");
+    }
+
+    #[test]
+    fn hex_arguments_have_one_spelling() {
+        assert!(is_hex_of(&format!("0x{}", "aB".repeat(20)), 40));
+        for wrong in [
+            format!("0X{}", "ab".repeat(20)),
+            "ab".repeat(21),
+            format!(" 0x{}", "ab".repeat(20)),
+            format!("0x{}", "ab".repeat(19)),
+            format!("0x{}g", "ab".repeat(19)),
+            format!("0x0x{}", "ab".repeat(19)),
+        ] {
+            assert!(!is_hex_of(&wrong, 40), "{wrong:?}");
+        }
+    }
+
+    #[test]
+    fn a_policy_named_like_a_fixed_tool_or_at_the_length_limit_gets_a_suffix_within_64() {
+        let raw = |name: &str, byte: u8| PolicyTool {
+            name: name.into(),
+            sentence: String::new(),
+            action: Action::RawCall {
+                policy: 0,
+                target: Address::repeat_byte(byte),
+                selector: [0; 4],
+                value: None,
+            },
+        };
+        let long = "a".repeat(64);
+        let mut tools = vec![
+            raw("execute", 0xab),
+            raw("revoke_session", 0xcd),
+            raw(&long, 0x11),
+            raw(&long, 0x22),
+        ];
+        unique_names(&mut tools);
+        let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names[0], "execute_abab");
+        assert_eq!(names[1], "revoke_session_cdcd");
+        assert_eq!(names[2], format!("{}_1111", "a".repeat(59)));
+        assert_eq!(names[3], format!("{}_2222", "a".repeat(59)));
+        assert!(names.iter().all(|n| n.len() <= 64));
+        assert!(names.iter().all(|n| !FIXED_TOOLS.contains(n)));
     }
 }

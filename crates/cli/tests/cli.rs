@@ -1480,7 +1480,41 @@ fn agent_refuses_to_listen_beyond_loopback_and_needs_a_chain() {
     let out = sessionkeys(&["agent", "--dev", "--http", "0.0.0.0:8788"]);
     assert_exit(&out, 2, "listens on loopback only");
     let out = sessionkeys(&["agent"]);
-    assert_exit(&out, 2, "give --dev, or --rpc URL and --bundler URL");
-    let out = sessionkeys(&["agent", "--dev", "--rpc", "http://127.0.0.1:1"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_exit(&out, 2, "give --dev; or --rpc URL and --bundler URL");
+    // A chain named in the environment does not stand in --dev's way (clap would count an
+    // environment variable as given, and refuse the pair).
+    let out = Command::new(env!("CARGO_BIN_EXE_sessionkeys"))
+        .args(["agent", "--dev", "--http", "0.0.0.0:8788"])
+        .env("SESSIONKEYS_RPC_URL", "http://127.0.0.1:1")
+        .env("SESSIONKEYS_SERVICE_URL", "http://127.0.0.1:1")
+        .output()
+        .unwrap();
+    assert_exit(&out, 2, "listens on loopback only");
+    // --service needs the app's key, and an http(s) URL.
+    let out = Command::new(env!("CARGO_BIN_EXE_sessionkeys"))
+        .args(["agent", "--service", "http://127.0.0.1:1"])
+        .env_remove("SESSIONKEYS_APP_KEY")
+        .output()
+        .unwrap();
+    assert_exit(&out, 2, "--service needs the app's API key");
+    let out = Command::new(env!("CARGO_BIN_EXE_sessionkeys"))
+        .args(["agent", "--service", "ftp://127.0.0.1"])
+        .env("SESSIONKEYS_APP_KEY", "sk_app_0123_secret")
+        .output()
+        .unwrap();
+    assert_exit(&out, 2, "is not an http:// or https:// URL");
+    // Nobody there: a clear error that does not echo the key.
+    let out = Command::new(env!("CARGO_BIN_EXE_sessionkeys"))
+        .args([
+            "agent",
+            "--service",
+            "http://127.0.0.1:1",
+            "--session",
+            "ses_0",
+        ])
+        .env("SESSIONKEYS_APP_KEY", "sk_app_0123_secret")
+        .output()
+        .unwrap();
+    assert_exit(&out, 2, "the session service did not answer");
+    assert!(!text(&out).contains("secret"), "{}", text(&out));
 }

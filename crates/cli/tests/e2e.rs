@@ -728,3 +728,187 @@ async fn a_first_use_grant_on_a_fresh_account_deploys_it_with_its_first_op() {
     assert!(!stack.backend.code(account).await.unwrap().is_empty());
     assert_eq!(usdc_balance(&stack.backend, ALICE).await, U256::from(USDC));
 }
+
+/// `sessionkeys agent` on stdio, spoken to as an MCP client does: one JSON-RPC message a line.
+struct McpChild {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+    next_id: u64,
+}
+
+impl McpChild {
+    fn start(cli: &Cli) -> McpChild {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sessionkeys"))
+            .args(["agent", "--session", "latest"])
+            .env("SESSIONKEYS_RPC_URL", &cli.stack_rpc)
+            .env("SESSIONKEYS_BUNDLER_URL", &cli.stack_bundler)
+            .env("SESSIONKEYS_HOME", cli.dir.join("home"))
+            .env("SESSIONKEYS_PASSWORD_FILE", cli.dir.join("password"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the agent starts");
+        let stdin = child.stdin.take().expect("stdin is piped");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut mcp = McpChild {
+            child,
+            stdin,
+            lines,
+            next_id: 0,
+        };
+        let hello = mcp.request(
+            "initialize",
+            serde_json::json!({"protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "e2e", "version": "1"}}),
+        );
+        assert!(hello["capabilities"]["tools"].is_object(), "{hello}");
+        mcp.send(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        mcp
+    }
+
+    fn send(&mut self, message: Value) {
+        use std::io::Write;
+        writeln!(self.stdin, "{message}").expect("the agent reads its stdin");
+        self.stdin.flush().expect("flushed");
+    }
+
+    /// Sends a request and returns its result, skipping the server's notifications.
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(
+            serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+        );
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(COMMAND_TIMEOUT)
+                .unwrap_or_else(|e| {
+                    panic!("no answer to {method} within {COMMAND_TIMEOUT:?}: {e}")
+                });
+            let message: Value = serde_json::from_str(&line).expect("a JSON-RPC line");
+            if message["id"] == id {
+                assert!(message["error"].is_null(), "{method}: {message}");
+                return message["result"].clone();
+            }
+        }
+    }
+
+    /// Calls `tool`: its `structuredContent`, and whether it is a tool error.
+    fn call(&mut self, tool: &str, arguments: Value) -> (Value, bool) {
+        let result = self.request(
+            "tools/call",
+            serde_json::json!({"name": tool, "arguments": arguments}),
+        );
+        (
+            result["structuredContent"].clone(),
+            result["isError"] == true,
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "end-to-end tier: needs anvil and Alto in a private network namespace; run scripts/e2e"]
+async fn an_agent_acts_within_a_stored_session_over_mcp_on_anvil_and_alto() {
+    let funded = funded_owner("agent").await;
+    let (cli, backend) = (&funded.cli, &funded.stack.backend);
+    let file = session_file(&cli.dir, "usdc.json", funded.now);
+    cli.ok(&[
+        "session",
+        "grant",
+        &file,
+        "--owner-keystore",
+        &funded.owner_file,
+    ]);
+    let mut agent = McpChild::start(cli);
+
+    // Named from the token itself (symbol, decimals), recipients as the session's enum.
+    let listed = agent.request("tools/list", serde_json::json!({}));
+    let tools = listed["tools"].as_array().expect("tools");
+    let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "send_usdc",
+            "describe_session",
+            "check",
+            "execute",
+            "history",
+            "revoke_session"
+        ]
+    );
+    assert_eq!(
+        tools[0]["inputSchema"]["properties"]["to"]["enum"],
+        serde_json::json!([ALICE.to_checksum(None), BOB.to_checksum(None)])
+    );
+    assert!(
+        tools[0]["description"]
+            .as_str()
+            .unwrap()
+            .contains("Left now: 100 USDC of 100 USDC")
+    );
+
+    let (paid, refused) = agent.call(
+        "send_usdc",
+        serde_json::json!({"to": ALICE.to_string(), "amount": "30"}),
+    );
+    assert!(!refused, "{paid}");
+    assert_eq!(usdc_balance(backend, ALICE).await, U256::from(30 * USDC));
+    let (history, _) = agent.call("history", serde_json::json!({}));
+    assert_eq!(
+        history["ops"][0]["userOpHash"], paid["userOpHash"],
+        "{history}"
+    );
+    assert_eq!(history["ops"][0]["success"], true);
+
+    let before = usdc_balance(backend, funded.account).await;
+    let (other, refused) = agent.call(
+        "send_usdc",
+        serde_json::json!({"to": "0x0000000000000000000000000000000000000c4e", "amount": "1"}),
+    );
+    assert!(refused);
+    assert_eq!(other["reason"], "ArgumentNotAllowed", "{other}");
+    let (over, refused) = agent.call(
+        "check",
+        serde_json::json!({"calls": [{"tool": "send_usdc", "arguments": {"to": BOB.to_string(), "amount": "70.000001"}}]}),
+    );
+    assert!(refused);
+    assert_eq!(over["reason"], "LimitExceeded", "{over}");
+    assert_eq!(over["instead"], "at most 70 USDC left", "{over}");
+
+    let (revoked, refused) = agent.call("revoke_session", serde_json::json!({}));
+    assert!(!refused, "{revoked}");
+    let (after, refused) = agent.call(
+        "send_usdc",
+        serde_json::json!({"to": ALICE.to_string(), "amount": "1"}),
+    );
+    assert!(refused);
+    assert_eq!(after["reason"], "SessionRevoked", "{after}");
+    assert_eq!(usdc_balance(backend, funded.account).await, before);
+
+    // Closing stdin ends the server.
+    let McpChild {
+        mut child, stdin, ..
+    } = agent;
+    drop(stdin);
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    while child.try_wait().expect("waiting on the agent").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the agent did not stop when its stdin closed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -7,6 +7,7 @@ use crate::error::CliError;
 use crate::onchain::client_for;
 use rmcp::ServiceExt;
 use sessionkeys::backend::Backend;
+use sessionkeys_agent::via_service::ServiceRoute;
 use sessionkeys_agent::{Agent, AgentServer};
 use sessionkeys_engine::explain::Labels;
 use std::net::SocketAddr;
@@ -16,19 +17,27 @@ use std::sync::Arc;
 #[derive(clap::Args)]
 pub struct AgentArgs {
     /// Act on the embedded devnet: a funded demo account and a session for the agent (USDC to
-    /// Alice or Bob, ETH to Alice, daily caps).
-    #[arg(long, conflicts_with_all = ["rpc", "session"])]
+    /// Alice or Bob, ETH to Alice, daily caps). --rpc, --bundler, --service and --session are
+    /// not read (nor their environment variables).
+    #[arg(long)]
     dev: bool,
-    /// The stored session the agent acts in: `latest` or (a prefix of) its hash.
+    /// The session the agent acts in: in the local store `latest` or (a prefix of) its hash;
+    /// with --service its id (`ses_…`), its hash, or `latest?account=0x…`.
     #[arg(long, env = "SESSIONKEYS_SESSION_HASH", default_value = "latest")]
     session: String,
+    /// Act through the session service at this URL (`sessionkeys serve`), which holds the
+    /// session key, instead of a local keystore; the app's API key from --app-key-file or
+    /// SESSIONKEYS_APP_KEY. --rpc and --bundler are not read then.
+    #[arg(long, env = "SESSIONKEYS_SERVICE_URL")]
+    service: Option<String>,
+    /// A file holding the app's API key (`sk_app_…`, from `sessionkeys app create`), for
+    /// --service. Without it the key is read from SESSIONKEYS_APP_KEY.
+    #[arg(long)]
+    app_key_file: Option<std::path::PathBuf>,
     /// The node's JSON-RPC URL (required without --dev).
-    #[arg(
-        long,
-        env = "SESSIONKEYS_RPC_URL",
-        hide_env_values = true,
-        requires = "bundler"
-    )]
+    // No `requires = "bundler"`: clap counts an environment variable as given, and a URL
+    // left in the environment must not stop a --dev run; `stored_agent` asks for both.
+    #[arg(long, env = "SESSIONKEYS_RPC_URL", hide_env_values = true)]
     rpc: Option<String>,
     /// The ERC-4337 bundler's JSON-RPC URL (ERC-7769).
     #[arg(long, env = "SESSIONKEYS_BUNDLER_URL", hide_env_values = true)]
@@ -69,8 +78,14 @@ async fn serve(args: AgentArgs) -> Result<(), CliError> {
         );
         errln!("  session  {}", setup.session);
         agent
+    } else if let Some(url) = &args.service {
+        let agent = service_agent(url, &args).await?;
+        errln!("sessionkeys agent: through the session service (it holds the session key)");
+        errln!("  account  {}", agent.account());
+        errln!("  session  {}", agent.session_hash());
+        Arc::new(agent)
     } else {
-        Arc::new(stored_agent(&args)?)
+        Arc::new(stored_agent(&args).await?)
     };
     let tools: Vec<String> = agent
         .policy_tools()
@@ -112,11 +127,14 @@ async fn serve(args: AgentArgs) -> Result<(), CliError> {
     }
 }
 
-/// The agent of a stored session, its key opened with the store's password.
-fn stored_agent(args: &AgentArgs) -> Result<Agent, CliError> {
+/// The agent of a stored session, its key opened with the store's password; tokens the
+/// built-in list does not know are named by their `symbol()` and `decimals()` on the chain.
+async fn stored_agent(args: &AgentArgs) -> Result<Agent, CliError> {
     let (Some(rpc), Some(bundler)) = (&args.rpc, &args.bundler) else {
         return Err(CliError::Input(
-            "give --dev, or --rpc URL and --bundler URL with a stored session (--session)".into(),
+            "give --dev; or --rpc URL and --bundler URL with a stored session (--session); or \
+             --service URL with the app's key"
+                .into(),
         ));
     };
     let store = args.store.store()?;
@@ -125,11 +143,41 @@ fn stored_agent(args: &AgentArgs) -> Result<Agent, CliError> {
     let password = args.store.password()?;
     let client = client_for(&store, &stored, backend.clone(), &password)?;
     let spec = stored.spec()?;
-    Ok(Agent::new(
-        client,
-        backend,
-        stored.validator,
-        spec,
-        Labels::well_known(),
-    ))
+    let labels =
+        sessionkeys::review::with_chain_tokens(backend.as_ref(), &spec, Labels::well_known()).await;
+    Ok(Agent::new(client, backend, stored.validator, spec, labels))
+}
+
+/// The environment variable an app's API key is read from, for --service.
+const APP_KEY_ENV: &str = "SESSIONKEYS_APP_KEY";
+
+/// The agent of a session the service at `url` holds, acted in with the app's key.
+async fn service_agent(url: &str, args: &AgentArgs) -> Result<Agent, CliError> {
+    let key = match &args.app_key_file {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| {
+                CliError::Input(format!(
+                    "cannot read the app key file {}: {e}",
+                    path.display()
+                ))
+            })?
+            .trim()
+            .to_string(),
+        None => std::env::var(APP_KEY_ENV).map_err(|_| {
+            CliError::Input(format!(
+                "--service needs the app's API key: put it in {APP_KEY_ENV} or in a file given \
+                 with --app-key-file (`sessionkeys app create` prints it once)"
+            ))
+        })?,
+    };
+    if key.is_empty() {
+        return Err(CliError::Input(format!(
+            "the app's API key is empty: give the sk_app_… key in {APP_KEY_ENV} or --app-key-file"
+        )));
+    }
+    let route = ServiceRoute::new(url, key, args.session.clone())
+        .map_err(|e| CliError::Input(e.to_string()))?;
+    Agent::through_service(route, Labels::well_known())
+        .await
+        .map_err(|e| CliError::Input(format!("{e} (session {:?})", args.session)))
 }
