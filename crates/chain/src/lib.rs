@@ -3,6 +3,7 @@
 pub mod deployment;
 pub mod entrypoint;
 pub mod execution;
+pub mod offline_check;
 pub mod revert;
 pub mod signing;
 pub mod userop;
