@@ -1518,3 +1518,68 @@ fn agent_refuses_to_listen_beyond_loopback_and_needs_a_chain() {
     assert_exit(&out, 2, "the session service did not answer");
     assert!(!text(&out).contains("secret"), "{}", text(&out));
 }
+
+/// `sessionkeys check` gives the verdicts of the engine's case file (packages/engine/cases.json,
+/// the answers the WebAssembly build must give byte for byte): both run one function,
+/// `sessionkeys_chain::offline_check::check_ops`, and this proves the CLI's reading of the
+/// files and flags adds nothing of its own.
+#[test]
+fn check_gives_the_verdicts_of_the_engines_case_file() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../packages/engine/cases.json"
+    );
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let cases = file["cases"].as_array().unwrap();
+    let mut compared = 0;
+    for (i, case) in cases.iter().enumerate().step_by(cases.len() / 40) {
+        let session = &file["sessions"][case["session"].as_u64().unwrap() as usize];
+        let session = write_temp(&format!("case-{i}-session.json"), &session.to_string());
+        let ops = write_temp(&format!("case-{i}-ops.json"), &case["ops"].to_string());
+        let at = case["at"].to_string();
+        let mut args = vec![
+            "--json",
+            "check",
+            "--session",
+            &session,
+            "--calls",
+            &ops,
+            "--at",
+            &at,
+        ];
+        let usage;
+        if let Some(value) = case.get("usage") {
+            usage = write_temp(&format!("case-{i}-usage.json"), &value.to_string());
+            args.extend(["--usage", &usage]);
+        }
+        let out = sessionkeys(&args);
+        let expected: Vec<&str> = case["verdicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        if expected[0].starts_with("error:") {
+            assert_eq!(out.status.code(), Some(2), "case {i}: {}", text(&out));
+            continue;
+        }
+        let report: serde_json::Value = serde_json::from_str(&text(&out))
+            .unwrap_or_else(|e| panic!("case {i}: {e}: {}", text(&out)));
+        let got: Vec<&str> = report["ops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["verdict"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, expected, "case {i}");
+        let all_ok = expected.iter().all(|v| *v == "ok");
+        assert_eq!(
+            out.status.code(),
+            Some(if all_ok { 0 } else { 1 }),
+            "case {i}"
+        );
+        compared += 1;
+    }
+    assert!(compared >= 30, "{compared} cases compared");
+}
