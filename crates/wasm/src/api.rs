@@ -45,13 +45,34 @@ fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
     }
 }
 
-/// The answer to `request` (UTF-8 JSON), as JSON text.
+/// The answer to `request` (UTF-8 JSON), as JSON text with every object's keys in byte order.
 pub fn respond(request: &[u8]) -> String {
     let answer = match answer(request) {
         Ok(value) => json!({ "ok": value }),
         Err(error) => json!({ "error": { "code": error.code, "message": error.message } }),
     };
-    answer.to_string()
+    sorted_keys(answer).to_string()
+}
+
+/// `value` with every object's keys in byte order. The same answer must be the same bytes in
+/// every build: serde_json keeps keys sorted unless a crate in the build turns on its
+/// `preserve_order` feature (the workspace's MCP and schema crates do; the WebAssembly build
+/// has none), and then it keeps the order they were written in.
+pub fn sorted_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sorted_keys(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted_keys).collect()),
+        other => other,
+    }
 }
 
 /// The `ok` value of `request`.
@@ -291,4 +312,26 @@ fn check_request(request: &Value) -> Result<Value, ApiError> {
     let report =
         check_ops(&spec, &ops, &usage, &options, &mut resolve).map_err(|e| bad("bad_ops", e.0))?;
     serde_json::to_value(report).map_err(|e| bad("bad_request", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_come_out_in_byte_order_whatever_order_they_were_written_in() {
+        // With serde_json's preserve_order (on in the workspace build) this map keeps the
+        // order written; the answer must not.
+        let mut inner = serde_json::Map::new();
+        inner.insert("zeta".into(), json!(1));
+        inner.insert("Alpha".into(), json!(2));
+        inner.insert("alpha".into(), json!([{"y": 1, "x": 2}]));
+        let mut outer = serde_json::Map::new();
+        outer.insert("ok".into(), Value::Object(inner));
+        outer.insert("error".into(), Value::Null);
+        assert_eq!(
+            sorted_keys(Value::Object(outer)).to_string(),
+            r#"{"error":null,"ok":{"Alpha":2,"alpha":[{"x":2,"y":1}],"zeta":1}}"#
+        );
+    }
 }
