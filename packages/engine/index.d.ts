@@ -12,7 +12,9 @@ export type Address = string;
 export type UnixSeconds = number;
 
 export declare class EngineError extends Error {
-  /** `bad_request`, `bad_session`, `bad_ops` or `bad_usage`. */
+  /** `bad_request`, `bad_session`, `bad_ops`, `bad_usage`, `bad_typed_data` (typed data that
+   * is not the canonical enable approval) or `digest_mismatch` (it hashes to another digest
+   * than the one expected: do not sign). */
   code: string;
 }
 
@@ -48,6 +50,20 @@ export interface OpVerdict {
   reason: string | null;
 }
 
+/** What an owner is asked to approve, read back from the enable typed data itself. */
+export interface Review {
+  account: Address;
+  validator: Address;
+  chains: { chainId: number; epoch: number }[];
+  sessionHash: string;
+  /** The EIP-712 digest, computed here from the typed data. */
+  digest: string;
+  /** The session as session JSON, every policy. */
+  session: object;
+  explanation: Explanation;
+  lint: Finding[];
+}
+
 export interface CheckOptions {
   /** The time of the first op; an op's `at` moves it. */
   at: UnixSeconds;
@@ -71,6 +87,12 @@ export interface Engine {
   lint(session: SessionJson, now: UnixSeconds): Finding[];
   /** The EIP-712 typed data the owner signs, and its digest. */
   typedData(session: SessionJson, options: { account: Address; validator: Address; chains: { chainId: number; epoch?: number }[] }): { typedData: object; digest: string };
+  /** Reads the enable typed data a wallet is to sign back into what it approves (only the
+   * canonical form is accepted) and computes its digest; throws `digest_mismatch` when
+   * `expectedDigest` is given and differs. */
+  review(typedData: object | string, options: { now: UnixSeconds; expectedDigest?: string; tokens?: { address: Address; symbol: string; decimals: number }[] }): Review;
+  /** The owner's relayable revocation of `sessionHashes`, or of every session when left out. */
+  revokeTypedData(options: { account: Address; validator: Address; chains: { chainId: number; epoch?: number }[]; sessionHashes?: string[] }): { typedData: object; digest: string };
   /** The verdict on each op, as `sessionkeys check` gives it; allowed ops' charges carry over. */
   check(session: SessionJson, ops: OpsJson, options: CheckOptions): { sessionHash: string; ops: OpVerdict[] };
 }

@@ -4,7 +4,8 @@
 // `sk_free(ptr, len)` gives the answer back. Every answer is {"ok": …} or {"error": {code,
 // message}}; this loader returns the `ok` value or throws an EngineError.
 
-/** A request the engine refused: `code` is bad_request, bad_session, bad_ops or bad_usage. */
+/** A request the engine refused: `code` is bad_request, bad_session, bad_ops, bad_usage,
+ * bad_typed_data or digest_mismatch. */
 export class EngineError extends Error {
   constructor(code, message) {
     super(message);
@@ -52,6 +53,8 @@ export async function loadEngine(source) {
     explain: (session, options = {}) => call({ fn: 'explain', session, ...options }),
     lint: (session, now) => call({ fn: 'lint', session, now }),
     typedData: (session, options) => call({ fn: 'typedData', session, ...options }),
+    review: (typedData, options) => call({ fn: 'review', typedData, ...options }),
+    revokeTypedData: (options) => call({ fn: 'revokeTypedData', ...options }),
     check: (session, ops, options) => call({ fn: 'check', session, ops, ...options }),
   };
 }

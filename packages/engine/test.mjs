@@ -67,6 +67,35 @@ test('sessionHash, explain, lint and typedData give the Rust answers', () => {
   assert.ok(Array.isArray(engine.lint(session, 0)));
 });
 
+test('review reads back what the wallet would sign, and refuses typed data changed behind its digest', () => {
+  const session = file.sessions[0];
+  const account = '0x00000000000000000000000000000000000acc01';
+  const validator = '0x000000000000000000000000000000000000ba11';
+  const chains = [{ chainId: 31337, epoch: 0 }];
+  const { typedData, digest } = engine.typedData(session, { account, validator, chains });
+  const review = engine.review(typedData, { now: 0, expectedDigest: digest });
+  assert.equal(review.digest, digest);
+  assert.equal(review.sessionHash, engine.sessionHash(session));
+  assert.equal(review.account.toLowerCase(), account);
+  assert.deepEqual(review.chains, chains);
+  assert.equal(engine.sessionHash(review.session), review.sessionHash, 'the session read back is the session');
+  // The typed data changed, the expected digest kept: refused.
+  const raised = structuredClone(typedData);
+  raised.message.session.callPolicies[0].constraints[1].limit.limit = '100000000000';
+  assert.throws(() => engine.review(raised, { now: 0, expectedDigest: digest }), (e) => e.code === 'digest_mismatch');
+  // The reverse: the typed data kept, another digest expected: refused.
+  assert.throws(() => engine.review(typedData, { now: 0, expectedDigest: review.sessionHash }), (e) => e.code === 'digest_mismatch');
+  // A field the wallet would show but the contract ignores: refused.
+  const noted = structuredClone(typedData);
+  noted.message.session.note = 'harmless';
+  assert.throws(() => engine.review(noted, { now: 0 }), (e) => e.code === 'bad_typed_data' && /note/.test(e.message));
+  // Revocations name what they revoke.
+  const one = engine.revokeTypedData({ account, validator, chains, sessionHashes: [review.sessionHash] });
+  assert.deepEqual(one.typedData.message.sessionHashes, [review.sessionHash]);
+  assert.equal(engine.revokeTypedData({ account, validator, chains }).typedData.primaryType, 'RevokeAllSessions');
+  assert.notEqual(one.digest, engine.revokeTypedData({ account, validator, chains }).digest);
+});
+
 test('bad input is a named error, never a trap, and the module keeps answering', () => {
   const session = file.sessions[0];
   const refusals = [
@@ -83,6 +112,10 @@ test('bad input is a named error, never a trap, and the module keeps answering',
     [{ fn: 'check', session, ops: { ops: [] }, at: 1, maxFeePerGas: 5 }, 'bad_request'],
     [{ fn: 'typedData', session, account: '0x1', validator: '0x2', chains: [] }, 'bad_request'],
     [{ fn: 'explain', session, tokens: [{ address: 'x' }] }, 'bad_request'],
+    [{ fn: 'review', now: 0 }, 'bad_request'],
+    [{ fn: 'review', typedData: '{', now: 0 }, 'bad_typed_data'],
+    [{ fn: 'review', typedData: { message: {} }, now: 0 }, 'bad_typed_data'],
+    [{ fn: 'revokeTypedData', account: '0x00000000000000000000000000000000000acc01', validator: '0x000000000000000000000000000000000000ba11', chains: [{ chainId: 1 }], sessionHashes: [] }, 'bad_request'],
   ];
   for (const [request, code] of refusals) {
     const answer = JSON.parse(engine.callRaw(request));

@@ -164,3 +164,233 @@ pub fn revoke_all_typed_data(validator: Address, account: Address, chains: &[Cha
         "message": { "account": account.to_checksum(None), "chains": chains_json(chains) },
     })
 }
+
+/// What an owner is asked to approve, read back from the enable typed data a wallet signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnableRequest {
+    /// The validator (the domain's `verifyingContract`).
+    pub validator: Address,
+    /// The account.
+    pub account: Address,
+    /// The session, every policy.
+    pub spec: SessionSpec,
+    /// The chains it is approved on, with the account's epoch on each.
+    pub chains: Vec<ChainEpoch>,
+}
+
+/// Reads the enable typed data `typed` (as [`enable_typed_data`] writes it) back into what it
+/// approves. Only the canonical form is accepted: the typed data rebuilt from what was read
+/// must equal `typed` field for field, so a wallet shows exactly what is explained, and an
+/// extra field, a changed type list or another domain is refused rather than ignored.
+///
+/// # Errors
+/// A field that is missing or malformed, or typed data that is not the canonical form: the
+/// message names the field.
+pub fn read_enable_typed_data(typed: &Value) -> Result<EnableRequest, String> {
+    let message = &typed["message"];
+    let session = &message["session"];
+    let validator = address_at(
+        &typed["domain"]["verifyingContract"],
+        "domain.verifyingContract",
+    )?;
+    let account = address_at(&message["account"], "message.account")?;
+    let call_policies = array_at(&session["callPolicies"], "message.session.callPolicies")?
+        .iter()
+        .enumerate()
+        .map(|(i, p)| read_call_policy(p, &format!("message.session.callPolicies[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let transfer_policies = array_at(
+        &session["transferPolicies"],
+        "message.session.transferPolicies",
+    )?
+    .iter()
+    .enumerate()
+    .map(|(i, p)| {
+        let at = format!("message.session.transferPolicies[{i}]");
+        Ok(sessionkeys_contracts::session::TransferPolicy {
+            target: address_at(&p["target"], &format!("{at}.target"))?,
+            maxValuePerUse: number_at(&p["maxValuePerUse"], &format!("{at}.maxValuePerUse"))?,
+            valueLimit: read_limit(&p["valueLimit"], &format!("{at}.valueLimit"))?,
+        })
+    })
+    .collect::<Result<Vec<_>, String>>()?;
+    let spec = SessionSpec {
+        signer: address_at(&session["signer"], "message.session.signer")?,
+        validAfter: number_at(&session["validAfter"], "message.session.validAfter")?,
+        validUntil: number_at(&session["validUntil"], "message.session.validUntil")?,
+        feeLimit: read_limit(&session["feeLimit"], "message.session.feeLimit")?,
+        paymasterMode: number_at(&session["paymasterMode"], "message.session.paymasterMode")?,
+        paymaster: address_at(&session["paymaster"], "message.session.paymaster")?,
+        opLimit: read_limit(&session["opLimit"], "message.session.opLimit")?,
+        callPolicies: call_policies,
+        transferPolicies: transfer_policies,
+        salt: word_at(&session["salt"], "message.session.salt")?,
+    };
+    let chains = array_at(&message["chains"], "message.chains")?
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let at = format!("message.chains[{i}]");
+            Ok(ChainEpoch {
+                chainId: number_at(&c["chainId"], &format!("{at}.chainId"))?,
+                epoch: number_at(&c["epoch"], &format!("{at}.epoch"))?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let canonical = enable_typed_data(validator, account, &spec, &chains);
+    if let Some(path) = first_difference(&canonical, typed, String::new()) {
+        return Err(format!(
+            "the typed data differs from the canonical enable approval at {path}: it may show \
+             the wallet something other than what it approves, so it is refused"
+        ));
+    }
+    Ok(EnableRequest {
+        validator,
+        account,
+        spec,
+        chains,
+    })
+}
+
+fn read_call_policy(
+    p: &Value,
+    at: &str,
+) -> Result<sessionkeys_contracts::session::CallPolicy, String> {
+    let constraints = array_at(&p["constraints"], &format!("{at}.constraints"))?
+        .iter()
+        .enumerate()
+        .map(|(j, c)| {
+            let at = format!("{at}.constraints[{j}]");
+            Ok(sessionkeys_contracts::session::Constraint {
+                condition: number_at(&c["condition"], &format!("{at}.condition"))?,
+                index: number_at(&c["index"], &format!("{at}.index"))?,
+                bits: number_at(&c["bits"], &format!("{at}.bits"))?,
+                refValue: word_at(&c["refValue"], &format!("{at}.refValue"))?,
+                oneOf: array_at(&c["oneOf"], &format!("{at}.oneOf"))?
+                    .iter()
+                    .enumerate()
+                    .map(|(k, w)| word_at(w, &format!("{at}.oneOf[{k}]")))
+                    .collect::<Result<Vec<_>, _>>()?,
+                limit: read_limit(&c["limit"], &format!("{at}.limit"))?,
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let selector = p["selector"]
+        .as_str()
+        .and_then(|s| s.parse::<alloy::primitives::FixedBytes<4>>().ok())
+        .ok_or_else(|| format!("{at}.selector: give 4 bytes as 0x-hex"))?;
+    Ok(sessionkeys_contracts::session::CallPolicy {
+        target: address_at(&p["target"], &format!("{at}.target"))?,
+        selector,
+        maxValuePerUse: number_at(&p["maxValuePerUse"], &format!("{at}.maxValuePerUse"))?,
+        valueLimit: read_limit(&p["valueLimit"], &format!("{at}.valueLimit"))?,
+        callLimit: read_limit(&p["callLimit"], &format!("{at}.callLimit"))?,
+        constraints,
+    })
+}
+
+fn read_limit(l: &Value, at: &str) -> Result<UsageLimit, String> {
+    Ok(UsageLimit {
+        limitType: number_at(&l["limitType"], &format!("{at}.limitType"))?,
+        limit: number_at(&l["limit"], &format!("{at}.limit"))?,
+        period: number_at(&l["period"], &format!("{at}.period"))?,
+    })
+}
+
+fn address_at(v: &Value, at: &str) -> Result<Address, String> {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("{at}: give an address (0x and 40 hex digits)"))
+}
+
+fn word_at(v: &Value, at: &str) -> Result<B256, String> {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("{at}: give 32 bytes as 0x-hex"))
+}
+
+fn array_at<'a>(v: &'a Value, at: &str) -> Result<&'a Vec<Value>, String> {
+    v.as_array().ok_or_else(|| format!("{at}: give a list"))
+}
+
+/// A number type of the typed data's words, narrowed from 256 bits with a range check.
+trait Narrow: Sized {
+    fn narrow(wide: alloy::primitives::U256) -> Option<Self>;
+}
+
+macro_rules! narrow_primitive {
+    ($($t:ty),*) => {$(
+        impl Narrow for $t {
+            fn narrow(wide: alloy::primitives::U256) -> Option<Self> {
+                <$t>::try_from(wide).ok()
+            }
+        }
+    )*};
+}
+narrow_primitive!(u8, u16, u32, u64);
+
+impl<const BITS: usize, const LIMBS: usize> Narrow for alloy::primitives::Uint<BITS, LIMBS> {
+    fn narrow(wide: alloy::primitives::U256) -> Option<Self> {
+        // The low LIMBS limbs, once the value is known to fit in BITS.
+        if wide.bit_len() > BITS {
+            return None;
+        }
+        Self::checked_from_limbs_slice(wide.as_limbs().get(..LIMBS).unwrap_or(wide.as_limbs()))
+    }
+}
+
+/// A number as the typed data writes it (a decimal string, or a JSON number for the small
+/// words), in any unsigned type `T` it fits.
+fn number_at<T: Narrow>(v: &Value, at: &str) -> Result<T, String> {
+    let wide: Option<alloy::primitives::U256> = match v {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.as_u64().map(alloy::primitives::U256::from),
+        _ => None,
+    };
+    wide.and_then(T::narrow)
+        .ok_or_else(|| format!("{at}: give a whole number in range (a decimal string)"))
+}
+
+/// The path of the first place `given` differs from `canonical`, if any.
+fn first_difference(canonical: &Value, given: &Value, path: String) -> Option<String> {
+    let here = || {
+        if path.is_empty() {
+            "the top".to_string()
+        } else {
+            path.clone()
+        }
+    };
+    match (canonical, given) {
+        (Value::Object(a), Value::Object(b)) => {
+            if let Some(extra) = b.keys().find(|k| !a.contains_key(*k)) {
+                return Some(format!("{} (an extra field {extra:?})", here()));
+            }
+            a.iter().find_map(|(k, v)| {
+                let path = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match b.get(k) {
+                    None => Some(format!("{path} (missing)")),
+                    Some(w) => first_difference(v, w, path),
+                }
+            })
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            if a.len() != b.len() {
+                return Some(format!("{} ({} entries, not {})", here(), b.len(), a.len()));
+            }
+            a.iter()
+                .zip(b)
+                .enumerate()
+                .find_map(|(i, (v, w))| first_difference(v, w, format!("{path}[{i}]")))
+        }
+        // Addresses and hex compare without regard to case (wallets lowercase them); anything
+        // else exactly.
+        (Value::String(a), Value::String(b)) if a.starts_with("0x") => {
+            (!a.eq_ignore_ascii_case(b)).then(here)
+        }
+        (a, b) => (a != b).then(here),
+    }
+}

@@ -7,13 +7,20 @@
 //! | `explain` | `session`, `tokens`? | `{heading, lines: [{risk, text}], notes}` |
 //! | `lint` | `session`, `now` | `[{code, severity, location, message, hint}]` |
 //! | `typedData` | `session`, `account`, `validator`, `chains` | `{typedData, digest}` |
+//! | `review` | `typedData`, `expectedDigest`?, `now`, `tokens`? | `{account, validator, chains, sessionHash, digest, session, explanation, lint}` |
+//! | `revokeTypedData` | `account`, `validator`, `chains`, `sessionHashes`? | `{typedData, digest}` (every session when `sessionHashes` is left out) |
 //! | `check` | `session`, `ops`, `usage`?, `at`, `account`?, `validator`?, `chainId`?, `maxFeePerGas`?, `entryPoint`? | `{sessionHash, ops: [{op, time, verdict, error?, reason}]}` |
 //!
 //! `session` is session JSON (docs/session-format.md), `ops` and `usage` the files of
 //! docs/simulate-format.md, each as a JSON value or as a string of JSON. Times (`now`, `at`)
 //! come from the caller: the module has no clock.
+//!
+//! `review` is what the owner's page runs before it asks a wallet to sign an enable: it reads
+//! the typed data back into the session (only the canonical form [`enable_typed_data`] writes is
+//! accepted, error `bad_typed_data`), computes the digest itself, and answers `digest_mismatch`
+//! when the digest the service expects is another one.
 
-use alloy::primitives::Address;
+use alloy::primitives::{Address, B256};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sessionkeys_chain::EntryPointVersion;
@@ -23,11 +30,14 @@ use sessionkeys_chain::offline_check::{
 };
 use sessionkeys_contracts::session::{ChainEpoch, SessionSpec};
 use sessionkeys_engine::explain::{Labels, explain};
+use sessionkeys_engine::format::SessionJson;
 use sessionkeys_engine::format::ops::parse_ops_json;
 use sessionkeys_engine::format::parse_session_json;
 use sessionkeys_engine::format::usage::{UsageFile, parse_usage_json};
 use sessionkeys_engine::lint::{Severity, lint};
-use sessionkeys_engine::typed_data::enable_typed_data;
+use sessionkeys_engine::typed_data::{
+    enable_typed_data, read_enable_typed_data, revoke_all_typed_data, revoke_sessions_typed_data,
+};
 
 /// Why a request got no answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +54,9 @@ fn bad(code: &'static str, message: impl Into<String>) -> ApiError {
         message: message.into(),
     }
 }
+
+/// The functions a request may name.
+const FUNCTIONS: &str = "sessionHash, explain, lint, typedData, review, revokeTypedData or check";
 
 /// The answer to `request` (UTF-8 JSON), as JSON text with every object's keys in byte order.
 pub fn respond(request: &[u8]) -> String {
@@ -82,12 +95,9 @@ pub fn sorted_keys(value: Value) -> Value {
 pub fn answer(request: &[u8]) -> Result<Value, ApiError> {
     let request: Value = serde_json::from_slice(request)
         .map_err(|e| bad("bad_request", format!("the request is not JSON: {e}")))?;
-    let function = request["fn"].as_str().ok_or_else(|| {
-        bad(
-            "bad_request",
-            "give \"fn\": sessionHash, explain, lint, typedData or check",
-        )
-    })?;
+    let function = request["fn"]
+        .as_str()
+        .ok_or_else(|| bad("bad_request", format!("give \"fn\": {FUNCTIONS}")))?;
     match function {
         "sessionHash" => {
             let spec = session(&request, None)?;
@@ -99,31 +109,38 @@ pub fn answer(request: &[u8]) -> Result<Value, ApiError> {
         "lint" => {
             let now = unsigned(&request, "now")?;
             let spec = session(&request, Some(PLACEHOLDER_SIGNER))?;
-            Ok(Value::Array(
-                lint(&spec, now)
-                    .into_iter()
-                    .map(|f| {
-                        json!({
-                            "code": f.code,
-                            "severity": match f.severity {
-                                Severity::Error => "error",
-                                Severity::Warning => "warning",
-                            },
-                            "location": f.location,
-                            "message": f.message,
-                            "hint": f.hint,
-                        })
-                    })
-                    .collect(),
-            ))
+            Ok(lint_json(&spec, now))
         }
         "typedData" => typed_data_request(&request),
+        "review" => review_request(&request),
+        "revokeTypedData" => revoke_typed_data_request(&request),
         "check" => check_request(&request),
         other => Err(bad(
             "bad_request",
-            format!("no function {other:?}: give sessionHash, explain, lint, typedData or check"),
+            format!("no function {other:?}: give {FUNCTIONS}"),
         )),
     }
+}
+
+/// The lint findings on `spec` at `now`.
+fn lint_json(spec: &SessionSpec, now: u64) -> Value {
+    Value::Array(
+        lint(spec, now)
+            .into_iter()
+            .map(|f| {
+                json!({
+                    "code": f.code,
+                    "severity": match f.severity {
+                        Severity::Error => "error",
+                        Severity::Warning => "warning",
+                    },
+                    "location": f.location,
+                    "message": f.message,
+                    "hint": f.hint,
+                })
+            })
+            .collect(),
+    )
 }
 
 /// A field that is JSON text or a JSON value, as text.
@@ -183,10 +200,27 @@ struct TokenJson {
 
 fn explain_request(request: &Value) -> Result<Value, ApiError> {
     let spec = session(request, Some(PLACEHOLDER_SIGNER))?;
+    let labels = labels(request, true)?;
+    Ok(explanation_json(&spec, &labels))
+}
+
+fn explanation_json(spec: &SessionSpec, labels: &Labels) -> Value {
+    let explanation = explain(spec, labels);
+    json!({
+        "heading": explanation.heading,
+        "lines": explanation.lines.iter().map(|l| json!({"risk": l.risk, "text": l.text})).collect::<Vec<_>>(),
+        "notes": explanation.notes,
+    })
+}
+
+/// The names the explanation uses: the built-in list, the request's `tokens`, and (when
+/// `from_session`) the function signatures the request's session JSON gives.
+fn labels(request: &Value, from_session: bool) -> Result<Labels, ApiError> {
     let mut labels = Labels::well_known();
     // Functions the session names by their signature, kept on-chain only as 4 bytes.
-    if let Ok(Value::Object(json)) =
-        serde_json::from_str::<Value>(&text_of(request, "session").unwrap_or_default())
+    if from_session
+        && let Ok(Value::Object(json)) =
+            serde_json::from_str::<Value>(&text_of(request, "session").unwrap_or_default())
         && let Some(Value::Array(policies)) = json.get("callPolicies")
     {
         for selector in policies.iter().filter_map(|p| p["selector"].as_str()) {
@@ -209,12 +243,7 @@ fn explain_request(request: &Value) -> Result<Value, ApiError> {
             labels = labels.with_token(at, &token.symbol, token.decimals);
         }
     }
-    let explanation = explain(&spec, &labels);
-    Ok(json!({
-        "heading": explanation.heading,
-        "lines": explanation.lines.iter().map(|l| json!({"risk": l.risk, "text": l.text})).collect::<Vec<_>>(),
-        "notes": explanation.notes,
-    }))
+    Ok(labels)
 }
 
 /// `chains`: `[{chainId, epoch}]`, the chains the owner approves the session on.
@@ -226,10 +255,8 @@ struct ChainJson {
     epoch: u64,
 }
 
-fn typed_data_request(request: &Value) -> Result<Value, ApiError> {
-    let spec = session(request, None)?;
-    let account = required_address(request, "account")?;
-    let validator = required_address(request, "validator")?;
+/// The request's `chains`, at least one.
+fn chains(request: &Value) -> Result<Vec<ChainEpoch>, ApiError> {
     let chains: Vec<ChainJson> =
         serde_json::from_value(request["chains"].clone()).map_err(|e| {
             bad(
@@ -243,13 +270,121 @@ fn typed_data_request(request: &Value) -> Result<Value, ApiError> {
             "chains: give at least one {chainId, epoch}",
         ));
     }
-    let chains: Vec<ChainEpoch> = chains
+    Ok(chains
         .into_iter()
         .map(|c| ChainEpoch {
             chainId: c.chain_id,
             epoch: c.epoch,
         })
-        .collect();
+        .collect())
+}
+
+fn chains_json(chains: &[ChainEpoch]) -> Value {
+    chains
+        .iter()
+        .map(|c| json!({"chainId": c.chainId, "epoch": c.epoch}))
+        .collect()
+}
+
+/// What the owner is asked to approve, read from the typed data the wallet will be asked to
+/// sign, with the digest computed here; refused when the caller expects another digest.
+fn review_request(request: &Value) -> Result<Value, ApiError> {
+    let typed = match &request["typedData"] {
+        Value::Null => {
+            return Err(bad(
+                "bad_request",
+                "give \"typedData\": the enable typed data the wallet is to sign",
+            ));
+        }
+        Value::String(text) => serde_json::from_str(text)
+            .map_err(|e| bad("bad_typed_data", format!("typedData is not JSON: {e}")))?,
+        other => other.clone(),
+    };
+    let now = unsigned(request, "now")?;
+    let read = read_enable_typed_data(&typed).map_err(|e| bad("bad_typed_data", e))?;
+    let digest =
+        sessionkeys_engine::enable_digest(read.validator, read.account, &read.spec, &read.chains);
+    match &request["expectedDigest"] {
+        Value::Null => {}
+        Value::String(text) => {
+            let expected: B256 = text.parse().map_err(|_| {
+                bad(
+                    "bad_request",
+                    "expectedDigest: give 32 bytes as 0x and 64 hex digits",
+                )
+            })?;
+            if expected != digest {
+                return Err(bad(
+                    "digest_mismatch",
+                    format!(
+                        "the typed data hashes to {digest}, but {expected} is expected: what the \
+                         wallet would show is not what was asked for; do not sign"
+                    ),
+                ));
+            }
+        }
+        _ => {
+            return Err(bad(
+                "bad_request",
+                "expectedDigest: give 32 bytes as a 0x string",
+            ));
+        }
+    }
+    let session_hash = sessionkeys_engine::session_hash(&read.spec)
+        .map_err(|e| bad("bad_typed_data", e.to_string()))?;
+    let labels = labels(request, false)?;
+    Ok(json!({
+        "account": read.account.to_checksum(None),
+        "validator": read.validator.to_checksum(None),
+        "chains": chains_json(&read.chains),
+        "sessionHash": session_hash,
+        "digest": digest,
+        "session": SessionJson::from_spec(&read.spec),
+        "explanation": explanation_json(&read.spec, &labels),
+        "lint": lint_json(&read.spec, now),
+    }))
+}
+
+/// The owner's relayable revocation of some sessions (or of every one) and its digest.
+fn revoke_typed_data_request(request: &Value) -> Result<Value, ApiError> {
+    let account = required_address(request, "account")?;
+    let validator = required_address(request, "validator")?;
+    let chains = chains(request)?;
+    match &request["sessionHashes"] {
+        Value::Null => Ok(json!({
+            "typedData": revoke_all_typed_data(validator, account, &chains),
+            "digest": sessionkeys_engine::spec::revoke_all_digest(validator, account, &chains),
+        })),
+        Value::Array(items) => {
+            let hashes = items
+                .iter()
+                .map(|h| h.as_str().and_then(|t| t.parse::<B256>().ok()))
+                .collect::<Option<Vec<B256>>>()
+                .filter(|h| !h.is_empty())
+                .ok_or_else(|| {
+                    bad(
+                        "bad_request",
+                        "sessionHashes: give a non-empty list of 0x session hashes, or leave it \
+                         out to revoke every session",
+                    )
+                })?;
+            Ok(json!({
+                "typedData": revoke_sessions_typed_data(validator, account, &hashes, &chains),
+                "digest": sessionkeys_engine::spec::revoke_sessions_digest(validator, account, &hashes, &chains),
+            }))
+        }
+        _ => Err(bad(
+            "bad_request",
+            "sessionHashes: give a list of 0x session hashes",
+        )),
+    }
+}
+
+fn typed_data_request(request: &Value) -> Result<Value, ApiError> {
+    let spec = session(request, None)?;
+    let account = required_address(request, "account")?;
+    let validator = required_address(request, "validator")?;
+    let chains = chains(request)?;
     Ok(json!({
         "typedData": enable_typed_data(validator, account, &spec, &chains),
         "digest": sessionkeys_engine::enable_digest(validator, account, &spec, &chains),

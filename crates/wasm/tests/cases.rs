@@ -288,6 +288,47 @@ fn usage(rng: &mut Rng, session: &Value) -> Option<Value> {
     Some(usage)
 }
 
+/// The owner's page's requests on `session`: a review of its enable typed data (the digest
+/// expected, one not expected, and the typed data changed under the expected digest), and the
+/// revocations of it and of every session.
+fn review_requests(session: &Value, now: u64) -> Vec<Value> {
+    let account = "0x00000000000000000000000000000000000acc01";
+    let validator = "0x000000000000000000000000000000000000ba11";
+    let chains = json!([{"chainId": 31337, "epoch": 0}, {"chainId": 8453, "epoch": 2}]);
+    let made = sessionkeys_engine_wasm::answer(
+        json!({"fn": "typedData", "session": session, "account": account,
+            "validator": validator, "chains": chains})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let hash = sessionkeys_engine_wasm::answer(
+        json!({"fn": "sessionHash", "session": session})
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    let typed = made["typedData"].clone();
+    let digest = made["digest"].clone();
+    let mut raised = typed.clone();
+    raised["message"]["session"]["validUntil"] = json!("281474976710655");
+    let mut noted = typed.clone();
+    noted["message"]["session"]["note"] = json!("harmless");
+    vec![
+        json!({"fn": "review", "typedData": typed, "expectedDigest": digest, "now": now}),
+        json!({"fn": "review", "typedData": typed, "now": now, "tokens": [
+            {"address": "0x1111111111111111111111111111111111111111", "symbol": "GAME", "decimals": 0}
+        ]}),
+        json!({"fn": "review", "typedData": typed, "expectedDigest": hash, "now": now}),
+        json!({"fn": "review", "typedData": raised, "expectedDigest": digest, "now": now}),
+        json!({"fn": "review", "typedData": noted, "now": now}),
+        json!({"fn": "revokeTypedData", "account": account, "validator": validator,
+            "chains": chains, "sessionHashes": [hash]}),
+        json!({"fn": "revokeTypedData", "account": account, "validator": validator,
+            "chains": chains}),
+    ]
+}
+
 /// The case file.
 fn generate() -> Value {
     let mut rng = Rng(SEED);
@@ -356,7 +397,10 @@ fn generate() -> Value {
                 "account": "0x00000000000000000000000000000000000acc01",
                 "validator": "0x000000000000000000000000000000000000ba11",
                 "chains": [{"chainId": 31337, "epoch": 0}, {"chainId": 8453, "epoch": 2}]}),
-        ] {
+        ]
+        .into_iter()
+        .chain(review_requests(session, after))
+        {
             let answer = sessionkeys_engine_wasm::respond(request.to_string().as_bytes());
             let mut request = request;
             request["session"] = json!(index);
@@ -456,4 +500,51 @@ fn the_cases_cover_passes_refusals_of_many_kinds_and_bad_input() {
         .map(|v| v.split('(').next().unwrap())
         .collect();
     assert!(kinds.len() >= 10, "{kinds:?}");
+}
+
+#[test]
+fn a_review_answers_the_typed_data_it_was_given_and_refuses_it_changed_behind_its_digest() {
+    let file = generate();
+    let functions = file["functions"].as_array().unwrap();
+    for index in 0..sessions().len() {
+        let answers: Vec<&Value> = functions
+            .iter()
+            .filter(|f| f["request"]["session"] == index && f["request"]["fn"] == "review")
+            .map(|f| &f["answer"])
+            .collect();
+        let hash = functions
+            .iter()
+            .find(|f| f["request"]["session"] == index && f["request"]["fn"] == "sessionHash")
+            .map(|f| &f["answer"]["ok"])
+            .unwrap();
+        // As review_requests orders them: expected digest, none, another digest, the typed data
+        // changed under the expected digest, an extra field.
+        assert_eq!(&answers[0]["ok"]["sessionHash"], hash, "session {index}");
+        assert_eq!(
+            answers[0]["ok"], answers[1]["ok"],
+            "session {index}: GAME is not used"
+        );
+        assert_eq!(
+            answers[2]["error"]["code"], "digest_mismatch",
+            "session {index}"
+        );
+        assert_eq!(
+            answers[3]["error"]["code"], "digest_mismatch",
+            "session {index}"
+        );
+        assert_eq!(
+            answers[4]["error"]["code"], "bad_typed_data",
+            "session {index}"
+        );
+        let reread = sessionkeys_engine_wasm::answer(
+            json!({"fn": "sessionHash", "session": answers[0]["ok"]["session"]})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            &reread, hash,
+            "session {index}: the session read back is the session"
+        );
+    }
 }
