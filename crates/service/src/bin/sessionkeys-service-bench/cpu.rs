@@ -70,16 +70,41 @@ fn process_cpu() -> Option<Duration> {
 mod tests {
     use super::*;
 
-    fn spin(until: Duration) {
+    /// The tests read the whole process's CPU time: one at a time, or each would count the
+    /// other's threads.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// This thread's time on the CPU so far (`/proc/thread-self/schedstat`).
+    fn thread_cpu() -> Option<Duration> {
+        let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+        Some(Duration::from_nanos(
+            text.split_whitespace().next()?.parse().ok()?,
+        ))
+    }
+
+    /// Spends `cpu` of this thread's CPU time: on a loaded machine that takes longer than
+    /// `cpu` of wall time, and the assertions are about CPU time.
+    fn spin(cpu: Duration) {
         let started = std::time::Instant::now();
+        let from = thread_cpu();
         let mut x = 0u64;
-        while started.elapsed() < until {
-            x = std::hint::black_box(x.wrapping_add(1));
+        loop {
+            for _ in 0..10_000 {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+            let done = match (from, thread_cpu()) {
+                (Some(from), Some(now)) => now.saturating_sub(from) >= cpu,
+                _ => started.elapsed() >= cpu,
+            };
+            if done {
+                break;
+            }
         }
     }
 
     #[test]
     fn the_service_is_charged_for_threads_that_ended_between_two_readings() {
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let Some(before) = now() else {
             return;
         };
@@ -92,6 +117,7 @@ mod tests {
 
     #[test]
     fn a_named_client_thread_is_counted_as_the_client_not_the_service() {
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let Some(before) = now() else {
             // No schedstat on this kernel: nothing to measure (the bench says so).
             return;
