@@ -310,6 +310,24 @@ fn pending(session: &StoredSession) -> Result<(SessionSpec, Vec<ChainEpoch>), Sd
     }
 }
 
+/// The typed data a requested `session` waits for the owner to sign, and its digest: the same
+/// as [`request`] returned when it was asked for, rebuilt from the stored session.
+///
+/// # Errors
+/// [`SdkError::NotRequested`] unless the session waits for its approval.
+pub fn approval_of(session: &StoredSession) -> Result<(serde_json::Value, B256), SdkError> {
+    let (spec, chains) = pending(session)?;
+    Ok((
+        sessionkeys_engine::typed_data::enable_typed_data(
+            session.validator,
+            session.account,
+            &spec,
+            &chains,
+        ),
+        signing::enable_digest(session.validator, session.account, &spec, &chains),
+    ))
+}
+
 /// At approval the lanes are read again: refuse rather than enable a colliding session
 /// (rule 19).
 async fn ensure_lane_still_free(

@@ -32,6 +32,8 @@ pub enum Kind {
     Enabled,
     /// The session key's own revoke landed on-chain (or failed: `verdict`).
     SelfRevoke,
+    /// The owner's signed revocation, relayed by this service, landed on-chain.
+    OwnerRevoke,
 }
 
 impl Kind {
@@ -46,11 +48,12 @@ impl Kind {
             Self::Revoked => "revoked",
             Self::Enabled => "enabled",
             Self::SelfRevoke => "self_revoke",
+            Self::OwnerRevoke => "owner_revoke",
         }
     }
 
     /// Every kind, for parsing a filter.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Self::Requested,
         Self::Approved,
         Self::Check,
@@ -59,6 +62,7 @@ impl Kind {
         Self::Revoked,
         Self::Enabled,
         Self::SelfRevoke,
+        Self::OwnerRevoke,
     ];
 }
 

@@ -645,6 +645,19 @@ pub async fn approve_session(
     JsonBody(body): JsonBody<ApproveSession>,
 ) -> Result<Json<ApprovedBody>, ServiceError> {
     let row = select(&service, &app, &selector, &query)?;
+    Ok(Json(approve_row(&service, row, body).await?))
+}
+
+/// Approves the requested session `row` with the owner's signature in `body`, for its app.
+pub(crate) async fn approve_row(
+    service: &Arc<Service>,
+    row: SessionRow,
+    body: ApproveSession,
+) -> Result<ApprovedBody, ServiceError> {
+    let app = crate::db::App {
+        id: row.app_id.clone(),
+        name: String::new(),
+    };
     let how = match body.enable {
         EnableRoute::FirstUse => Enable::FirstUse,
         EnableRoute::Relayed => Enable::Relayed(service.relayer.as_ref().ok_or_else(|| {
@@ -668,7 +681,10 @@ pub async fn approve_session(
     )
     .await?;
     service.chain_views.forget();
-    let row = select(&service, &app, &row.id, &SelectQuery::default())?;
+    let row = service
+        .db
+        .session_by_id_any(&row.id)?
+        .ok_or_else(|| ServiceError::NotFound(format!("session {} is gone", row.id)))?;
     let transaction = match approved.enabled {
         Enabled::Relayed { transaction, .. } => Some(transaction),
         _ => None,
@@ -693,10 +709,10 @@ pub async fn approve_session(
             &[],
         );
     }
-    Ok(Json(ApprovedBody {
+    Ok(ApprovedBody {
         session: session_body(&row),
         transaction,
-    }))
+    })
 }
 
 fn calls(body: &CallsBody) -> Result<Vec<Call>, ServiceError> {

@@ -30,7 +30,7 @@ pub struct ActivityQuery {
     #[param(value_type = Option<String>, pattern = r"^0x[0-9a-fA-F]{40}$")]
     pub account: Option<Address>,
     /// Only this kind: `requested`, `approved`, `check`, `execute`, `attempt_after_revoke`,
-    /// `revoked`, `enabled`, `self_revoke`.
+    /// `revoked`, `enabled`, `self_revoke`, `owner_revoke`.
     pub kind: Option<String>,
     /// Only entries older than this id (the next page: the last id of this one).
     pub before: Option<i64>,

@@ -16,6 +16,7 @@ pub mod journal;
 mod lease;
 pub mod master_key;
 pub mod ops;
+pub mod owner_actions;
 pub mod owner_api;
 pub mod owner_auth;
 pub mod permissions;
@@ -381,6 +382,18 @@ impl Service {
                 post(owner_api::owner_revoke),
             )
             .route(
+                "/v1/owner/sessions/{hash}/approval",
+                get(owner_actions::owner_approval),
+            )
+            .route(
+                "/v1/owner/sessions/{hash}/approve",
+                post(owner_actions::owner_approve),
+            )
+            .route(
+                "/v1/owner/accounts/{account}/revocations",
+                post(owner_actions::owner_relay_revocation),
+            )
+            .route(
                 "/v1/owner/accounts/{account}/sessions",
                 get(owner_api::owner_account_sessions),
             )
@@ -448,6 +461,9 @@ impl Service {
         owner_api::owner_revoke,
         owner_api::owner_account_sessions,
         owner_api::owner_revoke_all,
+        owner_actions::owner_approval,
+        owner_actions::owner_approve,
+        owner_actions::owner_relay_revocation,
         events::app_activity,
         events::owner_activity,
         events::app_alerts,

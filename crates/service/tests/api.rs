@@ -402,6 +402,9 @@ async fn openapi_is_3_1_and_lists_every_route() {
         "/v1/sessions/{session}/execute",
         "/v1/sessions/{session}/revoke",
         "/v1/sessions/{session}/scope",
+        "/v1/owner/sessions/{hash}/approval",
+        "/v1/owner/sessions/{hash}/approve",
+        "/v1/owner/accounts/{account}/revocations",
     ] {
         assert!(
             paths.iter().any(|p| p.as_str() == path),

@@ -365,3 +365,296 @@ async fn a_retried_session_request_returns_the_same_session_and_keeps_one() {
         1
     );
 }
+
+/// `owner`'s session request by the app with `key`: (its id, hash, the request's answer).
+async fn requested(h: &Harness, key: &str, owner: &PrivateKeySigner) -> (String, String, Value) {
+    let now = h.now().await;
+    let (status, requested) = h
+        .call(
+            "POST",
+            "/v1/sessions",
+            Some(key),
+            Some(json!({ "owner": owner.address(), "session": usdc_session_json(now) })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{requested}");
+    let id = requested["session"]["id"].as_str().unwrap().to_string();
+    let hash = requested["session"]["sessionHash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (id, hash, requested)
+}
+
+fn hex_signature(signature: alloy::signers::Signature) -> String {
+    format!("0x{}", alloy::hex::encode(signature.as_bytes()))
+}
+
+#[tokio::test]
+async fn an_owner_reads_the_approval_a_request_waits_for_and_approves_it_from_their_wallet() {
+    let h = harness();
+    let (_, key) = h.app("a");
+    let (owner, _) = h.funded_owner().await;
+    let (stranger, _) = h.funded_owner().await;
+    let (id, hash, requested) = requested(&h, &key, &owner).await;
+    let token = sign_in(&h, &owner).await;
+
+    // What the wallet will sign: the typed data the app was given, hashing to its digest.
+    let (status, approval) = h
+        .call(
+            "GET",
+            &format!("/v1/owner/sessions/{hash}/approval"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{approval}");
+    assert_eq!(approval["typedData"], requested["typedData"]);
+    assert_eq!(approval["digest"], requested["digest"]);
+    // The page's own reading of it (the engine's review): the canonical form, this digest.
+    let read =
+        sessionkeys_engine::typed_data::read_enable_typed_data(&approval["typedData"]).unwrap();
+    let digest =
+        sessionkeys_engine::enable_digest(read.validator, read.account, &read.spec, &read.chains);
+    assert_eq!(format!("{digest}"), approval["digest"].as_str().unwrap());
+
+    // Not the stranger's to read or approve; an app key opens neither.
+    let stranger_token = sign_in(&h, &stranger).await;
+    for (method, path, body) in [
+        ("GET", format!("/v1/owner/sessions/{hash}/approval"), None),
+        (
+            "POST",
+            format!("/v1/owner/sessions/{hash}/approve"),
+            Some(json!({ "signature": hex_signature(stranger.sign_hash_sync(&digest).unwrap()) })),
+        ),
+    ] {
+        let (status, body_out) = h
+            .call(method, &path, Some(&stranger_token), body.clone())
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body_out}");
+        let (status, _) = h.call(method, &path, Some(&key), body).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+
+    // Another wallet's signature, through the owner's token: refused, nothing approved.
+    let (status, refused) = h
+        .call(
+            "POST",
+            &format!("/v1/owner/sessions/{hash}/approve"),
+            Some(&token),
+            Some(json!({ "signature": hex_signature(stranger.sign_hash_sync(&digest).unwrap()) })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&stranger.address().to_checksum(None)),
+        "{refused}"
+    );
+
+    // The owner's wallet signs: approved, and the app's session works.
+    let (status, approved) = h
+        .call(
+            "POST",
+            &format!("/v1/owner/sessions/{hash}/approve"),
+            Some(&token),
+            Some(json!({ "signature": hex_signature(owner.sign_hash_sync(&digest).unwrap()) })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert_eq!(approved["session"]["status"], "approved");
+    let (status, executed) = h
+        .call(
+            "POST",
+            &format!("/v1/sessions/{id}/execute"),
+            Some(&key),
+            Some(calls(ALICE, USDC)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{executed}");
+
+    // Nothing waits for an approval any more.
+    let (status, body) = h
+        .call(
+            "GET",
+            &format!("/v1/owner/sessions/{hash}/approval"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}
+
+#[tokio::test]
+async fn an_owners_signed_revocation_is_relayed_and_stops_the_session_here_and_on_chain() {
+    let relayer = PrivateKeySigner::random();
+    let h = harness_configured(test_database(), |s| s.with_relayer(relayer.clone()));
+    h.backend.with_devnet(|d| {
+        d.chain
+            .set_balance(relayer.address(), U256::from(10u64).pow(U256::from(20)))
+    });
+    let (_, key) = h.app("a");
+    let (owner, account) = h.funded_owner().await;
+    let (stranger, _) = h.funded_owner().await;
+    let (id, requested) = h.approved_session(&key, &owner).await;
+    let hash: alloy::primitives::B256 = requested["session"]["sessionHash"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Its first op enables it on-chain.
+    let (status, executed) = h
+        .call(
+            "POST",
+            &format!("/v1/sessions/{id}/execute"),
+            Some(&key),
+            Some(calls(ALICE, USDC)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{executed}");
+    let validator = sessionkeys::deployment::session_key_validator(Address::ZERO).address();
+    let revocation = sessionkeys::relay::RevokeRequest::new(
+        h.backend.as_ref(),
+        validator,
+        account,
+        sessionkeys::relay::RevokeTarget::Sessions(vec![hash]),
+    )
+    .await
+    .unwrap();
+    let chains: Vec<Value> = revocation
+        .chains
+        .iter()
+        .map(|c| json!({ "chainId": c.chainId, "epoch": c.epoch }))
+        .collect();
+    let token = sign_in(&h, &owner).await;
+    let path = format!("/v1/owner/accounts/{account}/revocations");
+
+    // Signed by another wallet: refused, and the session still works.
+    let (status, refused) = h
+        .call(
+            "POST",
+            &path,
+            Some(&token),
+            Some(json!({ "sessionHashes": [hash], "chains": chains,
+                "signature": hex_signature(stranger.sign_hash_sync(&revocation.digest()).unwrap()) })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    // The owner's signature of another revocation (every session) given as this one: refused.
+    let all = sessionkeys::relay::RevokeApproval::digest(
+        validator,
+        account,
+        &sessionkeys::relay::RevokeTarget::All,
+        &revocation.chains,
+    );
+    let (status, refused) = h
+        .call(
+            "POST",
+            &path,
+            Some(&token),
+            Some(json!({ "sessionHashes": [hash], "chains": chains,
+                "signature": hex_signature(owner.sign_hash_sync(&all).unwrap()) })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let (status, executed) = h
+        .call(
+            "POST",
+            &format!("/v1/sessions/{id}/execute"),
+            Some(&key),
+            Some(calls(ALICE, USDC)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "still usable: {executed}");
+    assert!(
+        sessionkeys::sessions::session_status(h.backend.as_ref(), validator, account, hash)
+            .await
+            .unwrap()
+            .1,
+        "still usable on-chain"
+    );
+
+    // The owner's signature: relayed; revoked here and on-chain.
+    let (status, relayed) = h
+        .call(
+            "POST",
+            &path,
+            Some(&token),
+            Some(json!({ "sessionHashes": [hash], "chains": chains,
+                "signature": hex_signature(owner.sign_hash_sync(&revocation.digest()).unwrap()) })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{relayed}");
+    assert_eq!(relayed["revoked"][0]["status"], "revoked");
+    assert_eq!(
+        sessionkeys::sessions::session_status(h.backend.as_ref(), validator, account, hash)
+            .await
+            .unwrap(),
+        (sessionkeys_contracts::vocabulary::Status::Revoked, false)
+    );
+    let (status, refused) = h
+        .call(
+            "POST",
+            &format!("/v1/sessions/{id}/execute"),
+            Some(&key),
+            Some(calls(ALICE, USDC)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["error"]["code"], "session_revoked");
+    let (_, activity) = h
+        .call(
+            "GET",
+            "/v1/owner/activity?kind=owner_revoke",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        activity["activity"].as_array().map(Vec::len),
+        Some(1),
+        "{activity}"
+    );
+    assert_eq!(activity["activity"][0]["actor"], "owner");
+
+    // The stranger's token opens nothing of this account.
+    let stranger_token = sign_in(&h, &stranger).await;
+    let (status, body) = h
+        .call(
+            "POST",
+            &path,
+            Some(&stranger_token),
+            Some(json!({ "chains": chains,
+                "signature": hex_signature(stranger.sign_hash_sync(&all).unwrap()) })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test]
+async fn a_service_without_a_relayer_says_so_before_reading_any_signature() {
+    let h = harness();
+    let (_, key) = h.app("a");
+    let (owner, account) = h.funded_owner().await;
+    h.approved_session(&key, &owner).await;
+    let token = sign_in(&h, &owner).await;
+    let (status, body) = h
+        .call(
+            "POST",
+            &format!("/v1/owner/accounts/{account}/revocations"),
+            Some(&token),
+            Some(json!({ "chains": [{ "chainId": 31337, "epoch": 0 }],
+                "signature": format!("0x{}", "11".repeat(65)) })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no relayer key"),
+        "{body}"
+    );
+}
