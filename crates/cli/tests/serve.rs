@@ -198,3 +198,89 @@ fn app_create_prints_a_key_once_and_needs_a_master_key() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn serve_dev_serves_the_owners_page_and_a_read_only_chain_for_a_wallet() {
+    let owner = alloy::signers::local::PrivateKeySigner::random();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sessionkeys"))
+        .args([
+            "--json",
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--engine-wasm",
+            "/nonexistent/sessionkeys_engine.wasm",
+            "--dev-owner-key-env",
+            "SK_SERVE_TEST_OWNER",
+        ])
+        .env("SK_SERVE_TEST_OWNER", alloy::hex::encode(owner.to_bytes()))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _server = Server(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let banner: Value = serde_json::from_str(&line).expect("the --json banner");
+    let base = banner["url"].as_str().unwrap();
+    assert_eq!(
+        banner["owner"].as_str().unwrap().to_lowercase(),
+        format!("{:#x}", owner.address()),
+        "the demo owner is the key given"
+    );
+    // No engine module: said at start, and the page's module route says how to build one.
+    let missing = banner["page"]["engineMissing"].as_str().unwrap();
+    assert!(missing.contains("scripts/engine-wasm"), "{missing}");
+    let (status, body) = http(base, "GET", "/engine.wasm", None, None);
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("signs nothing")
+    );
+    // The page itself, as the banner hashes it.
+    let (status, page) = http(base, "GET", "/", None, None);
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.as_str().unwrap().contains("Your sessions"));
+    assert!(banner["page"]["assets"]["/app.js"].is_string());
+
+    // The chain's reads for a wallet; nothing else.
+    let rpc = |method: &str, params: Value| {
+        http(
+            base,
+            "POST",
+            "/dev/rpc",
+            None,
+            Some(&json!({ "jsonrpc": "2.0", "id": 7, "method": method, "params": params })),
+        )
+        .1
+    };
+    assert_eq!(rpc("eth_chainId", json!([]))["result"], "0x7a69");
+    let block = rpc("eth_getBlockByNumber", json!(["latest", false]));
+    assert!(
+        block["result"]["timestamp"]
+            .as_str()
+            .unwrap()
+            .starts_with("0x")
+    );
+    for method in [
+        "eth_sendRawTransaction",
+        "eth_sign",
+        "eth_sendTransaction",
+        "anvil_setBalance",
+    ] {
+        let refused = rpc(method, json!(["0x00"]));
+        assert_eq!(refused["error"]["code"], -32601, "{method}: {refused}");
+        assert_eq!(refused["id"], 7);
+    }
+    let old = rpc("eth_getBalance", json!([banner["account"], "0x1"]));
+    assert!(
+        old["error"]["message"].as_str().unwrap().contains("latest"),
+        "{old}"
+    );
+    let balance = rpc("eth_getBalance", json!([banner["account"], "latest"]));
+    assert_eq!(balance["result"], "0xde0b6b3a7640000", "1 ETH");
+}

@@ -19,6 +19,7 @@ pub mod ops;
 pub mod owner_actions;
 pub mod owner_api;
 pub mod owner_auth;
+pub mod page;
 pub mod permissions;
 pub mod scope;
 mod session_cache;

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod check;
 pub mod demo;
 pub mod deploy;
+pub mod dev_rpc;
 pub mod devnet;
 pub mod exec;
 pub mod key;

@@ -9,6 +9,7 @@ use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use sessionkeys::backend::Backend;
 use sessionkeys::{AccountPlan, DevnetBackend, EntryPointVersion};
+use sessionkeys_service::page::Page;
 use sessionkeys_service::{Database, MasterKey, Service, SignInOrigin};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -125,6 +126,15 @@ pub struct ServeArgs {
     /// A file holding the master key (64 hex digits); else SESSIONKEYS_MASTER_KEY.
     #[arg(long, env = "SESSIONKEYS_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// The engine's WebAssembly module for the owner's page at `/` (built by
+    /// scripts/engine-wasm). Default: `sessionkeys_engine.wasm` beside this binary, then
+    /// `packages/engine/sessionkeys_engine.wasm`; without one the page signs nothing.
+    #[arg(long, env = "SESSIONKEYS_ENGINE_WASM")]
+    pub engine_wasm: Option<PathBuf>,
+    /// With --dev: the name of an environment variable holding the demo owner's hex key, so a
+    /// test's wallet can play the owner (default: a fresh random key).
+    #[arg(long, env = "SESSIONKEYS_DEV_OWNER_KEY_ENV", requires = "dev")]
+    pub dev_owner_key_env: Option<String>,
 }
 
 /// `sessionkeys app …`.
@@ -183,9 +193,26 @@ async fn serve(args: ServeArgs, json: bool) -> Result<(), CliError> {
             .with_rate_limit(args.rate_limit)
             .with_cors_origins(args.cors_origins.clone())
     };
+    let page = Page::load(&match &args.engine_wasm {
+        Some(path) => vec![path.clone()],
+        None => sessionkeys_service::page::default_engine_paths(),
+    });
+    if let Some(missing) = page.engine_missing() {
+        crate::onchain::progress(
+            json,
+            &format!("sessionkeys serve: the owner's page has {missing}"),
+        );
+    }
     // `_sole_replica`: the SQLite lock, held (open and locked) until the server stops.
     let (router, _sole_replica) = if args.dev {
-        (dev_service(bound, settings, json).await?, None)
+        let owner = match &args.dev_owner_key_env {
+            Some(var) => key_in_env(var)?,
+            None => PrivateKeySigner::random(),
+        };
+        (
+            dev_service(bound, settings, owner, &page, json).await?,
+            None,
+        )
     } else {
         let rpc = args.rpc.clone().ok_or_else(|| {
             CliError::Input(
@@ -237,6 +264,7 @@ async fn serve(args: ServeArgs, json: bool) -> Result<(), CliError> {
             json,
             &format!("sessionkeys serve: listening on http://{bound} (OpenAPI at /openapi.json)"),
         );
+        crate::onchain::progress(json, &page_banner(&format!("http://{bound}"), &page));
         let service = Arc::new(service);
         // Ops sent before a restart whose requests never saw the receipt: settle them now
         // (each session's next execute would, too).
@@ -279,6 +307,7 @@ async fn serve(args: ServeArgs, json: bool) -> Result<(), CliError> {
             let _ = tokio::signal::ctrl_c().await;
         }
     };
+    let router = router.merge(page.router());
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
@@ -351,9 +380,20 @@ fn sign_in_origin(public_url: Option<&str>, bound: SocketAddr) -> Result<SignInO
     Ok(SignInOrigin { domain, uri })
 }
 
+/// What the banner says of the owner's page: where it is and the SHA-256 of each asset.
+fn page_banner(base: &str, page: &Page) -> String {
+    let mut text = format!("  page       {base}/  (the owner's page; SHA-256 of what it serves:");
+    for (path, digest) in page.digests() {
+        text += &format!("\n               {path} {digest}");
+    }
+    text + ")"
+}
+
 async fn dev_service(
     bound: SocketAddr,
     settings: impl FnOnce(Service) -> Service,
+    owner: PrivateKeySigner,
+    page: &Page,
     json: bool,
 ) -> Result<axum::Router, CliError> {
     let backend = Arc::new(DevnetBackend::new()?);
@@ -362,7 +402,6 @@ async fn dev_service(
     let (app, key) = db
         .create_app("demo")
         .map_err(|e| CliError::Input(e.to_string()))?;
-    let owner = PrivateKeySigner::random();
     let plan = AccountPlan::new(owner.address(), EntryPointVersion::V07);
     let account = plan.account(backend.as_ref()).await?;
     let usdc = backend.with_devnet(|d| {
@@ -381,6 +420,9 @@ async fn dev_service(
             .with_private_webhooks(true),
     );
     let dev_owner = owner.clone();
+    let rpc = axum::Router::new()
+        .route("/dev/rpc", axum::routing::post(super::dev_rpc::dev_rpc))
+        .with_state(backend.clone());
     let dev_routes = axum::Router::new().route(
         "/dev/owner/sign",
         axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
@@ -424,6 +466,12 @@ async fn dev_service(
             serde_json::json!({
                 "url": base, "app": app.id, "apiKey": key,
                 "owner": owner.address(), "account": account.address, "usdc": usdc,
+                "rpc": format!("{base}/dev/rpc"),
+                "page": {
+                    "url": format!("{base}/"),
+                    "assets": page.digests().into_iter().collect::<std::collections::BTreeMap<_, _>>(),
+                    "engineMissing": page.engine_missing().map(|m| m.to_string()),
+                },
             })
         );
     } else {
@@ -438,6 +486,10 @@ async fn dev_service(
             "  account    {} holding 1 ETH and 1000 USDC ({usdc})",
             account.address
         );
+        outln!(
+            "  chain      {base}/dev/rpc (read-only JSON-RPC of the embedded chain, for a wallet)"
+        );
+        outln!("{}", page_banner(&base, page));
         outln!();
         outln!("Try it (docs/service.md walks through each step):");
         outln!("  K='{key}'");
@@ -457,5 +509,5 @@ async fn dev_service(
         );
         outln!("Stop with Ctrl-C.");
     }
-    Ok(service.router().merge(dev_routes))
+    Ok(service.router().merge(dev_routes).merge(rpc))
 }
