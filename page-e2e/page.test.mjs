@@ -303,7 +303,8 @@ test('an owner reviews, approves, watches the app spend, and revokes from the pa
   await item.getByRole('button', { name: 'Budgets and activity' }).click();
   const budget = item.getByRole('progressbar');
   await budget.first().waitFor();
-  assert.match(await item.textContent(), /40000000 of 50000000 left/);
+  assert.match(await item.textContent(), /40000000 of 50000000 left, for the whole session/);
+  assert.match(await item.textContent(), /fees \(policy 0\): \d+ of 10000000000000000 left, for the whole session/);
   assert.match(await item.textContent(), /execute allowed/);
   await shot(page, '4-activity');
   await axe(page, 'activity');
@@ -318,10 +319,22 @@ test('an owner reviews, approves, watches the app spend, and revokes from the pa
   const refused = await api('POST', `/v1/sessions/${requested.session.id}/execute`, transfer(ALICE, 1_000_000));
   assert.equal(refused.status, 409, JSON.stringify(refused.body));
   assert.equal(refused.body.error.code, 'session_revoked');
+  // The log and its alerts are written behind the answer: wait until the service has them.
+  const token = await ownerToken();
+  for (let i = 0; ; i++) {
+    const response = await fetch(`${banner.url}/v1/owner/alerts?account=${banner.account}`, { headers: { authorization: `Bearer ${token}` } });
+    const { alerts } = await response.json();
+    if (alerts.some((a) => a.rule === 'after_revoke' && a.sessionHash.toLowerCase() === hash.toLowerCase())) break;
+    assert.ok(i < 100, 'no after_revoke alert within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await page.getByRole('button', { name: 'Refresh' }).click();
   item = await card(page, hash);
   assert.match(await item.textContent(), /revoked/);
   await item.getByRole('button', { name: 'Budgets and activity' }).click();
   await item.getByText(/attempt_after_revoke/).waitFor();
+  // The attempt after the revoke raised the owner's alert, shown with the session.
+  await item.getByText(/after_revoke: /).waitFor();
   assert.match(await item.textContent(), /On-chain: revoked/);
   await shot(page, '5-revoked');
 

@@ -80,6 +80,10 @@ pub struct BudgetRow {
     pub used: String,
     /// Left this period.
     pub remaining: String,
+    /// The period in seconds (0: the session's lifetime, no reset).
+    pub period: u64,
+    /// When the period's use resets (unix seconds; 0 when it never does).
+    pub resets_at: u64,
 }
 
 /// The short name of a `sessionUsage` counter kind, as `sessions list` and `simulate` print it;
@@ -105,6 +109,8 @@ impl BudgetRow {
             limit: usage.limit.to_string(),
             used: usage.used.to_string(),
             remaining: usage.remaining.to_string(),
+            period: usage.period.to(),
+            resets_at: usage.resetsAt.to(),
         }
     }
 }

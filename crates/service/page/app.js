@@ -171,6 +171,8 @@ async function signIn() {
   await loadSessions();
 }
 
+const stamp = (seconds) => new Date(seconds * 1000).toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
+
 function timeLeft(until, now) {
   const seconds = until - now;
   if (seconds <= 0) return 'ended';
@@ -243,9 +245,10 @@ function sessionCard(session, now) {
 }
 
 async function showDetails(session, box) {
-  const [{ sessions }, { activity }] = await Promise.all([
+  const [{ sessions }, { activity }, { alerts }] = await Promise.all([
     call('GET', `/v1/owner/accounts/${session.account}/sessions`),
     call('GET', `/v1/owner/activity?session=${encodeURIComponent(session.id)}&limit=50`),
+    call('GET', `/v1/owner/alerts?account=${session.account}&limit=100`),
   ]);
   const onchain = sessions.find((s) => same(s.sessionHash, session.sessionHash));
   const children = [element('h4', { text: 'Budgets this period' })];
@@ -254,14 +257,20 @@ async function showDetails(session, box) {
   } else {
     children.push(element('p', { text: `On-chain: ${onchain.onchain}${onchain.usable ? '' : ' (refused now)'}` }));
     for (const limit of onchain.limits) {
-      const label = `${limit.kind} (policy ${limit.policy}): ${limit.remaining} of ${limit.limit} left`;
+      const resets = limit.resetsAt > 0 ? `, resets ${stamp(limit.resetsAt)}` : ', for the whole session';
+      const label = `${limit.kind} (policy ${limit.policy}): ${limit.remaining} of ${limit.limit} left${resets}`;
       const bar = element('progress', { max: limit.limit === '0' ? '1' : limit.limit, value: limit.remaining, 'aria-label': label });
       children.push(element('div', { class: 'budget' }, element('span', { text: label }), bar));
     }
   }
+  const mine = alerts.filter((a) => same(a.sessionHash, session.sessionHash));
+  children.push(element('h4', { text: 'Alerts' }));
+  children.push(mine.length
+    ? element('ul', { class: 'alerts' }, ...mine.map((a) => element('li', { text: `${stamp(a.at)} ${a.rule}: ${a.message}` })))
+    : element('p', { text: 'None.' }));
   children.push(element('h4', { text: 'Activity' }));
   const entries = activity.map((a) => {
-    const when = new Date(a.at * 1000).toISOString().replace('T', ' ').slice(0, 19);
+    const when = stamp(a.at);
     const verdict = a.verdict ? ` ${a.verdict}` : '';
     const reason = a.reason ? `: ${a.reason}` : '';
     const tx = a.transactionHash ? ` (transaction ${short(a.transactionHash)})` : a.userOpHash ? ` (userOp ${short(a.userOpHash)})` : '';

@@ -391,6 +391,7 @@ pub struct AccountSessionBody {
 
 /// A budget of a session and what is left of it this period.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct BudgetBody {
     /// What it counts: `ops`, `fees`, `value`, `calls`, `sum`, `transfers`.
     pub kind: String,
@@ -404,6 +405,10 @@ pub struct BudgetBody {
     pub used: String,
     /// Left this period (decimal).
     pub remaining: String,
+    /// The period in seconds (0: the session's lifetime, no reset).
+    pub period: u64,
+    /// When this period's use resets (unix seconds; 0 when it never does).
+    pub resets_at: u64,
 }
 
 /// An account's sessions from the chain.
@@ -1380,6 +1385,8 @@ pub(crate) async fn account_rows(
                                 limit: b.limit,
                                 used: b.used,
                                 remaining: b.remaining,
+                                period: b.period,
+                                resets_at: b.resets_at,
                             })
                             .collect()
                     })

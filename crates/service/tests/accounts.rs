@@ -8,7 +8,7 @@ use alloy::signers::local::PrivateKeySigner;
 use axum::http::StatusCode;
 use harness::scenario::*;
 use harness::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sessionkeys::{AccountPlan, EntryPointVersion, SessionGrant};
 
 fn by_hash<'a>(list: &'a Value, hash: &str) -> &'a Value {
@@ -80,6 +80,12 @@ async fn an_account_lists_its_sessions_from_the_chain_including_one_granted_else
         .unwrap_or_else(|| panic!("{held}"));
     assert_eq!(sum["used"], (30 * USDC).to_string());
     assert_eq!(sum["remaining"], (70 * USDC).to_string());
+    // The scenario's budget is for the session's whole life: no period, no reset.
+    assert_eq!(
+        (&sum["period"], &sum["resetsAt"]),
+        (&json!(0), &json!(0)),
+        "{sum}"
+    );
     let other = by_hash(&listed, &elsewhere_hash);
     assert_eq!(other["id"], Value::Null, "not held here");
     assert_eq!(other["onchain"], "active");
