@@ -95,7 +95,7 @@ function transfer(to, amount) {
 /** The test wallet: what the page asked of it, in order. */
 function wallet() {
   const asked = [];
-  const controls = { rejectNextSignature: false };
+  const controls = { rejectNextSignature: false, chainId: null };
   async function request({ method, params = [] }) {
     asked.push({ method, params });
     if (controls.rejectNextSignature && (method === 'eth_signTypedData_v4' || method === 'personal_sign')) {
@@ -116,7 +116,12 @@ function wallet() {
         const { EIP712Domain, ...types } = typed.types;
         return owner.signTypedData({ domain: typed.domain, types, primaryType: typed.primaryType, message: typed.message });
       }
+      case 'eth_chainId':
+        if (controls.chainId) return '0x' + controls.chainId.toString(16);
+        return (await rpc(method, params)).result;
       case 'wallet_switchEthereumChain':
+        // A wallet that stays on another chain when asked to switch (it does not know 31337).
+        if (controls.chainId) throw { code: 4902, message: 'Unrecognized chain ID' };
         if (Number(BigInt(params[0].chainId)) === 31337) return null;
         throw { code: 4902, message: 'unknown chain' };
       case 'eth_sign':
@@ -353,6 +358,14 @@ test('on a phone-sized screen the page works by keyboard, and errors are words',
   await axe(page, 'phone');
   const scrolls = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
   assert.equal(scrolls, false, 'no sideways scrolling');
+  // A wallet on another chain that cannot switch: the approval is not asked for, in words.
+  w.controls.chainId = 1;
+  await page.locator('li.session').filter({ hasText: 'requested' }).first().getByRole('button', { name: 'Review request' }).click();
+  await page.getByRole('button', { name: 'Approve in wallet' }).click();
+  assert.match(await page.getByRole('alert').textContent(), /Your wallet is on chain 1, and this session is on chain 31337/);
+  assert.deepEqual(signedTypedData(w), [], 'nothing signed on the wrong chain');
+  w.controls.chainId = null;
+  await page.getByRole('button', { name: 'Not now' }).click();
   // Revoke every session in one click: the owner first says no in the wallet, then yes.
   w.controls.rejectNextSignature = true;
   await page.getByRole('button', { name: 'Revoke every session' }).click();

@@ -465,14 +465,7 @@ async fn an_owner_reads_the_approval_a_request_waits_for_and_approves_it_from_th
         .await;
     assert_eq!(status, StatusCode::OK, "{approved}");
     assert_eq!(approved["session"]["status"], "approved");
-    let (status, executed) = h
-        .call(
-            "POST",
-            &format!("/v1/sessions/{id}/execute"),
-            Some(&key),
-            Some(calls(ALICE, USDC)),
-        )
-        .await;
+    let (status, executed) = h.execute_to_alice(&key, &id).await;
     assert_eq!(status, StatusCode::OK, "{executed}");
 
     // Nothing waits for an approval any more.
@@ -505,14 +498,7 @@ async fn an_owners_signed_revocation_is_relayed_and_stops_the_session_here_and_o
         .parse()
         .unwrap();
     // Its first op enables it on-chain.
-    let (status, executed) = h
-        .call(
-            "POST",
-            &format!("/v1/sessions/{id}/execute"),
-            Some(&key),
-            Some(calls(ALICE, USDC)),
-        )
-        .await;
+    let (status, executed) = h.execute_to_alice(&key, &id).await;
     assert_eq!(status, StatusCode::OK, "{executed}");
     let validator = sessionkeys::deployment::session_key_validator(Address::ZERO).address();
     let revocation = sessionkeys::relay::RevokeRequest::new(
@@ -559,14 +545,7 @@ async fn an_owners_signed_revocation_is_relayed_and_stops_the_session_here_and_o
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
-    let (status, executed) = h
-        .call(
-            "POST",
-            &format!("/v1/sessions/{id}/execute"),
-            Some(&key),
-            Some(calls(ALICE, USDC)),
-        )
-        .await;
+    let (status, executed) = h.execute_to_alice(&key, &id).await;
     assert_eq!(status, StatusCode::OK, "still usable: {executed}");
     assert!(
         sessionkeys::sessions::session_status(h.backend.as_ref(), validator, account, hash)
@@ -594,14 +573,7 @@ async fn an_owners_signed_revocation_is_relayed_and_stops_the_session_here_and_o
             .unwrap(),
         (sessionkeys_contracts::vocabulary::Status::Revoked, false)
     );
-    let (status, refused) = h
-        .call(
-            "POST",
-            &format!("/v1/sessions/{id}/execute"),
-            Some(&key),
-            Some(calls(ALICE, USDC)),
-        )
-        .await;
+    let (status, refused) = h.execute_to_alice(&key, &id).await;
     assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     assert_eq!(refused["error"]["code"], "session_revoked");
     let (_, activity) = h

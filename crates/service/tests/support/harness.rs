@@ -236,6 +236,17 @@ impl Harness {
         self.backend.latest_timestamp().await.unwrap()
     }
 
+    /// The app with `key` executes the scenario's USDC transfer to Alice under session `id`.
+    pub async fn execute_to_alice(&self, key: &str, id: &str) -> (StatusCode, Value) {
+        self.call(
+            "POST",
+            &format!("/v1/sessions/{id}/execute"),
+            Some(key),
+            Some(calls(ALICE, USDC)),
+        )
+        .await
+    }
+
     /// Requests the scenario's USDC session (Alice or Bob, 100 USDC) and approves it for first
     /// use; returns the session's id.
     pub async fn approved_session(&self, key: &str, owner: &PrivateKeySigner) -> (String, Value) {
