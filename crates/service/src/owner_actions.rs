@@ -11,8 +11,8 @@ use crate::api::{
     session_body,
 };
 use crate::error::{ErrorResponse, ServiceError};
-use crate::owner_api::{AuthedOwner, owned_account};
-use alloy::primitives::{B256, Bytes};
+use crate::owner_api::{AuthedOwner, owned_account, owner_row};
+use alloy::primitives::{Address, B256, Bytes};
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -73,14 +73,6 @@ pub struct RevocationBody {
     pub revoked: Vec<SessionBody>,
 }
 
-fn parse_hash(hash: &str) -> Result<B256, ServiceError> {
-    hash.parse().map_err(|_| {
-        ServiceError::BadRequest(format!(
-            "{hash:?} is not a session hash: 0x and 64 hex digits"
-        ))
-    })
-}
-
 /// The typed data a requested session of the owner waits for.
 #[utoipa::path(get, path = "/v1/owner/sessions/{hash}/approval",
     params(("hash" = String, Path, pattern = r"^0x[0-9a-fA-F]{64}$", description = "The session hash (0x…)")),
@@ -96,11 +88,7 @@ pub async fn owner_approval(
     AuthedOwner(owner): AuthedOwner,
     PathParam(hash): PathParam,
 ) -> Result<Json<ApprovalBody>, ServiceError> {
-    let hash = parse_hash(&hash)?;
-    let row = service
-        .db
-        .owner_session(owner, hash)?
-        .ok_or_else(|| ServiceError::NotFound(format!("you have no session {hash}")))?;
+    let row = owner_row(&service, owner, &hash)?;
     let (typed_data, digest) = sessionkeys::request::approval_of(&row.record)?;
     Ok(Json(ApprovalBody {
         session: session_body(&row),
@@ -127,11 +115,7 @@ pub async fn owner_approve(
     PathParam(hash): PathParam,
     JsonBody(body): JsonBody<ApproveSession>,
 ) -> Result<Json<ApprovedBody>, ServiceError> {
-    let hash = parse_hash(&hash)?;
-    let row = service
-        .db
-        .owner_session(owner, hash)?
-        .ok_or_else(|| ServiceError::NotFound(format!("you have no session {hash}")))?;
+    let row = owner_row(&service, owner, &hash)?;
     Ok(Json(approve_row(&service, row, body).await?))
 }
 
@@ -180,8 +164,10 @@ pub async fn owner_relay_revocation(
         Some(hashes) => RevokeTarget::Sessions(hashes),
         None => RevokeTarget::All,
     };
+    // The validator of this service's accounts: one deployment, the same on every chain.
+    let validator = sessionkeys::deployment::session_key_validator(Address::ZERO).address();
     let request = RevokeRequest {
-        validator: request_validator(account),
+        validator,
         account,
         target,
         chains: body
@@ -217,13 +203,7 @@ pub async fn owner_relay_revocation(
         }
         revoked.push(row);
     }
-    let outcome = relay_revoke(
-        service.backend.as_ref(),
-        request_validator(account),
-        &approval,
-        relayer,
-    )
-    .await?;
+    let outcome = relay_revoke(service.backend.as_ref(), validator, &approval, relayer).await?;
     service.chain_views.forget();
     for row in &revoked {
         service.note(
@@ -241,10 +221,4 @@ pub async fn owner_relay_revocation(
         transaction: outcome.hash,
         revoked: revoked.iter().map(session_body).collect(),
     }))
-}
-
-/// The validator of this service's accounts (one deployment, at the same address on every
-/// chain).
-fn request_validator(_account: alloy::primitives::Address) -> alloy::primitives::Address {
-    sessionkeys::deployment::session_key_validator(alloy::primitives::Address::ZERO).address()
 }

@@ -214,16 +214,25 @@ pub async fn owner_revoke(
     AuthedOwner(owner): AuthedOwner,
     PathParam(hash): PathParam,
 ) -> Result<Json<RevokedBody>, ServiceError> {
+    let row = owner_row(&service, owner, &hash)?;
+    Ok(Json(revoke_row(&service, row, "owner").await?))
+}
+
+/// The owner's session whose hash is `hash` (the path's text), or a 400 or 404 that says why.
+pub(crate) fn owner_row(
+    service: &Service,
+    owner: Address,
+    hash: &str,
+) -> Result<crate::db::SessionRow, ServiceError> {
     let hash: B256 = hash.parse().map_err(|_| {
         ServiceError::BadRequest(format!(
             "{hash:?} is not a session hash: 0x and 64 hex digits"
         ))
     })?;
-    let row = service
+    service
         .db
         .owner_session(owner, hash)?
-        .ok_or_else(|| ServiceError::NotFound(format!("you have no session {hash}")))?;
-    Ok(Json(revoke_row(&service, row, "owner").await?))
+        .ok_or_else(|| ServiceError::NotFound(format!("you have no session {hash}")))
 }
 
 /// A deployed account's `owner()`, or `None` when it answers nothing a `SessionAccount` would.

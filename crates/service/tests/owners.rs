@@ -516,17 +516,20 @@ async fn an_owners_signed_revocation_is_relayed_and_stops_the_session_here_and_o
         .collect();
     let token = sign_in(&h, &owner).await;
     let path = format!("/v1/owner/accounts/{account}/revocations");
-
-    // Signed by another wallet: refused, and the session still works.
-    let (status, refused) = h
-        .call(
+    // This revocation of the session, with `signer`'s signature of `digest`.
+    let relay = async |signer: &PrivateKeySigner, digest: alloy::primitives::B256| {
+        h.call(
             "POST",
             &path,
             Some(&token),
             Some(json!({ "sessionHashes": [hash], "chains": chains,
-                "signature": hex_signature(stranger.sign_hash_sync(&revocation.digest()).unwrap()) })),
+                "signature": hex_signature(signer.sign_hash_sync(&digest).unwrap()) })),
         )
-        .await;
+        .await
+    };
+
+    // Signed by another wallet: refused, and the session still works.
+    let (status, refused) = relay(&stranger, revocation.digest()).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     // The owner's signature of another revocation (every session) given as this one: refused.
     let all = sessionkeys::relay::RevokeApproval::digest(
@@ -535,15 +538,7 @@ async fn an_owners_signed_revocation_is_relayed_and_stops_the_session_here_and_o
         &sessionkeys::relay::RevokeTarget::All,
         &revocation.chains,
     );
-    let (status, refused) = h
-        .call(
-            "POST",
-            &path,
-            Some(&token),
-            Some(json!({ "sessionHashes": [hash], "chains": chains,
-                "signature": hex_signature(owner.sign_hash_sync(&all).unwrap()) })),
-        )
-        .await;
+    let (status, refused) = relay(&owner, all).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     let (status, executed) = h.execute_to_alice(&key, &id).await;
     assert_eq!(status, StatusCode::OK, "still usable: {executed}");
@@ -556,15 +551,7 @@ async fn an_owners_signed_revocation_is_relayed_and_stops_the_session_here_and_o
     );
 
     // The owner's signature: relayed; revoked here and on-chain.
-    let (status, relayed) = h
-        .call(
-            "POST",
-            &path,
-            Some(&token),
-            Some(json!({ "sessionHashes": [hash], "chains": chains,
-                "signature": hex_signature(owner.sign_hash_sync(&revocation.digest()).unwrap()) })),
-        )
-        .await;
+    let (status, relayed) = relay(&owner, revocation.digest()).await;
     assert_eq!(status, StatusCode::OK, "{relayed}");
     assert_eq!(relayed["revoked"][0]["status"], "revoked");
     assert_eq!(
