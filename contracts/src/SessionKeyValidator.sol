@@ -16,6 +16,7 @@ import {ExecutionLib} from "./lib/ExecutionLib.sol";
 import {ECDSALib} from "./lib/ECDSALib.sol";
 import {SessionHashLib} from "./lib/SessionHashLib.sol";
 import {PackedSpecLib, SpecHeader, SignatureView} from "./lib/PackedSpecLib.sol";
+import {SessionSpecChecks} from "./SessionSpecChecks.sol";
 
 /// @title SessionKeyValidator
 /// @notice ERC-7579 validator that lets a session key act for an account within the limits of a
@@ -32,16 +33,14 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
 
     uint256 internal constant SIG_VALIDATION_FAILED = 1;
     bytes4 internal constant ERC1271_INVALID = 0xffffffff;
-    bytes4 internal constant APPROVE = 0x095ea7b3; // approve(address,uint256)
-    bytes4 internal constant INCREASE_ALLOWANCE = 0x39509351; // increaseAllowance(address,uint256)
-    bytes4 internal constant INCREASE_APPROVAL = 0xd73dd623; // increaseApproval(address,uint256)
-    bytes4 internal constant SET_APPROVAL_FOR_ALL = 0xa22cb465; // setApprovalForAll(address,bool)
 
     /// @notice The EntryPoints whose `withdrawTo` would drain the deposit (rule 6).
     address public immutable ENTRY_POINT_V07;
     address public immutable ENTRY_POINT_V08;
     /// @notice The PolicyRegistry, or address(0) when this validator runs without one.
     IPolicyRegistry public immutable REGISTRY;
+    /// @notice The enable-time checks and the enable digest (SessionSpecChecks).
+    SessionSpecChecks public immutable SPEC_CHECKS;
 
     /// @dev header = status (bits 0..7) | epoch (8..71) | the hosted counter: period id (72..119) |
     ///      used (120..255). The hosted counter is the session's first limited budget among the op
@@ -81,10 +80,12 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     /// @param entryPointV07 The v0.7 EntryPoint (banned as a call target).
     /// @param entryPointV08 The v0.8 EntryPoint (banned as a call target).
     /// @param registry A PolicyRegistry to enforce at enable, or address(0).
-    constructor(address entryPointV07, address entryPointV08, IPolicyRegistry registry) {
+    /// @param specChecks The SessionSpecChecks the enable paths call.
+    constructor(address entryPointV07, address entryPointV08, IPolicyRegistry registry, SessionSpecChecks specChecks) {
         ENTRY_POINT_V07 = entryPointV07;
         ENTRY_POINT_V08 = entryPointV08;
         REGISTRY = registry;
+        SPEC_CHECKS = specChecks;
     }
 
     // ---------------------------------------------------------------- ERC-7579 module
@@ -126,6 +127,27 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     ///      violation (rule 12).
     /// @return validationData sigFailed | validUntil << 160 | validAfter << 208.
     function validateUserOp(PackedUserOperation calldata userOp, bytes32 userOpHash) external returns (uint256) {
+        // The one-pass path takes single-call ops only: a batch goes straight to the precise path
+        // (its execute mode word, read without the ABI decoder's checks: the precise path runs
+        // those).
+        uint256 executeMode;
+        // Assembly: the calldata word at callData's offset + 4, found through the userOp's own
+        // offsets; a bad offset reads some other word and only picks the path, since the path
+        // taken checks the whole encoding. Covered by every batch and single-call test.
+        assembly ("memory-safe") {
+            executeMode := calldataload(add(add(userOp, calldataload(add(userOp, 0x60))), 0x24))
+        }
+        if (executeMode == 0) {
+            (bool handled, uint256 validationData) = _validateCommonOp(userOp, userOpHash);
+            if (handled) return validationData;
+        }
+        return _validatePrecise(userOp, userOpHash);
+    }
+
+    /// @dev Every op: each structural refusal named, every shape (enable in first use, several
+    ///      policies, batches, paymasters, self-revoke). validateUserOp runs it for every op the
+    ///      one-pass _validateCommonOp leaves to it.
+    function _validatePrecise(PackedUserOperation calldata userOp, bytes32 userOpHash) internal returns (uint256) {
         _requireSender(userOp.sender);
         bytes calldata sig = userOp.signature;
         SignatureView memory carried = PackedSpecLib.readSignature(sig);
@@ -190,6 +212,470 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
             | (uint256(ctx.validAfter) << 208);
     }
 
+    // ---------------------------------------------------------------- the common op, in one pass
+
+    /// @dev Offsets of the fields of the common-op frame (memory reserved by _validateCommonOp).
+    uint256 internal constant F_SESSION = 0x00;
+    uint256 internal constant F_HINT = 0x20;
+    uint256 internal constant F_VALID_AFTER = 0x40;
+    uint256 internal constant F_VALID_UNTIL = 0x60;
+    uint256 internal constant F_HEADER = 0x80;
+    uint256 internal constant F_HOSTING = 0xa0;
+    uint256 internal constant F_FEE_AT = 0xc0;
+    uint256 internal constant F_OPS_AT = 0xe0;
+    uint256 internal constant F_LEAF_AT = 0x100;
+    uint256 internal constant F_POSITION = 0x120;
+    uint256 internal constant F_CALL_COUNT = 0x140;
+    uint256 internal constant F_TARGET = 0x160;
+    uint256 internal constant F_VALUE = 0x180;
+    uint256 internal constant F_DATA_AT = 0x1a0;
+    uint256 internal constant F_DATA_LENGTH = 0x1c0;
+    uint256 internal constant F_SIGNATURE_VALID = 0x1e0;
+    uint256 internal constant F_HEADER_SLOT = 0x200;
+    uint256 internal constant F_PENDING = 0x220;
+    uint256 internal constant F_SIZE = 0x240;
+
+    /// @dev The common op in one pass over its bytes: use mode, one carried policy, one call
+    ///      (`execute` in single mode), no paymaster. Every check of the precise path
+    ///      (_validatePrecise) runs, on the same fields and in an order that writes nothing until
+    ///      all have passed. `handled` is false, with nothing written, for every op outside that
+    ///      shape and for every op a check refuses (except a wrong session-key signature, which
+    ///      is answered here as the precise path answers it: rule 12); the caller then runs the
+    ///      precise path, which names the refusal or accepts the shapes this pass leaves to it.
+    ///      The two must agree on every op: the differential test (tests/differential.rs) judges
+    ///      random ops at their budgets' edges against the engine, the precise path's twin, and
+    ///      compares the stored header and counters after every accepted one. This pass exists
+    ///      for gas only (docs/benchmarks.md).
+    function _validateCommonOp(PackedUserOperation calldata userOp, bytes32 userOpHash)
+        internal
+        returns (bool handled, uint256 validationData)
+    {
+        bytes calldata sig = userOp.signature;
+        bytes calldata callData = userOp.callData;
+        if (msg.sender != userOp.sender || userOp.paymasterAndData.length != 0) return (false, 0);
+        uint256 nonce = userOp.nonce;
+        uint256 f;
+        bool ok;
+        // Assembly: one pass over the signature, its leaf, its proof and the execute layer with a
+        // bound check per field and no allocation, which the structured reader (PackedSpecLib,
+        // ExecutionLib) cannot do: it spends ~4 times the gas (docs/benchmarks.md). The frame
+        // at `f` is reserved (the free memory pointer moves past it) because the module check
+        // below allocates. Reads past a bound are never used: each field is read after its
+        // bound is checked. Covered by tests/differential.rs (verdicts and storage against the
+        // engine on random ops) and every session test.
+        assembly ("memory-safe") {
+            // The end of the usage limit whose type byte is at `o`, or 0 when it is out of form.
+            function limitEnd(base, len, o) -> e {
+                if lt(o, len) {
+                    let t := shr(248, calldataload(add(base, o)))
+                    if lt(t, 3) {
+                        e := add(o, byte(t, 0x0121270000000000000000000000000000000000000000000000000000000000))
+                        if gt(e, len) { e := 0 }
+                    }
+                }
+            }
+            // The end of the call policy leaf at `o`, or 0 when it is out of form.
+            function callLeafEnd(base, len, o) -> e {
+                if gt(add(o, 57), len) { leave }
+                o := limitEnd(base, len, add(o, 56))
+                if iszero(o) { leave }
+                o := limitEnd(base, len, o)
+                if iszero(o) { leave }
+                if iszero(lt(o, len)) { leave }
+                let count := shr(248, calldataload(add(base, o)))
+                o := add(o, 1)
+                for { let c := 0 } lt(c, count) { c := add(c, 1) } {
+                    if gt(add(o, 7), len) { leave }
+                    let condition := shr(248, calldataload(add(base, o)))
+                    if gt(condition, COND_ONE_OF) { leave }
+                    switch eq(condition, COND_ONE_OF)
+                    case 1 {
+                        if iszero(lt(add(o, 7), len)) { leave }
+                        o := add(add(o, 8), shl(5, shr(248, calldataload(add(base, add(o, 7))))))
+                    }
+                    default { o := add(o, 39) }
+                    if gt(o, len) { leave }
+                    o := limitEnd(base, len, o)
+                    if iszero(o) { leave }
+                }
+                e := o
+            }
+            function readOp(frame, base, len, cd, cdLength, opNonce, opHash) -> read {
+                // the shape first, so ops of another shape leave this pass at once: execute in
+                // single mode, a use-mode signature
+                if lt(cdLength, 100) { leave }
+                if calldataload(add(cd, 4)) { leave }
+                // mode (use), hint, header: signer ‖ validAfter ‖ validUntil in one word
+                if lt(len, 39) { leave }
+                if shr(248, calldataload(base)) { leave }
+                let hint := shr(208, calldataload(add(base, 1)))
+                let word := calldataload(add(base, 7))
+                let validAfter := and(shr(48, word), 0xffffffffffff)
+                let validUntil := and(word, 0xffffffffffff)
+                let o := limitEnd(base, len, 39)
+                if iszero(o) { leave }
+                if iszero(lt(o, len)) { leave }
+                let paymasterMode := shr(248, calldataload(add(base, o)))
+                if gt(paymasterMode, PAYMASTER_ONE) { leave }
+                o := add(o, 1)
+                if eq(paymasterMode, PAYMASTER_ONE) { o := add(o, 20) }
+                let opsAt := o
+                o := limitEnd(base, len, o)
+                if iszero(o) { leave }
+                // callCount, transferCount, salt, k, the one position
+                if gt(add(o, 40), len) { leave }
+                let counts := shr(224, calldataload(add(base, o)))
+                let callCount := shr(16, counts)
+                let n := add(callCount, and(counts, 0xffff))
+                if gt(n, 0x10000) { leave }
+                let headerEnd := add(o, 36)
+                if iszero(eq(shr(240, calldataload(add(base, headerEnd))), 1)) { leave }
+                let position := shr(240, calldataload(add(base, add(headerEnd, 2))))
+                if iszero(lt(position, n)) { leave }
+                let leafAt := add(headerEnd, 4)
+                let leafEnd := 0
+                switch lt(position, callCount)
+                case 1 { leafEnd := callLeafEnd(base, len, leafAt) }
+                default { if iszero(gt(add(leafAt, 52), len)) { leafEnd := limitEnd(base, len, add(leafAt, 52)) } }
+                if iszero(leafEnd) { leave }
+                // the proof: one sibling per level, then the 65-byte session-key signature
+                let levels := 0
+                for {} lt(shl(levels, 1), n) {} { levels := add(levels, 1) }
+                if iszero(eq(add(leafEnd, add(shl(5, levels), 65)), len)) { leave }
+
+                // leaf hash, path to the root, session hash (docs/compact-signatures.md)
+                let m := mload(0x40)
+                mstore(m, shl(232, position))
+                calldatacopy(add(m, 3), add(base, leafAt), sub(leafEnd, leafAt))
+                let node := keccak256(m, add(3, sub(leafEnd, leafAt)))
+                mstore8(m, 1)
+                let p := position
+                for { let s := leafEnd } lt(s, sub(len, 65)) { s := add(s, 32) } {
+                    let sibling := calldataload(add(base, s))
+                    switch and(p, 1)
+                    case 0 {
+                        mstore(add(m, 1), node)
+                        mstore(add(m, 33), sibling)
+                    }
+                    default {
+                        mstore(add(m, 1), sibling)
+                        mstore(add(m, 33), node)
+                    }
+                    node := keccak256(m, 65)
+                    p := shr(1, p)
+                }
+                mstore8(m, 0x53)
+                calldatacopy(add(m, 1), add(base, 7), sub(headerEnd, 7))
+                mstore(add(m, sub(headerEnd, 6)), node)
+                let sessionHash := keccak256(m, add(sub(headerEnd, 7), 33))
+
+                // rule 19: the session's nonce lane
+                if iszero(eq(and(shr(64, opNonce), 0xffffffff), shr(224, sessionHash))) { leave }
+                // rule 1: execute(bytes32(0), abi-encoded single call), canonical
+                if iszero(eq(shr(224, calldataload(cd)), 0xe9ae5c53)) { leave }
+                if iszero(eq(calldataload(add(cd, 36)), 0x40)) { leave }
+                let execLength := calldataload(add(cd, 68))
+                if gt(execLength, sub(cdLength, 100)) { leave }
+                if iszero(eq(add(100, and(add(execLength, 31), not(31))), cdLength)) { leave }
+                if lt(execLength, 52) { leave }
+                // the hint inside the session's window
+                if or(lt(hint, validAfter), gt(hint, validUntil)) { leave }
+                // rule 14: active, of the account's current epoch
+                mstore(0, sessionHash)
+                mstore(0x20, _headers.slot)
+                mstore(0x20, keccak256(0, 0x40))
+                mstore(0, caller())
+                let headerSlot := keccak256(0, 0x40)
+                let header := sload(headerSlot)
+                if iszero(eq(and(header, 0xff), STATUS_ACTIVE)) { leave }
+                mstore(0x20, _epochs.slot)
+                if iszero(eq(and(shr(8, header), 0xffffffffffffffff), and(sload(keccak256(0, 0x40)), 0xffffffffffffffff))) {
+                    leave
+                }
+                // rule 10: the session key's signature of the userOp hash, session hash, hint and
+                // mode (ECDSALib: low s, v 27 or 28, a non-zero digest; else no signer)
+                mstore(m, opHash)
+                mstore(add(m, 0x20), sessionHash)
+                mstore(add(m, 0x40), hint)
+                mstore(add(m, 0x60), 0)
+                let digest := keccak256(m, 0x80)
+                let r := calldataload(add(base, sub(len, 65)))
+                let s := calldataload(add(base, sub(len, 33)))
+                let v := shr(248, calldataload(add(base, sub(len, 1))))
+                let recovered := 0
+                if and(
+                    and(iszero(iszero(digest)), iszero(gt(s, 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0))),
+                    or(eq(v, 27), eq(v, 28))
+                ) {
+                    mstore(m, digest)
+                    mstore(add(m, 0x20), v)
+                    mstore(add(m, 0x40), r)
+                    mstore(add(m, 0x60), s)
+                    mstore(0, 0)
+                    if iszero(staticcall(gas(), 1, m, 0x80, 0, 0x20)) { leave }
+                    recovered := mload(0)
+                }
+                // which budget the header slot hosts (docs/storage.md)
+                let hosting := HOST_LEAF_ZERO
+                if shr(248, calldataload(add(base, opsAt))) { hosting := HOST_OPS }
+                if and(eq(hosting, HOST_LEAF_ZERO), iszero(iszero(shr(248, calldataload(add(base, 39)))))) {
+                    hosting := HOST_NONE
+                    if iszero(gt(calldataload(add(base, 40)), sub(shl(136, 1), 1))) { hosting := HOST_FEE }
+                }
+
+                mstore(add(frame, F_SESSION), sessionHash)
+                mstore(add(frame, F_HINT), hint)
+                mstore(add(frame, F_VALID_AFTER), validAfter)
+                mstore(add(frame, F_VALID_UNTIL), validUntil)
+                mstore(add(frame, F_HEADER), header)
+                mstore(add(frame, F_HOSTING), hosting)
+                mstore(add(frame, F_FEE_AT), 39)
+                mstore(add(frame, F_OPS_AT), opsAt)
+                mstore(add(frame, F_LEAF_AT), leafAt)
+                mstore(add(frame, F_POSITION), position)
+                mstore(add(frame, F_CALL_COUNT), callCount)
+                mstore(add(frame, F_TARGET), shr(96, calldataload(add(cd, 100))))
+                mstore(add(frame, F_VALUE), calldataload(add(cd, 120)))
+                mstore(add(frame, F_DATA_AT), add(cd, 152))
+                mstore(add(frame, F_DATA_LENGTH), sub(execLength, 52))
+                mstore(add(frame, F_SIGNATURE_VALID), eq(recovered, shr(96, word)))
+                mstore(add(frame, F_HEADER_SLOT), headerSlot)
+                read := 1
+            }
+            f := mload(0x40)
+            mstore(0x40, add(f, F_SIZE))
+            ok := readOp(f, sig.offset, sig.length, callData.offset, callData.length, nonce, userOpHash)
+        }
+        if (!ok) return (false, 0);
+        // Rule 6, as the precise path runs it (a self-revoke, a banned target: the precise path).
+        address target;
+        assembly ("memory-safe") {
+            target := mload(add(f, F_TARGET))
+        }
+        if (_isAlwaysBanned(msg.sender, target) || _isInstalledModule(msg.sender, target)) return (false, 0);
+        return _chargeCommonOp(f, sig, userOp);
+    }
+
+    /// @dev The common op's policy, budgets and fee (rules 2, 3, 4, 5, 8, 11, 12), then every
+    ///      write at once. The frame `f` is _validateCommonOp's.
+    function _chargeCommonOp(uint256 f, bytes calldata sig, PackedUserOperation calldata userOp)
+        internal
+        returns (bool handled, uint256 validationData)
+    {
+        uint256 gasLimits = uint256(userOp.accountGasLimits);
+        uint256 maxFeePerGas = uint128(uint256(userOp.gasFees));
+        uint256 preVerificationGas = userOp.preVerificationGas;
+        // Assembly: as in _validateCommonOp. Counter writes wait in memory past the free memory
+        // pointer (nothing allocates here) until every budget has been checked, so a pass that
+        // stops has written nothing. Covered by tests/differential.rs and every session test.
+        assembly ("memory-safe") {
+            // The period id of an allowance of `period` at the hint and the used amount as of it,
+            // with the window narrowed to the period (rule 8); ok is 0 when the stored period is
+            // newer than the hint's.
+            function inPeriod(frame, period, stored, used) -> ok, periodId, u {
+                u := used
+                ok := 1
+                if period {
+                    periodId := div(mload(add(frame, F_HINT)), period)
+                    if gt(stored, periodId) {
+                        ok := 0
+                        leave
+                    }
+                    let start := mul(periodId, period)
+                    let end := sub(add(start, period), 1)
+                    if gt(start, mload(add(frame, F_VALID_AFTER))) { mstore(add(frame, F_VALID_AFTER), start) }
+                    if lt(end, mload(add(frame, F_VALID_UNTIL))) { mstore(add(frame, F_VALID_UNTIL), end) }
+                    if lt(stored, periodId) { u := 0 }
+                }
+            }
+            // Charges `amount` to the budget whose limit is at `limitAt` (counter `id`): state 0
+            // refused, 1 unlimited, 2 charged, 3 exceeded (nothing charged). `hostMode`: 0 its own
+            // slot, 1 the header if the session hosts leaf zero's budget and the limit fits, 2
+            // the header (the op count), 3 the header if the session hosts the fee.
+            function charge(frame, base, pending, limitAt, id, amount, hostMode) -> state {
+                let limitType := shr(248, calldataload(add(base, limitAt)))
+                if iszero(limitType) {
+                    state := 1
+                    leave
+                }
+                let limit := calldataload(add(base, add(limitAt, 1)))
+                let period := 0
+                if eq(limitType, LIMIT_ALLOWANCE) { period := shr(208, calldataload(add(base, add(limitAt, 33)))) }
+                let hosting := mload(add(frame, F_HOSTING))
+                let hosted := or(
+                    eq(hostMode, 2),
+                    or(
+                        and(eq(hostMode, 1), and(eq(hosting, HOST_LEAF_ZERO), iszero(gt(limit, sub(shl(136, 1), 1))))),
+                        and(eq(hostMode, 3), eq(hosting, HOST_FEE))
+                    )
+                )
+                let header := mload(add(frame, F_HEADER))
+                let stored := and(shr(72, header), 0xffffffffffff)
+                let used := shr(120, header)
+                let slot := 0
+                if iszero(hosted) {
+                    mstore(0, mload(add(frame, F_SESSION)))
+                    mstore(0x20, id)
+                    mstore(0, keccak256(0, 0x40))
+                    mstore(0x20, _counters.slot)
+                    mstore(0x20, keccak256(0, 0x40))
+                    mstore(0, caller())
+                    slot := keccak256(0, 0x40)
+                    let packed := sload(slot)
+                    stored := shr(208, packed)
+                    used := and(packed, sub(shl(208, 1), 1))
+                }
+                let ok, periodId, u := inPeriod(frame, period, stored, used)
+                if iszero(ok) { leave }
+                if gt(u, limit) { leave }
+                if gt(amount, sub(limit, u)) {
+                    state := 3
+                    leave
+                }
+                switch hosted
+                case 1 {
+                    mstore(add(frame, F_HEADER), or(and(header, 0xffffffffffffffffff), or(shl(72, periodId), shl(120, add(u, amount)))))
+                }
+                default {
+                    // a pending write: (slot, value) pairs after the count
+                    let count := mload(pending)
+                    mstore(add(pending, add(0x20, shl(6, count))), slot)
+                    mstore(add(pending, add(0x40, shl(6, count))), or(shl(208, periodId), add(u, amount)))
+                    mstore(pending, add(count, 1))
+                }
+                state := 2
+            }
+            function skipLimit(base, o) -> e {
+                e := add(o, byte(shr(248, calldataload(add(base, o))), 0x0121270000000000000000000000000000000000000000000000000000000000))
+            }
+            // A budget to charge, in the list at `list` (the free memory pointer): its limit's
+            // offset, counter id, amount and host mode (0 for a leaf budget, decided in order).
+            function push(list, limitAt, id, amount, mode) {
+                let count := mload(list)
+                let at := add(list, add(0x20, shl(7, count)))
+                mstore(at, limitAt)
+                mstore(add(at, 0x20), id)
+                mstore(add(at, 0x40), amount)
+                mstore(add(at, 0x60), mode)
+                mstore(list, add(count, 1))
+            }
+            // The policy checks of rules 2 and 3 (the call matches the carried policy, its value,
+            // each constraint), listing every budget to charge; then the charges in the precise
+            // path's order, in one loop.
+            function chargeCommon(frame, base, limits, feePerGas, extraGas) -> done {
+                let list := mload(0x40)
+                mstore(list, 0)
+                let position := mload(add(frame, F_POSITION))
+                let callCount := mload(add(frame, F_CALL_COUNT))
+                let leafAt := mload(add(frame, F_LEAF_AT))
+                let value := mload(add(frame, F_VALUE))
+                let dataAt := mload(add(frame, F_DATA_AT))
+                let dataLength := mload(add(frame, F_DATA_LENGTH))
+                let target := mload(add(frame, F_TARGET))
+                switch lt(position, callCount)
+                case 1 {
+                    if lt(dataLength, 4) { leave }
+                    if iszero(eq(shr(64, calldataload(add(base, leafAt))), or(shl(32, target), shr(224, calldataload(dataAt))))) {
+                        leave
+                    }
+                    if gt(value, calldataload(add(base, add(leafAt, 24)))) { leave }
+                    let id := shl(16, position)
+                    let o := add(leafAt, 56)
+                    push(list, o, or(shl(32, COUNTER_CALL_VALUE), id), value, 0)
+                    o := skipLimit(base, o)
+                    push(list, o, or(shl(32, COUNTER_CALL_COUNT), id), 1, 0)
+                    o := skipLimit(base, o)
+                    let count := shr(248, calldataload(add(base, o)))
+                    o := add(o, 1)
+                    for { let c := 0 } lt(c, count) { c := add(c, 1) } {
+                        let head := shr(200, calldataload(add(base, o)))
+                        let condition := shr(48, head)
+                        let bits := and(head, 0xffff)
+                        let required := add(4, shl(5, add(and(shr(16, head), 0xffffffff), 1)))
+                        if lt(dataLength, required) { leave }
+                        let w := calldataload(add(dataAt, sub(required, 32)))
+                        if and(lt(bits, 256), iszero(iszero(shr(bits, w)))) { leave }
+                        let limitAt := add(o, 39)
+                        let holds := 0
+                        switch condition
+                        case 7 {
+                            limitAt := add(add(o, 8), shl(5, shr(248, calldataload(add(base, add(o, 7))))))
+                            for { let at := add(o, 8) } lt(at, limitAt) { at := add(at, 32) } {
+                                if eq(calldataload(add(base, at)), w) {
+                                    holds := 1
+                                    break
+                                }
+                            }
+                        }
+                        case 0 { holds := 1 }
+                        default {
+                            let ref := calldataload(add(base, add(o, 7)))
+                            switch condition
+                            case 1 { holds := eq(w, ref) }
+                            case 2 { holds := gt(w, ref) }
+                            case 3 { holds := lt(w, ref) }
+                            case 4 { holds := iszero(lt(w, ref)) }
+                            case 5 { holds := iszero(gt(w, ref)) }
+                            default { holds := iszero(eq(w, ref)) }
+                        }
+                        if iszero(holds) { leave }
+                        push(list, limitAt, or(or(shl(32, COUNTER_CONSTRAINT_SUM), id), c), w, 0)
+                        o := skipLimit(base, limitAt)
+                    }
+                }
+                default {
+                    // a plain transfer under the carried transfer policy
+                    if dataLength { leave }
+                    if iszero(eq(shr(96, calldataload(add(base, leafAt))), target)) { leave }
+                    if gt(value, calldataload(add(base, add(leafAt, 20)))) { leave }
+                    push(list, add(leafAt, 52), or(shl(32, COUNTER_TRANSFER_VALUE), shl(16, sub(position, callCount))), value, 0)
+                }
+                // the op count, hosted whenever limited
+                push(list, mload(add(frame, F_OPS_AT)), shl(32, COUNTER_OPS), 1, 2)
+                // rule 11: the fee budget at the full prefund (no paymaster here)
+                if shr(248, calldataload(add(base, 39))) {
+                    if gt(extraGas, 0xffffffffffffffffffffffffffffffff) { leave }
+                    let units := add(extraGas, add(shr(128, limits), and(limits, 0xffffffffffffffffffffffffffffffff)))
+                    let prefund := mul(feePerGas, units)
+                    if feePerGas { if iszero(eq(div(prefund, feePerGas), units)) { leave } }
+                    push(list, 39, shl(32, COUNTER_FEE), prefund, 3)
+                }
+                // the charges; pending writes go after the list
+                let count := mload(list)
+                let pending := add(list, add(0x20, shl(7, count)))
+                mstore(pending, 0)
+                let host := iszero(position)
+                for { let i := 0 } lt(i, count) { i := add(i, 1) } {
+                    let at := add(list, add(0x20, shl(7, i)))
+                    let mode := mload(add(at, 0x60))
+                    let hostMode := mode
+                    if iszero(mode) { hostMode := host }
+                    let state := charge(frame, base, pending, mload(at), mload(add(at, 0x20)), mload(add(at, 0x40)), hostMode)
+                    if iszero(state) { leave }
+                    // rule 12: with a wrong signature an exceeded fee budget is not charged and
+                    // not reported
+                    if eq(state, 3) { if or(lt(mode, 3), mload(add(frame, F_SIGNATURE_VALID))) { leave } }
+                    if and(iszero(mode), eq(state, 2)) { host := 0 }
+                }
+                mstore(add(frame, F_PENDING), pending)
+                done := 1
+            }
+            handled := chargeCommon(f, sig.offset, gasLimits, maxFeePerGas, preVerificationGas)
+            if handled {
+                let pending := mload(add(f, F_PENDING))
+                let count := mload(pending)
+                for { let i := 0 } lt(i, count) { i := add(i, 1) } {
+                    sstore(mload(add(pending, add(0x20, shl(6, i)))), mload(add(pending, add(0x40, shl(6, i)))))
+                }
+                sstore(mload(add(f, F_HEADER_SLOT)), mload(add(f, F_HEADER)))
+                validationData := or(
+                    iszero(mload(add(f, F_SIGNATURE_VALID))),
+                    or(shl(160, mload(add(f, F_VALID_UNTIL))), shl(208, mload(add(f, F_VALID_AFTER))))
+                )
+            }
+        }
+    }
+
     /// @dev Rule 7: only the account itself runs validation of its own ops, so nobody can replay
     ///      a victim's op against the validator to burn its budgets.
     function _requireSender(address sender) internal view {
@@ -243,7 +729,8 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     {
         if (address(REGISTRY) != address(0)) revert RegistryRequiresOnchainEnable();
         SpecHeader memory h = carried.header;
-        _validateSpec(sig, h, carried.offsets);
+        bytes calldata spec = sig[h.start:carried.specEnd];
+        SPEC_CHECKS.validateSpec(spec);
         _validateTargets(ctx.account, sig, h, carried.offsets);
         if (uint8(header) != STATUS_NONE) {
             // Rule 15: already enabled (by an earlier first use, say) — proceed, charged once.
@@ -254,17 +741,12 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         uint64 signedEpoch = _signedPackedEpoch(sig, carried.chainsAt, carried.chainCount);
         if (signedEpoch != epoch) revert EnableEpochMismatch(signedEpoch, epoch);
 
-        bytes32 digest = SessionHashLib.enableDigest(
-            address(this),
-            ctx.account,
-            sig,
-            h,
-            carried.offsets,
-            SessionHashLib.hashPackedChains(sig, carried.chainsAt, carried.chainCount)
+        bytes32 digest = SPEC_CHECKS.enableDigest(
+            address(this), ctx.account, spec, SessionHashLib.hashPackedChains(sig, carried.chainsAt, carried.chainCount)
         );
         ownerApproved =
             _isOwnerSignature(ctx.account, digest, sig[carried.ownerSignatureAt:carried.ownerSignatureEnd]);
-        emit SessionEnabled(ctx.account, ctx.sessionHash, sig[h.start:carried.specEnd]);
+        emit SessionEnabled(ctx.account, ctx.sessionHash, spec);
         return (STATUS_ACTIVE | (uint256(epoch) << 8), ownerApproved);
     }
 
@@ -317,13 +799,14 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         uint256 value,
         bytes calldata data
     ) internal {
-        if (_isAlwaysBanned(ctx.account, target)) {
-            if (_isSelfRevoke(ctx.sessionHash, target, value, data)) return;
-            revert BannedTarget(callIndex, target);
-        }
-        // A batch asks the account once per run of calls to one target: nothing it reports can
-        // change during validation (the module checks are static calls).
+        // A batch checks rule 6 once per run of calls to one target: nothing the account reports
+        // can change during validation (the module checks are static calls), and a target that
+        // passed once is neither banned nor a module (a self-revoke never becomes `notModule`).
         if (uint160(target) != ctx.notModule) {
+            if (_isAlwaysBanned(ctx.account, target)) {
+                if (_isSelfRevoke(ctx.sessionHash, target, value, data)) return;
+                revert BannedTarget(callIndex, target);
+            }
             if (_isInstalledModule(ctx.account, target)) revert BannedTarget(callIndex, target);
             ctx.notModule = uint160(target);
         }
@@ -621,73 +1104,6 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         return keccak256(abi.encode(sessionHash, (uint256(kind) << 32) | (policyIndex << 16) | constraintIndex));
     }
 
-    // ---------------------------------------------------------------- spec checks
-
-    /// @dev Rules 4, 9, 17 and 21: refuse degenerate specs, at every enable (on-chain and first
-    ///      use), over the packed spec in `data` (header `h`, leaves at `offsets`).
-    function _validateSpec(bytes calldata data, SpecHeader memory h, uint256[] memory offsets) internal pure {
-        if (h.signer == address(0)) revert InvalidSigner();
-        if (h.validUntil == 0 || h.validAfter >= h.validUntil) revert InvalidWindow(h.validAfter, h.validUntil);
-        _validateLimit(data, h.feeLimitAt, MAX_LIMIT, COUNTER_FEE, 0, 0);
-        _validateLimit(data, h.opLimitAt, type(uint64).max, COUNTER_OPS, 0, 0);
-        uint8 pmMode = h.paymasterMode;
-        if (pmMode == PAYMASTER_ONE && h.paymaster == address(0)) revert InvalidPaymasterPolicy(pmMode, h.paymaster);
-        // Rule 21: naming a paymaster does not stop self-paid ops (the key holder can bundle its
-        // own at any gas price), so such a session needs a finite fee budget.
-        if (pmMode != PAYMASTER_NONE && PackedSpecLib.at(data, h.feeLimitAt, 1) == LIMIT_UNLIMITED) {
-            revert FeeLimitRequired(pmMode);
-        }
-
-        uint256 previous;
-        for (uint256 p; p < h.callCount; ++p) {
-            uint256 o = offsets[p];
-            uint256 key = PackedSpecLib.at(data, o, 24); // target ‖ selector
-            if (p != 0 && key <= previous) revert CallPoliciesNotSorted(p);
-            previous = key;
-            o += 56;
-            _validateLimit(data, o, MAX_LIMIT, COUNTER_CALL_VALUE, p, 0);
-            o = PackedSpecLib.skipLimit(data, o);
-            _validateLimit(data, o, MAX_LIMIT, COUNTER_CALL_COUNT, p, 0);
-            o = PackedSpecLib.skipLimit(data, o);
-            uint256 count = PackedSpecLib.at(data, o, 1);
-            ++o;
-            for (uint256 c; c < count; ++c) {
-                uint256 bits = PackedSpecLib.at(data, o + 5, 2);
-                uint256 limitAt = PackedSpecLib.constraintLimitAt(data, o);
-                bool oneOf = PackedSpecLib.at(data, o, 1) == COND_ONE_OF;
-                uint256 listLength = oneOf ? PackedSpecLib.at(data, o + 7, 1) : 0;
-                if (bits == 0 || bits > 256 || (oneOf && (listLength == 0 || listLength > MAX_ONE_OF))) {
-                    revert InvalidConstraint(p, c);
-                }
-                _validateLimit(data, limitAt, MAX_LIMIT, COUNTER_CONSTRAINT_SUM, p, c);
-                o = PackedSpecLib.skipLimit(data, limitAt);
-            }
-        }
-        for (uint256 p; p < h.transferCount; ++p) {
-            uint256 o = offsets[h.callCount + p];
-            uint256 key = PackedSpecLib.at(data, o, 20);
-            if (p != 0 && key <= previous) revert TransferPoliciesNotSorted(p);
-            previous = key;
-            _validateLimit(data, o + 52, MAX_LIMIT, COUNTER_TRANSFER_VALUE, p, 0);
-        }
-    }
-
-    /// @dev Rules 9 and 17 (docs/rules.md): a limit's bound and its period (at least MIN_PERIOD
-    ///      for an allowance). The packed form carries no field a type does not use.
-    function _validateLimit(
-        bytes calldata data,
-        uint256 limitAt,
-        uint256 max,
-        uint8 kind,
-        uint256 policyIndex,
-        uint256 constraintIndex
-    ) internal pure {
-        (uint256 limitType, uint256 limit, uint256 period) = PackedSpecLib.limitAt(data, limitAt);
-        if (limitType != LIMIT_UNLIMITED && (limit > max || (limitType == LIMIT_ALLOWANCE && period < MIN_PERIOD))) {
-            revert InvalidUsageLimit(kind, policyIndex, constraintIndex);
-        }
-    }
-
     // ---------------------------------------------------------------- enable and revoke
 
     /// @notice Enables the packed `spec` (docs/compact-signatures.md) for the calling account
@@ -719,9 +1135,8 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         uint64 epoch = _epochs[account];
         uint64 signedEpoch = _signedEpoch(chains);
         if (signedEpoch != epoch) revert EnableEpochMismatch(signedEpoch, epoch);
-        (SpecHeader memory h, uint256[] memory offsets, bytes32 hash) = PackedSpecLib.readSpec(spec);
-        bytes32 digest =
-            SessionHashLib.enableDigest(address(this), account, spec, h, offsets, SessionHashLib.hashChains(chains));
+        bytes32 hash = _sessionHashOf(spec);
+        bytes32 digest = SPEC_CHECKS.enableDigest(address(this), account, spec, SessionHashLib.hashChains(chains));
         if (!_isOwnerSignature(account, digest, ownerSignature)) revert OwnerApprovalInvalid(account);
         uint256 header = _headers[hash][account];
         if (uint8(header) == STATUS_ACTIVE && uint64(header >> 8) == epoch) return hash;
@@ -733,9 +1148,9 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         SpecHeader memory h;
         uint256[] memory offsets;
         (h, offsets, sessionHash) = PackedSpecLib.readSpec(spec);
-        _validateSpec(spec, h, offsets);
+        SPEC_CHECKS.validateSpec(spec);
         _validateTargets(account, spec, h, offsets);
-        if (address(REGISTRY) != address(0)) _checkRegistry(spec, h, offsets);
+        if (address(REGISTRY) != address(0)) SPEC_CHECKS.checkRegistry(spec, REGISTRY);
         uint256 header = _headers[sessionHash][account];
         if (header != 0) revert SessionAlreadyExists(sessionHash, uint8(header));
         _headers[sessionHash][account] = STATUS_ACTIVE | (uint256(_epochs[account]) << 8);
@@ -841,63 +1256,6 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         }
     }
 
-    /// @dev Rule 18 (docs/rules.md).
-    function _checkRegistry(bytes calldata spec, SpecHeader memory h, uint256[] memory offsets) internal view {
-        for (uint256 p; p < h.callCount; ++p) {
-            uint256 o = offsets[p];
-            address target = address(uint160(PackedSpecLib.at(spec, o, 20)));
-            bytes4 selector = bytes4(uint32(PackedSpecLib.at(spec, o + 20, 4)));
-            uint8 status = REGISTRY.callStatus(target, selector);
-            if (status != REVIEW_ALLOWED) revert RegistryCallNotAllowed(p, target, selector, status);
-            // The approvals of the engine's destination table (crates/engine/src/destinations.rs).
-            if (
-                selector == APPROVE || selector == INCREASE_ALLOWANCE || selector == INCREASE_APPROVAL
-                    || selector == SET_APPROVAL_FOR_ALL
-            ) {
-                _checkApprovalSpenders(spec, o, p, target);
-            }
-        }
-        for (uint256 p; p < h.transferCount; ++p) {
-            address target = address(uint160(PackedSpecLib.at(spec, offsets[h.callCount + p], 20)));
-            uint8 status = REGISTRY.transferStatus(target);
-            if (status != REVIEW_ALLOWED) revert RegistryTransferNotAllowed(p, target, status);
-        }
-    }
-
-    /// @dev Every spender an approval policy (leaf at `o`) admits (Equal or OneOf on word 0)
-    ///      must be Allowed.
-    function _checkApprovalSpenders(bytes calldata spec, uint256 o, uint256 p, address token) internal view {
-        bool pinned;
-        o = PackedSpecLib.skipLimit(spec, PackedSpecLib.skipLimit(spec, o + 56));
-        uint256 count = PackedSpecLib.at(spec, o, 1);
-        ++o;
-        for (uint256 c; c < count; ++c) {
-            uint256 limitAt = PackedSpecLib.constraintLimitAt(spec, o);
-            uint256 condition = PackedSpecLib.at(spec, o, 1);
-            if (PackedSpecLib.at(spec, o + 1, 4) == 0) {
-                if (condition == COND_EQUAL) {
-                    _requireApprovalAllowed(p, token, PackedSpecLib.at(spec, o + 7, 32));
-                    pinned = true;
-                } else if (condition == COND_ONE_OF) {
-                    for (uint256 v = o + 8; v < limitAt; v += 32) {
-                        _requireApprovalAllowed(p, token, PackedSpecLib.at(spec, v, 32));
-                    }
-                    pinned = true;
-                }
-            }
-            o = PackedSpecLib.skipLimit(spec, limitAt);
-        }
-        if (!pinned) revert RegistryApprovalUnconstrained(p);
-    }
-
-    function _requireApprovalAllowed(uint256 p, address token, uint256 word) internal view {
-        address spender = address(uint160(word));
-        uint8 status = REGISTRY.approvalStatus(token, spender);
-        if (status != REVIEW_ALLOWED || word >> 160 != 0) {
-            revert RegistryApprovalNotAllowed(p, token, spender, status);
-        }
-    }
-
     // ---------------------------------------------------------------- views
 
     /// @notice The stored status of a session: 0 none, 1 active, 2 revoked; `usable` is true only
@@ -920,7 +1278,11 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     }
 
     /// @notice The session hash of the packed `spec`: keccak256(0x53 ‖ header ‖ policy root).
-    function sessionHashOf(bytes calldata spec) external pure returns (bytes32 sessionHash) {
+    function sessionHashOf(bytes calldata spec) external pure returns (bytes32) {
+        return _sessionHashOf(spec);
+    }
+
+    function _sessionHashOf(bytes calldata spec) internal pure returns (bytes32 sessionHash) {
         (,, sessionHash) = PackedSpecLib.readSpec(spec);
     }
 
@@ -931,8 +1293,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         view
         returns (bytes32)
     {
-        (SpecHeader memory h, uint256[] memory offsets,) = PackedSpecLib.readSpec(spec);
-        return SessionHashLib.enableDigest(address(this), account, spec, h, offsets, SessionHashLib.hashChains(chains));
+        return SPEC_CHECKS.enableDigest(address(this), account, spec, SessionHashLib.hashChains(chains));
     }
 
     /// @notice The stored words of a session: its header slot and the counters `counterIds`

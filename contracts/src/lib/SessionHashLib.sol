@@ -139,23 +139,7 @@ library SessionHashLib {
         ++c;
         for (uint256 j; j < constraints.length; ++j) {
             uint256 limitAt = PackedSpecLib.constraintLimitAt(data, c);
-            uint256 condition = PackedSpecLib.at(data, c, 1);
-            // OneOf carries its values and no reference; the others a reference and no values.
-            bytes32 refValue;
-            bytes32 oneOfHash = keccak256("");
-            if (condition == COND_ONE_OF) oneOfHash = keccak256(data[c + 8:limitAt]);
-            else refValue = bytes32(PackedSpecLib.at(data, c + 7, 32));
-            constraints[j] = keccak256(
-                abi.encode(
-                    CONSTRAINT_TYPEHASH,
-                    condition,
-                    PackedSpecLib.at(data, c + 1, 4),
-                    PackedSpecLib.at(data, c + 5, 2),
-                    refValue,
-                    oneOfHash,
-                    hashLimit(data, limitAt)
-                )
-            );
+            constraints[j] = hashConstraint(data, c, limitAt);
             c = PackedSpecLib.skipLimit(data, limitAt);
         }
         return keccak256(
@@ -169,6 +153,40 @@ library SessionHashLib {
                 keccak256(abi.encodePacked(constraints))
             )
         );
+    }
+
+    /// @notice The EIP-712 struct hash of the Constraint at `c` whose limit is at `limitAt`.
+    function hashConstraint(bytes calldata data, uint256 c, uint256 limitAt) internal pure returns (bytes32 h) {
+        bytes32 typeHash = CONSTRAINT_TYPEHASH;
+        bytes32 limitHash = hashLimit(data, limitAt);
+        // Assembly: the seven words of the struct encoded past the free memory pointer without
+        // allocating; in Solidity the encoding, inlined into the policy loops, ran out of stack
+        // slots. OneOf carries its values (hashed as bytes32[]) and no reference; the others a
+        // reference and no values. Covered by the enable-digest tests (a wallet library's digest
+        // of specs with every condition equals the contract's).
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            let p := add(data.offset, c)
+            let head := shr(200, calldataload(p))
+            let condition := shr(48, head)
+            mstore(m, typeHash)
+            mstore(add(m, 0x20), condition)
+            mstore(add(m, 0x40), and(shr(16, head), 0xffffffff))
+            mstore(add(m, 0x60), and(head, 0xffff))
+            switch eq(condition, COND_ONE_OF)
+            case 1 {
+                let values := add(c, 8)
+                calldatacopy(add(m, 0xe0), add(data.offset, values), sub(limitAt, values))
+                mstore(add(m, 0x80), 0)
+                mstore(add(m, 0xa0), keccak256(add(m, 0xe0), sub(limitAt, values)))
+            }
+            default {
+                mstore(add(m, 0x80), calldataload(add(p, 7)))
+                mstore(add(m, 0xa0), 0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470)
+            }
+            mstore(add(m, 0xc0), limitHash)
+            h := keccak256(m, 0xe0)
+        }
     }
 
     /// @notice The EIP-712 struct hash of the UsageLimit at `o`.

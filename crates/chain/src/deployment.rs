@@ -64,8 +64,20 @@ pub fn session_key_validator(registry: Address) -> PlannedContract {
             EntryPointVersion::V07.address(),
             EntryPointVersion::V08.address(),
             registry,
+            session_spec_checks().address(),
         )
             .abi_encode_params(),
+    )
+}
+
+/// The `SessionSpecChecks` every validator calls at enable: the spec checks (rules 4, 9, 17,
+/// 18, 21) and the EIP-712 enable digest, which the validator's code has no room for beside the
+/// one-pass check of the common op. Deploy it before the validator. One address on every chain.
+pub fn session_spec_checks() -> PlannedContract {
+    PlannedContract::new(
+        "SessionSpecChecks",
+        &artifacts::session_spec_checks().bytecode,
+        vec![],
     )
 }
 
@@ -123,11 +135,12 @@ pub fn entry_point(version: EntryPointVersion) -> Result<PlannedContract, crate:
     })
 }
 
-/// The contracts every chain needs: the validator (no registry), its usage lens and both
-/// factories, whose
+/// The contracts every chain needs: the validator's spec checks, the validator (no registry),
+/// its usage lens and both factories, whose
 /// stake `factory_owner` manages ([`DEFAULT_FACTORY_OWNER`] for the same addresses everywhere).
 pub fn core_contracts(factory_owner: Address) -> Vec<PlannedContract> {
     vec![
+        session_spec_checks(),
         session_key_validator(Address::ZERO),
         session_usage_lens(),
         session_account_factory(EntryPointVersion::V07, factory_owner),

@@ -33,6 +33,7 @@ macro_rules! artifacts {
 artifacts! {
     session_key_validator => "SessionKeyValidator",
     session_usage_lens => "SessionUsageLens",
+    session_spec_checks => "SessionSpecChecks",
     session_account => "SessionAccount",
     session_account_factory => "SessionAccountFactory",
     policy_registry => "PolicyRegistry",

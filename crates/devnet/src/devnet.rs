@@ -162,6 +162,7 @@ impl Devnet {
         let mut planned = |contract: deployment::PlannedContract| {
             chain.deploy_create2(DEVNET_ADMIN, contract.salt, &contract.init_code)
         };
+        planned(deployment::session_spec_checks())?;
         let validator = planned(deployment::session_key_validator(Address::ZERO))?;
         let usage_lens = planned(deployment::session_usage_lens())?;
         let registry = planned(deployment::policy_registry(DEVNET_ADMIN))?;

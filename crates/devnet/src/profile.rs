@@ -32,8 +32,11 @@ pub struct CallProfiler {
     pub frames: Vec<Frame>,
     /// Gas by (code address, opcode), not counting gas forwarded to sub-calls.
     pub opcode_gas: std::collections::BTreeMap<(Address, u8), (u64, u64)>,
+    /// Gas and count by (code address, program counter), not counting gas forwarded to
+    /// sub-calls: maps onto source lines with the compiler's source map.
+    pub pc_gas: std::collections::BTreeMap<(Address, usize), (u64, u64)>,
     open: Vec<usize>,
-    step: Option<(Address, u8, u64)>,
+    step: Option<(Address, u8, usize, u64)>,
 }
 
 impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for CallProfiler {
@@ -43,11 +46,16 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for CallProfiler {
             .bytecode_address()
             .copied()
             .unwrap_or_else(|| interp.input.target_address());
-        self.step = Some((code, interp.bytecode.opcode(), interp.gas.remaining()));
+        self.step = Some((
+            code,
+            interp.bytecode.opcode(),
+            interp.bytecode.pc(),
+            interp.gas.remaining(),
+        ));
     }
 
     fn step_end(&mut self, interp: &mut Interpreter<EthInterpreter>, _context: &mut CTX) {
-        if let Some((code, opcode, before)) = self.step.take() {
+        if let Some((code, opcode, pc, before)) = self.step.take() {
             // A call's step ends when the frame is set up, so its cost here is what the caller
             // pays (access, memory, forwarded gas); the forwarded part comes back on return and
             // is subtracted there.
@@ -55,6 +63,12 @@ impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for CallProfiler {
             let entry = self.opcode_gas.entry((code, opcode)).or_default();
             entry.0 += cost;
             entry.1 += 1;
+            // Call-family costs include the forwarded gas; the frames account for those.
+            if !matches!(opcode, 0xf1 | 0xf2 | 0xf4 | 0xfa) {
+                let entry = self.pc_gas.entry((code, pc)).or_default();
+                entry.0 += cost;
+                entry.1 += 1;
+            }
         }
     }
 

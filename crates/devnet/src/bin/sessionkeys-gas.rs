@@ -436,6 +436,18 @@ fn profile_s1(
             indent = 2 * frame.depth
         );
     }
+    // SESSIONKEYS_GAS_PCS=FILE: gas per program counter of every contract, for mapping onto
+    // source lines with the compiler's source map (docs/benchmarks.md, "Where S1 − S0 goes").
+    if let Ok(path) = std::env::var("SESSIONKEYS_GAS_PCS") {
+        let lines: Vec<String> = profiler
+            .pc_gas
+            .iter()
+            .map(|((code, pc), (gas, count))| format!("{code} {pc} {gas} {count}"))
+            .collect();
+        if let Err(e) = std::fs::write(&path, lines.join("\n") + "\n") {
+            eprintln!("error: cannot write {path}: {e}");
+        }
+    }
     let mut by_code: std::collections::BTreeMap<Address, Vec<(u8, u64, u64)>> = Default::default();
     for ((code, opcode), (gas, count)) in &profiler.opcode_gas {
         // Call-family costs include forwarded gas; the frames above show those.
