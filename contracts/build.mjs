@@ -60,6 +60,27 @@ for (const [sourceName, contracts] of Object.entries(output.contracts)) {
   }
 }
 
+// ERC-7562 OP-012: in validation, GAS is allowed only as the gas argument of a call, i.e. right
+// before CALL, CALLCODE, DELEGATECALL or STATICCALL. The optimizer schedules instructions, so a
+// source change can move a GAS away from its call; refuse such code in every contract that
+// runs during validation (the devnet's inspector catches it only on the paths a test runs).
+const VALIDATION_CONTRACTS = ["SessionKeyValidator", "SessionSpecChecks", "SessionAccount", "SessionAccountFactory"];
+const CALLS = new Set([0xf1, 0xf2, 0xf4, 0xfa]);
+for (const name of VALIDATION_CONTRACTS) {
+  const code = Buffer.from(JSON.parse(artifacts[name]).deployedBytecode.slice(2), "hex");
+  const stray = [];
+  for (let pc = 0; pc < code.length; ) {
+    const op = code[pc];
+    const next = pc + 1 + (op >= 0x60 && op <= 0x7f ? op - 0x5f : 0);
+    if (op === 0x5a && !CALLS.has(code[next])) stray.push(pc);
+    pc = next;
+  }
+  if (stray.length) {
+    console.error(`${name}: GAS not followed by a call at pc ${stray.join(", ")} (ERC-7562 OP-012); reorder the source around that call`);
+    process.exit(1);
+  }
+}
+
 if (check) {
   let stale = [];
   const committed = existsSync(outDir) ? readdirSync(outDir).filter((f) => f.endsWith(".json")) : [];

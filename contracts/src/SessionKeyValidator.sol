@@ -60,7 +60,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     uint256 internal constant HOST_FEE = 2;
     uint256 internal constant HOST_LEAF_ZERO = 3;
     /// @dev A hosted counter's used amount has the 136 bits above bit 120 of the header.
-    uint256 internal constant MAX_HOSTED = type(uint136).max;
+    uint256 internal constant MAX_HOSTED = 0xffffffffffffffffffffffffffffffffff; // type(uint136).max
 
     /// @dev Validation state carried through the checks of one userOp. `header` is the session's
     ///      header slot as charged so far (written once, at the end); `notModule` the last call
@@ -221,7 +221,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     uint256 internal constant F_VALID_UNTIL = 0x60;
     uint256 internal constant F_HEADER = 0x80;
     uint256 internal constant F_HOSTING = 0xa0;
-    uint256 internal constant F_FEE_AT = 0xc0;
+    uint256 internal constant F_SIGNER = 0xc0;
     uint256 internal constant F_OPS_AT = 0xe0;
     uint256 internal constant F_LEAF_AT = 0x100;
     uint256 internal constant F_POSITION = 0x120;
@@ -233,7 +233,27 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     uint256 internal constant F_SIGNATURE_VALID = 0x1e0;
     uint256 internal constant F_HEADER_SLOT = 0x200;
     uint256 internal constant F_PENDING = 0x220;
-    uint256 internal constant F_SIZE = 0x240;
+    uint256 internal constant F_LEAF_END = 0x240;
+    uint256 internal constant F_HEADER_END = 0x260;
+    uint256 internal constant F_POLICY_COUNT = 0x280;
+    uint256 internal constant F_SIZE = 0x2a0;
+    /// @dev Where the header starts in a use-mode signature: after mode (1) and timeHint (6).
+    uint256 internal constant SIGNATURE_HEADER_AT = 7;
+    /// @dev Where the fee limit starts in it: after signer (20), validAfter and validUntil (6 + 6).
+    uint256 internal constant FEE_LIMIT_AT = 39;
+    /// @dev Where a budget's counter lives, for the one-pass charge: its own slot; the header
+    ///      if the session hosts leaf zero's first limited budget and this is it and it fits; the
+    ///      header always (the op count); the header if the session hosts the fee.
+    uint256 internal constant HOST_MODE_OWN = 0;
+    uint256 internal constant HOST_MODE_LEAF = 1;
+    uint256 internal constant HOST_MODE_ALWAYS = 2;
+    uint256 internal constant HOST_MODE_FEE = 3;
+    /// @dev What a one-pass charge did: refused (a stored period after the hint's, or a count
+    ///      above its limit), nothing (unlimited), charged, or exceeded (nothing charged).
+    uint256 internal constant CHARGE_REFUSED = 0;
+    uint256 internal constant CHARGE_UNLIMITED = 1;
+    uint256 internal constant CHARGE_DONE = 2;
+    uint256 internal constant CHARGE_EXCEEDED = 3;
 
     /// @dev The common op in one pass over its bytes: use mode, one carried policy, one call
     ///      (`execute` in single mode), no paymaster. Every check of the precise path
@@ -253,12 +273,20 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         bytes calldata sig = userOp.signature;
         bytes calldata callData = userOp.callData;
         if (msg.sender != userOp.sender || userOp.paymasterAndData.length != 0) return (false, 0);
-        uint256 nonce = userOp.nonce;
+        uint256 executeSelector = uint32(ExecutionLib.EXECUTE_SELECTOR);
         uint256 f;
         bool ok;
-        // Assembly: one pass over the signature, its leaf, its proof and the execute layer with a
-        // bound check per field and no allocation, which the structured reader (PackedSpecLib,
-        // ExecutionLib) cannot do: it spends ~4 times the gas (docs/benchmarks.md). The frame
+        // Where readOp found the carried leaf and the header's end, for the hashes below.
+        uint256 leafPosition;
+        uint256 policies;
+        uint256 leafStart;
+        uint256 leafStop;
+        uint256 headerStop;
+        // Assembly: one pass over the signature's header, its leaf, the proof's length and the
+        // execute layer with a bound check per field and no allocation, which the structured
+        // reader (PackedSpecLib.readSignature, ExecutionLib) cannot do: its structs and arrays
+        // cost ~5k more on S1 (docs/benchmarks.md). The hashes and the signature check below are
+        // the library functions the precise path uses, not copies. The frame
         // at `f` is reserved (the free memory pointer moves past it) because the module check
         // below allocates. Reads past a bound are never used: each field is read after its
         // bound is checked. Covered by tests/differential.rs (verdicts and storage against the
@@ -269,7 +297,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                 if lt(o, len) {
                     let t := shr(248, calldataload(add(base, o)))
                     if lt(t, 3) {
-                        e := add(o, byte(t, 0x0121270000000000000000000000000000000000000000000000000000000000))
+                        e := add(o, byte(t, LIMIT_LENGTHS))
                         if gt(e, len) { e := 0 }
                     }
                 }
@@ -300,19 +328,19 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                 }
                 e := o
             }
-            function readOp(frame, base, len, cd, cdLength, opNonce, opHash) -> read {
+            function readOp(frame, base, len, cd, cdLength, executeSelector_) -> read {
                 // the shape first, so ops of another shape leave this pass at once: execute in
                 // single mode, a use-mode signature
                 if lt(cdLength, 100) { leave }
                 if calldataload(add(cd, 4)) { leave }
                 // mode (use), hint, header: signer ‖ validAfter ‖ validUntil in one word
-                if lt(len, 39) { leave }
+                if lt(len, FEE_LIMIT_AT) { leave }
                 if shr(248, calldataload(base)) { leave }
                 let hint := shr(208, calldataload(add(base, 1)))
-                let word := calldataload(add(base, 7))
+                let word := calldataload(add(base, SIGNATURE_HEADER_AT))
                 let validAfter := and(shr(48, word), 0xffffffffffff)
                 let validUntil := and(word, 0xffffffffffff)
-                let o := limitEnd(base, len, 39)
+                let o := limitEnd(base, len, FEE_LIMIT_AT)
                 if iszero(o) { leave }
                 if iszero(lt(o, len)) { leave }
                 let paymasterMode := shr(248, calldataload(add(base, o)))
@@ -342,37 +370,8 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                 let levels := 0
                 for {} lt(shl(levels, 1), n) {} { levels := add(levels, 1) }
                 if iszero(eq(add(leafEnd, add(shl(5, levels), 65)), len)) { leave }
-
-                // leaf hash, path to the root, session hash (docs/compact-signatures.md)
-                let m := mload(0x40)
-                mstore(m, shl(232, position))
-                calldatacopy(add(m, 3), add(base, leafAt), sub(leafEnd, leafAt))
-                let node := keccak256(m, add(3, sub(leafEnd, leafAt)))
-                mstore8(m, 1)
-                let p := position
-                for { let s := leafEnd } lt(s, sub(len, 65)) { s := add(s, 32) } {
-                    let sibling := calldataload(add(base, s))
-                    switch and(p, 1)
-                    case 0 {
-                        mstore(add(m, 1), node)
-                        mstore(add(m, 33), sibling)
-                    }
-                    default {
-                        mstore(add(m, 1), sibling)
-                        mstore(add(m, 33), node)
-                    }
-                    node := keccak256(m, 65)
-                    p := shr(1, p)
-                }
-                mstore8(m, 0x53)
-                calldatacopy(add(m, 1), add(base, 7), sub(headerEnd, 7))
-                mstore(add(m, sub(headerEnd, 6)), node)
-                let sessionHash := keccak256(m, add(sub(headerEnd, 7), 33))
-
-                // rule 19: the session's nonce lane
-                if iszero(eq(and(shr(64, opNonce), 0xffffffff), shr(224, sessionHash))) { leave }
                 // rule 1: execute(bytes32(0), abi-encoded single call), canonical
-                if iszero(eq(shr(224, calldataload(cd)), 0xe9ae5c53)) { leave }
+                if iszero(eq(shr(224, calldataload(cd)), executeSelector_)) { leave }
                 if iszero(eq(calldataload(add(cd, 36)), 0x40)) { leave }
                 let execLength := calldataload(add(cd, 68))
                 if gt(execLength, sub(cdLength, 100)) { leave }
@@ -380,71 +379,95 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                 if lt(execLength, 52) { leave }
                 // the hint inside the session's window
                 if or(lt(hint, validAfter), gt(hint, validUntil)) { leave }
-                // rule 14: active, of the account's current epoch
-                mstore(0, sessionHash)
-                mstore(0x20, _headers.slot)
-                mstore(0x20, keccak256(0, 0x40))
-                mstore(0, caller())
-                let headerSlot := keccak256(0, 0x40)
-                let header := sload(headerSlot)
-                if iszero(eq(and(header, 0xff), STATUS_ACTIVE)) { leave }
-                mstore(0x20, _epochs.slot)
-                if iszero(eq(and(shr(8, header), 0xffffffffffffffff), and(sload(keccak256(0, 0x40)), 0xffffffffffffffff))) {
-                    leave
-                }
-                // rule 10: the session key's signature of the userOp hash, session hash, hint and
-                // mode (ECDSALib: low s, v 27 or 28, a non-zero digest; else no signer)
-                mstore(m, opHash)
-                mstore(add(m, 0x20), sessionHash)
-                mstore(add(m, 0x40), hint)
-                mstore(add(m, 0x60), 0)
-                let digest := keccak256(m, 0x80)
-                let r := calldataload(add(base, sub(len, 65)))
-                let s := calldataload(add(base, sub(len, 33)))
-                let v := shr(248, calldataload(add(base, sub(len, 1))))
-                let recovered := 0
-                if and(
-                    and(iszero(iszero(digest)), iszero(gt(s, 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0))),
-                    or(eq(v, 27), eq(v, 28))
-                ) {
-                    mstore(m, digest)
-                    mstore(add(m, 0x20), v)
-                    mstore(add(m, 0x40), r)
-                    mstore(add(m, 0x60), s)
-                    mstore(0, 0)
-                    if iszero(staticcall(gas(), 1, m, 0x80, 0, 0x20)) { leave }
-                    recovered := mload(0)
-                }
                 // which budget the header slot hosts (docs/storage.md)
                 let hosting := HOST_LEAF_ZERO
                 if shr(248, calldataload(add(base, opsAt))) { hosting := HOST_OPS }
-                if and(eq(hosting, HOST_LEAF_ZERO), iszero(iszero(shr(248, calldataload(add(base, 39)))))) {
+                if and(eq(hosting, HOST_LEAF_ZERO), iszero(iszero(shr(248, calldataload(add(base, FEE_LIMIT_AT)))))) {
                     hosting := HOST_NONE
-                    if iszero(gt(calldataload(add(base, 40)), sub(shl(136, 1), 1))) { hosting := HOST_FEE }
+                    if iszero(gt(calldataload(add(base, add(FEE_LIMIT_AT, 1))), MAX_HOSTED)) { hosting := HOST_FEE }
                 }
 
-                mstore(add(frame, F_SESSION), sessionHash)
                 mstore(add(frame, F_HINT), hint)
+                mstore(add(frame, F_SIGNER), shr(96, word))
                 mstore(add(frame, F_VALID_AFTER), validAfter)
                 mstore(add(frame, F_VALID_UNTIL), validUntil)
-                mstore(add(frame, F_HEADER), header)
                 mstore(add(frame, F_HOSTING), hosting)
-                mstore(add(frame, F_FEE_AT), 39)
                 mstore(add(frame, F_OPS_AT), opsAt)
+                mstore(add(frame, F_HEADER_END), headerEnd)
                 mstore(add(frame, F_LEAF_AT), leafAt)
+                mstore(add(frame, F_LEAF_END), leafEnd)
                 mstore(add(frame, F_POSITION), position)
+                mstore(add(frame, F_POLICY_COUNT), n)
                 mstore(add(frame, F_CALL_COUNT), callCount)
                 mstore(add(frame, F_TARGET), shr(96, calldataload(add(cd, 100))))
                 mstore(add(frame, F_VALUE), calldataload(add(cd, 120)))
                 mstore(add(frame, F_DATA_AT), add(cd, 152))
                 mstore(add(frame, F_DATA_LENGTH), sub(execLength, 52))
-                mstore(add(frame, F_SIGNATURE_VALID), eq(recovered, shr(96, word)))
-                mstore(add(frame, F_HEADER_SLOT), headerSlot)
                 read := 1
             }
             f := mload(0x40)
             mstore(0x40, add(f, F_SIZE))
-            ok := readOp(f, sig.offset, sig.length, callData.offset, callData.length, nonce, userOpHash)
+            ok := readOp(f, sig.offset, sig.length, callData.offset, callData.length, executeSelector)
+            if ok {
+                leafPosition := mload(add(f, F_POSITION))
+                policies := mload(add(f, F_POLICY_COUNT))
+                leafStart := mload(add(f, F_LEAF_AT))
+                leafStop := mload(add(f, F_LEAF_END))
+                headerStop := mload(add(f, F_HEADER_END))
+            }
+        }
+        if (!ok) return (false, 0);
+        // The session hash and the key's signature as the precise path computes them: the bytes
+        // are read, so these cannot refuse (the proof's length is checked above).
+        bytes32 sessionHash = PackedSpecLib.hashSessionAt(
+            sig,
+            SIGNATURE_HEADER_AT,
+            headerStop,
+            PackedSpecLib.pathRoot(
+                policies,
+                leafPosition,
+                PackedSpecLib.leafHash(sig, leafPosition, leafStart, leafStop),
+                sig,
+                leafStop,
+                sig.length - 65
+            )
+        );
+        uint48 timeHint;
+        address signer;
+        // Assembly: two fields of the frame (above).
+        assembly ("memory-safe") {
+            timeHint := mload(add(f, F_HINT))
+            signer := mload(add(f, F_SIGNER))
+        }
+        bool signatureValid = ECDSALib.recover(
+            _sessionDigest(userOpHash, sessionHash, timeHint, MODE_USE), sig[sig.length - 65:]
+        ) == signer;
+        uint256 nonce = userOp.nonce;
+        // Assembly: rules 19 and 14 as _requireLane and _requireActive check them, answering
+        // instead of reverting; the header slot and its address go to the frame for the charges.
+        // Covered as the block above.
+        assembly ("memory-safe") {
+            ok := 0
+            mstore(0, sessionHash)
+            mstore(0x20, _headers.slot)
+            mstore(0x20, keccak256(0, 0x40))
+            mstore(0, caller())
+            let headerSlot := keccak256(0, 0x40)
+            let header := sload(headerSlot)
+            mstore(0x20, _epochs.slot)
+            if and(
+                eq(and(shr(64, nonce), 0xffffffff), shr(224, sessionHash)),
+                and(
+                    eq(and(header, 0xff), STATUS_ACTIVE),
+                    eq(and(shr(8, header), 0xffffffffffffffff), and(sload(keccak256(0, 0x40)), 0xffffffffffffffff))
+                )
+            ) {
+                mstore(add(f, F_SESSION), sessionHash)
+                mstore(add(f, F_HEADER), header)
+                mstore(add(f, F_HEADER_SLOT), headerSlot)
+                mstore(add(f, F_SIGNATURE_VALID), signatureValid)
+                ok := 1
+            }
         }
         if (!ok) return (false, 0);
         // Rule 6, as the precise path runs it (a self-revoke, a banned target: the precise path).
@@ -488,14 +511,13 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                     if lt(stored, periodId) { u := 0 }
                 }
             }
-            // Charges `amount` to the budget whose limit is at `limitAt` (counter `id`): state 0
-            // refused, 1 unlimited, 2 charged, 3 exceeded (nothing charged). `hostMode`: 0 its own
-            // slot, 1 the header if the session hosts leaf zero's budget and the limit fits, 2
-            // the header (the op count), 3 the header if the session hosts the fee.
+            // Charges `amount` to the budget whose limit is at `limitAt` (counter `id`) and
+            // answers a CHARGE_* state (nothing is charged unless CHARGE_DONE); `hostMode` says
+            // where its counter lives (the HOST_MODE_* constants).
             function charge(frame, base, pending, limitAt, id, amount, hostMode) -> state {
                 let limitType := shr(248, calldataload(add(base, limitAt)))
                 if iszero(limitType) {
-                    state := 1
+                    state := CHARGE_UNLIMITED
                     leave
                 }
                 let limit := calldataload(add(base, add(limitAt, 1)))
@@ -503,10 +525,10 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                 if eq(limitType, LIMIT_ALLOWANCE) { period := shr(208, calldataload(add(base, add(limitAt, 33)))) }
                 let hosting := mload(add(frame, F_HOSTING))
                 let hosted := or(
-                    eq(hostMode, 2),
+                    eq(hostMode, HOST_MODE_ALWAYS),
                     or(
-                        and(eq(hostMode, 1), and(eq(hosting, HOST_LEAF_ZERO), iszero(gt(limit, sub(shl(136, 1), 1))))),
-                        and(eq(hostMode, 3), eq(hosting, HOST_FEE))
+                        and(eq(hostMode, HOST_MODE_LEAF), and(eq(hosting, HOST_LEAF_ZERO), iszero(gt(limit, MAX_HOSTED)))),
+                        and(eq(hostMode, HOST_MODE_FEE), eq(hosting, HOST_FEE))
                     )
                 )
                 let header := mload(add(frame, F_HEADER))
@@ -523,13 +545,13 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                     slot := keccak256(0, 0x40)
                     let packed := sload(slot)
                     stored := shr(208, packed)
-                    used := and(packed, sub(shl(208, 1), 1))
+                    used := and(packed, MAX_LIMIT)
                 }
                 let ok, periodId, u := inPeriod(frame, period, stored, used)
                 if iszero(ok) { leave }
                 if gt(u, limit) { leave }
                 if gt(amount, sub(limit, u)) {
-                    state := 3
+                    state := CHARGE_EXCEEDED
                     leave
                 }
                 switch hosted
@@ -543,13 +565,14 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                     mstore(add(pending, add(0x40, shl(6, count))), or(shl(208, periodId), add(u, amount)))
                     mstore(pending, add(count, 1))
                 }
-                state := 2
+                state := CHARGE_DONE
             }
             function skipLimit(base, o) -> e {
-                e := add(o, byte(shr(248, calldataload(add(base, o))), 0x0121270000000000000000000000000000000000000000000000000000000000))
+                e := add(o, byte(shr(248, calldataload(add(base, o))), LIMIT_LENGTHS))
             }
             // A budget to charge, in the list at `list` (the free memory pointer): its limit's
-            // offset, counter id, amount and host mode (0 for a leaf budget, decided in order).
+            // offset, counter id, amount and host mode (HOST_MODE_LEAF for each budget of the
+            // leaf: whether it may be hosted is decided in order, below).
             function push(list, limitAt, id, amount, mode) {
                 let count := mload(list)
                 let at := add(list, add(0x20, shl(7, count)))
@@ -581,9 +604,9 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                     if gt(value, calldataload(add(base, add(leafAt, 24)))) { leave }
                     let id := shl(16, position)
                     let o := add(leafAt, 56)
-                    push(list, o, or(shl(32, COUNTER_CALL_VALUE), id), value, 0)
+                    push(list, o, or(shl(32, COUNTER_CALL_VALUE), id), value, HOST_MODE_LEAF)
                     o := skipLimit(base, o)
-                    push(list, o, or(shl(32, COUNTER_CALL_COUNT), id), 1, 0)
+                    push(list, o, or(shl(32, COUNTER_CALL_COUNT), id), 1, HOST_MODE_LEAF)
                     o := skipLimit(base, o)
                     let count := shr(248, calldataload(add(base, o)))
                     o := add(o, 1)
@@ -619,7 +642,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                             default { holds := iszero(eq(w, ref)) }
                         }
                         if iszero(holds) { leave }
-                        push(list, limitAt, or(or(shl(32, COUNTER_CONSTRAINT_SUM), id), c), w, 0)
+                        push(list, limitAt, or(or(shl(32, COUNTER_CONSTRAINT_SUM), id), c), w, HOST_MODE_LEAF)
                         o := skipLimit(base, limitAt)
                     }
                 }
@@ -628,17 +651,17 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                     if dataLength { leave }
                     if iszero(eq(shr(96, calldataload(add(base, leafAt))), target)) { leave }
                     if gt(value, calldataload(add(base, add(leafAt, 20)))) { leave }
-                    push(list, add(leafAt, 52), or(shl(32, COUNTER_TRANSFER_VALUE), shl(16, sub(position, callCount))), value, 0)
+                    push(list, add(leafAt, 52), or(shl(32, COUNTER_TRANSFER_VALUE), shl(16, sub(position, callCount))), value, HOST_MODE_LEAF)
                 }
                 // the op count, hosted whenever limited
-                push(list, mload(add(frame, F_OPS_AT)), shl(32, COUNTER_OPS), 1, 2)
+                push(list, mload(add(frame, F_OPS_AT)), shl(32, COUNTER_OPS), 1, HOST_MODE_ALWAYS)
                 // rule 11: the fee budget at the full prefund (no paymaster here)
-                if shr(248, calldataload(add(base, 39))) {
+                if shr(248, calldataload(add(base, FEE_LIMIT_AT))) {
                     if gt(extraGas, 0xffffffffffffffffffffffffffffffff) { leave }
                     let units := add(extraGas, add(shr(128, limits), and(limits, 0xffffffffffffffffffffffffffffffff)))
                     let prefund := mul(feePerGas, units)
                     if feePerGas { if iszero(eq(div(prefund, feePerGas), units)) { leave } }
-                    push(list, 39, shl(32, COUNTER_FEE), prefund, 3)
+                    push(list, FEE_LIMIT_AT, shl(32, COUNTER_FEE), prefund, HOST_MODE_FEE)
                 }
                 // the charges; pending writes go after the list
                 let count := mload(list)
@@ -649,13 +672,16 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                     let at := add(list, add(0x20, shl(7, i)))
                     let mode := mload(add(at, 0x60))
                     let hostMode := mode
-                    if iszero(mode) { hostMode := host }
+                    // a leaf budget after the leaf's first limited one keeps its own slot
+                    if and(eq(mode, HOST_MODE_LEAF), iszero(host)) { hostMode := HOST_MODE_OWN }
                     let state := charge(frame, base, pending, mload(at), mload(add(at, 0x20)), mload(add(at, 0x40)), hostMode)
-                    if iszero(state) { leave }
+                    if eq(state, CHARGE_REFUSED) { leave }
                     // rule 12: with a wrong signature an exceeded fee budget is not charged and
                     // not reported
-                    if eq(state, 3) { if or(lt(mode, 3), mload(add(frame, F_SIGNATURE_VALID))) { leave } }
-                    if and(iszero(mode), eq(state, 2)) { host := 0 }
+                    if eq(state, CHARGE_EXCEEDED) {
+                        if or(iszero(eq(mode, HOST_MODE_FEE)), mload(add(frame, F_SIGNATURE_VALID))) { leave }
+                    }
+                    if and(eq(mode, HOST_MODE_LEAF), eq(state, CHARGE_DONE)) { host := 0 }
                 }
                 mstore(add(frame, F_PENDING), pending)
                 done := 1
@@ -730,7 +756,10 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         if (address(REGISTRY) != address(0)) revert RegistryRequiresOnchainEnable();
         SpecHeader memory h = carried.header;
         bytes calldata spec = sig[h.start:carried.specEnd];
-        SPEC_CHECKS.validateSpec(spec);
+        // One call checks the spec (rules 4, 9, 17, 21) and hashes what the owner signed; the
+        // digest is used below, after the status and epoch checks.
+        bytes32 chainsHash = SessionHashLib.hashPackedChains(sig, carried.chainsAt, carried.chainCount);
+        bytes32 digest = SPEC_CHECKS.validatedEnableDigest(address(this), ctx.account, spec, chainsHash);
         _validateTargets(ctx.account, sig, h, carried.offsets);
         if (uint8(header) != STATUS_NONE) {
             // Rule 15: already enabled (by an earlier first use, say) — proceed, charged once.
@@ -741,9 +770,6 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         uint64 signedEpoch = _signedPackedEpoch(sig, carried.chainsAt, carried.chainCount);
         if (signedEpoch != epoch) revert EnableEpochMismatch(signedEpoch, epoch);
 
-        bytes32 digest = SPEC_CHECKS.enableDigest(
-            address(this), ctx.account, spec, SessionHashLib.hashPackedChains(sig, carried.chainsAt, carried.chainCount)
-        );
         ownerApproved =
             _isOwnerSignature(ctx.account, digest, sig[carried.ownerSignatureAt:carried.ownerSignatureEnd]);
         emit SessionEnabled(ctx.account, ctx.sessionHash, spec);

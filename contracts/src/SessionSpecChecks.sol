@@ -44,6 +44,18 @@ contract SessionSpecChecks {
         return SessionHashLib.enableDigest(validator, account, spec, h, offsets, chainsHash);
     }
 
+    /// @notice validateSpec, then enableDigest, reading the spec once (first-use enable needs
+    ///         both).
+    function validatedEnableDigest(address validator, address account, bytes calldata spec, bytes32 chainsHash)
+        external
+        pure
+        returns (bytes32)
+    {
+        (SpecHeader memory h, uint256[] memory offsets,) = PackedSpecLib.readSpec(spec);
+        _validateSpec(spec, h, offsets);
+        return SessionHashLib.enableDigest(validator, account, spec, h, offsets, chainsHash);
+    }
+
     /// @dev Rules 4, 9, 17 and 21: refuse degenerate specs, at every enable (on-chain and first
     ///      use), over the packed spec in `data` (header `h`, leaves at `offsets`).
     function _validateSpec(bytes calldata data, SpecHeader memory h, uint256[] memory offsets) internal pure {

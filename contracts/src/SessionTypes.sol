@@ -46,12 +46,17 @@ uint8 constant COUNTER_CALL_COUNT = 3;
 uint8 constant COUNTER_CONSTRAINT_SUM = 4;
 uint8 constant COUNTER_TRANSFER_VALUE = 5;
 
+/// @dev A packed usage limit's length by its type, one byte each from the high end: 1
+///      (unlimited), 33 (lifetime), 39 (allowance), 0 for an unknown type: `byte(limitType, ·)`
+///      in assembly (docs/compact-signatures.md).
+uint256 constant LIMIT_LENGTHS = 0x0121270000000000000000000000000000000000000000000000000000000000;
+
 /// @dev Hardening rule 9: the shortest period of an allowance.
 uint48 constant MIN_PERIOD = 60;
 /// @dev The most values a OneOf constraint may list.
 uint256 constant MAX_ONE_OF = 16;
 /// @dev Counters are stored in 208 bits beside a 48-bit period id.
-uint256 constant MAX_LIMIT = type(uint208).max;
+uint256 constant MAX_LIMIT = 0xffffffffffffffffffffffffffffffffffffffffffffffffffff; // type(uint208).max: a literal, so assembly can name it
 
 /// @notice A budget: unlimited, a lifetime total, or an allowance that resets every `period`
 ///         seconds in fixed windows floor(t / period).

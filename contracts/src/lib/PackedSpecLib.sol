@@ -86,7 +86,7 @@ library PackedSpecLib {
             let limitType := shr(248, calldataload(add(data.offset, o)))
             // The limit's length by its type: 1 (unlimited), 33 (lifetime), 39 (allowance), and
             // 0 for an unknown type (refused below).
-            end := add(o, byte(limitType, 0x0121270000000000000000000000000000000000000000000000000000000000))
+            end := add(o, byte(limitType, LIMIT_LENGTHS))
             // Out of form: the type byte is missing or unknown, or a field is cut short. The
             // refusal names the first field that is: the type byte, the limit, then the period.
             if or(or(iszero(lt(o, len)), gt(limitType, 2)), gt(end, len)) {
@@ -351,9 +351,17 @@ library PackedSpecLib {
     }
 
     /// @return s keccak256(0x53 ‖ header bytes ‖ root), the session's identity.
-    function hashSession(bytes calldata data, SpecHeader memory h, bytes32 root) internal pure returns (bytes32 s) {
-        uint256 start = h.start;
-        uint256 length = h.end - start;
+    function hashSession(bytes calldata data, SpecHeader memory h, bytes32 root) internal pure returns (bytes32) {
+        return hashSessionAt(data, h.start, h.end, root);
+    }
+
+    /// @return s keccak256(0x53 ‖ data[start:end] ‖ root), for the header at data[start:end].
+    function hashSessionAt(bytes calldata data, uint256 start, uint256 end, bytes32 root)
+        internal
+        pure
+        returns (bytes32 s)
+    {
+        uint256 length = end - start;
         // Assembly: as in leafHash.
         assembly ("memory-safe") {
             let m := mload(0x40)

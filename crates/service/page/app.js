@@ -6,7 +6,7 @@ import { loadEngine, EngineError } from './engine/index.mjs';
 
 /** The session validator: one deployment at the same address on every chain (the service's
  * tests check it against sessionkeys' deployment). */
-export const VALIDATOR = '0xfd04cc0df3a4a98878d3542d10c1cb3c8a0aa2a3';
+export const VALIDATOR = '0x6a2c2e2fba5912266c337367dd8b557ea19ecd99';
 /** The selector of the validator's `epochOf(address)`, read through the wallet. */
 export const EPOCH_OF = '0x582805d9';
 const DECIMALS = '0x313ce567'; // decimals()
