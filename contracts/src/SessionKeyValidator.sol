@@ -545,7 +545,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                     slot := keccak256(0, 0x40)
                     let packed := sload(slot)
                     stored := shr(208, packed)
-                    used := and(packed, MAX_LIMIT)
+                    used := and(packed, sub(shl(208, 1), 1)) // MAX_LIMIT (not a literal: assembly cannot name it)
                 }
                 let ok, periodId, u := inPeriod(frame, period, stored, used)
                 if iszero(ok) { leave }

@@ -56,7 +56,7 @@ uint48 constant MIN_PERIOD = 60;
 /// @dev The most values a OneOf constraint may list.
 uint256 constant MAX_ONE_OF = 16;
 /// @dev Counters are stored in 208 bits beside a 48-bit period id.
-uint256 constant MAX_LIMIT = 0xffffffffffffffffffffffffffffffffffffffffffffffffffff; // type(uint208).max: a literal, so assembly can name it
+uint256 constant MAX_LIMIT = type(uint208).max;
 
 /// @notice A budget: unlimited, a lifetime total, or an allowance that resets every `period`
 ///         seconds in fixed windows floor(t / period).
