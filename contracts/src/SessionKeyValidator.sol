@@ -34,13 +34,13 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     uint256 internal constant SIG_VALIDATION_FAILED = 1;
     bytes4 internal constant ERC1271_INVALID = 0xffffffff;
 
-    /// @notice The EntryPoints whose `withdrawTo` would drain the deposit (rule 6).
-    address public immutable ENTRY_POINT_V07;
-    address public immutable ENTRY_POINT_V08;
-    /// @notice The PolicyRegistry, or address(0) when this validator runs without one.
-    IPolicyRegistry public immutable REGISTRY;
-    /// @notice The enable-time checks and the enable digest (SessionSpecChecks).
-    SessionSpecChecks public immutable SPEC_CHECKS;
+    /// @dev The EntryPoints whose `withdrawTo` would drain the deposit (rule 6).
+    address internal immutable ENTRY_POINT_V07;
+    address internal immutable ENTRY_POINT_V08;
+    /// @dev The PolicyRegistry, or address(0) when this validator runs without one.
+    IPolicyRegistry internal immutable REGISTRY;
+    /// @dev The enable-time checks and the enable digest (SessionSpecChecks).
+    SessionSpecChecks internal immutable SPEC_CHECKS;
 
     /// @dev header = status (bits 0..7) | epoch (8..71) | the hosted counter: period id (72..119) |
     ///      used (120..255). The hosted counter is the session's first limited budget among the op
@@ -86,6 +86,18 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         ENTRY_POINT_V08 = entryPointV08;
         REGISTRY = registry;
         SPEC_CHECKS = specChecks;
+    }
+
+    /// @inheritdoc ISessionKeyValidator
+    /// @dev One getter instead of four public immutables: every public function whose selector
+    ///      sorts before validateUserOp's adds a comparison to the dispatcher of every op
+    ///      (docs/decisions.md).
+    function settings()
+        external
+        view
+        returns (address entryPointV07, address entryPointV08, address registry, address specChecks)
+    {
+        return (ENTRY_POINT_V07, ENTRY_POINT_V08, address(REGISTRY), address(SPEC_CHECKS));
     }
 
     // ---------------------------------------------------------------- ERC-7579 module
@@ -215,6 +227,8 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     // ---------------------------------------------------------------- the common op, in one pass
 
     /// @dev Offsets of the fields of the common-op frame (memory reserved by _validateCommonOp).
+    ///      The list of budgets to charge follows the frame: a count, then four words per budget
+    ///      (its limit's offset in the signature, counter id, amount and HOST_MODE_*).
     uint256 internal constant F_SESSION = 0x00;
     uint256 internal constant F_HINT = 0x20;
     uint256 internal constant F_VALID_AFTER = 0x40;
@@ -222,21 +236,18 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     uint256 internal constant F_HEADER = 0x80;
     uint256 internal constant F_HOSTING = 0xa0;
     uint256 internal constant F_SIGNER = 0xc0;
-    uint256 internal constant F_OPS_AT = 0xe0;
-    uint256 internal constant F_LEAF_AT = 0x100;
-    uint256 internal constant F_POSITION = 0x120;
-    uint256 internal constant F_CALL_COUNT = 0x140;
-    uint256 internal constant F_TARGET = 0x160;
-    uint256 internal constant F_VALUE = 0x180;
-    uint256 internal constant F_DATA_AT = 0x1a0;
-    uint256 internal constant F_DATA_LENGTH = 0x1c0;
-    uint256 internal constant F_SIGNATURE_VALID = 0x1e0;
-    uint256 internal constant F_HEADER_SLOT = 0x200;
-    uint256 internal constant F_PENDING = 0x220;
-    uint256 internal constant F_LEAF_END = 0x240;
-    uint256 internal constant F_HEADER_END = 0x260;
-    uint256 internal constant F_POLICY_COUNT = 0x280;
-    uint256 internal constant F_SIZE = 0x2a0;
+    uint256 internal constant F_LEAF_AT = 0xe0;
+    uint256 internal constant F_POSITION = 0x100;
+    uint256 internal constant F_TARGET = 0x120;
+    uint256 internal constant F_VALUE = 0x140;
+    uint256 internal constant F_DATA_AT = 0x160;
+    uint256 internal constant F_DATA_LENGTH = 0x180;
+    uint256 internal constant F_SIGNATURE_VALID = 0x1a0;
+    uint256 internal constant F_HEADER_SLOT = 0x1c0;
+    uint256 internal constant F_LEAF_END = 0x1e0;
+    uint256 internal constant F_HEADER_END = 0x200;
+    uint256 internal constant F_POLICY_COUNT = 0x220;
+    uint256 internal constant F_LIST = 0x240;
     /// @dev Where the header starts in a use-mode signature: after mode (1) and timeHint (6).
     uint256 internal constant SIGNATURE_HEADER_AT = 7;
     /// @dev Where the fee limit starts in it: after signer (20), validAfter and validUntil (6 + 6).
@@ -249,11 +260,10 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     uint256 internal constant HOST_MODE_ALWAYS = 2;
     uint256 internal constant HOST_MODE_FEE = 3;
     /// @dev What a one-pass charge did: refused (a stored period after the hint's, or a count
-    ///      above its limit), nothing (unlimited), charged, or exceeded (nothing charged).
+    ///      above its limit), charged, or exceeded (nothing charged).
     uint256 internal constant CHARGE_REFUSED = 0;
-    uint256 internal constant CHARGE_UNLIMITED = 1;
-    uint256 internal constant CHARGE_DONE = 2;
-    uint256 internal constant CHARGE_EXCEEDED = 3;
+    uint256 internal constant CHARGE_DONE = 1;
+    uint256 internal constant CHARGE_EXCEEDED = 2;
 
     /// @dev The common op in one pass over its bytes: use mode, one carried policy, one call
     ///      (`execute` in single mode), no paymaster. Every check of the precise path
@@ -282,12 +292,14 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         uint256 leafStart;
         uint256 leafStop;
         uint256 headerStop;
-        // Assembly: one pass over the signature's header, its leaf, the proof's length and the
-        // execute layer with a bound check per field and no allocation, which the structured
-        // reader (PackedSpecLib.readSignature, ExecutionLib) cannot do: its structs and arrays
-        // cost ~5k more on S1 (docs/benchmarks.md). The hashes and the signature check below are
-        // the library functions the precise path uses, not copies. The frame
-        // at `f` is reserved (the free memory pointer moves past it) because the module check
+        // Assembly: one pass over the execute layer, the signature's header and its leaf, with a
+        // bound check per field and no allocation, which the structured reader
+        // (PackedSpecLib.readSignature, ExecutionLib) cannot do: its structs and arrays cost ~5k
+        // more on S1 (docs/benchmarks.md). The leaf's policy is matched against the call as it is
+        // read (rules 1, 2, 3), and only its limited budgets are listed for the charges, so an
+        // unlimited budget costs one byte read. The hashes and the signature check below are
+        // the library functions the precise path uses, not copies. The frame and the list at
+        // `f` are reserved (the free memory pointer moves past them) because the module check
         // below allocates. Reads past a bound are never used: each field is read after its
         // bound is checked. Covered by tests/differential.rs (verdicts and storage against the
         // engine on random ops) and every session test.
@@ -302,44 +314,162 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                     }
                 }
             }
-            // The end of the call policy leaf at `o`, or 0 when it is out of form.
-            function callLeafEnd(base, len, o) -> e {
-                if gt(add(o, 57), len) { leave }
-                o := limitEnd(base, len, add(o, 56))
+            // Lists the budget whose limit (in form) is at `limitAt` when it is limited. The
+            // leaf's first limited budget may be hosted when the leaf is at position 0; its
+            // others keep their own slots (docs/storage.md).
+            function listLeafBudget(frame, base, limitAt, id, amount) {
+                if shr(248, calldataload(add(base, limitAt))) {
+                    let list := add(frame, F_LIST)
+                    let count := mload(list)
+                    let mode := HOST_MODE_OWN
+                    if iszero(or(count, mload(add(frame, F_POSITION)))) { mode := HOST_MODE_LEAF }
+                    listBudget(list, count, limitAt, id, amount, mode)
+                }
+            }
+            function listBudget(list, count, limitAt, id, amount, mode) {
+                let at := add(list, add(0x20, shl(7, count)))
+                mstore(at, limitAt)
+                mstore(add(at, 0x20), id)
+                mstore(add(at, 0x40), amount)
+                mstore(add(at, 0x60), mode)
+                mstore(list, add(count, 1))
+            }
+            // The call policy leaf at `o`, matched against the call (rules 2 and 3): its end, or
+            // 0 when it is out of form or refuses the call.
+            function callLeaf(frame, base, len, o) -> e {
+                if gt(add(o, 56), len) { leave }
+                let dataLength := mload(add(frame, F_DATA_LENGTH))
+                if lt(dataLength, 4) { leave }
+                let dataAt := mload(add(frame, F_DATA_AT))
+                // target ‖ selector, then the value cap
+                if iszero(eq(shr(64, calldataload(add(base, o))), or(shl(32, mload(add(frame, F_TARGET))), shr(224, calldataload(dataAt))))) {
+                    leave
+                }
+                let value := mload(add(frame, F_VALUE))
+                if gt(value, calldataload(add(base, add(o, 24)))) { leave }
+                let id := shl(16, mload(add(frame, F_POSITION)))
+                let limitAt := add(o, 56)
+                o := limitEnd(base, len, limitAt)
                 if iszero(o) { leave }
+                listLeafBudget(frame, base, limitAt, or(shl(32, COUNTER_CALL_VALUE), id), value)
+                limitAt := o
                 o := limitEnd(base, len, o)
                 if iszero(o) { leave }
+                listLeafBudget(frame, base, limitAt, or(shl(32, COUNTER_CALL_COUNT), id), 1)
                 if iszero(lt(o, len)) { leave }
                 let count := shr(248, calldataload(add(base, o)))
                 o := add(o, 1)
                 for { let c := 0 } lt(c, count) { c := add(c, 1) } {
+                    // condition (1) ‖ argument index (4) ‖ bits (2)
                     if gt(add(o, 7), len) { leave }
-                    let condition := shr(248, calldataload(add(base, o)))
+                    let head := shr(200, calldataload(add(base, o)))
+                    let condition := shr(48, head)
                     if gt(condition, COND_ONE_OF) { leave }
-                    switch eq(condition, COND_ONE_OF)
-                    case 1 {
+                    let required := add(4, shl(5, add(and(shr(16, head), 0xffffffff), 1)))
+                    if lt(dataLength, required) { leave }
+                    let w := calldataload(add(dataAt, sub(required, 32)))
+                    let bits := and(head, 0xffff)
+                    if and(lt(bits, 256), iszero(iszero(shr(bits, w)))) { leave }
+                    let holds := 0
+                    switch condition
+                    case 7 {
+                        // COND_ONE_OF: a count, then that many words
                         if iszero(lt(add(o, 7), len)) { leave }
-                        o := add(add(o, 8), shl(5, shr(248, calldataload(add(base, add(o, 7))))))
+                        limitAt := add(add(o, 8), shl(5, shr(248, calldataload(add(base, add(o, 7))))))
+                        if gt(limitAt, len) { leave }
+                        for { let at := add(o, 8) } lt(at, limitAt) { at := add(at, 32) } {
+                            if eq(calldataload(add(base, at)), w) {
+                                holds := 1
+                                break
+                            }
+                        }
                     }
-                    default { o := add(o, 39) }
-                    if gt(o, len) { leave }
-                    o := limitEnd(base, len, o)
+                    default {
+                        // one reference word
+                        limitAt := add(o, 39)
+                        if gt(limitAt, len) { leave }
+                        let ref := calldataload(add(base, add(o, 7)))
+                        switch condition
+                        case 0 { holds := 1 }
+                        case 1 { holds := eq(w, ref) }
+                        case 2 { holds := gt(w, ref) }
+                        case 3 { holds := lt(w, ref) }
+                        case 4 { holds := iszero(lt(w, ref)) }
+                        case 5 { holds := iszero(gt(w, ref)) }
+                        default { holds := iszero(eq(w, ref)) }
+                    }
+                    if iszero(holds) { leave }
+                    o := limitEnd(base, len, limitAt)
                     if iszero(o) { leave }
+                    listLeafBudget(frame, base, limitAt, or(or(shl(32, COUNTER_CONSTRAINT_SUM), id), c), w)
                 }
                 e := o
             }
-            function readOp(frame, base, len, cd, cdLength, executeSelector_) -> read {
-                // the shape first, so ops of another shape leave this pass at once: execute in
-                // single mode, a use-mode signature
+            // The transfer policy leaf at `o` (a plain transfer): its end, or 0 when it is out of
+            // form or refuses the call.
+            function transferLeaf(frame, base, len, o, transferIndex) -> e {
+                if gt(add(o, 52), len) { leave }
+                if mload(add(frame, F_DATA_LENGTH)) { leave }
+                if iszero(eq(shr(96, calldataload(add(base, o))), mload(add(frame, F_TARGET)))) { leave }
+                let value := mload(add(frame, F_VALUE))
+                if gt(value, calldataload(add(base, add(o, 20)))) { leave }
+                let limitAt := add(o, 52)
+                e := limitEnd(base, len, limitAt)
+                if e { listLeafBudget(frame, base, limitAt, or(shl(32, COUNTER_TRANSFER_VALUE), shl(16, transferIndex)), value) }
+            }
+            // The session's fee budget at the full prefund (rule 11; no paymaster here), listed
+            // when limited; 0 when the prefund cannot be computed as the precise path does.
+            function listFee(frame, base, op) -> listed {
+                listed := 1
+                if shr(248, calldataload(add(base, FEE_LIMIT_AT))) {
+                    let extraGas := calldataload(add(op, 0xa0))
+                    if gt(extraGas, 0xffffffffffffffffffffffffffffffff) {
+                        listed := 0
+                        leave
+                    }
+                    let limits := calldataload(add(op, 0x80))
+                    let feePerGas := and(calldataload(add(op, 0xc0)), 0xffffffffffffffffffffffffffffffff)
+                    let units := add(extraGas, add(shr(128, limits), and(limits, 0xffffffffffffffffffffffffffffffff)))
+                    let prefund := mul(feePerGas, units)
+                    if feePerGas {
+                        if iszero(eq(div(prefund, feePerGas), units)) {
+                            listed := 0
+                            leave
+                        }
+                    }
+                    let list := add(frame, F_LIST)
+                    listBudget(list, mload(list), FEE_LIMIT_AT, shl(32, COUNTER_FEE), prefund, HOST_MODE_FEE)
+                }
+            }
+            function readOp(frame, base, len, cd, cdLength, executeSelector_, op) -> read {
+                // rule 1, first, so ops of another shape leave this pass at once: execute in
+                // single mode with one canonically encoded call of target ‖ value ‖ data
                 if lt(cdLength, 100) { leave }
                 if calldataload(add(cd, 4)) { leave }
-                // mode (use), hint, header: signer ‖ validAfter ‖ validUntil in one word
+                if iszero(eq(shr(224, calldataload(cd)), executeSelector_)) { leave }
+                if iszero(eq(calldataload(add(cd, 36)), 0x40)) { leave }
+                let execLength := calldataload(add(cd, 68))
+                if gt(execLength, sub(cdLength, 100)) { leave }
+                if iszero(eq(add(100, and(add(execLength, 31), not(31))), cdLength)) { leave }
+                if lt(execLength, 52) { leave }
+                mstore(add(frame, F_TARGET), shr(96, calldataload(add(cd, 100))))
+                mstore(add(frame, F_VALUE), calldataload(add(cd, 120)))
+                mstore(add(frame, F_DATA_AT), add(cd, 152))
+                mstore(add(frame, F_DATA_LENGTH), sub(execLength, 52))
+                // a use-mode signature: mode, hint, then signer ‖ validAfter ‖ validUntil in one
+                // word, with the hint inside the session's window
                 if lt(len, FEE_LIMIT_AT) { leave }
                 if shr(248, calldataload(base)) { leave }
                 let hint := shr(208, calldataload(add(base, 1)))
                 let word := calldataload(add(base, SIGNATURE_HEADER_AT))
                 let validAfter := and(shr(48, word), 0xffffffffffff)
                 let validUntil := and(word, 0xffffffffffff)
+                if or(lt(hint, validAfter), gt(hint, validUntil)) { leave }
+                mstore(add(frame, F_HINT), hint)
+                mstore(add(frame, F_SIGNER), shr(96, word))
+                mstore(add(frame, F_VALID_AFTER), validAfter)
+                mstore(add(frame, F_VALID_UNTIL), validUntil)
+                // the fee limit, the paymaster mode, the op-count limit
                 let o := limitEnd(base, len, FEE_LIMIT_AT)
                 if iszero(o) { leave }
                 if iszero(lt(o, len)) { leave }
@@ -350,7 +480,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                 let opsAt := o
                 o := limitEnd(base, len, o)
                 if iszero(o) { leave }
-                // callCount, transferCount, salt, k, the one position
+                // callCount, transferCount, salt, k (one carried policy), its position
                 if gt(add(o, 40), len) { leave }
                 let counts := shr(224, calldataload(add(base, o)))
                 let callCount := shr(16, counts)
@@ -360,55 +490,45 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                 if iszero(eq(shr(240, calldataload(add(base, headerEnd))), 1)) { leave }
                 let position := shr(240, calldataload(add(base, add(headerEnd, 2))))
                 if iszero(lt(position, n)) { leave }
+                mstore(add(frame, F_POSITION), position)
+                // which budget the header slot hosts (docs/storage.md)
+                let opsLimited := shr(248, calldataload(add(base, opsAt)))
+                let hosting := HOST_LEAF_ZERO
+                if opsLimited { hosting := HOST_OPS }
+                if and(eq(hosting, HOST_LEAF_ZERO), iszero(iszero(shr(248, calldataload(add(base, FEE_LIMIT_AT)))))) {
+                    hosting := HOST_NONE
+                    if iszero(gt(calldataload(add(base, add(FEE_LIMIT_AT, 1))), MAX_HOSTED)) { hosting := HOST_FEE }
+                }
+                mstore(add(frame, F_HOSTING), hosting)
+                // the leaf, matched against the call as it is read, its budgets listed
+                mstore(add(frame, F_LIST), 0)
                 let leafAt := add(headerEnd, 4)
                 let leafEnd := 0
                 switch lt(position, callCount)
-                case 1 { leafEnd := callLeafEnd(base, len, leafAt) }
-                default { if iszero(gt(add(leafAt, 52), len)) { leafEnd := limitEnd(base, len, add(leafAt, 52)) } }
+                case 1 { leafEnd := callLeaf(frame, base, len, leafAt) }
+                default { leafEnd := transferLeaf(frame, base, len, leafAt, sub(position, callCount)) }
                 if iszero(leafEnd) { leave }
                 // the proof: one sibling per level, then the 65-byte session-key signature
                 let levels := 0
                 for {} lt(shl(levels, 1), n) {} { levels := add(levels, 1) }
                 if iszero(eq(add(leafEnd, add(shl(5, levels), 65)), len)) { leave }
-                // rule 1: execute(bytes32(0), abi-encoded single call), canonical
-                if iszero(eq(shr(224, calldataload(cd)), executeSelector_)) { leave }
-                if iszero(eq(calldataload(add(cd, 36)), 0x40)) { leave }
-                let execLength := calldataload(add(cd, 68))
-                if gt(execLength, sub(cdLength, 100)) { leave }
-                if iszero(eq(add(100, and(add(execLength, 31), not(31))), cdLength)) { leave }
-                if lt(execLength, 52) { leave }
-                // the hint inside the session's window
-                if or(lt(hint, validAfter), gt(hint, validUntil)) { leave }
-                // which budget the header slot hosts (docs/storage.md)
-                let hosting := HOST_LEAF_ZERO
-                if shr(248, calldataload(add(base, opsAt))) { hosting := HOST_OPS }
-                if and(eq(hosting, HOST_LEAF_ZERO), iszero(iszero(shr(248, calldataload(add(base, FEE_LIMIT_AT)))))) {
-                    hosting := HOST_NONE
-                    if iszero(gt(calldataload(add(base, add(FEE_LIMIT_AT, 1))), MAX_HOSTED)) { hosting := HOST_FEE }
+                // the op count (hosted whenever limited) and the fee budget, after the leaf's
+                if opsLimited {
+                    let list := add(frame, F_LIST)
+                    listBudget(list, mload(list), opsAt, shl(32, COUNTER_OPS), 1, HOST_MODE_ALWAYS)
                 }
-
-                mstore(add(frame, F_HINT), hint)
-                mstore(add(frame, F_SIGNER), shr(96, word))
-                mstore(add(frame, F_VALID_AFTER), validAfter)
-                mstore(add(frame, F_VALID_UNTIL), validUntil)
-                mstore(add(frame, F_HOSTING), hosting)
-                mstore(add(frame, F_OPS_AT), opsAt)
-                mstore(add(frame, F_HEADER_END), headerEnd)
+                if iszero(listFee(frame, base, op)) { leave }
                 mstore(add(frame, F_LEAF_AT), leafAt)
                 mstore(add(frame, F_LEAF_END), leafEnd)
-                mstore(add(frame, F_POSITION), position)
+                mstore(add(frame, F_HEADER_END), headerEnd)
                 mstore(add(frame, F_POLICY_COUNT), n)
-                mstore(add(frame, F_CALL_COUNT), callCount)
-                mstore(add(frame, F_TARGET), shr(96, calldataload(add(cd, 100))))
-                mstore(add(frame, F_VALUE), calldataload(add(cd, 120)))
-                mstore(add(frame, F_DATA_AT), add(cd, 152))
-                mstore(add(frame, F_DATA_LENGTH), sub(execLength, 52))
                 read := 1
             }
             f := mload(0x40)
-            mstore(0x40, add(f, F_SIZE))
-            ok := readOp(f, sig.offset, sig.length, callData.offset, callData.length, executeSelector)
+            ok := readOp(f, sig.offset, sig.length, callData.offset, callData.length, executeSelector, userOp)
             if ok {
+                // the frame and the list of budgets stay reserved
+                mstore(0x40, add(add(f, F_LIST), add(0x20, shl(7, mload(add(f, F_LIST))))))
                 leafPosition := mload(add(f, F_POSITION))
                 policies := mload(add(f, F_POLICY_COUNT))
                 leafStart := mload(add(f, F_LEAF_AT))
@@ -443,6 +563,7 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
             _sessionDigest(userOpHash, sessionHash, timeHint, MODE_USE), sig[sig.length - 65:]
         ) == signer;
         uint256 nonce = userOp.nonce;
+        address target;
         // Assembly: rules 19 and 14 as _requireLane and _requireActive check them, answering
         // instead of reverting; the header slot and its address go to the frame for the charges.
         // Covered as the block above.
@@ -466,28 +587,19 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                 mstore(add(f, F_HEADER), header)
                 mstore(add(f, F_HEADER_SLOT), headerSlot)
                 mstore(add(f, F_SIGNATURE_VALID), signatureValid)
+                target := mload(add(f, F_TARGET))
                 ok := 1
             }
         }
         if (!ok) return (false, 0);
         // Rule 6, as the precise path runs it (a self-revoke, a banned target: the precise path).
-        address target;
-        assembly ("memory-safe") {
-            target := mload(add(f, F_TARGET))
-        }
         if (_isAlwaysBanned(msg.sender, target) || _isInstalledModule(msg.sender, target)) return (false, 0);
-        return _chargeCommonOp(f, sig, userOp);
+        return _chargeCommonOp(f, sig);
     }
 
-    /// @dev The common op's policy, budgets and fee (rules 2, 3, 4, 5, 8, 11, 12), then every
-    ///      write at once. The frame `f` is _validateCommonOp's.
-    function _chargeCommonOp(uint256 f, bytes calldata sig, PackedUserOperation calldata userOp)
-        internal
-        returns (bool handled, uint256 validationData)
-    {
-        uint256 gasLimits = uint256(userOp.accountGasLimits);
-        uint256 maxFeePerGas = uint128(uint256(userOp.gasFees));
-        uint256 preVerificationGas = userOp.preVerificationGas;
+    /// @dev The common op's charges (rules 4, 5, 8, 11, 12) of the budgets readOp listed, then
+    ///      every write at once. The frame `f` is _validateCommonOp's.
+    function _chargeCommonOp(uint256 f, bytes calldata sig) internal returns (bool handled, uint256 validationData) {
         // Assembly: as in _validateCommonOp. Counter writes wait in memory past the free memory
         // pointer (nothing allocates here) until every budget has been checked, so a pass that
         // stops has written nothing. Covered by tests/differential.rs and every session test.
@@ -511,18 +623,15 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                     if lt(stored, periodId) { u := 0 }
                 }
             }
-            // Charges `amount` to the budget whose limit is at `limitAt` (counter `id`) and
-            // answers a CHARGE_* state (nothing is charged unless CHARGE_DONE); `hostMode` says
-            // where its counter lives (the HOST_MODE_* constants).
-            function charge(frame, base, pending, limitAt, id, amount, hostMode) -> state {
-                let limitType := shr(248, calldataload(add(base, limitAt)))
-                if iszero(limitType) {
-                    state := CHARGE_UNLIMITED
-                    leave
-                }
-                let limit := calldataload(add(base, add(limitAt, 1)))
+            // Charges `amount` to the limited budget whose limit is at `limitAt` (counter `id`)
+            // and answers a CHARGE_* state (nothing is charged unless CHARGE_DONE); `hostMode`
+            // says where its counter lives (the HOST_MODE_* constants).
+            function charge(frame, base_, pending, limitAt, id, amount, hostMode) -> state {
+                let limit := calldataload(add(base_, add(limitAt, 1)))
                 let period := 0
-                if eq(limitType, LIMIT_ALLOWANCE) { period := shr(208, calldataload(add(base, add(limitAt, 33)))) }
+                if eq(shr(248, calldataload(add(base_, limitAt))), LIMIT_ALLOWANCE) {
+                    period := shr(208, calldataload(add(base_, add(limitAt, 33))))
+                }
                 let hosting := mload(add(frame, F_HOSTING))
                 let hosted := or(
                     eq(hostMode, HOST_MODE_ALWAYS),
@@ -567,130 +676,30 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                 }
                 state := CHARGE_DONE
             }
-            function skipLimit(base, o) -> e {
-                e := add(o, byte(shr(248, calldataload(add(base, o))), LIMIT_LENGTHS))
-            }
-            // A budget to charge, in the list at `list` (the free memory pointer): its limit's
-            // offset, counter id, amount and host mode (HOST_MODE_LEAF for each budget of the
-            // leaf: whether it may be hosted is decided in order, below).
-            function push(list, limitAt, id, amount, mode) {
-                let count := mload(list)
-                let at := add(list, add(0x20, shl(7, count)))
-                mstore(at, limitAt)
-                mstore(add(at, 0x20), id)
-                mstore(add(at, 0x40), amount)
-                mstore(add(at, 0x60), mode)
-                mstore(list, add(count, 1))
-            }
-            // The policy checks of rules 2 and 3 (the call matches the carried policy, its value,
-            // each constraint), listing every budget to charge; then the charges in the precise
-            // path's order, in one loop.
-            function chargeCommon(frame, base, limits, feePerGas, extraGas) -> done {
-                let list := mload(0x40)
-                mstore(list, 0)
-                let position := mload(add(frame, F_POSITION))
-                let callCount := mload(add(frame, F_CALL_COUNT))
-                let leafAt := mload(add(frame, F_LEAF_AT))
-                let value := mload(add(frame, F_VALUE))
-                let dataAt := mload(add(frame, F_DATA_AT))
-                let dataLength := mload(add(frame, F_DATA_LENGTH))
-                let target := mload(add(frame, F_TARGET))
-                switch lt(position, callCount)
-                case 1 {
-                    if lt(dataLength, 4) { leave }
-                    if iszero(eq(shr(64, calldataload(add(base, leafAt))), or(shl(32, target), shr(224, calldataload(dataAt))))) {
-                        leave
-                    }
-                    if gt(value, calldataload(add(base, add(leafAt, 24)))) { leave }
-                    let id := shl(16, position)
-                    let o := add(leafAt, 56)
-                    push(list, o, or(shl(32, COUNTER_CALL_VALUE), id), value, HOST_MODE_LEAF)
-                    o := skipLimit(base, o)
-                    push(list, o, or(shl(32, COUNTER_CALL_COUNT), id), 1, HOST_MODE_LEAF)
-                    o := skipLimit(base, o)
-                    let count := shr(248, calldataload(add(base, o)))
-                    o := add(o, 1)
-                    for { let c := 0 } lt(c, count) { c := add(c, 1) } {
-                        let head := shr(200, calldataload(add(base, o)))
-                        let condition := shr(48, head)
-                        let bits := and(head, 0xffff)
-                        let required := add(4, shl(5, add(and(shr(16, head), 0xffffffff), 1)))
-                        if lt(dataLength, required) { leave }
-                        let w := calldataload(add(dataAt, sub(required, 32)))
-                        if and(lt(bits, 256), iszero(iszero(shr(bits, w)))) { leave }
-                        let limitAt := add(o, 39)
-                        let holds := 0
-                        switch condition
-                        case 7 {
-                            limitAt := add(add(o, 8), shl(5, shr(248, calldataload(add(base, add(o, 7))))))
-                            for { let at := add(o, 8) } lt(at, limitAt) { at := add(at, 32) } {
-                                if eq(calldataload(add(base, at)), w) {
-                                    holds := 1
-                                    break
-                                }
-                            }
-                        }
-                        case 0 { holds := 1 }
-                        default {
-                            let ref := calldataload(add(base, add(o, 7)))
-                            switch condition
-                            case 1 { holds := eq(w, ref) }
-                            case 2 { holds := gt(w, ref) }
-                            case 3 { holds := lt(w, ref) }
-                            case 4 { holds := iszero(lt(w, ref)) }
-                            case 5 { holds := iszero(gt(w, ref)) }
-                            default { holds := iszero(eq(w, ref)) }
-                        }
-                        if iszero(holds) { leave }
-                        push(list, limitAt, or(or(shl(32, COUNTER_CONSTRAINT_SUM), id), c), w, HOST_MODE_LEAF)
-                        o := skipLimit(base, limitAt)
-                    }
-                }
-                default {
-                    // a plain transfer under the carried transfer policy
-                    if dataLength { leave }
-                    if iszero(eq(shr(96, calldataload(add(base, leafAt))), target)) { leave }
-                    if gt(value, calldataload(add(base, add(leafAt, 20)))) { leave }
-                    push(list, add(leafAt, 52), or(shl(32, COUNTER_TRANSFER_VALUE), shl(16, sub(position, callCount))), value, HOST_MODE_LEAF)
-                }
-                // the op count, hosted whenever limited
-                push(list, mload(add(frame, F_OPS_AT)), shl(32, COUNTER_OPS), 1, HOST_MODE_ALWAYS)
-                // rule 11: the fee budget at the full prefund (no paymaster here)
-                if shr(248, calldataload(add(base, FEE_LIMIT_AT))) {
-                    if gt(extraGas, 0xffffffffffffffffffffffffffffffff) { leave }
-                    let units := add(extraGas, add(shr(128, limits), and(limits, 0xffffffffffffffffffffffffffffffff)))
-                    let prefund := mul(feePerGas, units)
-                    if feePerGas { if iszero(eq(div(prefund, feePerGas), units)) { leave } }
-                    push(list, FEE_LIMIT_AT, shl(32, COUNTER_FEE), prefund, HOST_MODE_FEE)
-                }
-                // the charges; pending writes go after the list
-                let count := mload(list)
-                let pending := add(list, add(0x20, shl(7, count)))
-                mstore(pending, 0)
-                let host := iszero(position)
-                for { let i := 0 } lt(i, count) { i := add(i, 1) } {
-                    let at := add(list, add(0x20, shl(7, i)))
-                    let mode := mload(add(at, 0x60))
-                    let hostMode := mode
-                    // a leaf budget after the leaf's first limited one keeps its own slot
-                    if and(eq(mode, HOST_MODE_LEAF), iszero(host)) { hostMode := HOST_MODE_OWN }
-                    let state := charge(frame, base, pending, mload(at), mload(add(at, 0x20)), mload(add(at, 0x40)), hostMode)
-                    if eq(state, CHARGE_REFUSED) { leave }
+            let list := add(f, F_LIST)
+            let count := mload(list)
+            let pending := mload(0x40)
+            mstore(pending, 0)
+            handled := 1
+            for { let i := 0 } lt(i, count) { i := add(i, 1) } {
+                let at := add(list, add(0x20, shl(7, i)))
+                let mode := mload(add(at, 0x60))
+                let state := charge(f, sig.offset, pending, mload(at), mload(add(at, 0x20)), mload(add(at, 0x40)), mode)
+                if iszero(eq(state, CHARGE_DONE)) {
                     // rule 12: with a wrong signature an exceeded fee budget is not charged and
                     // not reported
-                    if eq(state, CHARGE_EXCEEDED) {
-                        if or(iszero(eq(mode, HOST_MODE_FEE)), mload(add(frame, F_SIGNATURE_VALID))) { leave }
+                    if or(
+                        or(eq(state, CHARGE_REFUSED), iszero(eq(mode, HOST_MODE_FEE))),
+                        mload(add(f, F_SIGNATURE_VALID))
+                    ) {
+                        handled := 0
+                        break
                     }
-                    if and(eq(mode, HOST_MODE_LEAF), eq(state, CHARGE_DONE)) { host := 0 }
                 }
-                mstore(add(frame, F_PENDING), pending)
-                done := 1
             }
-            handled := chargeCommon(f, sig.offset, gasLimits, maxFeePerGas, preVerificationGas)
             if handled {
-                let pending := mload(add(f, F_PENDING))
-                let count := mload(pending)
-                for { let i := 0 } lt(i, count) { i := add(i, 1) } {
+                let writes := mload(pending)
+                for { let i := 0 } lt(i, writes) { i := add(i, 1) } {
                     sstore(mload(add(pending, add(0x20, shl(6, i)))), mload(add(pending, add(0x40, shl(6, i)))))
                 }
                 sstore(mload(add(f, F_HEADER_SLOT)), mload(add(f, F_HEADER)))

@@ -304,6 +304,13 @@ interface ISessionKeyValidator {
         returns (uint8 status, uint64 sessionEpoch, uint64 accountEpoch, bool usable);
     /// @notice The account's current revocation epoch.
     function epochOf(address account) external view returns (uint64);
+    /// @notice The contracts this validator was deployed with: the EntryPoints it bans as
+    ///         targets (rule 6), its PolicyRegistry (address(0) without one) and its
+    ///         SessionSpecChecks.
+    function settings()
+        external
+        view
+        returns (address entryPointV07, address entryPointV08, address registry, address specChecks);
     /// @notice The session hash of the packed `spec`.
     function sessionHashOf(bytes calldata spec) external pure returns (bytes32);
     /// @notice The EIP-712 digest an owner signs to enable the packed `spec` for `account` on `chains`.

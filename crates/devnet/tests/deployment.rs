@@ -1,7 +1,7 @@
 //! The devnet deploys the canonical EntryPoints and our contracts.
 mod common;
 
-use alloy::primitives::{U256, keccak256};
+use alloy::primitives::{Address, U256, keccak256};
 use common::*;
 use sessionkeys_chain::execution::Call;
 use sessionkeys_chain::{EntryPointArtifact, EntryPointVersion};
@@ -74,4 +74,25 @@ fn installing_a_module_twice_reverts_in_execution_with_a_decoded_reason() {
             "installing twice reverts in execution"
         );
     });
+}
+
+#[test]
+fn each_validator_reports_the_contracts_it_was_deployed_with() {
+    use sessionkeys_contracts::session::ISessionKeyValidator;
+    let mut devnet = devnet();
+    let addresses = devnet.addresses;
+    let spec_checks = sessionkeys_chain::deployment::session_spec_checks().address();
+    for (validator, registry) in [
+        (addresses.validator, Address::ZERO),
+        (addresses.registry_validator, addresses.registry),
+    ] {
+        let settings = devnet
+            .chain
+            .call_typed(validator, &ISessionKeyValidator::settingsCall {})
+            .unwrap();
+        assert_eq!(settings.entryPointV07, EntryPointVersion::V07.address());
+        assert_eq!(settings.entryPointV08, EntryPointVersion::V08.address());
+        assert_eq!(settings.registry, registry, "the registry of {validator}");
+        assert_eq!(settings.specChecks, spec_checks);
+    }
 }

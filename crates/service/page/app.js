@@ -6,7 +6,7 @@ import { loadEngine, EngineError } from './engine/index.mjs';
 
 /** The session validator: one deployment at the same address on every chain (the service's
  * tests check it against sessionkeys' deployment). */
-export const VALIDATOR = '0x6a2c2e2fba5912266c337367dd8b557ea19ecd99';
+export const VALIDATOR = '0x8e5d8f0306c224902c9f669055b72be777041b4f';
 /** The selector of the validator's `epochOf(address)`, read through the wallet. */
 export const EPOCH_OF = '0x582805d9';
 const DECIMALS = '0x313ce567'; // decimals()

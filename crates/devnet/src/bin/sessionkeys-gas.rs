@@ -396,12 +396,18 @@ fn main() {
     }
 }
 
-/// Prints the call tree of S1 (in a session of `policies` policies) with the gas of each frame.
+/// Prints the call trees of S0 and of S1 (in a session of `policies` policies) with the gas of
+/// each frame, so S1 − S0 can be read line by line (docs/benchmarks.md).
 fn profile_s1(
     base: &Devnet,
     version: EntryPointVersion,
     policies: usize,
 ) -> Result<(), DevnetError> {
+    let mut b = Bench::new(base, version)?;
+    let warm = b.owner_op(&[b.transfer(WARMUP_RECIPIENT)])?;
+    b.run(warm)?;
+    let op = b.owner_op(&[b.transfer(RECIPIENT)])?;
+    print_profile(&mut b, version, "S0", op, false)?;
     let mut b = Bench::new(base, version)?;
     let spec = b.spec_with(policies - 1);
     let op = b.owner_op(&[b.enable_call(&spec)?])?;
@@ -409,8 +415,21 @@ fn profile_s1(
     let op = b.session_op(&spec, &[b.transfer(WARMUP_RECIPIENT)], None)?;
     b.run(op)?;
     let op = b.session_op(&spec, &[b.transfer(RECIPIENT)], None)?;
+    print_profile(&mut b, version, "S1", op, true)
+}
+
+/// Runs `op` with the call profiler and prints its tree: each frame's gas, the calldata's gas
+/// (the receipt less the 21,000 intrinsic gas and the outermost frame), and each contract's own
+/// opcodes. `write_pcs`: also honour SESSIONKEYS_GAS_PCS.
+fn print_profile(
+    b: &mut Bench,
+    version: EntryPointVersion,
+    name: &str,
+    op: UserOperation,
+    write_pcs: bool,
+) -> Result<(), DevnetError> {
     println!(
-        "S1 on EntryPoint {version}: signature {} bytes, callData {} bytes",
+        "{name} on EntryPoint {version}: signature {} bytes, callData {} bytes",
         op.signature.len(),
         op.call_data.len()
     );
@@ -421,6 +440,13 @@ fn profile_s1(
     )?;
     let receipt = result.map_err(DevnetError::Bundle)?;
     println!("handleOps receipt gas: {}", receipt.gas_used);
+    if let Some(outer) = profiler.frames.first() {
+        let calldata = receipt
+            .gas_used
+            .saturating_sub(21_000)
+            .saturating_sub(outer.gas_spent);
+        println!("transaction calldata (receipt - 21000 - handleOps frame): {calldata} gas");
+    }
     for frame in &profiler.frames {
         let selector = frame
             .selector
@@ -438,7 +464,7 @@ fn profile_s1(
     }
     // SESSIONKEYS_GAS_PCS=FILE: gas per program counter of every contract, for mapping onto
     // source lines with the compiler's source map (docs/benchmarks.md, "Where S1 − S0 goes").
-    if let Ok(path) = std::env::var("SESSIONKEYS_GAS_PCS") {
+    if let (true, Ok(path)) = (write_pcs, std::env::var("SESSIONKEYS_GAS_PCS")) {
         let lines: Vec<String> = profiler
             .pc_gas
             .iter()
