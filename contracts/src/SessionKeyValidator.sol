@@ -274,10 +274,12 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
     ///      precise path, which names the refusal or accepts the shapes this pass leaves to it.
     ///      The two must agree on every op: the differential test (tests/differential.rs) judges
     ///      random ops at their budgets' edges against the engine, the precise path's twin, and
-    ///      compares the stored header and counters after every accepted one. This pass exists
-    ///      for gas only (docs/benchmarks.md).
+    ///      compares the stored header and counters after every accepted one, once with this pass
+    ///      and once with the fixture PreciseOnlyValidator, which turns it off (virtual for that
+    ///      fixture only). This pass exists for gas only (docs/benchmarks.md).
     function _validateCommonOp(PackedUserOperation calldata userOp, bytes32 userOpHash)
         internal
+        virtual
         returns (bool handled, uint256 validationData)
     {
         bytes calldata sig = userOp.signature;

@@ -44,6 +44,7 @@ artifacts! {
     test_nft => "TestNFT",
     test_multi_token => "TestMultiToken",
     packed_spec_harness => "PackedSpecHarness",
+    precise_only_validator => "PreciseOnlyValidator",
 }
 
 fn parse(name: &'static str, json: &str) -> Artifact {

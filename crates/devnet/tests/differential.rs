@@ -621,6 +621,92 @@ fn contract_outcome(h: &mut Harness, op: UserOperation) -> Outcome {
 
 #[test]
 fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
+    judge_random_sessions_and_ops(ValidatorCode::Deployed);
+}
+
+/// The same corpus (the same seed) with the one-pass check of the common op turned off: the
+/// precise path alone must give every verdict and every stored counter the engine gives, as the
+/// deployed validator does, so the pass and the precise path agree on every op of the corpus.
+#[test]
+fn the_engine_agrees_with_the_precise_path_alone_on_the_same_ops() {
+    judge_random_sessions_and_ops(ValidatorCode::PreciseOnly);
+}
+
+/// Which code runs at the validators' addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValidatorCode {
+    /// The deployed SessionKeyValidator: the one pass, then the precise path.
+    Deployed,
+    /// The fixture PreciseOnlyValidator (the pass turned off), with the same immutables.
+    PreciseOnly,
+}
+
+/// PreciseOnlyValidator's runtime code with the immutables of the validator deployed for
+/// `registry` (zero: the plain one), built once by deploying it on a copy of the devnet.
+fn precise_only_code(registry: Address) -> Bytes {
+    static CODE: std::sync::OnceLock<BTreeMap<Address, Bytes>> = std::sync::OnceLock::new();
+    let codes = CODE.get_or_init(|| {
+        let mut devnet = devnet();
+        let mut codes = BTreeMap::new();
+        for registry in [Address::ZERO, devnet.addresses.registry] {
+            let deployed = sessionkeys_chain::deployment::session_key_validator(registry);
+            let validator_code =
+                &sessionkeys_contracts::artifacts::session_key_validator().bytecode;
+            let arguments = &deployed.init_code[validator_code.len()..];
+            let init_code: Vec<u8> = [
+                &sessionkeys_contracts::artifacts::precise_only_validator().bytecode[..],
+                arguments,
+            ]
+            .concat();
+            let at = devnet
+                .chain
+                .deploy_create2(
+                    sessionkeys_devnet::devnet::DEVNET_ADMIN,
+                    deployed.salt,
+                    &init_code,
+                )
+                .unwrap();
+            codes.insert(registry, devnet.chain.code(at));
+        }
+        codes
+    });
+    codes[&registry].clone()
+}
+
+/// The fixture really turns the pass off, and the deployed code really takes it: the same
+/// common op (one spending policy, one transfer) costs more gas on the precise path alone, and
+/// leaves the same counters.
+#[test]
+fn the_common_op_takes_the_one_pass_on_the_deployed_code_and_not_on_the_fixture() {
+    let mut gas = Vec::new();
+    for code in [ValidatorCode::Deployed, ValidatorCode::PreciseOnly] {
+        let mut h = Harness::new(EntryPointVersion::V07);
+        let spec = spending_session(&h);
+        h.enable(&spec);
+        if code == ValidatorCode::PreciseOnly {
+            let validator = h.validator;
+            h.devnet
+                .chain
+                .set_code(validator, precise_only_code(Address::ZERO));
+        }
+        let usdc = h.usdc();
+        let op = h.session_op(&spec, &[usdc_transfer(usdc, ALICE, 7 * USDC)]);
+        gas.push(h.submit(op).unwrap_ok().gas_used);
+        let hint = h.now();
+        let spent = h
+            .session_usage(&spec, hint)
+            .into_iter()
+            .find(|usage| usage.counter_kind() == Ok(CounterKind::ConstraintSum))
+            .expect("the spending limit is listed");
+        assert_eq!(spent.used, U256::from(7 * USDC), "{code:?}");
+    }
+    assert!(
+        gas[0] + 2_000 < gas[1],
+        "the one pass saves gas on the common op: {gas:?}"
+    );
+}
+
+fn judge_random_sessions_and_ops(code: ValidatorCode) {
     let total_ops: usize = std::env::var("SESSIONKEYS_DIFF_OPS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -652,6 +738,17 @@ fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
         } else {
             Harness::new(version)
         };
+        if code == ValidatorCode::PreciseOnly {
+            let addresses = h.devnet.addresses;
+            for (validator, registry) in [
+                (addresses.validator, Address::ZERO),
+                (addresses.registry_validator, addresses.registry),
+            ] {
+                h.devnet
+                    .chain
+                    .set_code(validator, precise_only_code(registry));
+            }
+        }
         let token18 = h.devnet.addresses.token18;
         let account = h.account;
         h.devnet
@@ -931,7 +1028,7 @@ fn the_engine_agrees_with_the_contract_on_random_sessions_and_ops() {
             *histogram.entry(label).or_default() += 1;
         }
     }
-    println!("differential: {ops_run} ops over {session_index} sessions, seed {seed}");
+    println!("differential ({code:?}): {ops_run} ops over {session_index} sessions, seed {seed}");
     for (verdict, count) in &histogram {
         println!("  {verdict:<32} {count}");
     }
