@@ -165,6 +165,57 @@ pub fn revoke_all_typed_data(validator: Address, account: Address, chains: &[Cha
     })
 }
 
+/// Why enable typed data was refused. Each names its place in the JSON (`message.account`,
+/// `message.session.callPolicies[0].selector`, ...), so the sender can fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TypedDataError {
+    /// A field is missing or does not hold what its EIP-712 type needs.
+    #[error("{at}: give {expected}")]
+    Field {
+        /// Where, as a JSON path.
+        at: String,
+        /// What it must hold.
+        expected: FieldKind,
+    },
+    /// Every field reads, but the typed data is not the canonical form of what they say (an
+    /// extra field, a changed type list, another domain or primary type, another spelling).
+    #[error(
+        "the typed data differs from the canonical enable approval at {path}: it may show the \
+         wallet something other than what it approves, so it is refused"
+    )]
+    NotCanonical {
+        /// The first place it differs, as a JSON path.
+        path: String,
+    },
+}
+
+/// What a field of the typed data must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FieldKind {
+    /// An address.
+    #[error("an address (0x and 40 hex digits)")]
+    Address,
+    /// A 32-byte word.
+    #[error("32 bytes as 0x-hex")]
+    Word,
+    /// A function selector.
+    #[error("4 bytes as 0x-hex")]
+    Selector,
+    /// A JSON array.
+    #[error("a list")]
+    List,
+    /// An unsigned integer that fits its type.
+    #[error("a whole number in range (a decimal string)")]
+    Number,
+}
+
+fn field(at: impl Into<String>, expected: FieldKind) -> TypedDataError {
+    TypedDataError::Field {
+        at: at.into(),
+        expected,
+    }
+}
+
 /// What an owner is asked to approve, read back from the enable typed data a wallet signs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnableRequest {
@@ -184,9 +235,10 @@ pub struct EnableRequest {
 /// extra field, a changed type list or another domain is refused rather than ignored.
 ///
 /// # Errors
-/// A field that is missing or malformed, or typed data that is not the canonical form: the
-/// message names the field.
-pub fn read_enable_typed_data(typed: &Value) -> Result<EnableRequest, String> {
+/// [`TypedDataError::Field`] for a field that is missing or malformed,
+/// [`TypedDataError::NotCanonical`] for typed data that is not the canonical form; both name
+/// the place.
+pub fn read_enable_typed_data(typed: &Value) -> Result<EnableRequest, TypedDataError> {
     let message = &typed["message"];
     let session = &message["session"];
     let validator = address_at(
@@ -213,7 +265,7 @@ pub fn read_enable_typed_data(typed: &Value) -> Result<EnableRequest, String> {
             valueLimit: read_limit(&p["valueLimit"], &format!("{at}.valueLimit"))?,
         })
     })
-    .collect::<Result<Vec<_>, String>>()?;
+    .collect::<Result<Vec<_>, TypedDataError>>()?;
     let spec = SessionSpec {
         signer: address_at(&session["signer"], "message.session.signer")?,
         validAfter: number_at(&session["validAfter"], "message.session.validAfter")?,
@@ -236,13 +288,10 @@ pub fn read_enable_typed_data(typed: &Value) -> Result<EnableRequest, String> {
                 epoch: number_at(&c["epoch"], &format!("{at}.epoch"))?,
             })
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, TypedDataError>>()?;
     let canonical = enable_typed_data(validator, account, &spec, &chains);
     if let Some(path) = first_difference(&canonical, typed, String::new()) {
-        return Err(format!(
-            "the typed data differs from the canonical enable approval at {path}: it may show \
-             the wallet something other than what it approves, so it is refused"
-        ));
+        return Err(TypedDataError::NotCanonical { path });
     }
     Ok(EnableRequest {
         validator,
@@ -255,7 +304,7 @@ pub fn read_enable_typed_data(typed: &Value) -> Result<EnableRequest, String> {
 fn read_call_policy(
     p: &Value,
     at: &str,
-) -> Result<sessionkeys_contracts::session::CallPolicy, String> {
+) -> Result<sessionkeys_contracts::session::CallPolicy, TypedDataError> {
     let constraints = array_at(&p["constraints"], &format!("{at}.constraints"))?
         .iter()
         .enumerate()
@@ -274,11 +323,11 @@ fn read_call_policy(
                 limit: read_limit(&c["limit"], &format!("{at}.limit"))?,
             })
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, TypedDataError>>()?;
     let selector = p["selector"]
         .as_str()
         .and_then(|s| s.parse::<alloy::primitives::FixedBytes<4>>().ok())
-        .ok_or_else(|| format!("{at}.selector: give 4 bytes as 0x-hex"))?;
+        .ok_or_else(|| field(format!("{at}.selector"), FieldKind::Selector))?;
     Ok(sessionkeys_contracts::session::CallPolicy {
         target: address_at(&p["target"], &format!("{at}.target"))?,
         selector,
@@ -289,7 +338,7 @@ fn read_call_policy(
     })
 }
 
-fn read_limit(l: &Value, at: &str) -> Result<UsageLimit, String> {
+fn read_limit(l: &Value, at: &str) -> Result<UsageLimit, TypedDataError> {
     Ok(UsageLimit {
         limitType: number_at(&l["limitType"], &format!("{at}.limitType"))?,
         limit: number_at(&l["limit"], &format!("{at}.limit"))?,
@@ -297,20 +346,20 @@ fn read_limit(l: &Value, at: &str) -> Result<UsageLimit, String> {
     })
 }
 
-fn address_at(v: &Value, at: &str) -> Result<Address, String> {
+fn address_at(v: &Value, at: &str) -> Result<Address, TypedDataError> {
     v.as_str()
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("{at}: give an address (0x and 40 hex digits)"))
+        .ok_or_else(|| field(at, FieldKind::Address))
 }
 
-fn word_at(v: &Value, at: &str) -> Result<B256, String> {
+fn word_at(v: &Value, at: &str) -> Result<B256, TypedDataError> {
     v.as_str()
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("{at}: give 32 bytes as 0x-hex"))
+        .ok_or_else(|| field(at, FieldKind::Word))
 }
 
-fn array_at<'a>(v: &'a Value, at: &str) -> Result<&'a Vec<Value>, String> {
-    v.as_array().ok_or_else(|| format!("{at}: give a list"))
+fn array_at<'a>(v: &'a Value, at: &str) -> Result<&'a Vec<Value>, TypedDataError> {
+    v.as_array().ok_or_else(|| field(at, FieldKind::List))
 }
 
 /// A number type of the typed data's words, narrowed from 256 bits with a range check.
@@ -341,14 +390,14 @@ impl<const BITS: usize, const LIMBS: usize> Narrow for alloy::primitives::Uint<B
 
 /// A number as the typed data writes it (a decimal string, or a JSON number for the small
 /// words), in any unsigned type `T` it fits.
-fn number_at<T: Narrow>(v: &Value, at: &str) -> Result<T, String> {
+fn number_at<T: Narrow>(v: &Value, at: &str) -> Result<T, TypedDataError> {
     let wide: Option<alloy::primitives::U256> = match v {
         Value::String(s) => s.parse().ok(),
         Value::Number(n) => n.as_u64().map(alloy::primitives::U256::from),
         _ => None,
     };
     wide.and_then(T::narrow)
-        .ok_or_else(|| format!("{at}: give a whole number in range (a decimal string)"))
+        .ok_or_else(|| field(at, FieldKind::Number))
 }
 
 /// The path of the first place `given` differs from `canonical`, if any.

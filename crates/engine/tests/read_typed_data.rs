@@ -6,7 +6,9 @@ use alloy::primitives::{Address, U256, address};
 use serde_json::{Value, json};
 use sessionkeys_contracts::session::{ChainEpoch, SessionSpec};
 use sessionkeys_engine::format::parse_session_json;
-use sessionkeys_engine::typed_data::{EnableRequest, enable_typed_data, read_enable_typed_data};
+use sessionkeys_engine::typed_data::{
+    EnableRequest, FieldKind, TypedDataError, enable_typed_data, read_enable_typed_data,
+};
 
 const VALIDATOR: Address = address!("0x00000000000000000000000000000000000ba11d");
 const ACCOUNT: Address = address!("0x00000000000000000000000000000000000acc01");
@@ -45,11 +47,11 @@ fn usdc_typed_data() -> Value {
 /// A change made to canonical typed data.
 type Tamper = Box<dyn Fn(&mut Value)>;
 
-/// The error of reading `typed`, which must be refused.
+/// The error of reading `typed`, which must be refused, as its message.
 fn refusal(typed: &Value) -> String {
     match read_enable_typed_data(typed) {
         Ok(read) => panic!("accepted: {read:?}"),
-        Err(message) => message,
+        Err(error) => error.to_string(),
     }
 }
 
@@ -192,4 +194,23 @@ fn fields_that_are_missing_malformed_or_out_of_range_are_named() {
     assert!(refusal(&typed).contains("message.session.paymasterMode"));
     assert!(refusal(&json!(null)).contains("verifyingContract"));
     assert!(refusal(&json!("text")).contains("verifyingContract"));
+}
+
+#[test]
+fn a_refusal_is_a_typed_value_that_names_the_field_and_what_it_needs() {
+    let mut typed = usdc_typed_data();
+    typed["message"]["session"]["callPolicies"][0]["selector"] = json!("0xa9059c");
+    assert_eq!(
+        read_enable_typed_data(&typed),
+        Err(TypedDataError::Field {
+            at: "message.session.callPolicies[0].selector".into(),
+            expected: FieldKind::Selector,
+        })
+    );
+    let mut typed = usdc_typed_data();
+    typed["message"]["session"]["note"] = json!("only 5 USDC, promise");
+    assert!(matches!(
+        read_enable_typed_data(&typed),
+        Err(TypedDataError::NotCanonical { path }) if path.starts_with("message.session")
+    ));
 }

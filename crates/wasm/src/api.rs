@@ -301,7 +301,7 @@ fn review_request(request: &Value) -> Result<Value, ApiError> {
         other => other.clone(),
     };
     let now = unsigned(request, "now")?;
-    let read = read_enable_typed_data(&typed).map_err(|e| bad("bad_typed_data", e))?;
+    let read = read_enable_typed_data(&typed).map_err(|e| bad("bad_typed_data", e.to_string()))?;
     let digest =
         sessionkeys_engine::enable_digest(read.validator, read.account, &read.spec, &read.chains);
     match &request["expectedDigest"] {
