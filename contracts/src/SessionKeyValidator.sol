@@ -307,26 +307,24 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
         // engine on random ops) and every session test.
         assembly ("memory-safe") {
             // The end of the usage limit whose type byte is at `o`, or 0 when it is out of form.
+            // A type outside the vocabulary has length 0 in LIMIT_LENGTHS (its `t` is above 2);
+            // an `o` at or past `len` reads a byte that is not the signature's, but every known
+            // type has a length of at least 1, so its end is past `len` and refused.
             function limitEnd(base, len, o) -> e {
-                if lt(o, len) {
-                    let t := shr(248, calldataload(add(base, o)))
-                    if lt(t, 3) {
-                        e := add(o, byte(t, LIMIT_LENGTHS))
-                        if gt(e, len) { e := 0 }
-                    }
-                }
+                let t := shr(248, calldataload(add(base, o)))
+                e := add(o, byte(t, LIMIT_LENGTHS))
+                if or(gt(t, 2), gt(e, len)) { e := 0 }
             }
-            // Lists the budget whose limit (in form) is at `limitAt` when it is limited. The
-            // leaf's first limited budget may be hosted when the leaf is at position 0; its
-            // others keep their own slots (docs/storage.md).
-            function listLeafBudget(frame, base, limitAt, id, amount) {
-                if shr(248, calldataload(add(base, limitAt))) {
-                    let list := add(frame, F_LIST)
-                    let count := mload(list)
-                    let mode := HOST_MODE_OWN
-                    if iszero(or(count, mload(add(frame, F_POSITION)))) { mode := HOST_MODE_LEAF }
-                    listBudget(list, count, limitAt, id, amount, mode)
-                }
+            // Lists a limited budget of the leaf (its limit, in form, at `limitAt`; callers test
+            // the type byte first, so an unlimited budget costs no call). The leaf's first
+            // limited budget may be hosted when the leaf is at position 0; its others keep their
+            // own slots (docs/storage.md).
+            function listLeafBudget(frame, limitAt, id, amount) {
+                let list := add(frame, F_LIST)
+                let count := mload(list)
+                let mode := HOST_MODE_OWN
+                if iszero(or(count, mload(add(frame, F_POSITION)))) { mode := HOST_MODE_LEAF }
+                listBudget(list, count, limitAt, id, amount, mode)
             }
             function listBudget(list, count, limitAt, id, amount, mode) {
                 let at := add(list, add(0x20, shl(7, count)))
@@ -353,11 +351,15 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                 let limitAt := add(o, 56)
                 o := limitEnd(base, len, limitAt)
                 if iszero(o) { leave }
-                listLeafBudget(frame, base, limitAt, or(shl(32, COUNTER_CALL_VALUE), id), value)
+                if shr(248, calldataload(add(base, limitAt))) {
+                    listLeafBudget(frame, limitAt, or(shl(32, COUNTER_CALL_VALUE), id), value)
+                }
                 limitAt := o
                 o := limitEnd(base, len, o)
                 if iszero(o) { leave }
-                listLeafBudget(frame, base, limitAt, or(shl(32, COUNTER_CALL_COUNT), id), 1)
+                if shr(248, calldataload(add(base, limitAt))) {
+                    listLeafBudget(frame, limitAt, or(shl(32, COUNTER_CALL_COUNT), id), 1)
+                }
                 if iszero(lt(o, len)) { leave }
                 let count := shr(248, calldataload(add(base, o)))
                 o := add(o, 1)
@@ -403,7 +405,9 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                     if iszero(holds) { leave }
                     o := limitEnd(base, len, limitAt)
                     if iszero(o) { leave }
-                    listLeafBudget(frame, base, limitAt, or(or(shl(32, COUNTER_CONSTRAINT_SUM), id), c), w)
+                    if shr(248, calldataload(add(base, limitAt))) {
+                        listLeafBudget(frame, limitAt, or(or(shl(32, COUNTER_CONSTRAINT_SUM), id), c), w)
+                    }
                 }
                 e := o
             }
@@ -417,7 +421,9 @@ contract SessionKeyValidator is IERC7579Validator, ISessionKeyValidator {
                 if gt(value, calldataload(add(base, add(o, 20)))) { leave }
                 let limitAt := add(o, 52)
                 e := limitEnd(base, len, limitAt)
-                if e { listLeafBudget(frame, base, limitAt, or(shl(32, COUNTER_TRANSFER_VALUE), shl(16, transferIndex)), value) }
+                if and(iszero(iszero(e)), iszero(iszero(shr(248, calldataload(add(base, limitAt)))))) {
+                    listLeafBudget(frame, limitAt, or(shl(32, COUNTER_TRANSFER_VALUE), shl(16, transferIndex)), value)
+                }
             }
             // The session's fee budget at the full prefund (rule 11; no paymaster here), listed
             // when limited; 0 when the prefund cannot be computed as the precise path does.

@@ -6,7 +6,7 @@ import { loadEngine, EngineError } from './engine/index.mjs';
 
 /** The session validator: one deployment at the same address on every chain (the service's
  * tests check it against sessionkeys' deployment). */
-export const VALIDATOR = '0x8e5d8f0306c224902c9f669055b72be777041b4f';
+export const VALIDATOR = '0x6485327f3d4b669aba61a80add7a5a0805a9643e';
 /** The selector of the validator's `epochOf(address)`, read through the wallet. */
 export const EPOCH_OF = '0x582805d9';
 const DECIMALS = '0x313ce567'; // decimals()
