@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync, readdirSync, mkdirSync, existsSync, rmSync
 import { join, relative, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
+import { contractSources, compilerInput } from "./compiler-input.mjs";
 
 const require = createRequire(import.meta.url);
 const solc = require("solc");
@@ -12,28 +13,8 @@ const root = dirname(fileURLToPath(import.meta.url));
 const check = process.argv.includes("--check");
 const outDir = join(root, "artifacts");
 
-function solFiles(dir) {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? solFiles(join(dir, e.name)) : e.name.endsWith(".sol") ? [join(dir, e.name)] : [],
-  );
-}
-
-const sources = {};
-for (const file of [...solFiles(join(root, "src")), ...solFiles(join(root, "fixtures"))].sort()) {
-  sources[relative(root, file)] = { content: readFileSync(file, "utf8") };
-}
-
-const input = {
-  language: "Solidity",
-  sources,
-  settings: {
-    viaIR: true,
-    optimizer: { enabled: true, runs: 200 },
-    evmVersion: "cancun",
-    metadata: { bytecodeHash: "none", appendCBOR: false },
-    outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] } },
-  },
-};
+const sources = contractSources(root);
+const input = compilerInput(sources, ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]);
 
 const output = JSON.parse(solc.compile(JSON.stringify(input)));
 const errors = (output.errors ?? []).filter((e) => e.severity === "error");

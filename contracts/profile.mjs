@@ -6,10 +6,11 @@
 // Usage: node profile.mjs PCS_FILE ADDRESS [CONTRACT] [LINES]
 //   PCS_FILE  lines of "address pc gas count"     ADDRESS   the contract's address in the run
 //   CONTRACT  default SessionKeyValidator           LINES     how many lines to print (default 40)
-import { readFileSync, readdirSync } from "node:fs";
-import { join, relative, dirname } from "node:path";
+import { readFileSync } from "node:fs";
+import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
+import { contractSources, compilerInput } from "./compiler-input.mjs";
 
 const require = createRequire(import.meta.url);
 const solc = require("solc");
@@ -20,26 +21,8 @@ if (!pcsFile || !address) {
   process.exit(2);
 }
 
-function solFiles(dir) {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? solFiles(join(dir, e.name)) : e.name.endsWith(".sol") ? [join(dir, e.name)] : [],
-  );
-}
-const sources = {};
-for (const file of [...solFiles(join(root, "src")), ...solFiles(join(root, "fixtures"))].sort()) {
-  sources[relative(root, file)] = { content: readFileSync(file, "utf8") };
-}
-const input = {
-  language: "Solidity",
-  sources,
-  settings: {
-    viaIR: true,
-    optimizer: { enabled: true, runs: 200 },
-    evmVersion: "cancun",
-    metadata: { bytecodeHash: "none", appendCBOR: false },
-    outputSelection: { "*": { "*": ["evm.deployedBytecode.object", "evm.deployedBytecode.sourceMap"] } },
-  },
-};
+const sources = contractSources(root);
+const input = compilerInput(sources, ["evm.deployedBytecode.object", "evm.deployedBytecode.sourceMap"]);
 const output = JSON.parse(solc.compile(JSON.stringify(input)));
 const found = Object.entries(output.contracts ?? {}).find(([, cs]) => cs[contract]);
 if (!found) {
