@@ -20,6 +20,13 @@ if (!pcsFile || !address) {
   console.error("usage: node profile.mjs PCS_FILE ADDRESS [CONTRACT] [LINES]");
   process.exit(2);
 }
+let pcs;
+try {
+  pcs = readFileSync(pcsFile, "utf8");
+} catch (e) {
+  console.error(`error: cannot read ${pcsFile} (${e.code ?? e.message}): give the file sessionkeys-gas wrote with SESSIONKEYS_GAS_PCS`);
+  process.exit(2);
+}
 
 const sources = contractSources(root);
 const input = compilerInput(sources, ["evm.deployedBytecode.object", "evm.deployedBytecode.sourceMap"]);
@@ -69,7 +76,7 @@ for (let pc = 0, i = 0; pc < code.length; i++) {
 
 const perLine = new Map();
 let total = 0;
-for (const row of readFileSync(pcsFile, "utf8").split("\n")) {
+for (const row of pcs.split("\n")) {
   const [a, pc, gas, count] = row.split(" ");
   if (!a || a.toLowerCase() !== address.toLowerCase()) continue;
   const at = where.get(+pc) ?? "generated";
